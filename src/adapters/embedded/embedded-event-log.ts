@@ -1,0 +1,182 @@
+/**
+ * The single-machine event log: an append-only SQLite table in WAL mode, one partition.
+ *
+ * Appends are group-committed: every append made while a commit is being prepared joins the
+ * same transaction, so concurrent ingest calls share one fsync instead of queueing for one each.
+ */
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AppendRecord, ConsumeOptions, EventLog, LogConsumer, LogRecord } from '../../ports/event-log.ts';
+import { unavailable } from '../../errors.ts';
+import { openDatabase, type SqliteDatabase } from './sqlite.ts';
+
+/** The embedded log has a single partition: order is total. */
+const PARTITION = 0;
+const DEFAULT_MAX_BATCH = 1000;
+/** How long a failed batch waits before it is delivered again: long enough not to spin. */
+const REDELIVERY_BACKOFF_MS = 500;
+
+interface PendingAppend {
+  records: AppendRecord[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export interface EmbeddedEventLogOptions {
+  dataDir: string;
+  /** Records older than this, and committed by every group, are deleted. */
+  retentionMs: number;
+  onError?: (error: unknown) => void;
+}
+
+export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventLog {
+  const db: SqliteDatabase = openDatabase(join(options.dataDir, 'log.sqlite'));
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS records (
+      offset INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: offsets are never reused after truncation
+      key TEXT NOT NULL,
+      value TEXT NOT NULL,
+      appended_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS committed_offsets (
+      group_id TEXT PRIMARY KEY,
+      last_offset INTEGER NOT NULL
+    );
+  `);
+  const insertRecord = db.prepare('INSERT INTO records (key, value, appended_at) VALUES (?, ?, ?)');
+  const readRecords = db.prepare<[number, number], { offset: number; value: string }>(
+    'SELECT offset, value FROM records WHERE offset > ? ORDER BY offset LIMIT ?',
+  );
+  const readCommitted = db.prepare<[string], { last_offset: number }>(
+    'SELECT last_offset FROM committed_offsets WHERE group_id = ?',
+  );
+  const writeCommitted = db.prepare(
+    'INSERT INTO committed_offsets (group_id, last_offset) VALUES (?, ?) ON CONFLICT (group_id) DO UPDATE SET last_offset = excluded.last_offset',
+  );
+  const readEnd = db.prepare<[], { end: number | null }>("SELECT seq AS end FROM sqlite_sequence WHERE name = 'records'");
+  const truncate = db.prepare(
+    'DELETE FROM records WHERE appended_at < ? AND offset <= (SELECT coalesce(min(last_offset), 0) FROM committed_offsets)',
+  );
+  const appendAll = db.transaction((batch: PendingAppend[], now: number) => {
+    for (const pending of batch) for (const record of pending.records) insertRecord.run(record.key, record.value, now);
+  });
+
+  let pending: PendingAppend[] = [];
+  let flushScheduled = false;
+  let closed = false;
+  const waiters = new Set<() => void>();
+  const consumers = new Set<LogConsumer>();
+
+  function wakeConsumers(): void {
+    for (const wake of waiters) wake();
+    waiters.clear();
+  }
+
+  function flush(): void {
+    flushScheduled = false;
+    const batch = pending;
+    pending = [];
+    try {
+      appendAll(batch, Date.now());
+    } catch (error) {
+      const failure = unavailable('the embedded log could not write to disk', error);
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    for (const p of batch) p.resolve();
+    wakeConsumers();
+  }
+
+  function endOffset(): number {
+    return readEnd.get()?.end ?? 0;
+  }
+
+  function committedOffset(groupId: string): number {
+    return readCommitted.get(groupId)?.last_offset ?? 0;
+  }
+
+  const retentionTimer = setInterval(() => {
+    try {
+      truncate.run(Date.now() - options.retentionMs);
+    } catch (error) {
+      options.onError?.(error);
+    }
+  }, 60_000);
+  retentionTimer.unref();
+
+  return {
+    append(records) {
+      if (closed) return Promise.reject(unavailable('the event log is shutting down'));
+      if (records.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ records, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+
+    async consume({ groupId, handleBatch, maxBatchSize = DEFAULT_MAX_BATCH }: ConsumeOptions) {
+      let stopped = false;
+      let wakeSleeper: (() => void) | null = null;
+      const loop = (async () => {
+        let position = committedOffset(groupId);
+        while (!stopped) {
+          const rows = readRecords.all(position, maxBatchSize);
+          if (rows.length === 0) {
+            await new Promise<void>((resolve) => {
+              wakeSleeper = resolve;
+              waiters.add(resolve);
+            });
+            continue;
+          }
+          const records: LogRecord[] = rows.map((row) => ({
+            position: { partition: PARTITION, offset: row.offset },
+            value: row.value,
+          }));
+          try {
+            await handleBatch({ partition: PARTITION, records });
+          } catch (error) {
+            options.onError?.(error);
+            await sleep(REDELIVERY_BACKOFF_MS);
+            continue;
+          }
+          position = rows[rows.length - 1]!.offset;
+          writeCommitted.run(groupId, position);
+        }
+      })();
+      const consumer: LogConsumer = {
+        async stop() {
+          stopped = true;
+          if (wakeSleeper) {
+            waiters.delete(wakeSleeper);
+            wakeSleeper();
+          }
+          await loop;
+          consumers.delete(consumer);
+        },
+      };
+      consumers.add(consumer);
+      return consumer;
+    },
+
+    async lag(groupId) {
+      return Math.max(0, endOffset() - committedOffset(groupId));
+    },
+
+    async checkHealth() {
+      if (closed) throw unavailable('the event log is closed');
+      db.prepare('SELECT 1').get();
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(retentionTimer);
+      if (flushScheduled) flush();
+      await Promise.all([...consumers].map((consumer) => consumer.stop()));
+      db.close();
+    },
+  };
+}

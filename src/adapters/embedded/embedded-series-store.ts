@@ -1,0 +1,200 @@
+/** The single-machine series store: rollup rows, the type catalog and watermarks in SQLite. */
+import { join } from 'node:path';
+import type { Interval } from '../../domain/interval.ts';
+import type { CatalogRow, RollupRow, SeriesStore } from '../../ports/series-store.ts';
+import { decodeAggregate, encodeAggregate } from '../../stream/rollup.ts';
+import { unavailable } from '../../errors.ts';
+import { openDatabase } from './sqlite.ts';
+
+interface StoredRollup {
+  tenant: string;
+  type: string;
+  interval: Interval;
+  bucket_start: number;
+  dimensions_key: string;
+  log_partition: number;
+  dimensions: string;
+  applied_offset: number;
+  aggregate: string;
+}
+
+interface StoredCatalog {
+  tenant: string;
+  type: string;
+  log_partition: number;
+  applied_offset: number;
+  count: number;
+  first_seen: number;
+  last_seen: number;
+  dimension_keys: string;
+  value_keys: string;
+}
+
+function toRollupRow(row: StoredRollup): RollupRow {
+  return {
+    tenant: row.tenant,
+    type: row.type,
+    interval: row.interval,
+    bucketStart: row.bucket_start,
+    dimensionsKey: row.dimensions_key,
+    partition: row.log_partition,
+    dimensions: JSON.parse(row.dimensions),
+    appliedOffset: row.applied_offset,
+    aggregate: decodeAggregate(row.aggregate),
+  };
+}
+
+function toCatalogRow(row: StoredCatalog): CatalogRow {
+  return {
+    tenant: row.tenant,
+    type: row.type,
+    partition: row.log_partition,
+    appliedOffset: row.applied_offset,
+    count: row.count,
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+    dimensionKeys: JSON.parse(row.dimension_keys),
+    valueKeys: JSON.parse(row.value_keys),
+  };
+}
+
+export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesStore {
+  const db = openDatabase(join(options.dataDir, 'series.sqlite'));
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS rollups (
+      tenant TEXT NOT NULL,
+      type TEXT NOT NULL,
+      interval TEXT NOT NULL,
+      bucket_start INTEGER NOT NULL,
+      dimensions_key TEXT NOT NULL,
+      log_partition INTEGER NOT NULL,
+      dimensions TEXT NOT NULL,
+      applied_offset INTEGER NOT NULL,
+      aggregate TEXT NOT NULL,
+      PRIMARY KEY (tenant, type, interval, bucket_start, dimensions_key, log_partition)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS rollups_by_age ON rollups (interval, bucket_start);
+    CREATE TABLE IF NOT EXISTS catalog (
+      tenant TEXT NOT NULL,
+      type TEXT NOT NULL,
+      log_partition INTEGER NOT NULL,
+      applied_offset INTEGER NOT NULL,
+      count INTEGER NOT NULL,
+      first_seen INTEGER NOT NULL,
+      last_seen INTEGER NOT NULL,
+      dimension_keys TEXT NOT NULL,
+      value_keys TEXT NOT NULL,
+      PRIMARY KEY (tenant, type, log_partition)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS max_event_times (
+      log_partition INTEGER PRIMARY KEY,
+      max_event_time INTEGER NOT NULL
+    );
+  `);
+
+  const selectRollup = db.prepare<unknown[], StoredRollup>(
+    `SELECT * FROM rollups WHERE tenant = ? AND type = ? AND interval = ? AND bucket_start = ?
+       AND dimensions_key = ? AND log_partition = ?`,
+  );
+  const upsertRollup = db.prepare(
+    `INSERT OR REPLACE INTO rollups (tenant, type, interval, bucket_start, dimensions_key, log_partition,
+       dimensions, applied_offset, aggregate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const selectRange = db.prepare<unknown[], StoredRollup>(
+    `SELECT * FROM rollups WHERE tenant = ? AND type = ? AND interval = ? AND bucket_start >= ? AND bucket_start < ?
+     ORDER BY bucket_start`,
+  );
+  const selectCatalog = db.prepare<unknown[], StoredCatalog>(
+    'SELECT * FROM catalog WHERE tenant = ? AND type = ? AND log_partition = ?',
+  );
+  const upsertCatalog = db.prepare(
+    `INSERT OR REPLACE INTO catalog (tenant, type, log_partition, applied_offset, count, first_seen, last_seen,
+       dimension_keys, value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const saveRollups = db.transaction((rows: RollupRow[]) => {
+    for (const r of rows) {
+      upsertRollup.run(
+        r.tenant, r.type, r.interval, r.bucketStart, r.dimensionsKey, r.partition,
+        JSON.stringify(r.dimensions), r.appliedOffset, encodeAggregate(r.aggregate),
+      );
+    }
+  });
+  const saveCatalog = db.transaction((rows: CatalogRow[]) => {
+    for (const r of rows) {
+      upsertCatalog.run(
+        r.tenant, r.type, r.partition, r.appliedOffset, r.count, r.firstSeen, r.lastSeen,
+        JSON.stringify(r.dimensionKeys), JSON.stringify(r.valueKeys),
+      );
+    }
+  });
+
+  function guarded<T>(what: string, fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(unavailable(`the embedded series store could not ${what}`, error));
+    }
+  }
+
+  return {
+    loadRollups(ids) {
+      return guarded('read rollups', () =>
+        ids.flatMap((id) => {
+          const row = selectRollup.get(id.tenant, id.type, id.interval, id.bucketStart, id.dimensionsKey, id.partition);
+          return row ? [toRollupRow(row)] : [];
+        }),
+      );
+    },
+    saveRollups(rows) {
+      return guarded('write rollups', () => saveRollups(rows));
+    },
+    readRollups(range) {
+      return guarded('read rollups', () =>
+        selectRange.all(range.tenant, range.type, range.interval, range.from, range.to).map(toRollupRow),
+      );
+    },
+    loadCatalog(ids) {
+      return guarded('read the catalog', () =>
+        ids.flatMap((id) => {
+          const row = selectCatalog.get(id.tenant, id.type, id.partition);
+          return row ? [toCatalogRow(row)] : [];
+        }),
+      );
+    },
+    saveCatalog(rows) {
+      return guarded('write the catalog', () => saveCatalog(rows));
+    },
+    readCatalog(tenant) {
+      return guarded('read the catalog', () =>
+        db.prepare<[string], StoredCatalog>('SELECT * FROM catalog WHERE tenant = ? ORDER BY type').all(tenant).map(toCatalogRow),
+      );
+    },
+    loadMaxEventTimes() {
+      return guarded('read watermarks', () => {
+        const rows = db
+          .prepare<[], { log_partition: number; max_event_time: number }>('SELECT * FROM max_event_times')
+          .all();
+        return new Map(rows.map((row) => [row.log_partition, row.max_event_time]));
+      });
+    },
+    saveMaxEventTime(partition, maxEventTime) {
+      return guarded('write watermarks', () => {
+        db.prepare(
+          `INSERT INTO max_event_times (log_partition, max_event_time) VALUES (?, ?)
+           ON CONFLICT (log_partition) DO UPDATE SET max_event_time = max(max_event_time, excluded.max_event_time)`,
+        ).run(partition, maxEventTime);
+      });
+    },
+    deleteBucketsBefore(interval, before) {
+      return guarded('delete old buckets', () =>
+        db.prepare('DELETE FROM rollups WHERE interval = ? AND bucket_start < ?').run(interval, before).changes,
+      );
+    },
+    checkHealth() {
+      return guarded('be read', () => void db.prepare('SELECT 1').get());
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * The one place that reads environment variables. Every problem is collected and reported at
+ * once, so a bad deployment fails at start with a single message that lists them all.
+ */
+import { z } from 'zod';
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "500ms", "5s", "10m", "24h", "7d" into milliseconds. */
+export function parseDuration(text: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!match) return null;
+  return Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2]!]!);
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration such as 500ms, 5s, 10m, 24h or 7d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const integer = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const value = Number(text);
+      if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((text) => (text && text.trim() !== '' ? text.trim() : undefined));
+
+const environmentSchema = z.object({
+  PORT: integer(4000, 0, 65_535),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  KAFKA_BROKERS: optionalText,
+  MONGODB_URL: optionalText,
+  CASSANDRA_CONTACT_POINTS: optionalText,
+  CASSANDRA_LOCAL_DC: z.string().default('datacenter1'),
+  CASSANDRA_KEYSPACE: z.string().default('streamlens'),
+  REDIS_URL: optionalText,
+
+  OUT_OF_ORDERNESS: duration('5s'),
+  ALLOWED_LATENESS: duration('24h'),
+  FUTURE_TOLERANCE: duration('10m'),
+  SECOND_RETENTION: duration('6h'),
+  LOG_RETENTION: duration('7d'),
+  INGEST_MAX_BATCH_EVENTS: integer(1000, 1, 100_000),
+  INGEST_MAX_PROPERTIES_BYTES: integer(16_384, 0, 1_048_576),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  kafkaBrokers: string[] | null;
+  mongodbUrl: string | null;
+  cassandra: { contactPoints: string[]; localDataCenter: string; keyspace: string } | null;
+  redisUrl: string | null;
+  eventTime: { outOfOrdernessMs: number; allowedLatenessMs: number; futureToleranceMs: number };
+  secondRetentionMs: number;
+  logRetentionMs: number;
+  ingest: { maxBatchEvents: number; maxPropertiesBytes: number };
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+const list = (text: string) =>
+  text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+
+export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    return { ok: false, problems };
+  }
+  const e = parsed.data;
+  return {
+    ok: true,
+    config: {
+      port: e.PORT,
+      host: e.HOST,
+      dataDir: e.DATA_DIR,
+      logLevel: e.LOG_LEVEL,
+      kafkaBrokers: e.KAFKA_BROKERS ? list(e.KAFKA_BROKERS) : null,
+      mongodbUrl: e.MONGODB_URL ?? null,
+      cassandra: e.CASSANDRA_CONTACT_POINTS
+        ? { contactPoints: list(e.CASSANDRA_CONTACT_POINTS), localDataCenter: e.CASSANDRA_LOCAL_DC, keyspace: e.CASSANDRA_KEYSPACE }
+        : null,
+      redisUrl: e.REDIS_URL ?? null,
+      eventTime: {
+        outOfOrdernessMs: e.OUT_OF_ORDERNESS,
+        allowedLatenessMs: e.ALLOWED_LATENESS,
+        futureToleranceMs: e.FUTURE_TOLERANCE,
+      },
+      secondRetentionMs: e.SECOND_RETENTION,
+      logRetentionMs: e.LOG_RETENTION,
+      ingest: { maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS, maxPropertiesBytes: e.INGEST_MAX_PROPERTIES_BYTES },
+    },
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * Validation and normalisation of one ingested event. Pure: the receive time, the batch's
+ * `sentAt` and the id generator come from the caller, so the rules are testable in isolation.
+ */
+import type { AcceptedEvent, DimensionValue } from '../domain/event.ts';
+
+/** An event as the GraphQL input delivers it (scalars already parsed). */
+export interface EventInput {
+  id?: string | null;
+  type: string;
+  timestamp?: Date | null;
+  source?: string | null;
+  dimensions?: Record<string, unknown> | null;
+  values?: Record<string, unknown> | null;
+  properties?: Record<string, unknown> | null;
+}
+
+export interface IngestLimits {
+  /** Largest `properties` object, in bytes of its JSON. */
+  maxPropertiesBytes: number;
+}
+
+export type IngestErrorCode =
+  | 'INVALID_ID'
+  | 'INVALID_TYPE'
+  | 'INVALID_TIMESTAMP'
+  | 'INVALID_SOURCE'
+  | 'INVALID_DIMENSIONS'
+  | 'INVALID_VALUES'
+  | 'INVALID_PROPERTIES';
+
+export interface IngestError {
+  code: IngestErrorCode;
+  message: string;
+  /** Where in the event the problem is, for example `dimensions.country`. */
+  path: string;
+}
+
+export type ValidationResult = { ok: true; event: AcceptedEvent } | { ok: false; error: IngestError };
+
+export interface ValidationContext {
+  tenant: string;
+  receivedAt: number;
+  /** The batch's `sentAt` (client clock), when given. */
+  sentAt: number | null;
+  limits: IngestLimits;
+  newId: () => string;
+}
+
+export const MAX_ID_LENGTH = 128;
+export const MAX_TYPE_LENGTH = 128;
+export const TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+export const MAX_SOURCE_LENGTH = 256;
+/** Keys of dimensions and values: no `.` or leading `$`, so they are safe field names in any store. */
+export const MAP_KEY_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_:-]{0,63}$/;
+/** Each dimension combination is a rollup row; more keys than this is a modelling mistake. */
+export const MAX_DIMENSIONS = 32;
+export const MAX_DIMENSION_TEXT_LENGTH = 256;
+export const MAX_VALUES = 32;
+/** Event times before the epoch are not analytics data; anything past a year ahead is a bug. */
+export const EARLIEST_TIMESTAMP = 0;
+export const MAX_FUTURE_MS = 366 * 86_400_000;
+/** Properties are free-form, but a pathological nesting depth is refused before it is stored. */
+export const MAX_PROPERTIES_DEPTH = 32;
+
+// Control characters (C0, DEL, C1) have no place in ids or names and break logs and terminals.
+// biome-ignore lint: the control characters are the point of this pattern.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+function fail(code: IngestErrorCode, path: string, message: string): ValidationResult {
+  return { ok: false, error: { code, path, message } };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function depthOf(value: unknown, limit: number): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let deepest = 0;
+  for (const child of Object.values(value)) {
+    const depth = depthOf(child, limit);
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) break;
+  }
+  return deepest + 1;
+}
+
+/** Validates one event; never throws for bad input. */
+export function validateEvent(input: EventInput, context: ValidationContext): ValidationResult {
+  let id: string;
+  if (input.id == null) {
+    id = context.newId();
+  } else if (typeof input.id !== 'string' || input.id.length < 1 || input.id.length > MAX_ID_LENGTH) {
+    return fail('INVALID_ID', 'id', `id must be 1 to ${MAX_ID_LENGTH} characters`);
+  } else if (CONTROL_CHARACTERS.test(input.id)) {
+    return fail('INVALID_ID', 'id', 'id must not contain control characters');
+  } else {
+    id = input.id;
+  }
+
+  if (typeof input.type !== 'string' || !TYPE_PATTERN.test(input.type)) {
+    return fail('INVALID_TYPE', 'type', `type must be 1 to ${MAX_TYPE_LENGTH} characters of A-Z, a-z, 0-9, _ . : -`);
+  }
+
+  let timestamp = context.receivedAt;
+  let clockCorrectionMs = 0;
+  if (input.timestamp != null) {
+    const clientTime = input.timestamp.getTime();
+    if (Number.isNaN(clientTime)) return fail('INVALID_TIMESTAMP', 'timestamp', 'timestamp is not a valid date');
+    if (context.sentAt !== null) clockCorrectionMs = context.receivedAt - context.sentAt;
+    timestamp = clientTime + clockCorrectionMs;
+    if (timestamp < EARLIEST_TIMESTAMP) {
+      return fail('INVALID_TIMESTAMP', 'timestamp', 'timestamp is before 1970-01-01T00:00:00.000Z');
+    }
+    if (timestamp > context.receivedAt + MAX_FUTURE_MS) {
+      return fail('INVALID_TIMESTAMP', 'timestamp', 'timestamp is more than a year ahead of the server clock');
+    }
+  }
+
+  let source: string | null = null;
+  if (input.source != null) {
+    if (input.source.length < 1 || input.source.length > MAX_SOURCE_LENGTH || CONTROL_CHARACTERS.test(input.source)) {
+      return fail('INVALID_SOURCE', 'source', `source must be 1 to ${MAX_SOURCE_LENGTH} printable characters`);
+    }
+    source = input.source;
+  }
+
+  const dimensions: Record<string, DimensionValue> = {};
+  if (input.dimensions != null) {
+    if (!isPlainObject(input.dimensions)) return fail('INVALID_DIMENSIONS', 'dimensions', 'dimensions must be an object');
+    const entries = Object.entries(input.dimensions);
+    if (entries.length > MAX_DIMENSIONS) {
+      return fail('INVALID_DIMENSIONS', 'dimensions', `at most ${MAX_DIMENSIONS} dimensions per event`);
+    }
+    for (const [key, value] of entries) {
+      const path = `dimensions.${key}`;
+      if (!MAP_KEY_PATTERN.test(key)) {
+        return fail('INVALID_DIMENSIONS', path, 'dimension keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :');
+      }
+      if (typeof value === 'string') {
+        if (value.length > MAX_DIMENSION_TEXT_LENGTH) {
+          return fail('INVALID_DIMENSIONS', path, `dimension values are at most ${MAX_DIMENSION_TEXT_LENGTH} characters`);
+        }
+      } else if (typeof value === 'number') {
+        if (!Number.isFinite(value)) return fail('INVALID_DIMENSIONS', path, 'numeric dimension values must be finite');
+      } else if (typeof value !== 'boolean') {
+        return fail('INVALID_DIMENSIONS', path, 'dimension values must be a string, number or boolean (dimensions are flat)');
+      }
+      dimensions[key] = value as DimensionValue;
+    }
+  }
+
+  const values: Record<string, number> = {};
+  if (input.values != null) {
+    if (!isPlainObject(input.values)) return fail('INVALID_VALUES', 'values', 'values must be an object');
+    const entries = Object.entries(input.values);
+    if (entries.length > MAX_VALUES) return fail('INVALID_VALUES', 'values', `at most ${MAX_VALUES} values per event`);
+    for (const [key, value] of entries) {
+      const path = `values.${key}`;
+      if (!MAP_KEY_PATTERN.test(key)) {
+        return fail('INVALID_VALUES', path, 'value keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :');
+      }
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        return fail('INVALID_VALUES', path, 'values must be finite numbers');
+      }
+      values[key] = value;
+    }
+  }
+
+  let properties: Record<string, unknown> | null = null;
+  if (input.properties != null) {
+    if (!isPlainObject(input.properties)) return fail('INVALID_PROPERTIES', 'properties', 'properties must be an object');
+    if (depthOf(input.properties, MAX_PROPERTIES_DEPTH) > MAX_PROPERTIES_DEPTH) {
+      return fail('INVALID_PROPERTIES', 'properties', `properties nest at most ${MAX_PROPERTIES_DEPTH} levels deep`);
+    }
+    const bytes = Buffer.byteLength(JSON.stringify(input.properties));
+    if (bytes > context.limits.maxPropertiesBytes) {
+      return fail('INVALID_PROPERTIES', 'properties', `properties are ${bytes} bytes of JSON; the limit is ${context.limits.maxPropertiesBytes}`);
+    }
+    properties = input.properties;
+  }
+
+  return {
+    ok: true,
+    event: {
+      tenant: context.tenant,
+      id,
+      type: input.type,
+      timestamp,
+      receivedAt: context.receivedAt,
+      clockCorrectionMs,
+      source,
+      dimensions,
+      values,
+      properties,
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { Interval } from '../domain/interval.ts';
+import type { Aggregate } from '../stream/rollup.ts';
+
+/**
+ * Identifies one rollup row. Rows are kept per log partition so that each row has exactly one
+ * writer (the consumer that owns the partition): no concurrent read-modify-write, no counters.
+ */
+export interface RollupRowId {
+  tenant: string;
+  type: string;
+  interval: Interval;
+  bucketStart: number;
+  dimensionsKey: string;
+  partition: number;
+}
+
+export interface RollupRow extends RollupRowId {
+  /** The dimension values of this combination, as strings. */
+  dimensions: Record<string, string>;
+  /** The highest log offset of the partition already merged into this row: replays skip it. */
+  appliedOffset: number;
+  aggregate: Aggregate;
+}
+
+export interface RollupRange {
+  tenant: string;
+  type: string;
+  interval: Interval;
+  /** Inclusive bucket start (ms). */
+  from: number;
+  /** Exclusive bucket start (ms). */
+  to: number;
+}
+
+export interface CatalogRowId {
+  tenant: string;
+  type: string;
+  partition: number;
+}
+
+/** What is known about one event type, per partition (merged by the reader). */
+export interface CatalogRow extends CatalogRowId {
+  appliedOffset: number;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+  dimensionKeys: string[];
+  valueKeys: string[];
+}
+
+/** Time-series rollups, the event-type catalog and the processor's event-time progress. */
+export interface SeriesStore {
+  /** The stored rows among these ids; missing rows are simply absent. */
+  loadRollups(ids: RollupRowId[]): Promise<RollupRow[]>;
+  /** Writes whole rows (insert or replace). Idempotent. */
+  saveRollups(rows: RollupRow[]): Promise<void>;
+  /** Every row of the type and interval whose bucket starts in [from, to), all partitions. */
+  readRollups(range: RollupRange): Promise<RollupRow[]>;
+  loadCatalog(ids: CatalogRowId[]): Promise<CatalogRow[]>;
+  saveCatalog(rows: CatalogRow[]): Promise<void>;
+  readCatalog(tenant: string): Promise<CatalogRow[]>;
+  /** The largest event time counted so far, per log partition. */
+  loadMaxEventTimes(): Promise<Map<number, number>>;
+  saveMaxEventTime(partition: number, maxEventTime: number): Promise<void>;
+  /** Deletes the rows of the interval whose bucket starts before `before`; returns how many. */
+  deleteBucketsBefore(interval: Interval, before: number): Promise<number>;
+  checkHealth(): Promise<void>;
+  close(): Promise<void>;
+}

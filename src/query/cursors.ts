@@ -1,0 +1,46 @@
+/**
+ * Opaque cursors. Clients must treat them as strings; inside, they are base64url JSON tagged
+ * with their kind, so a cursor of one kind is refused where another is expected.
+ */
+import type { LogPosition } from '../domain/event.ts';
+import type { EventPageKey, QuarantinePageKey } from '../ports/event-store.ts';
+import { badInput } from '../errors.ts';
+
+function encode(parts: unknown[]): string {
+  return Buffer.from(JSON.stringify(parts)).toString('base64url');
+}
+
+function decode(cursor: string, kind: string): unknown[] {
+  try {
+    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parts) && parts[0] === kind) return parts;
+  } catch {
+    // fall through to the error below
+  }
+  throw badInput('the cursor is not one this field returned');
+}
+
+export function encodeEventCursor(key: EventPageKey): string {
+  return encode(['e', key.timestamp, key.id]);
+}
+
+export function decodeEventCursor(cursor: string): EventPageKey {
+  const [, timestamp, id] = decode(cursor, 'e');
+  if (!Number.isSafeInteger(timestamp) || typeof id !== 'string') throw badInput('the cursor is not one this field returned');
+  return { timestamp: timestamp as number, id };
+}
+
+export function encodeQuarantineCursor(key: QuarantinePageKey): string {
+  return encode(['q', key.receivedAt, key.id]);
+}
+
+export function decodeQuarantineCursor(cursor: string): QuarantinePageKey {
+  const [, receivedAt, id] = decode(cursor, 'q');
+  if (!Number.isSafeInteger(receivedAt) || typeof id !== 'string') throw badInput('the cursor is not one this field returned');
+  return { receivedAt: receivedAt as number, id };
+}
+
+/** A position in the log: where a live event stream stands. */
+export function encodeStreamCursor(position: LogPosition): string {
+  return encode(['s', position.partition, position.offset]);
+}

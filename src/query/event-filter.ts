@@ -1,0 +1,55 @@
+/** The events filter: validation of its input, and matching for live subscriptions. Pure. */
+import { matchesDimensions, type DimensionValue, type StoredEvent } from '../domain/event.ts';
+import { MAP_KEY_PATTERN } from '../ingest/validate-event.ts';
+import type { EventQuery } from '../ports/event-store.ts';
+import { badInput } from '../errors.ts';
+
+export interface EventFilterInput {
+  types?: string[] | null;
+  source?: string | null;
+  from?: Date | null;
+  to?: Date | null;
+  dimensions?: Record<string, unknown> | null;
+}
+
+/**
+ * Checks a dimensions filter: flat, with the same key rules as ingest. This is also what keeps
+ * operator objects ({"$gt": …}) and other smuggled syntax away from every store.
+ */
+export function validateDimensionFilter(
+  dimensions: Record<string, unknown> | null | undefined,
+  path: string,
+): Record<string, DimensionValue> | null {
+  if (dimensions == null) return null;
+  const checked: Record<string, DimensionValue> = {};
+  for (const [key, value] of Object.entries(dimensions)) {
+    if (!MAP_KEY_PATTERN.test(key)) throw badInput(`${path}: "${key}" is not a dimension key`);
+    if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+      checked[key] = value;
+    } else {
+      throw badInput(`${path}.${key}: a dimension filter value must be a string, number or boolean`);
+    }
+  }
+  return checked;
+}
+
+export function toEventQuery(tenant: string, filter: EventFilterInput | null | undefined): EventQuery {
+  return {
+    tenant,
+    types: filter?.types ?? null,
+    source: filter?.source ?? null,
+    from: filter?.from?.getTime() ?? null,
+    to: filter?.to?.getTime() ?? null,
+    dimensions: validateDimensionFilter(filter?.dimensions, 'filter.dimensions'),
+  };
+}
+
+/** The same semantics as the stores' queries, for events arriving live. */
+export function matchesEventQuery(event: StoredEvent, query: EventQuery): boolean {
+  if (event.tenant !== query.tenant) return false;
+  if (query.types && query.types.length > 0 && !query.types.includes(event.type)) return false;
+  if (query.source != null && event.source !== query.source) return false;
+  if (query.from != null && event.timestamp < query.from) return false;
+  if (query.to != null && event.timestamp >= query.to) return false;
+  return matchesDimensions(event.dimensions, query.dimensions);
+}

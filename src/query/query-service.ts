@@ -1,0 +1,194 @@
+/**
+ * Read-side use cases: events, series, top lists and the type catalog. Validates arguments,
+ * calls the store ports, and shapes results with the pure functions beside it.
+ */
+import type { DimensionValue, StoredEvent } from '../domain/event.ts';
+import { bucketCountBetween, bucketStart, type Interval } from '../domain/interval.ts';
+import type { EventStore } from '../ports/event-store.ts';
+import type { CatalogRow, SeriesStore } from '../ports/series-store.ts';
+import { watermarkOf, type EventTimePolicy } from '../stream/event-time.ts';
+import { badInput } from '../errors.ts';
+import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor } from './cursors.ts';
+import { toEventQuery, validateDimensionFilter, type EventFilterInput } from './event-filter.ts';
+import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView } from './series-view.ts';
+
+/** A page never holds more events than this; clients page for more. */
+export const MAX_PAGE_SIZE = 1000;
+/** A series query may span at most this many buckets per series: a coarser interval serves longer ranges. */
+export const MAX_SERIES_BUCKETS = 10_000;
+export const DEFAULT_TOP_LIMIT = 10;
+export const MAX_TOP_LIMIT = 1000;
+
+export interface SeriesRequest {
+  type: string;
+  value?: string | null;
+  interval: Interval;
+  from: Date;
+  to: Date;
+  groupBy?: string | null;
+  dimensions?: Record<string, unknown> | null;
+  fill?: boolean | null;
+}
+
+export interface TopRequest {
+  type: string;
+  by: string;
+  value?: string | null;
+  from: Date;
+  to: Date;
+  dimensions?: Record<string, unknown> | null;
+  limit?: number | null;
+}
+
+export interface Page<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+export interface EventTypeSummary {
+  type: string;
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+  dimensions: string[];
+  values: string[];
+}
+
+export interface SeriesResult extends SeriesView {
+  watermark: number | null;
+}
+
+export interface QueryService {
+  eventsByIds(tenant: string, ids: readonly string[]): Promise<(StoredEvent | null)[]>;
+  events(tenant: string, filter: EventFilterInput | null | undefined, first: number, after: string | null | undefined): Promise<Page<StoredEvent>>;
+  quarantine(tenant: string, first: number, after: string | null | undefined): Promise<Page<StoredEvent>>;
+  series(tenant: string, request: SeriesRequest): Promise<SeriesResult[]>;
+  top(tenant: string, request: TopRequest): Promise<TopEntryView[]>;
+  eventTypes(tenant: string): Promise<EventTypeSummary[]>;
+  /** The watermark and lateness that decide `final`, read from the store so every instance agrees. */
+  finality(): Promise<Finality>;
+}
+
+function checkPageSize(first: number): void {
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw badInput(`first must be a whole number from 0 to ${MAX_PAGE_SIZE}`);
+  }
+}
+
+function checkRange(from: Date, to: Date): { from: number; to: number } {
+  const range = { from: from.getTime(), to: to.getTime() };
+  if (!(range.from < range.to)) throw badInput('from must be before to');
+  return range;
+}
+
+function mergeCatalog(rows: readonly CatalogRow[]): EventTypeSummary[] {
+  const byType = new Map<string, EventTypeSummary>();
+  for (const row of rows) {
+    const summary = byType.get(row.type);
+    if (!summary) {
+      byType.set(row.type, {
+        type: row.type,
+        count: row.count,
+        firstSeen: row.firstSeen,
+        lastSeen: row.lastSeen,
+        dimensions: [...row.dimensionKeys],
+        values: [...row.valueKeys],
+      });
+      continue;
+    }
+    summary.count += row.count;
+    summary.firstSeen = Math.min(summary.firstSeen, row.firstSeen);
+    summary.lastSeen = Math.max(summary.lastSeen, row.lastSeen);
+    summary.dimensions = [...new Set([...summary.dimensions, ...row.dimensionKeys])].sort();
+    summary.values = [...new Set([...summary.values, ...row.valueKeys])].sort();
+  }
+  return [...byType.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+}
+
+export function createQueryService(options: {
+  eventStore: EventStore;
+  seriesStore: SeriesStore;
+  policy: EventTimePolicy;
+}): QueryService {
+  const { eventStore, seriesStore, policy } = options;
+
+  async function finality(): Promise<Finality> {
+    const maxEventTimes = await seriesStore.loadMaxEventTimes();
+    return { watermark: watermarkOf(maxEventTimes, policy.outOfOrdernessMs), allowedLatenessMs: policy.allowedLatenessMs };
+  }
+
+  return {
+    async eventsByIds(tenant, ids) {
+      const found = await eventStore.findByIds(tenant, ids);
+      const byId = new Map(found.map((event) => [event.id, event]));
+      return ids.map((id) => byId.get(id) ?? null);
+    },
+
+    async events(tenant, filter, first, after) {
+      checkPageSize(first);
+      const query = toEventQuery(tenant, filter);
+      const afterKey = after ? decodeEventCursor(after) : null;
+      // One extra row tells whether another page exists without a count query.
+      const rows = await eventStore.listEvents(query, first + 1, afterKey);
+      const page = rows.slice(0, first);
+      const edges = page.map((node) => ({ cursor: encodeEventCursor(node), node }));
+      return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+
+    async quarantine(tenant, first, after) {
+      checkPageSize(first);
+      const afterKey = after ? decodeQuarantineCursor(after) : null;
+      const rows = await eventStore.listQuarantine(tenant, first + 1, afterKey);
+      const page = rows.slice(0, first);
+      const edges = page.map((node) => ({ cursor: encodeQuarantineCursor(node), node }));
+      return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+    },
+
+    async series(tenant, request) {
+      const { from, to } = checkRange(request.from, request.to);
+      const buckets = bucketCountBetween(from, to, request.interval);
+      if (buckets > MAX_SERIES_BUCKETS) {
+        throw badInput(
+          `the range spans ${buckets} ${request.interval} buckets; at most ${MAX_SERIES_BUCKETS} per query (use a coarser interval)`,
+        );
+      }
+      const dimensions: Record<string, DimensionValue> | null = validateDimensionFilter(request.dimensions, 'query.dimensions');
+      const [rows, current] = await Promise.all([
+        seriesStore.readRollups({ tenant, type: request.type, interval: request.interval, from: bucketStart(from, request.interval), to }),
+        finality(),
+      ]);
+      const series = buildSeries(
+        rows,
+        { value: request.value ?? null, interval: request.interval, groupBy: request.groupBy ?? null, dimensions, from, to, fill: request.fill ?? false },
+        current,
+      );
+      return series.map((s) => ({ ...s, watermark: current.watermark }));
+    },
+
+    async top(tenant, request) {
+      const { from, to } = checkRange(request.from, request.to);
+      const limit = request.limit ?? DEFAULT_TOP_LIMIT;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TOP_LIMIT) {
+        throw badInput(`limit must be a whole number from 1 to ${MAX_TOP_LIMIT}`);
+      }
+      if (bucketCountBetween(from, to, 'MINUTE') > 31 * 24 * 60) {
+        throw badInput('top covers at most 31 days of MINUTE buckets');
+      }
+      const dimensions = validateDimensionFilter(request.dimensions, 'query.dimensions');
+      const rows = await seriesStore.readRollups({
+        tenant,
+        type: request.type,
+        interval: 'MINUTE',
+        from: bucketStart(from, 'MINUTE'),
+        to,
+      });
+      return buildTop(rows, { by: request.by, value: request.value ?? null, dimensions, limit });
+    },
+
+    async eventTypes(tenant) {
+      return mergeCatalog(await seriesStore.readCatalog(tenant));
+    },
+
+    finality,
+  };
+}

@@ -1,0 +1,109 @@
+/** Shaping rollup rows into series, points and top lists. Pure. */
+import { matchesDimensions, type DimensionValue } from '../domain/event.ts';
+import { bucketStartsBetween, type Interval } from '../domain/interval.ts';
+import type { RollupRow } from '../ports/series-store.ts';
+import { isFinal } from '../stream/event-time.ts';
+import { emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../stream/rollup.ts';
+
+export interface SeriesShape {
+  value?: string | null;
+  interval: Interval;
+  groupBy?: string | null;
+  dimensions?: Record<string, DimensionValue> | null;
+}
+
+export interface PointView extends PointStats {
+  start: number;
+  final: boolean;
+}
+
+export interface SeriesView {
+  group: string | null;
+  points: PointView[];
+}
+
+export interface Finality {
+  watermark: number | null;
+  allowedLatenessMs: number;
+}
+
+/** Merges the rows that pass the filter into one aggregate per (group, bucket start). */
+export function aggregateByGroup(rows: readonly RollupRow[], shape: SeriesShape): Map<string | null, Map<number, Aggregate>> {
+  const groups = new Map<string | null, Map<number, Aggregate>>();
+  for (const row of rows) {
+    if (!matchesDimensions(row.dimensions, shape.dimensions)) continue;
+    const group = shape.groupBy ? (row.dimensions[shape.groupBy] ?? null) : null;
+    let buckets = groups.get(group);
+    if (!buckets) groups.set(group, (buckets = new Map()));
+    let aggregate = buckets.get(row.bucketStart);
+    if (!aggregate) buckets.set(row.bucketStart, (aggregate = emptyAggregate()));
+    mergeSelected(aggregate, row.aggregate, shape.value ?? null);
+  }
+  return groups;
+}
+
+export function toPoint(start: number, aggregate: Aggregate, shape: SeriesShape, finality: Finality): PointView {
+  return {
+    start,
+    ...pointStats(aggregate, shape.value),
+    final: isFinal(start, shape.interval, finality.watermark, finality.allowedLatenessMs),
+  };
+}
+
+/** Groups sort by their value, and events without the groupBy dimension come last (group null). */
+function compareGroups(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return a < b ? -1 : 1;
+}
+
+/**
+ * One series per group (a single series with group null when not grouping), points ordered by
+ * start. With `fill`, every bucket overlapping [from, to) is present, empty ones with count 0.
+ */
+export function buildSeries(
+  rows: readonly RollupRow[],
+  shape: SeriesShape & { from: number; to: number; fill?: boolean | null },
+  finality: Finality,
+): SeriesView[] {
+  const groups = aggregateByGroup(rows, shape);
+  if (!shape.groupBy && groups.size === 0) groups.set(null, new Map());
+  const allStarts = shape.fill ? bucketStartsBetween(shape.from, shape.to, shape.interval) : null;
+  return [...groups.keys()].sort(compareGroups).map((group) => {
+    const buckets = groups.get(group)!;
+    const starts = allStarts ?? [...buckets.keys()].sort((a, b) => a - b);
+    return {
+      group,
+      points: starts.map((start) => toPoint(start, buckets.get(start) ?? emptyAggregate(), shape, finality)),
+    };
+  });
+}
+
+export interface TopEntryView {
+  key: string;
+  count: number;
+  sum: number | null;
+}
+
+/** Ranks the values of dimension `by` by event count, or by the sum of `value` when given. */
+export function buildTop(
+  rows: readonly RollupRow[],
+  query: { by: string; value?: string | null; dimensions?: Record<string, DimensionValue> | null; limit: number },
+): TopEntryView[] {
+  const shape = { interval: 'MINUTE' as const, value: query.value ?? null, groupBy: query.by, dimensions: query.dimensions ?? null };
+  const totals = aggregateByGroup(rows, shape);
+  const entries: TopEntryView[] = [];
+  for (const [key, buckets] of totals) {
+    if (key === null) continue;
+    const total = emptyAggregate();
+    for (const aggregate of buckets.values()) mergeSelected(total, aggregate, shape.value);
+    const stats = query.value ? total.values[query.value] : undefined;
+    entries.push({ key, count: total.count, sum: stats ? valueSum(stats) : null });
+  }
+  const rank = query.value
+    ? (e: TopEntryView) => e.sum ?? -Infinity
+    : (e: TopEntryView) => e.count;
+  entries.sort((a, b) => rank(b) - rank(a) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return entries.slice(0, query.limit);
+}

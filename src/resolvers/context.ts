@@ -1,0 +1,39 @@
+/**
+ * The GraphQL context: who is asking (the tenant), the services, and per-operation DataLoaders
+ * (a loader caches for one operation only, so one request never sees another's stale reads).
+ */
+import DataLoader from 'dataloader';
+import type { StoredEvent } from '../domain/event.ts';
+import type { IngestService } from '../ingest/ingest-service.ts';
+import type { LiveBus } from '../ports/live-bus.ts';
+import type { SeriesStore } from '../ports/series-store.ts';
+import type { QueryService } from '../query/query-service.ts';
+import type { StreamProcessor } from '../stream/processor.ts';
+
+export interface Services {
+  ingest: IngestService;
+  queries: QueryService;
+  processor: StreamProcessor;
+  liveBus: LiveBus;
+  seriesStore: SeriesStore;
+  /** Limits of one subscriber's queue. */
+  live: { maxPendingEvents: number; maxPendingSeriesUpdates: number };
+}
+
+export interface GraphQLContext {
+  tenant: string;
+  services: Services;
+  loaders: {
+    eventById: DataLoader<string, StoredEvent | null>;
+  };
+}
+
+export function createGraphQLContext(services: Services, tenant: string): GraphQLContext {
+  return {
+    tenant,
+    services,
+    loaders: {
+      eventById: new DataLoader((ids) => services.queries.eventsByIds(tenant, ids)),
+    },
+  };
+}

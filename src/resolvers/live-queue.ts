@@ -1,0 +1,98 @@
+/**
+ * A subscriber's bounded queue: the only buffer between the live bus and one client's socket.
+ *
+ * Items pushed with a conflation key replace the pending item with the same key (a newer value
+ * of the same series bucket makes the older one pointless). When more than `limit` items are
+ * pending the queue fails instead of growing: a slow client never grows server memory.
+ */
+export interface LiveQueue<T> extends AsyncIterableIterator<T> {
+  /** Returns false when the queue is over its limit (it has then failed with `overflowError`). */
+  push(item: T, conflationKey?: string): boolean;
+  fail(error: Error): void;
+}
+
+export function createLiveQueue<T>(options: {
+  limit: number;
+  overflowError: () => Error;
+  /** Called once when the consumer stops reading (return, error, or end). */
+  onClose: () => void | Promise<void>;
+}): LiveQueue<T> {
+  const pending = new Map<string, T>();
+  let sequence = 0;
+  let waiting: ((result: IteratorResult<T>) => void) | null = null;
+  let failWaiting: ((error: Error) => void) | null = null;
+  let failure: Error | null = null;
+  let closed = false;
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    closed = true;
+    pending.clear();
+    await options.onClose();
+  }
+
+  const queue: LiveQueue<T> = {
+    push(item, conflationKey) {
+      if (closed || failure) return false;
+      if (waiting) {
+        const resolve = waiting;
+        waiting = failWaiting = null;
+        resolve({ value: item, done: false });
+        return true;
+      }
+      const key = conflationKey ?? `#${sequence++}`;
+      if (!pending.has(key) && pending.size >= options.limit) {
+        queue.fail(options.overflowError());
+        return false;
+      }
+      pending.set(key, item);
+      return true;
+    },
+    fail(error) {
+      if (closed || failure) return;
+      failure = error;
+      pending.clear();
+      if (failWaiting) {
+        const reject = failWaiting;
+        waiting = failWaiting = null;
+        reject(error);
+      }
+    },
+    async next() {
+      if (failure) {
+        const error = failure;
+        await close();
+        throw error;
+      }
+      if (closed) return { value: undefined, done: true };
+      const first = pending.entries().next();
+      if (!first.done) {
+        pending.delete(first.value[0]);
+        return { value: first.value[1], done: false };
+      }
+      return new Promise<IteratorResult<T>>((resolve, reject) => {
+        waiting = resolve;
+        failWaiting = (error) => {
+          void close().finally(() => reject(error));
+        };
+      });
+    },
+    async return() {
+      if (waiting) {
+        const resolve = waiting;
+        waiting = failWaiting = null;
+        resolve({ value: undefined, done: true });
+      }
+      await close();
+      return { value: undefined, done: true };
+    },
+    async throw(error) {
+      await close();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return queue;
+    },
+  };
+  return queue;
+}

@@ -1,0 +1,84 @@
+/** Event, its filter and connection, and the `event`, `events` queries and subscription. */
+import type { StoredEvent } from '../domain/event.ts';
+import { subscribeToEvents, type LiveEventEdge } from '../resolvers/live-events.ts';
+import { builder } from './builder.ts';
+import { PageInfo } from './page-info.ts';
+
+export const Event = builder.objectRef<StoredEvent>('Event').implement({
+  description: 'One event, as the stream processor stored it.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: "The client's idempotency key, or a generated UUIDv7." }),
+    type: t.exposeString('type'),
+    timestamp: t.field({ type: 'DateTime', description: 'Event time, skew-corrected.', resolve: (e) => e.timestamp }),
+    receivedAt: t.field({ type: 'DateTime', description: 'When ingest accepted the event.', resolve: (e) => e.receivedAt }),
+    source: t.exposeString('source', { nullable: true }),
+    dimensions: t.field({ type: 'JSONObject', resolve: (e) => e.dimensions }),
+    values: t.field({ type: 'JSONObject', resolve: (e) => e.values }),
+    properties: t.field({ type: 'JSONObject', nullable: true, resolve: (e) => e.properties }),
+    clockCorrectionMs: t.field({
+      type: 'SafeInt',
+      description: "How much the client's timestamp was moved to correct its clock (receivedAt - sentAt of the batch); 0 when not corrected.",
+      resolve: (e) => e.clockCorrectionMs,
+    }),
+  }),
+});
+
+export const EventFilter = builder.inputType('EventFilter', {
+  fields: (t) => ({
+    types: t.stringList({ description: 'Any of these types.' }),
+    source: t.string(),
+    from: t.field({ type: 'DateTime', description: 'Inclusive, event time.' }),
+    to: t.field({ type: 'DateTime', description: 'Exclusive, event time.' }),
+    dimensions: t.field({ type: 'JSONObject', description: 'Exact match on each given key, compared as strings.' }),
+  }),
+});
+
+export const EventEdge = builder.objectRef<LiveEventEdge>('EventEdge').implement({
+  fields: (t) => ({
+    cursor: t.exposeString('cursor'),
+    node: t.field({ type: Event, resolve: (edge) => edge.node }),
+  }),
+});
+
+const EventConnection = builder
+  .objectRef<{ edges: LiveEventEdge[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>('EventConnection')
+  .implement({
+    fields: (t) => ({
+      edges: t.field({ type: [EventEdge], resolve: (c) => c.edges }),
+      pageInfo: t.field({ type: PageInfo, resolve: (c) => c.pageInfo }),
+    }),
+  });
+
+builder.queryField('event', (t) =>
+  t.field({
+    type: Event,
+    nullable: true,
+    description: 'One event by id, or null.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, context) => context.loaders.eventById.load(String(args.id)),
+  }),
+);
+
+builder.queryField('events', (t) =>
+  t.field({
+    type: EventConnection,
+    description: 'Events, newest event time first. Cursors stay valid while new events arrive.',
+    args: {
+      filter: t.arg({ type: EventFilter }),
+      first: t.arg.int({ defaultValue: 50 }),
+      after: t.arg.string(),
+    },
+    resolve: (_root, args, context) =>
+      context.services.queries.events(context.tenant, args.filter, args.first ?? 50, args.after),
+  }),
+);
+
+builder.subscriptionField('events', (t) =>
+  t.field({
+    type: EventEdge,
+    description: 'Each processed event that matches the filter, as soon as it is stored.',
+    args: { filter: t.arg({ type: EventFilter }) },
+    subscribe: (_root, args, context) => subscribeToEvents(context, args.filter),
+    resolve: (edge) => edge,
+  }),
+);

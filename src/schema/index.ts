@@ -1,0 +1,18 @@
+/** Builds the executable schema: root types, then every type file, then toSchema(). */
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './scalars.ts';
+import './event.ts';
+import './ingest.ts';
+import './series.ts';
+import './top.ts';
+import './event-types.ts';
+import './quarantine.ts';
+import './stream-status.ts';
+
+builder.queryType({ description: 'Read the history: events, series, top lists and the type catalog.' });
+builder.mutationType({ description: 'Write events.' });
+builder.subscriptionType({ description: 'Live updates, pushed as soon as the processor stores them.' });
+
+/** Sorted, so that the printed schema.graphql is stable whatever the import order. */
+export const schema = lexicographicSortSchema(builder.toSchema());

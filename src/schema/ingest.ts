@@ -1,0 +1,61 @@
+/** The ingest mutation and its per-event acknowledgements. */
+import type { EventAck as EventAckShape, IngestResult as IngestResultShape } from '../ingest/ingest-service.ts';
+import type { IngestError as IngestErrorShape } from '../ingest/validate-event.ts';
+import { builder } from './builder.ts';
+
+const IngestStatus = builder.enumType('IngestStatus', { values: ['ACCEPTED', 'REJECTED'] as const });
+
+const IngestError = builder.objectRef<IngestErrorShape>('IngestError').implement({
+  fields: (t) => ({
+    code: t.exposeString('code', { description: 'INVALID_ID, INVALID_TYPE, INVALID_TIMESTAMP, INVALID_SOURCE, INVALID_DIMENSIONS, INVALID_VALUES or INVALID_PROPERTIES.' }),
+    message: t.exposeString('message'),
+    path: t.exposeString('path', { nullable: true, description: 'Where in the event, for example dimensions.country.' }),
+  }),
+});
+
+const EventAck = builder.objectRef<EventAckShape>('EventAck').implement({
+  fields: (t) => ({
+    index: t.exposeInt('index', { description: 'Position of the event in the batch.' }),
+    id: t.exposeID('id', { nullable: true }),
+    status: t.field({ type: IngestStatus, resolve: (ack) => ack.status }),
+    error: t.field({ type: IngestError, nullable: true, resolve: (ack) => ack.error }),
+  }),
+});
+
+const IngestResult = builder.objectRef<IngestResultShape>('IngestResult').implement({
+  fields: (t) => ({
+    accepted: t.exposeInt('accepted'),
+    rejected: t.exposeInt('rejected'),
+    acks: t.field({ type: [EventAck], resolve: (result) => result.acks }),
+  }),
+});
+
+const EventInput = builder.inputType('EventInput', {
+  fields: (t) => ({
+    id: t.id({ description: 'Idempotency key, 1..128 characters; a UUIDv7 is generated when absent.' }),
+    type: t.string({ required: true, description: '1..128 characters of [A-Za-z0-9_.:-].' }),
+    timestamp: t.field({ type: 'DateTime', description: 'Event time; defaults to the receive time.' }),
+    source: t.string(),
+    dimensions: t.field({ type: 'JSONObject', description: 'Flat: string, number or boolean values; compared as strings.' }),
+    values: t.field({ type: 'JSONObject', description: 'Flat: finite numbers only.' }),
+    properties: t.field({ type: 'JSONObject', description: 'Free-form, size-limited.' }),
+  }),
+});
+
+builder.mutationField('ingest', (t) =>
+  t.field({
+    type: IngestResult,
+    description:
+      "Validates every event on its own. An ACCEPTED event is durable when the call returns and is processed exactly once. One invalid event never fails the others. `sentAt` is the client's clock when it sent the batch: timestamps are corrected by receivedAt - sentAt.",
+    args: {
+      events: t.arg({ type: [EventInput], required: true }),
+      sentAt: t.arg({ type: 'DateTime' }),
+    },
+    resolve: (_root, args, context) =>
+      context.services.ingest.ingest(
+        context.tenant,
+        args.events.map((e) => ({ ...e, id: e.id == null ? null : String(e.id) })),
+        args.sentAt ?? null,
+      ),
+  }),
+);

@@ -1,0 +1,63 @@
+/** The contract's scalars. Each refuses what it cannot represent exactly, with a clear message. */
+import { GraphQLError, Kind, valueFromASTUntyped, type ValueNode } from 'graphql';
+import { builder } from './builder.ts';
+
+/** ISO-8601 with an explicit offset: a time without a zone is ambiguous, so it is refused. */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+
+function parseDateTime(value: unknown): Date {
+  if (typeof value !== 'string' || !ISO_DATE_TIME.test(value)) {
+    throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone, for example 2026-11-27T12:00:00.000Z');
+  }
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new GraphQLError(`DateTime "${value}" is not a valid date`);
+  return date;
+}
+
+builder.scalarType('DateTime', {
+  description: 'An instant, ISO-8601 in UTC with millisecond precision, for example 2026-11-27T12:00:00.000Z.',
+  serialize: (value) => {
+    const date = value instanceof Date ? value : new Date(value as number);
+    if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime cannot represent an invalid date');
+    return date.toISOString();
+  },
+  parseValue: parseDateTime,
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string');
+    return parseDateTime(ast.value);
+  },
+});
+
+function asObject(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new GraphQLError('JSONObject must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+builder.scalarType('JSONObject', {
+  description: 'A JSON object.',
+  serialize: (value) => asObject(value),
+  parseValue: (value) => asObject(value),
+  parseLiteral: (ast: ValueNode, variables) => {
+    if (ast.kind !== Kind.OBJECT) throw new GraphQLError('JSONObject must be an object');
+    return asObject(valueFromASTUntyped(ast, variables ?? undefined));
+  },
+});
+
+function asSafeInt(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new GraphQLError('SafeInt must be an integer from -(2^53-1) to 2^53-1');
+  }
+  return value;
+}
+
+builder.scalarType('SafeInt', {
+  description: 'An integer up to 2^53-1: counts can exceed 32 bits.',
+  serialize: (value) => asSafeInt(value),
+  parseValue: (value) => asSafeInt(value),
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.INT) throw new GraphQLError('SafeInt must be an integer');
+    return asSafeInt(Number(ast.value));
+  },
+});

@@ -1,0 +1,89 @@
+/** Series: the `series` query, the live `series` subscription and their types. */
+import { INTERVALS } from '../domain/interval.ts';
+import type { SeriesResult } from '../query/query-service.ts';
+import type { PointView } from '../query/series-view.ts';
+import { subscribeToSeries, type SeriesUpdateView } from '../resolvers/live-series.ts';
+import { builder } from './builder.ts';
+
+export const Interval = builder.enumType('Interval', { values: INTERVALS });
+
+const SeriesQuery = builder.inputType('SeriesQuery', {
+  fields: (t) => ({
+    type: t.string({ required: true }),
+    value: t.string({ description: 'A key of `values`; omitted: counts only.' }),
+    interval: t.field({ type: Interval, required: true }),
+    from: t.field({ type: 'DateTime', required: true, description: 'Aligned down to the interval.' }),
+    to: t.field({ type: 'DateTime', required: true, description: 'Exclusive.' }),
+    groupBy: t.string({ description: 'A dimension key: one series per distinct value.' }),
+    dimensions: t.field({ type: 'JSONObject', description: 'Exact-match filter.' }),
+    fill: t.boolean({ description: 'Include empty buckets between from and to.' }),
+  }),
+});
+
+const SeriesPoint = builder.objectRef<PointView>('SeriesPoint').implement({
+  fields: (t) => ({
+    start: t.field({ type: 'DateTime', resolve: (p) => p.start }),
+    count: t.field({ type: 'SafeInt', description: 'Events in the bucket.', resolve: (p) => p.count }),
+    sum: t.exposeFloat('sum', { nullable: true }),
+    min: t.exposeFloat('min', { nullable: true }),
+    max: t.exposeFloat('max', { nullable: true }),
+    avg: t.exposeFloat('avg', { nullable: true }),
+    p50: t.exposeFloat('p50', { nullable: true, description: 'Within 1% relative accuracy.' }),
+    p90: t.exposeFloat('p90', { nullable: true }),
+    p95: t.exposeFloat('p95', { nullable: true }),
+    p99: t.exposeFloat('p99', { nullable: true }),
+    final: t.exposeBoolean('final', {
+      description: 'True once the watermark has passed the end of the bucket plus the allowed lateness: it will not change again.',
+    }),
+  }),
+});
+
+const Series = builder.objectRef<SeriesResult>('Series').implement({
+  fields: (t) => ({
+    group: t.exposeString('group', { nullable: true }),
+    points: t.field({ type: [SeriesPoint], resolve: (s) => s.points }),
+    watermark: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'Data complete up to this event time.',
+      resolve: (s) => s.watermark,
+    }),
+  }),
+});
+
+builder.queryField('series', (t) =>
+  t.field({
+    type: [Series],
+    description: 'Every bucket of the interval that overlaps [from, to), ordered by start.',
+    args: { query: t.arg({ type: SeriesQuery, required: true }) },
+    resolve: (_root, args, context) => context.services.queries.series(context.tenant, args.query),
+  }),
+);
+
+const LiveSeriesQuery = builder.inputType('LiveSeriesQuery', {
+  fields: (t) => ({
+    type: t.string({ required: true }),
+    value: t.string(),
+    interval: t.field({ type: Interval, required: true }),
+    groupBy: t.string(),
+    dimensions: t.field({ type: 'JSONObject' }),
+  }),
+});
+
+const SeriesUpdate = builder.objectRef<SeriesUpdateView>('SeriesUpdate').implement({
+  fields: (t) => ({
+    group: t.exposeString('group', { nullable: true }),
+    point: t.field({ type: SeriesPoint, resolve: (u) => u.point }),
+    watermark: t.field({ type: 'DateTime', nullable: true, resolve: (u) => u.watermark }),
+  }),
+});
+
+builder.subscriptionField('series', (t) =>
+  t.field({
+    type: SeriesUpdate,
+    description: 'Every change of a bucket, corrections of earlier buckets included, as the new total.',
+    args: { query: t.arg({ type: LiveSeriesQuery, required: true }) },
+    subscribe: (_root, args, context) => subscribeToSeries(context, args.query),
+    resolve: (update) => update,
+  }),
+);

@@ -1,0 +1,123 @@
+/**
+ * HTTP wiring: GraphQL over HTTP and SSE (graphql-yoga), graphql-ws on the same path,
+ * GraphiQL served from the service itself, /health and /ready.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GraphQLSchema } from 'graphql';
+import { createYoga, useReadinessCheck } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { GraphQLContext } from '../resolvers/context.ts';
+import { createErrorMasker, type ErrorLogger } from './errors.ts';
+import { GRAPHIQL_EXAMPLES } from './graphiql-examples.ts';
+
+export const GRAPHQL_PATH = '/graphql';
+
+export interface HttpServerOptions {
+  schema: GraphQLSchema;
+  /** Builds the context of one operation (HTTP request, SSE stream or WebSocket subscription). */
+  createContext: () => GraphQLContext;
+  /** Resolves when every dependency answers; rejects with the reason otherwise. */
+  checkReadiness: () => Promise<void>;
+  logger: ErrorLogger & { info(object: object, message: string): void; warn(object: object, message: string): void };
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** Stops accepting, closes subscriptions (WebSocket code 1001, "going away"), waits for requests in flight. */
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(options: HttpServerOptions, host: string, port: number): Promise<RunningServer> {
+  const yoga = createYoga({
+    schema: options.schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    healthCheckEndpoint: '/health',
+    landingPage: false,
+    context: () => options.createContext(),
+    graphiql: { title: 'Streamlens', defaultQuery: GRAPHIQL_EXAMPLES, subscriptionsProtocol: 'SSE' },
+    renderGraphiQL,
+    maskedErrors: { maskError: createErrorMasker(options.logger) },
+    logging: {
+      debug: () => {},
+      info: (...args: unknown[]) => options.logger.info({ args }, 'graphql-yoga'),
+      warn: (...args: unknown[]) => options.logger.warn({ args }, 'graphql-yoga'),
+      error: (...args: unknown[]) => options.logger.error({ args }, 'graphql-yoga'),
+    },
+    plugins: [
+      useReadinessCheck({
+        endpoint: '/ready',
+        check: async () => {
+          try {
+            await options.checkReadiness();
+            return true;
+          } catch (error) {
+            return new Response(JSON.stringify({ ready: false, reason: (error as Error).message }), {
+              status: 503,
+              headers: { 'content-type': 'application/json' },
+            });
+          }
+        },
+      }),
+    ],
+  });
+
+  const server: Server = createServer(yoga);
+  const webSockets = new WebSocketServer({ server, path: GRAPHQL_PATH });
+  // Every operation, WebSocket ones included, goes through yoga's envelop pipeline, so the
+  // same plugins (error masking, and later auth and limits) apply whatever the transport.
+  const graphqlWs = useServer(
+    {
+      execute: (args: any) => args.rootValue.execute(args),
+      subscribe: (args: any) => args.rootValue.subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        const args = {
+          schema,
+          operationName: params.operationName,
+          document: parse(params.query),
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        if (errors.length > 0) return errors;
+        return args;
+      },
+    },
+    webSockets,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${shownHost}:${address.port}${GRAPHQL_PATH}`,
+    port: address.port,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await graphqlWs.dispose();
+      for (const socket of webSockets.clients) socket.close(1001, 'server shutting down');
+      webSockets.close();
+      // SSE streams and keep-alive connections would hold close() open forever.
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 5_000).unref();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Event-time rules: the watermark, lateness and final buckets. Pure.
+ *
+ * The watermark is "data complete up to": it trails the largest event time seen by the
+ * out-of-orderness bound. A bucket is final once the watermark has passed its end plus the
+ * allowed lateness; an event that would land in a final bucket is quarantined instead, so a
+ * final bucket never changes again.
+ */
+import type { AcceptedEvent, QuarantineReason } from '../domain/event.ts';
+import { bucketEnd, type Interval } from '../domain/interval.ts';
+
+export interface EventTimePolicy {
+  outOfOrdernessMs: number;
+  allowedLatenessMs: number;
+  futureToleranceMs: number;
+}
+
+/**
+ * The watermark over all partitions: the slowest partition decides, because its events may
+ * still land anywhere after its own maximum. `null` until any event has been counted.
+ */
+export function watermarkOf(maxEventTimes: ReadonlyMap<number, number>, outOfOrdernessMs: number): number | null {
+  if (maxEventTimes.size === 0) return null;
+  return Math.min(...maxEventTimes.values()) - outOfOrdernessMs;
+}
+
+/** Why the event must not be counted, or null when it counts. */
+export function quarantineReason(
+  event: AcceptedEvent,
+  watermark: number | null,
+  policy: EventTimePolicy,
+): QuarantineReason | null {
+  if (event.timestamp > event.receivedAt + policy.futureToleranceMs) return 'FUTURE';
+  if (watermark !== null && event.timestamp < watermark - policy.allowedLatenessMs) return 'TOO_LATE';
+  return null;
+}
+
+export function isFinal(start: number, interval: Interval, watermark: number | null, allowedLatenessMs: number): boolean {
+  return watermark !== null && watermark >= bucketEnd(start, interval) + allowedLatenessMs;
+}

@@ -1,0 +1,183 @@
+/**
+ * The stream processor: consumes the log, dedupes, assigns event-time windows, rolls up, stores,
+ * and publishes live updates. It runs inside the service process.
+ *
+ * Exactly-once effect with at-least-once delivery, per batch:
+ *   1. claim every event in the event store, keyed by (tenant, id): the first log position to
+ *      claim an id owns it, and only the owner is ever counted (dedupe across retries and replays);
+ *   2. merge owned events into rollup and catalog rows that remember the highest offset they
+ *      hold (a replay skips what a row already has);
+ *   3. publish live updates, then return, so the log commits the batch's offsets.
+ * A crash between any two steps replays the batch, and every step is harmless to repeat.
+ */
+import { eventKey, type EventStore } from '../ports/event-store.ts';
+import type { EventLog, LogBatch, LogConsumer } from '../ports/event-log.ts';
+import type { SeriesStore } from '../ports/series-store.ts';
+import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
+import type { StoredEvent } from '../domain/event.ts';
+import type { Interval } from '../domain/interval.ts';
+import { decodeLogRecord } from './decode-record.ts';
+import { quarantineReason, watermarkOf, type EventTimePolicy } from './event-time.ts';
+import {
+  catalogRowIdsOfBatch,
+  mergeIntoCatalog,
+  mergeIntoRollups,
+  rollupRowIdsOfBatch,
+  type CountedEvent,
+} from './rollup-plan.ts';
+import { encodeLiveMessage, type SeriesMessage } from './live-messages.ts';
+
+export const PROCESSOR_GROUP_ID = 'streamlens-processor';
+
+export interface ProcessorLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export interface StreamProcessorOptions {
+  log: EventLog;
+  eventStore: EventStore;
+  seriesStore: SeriesStore;
+  liveBus: LiveBus;
+  policy: EventTimePolicy;
+  /** SECOND buckets older than this are deleted. */
+  secondRetentionMs: number;
+  logger: ProcessorLogger;
+  maxBatchSize?: number;
+}
+
+export interface ProcessorStats {
+  processed: number;
+  duplicates: number;
+  quarantined: number;
+  poison: number;
+}
+
+export interface StreamProcessor {
+  start(): Promise<void>;
+  /** Finishes the batch in hand, commits it, and stops. */
+  stop(): Promise<void>;
+  /** "Data complete up to", or null before the first event. */
+  watermark(): number | null;
+  lag(): Promise<number>;
+  stats(): ProcessorStats;
+}
+
+/** How often old SECOND buckets are purged; retention is hours, so once a minute is plenty. */
+const PURGE_EVERY_MS = 60_000;
+
+export function createStreamProcessor(options: StreamProcessorOptions): StreamProcessor {
+  const { log, eventStore, seriesStore, liveBus, policy, logger } = options;
+  let maxEventTimes = new Map<number, number>();
+  let consumer: LogConsumer | null = null;
+  let purgeTimer: NodeJS.Timeout | null = null;
+  const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0 };
+
+  const currentWatermark = () => watermarkOf(maxEventTimes, policy.outOfOrdernessMs);
+
+  async function handleBatch(batch: LogBatch): Promise<void> {
+    const watermark = currentWatermark();
+    const stored: StoredEvent[] = [];
+    let poison = 0;
+    for (const record of batch.records) {
+      const event = decodeLogRecord(record.value);
+      if (!event) {
+        poison += 1;
+        logger.warn({ position: record.position }, 'skipping a log record that is not an event');
+        continue;
+      }
+      stored.push({ ...event, position: record.position, quarantine: quarantineReason(event, watermark, policy) });
+    }
+
+    const claims = stored.length > 0 ? await eventStore.claim(stored) : new Map();
+    const counted: CountedEvent[] = [];
+    let duplicates = 0;
+    let quarantined = 0;
+    for (const event of stored) {
+      const claim = claims.get(eventKey(event.tenant, event.id));
+      if (!claim) throw new Error(`the event store returned no claim for event ${event.id}`);
+      const owned = claim.position.partition === event.position.partition && claim.position.offset === event.position.offset;
+      if (!owned) duplicates += 1;
+      else if (claim.quarantine) quarantined += 1;
+      else counted.push({ event: { ...event, quarantine: null }, partition: batch.partition, offset: event.position.offset });
+    }
+
+    const changedRollups = mergeIntoRollups(await seriesStore.loadRollups(rollupRowIdsOfBatch(counted)), counted);
+    await seriesStore.saveRollups(changedRollups);
+    const changedCatalog = mergeIntoCatalog(await seriesStore.loadCatalog(catalogRowIdsOfBatch(counted)), counted);
+    await seriesStore.saveCatalog(changedCatalog);
+
+    if (counted.length > 0) {
+      const batchMax = Math.max(...counted.map((c) => c.event.timestamp));
+      const previous = maxEventTimes.get(batch.partition) ?? -Infinity;
+      if (batchMax > previous) {
+        await seriesStore.saveMaxEventTime(batch.partition, batchMax);
+        maxEventTimes = new Map(maxEventTimes).set(batch.partition, batchMax);
+      }
+    }
+
+    await publish(counted, changedRollups);
+    stats.processed += stored.length;
+    stats.duplicates += duplicates;
+    stats.quarantined += quarantined;
+    stats.poison += poison;
+  }
+
+  async function publish(counted: CountedEvent[], changedRollups: ReturnType<typeof mergeIntoRollups>): Promise<void> {
+    const eventsByTenant = new Map<string, StoredEvent[]>();
+    for (const { event } of counted) {
+      const list = eventsByTenant.get(event.tenant) ?? [];
+      list.push(event);
+      eventsByTenant.set(event.tenant, list);
+    }
+    const watermark = currentWatermark();
+    const bucketsByTopic = new Map<string, SeriesMessage>();
+    for (const row of changedRollups) {
+      const topic = liveTopics.series(row.tenant, row.interval as Interval, row.type);
+      let message = bucketsByTopic.get(topic);
+      if (!message) bucketsByTopic.set(topic, (message = { watermark, buckets: [] }));
+      message.buckets.push({ start: row.bucketStart, dimensions: row.dimensions });
+    }
+    const publications: Promise<void>[] = [];
+    for (const [tenant, events] of eventsByTenant) {
+      publications.push(liveBus.publish(liveTopics.events(tenant), encodeLiveMessage({ events })));
+    }
+    for (const [topic, message] of bucketsByTopic) publications.push(liveBus.publish(topic, encodeLiveMessage(message)));
+    // The bus is best effort: the data is stored, and subscribers can always re-read it.
+    const results = await Promise.allSettled(publications);
+    for (const result of results) {
+      if (result.status === 'rejected') logger.warn({ err: result.reason }, 'a live update could not be published');
+    }
+  }
+
+  async function purgeOldSeconds(): Promise<void> {
+    try {
+      const deleted = await seriesStore.deleteBucketsBefore('SECOND', Date.now() - options.secondRetentionMs);
+      if (deleted > 0) logger.info({ deleted }, 'purged SECOND buckets past retention');
+    } catch (error) {
+      logger.warn({ err: error }, 'purging old SECOND buckets failed; will retry');
+    }
+  }
+
+  return {
+    async start() {
+      maxEventTimes = await seriesStore.loadMaxEventTimes();
+      consumer = await log.consume({
+        groupId: PROCESSOR_GROUP_ID,
+        handleBatch,
+        ...(options.maxBatchSize ? { maxBatchSize: options.maxBatchSize } : {}),
+      });
+      purgeTimer = setInterval(() => void purgeOldSeconds(), PURGE_EVERY_MS);
+      purgeTimer.unref();
+    },
+    async stop() {
+      if (purgeTimer) clearInterval(purgeTimer);
+      await consumer?.stop();
+      consumer = null;
+    },
+    watermark: currentWatermark,
+    lag: () => log.lag(PROCESSOR_GROUP_ID),
+    stats: () => ({ ...stats }),
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * Rollup maths: how events become bucket aggregates, how aggregates merge, and how an aggregate
+ * reads as a series point. Pure: no I/O, no clock.
+ */
+import type { DDSketch } from '@datadog/sketches-js';
+import { decodeSketch, encodeSketch, newSketch, type EncodedSketch } from './sketch.ts';
+
+/** Statistics of one key of `values` within one bucket. */
+export interface ValueStats {
+  count: number;
+  /** Sum kept with Neumaier compensation, so merge order does not change the result. */
+  sum: number;
+  sumCompensation: number;
+  min: number;
+  max: number;
+  sketch: DDSketch;
+}
+
+/** What one bucket holds for one dimension combination. */
+export interface Aggregate {
+  count: number;
+  values: Record<string, ValueStats>;
+}
+
+export function emptyAggregate(): Aggregate {
+  return { count: 0, values: {} };
+}
+
+function addToSum(stats: ValueStats, addend: number): void {
+  const total = stats.sum + addend;
+  stats.sumCompensation +=
+    Math.abs(stats.sum) >= Math.abs(addend) ? stats.sum - total + addend : addend - total + stats.sum;
+  stats.sum = total;
+}
+
+function emptyValueStats(): ValueStats {
+  return { count: 0, sum: 0, sumCompensation: 0, min: Infinity, max: -Infinity, sketch: newSketch() };
+}
+
+/** Adds one event's measurements to the aggregate, in place. */
+export function addEvent(aggregate: Aggregate, values: Record<string, number>): void {
+  aggregate.count += 1;
+  for (const [key, value] of Object.entries(values)) {
+    const stats = (aggregate.values[key] ??= emptyValueStats());
+    stats.count += 1;
+    addToSum(stats, value);
+    if (value < stats.min) stats.min = value;
+    if (value > stats.max) stats.max = value;
+    stats.sketch.accept(value);
+  }
+}
+
+/** Merges `source` into `target`, in place. Merging is associative and commutative. */
+export function mergeInto(target: Aggregate, source: Aggregate): void {
+  target.count += source.count;
+  for (const key of Object.keys(source.values)) mergeValue(target, source, key);
+}
+
+/**
+ * Merges the count and only one value's statistics (none when `valueKey` is null): queries
+ * merge many rows, and merging sketches they will not read is the expensive part.
+ */
+export function mergeSelected(target: Aggregate, source: Aggregate, valueKey: string | null): void {
+  target.count += source.count;
+  if (valueKey !== null && source.values[valueKey]) mergeValue(target, source, valueKey);
+}
+
+function mergeValue(target: Aggregate, source: Aggregate, key: string): void {
+  const stats = source.values[key]!;
+  const into = (target.values[key] ??= emptyValueStats());
+  into.count += stats.count;
+  addToSum(into, stats.sum);
+  addToSum(into, stats.sumCompensation);
+  into.min = Math.min(into.min, stats.min);
+  into.max = Math.max(into.max, stats.max);
+  into.sketch.merge(stats.sketch);
+}
+
+/** A deep copy: merging into an empty aggregate copies every sketch too. */
+export function cloneAggregate(aggregate: Aggregate): Aggregate {
+  const copy = emptyAggregate();
+  mergeInto(copy, aggregate);
+  return copy;
+}
+
+/** The exact sum of a value's measurements, as far as doubles allow. */
+export function valueSum(stats: ValueStats): number {
+  return stats.sum + stats.sumCompensation;
+}
+
+export interface PointStats {
+  count: number;
+  sum: number | null;
+  min: number | null;
+  max: number | null;
+  avg: number | null;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** Reads a point: the event count, and the statistics of `valueKey` when one is asked for. */
+export function pointStats(aggregate: Aggregate, valueKey: string | null | undefined): PointStats {
+  const stats = valueKey ? aggregate.values[valueKey] : undefined;
+  if (!stats || stats.count === 0) {
+    return { count: aggregate.count, sum: null, min: null, max: null, avg: null, p50: null, p90: null, p95: null, p99: null };
+  }
+  const sum = valueSum(stats);
+  // The sketch answers within 1% of the true quantile; clamping to the exact min and max keeps
+  // p99 of a single value equal to that value instead of 1% above it.
+  const quantile = (q: number) => Math.min(stats.max, Math.max(stats.min, stats.sketch.getValueAtQuantile(q)));
+  return {
+    count: aggregate.count,
+    sum,
+    min: stats.min,
+    max: stats.max,
+    avg: sum / stats.count,
+    p50: quantile(0.5),
+    p90: quantile(0.9),
+    p95: quantile(0.95),
+    p99: quantile(0.99),
+  };
+}
+
+interface EncodedValueStats {
+  n: number;
+  s: number;
+  c: number;
+  lo: number;
+  hi: number;
+  q: EncodedSketch;
+}
+interface EncodedAggregate {
+  n: number;
+  v: Record<string, EncodedValueStats>;
+}
+
+/** The storage form of an aggregate: compact JSON, the same for every store. */
+export function encodeAggregate(aggregate: Aggregate): string {
+  const values: Record<string, EncodedValueStats> = {};
+  for (const [key, stats] of Object.entries(aggregate.values)) {
+    values[key] = {
+      n: stats.count,
+      s: stats.sum,
+      c: stats.sumCompensation,
+      lo: stats.min,
+      hi: stats.max,
+      q: encodeSketch(stats.sketch),
+    };
+  }
+  const encoded: EncodedAggregate = { n: aggregate.count, v: values };
+  return JSON.stringify(encoded);
+}
+
+export function decodeAggregate(text: string): Aggregate {
+  const encoded = JSON.parse(text) as EncodedAggregate;
+  const values: Record<string, ValueStats> = {};
+  for (const [key, stats] of Object.entries(encoded.v)) {
+    values[key] = {
+      count: stats.n,
+      sum: stats.s,
+      sumCompensation: stats.c,
+      min: stats.lo,
+      max: stats.hi,
+      sketch: decodeSketch(stats.q),
+    };
+  }
+  return { count: encoded.n, values };
+}
