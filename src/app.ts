@@ -51,7 +51,7 @@ export async function startApp(config: Config, adapters: Adapters, logger: Proce
     processor,
     liveBus: adapters.liveBus,
     seriesStore: adapters.seriesStore,
-    live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES },
+    live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, activeSubscriptions: 0 },
   };
 
   await processor.start();

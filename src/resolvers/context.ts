@@ -16,8 +16,8 @@ export interface Services {
   processor: StreamProcessor;
   liveBus: LiveBus;
   seriesStore: SeriesStore;
-  /** Limits of one subscriber's queue. */
-  live: { maxPendingEvents: number; maxPendingSeriesUpdates: number };
+  /** Limits of one subscriber's queue, and how many subscriptions this instance serves now. */
+  live: { maxPendingEvents: number; maxPendingSeriesUpdates: number; activeSubscriptions: number };
 }
 
 export interface GraphQLContext {

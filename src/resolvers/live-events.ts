@@ -25,12 +25,16 @@ export async function subscribeToEvents(
       new GraphQLError('this subscriber fell too far behind; subscribe again to continue', {
         extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
       }),
-    onClose: () => unsubscribe(),
+    onClose: () => {
+      context.services.live.activeSubscriptions -= 1;
+      return unsubscribe();
+    },
   });
   unsubscribe = await context.services.liveBus.subscribe(liveTopics.events(context.tenant), (message) => {
     for (const event of decodeEventsMessage(message).events) {
       if (matchesEventQuery(event, query) && !queue.push({ cursor: encodeStreamCursor(event.position), node: event })) return;
     }
   });
+  context.services.live.activeSubscriptions += 1;
   return queue;
 }

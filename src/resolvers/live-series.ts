@@ -52,7 +52,10 @@ export async function subscribeToSeries(
       new GraphQLError('this subscriber fell too far behind; subscribe again to continue', {
         extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
       }),
-    onClose: () => unsubscribe(),
+    onClose: () => {
+      services.live.activeSubscriptions -= 1;
+      return unsubscribe();
+    },
   });
 
   async function refresh(): Promise<void> {
@@ -110,5 +113,6 @@ export async function subscribeToSeries(
     }
     void refresh();
   });
+  services.live.activeSubscriptions += 1;
   return queue;
 }

@@ -1,5 +1,4 @@
 /** Builds the executable schema: root types, then every type file, then toSchema(). */
-import { lexicographicSortSchema } from 'graphql';
 import { builder } from './builder.ts';
 import './scalars.ts';
 import './event.ts';
@@ -14,5 +13,4 @@ builder.queryType({ description: 'Read the history: events, series, top lists an
 builder.mutationType({ description: 'Write events.' });
 builder.subscriptionType({ description: 'Live updates, pushed as soon as the processor stores them.' });
 
-/** Sorted, so that the printed schema.graphql is stable whatever the import order. */
-export const schema = lexicographicSortSchema(builder.toSchema());
+export const schema = builder.toSchema();

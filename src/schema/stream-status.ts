@@ -7,6 +7,7 @@ interface StreamStatusShape {
   duplicates: number;
   quarantined: number;
   poisonRecords: number;
+  liveSubscriptions: number;
 }
 
 const StreamStatus = builder.objectRef<StreamStatusShape>('StreamStatus').implement({
@@ -18,6 +19,7 @@ const StreamStatus = builder.objectRef<StreamStatusShape>('StreamStatus').implem
     duplicates: t.field({ type: 'SafeInt', description: 'Records skipped because their id was already counted.', resolve: (s) => s.duplicates }),
     quarantined: t.field({ type: 'SafeInt', resolve: (s) => s.quarantined }),
     poisonRecords: t.field({ type: 'SafeInt', description: 'Log records that were not events, skipped.', resolve: (s) => s.poisonRecords }),
+    liveSubscriptions: t.int({ description: 'Subscriptions this instance is serving now.', resolve: (s) => s.liveSubscriptions }),
   }),
 });
 
@@ -34,6 +36,7 @@ builder.queryField('streamStatus', (t) =>
         duplicates: stats.duplicates,
         quarantined: stats.quarantined,
         poisonRecords: stats.poison,
+        liveSubscriptions: context.services.live.activeSubscriptions,
       };
     },
   }),

@@ -1,0 +1,150 @@
+/**
+ * Real GraphQL clients: fetch over HTTP, graphql-ws over WebSocket, graphql-sse over SSE,
+ * all driven by the typed documents that codegen generates from test/operations.
+ */
+import { print, type ExecutionResult } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
+import { createClient as createSseClient, type Client as SseClient } from 'graphql-sse';
+import WebSocket from 'ws';
+import { ReadStreamStatusDocument } from '../generated/operations.ts';
+
+export async function execute<R, V>(url: string, document: TypedDocumentNode<R, V>, variables?: V): Promise<ExecutionResult<R>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  return (await response.json()) as ExecutionResult<R>;
+}
+
+/** Executes and fails loudly on any GraphQL error: for the steps a test relies on. */
+export async function query<R, V>(url: string, document: TypedDocumentNode<R, V>, variables?: V): Promise<R> {
+  const result = await execute(url, document, variables);
+  if (result.errors?.length || !result.data) {
+    throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+  }
+  return result.data;
+}
+
+/** A subscription's received items, with a way to wait for a number of them. */
+export interface Collected<R> {
+  items: R[];
+  errors: unknown[];
+  waitFor(count: number, timeoutMs?: number): Promise<R[]>;
+  stop(): void;
+}
+
+function collector<R>(): { collected: Collected<R>; push(item: R): void; fail(error: unknown): void; setStop(stop: () => void): void } {
+  const items: R[] = [];
+  const errors: unknown[] = [];
+  let waiters: (() => void)[] = [];
+  let stop = () => {};
+  const notify = () => {
+    for (const waiter of waiters) waiter();
+  };
+  return {
+    collected: {
+      items,
+      errors,
+      waitFor(count, timeoutMs = 10_000) {
+        return new Promise((resolve, reject) => {
+          const check = () => {
+            if (items.length >= count) {
+              waiters = waiters.filter((w) => w !== check);
+              clearTimeout(timer);
+              resolve(items.slice(0, count));
+            } else if (errors.length > 0) {
+              clearTimeout(timer);
+              reject(new Error(`subscription failed: ${JSON.stringify(errors)}`));
+            }
+          };
+          const timer = setTimeout(() => {
+            waiters = waiters.filter((w) => w !== check);
+            reject(new Error(`expected ${count} items within ${timeoutMs} ms, got ${items.length}: ${JSON.stringify(items).slice(0, 2000)}`));
+          }, timeoutMs);
+          waiters.push(check);
+          check();
+        });
+      },
+      stop: () => stop(),
+    },
+    push(item) {
+      items.push(item);
+      notify();
+    },
+    fail(error) {
+      errors.push(error);
+      notify();
+    },
+    setStop(fn) {
+      stop = fn;
+    },
+  };
+}
+
+export function wsClient(wsUrl: string): WsClient {
+  return createWsClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
+}
+
+/** Subscribes over graphql-ws. Pair with waitForLiveSubscriptions before ingesting. */
+export async function subscribeWs<R, V>(client: WsClient, document: TypedDocumentNode<R, V>, variables: V): Promise<Collected<R>> {
+  const c = collector<R>();
+  const stop = client.subscribe<R>(
+    { query: print(document), variables: variables as Record<string, unknown> },
+    {
+      next: (result) => (result.errors ? c.fail(result.errors) : c.push(result.data as R)),
+      error: (error) => c.fail(error),
+      complete: () => {},
+    },
+  );
+  c.setStop(stop);
+  return c.collected;
+}
+
+export function sseClient(url: string): SseClient {
+  return createSseClient({ url, singleConnection: false, retryAttempts: 0 });
+}
+
+export async function subscribeSse<R, V>(client: SseClient, document: TypedDocumentNode<R, V>, variables: V): Promise<Collected<R>> {
+  const c = collector<R>();
+  const stop = client.subscribe<R>(
+    { query: print(document), variables: variables as Record<string, unknown> },
+    {
+      next: (result) => (result.errors ? c.fail(result.errors) : c.push(result.data as R)),
+      error: (error) => c.fail(error),
+      complete: () => {},
+    },
+  );
+  c.setStop(stop);
+  return c.collected;
+}
+
+/** Polls until `check` returns a truthy value: used only to wait for the processor to catch up. */
+export async function waitUntil<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Neither graphql-ws nor SSE acknowledges a subscription before its first event, and a
+ * subscription sees only what is processed after it starts: wait until the server serves
+ * `count` subscriptions before ingesting what they should receive.
+ */
+export async function waitForLiveSubscriptions(url: string, count: number): Promise<void> {
+  await waitUntil(
+    async () => (await query(url, ReadStreamStatusDocument)).streamStatus.liveSubscriptions >= count,
+    10_000,
+    `${count} live subscriptions`,
+  );
+}
+
+/** Waits until the processor has committed everything accepted so far. */
+export async function waitForProcessing(url: string): Promise<void> {
+  await waitUntil(async () => (await query(url, ReadStreamStatusDocument)).streamStatus.lag === 0, 30_000, 'processing lag 0');
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseDuration } from '../../src/config.ts';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const result = loadConfig({});
+    expect(result.ok && result.config).toMatchObject({
+      port: 4000,
+      host: '127.0.0.1',
+      dataDir: './data',
+      kafkaBrokers: null,
+      mongodbUrl: null,
+      cassandra: null,
+      redisUrl: null,
+      eventTime: { outOfOrdernessMs: 5_000, allowedLatenessMs: 86_400_000, futureToleranceMs: 600_000 },
+      ingest: { maxBatchEvents: 1000, maxPropertiesBytes: 16_384 },
+    });
+  });
+
+  it('reports every bad variable at once, by name', () => {
+    const result = loadConfig({ PORT: 'eighty', OUT_OF_ORDERNESS: '5 seconds', INGEST_MAX_BATCH_EVENTS: '0', LOG_LEVEL: 'loud' });
+    expect(result.ok).toBe(false);
+    const problems = result.ok ? [] : result.problems;
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['INGEST_MAX_BATCH_EVENTS', 'LOG_LEVEL', 'OUT_OF_ORDERNESS', 'PORT']);
+  });
+
+  it('reads server lists', () => {
+    const result = loadConfig({ KAFKA_BROKERS: 'a:9092, b:9092', CASSANDRA_CONTACT_POINTS: 'c1,c2', CASSANDRA_KEYSPACE: 'ks' });
+    expect(result.ok && result.config.kafkaBrokers).toEqual(['a:9092', 'b:9092']);
+    expect(result.ok && result.config.cassandra).toEqual({ contactPoints: ['c1', 'c2'], localDataCenter: 'datacenter1', keyspace: 'ks' });
+  });
+
+  it('parses durations', () => {
+    expect([parseDuration('250ms'), parseDuration('5s'), parseDuration('1.5m'), parseDuration('24h'), parseDuration('7d')]).toEqual([
+      250, 5_000, 90_000, 86_400_000, 604_800_000,
+    ]);
+    expect(parseDuration('5')).toBeNull();
+    expect(parseDuration('-5s')).toBeNull();
+  });
+});

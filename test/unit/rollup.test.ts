@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { addEvent, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats } from '../../src/stream/rollup.ts';
+import { mergeIntoCatalog, mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
+import type { StoredEvent } from '../../src/domain/event.ts';
+
+function aggregateOf(values: number[]) {
+  const aggregate = emptyAggregate();
+  for (const v of values) addEvent(aggregate, { v });
+  return aggregate;
+}
+
+/** The exact quantile the sketch approximates: the value at rank q*(n-1) of the sorted data. */
+function exactQuantile(sorted: number[], q: number) {
+  return sorted[Math.floor(q * (sorted.length - 1))]!;
+}
+
+describe('rollup maths', () => {
+  it('counts, sums, and keeps min and max exactly', () => {
+    const stats = pointStats(aggregateOf([3, -2, 10, 0.5]), 'v');
+    expect(stats).toMatchObject({ count: 4, sum: 11.5, min: -2, max: 10, avg: 2.875 });
+  });
+
+  it('reads counts only when no value is asked for, or the value is absent', () => {
+    const aggregate = aggregateOf([1, 2]);
+    addEvent(aggregate, {});
+    expect(pointStats(aggregate, null)).toEqual({ count: 3, sum: null, min: null, max: null, avg: null, p50: null, p90: null, p95: null, p99: null });
+    expect(pointStats(aggregate, 'other').count).toBe(3);
+    expect(pointStats(aggregate, 'v')).toMatchObject({ count: 3, sum: 3, avg: 1.5 });
+  });
+
+  it('keeps percentiles within 1% of the exact quantiles, through merges and storage', () => {
+    const data = Array.from({ length: 5000 }, (_, i) => 1 + ((i * 7919) % 4999) * 0.37);
+    const parts = [data.slice(0, 1234), data.slice(1234, 4000), data.slice(4000)].map(aggregateOf);
+    const merged = emptyAggregate();
+    for (const part of parts) mergeInto(merged, decodeAggregate(encodeAggregate(part)));
+    const sorted = [...data].sort((a, b) => a - b);
+    const stats = pointStats(merged, 'v');
+    for (const [q, actual] of [[0.5, stats.p50], [0.9, stats.p90], [0.95, stats.p95], [0.99, stats.p99]] as const) {
+      const expected = exactQuantile(sorted, q);
+      expect(Math.abs(actual! - expected) / expected).toBeLessThanOrEqual(0.01);
+    }
+    expect(stats.count).toBe(5000);
+    expect(stats.sum).toBeCloseTo(data.reduce((a, b) => a + b, 0), 6);
+  });
+
+  it('merges in any order to the same totals', () => {
+    const a = aggregateOf([0.1, 0.2, 0.3]);
+    const b = aggregateOf([1e9, -1e9, 0.7]);
+    const ab = emptyAggregate();
+    mergeInto(ab, a);
+    mergeInto(ab, b);
+    const ba = emptyAggregate();
+    mergeInto(ba, b);
+    mergeInto(ba, a);
+    expect(pointStats(ab, 'v').sum).toBe(pointStats(ba, 'v').sum);
+    expect(pointStats(ab, 'v').sum).toBeCloseTo(1.3, 12);
+  });
+
+  it('round-trips negative values and zeros through the storage form', () => {
+    const aggregate = decodeAggregate(encodeAggregate(aggregateOf([-5, 0, 0, 7])));
+    expect(pointStats(aggregate, 'v')).toMatchObject({ count: 4, sum: 2, min: -5, max: 7 });
+    expect(pointStats(aggregate, 'v').p50).toBe(0);
+  });
+});
+
+describe('rollup planning', () => {
+  const event = (id: string, timestamp: number, values: Record<string, number>): StoredEvent => ({
+    tenant: 'default', id, type: 'purchase', timestamp, receivedAt: timestamp, clockCorrectionMs: 0, source: null,
+    dimensions: { country: 'NL' }, values, properties: null, position: { partition: 0, offset: 0 }, quarantine: null,
+  });
+  const counted = (offset: number, e: StoredEvent): CountedEvent => ({ event: e, partition: 0, offset });
+  const minute = Date.parse('2026-11-27T12:00:00Z');
+
+  it('writes one row per interval for a dimension combination', () => {
+    const rows = mergeIntoRollups([], [counted(1, event('a', minute + 1000, { amount: 5 })), counted(2, event('b', minute + 2000, { amount: 7 }))]);
+    expect(rows.map((r) => [r.interval, r.bucketStart, r.aggregate.count, r.appliedOffset])).toEqual([
+      ['SECOND', minute + 1000, 1, 1],
+      ['MINUTE', minute, 2, 2],
+      ['HOUR', minute, 2, 2],
+      ['DAY', Date.parse('2026-11-27T00:00:00Z'), 2, 2],
+      ['SECOND', minute + 2000, 1, 2],
+    ]);
+    expect(rows[1]!.dimensions).toEqual({ country: 'NL' });
+  });
+
+  it('skips what a row already holds when a batch is replayed, and completes the rest', () => {
+    const batch = [1, 2, 3].map((offset) => counted(offset, event(`e${offset}`, minute + 5000, { amount: offset })));
+    // A crash after the first two events were merged into the rows, before the commit:
+    const firstRun = mergeIntoRollups([], batch.slice(0, 2));
+    const replay = mergeIntoRollups(firstRun, batch);
+    const minuteRow = replay.find((r) => r.interval === 'MINUTE')!;
+    expect(minuteRow.aggregate.count).toBe(3);
+    expect(pointStats(minuteRow.aggregate, 'amount').sum).toBe(6);
+    // Replaying again after everything was written changes nothing.
+    const finalRows = firstRun.map((row) => replay.find((r) => r.interval === row.interval && r.bucketStart === row.bucketStart) ?? row);
+    expect(mergeIntoRollups(finalRows, batch)).toEqual([]);
+  });
+
+  it('does not mutate the stored rows it is given', () => {
+    const stored = mergeIntoRollups([], [counted(1, event('a', minute, { amount: 1 }))]);
+    mergeIntoRollups(stored, [counted(2, event('b', minute, { amount: 1 }))]);
+    expect(stored.every((row) => row.aggregate.count === 1)).toBe(true);
+  });
+
+  it('keeps the catalog per type with first and last seen and the keys', () => {
+    const rows = mergeIntoCatalog([], [
+      counted(1, { ...event('a', minute + 5000, { amount: 1 }), dimensions: { country: 'NL' } }),
+      counted(2, { ...event('b', minute, { qty: 2 }), dimensions: { plan: 'pro' } }),
+    ]);
+    expect(rows).toEqual([
+      { tenant: 'default', type: 'purchase', partition: 0, appliedOffset: 2, count: 2, firstSeen: minute, lastSeen: minute + 5000, dimensionKeys: ['country', 'plan'], valueKeys: ['amount', 'qty'] },
+    ]);
+    expect(mergeIntoCatalog(rows, [counted(2, event('b', minute, {}))])).toEqual([]);
+  });
+});

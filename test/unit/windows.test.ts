@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { bucketCountBetween, bucketStart, bucketStartsBetween } from '../../src/domain/interval.ts';
+import { isFinal, quarantineReason, watermarkOf } from '../../src/stream/event-time.ts';
+import type { AcceptedEvent } from '../../src/domain/event.ts';
+
+const t = (iso: string) => Date.parse(iso);
+
+describe('window assignment', () => {
+  it('aligns each interval to the UTC epoch', () => {
+    const time = t('2026-11-27T13:45:30.250Z');
+    expect(bucketStart(time, 'SECOND')).toBe(t('2026-11-27T13:45:30.000Z'));
+    expect(bucketStart(time, 'MINUTE')).toBe(t('2026-11-27T13:45:00.000Z'));
+    expect(bucketStart(time, 'HOUR')).toBe(t('2026-11-27T13:00:00.000Z'));
+    expect(bucketStart(time, 'DAY')).toBe(t('2026-11-27T00:00:00.000Z'));
+  });
+
+  it('puts a bucket boundary in the bucket that starts there', () => {
+    expect(bucketStart(t('2026-11-27T13:46:00.000Z'), 'MINUTE')).toBe(t('2026-11-27T13:46:00.000Z'));
+    expect(bucketStart(t('2026-11-27T13:45:59.999Z'), 'MINUTE')).toBe(t('2026-11-27T13:45:00.000Z'));
+  });
+
+  it('lists every bucket overlapping [from, to), aligning from down', () => {
+    expect(bucketStartsBetween(t('2026-11-27T13:45:30Z'), t('2026-11-27T13:48:00Z'), 'MINUTE')).toEqual([
+      t('2026-11-27T13:45:00Z'),
+      t('2026-11-27T13:46:00Z'),
+      t('2026-11-27T13:47:00Z'),
+    ]);
+    expect(bucketCountBetween(t('2026-11-27T13:45:30Z'), t('2026-11-27T13:48:00.001Z'), 'MINUTE')).toBe(4);
+    expect(bucketCountBetween(t('2026-11-27T13:45:30Z'), t('2026-11-27T13:45:30Z'), 'MINUTE')).toBe(0);
+  });
+});
+
+describe('event time', () => {
+  const policy = { outOfOrdernessMs: 5_000, allowedLatenessMs: 60_000, futureToleranceMs: 600_000 };
+  const event = (timestamp: number, receivedAt = timestamp): AcceptedEvent => ({
+    tenant: 'default', id: 'e', type: 'x', timestamp, receivedAt, clockCorrectionMs: 0, source: null, dimensions: {}, values: {}, properties: null,
+  });
+
+  it('trails the slowest partition by the out-of-orderness bound', () => {
+    expect(watermarkOf(new Map(), 5_000)).toBeNull();
+    expect(watermarkOf(new Map([[0, 100_000], [1, 80_000]]), 5_000)).toBe(75_000);
+  });
+
+  it('quarantines events older than watermark minus lateness, and far-future events', () => {
+    const watermark = t('2026-11-27T12:00:00Z');
+    expect(quarantineReason(event(watermark - 60_000), watermark, policy)).toBeNull();
+    expect(quarantineReason(event(watermark - 60_001), watermark, policy)).toBe('TOO_LATE');
+    expect(quarantineReason(event(watermark + 600_001, watermark), watermark, policy)).toBe('FUTURE');
+    expect(quarantineReason(event(watermark + 600_000, watermark), watermark, policy)).toBeNull();
+    expect(quarantineReason(event(0), null, policy)).toBeNull();
+  });
+
+  it('marks a bucket final once the watermark passes its end plus the lateness', () => {
+    const start = t('2026-11-27T12:00:00Z');
+    expect(isFinal(start, 'MINUTE', start + 60_000 + 60_000, 60_000)).toBe(true);
+    expect(isFinal(start, 'MINUTE', start + 60_000 + 59_999, 60_000)).toBe(false);
+    expect(isFinal(start, 'MINUTE', null, 0)).toBe(false);
+  });
+});
