@@ -1,0 +1,135 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EventLog, LogBatch } from '../../src/ports/event-log.ts';
+import { eventLogAdapters, type AdapterHarness } from './adapters.ts';
+
+function collectInto(batches: LogBatch[]) {
+  return async (batch: LogBatch) => {
+    batches.push(batch);
+  };
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const values = (batches: LogBatch[]) => batches.flatMap((b) => b.records.map((r) => r.value));
+
+describe.each(eventLogAdapters)('EventLog contract: $name', (factory) => {
+  let harness: AdapterHarness<EventLog>;
+  const open: EventLog[] = [];
+  async function openLog() {
+    const log = await harness.open();
+    open.push(log);
+    return log;
+  }
+
+  afterEach(async () => {
+    for (const log of open.splice(0)) await log.close();
+    await harness?.cleanup();
+  });
+
+  it('delivers appended records in order, once each, with increasing offsets', async () => {
+    harness = factory.harness();
+    const log = await openLog();
+    await log.append([{ key: 't:a', value: 'one' }, { key: 't:a', value: 'two' }]);
+    await log.append([{ key: 't:a', value: 'three' }]);
+    const batches: LogBatch[] = [];
+    const consumer = await log.consume({ groupId: 'g', handleBatch: collectInto(batches) });
+    await until(() => values(batches).length === 3, 'three records');
+    await log.append([{ key: 't:a', value: 'four' }]);
+    await until(() => values(batches).length === 4, 'the fourth record');
+    await consumer.stop();
+    expect(values(batches)).toEqual(['one', 'two', 'three', 'four']);
+    const offsets = batches.flatMap((b) => b.records.map((r) => r.position.offset));
+    expect([...offsets].sort((a, b) => a - b)).toEqual(offsets);
+    expect(new Set(offsets).size).toBe(4);
+  });
+
+  it('keeps appended records and committed positions across a reopen', async () => {
+    harness = factory.harness();
+    const first = await openLog();
+    await first.append([{ key: 'k', value: 'a' }, { key: 'k', value: 'b' }]);
+    const seen: LogBatch[] = [];
+    const consumer = await first.consume({ groupId: 'g', handleBatch: collectInto(seen) });
+    await until(() => values(seen).length === 2, 'two records');
+    await consumer.stop();
+    await first.append([{ key: 'k', value: 'c' }]);
+    await first.close();
+    open.splice(open.indexOf(first), 1);
+
+    const second = await openLog();
+    const after: LogBatch[] = [];
+    const resumed = await second.consume({ groupId: 'g', handleBatch: collectInto(after) });
+    await until(() => values(after).length === 1, 'the uncommitted record');
+    await resumed.stop();
+    expect(values(after)).toEqual(['c']);
+    expect(await second.lag('g')).toBe(0);
+  });
+
+  it('redelivers a batch whose handler failed, and commits nothing of it', async () => {
+    harness = factory.harness();
+    const log = await openLog();
+    await log.append([{ key: 'k', value: 'x' }]);
+    let attempts = 0;
+    const delivered: string[] = [];
+    const consumer = await log.consume({
+      groupId: 'g',
+      handleBatch: async (batch) => {
+        attempts += 1;
+        if (attempts === 1) {
+          expect(await log.lag('g')).toBe(1);
+          throw new Error('sink unavailable');
+        }
+        delivered.push(...batch.records.map((r) => r.value));
+      },
+    });
+    await until(() => delivered.length === 1, 'redelivery');
+    await consumer.stop();
+    expect(delivered).toEqual(['x']);
+    expect(attempts).toBe(2);
+    expect(await log.lag('g')).toBe(0);
+  });
+
+  it('reports the lag of a group and keeps groups independent', async () => {
+    harness = factory.harness();
+    const log = await openLog();
+    await log.append(Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: String(i) })));
+    expect(await log.lag('fresh')).toBe(5);
+    const seen: LogBatch[] = [];
+    const consumer = await log.consume({ groupId: 'a', handleBatch: collectInto(seen) });
+    await until(() => values(seen).length === 5, 'five records');
+    await consumer.stop();
+    expect(await log.lag('a')).toBe(0);
+    expect(await log.lag('fresh')).toBe(5);
+  });
+
+  it('makes every record of concurrent appends durable', async () => {
+    harness = factory.harness();
+    const log = await openLog();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, batch) =>
+        log.append(Array.from({ length: 10 }, (_, i) => ({ key: `k${batch % 3}`, value: `${batch}-${i}` }))),
+      ),
+    );
+    await log.close();
+    open.splice(open.indexOf(log), 1);
+    const reopened = await openLog();
+    expect(await reopened.lag('g')).toBe(200);
+    const seen: LogBatch[] = [];
+    const consumer = await reopened.consume({ groupId: 'g', handleBatch: collectInto(seen), maxBatchSize: 64 });
+    await until(() => values(seen).length === 200, '200 records');
+    await consumer.stop();
+    expect(new Set(values(seen)).size).toBe(200);
+    expect(seen.every((b) => b.records.length <= 64)).toBe(true);
+  });
+
+  it('answers health checks while open', async () => {
+    harness = factory.harness();
+    const log = await openLog();
+    await expect(log.checkHealth()).resolves.toBeUndefined();
+  });
+});

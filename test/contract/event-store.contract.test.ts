@@ -1,0 +1,125 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventKey, type EventStore } from '../../src/ports/event-store.ts';
+import type { StoredEvent } from '../../src/domain/event.ts';
+import { eventStoreAdapters, type AdapterHarness } from './adapters.ts';
+
+const T0 = Date.parse('2026-11-27T12:00:00.000Z');
+
+function stored(id: string, overrides: Partial<StoredEvent> = {}): StoredEvent {
+  return {
+    tenant: 'acme',
+    id,
+    type: 'page_view',
+    timestamp: T0,
+    receivedAt: T0,
+    clockCorrectionMs: 0,
+    source: null,
+    dimensions: {},
+    values: {},
+    properties: null,
+    position: { partition: 0, offset: 1 },
+    quarantine: null,
+    ...overrides,
+  };
+}
+
+describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
+  let harness: AdapterHarness<EventStore>;
+  let store: EventStore;
+
+  beforeEach(async () => {
+    harness = factory.harness();
+    store = await harness.open();
+  });
+  afterEach(async () => {
+    await store.close();
+    await harness.cleanup();
+  });
+
+  it('keeps the first claim of an id and reports it to every later claimant', async () => {
+    const first = stored('e1', { position: { partition: 0, offset: 7 }, values: { amount: 1 } });
+    const claims1 = await store.claim([first]);
+    expect(claims1.get(eventKey('acme', 'e1'))).toEqual({ position: { partition: 0, offset: 7 }, quarantine: null });
+
+    const retry = stored('e1', { position: { partition: 2, offset: 99 }, values: { amount: 1000 } });
+    const claims2 = await store.claim([retry, stored('e2', { position: { partition: 2, offset: 100 } })]);
+    expect(claims2.get(eventKey('acme', 'e1'))).toEqual({ position: { partition: 0, offset: 7 }, quarantine: null });
+    expect(claims2.get(eventKey('acme', 'e2'))).toEqual({ position: { partition: 2, offset: 100 }, quarantine: null });
+    const [kept] = await store.findByIds('acme', ['e1']);
+    expect(kept!.values).toEqual({ amount: 1 });
+  });
+
+  it('claims the same id in a batch once, for the first position', async () => {
+    const claims = await store.claim([
+      stored('dup', { position: { partition: 0, offset: 1 } }),
+      stored('dup', { position: { partition: 0, offset: 2 } }),
+    ]);
+    expect(claims.get(eventKey('acme', 'dup'))!.position).toEqual({ partition: 0, offset: 1 });
+  });
+
+  it('round-trips every field', async () => {
+    const event = stored('full', {
+      type: 'purchase',
+      timestamp: T0 - 5,
+      receivedAt: T0,
+      clockCorrectionMs: -1500,
+      source: 'web',
+      dimensions: { country: 'NL', pro: true, tier: 2 },
+      values: { amount: 49.99, qty: -1 },
+      properties: { cart: [{ sku: 'a', n: 1 }], note: 'ünïcode ✓' },
+    });
+    await store.claim([event]);
+    expect(await store.findByIds('acme', ['full', 'missing'])).toEqual([event]);
+  });
+
+  it('keeps tenants apart', async () => {
+    await store.claim([stored('same-id', { tenant: 'a' }), stored('same-id', { tenant: 'b', source: 'b' })]);
+    expect((await store.findByIds('a', ['same-id'])).map((e) => e.source)).toEqual([null]);
+    expect((await store.findByIds('b', ['same-id'])).map((e) => e.source)).toEqual(['b']);
+    expect(await store.listEvents({ tenant: 'c' }, 10)).toEqual([]);
+  });
+
+  it('lists newest first with filters and stable keyset pages', async () => {
+    await store.claim([
+      stored('a', { timestamp: T0 + 1000, type: 'click', dimensions: { country: 'NL', tier: 2 } }),
+      stored('b', { timestamp: T0 + 2000, type: 'page_view', source: 'app', dimensions: { country: 'DE' } }),
+      stored('c', { timestamp: T0 + 2000, type: 'page_view', dimensions: { country: 'NL', tier: '2' } }),
+      stored('d', { timestamp: T0 + 3000, type: 'page_view', dimensions: { country: 'NL' } }),
+      stored('q', { timestamp: T0 + 4000, quarantine: 'TOO_LATE' }),
+    ]);
+    const ids = (events: StoredEvent[]) => events.map((e) => e.id);
+    expect(ids(await store.listEvents({ tenant: 'acme' }, 10))).toEqual(['d', 'c', 'b', 'a']);
+    expect(ids(await store.listEvents({ tenant: 'acme', types: ['page_view'] }, 10))).toEqual(['d', 'c', 'b']);
+    expect(ids(await store.listEvents({ tenant: 'acme', source: 'app' }, 10))).toEqual(['b']);
+    expect(ids(await store.listEvents({ tenant: 'acme', from: T0 + 2000, to: T0 + 3000 }, 10))).toEqual(['c', 'b']);
+    // Dimensions compare as strings: 2 matches "2".
+    expect(ids(await store.listEvents({ tenant: 'acme', dimensions: { country: 'NL', tier: 2 } }, 10))).toEqual(['c', 'a']);
+    expect(ids(await store.listEvents({ tenant: 'acme', dimensions: { country: 'FR' } }, 10))).toEqual([]);
+
+    const page1 = await store.listEvents({ tenant: 'acme' }, 2);
+    expect(ids(page1)).toEqual(['d', 'c']);
+    // A newer event arriving between pages does not shift the next page.
+    await store.claim([stored('newest', { timestamp: T0 + 9000 })]);
+    const page2 = await store.listEvents({ tenant: 'acme' }, 2, { timestamp: page1[1]!.timestamp, id: page1[1]!.id });
+    expect(ids(page2)).toEqual(['b', 'a']);
+  });
+
+  it('keeps quarantined events out of event reads, and lists them newest receipt first', async () => {
+    await store.claim([
+      stored('late', { quarantine: 'TOO_LATE', receivedAt: T0 + 1 }),
+      stored('future', { quarantine: 'FUTURE', receivedAt: T0 + 2 }),
+      stored('ok'),
+    ]);
+    expect((await store.findByIds('acme', ['late', 'ok'])).map((e) => e.id)).toEqual(['ok']);
+    const listed = await store.listQuarantine('acme', 10);
+    expect(listed.map((e) => [e.id, e.quarantine])).toEqual([['future', 'FUTURE'], ['late', 'TOO_LATE']]);
+    expect((await store.listQuarantine('acme', 10, { receivedAt: T0 + 2, id: 'future' })).map((e) => e.id)).toEqual(['late']);
+  });
+
+  it('claims large batches', async () => {
+    const events = Array.from({ length: 2500 }, (_, i) => stored(`bulk-${i}`, { position: { partition: 0, offset: i } }));
+    const claims = await store.claim(events);
+    expect(claims.size).toBe(2500);
+    expect((await store.findByIds('acme', events.map((e) => e.id))).length).toBe(2500);
+  });
+});

@@ -1,0 +1,104 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RollupRow, SeriesStore } from '../../src/ports/series-store.ts';
+import { addEvent, emptyAggregate, pointStats } from '../../src/stream/rollup.ts';
+import { seriesStoreAdapters, type AdapterHarness } from './adapters.ts';
+
+const MINUTE = Date.parse('2026-11-27T12:00:00.000Z');
+
+function row(overrides: Partial<RollupRow>, values: number[] = [1]): RollupRow {
+  const aggregate = emptyAggregate();
+  for (const v of values) addEvent(aggregate, { amount: v });
+  return {
+    tenant: 'acme',
+    type: 'purchase',
+    interval: 'MINUTE',
+    bucketStart: MINUTE,
+    dimensionsKey: '[["country","NL"]]',
+    partition: 0,
+    dimensions: { country: 'NL' },
+    appliedOffset: 10,
+    aggregate,
+    ...overrides,
+  };
+}
+
+function summary(r: RollupRow) {
+  return [r.bucketStart, r.dimensionsKey, r.partition, r.appliedOffset, pointStats(r.aggregate, 'amount')];
+}
+
+describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
+  let harness: AdapterHarness<SeriesStore>;
+  let store: SeriesStore;
+
+  beforeEach(async () => {
+    harness = factory.harness();
+    store = await harness.open();
+  });
+  afterEach(async () => {
+    await store.close();
+    await harness.cleanup();
+  });
+
+  it('saves and loads whole rows, replacing on save', async () => {
+    const original = row({}, [1, 2, 3]);
+    await store.saveRollups([original]);
+    const [loaded] = await store.loadRollups([original]);
+    expect(summary(loaded!)).toEqual(summary(original));
+    expect(loaded!.dimensions).toEqual({ country: 'NL' });
+
+    const replaced = row({ appliedOffset: 20 }, [1, 2, 3, 100]);
+    await store.saveRollups([replaced]);
+    const [reloaded] = await store.loadRollups([original]);
+    expect(summary(reloaded!)).toEqual(summary(replaced));
+    expect(await store.loadRollups([row({ partition: 5 })])).toEqual([]);
+  });
+
+  it('reads every row of a range [from, to) across combinations and partitions, ordered by bucket', async () => {
+    await store.saveRollups([
+      row({ bucketStart: MINUTE + 60_000, partition: 1 }),
+      row({ bucketStart: MINUTE }),
+      row({ bucketStart: MINUTE, dimensionsKey: '[["country","DE"]]', dimensions: { country: 'DE' } }),
+      row({ bucketStart: MINUTE + 120_000 }),
+      row({ bucketStart: MINUTE, interval: 'HOUR' }),
+      row({ bucketStart: MINUTE, type: 'other' }),
+      row({ bucketStart: MINUTE, tenant: 'other' }),
+    ]);
+    const rows = await store.readRollups({ tenant: 'acme', type: 'purchase', interval: 'MINUTE', from: MINUTE, to: MINUTE + 120_000 });
+    expect(rows.map((r) => [r.bucketStart - MINUTE, r.dimensions.country, r.partition]).sort()).toEqual([
+      [0, 'DE', 0],
+      [0, 'NL', 0],
+      [60_000, 'NL', 1],
+    ]);
+    expect(rows.map((r) => r.bucketStart)).toEqual([...rows.map((r) => r.bucketStart)].sort((a, b) => a - b));
+  });
+
+  it('keeps the type catalog per partition', async () => {
+    const catalog = {
+      tenant: 'acme', type: 'purchase', partition: 0, appliedOffset: 3, count: 3, firstSeen: MINUTE, lastSeen: MINUTE + 5,
+      dimensionKeys: ['country'], valueKeys: ['amount'],
+    };
+    await store.saveCatalog([catalog, { ...catalog, type: 'click' }, { ...catalog, tenant: 'other' }]);
+    expect(await store.loadCatalog([catalog])).toEqual([catalog]);
+    expect((await store.readCatalog('acme')).map((c) => c.type).sort()).toEqual(['click', 'purchase']);
+    await store.saveCatalog([{ ...catalog, count: 4, appliedOffset: 4 }]);
+    expect((await store.loadCatalog([catalog]))[0]!.count).toBe(4);
+  });
+
+  it('only ever raises a partition\'s max event time', async () => {
+    await store.saveMaxEventTime(0, 1000);
+    await store.saveMaxEventTime(1, 500);
+    await store.saveMaxEventTime(0, 900);
+    expect(await store.loadMaxEventTimes()).toEqual(new Map([[0, 1000], [1, 500]]));
+  });
+
+  it('deletes the buckets of one interval before a time', async () => {
+    await store.saveRollups([
+      row({ interval: 'SECOND', bucketStart: MINUTE }),
+      row({ interval: 'SECOND', bucketStart: MINUTE + 1000 }),
+      row({ interval: 'MINUTE', bucketStart: MINUTE }),
+    ]);
+    expect(await store.deleteBucketsBefore('SECOND', MINUTE + 1000)).toBe(1);
+    expect((await store.readRollups({ tenant: 'acme', type: 'purchase', interval: 'SECOND', from: 0, to: MINUTE * 2 })).length).toBe(1);
+    expect((await store.readRollups({ tenant: 'acme', type: 'purchase', interval: 'MINUTE', from: 0, to: MINUTE * 2 })).length).toBe(1);
+  });
+});
