@@ -134,11 +134,12 @@ export async function waitUntil<T>(check: () => Promise<T | null | undefined | f
 /**
  * Neither graphql-ws nor SSE acknowledges a subscription before its first event, and a
  * subscription sees only what is processed after it starts: wait until the server serves
- * `count` subscriptions before ingesting what they should receive.
+ * exactly `count` subscriptions before ingesting what they should receive (and, after
+ * stopping them, until it has released them).
  */
 export async function waitForLiveSubscriptions(url: string, count: number): Promise<void> {
   await waitUntil(
-    async () => (await query(url, ReadStreamStatusDocument)).streamStatus.liveSubscriptions >= count,
+    async () => (await query(url, ReadStreamStatusDocument)).streamStatus.liveSubscriptions === count,
     10_000,
     `${count} live subscriptions`,
   );
