@@ -26,6 +26,8 @@ export interface AdapterHarness<Port> {
 export interface AdapterFactory<Port> {
   name: string;
   harness(): AdapterHarness<Port>;
+  /** True when two open() instances share data as two processes would (a real server). */
+  sharedAcrossInstances?: boolean;
 }
 
 function embedded<Port>(name: string, create: (dataDir: string) => Port): AdapterFactory<Port> {

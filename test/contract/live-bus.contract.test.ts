@@ -18,8 +18,9 @@ describe.each(liveBusAdapters)('LiveBus contract: $name', (factory) => {
   beforeEach(async () => {
     harness = factory.harness();
     publisher = await harness.open();
-    // A second instance of the adapter: for a shared bus, what another process would hold.
-    subscriber = factory.name.includes('in-process') ? publisher : await harness.open();
+    // A second instance of the adapter, as another process would hold it. The in-process bus
+    // is shared only within one process, so there the publisher's instance is the subscriber's.
+    subscriber = factory.sharedAcrossInstances ? await harness.open() : publisher;
   });
   afterEach(async () => {
     await publisher.close();
