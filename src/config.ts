@@ -51,7 +51,18 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   KAFKA_BROKERS: optionalText,
+  KAFKA_TOPIC: z.string().min(1).default('streamlens.events'),
+  KAFKA_PARTITIONS: integer(6, 1, 10_000),
   MONGODB_URL: optionalText,
+  EVENT_RETENTION: optionalText.transform((text, ctx) => {
+    if (text === undefined) return null;
+    const ms = parseDuration(text);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration such as 30d` });
+      return z.NEVER;
+    }
+    return ms;
+  }),
   CASSANDRA_CONTACT_POINTS: optionalText,
   CASSANDRA_LOCAL_DC: z.string().default('datacenter1'),
   CASSANDRA_KEYSPACE: z.string().default('streamlens'),
@@ -71,8 +82,10 @@ export interface Config {
   host: string;
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  kafkaBrokers: string[] | null;
+  kafka: { brokers: string[]; topic: string; partitions: number } | null;
   mongodbUrl: string | null;
+  /** How long raw events (and so their idempotency keys) are kept; null: forever. */
+  eventRetentionMs: number | null;
   cassandra: { contactPoints: string[]; localDataCenter: string; keyspace: string } | null;
   redisUrl: string | null;
   eventTime: { outOfOrdernessMs: number; allowedLatenessMs: number; futureToleranceMs: number };
@@ -103,8 +116,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       host: e.HOST,
       dataDir: e.DATA_DIR,
       logLevel: e.LOG_LEVEL,
-      kafkaBrokers: e.KAFKA_BROKERS ? list(e.KAFKA_BROKERS) : null,
+      kafka: e.KAFKA_BROKERS ? { brokers: list(e.KAFKA_BROKERS), topic: e.KAFKA_TOPIC, partitions: e.KAFKA_PARTITIONS } : null,
       mongodbUrl: e.MONGODB_URL ?? null,
+      eventRetentionMs: e.EVENT_RETENTION,
       cassandra: e.CASSANDRA_CONTACT_POINTS
         ? { contactPoints: list(e.CASSANDRA_CONTACT_POINTS), localDataCenter: e.CASSANDRA_LOCAL_DC, keyspace: e.CASSANDRA_KEYSPACE }
         : null,

@@ -14,7 +14,7 @@ import { acquireDataDirLock } from './adapters/embedded/data-dir-lock.ts';
 /** Variables that name a real server this version cannot use yet: refusing beats ignoring them. */
 function unsupportedServers(config: Config): string[] {
   const problems: string[] = [];
-  if (config.kafkaBrokers) problems.push('KAFKA_BROKERS: this version has no Kafka event log yet; unset it to use the embedded log');
+  if (config.kafka) problems.push('KAFKA_BROKERS: this version has no Kafka event log yet; unset it to use the embedded log');
   if (config.mongodbUrl) problems.push('MONGODB_URL: this version has no MongoDB event store yet; unset it to use the embedded store');
   if (config.cassandra) problems.push('CASSANDRA_CONTACT_POINTS: this version has no Cassandra series store yet; unset it to use the embedded store');
   if (config.redisUrl) problems.push('REDIS_URL: this version has no Redis live bus yet; unset it to use the in-process bus');

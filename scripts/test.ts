@@ -1,0 +1,125 @@
+/**
+ * `npm test`: every check, in order, with the real servers the suites need.
+ *
+ * 1. Type-check, and fail on schema drift (schema.graphql and the typed operations must be
+ *    what codegen.ts generates from the Pothos schema).
+ * 2. Real servers: each of KAFKA_BROKERS, MONGODB_URL, CASSANDRA_CONTACT_POINTS and REDIS_URL
+ *    that is set must be reachable; for each that is not set, a server already listening at
+ *    the default address is used, and otherwise scripts/services.sh starts one. When neither
+ *    works, the run fails and says why: the real-server suites never skip silently.
+ * 3. vitest, with those addresses in its environment. Servers this script started are stopped
+ *    afterwards.
+ *
+ * Arguments are passed to vitest (for example `npm test -- test/unit`).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const bin = (name: string) => join(root, 'node_modules', '.bin', name);
+
+interface RealServer {
+  service: 'kafka' | 'ferretdb' | 'cassandra' | 'redis';
+  variable: 'KAFKA_BROKERS' | 'MONGODB_URL' | 'CASSANDRA_CONTACT_POINTS' | 'REDIS_URL';
+  defaultValue: string;
+  address(value: string): { host: string; port: number };
+}
+
+const hostPort = (text: string, defaultPort: number) => {
+  const [host, port] = text.trim().split(',')[0]!.trim().split(':');
+  return { host: host || '127.0.0.1', port: port ? Number(port) : defaultPort };
+};
+const fromUrl = (text: string, defaultPort: number) => {
+  const url = new URL(text);
+  return { host: url.hostname, port: url.port ? Number(url.port) : defaultPort };
+};
+
+const SERVERS: RealServer[] = [
+  { service: 'kafka', variable: 'KAFKA_BROKERS', defaultValue: '127.0.0.1:9092', address: (v) => hostPort(v, 9092) },
+  { service: 'ferretdb', variable: 'MONGODB_URL', defaultValue: 'mongodb://127.0.0.1:27017/streamlens', address: (v) => fromUrl(v, 27017) },
+  { service: 'cassandra', variable: 'CASSANDRA_CONTACT_POINTS', defaultValue: '127.0.0.1:9042', address: (v) => hostPort(v, 9042) },
+  { service: 'redis', variable: 'REDIS_URL', defaultValue: 'redis://127.0.0.1:6379', address: (v) => fromUrl(v, 6379) },
+];
+
+function step(title: string, command: string, args: string[]): void {
+  console.log(`\n▶ ${title}`);
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.error(`\n✖ ${title} failed`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+function reachable({ host, port }: { host: string; port: number }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port, timeout: 1_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function provisionServers(): Promise<string[]> {
+  console.log('\n▶ real servers');
+  const missing: RealServer[] = [];
+  for (const server of SERVERS) {
+    const configured = process.env[server.variable];
+    const value = configured || server.defaultValue;
+    if (await reachable(server.address(value))) {
+      process.env[server.variable] = value;
+      console.log(`  ${server.variable}=${value} (${configured ? 'configured' : 'already running'})`);
+    } else if (configured) {
+      console.error(`✖ ${server.variable}=${configured} is set but nothing answers there; unset it to let npm test start its own server`);
+      process.exit(1);
+    } else {
+      missing.push(server);
+    }
+  }
+  if (missing.length === 0) return [];
+  const services = missing.map((s) => s.service);
+  console.log(`  starting ${services.join(', ')} with scripts/services.sh (the first run downloads and builds them)`);
+  const result = spawnSync('bash', [join(root, 'scripts', 'services.sh'), 'up', ...services], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) {
+    console.error(
+      `✖ npm test needs real ${services.join(', ')} servers: none is reachable at the configured addresses, ` +
+        'and scripts/services.sh could not start them (its message is above). Start them yourself and set the variables, or fix the cause.',
+    );
+    process.exit(1);
+  }
+  for (const line of result.stdout.split('\n')) {
+    const match = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (match && !process.env[match[1]!]) process.env[match[1]!] = match[2]!;
+  }
+  for (const server of missing) console.log(`  ${server.variable}=${process.env[server.variable]} (started)`);
+  return services;
+}
+
+function stopServers(services: string[]): void {
+  if (services.length === 0) return;
+  console.log(`\n▶ stopping ${services.join(', ')}`);
+  spawnSync('bash', [join(root, 'scripts', 'services.sh'), 'down', ...services], { cwd: root, stdio: 'inherit' });
+}
+
+step('type-check', bin('tsc'), ['-p', 'tsconfig.json']);
+step('schema drift (codegen --check)', bin('graphql-codegen'), ['--config', 'codegen.ts', '--check', '--silent']);
+const started = await provisionServers();
+
+console.log('\n▶ tests');
+const vitest = spawn(bin('vitest'), ['run', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env: process.env });
+const forward = (signal: NodeJS.Signals) => vitest.kill(signal);
+process.on('SIGINT', forward);
+process.on('SIGTERM', forward);
+const code: number = await new Promise((resolve) => vitest.once('exit', (status) => resolve(status ?? 1)));
+stopServers(started);
+process.exit(code);
