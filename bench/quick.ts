@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { print } from 'graphql';
 import { IngestDocument, LiveEventsDocument } from '../test/generated/operations.ts';
 import { startServer, removeDataDir } from '../test/support/server.ts';
-import { subscribeWs, waitForLiveSubscriptions, waitForProcessing, wsClient } from '../test/support/clients.ts';
+import { subscribe, waitForLiveSubscriptions, waitForProcessing, wsClient } from '../test/support/clients.ts';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '4' } } });
 const seconds = Number(args.seconds);
@@ -70,7 +70,7 @@ try {
   }
 
   const ws = wsClient(server.wsUrl);
-  const live = await subscribeWs(ws, LiveEventsDocument, { filter: { types: ['freshness'] } });
+  const live = await subscribe(ws, LiveEventsDocument, { filter: { types: ['freshness'] } });
   await waitForLiveSubscriptions(server.url, 1);
   const latencies: number[] = [];
   const fromSend: number[] = [];

@@ -1,52 +1,101 @@
 /**
- * The entry point: reads the configuration, chooses an adapter for each port, starts the app,
- * and stops it gracefully on SIGTERM or SIGINT.
+ * The entry point: reads the configuration, chooses an adapter for each port (embedded unless
+ * the real server's variable is set), starts the app, and stops it gracefully on SIGTERM/SIGINT.
  */
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from './config.ts';
 import { startApp, type Adapters } from './app.ts';
+import type { EventLog } from './ports/event-log.ts';
+import type { EventStore } from './ports/event-store.ts';
+import type { SeriesStore } from './ports/series-store.ts';
+import type { LiveBus } from './ports/live-bus.ts';
 import { createEmbeddedEventLog } from './adapters/embedded/embedded-event-log.ts';
 import { createEmbeddedEventStore } from './adapters/embedded/embedded-event-store.ts';
 import { createEmbeddedSeriesStore } from './adapters/embedded/embedded-series-store.ts';
 import { createEmbeddedLiveBus } from './adapters/embedded/embedded-live-bus.ts';
 import { acquireDataDirLock } from './adapters/embedded/data-dir-lock.ts';
-
-/** Variables that name a real server this version cannot use yet: refusing beats ignoring them. */
-function unsupportedServers(config: Config): string[] {
-  const problems: string[] = [];
-  if (config.kafka) problems.push('KAFKA_BROKERS: this version has no Kafka event log yet; unset it to use the embedded log');
-  if (config.mongodbUrl) problems.push('MONGODB_URL: this version has no MongoDB event store yet; unset it to use the embedded store');
-  if (config.cassandra) problems.push('CASSANDRA_CONTACT_POINTS: this version has no Cassandra series store yet; unset it to use the embedded store');
-  if (config.redisUrl) problems.push('REDIS_URL: this version has no Redis live bus yet; unset it to use the in-process bus');
-  return problems;
-}
+import { createKafkaEventLog } from './adapters/kafka/kafka-event-log.ts';
+import { createMongoEventStore } from './adapters/mongo/mongo-event-store.ts';
+import { createCassandraSeriesStore } from './adapters/cassandra/cassandra-series-store.ts';
+import { createRedisLiveBus } from './adapters/redis/redis-live-bus.ts';
 
 function exitWithProblems(problems: string[]): never {
   process.stderr.write(`streamlens: cannot start; fix the configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
   process.exit(1);
 }
 
+/** Opens one adapter; a real server that cannot be reached at start is a clear, named failure. */
+async function open<T>(what: string, create: () => Promise<T> | T): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    throw new Error(`could not open the ${what}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function openAdapters(config: Config, logger: Logger): Promise<{ adapters: Adapters; names: Record<string, string> }> {
+  const report = (part: string) => (error: unknown) => logger.error({ err: error, part }, `${part} error`);
+  const warn = (part: string) => (message: string, detail?: unknown) => logger.warn({ detail, part }, message);
+  const opened: { close(): Promise<void> }[] = [];
+  const track = <T extends { close(): Promise<void> }>(adapter: T) => (opened.push(adapter), adapter);
+  try {
+    const log: EventLog = track(
+      config.kafka
+        ? await open('Kafka event log', () => createKafkaEventLog({ ...config.kafka!, onError: report('kafka') }))
+        : createEmbeddedEventLog({ dataDir: config.dataDir, retentionMs: config.logRetentionMs, onError: report('embedded log') }),
+    );
+    const eventStore: EventStore = track(
+      config.mongodbUrl
+        ? await open('MongoDB event store', () =>
+            createMongoEventStore({ url: config.mongodbUrl!, retentionMs: config.eventRetentionMs, onWarning: warn('mongodb') }),
+          )
+        : createEmbeddedEventStore({ dataDir: config.dataDir }),
+    );
+    const seriesStore: SeriesStore = track(
+      config.cassandra
+        ? await open('Cassandra series store', () =>
+            createCassandraSeriesStore({
+              ...config.cassandra!,
+              // A safety net behind the purge: SECOND rows expire by themselves well after any
+              // query or late correction could still need them.
+              secondRowTtlSeconds: Math.ceil((2 * (config.secondRetentionMs + config.eventTime.allowedLatenessMs)) / 1000),
+              onWarning: warn('cassandra'),
+            }),
+          )
+        : createEmbeddedSeriesStore({ dataDir: config.dataDir }),
+    );
+    const liveBus: LiveBus = track(
+      config.redisUrl
+        ? await open('Redis live bus', () => createRedisLiveBus({ url: config.redisUrl!, onError: report('redis') }))
+        : createEmbeddedLiveBus({ onError: report('live bus') }),
+    );
+    return {
+      adapters: { log, eventStore, seriesStore, liveBus },
+      names: {
+        log: config.kafka ? `kafka (${config.kafka.topic})` : 'embedded',
+        eventStore: config.mongodbUrl ? 'mongodb' : 'embedded',
+        seriesStore: config.cassandra ? `cassandra (${config.cassandra.keyspace})` : 'embedded',
+        liveBus: config.redisUrl ? 'redis' : 'embedded',
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled(opened.map((adapter) => adapter.close()));
+    throw error;
+  }
+}
+
 async function main(): Promise<void> {
   const loaded = loadConfig(process.env);
   if (!loaded.ok) exitWithProblems(loaded.problems);
   const config = loaded.config;
-  const unsupported = unsupportedServers(config);
-  if (unsupported.length > 0) exitWithProblems(unsupported);
 
   const logger = pino({ level: config.logLevel, base: { service: 'streamlens' } });
-  const releaseLock = acquireDataDirLock(config.dataDir);
-  const onError = (error: unknown) => logger.error({ err: error }, 'embedded adapter error');
-  const adapters: Adapters = {
-    log: createEmbeddedEventLog({ dataDir: config.dataDir, retentionMs: config.logRetentionMs, onError }),
-    eventStore: createEmbeddedEventStore({ dataDir: config.dataDir }),
-    seriesStore: createEmbeddedSeriesStore({ dataDir: config.dataDir }),
-    liveBus: createEmbeddedLiveBus({ onError }),
-  };
+  // The embedded parts keep their files in DATA_DIR, which one process at a time may own.
+  const usesDataDir = !config.kafka || !config.mongodbUrl || !config.cassandra;
+  const releaseLock = usesDataDir ? acquireDataDirLock(config.dataDir) : () => {};
+  const { adapters, names } = await openAdapters(config, logger);
   const app = await startApp(config, adapters, logger);
-  logger.info(
-    { url: app.server.url, port: app.server.port, dataDir: config.dataDir, log: 'embedded', eventStore: 'embedded', seriesStore: 'embedded', liveBus: 'embedded' },
-    `Streamlens is listening on ${app.server.url}`,
-  );
+  logger.info({ url: app.server.url, port: app.server.port, dataDir: config.dataDir, ...names }, `Streamlens is listening on ${app.server.url}`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -68,6 +117,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`streamlens: failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(`streamlens: failed to start: ${(error as Error).message}\n`);
   process.exit(1);
 });

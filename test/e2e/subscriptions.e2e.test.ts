@@ -4,140 +4,141 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Client as WsClient } from 'graphql-ws';
-import { startServer, type TestServer } from '../support/server.ts';
+import { BACKENDS, startServer, type TestServer } from '../support/server.ts';
 import {
   query,
   sseClient,
-  subscribeSse,
-  subscribeWs,
+  subscribe,
   waitForLiveSubscriptions,
   waitForProcessing,
   wsClient,
 } from '../support/clients.ts';
 import { IngestDocument, LiveEventsDocument, LiveSeriesDocument, type EventInput } from '../generated/operations.ts';
 
-let server: TestServer;
-let ws: WsClient;
+describe.each(BACKENDS)('subscriptions on %s', (backend) => {
+  let server: TestServer;
+  let ws: WsClient;
 
-beforeAll(async () => {
-  server = await startServer();
-  ws = wsClient(server.wsUrl);
-});
-afterAll(async () => {
-  await ws?.dispose();
-  await server?.stop();
-});
-
-const minute = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000;
-const at = (ms: number) => new Date(minute + ms).toISOString();
-
-async function ingest(events: EventInput[]) {
-  const result = (await query(server.url, IngestDocument, { events })).ingest;
-  expect(result.accepted).toBe(events.length);
-}
-
-afterEach(async () => {
-  // Every test stops its subscriptions; the server must release them all.
-  await waitForLiveSubscriptions(server.url, 0);
-});
-
-describe('events subscription', () => {
-  it('pushes exactly the matching events over graphql-ws', async () => {
-    const live = await subscribeWs(ws, LiveEventsDocument, { filter: { types: ['ws_click'], dimensions: { country: 'NL' } } });
-    await waitForLiveSubscriptions(server.url, 1);
-    await ingest([
-      { id: 'ws-1', type: 'ws_click', dimensions: { country: 'NL' }, values: { ms: 5 } },
-      { id: 'ws-2', type: 'ws_click', dimensions: { country: 'DE' } },
-      { id: 'ws-3', type: 'ws_other', dimensions: { country: 'NL' } },
-      { id: 'ws-4', type: 'ws_click', dimensions: { country: 'NL', extra: true } },
-    ]);
-    const received = await live.waitFor(2);
-    await waitForProcessing(server.url);
-    expect(live.items.map((item) => item.events.node.id)).toEqual(['ws-1', 'ws-4']);
-    expect(received[0]!.events.node).toMatchObject({ type: 'ws_click', dimensions: { country: 'NL' }, values: { ms: 5 } });
-    expect(received[0]!.events.cursor).toMatch(/^[A-Za-z0-9_-]+$/);
-    live.stop();
+  beforeAll(async () => {
+    server = await startServer({ backend });
+    ws = wsClient(server.wsUrl);
+  });
+  afterAll(async () => {
+    await ws?.dispose();
+    await server?.stop();
   });
 
-  it('pushes matching events over SSE', async () => {
-    const sse = sseClient(server.url);
-    const live = await subscribeSse(sse, LiveEventsDocument, { filter: { types: ['sse_view'] } });
-    await waitForLiveSubscriptions(server.url, 1);
-    await ingest([{ id: 'sse-1', type: 'sse_view' }, { id: 'sse-x', type: 'sse_other' }, { id: 'sse-2', type: 'sse_view' }]);
-    await live.waitFor(2);
-    await waitForProcessing(server.url);
-    expect(live.items.map((item) => item.events.node.id)).toEqual(['sse-1', 'sse-2']);
-    live.stop();
-    sse.dispose();
+  const minute = Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000;
+  const at = (ms: number) => new Date(minute + ms).toISOString();
+
+  async function ingest(events: EventInput[]) {
+    const result = (await query(server.url, IngestDocument, { events })).ingest;
+    expect(result.accepted).toBe(events.length);
+  }
+
+  afterEach(async () => {
+    // Every test stops its subscriptions; the server must release them all.
+    await waitForLiveSubscriptions(server.url, 0);
   });
 
-  it('does not push a duplicate of an event already counted', async () => {
-    const live = await subscribeWs(ws, LiveEventsDocument, { filter: { types: ['dup_push'] } });
-    await waitForLiveSubscriptions(server.url, 1);
-    await ingest([{ id: 'dup-1', type: 'dup_push' }]);
-    await live.waitFor(1);
-    await ingest([{ id: 'dup-1', type: 'dup_push' }, { id: 'dup-2', type: 'dup_push' }]);
-    await live.waitFor(2);
-    await waitForProcessing(server.url);
-    expect(live.items.map((item) => item.events.node.id)).toEqual(['dup-1', 'dup-2']);
-    live.stop();
-  });
-
-  it('closes the subscription when the filter is invalid, with BAD_USER_INPUT', async () => {
-    const live = await subscribeWs(ws, LiveEventsDocument, { filter: { dimensions: { country: { $ne: 'x' } } } });
-    await expect(live.waitFor(1, 5_000)).rejects.toThrow('BAD_USER_INPUT');
-  });
-});
-
-describe('series subscription', () => {
-  it('pushes every changed bucket as its new total, per group, including a late correction', async () => {
-    const live = await subscribeWs(ws, LiveSeriesDocument, {
-      query: { type: 'live_purchase', value: 'amount', interval: 'MINUTE', groupBy: 'country' },
+  describe('events subscription', () => {
+    it('pushes exactly the matching events over graphql-ws', async () => {
+      const live = await subscribe(ws, LiveEventsDocument, { filter: { types: ['ws_click'], dimensions: { country: 'NL' } } });
+      await waitForLiveSubscriptions(server.url, 1);
+      await ingest([
+        { id: 'ws-1', type: 'ws_click', dimensions: { country: 'NL' }, values: { ms: 5 } },
+        { id: 'ws-2', type: 'ws_click', dimensions: { country: 'DE' } },
+        { id: 'ws-3', type: 'ws_other', dimensions: { country: 'NL' } },
+        { id: 'ws-4', type: 'ws_click', dimensions: { country: 'NL', extra: true } },
+      ]);
+      const received = await live.waitFor(2);
+      await waitForProcessing(server.url);
+      expect(live.items.map((item) => item.events.node.id)).toEqual(['ws-1', 'ws-4']);
+      expect(received[0]!.events.node).toMatchObject({ type: 'ws_click', dimensions: { country: 'NL' }, values: { ms: 5 } });
+      expect(received[0]!.events.cursor).toMatch(/^[A-Za-z0-9_-]+$/);
+      live.stop();
     });
-    const other = await subscribeWs(ws, LiveSeriesDocument, { query: { type: 'live_purchase', interval: 'MINUTE', dimensions: { country: 'FR' } } });
-    await waitForLiveSubscriptions(server.url, 2);
 
-    await ingest([
-      { id: 'lp-1', type: 'live_purchase', timestamp: at(61_000), dimensions: { country: 'NL' }, values: { amount: 10 } },
-      { id: 'lp-2', type: 'live_purchase', timestamp: at(62_000), dimensions: { country: 'NL' }, values: { amount: 20 } },
-      { id: 'lp-3', type: 'live_purchase', timestamp: at(63_000), dimensions: { country: 'DE' }, values: { amount: 7 } },
-    ]);
-    await waitForProcessing(server.url);
-    const latest = () => {
-      const byKey = new Map<string, (typeof live.items)[number]['series']>();
-      for (const item of live.items) byKey.set(`${item.series.group}@${item.series.point.start}`, item.series);
-      return byKey;
-    };
-    await expect.poll(() => latest().get(`NL@${at(60_000)}`)?.point.count, { timeout: 10_000 }).toBe(2);
-    expect(latest().get(`NL@${at(60_000)}`)!.point).toMatchObject({ count: 2, sum: 30, min: 10, max: 20, avg: 15, final: false });
-    expect(latest().get(`DE@${at(60_000)}`)!.point).toMatchObject({ count: 1, sum: 7 });
+    it('pushes matching events over SSE', async () => {
+      const sse = sseClient(server.url);
+      const live = await subscribe(sse, LiveEventsDocument, { filter: { types: ['sse_view'] } });
+      await waitForLiveSubscriptions(server.url, 1);
+      await ingest([{ id: 'sse-1', type: 'sse_view' }, { id: 'sse-x', type: 'sse_other' }, { id: 'sse-2', type: 'sse_view' }]);
+      await live.waitFor(2);
+      await waitForProcessing(server.url);
+      expect(live.items.map((item) => item.events.node.id)).toEqual(['sse-1', 'sse-2']);
+      live.stop();
+      sse.dispose();
+    });
 
-    // A late event for the earlier minute: subscribers receive the corrected total of that bucket.
-    await ingest([{ id: 'lp-late', type: 'live_purchase', timestamp: at(1_000), dimensions: { country: 'NL' }, values: { amount: 4 } }]);
-    await waitForProcessing(server.url);
-    await expect.poll(() => latest().get(`NL@${at(0)}`)?.point.count, { timeout: 10_000 }).toBe(1);
-    await ingest([{ id: 'lp-late-2', type: 'live_purchase', timestamp: at(2_000), dimensions: { country: 'NL' }, values: { amount: 6 } }]);
-    await expect.poll(() => latest().get(`NL@${at(0)}`)?.point.sum, { timeout: 10_000 }).toBe(10);
-    expect(latest().get(`NL@${at(0)}`)!.point.count).toBe(2);
-    expect(latest().get(`NL@${at(0)}`)!.watermark).not.toBeNull();
+    it('does not push a duplicate of an event already counted', async () => {
+      const live = await subscribe(ws, LiveEventsDocument, { filter: { types: ['dup_push'] } });
+      await waitForLiveSubscriptions(server.url, 1);
+      await ingest([{ id: 'dup-1', type: 'dup_push' }]);
+      await live.waitFor(1);
+      await ingest([{ id: 'dup-1', type: 'dup_push' }, { id: 'dup-2', type: 'dup_push' }]);
+      await live.waitFor(2);
+      await waitForProcessing(server.url);
+      expect(live.items.map((item) => item.events.node.id)).toEqual(['dup-1', 'dup-2']);
+      live.stop();
+    });
 
-    // Every update was for a bucket that changed, and nothing reached the FR-only subscriber.
-    expect(new Set(live.items.map((item) => item.series.group))).toEqual(new Set(['NL', 'DE']));
-    expect(other.items).toEqual([]);
-    live.stop();
-    other.stop();
+    it('closes the subscription when the filter is invalid, with BAD_USER_INPUT', async () => {
+      const live = await subscribe(ws, LiveEventsDocument, { filter: { dimensions: { country: { $ne: 'x' } } } });
+      await expect(live.waitFor(1, 5_000)).rejects.toThrow('BAD_USER_INPUT');
+    });
   });
 
-  it('pushes series updates over SSE too', async () => {
-    const sse = sseClient(server.url);
-    const live = await subscribeSse(sse, LiveSeriesDocument, { query: { type: 'sse_series', interval: 'HOUR' } });
-    await waitForLiveSubscriptions(server.url, 1);
-    await ingest([{ id: 'ss-1', type: 'sse_series', timestamp: at(0) }, { id: 'ss-2', type: 'sse_series', timestamp: at(1) }]);
-    await waitForProcessing(server.url);
-    await expect.poll(() => live.items.at(-1)?.series.point.count, { timeout: 10_000 }).toBe(2);
-    expect(live.items.at(-1)!.series.group).toBeNull();
-    expect(live.items.at(-1)!.series.point.start).toBe(new Date(Math.floor((minute) / 3_600_000) * 3_600_000).toISOString());
-    live.stop();
-    sse.dispose();
+  describe('series subscription', () => {
+    it('pushes every changed bucket as its new total, per group, including a late correction', async () => {
+      const live = await subscribe(ws, LiveSeriesDocument, {
+        query: { type: 'live_purchase', value: 'amount', interval: 'MINUTE', groupBy: 'country' },
+      });
+      const other = await subscribe(ws, LiveSeriesDocument, { query: { type: 'live_purchase', interval: 'MINUTE', dimensions: { country: 'FR' } } });
+      await waitForLiveSubscriptions(server.url, 2);
+
+      await ingest([
+        { id: 'lp-1', type: 'live_purchase', timestamp: at(61_000), dimensions: { country: 'NL' }, values: { amount: 10 } },
+        { id: 'lp-2', type: 'live_purchase', timestamp: at(62_000), dimensions: { country: 'NL' }, values: { amount: 20 } },
+        { id: 'lp-3', type: 'live_purchase', timestamp: at(63_000), dimensions: { country: 'DE' }, values: { amount: 7 } },
+      ]);
+      await waitForProcessing(server.url);
+      const latest = () => {
+        const byKey = new Map<string, (typeof live.items)[number]['series']>();
+        for (const item of live.items) byKey.set(`${item.series.group}@${item.series.point.start}`, item.series);
+        return byKey;
+      };
+      await expect.poll(() => latest().get(`NL@${at(60_000)}`)?.point.count, { timeout: 10_000 }).toBe(2);
+      expect(latest().get(`NL@${at(60_000)}`)!.point).toMatchObject({ count: 2, sum: 30, min: 10, max: 20, avg: 15, final: false });
+      expect(latest().get(`DE@${at(60_000)}`)!.point).toMatchObject({ count: 1, sum: 7 });
+
+      // A late event for the earlier minute: subscribers receive the corrected total of that bucket.
+      await ingest([{ id: 'lp-late', type: 'live_purchase', timestamp: at(1_000), dimensions: { country: 'NL' }, values: { amount: 4 } }]);
+      await waitForProcessing(server.url);
+      await expect.poll(() => latest().get(`NL@${at(0)}`)?.point.count, { timeout: 10_000 }).toBe(1);
+      await ingest([{ id: 'lp-late-2', type: 'live_purchase', timestamp: at(2_000), dimensions: { country: 'NL' }, values: { amount: 6 } }]);
+      await expect.poll(() => latest().get(`NL@${at(0)}`)?.point.sum, { timeout: 10_000 }).toBe(10);
+      expect(latest().get(`NL@${at(0)}`)!.point.count).toBe(2);
+      expect(latest().get(`NL@${at(0)}`)!.watermark).not.toBeNull();
+
+      // Every update was for a bucket that changed, and nothing reached the FR-only subscriber.
+      expect(new Set(live.items.map((item) => item.series.group))).toEqual(new Set(['NL', 'DE']));
+      expect(other.items).toEqual([]);
+      live.stop();
+      other.stop();
+    });
+
+    it('pushes series updates over SSE too', async () => {
+      const sse = sseClient(server.url);
+      const live = await subscribe(sse, LiveSeriesDocument, { query: { type: 'sse_series', interval: 'HOUR' } });
+      await waitForLiveSubscriptions(server.url, 1);
+      await ingest([{ id: 'ss-1', type: 'sse_series', timestamp: at(0) }, { id: 'ss-2', type: 'sse_series', timestamp: at(1) }]);
+      await waitForProcessing(server.url);
+      await expect.poll(() => live.items.at(-1)?.series.point.count, { timeout: 10_000 }).toBe(2);
+      expect(live.items.at(-1)!.series.group).toBeNull();
+      expect(live.items.at(-1)!.series.point.start).toBe(new Date(Math.floor((minute) / 3_600_000) * 3_600_000).toISOString());
+      live.stop();
+      sse.dispose();
+    });
   });
 });

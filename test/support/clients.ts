@@ -87,8 +87,16 @@ export function wsClient(wsUrl: string): WsClient {
   return createWsClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
 }
 
-/** Subscribes over graphql-ws. Pair with waitForLiveSubscriptions before ingesting. */
-export async function subscribeWs<R, V>(client: WsClient, document: TypedDocumentNode<R, V>, variables: V): Promise<Collected<R>> {
+/** The subscribe call graphql-ws and graphql-sse clients share. */
+interface SubscribingClient {
+  subscribe<R>(
+    request: { query: string; variables: Record<string, unknown> },
+    sink: { next(result: ExecutionResult<R>): void; error(error: unknown): void; complete(): void },
+  ): () => void;
+}
+
+/** Subscribes with either client. Pair with waitForLiveSubscriptions before ingesting. */
+export async function subscribe<R, V>(client: SubscribingClient, document: TypedDocumentNode<R, V>, variables: V): Promise<Collected<R>> {
   const c = collector<R>();
   const stop = client.subscribe<R>(
     { query: print(document), variables: variables as Record<string, unknown> },
@@ -104,20 +112,6 @@ export async function subscribeWs<R, V>(client: WsClient, document: TypedDocumen
 
 export function sseClient(url: string): SseClient {
   return createSseClient({ url, singleConnection: false, retryAttempts: 0 });
-}
-
-export async function subscribeSse<R, V>(client: SseClient, document: TypedDocumentNode<R, V>, variables: V): Promise<Collected<R>> {
-  const c = collector<R>();
-  const stop = client.subscribe<R>(
-    { query: print(document), variables: variables as Record<string, unknown> },
-    {
-      next: (result) => (result.errors ? c.fail(result.errors) : c.push(result.data as R)),
-      error: (error) => c.fail(error),
-      complete: () => {},
-    },
-  );
-  c.setStop(stop);
-  return c.collected;
 }
 
 /** Polls until `check` returns a truthy value: used only to wait for the processor to catch up. */

@@ -2,8 +2,7 @@
 import { join } from 'node:path';
 import { dimensionsAsText, type QuarantineReason, type StoredEvent } from '../../domain/event.ts';
 import { eventKey, type EventClaim, type EventQuery, type EventStore } from '../../ports/event-store.ts';
-import { unavailable } from '../../errors.ts';
-import { inChunks, openDatabase, placeholders } from './sqlite.ts';
+import { inChunks, openDatabase, placeholders, runGuarded } from './sqlite.ts';
 
 /** SQLite binds at most 32766 parameters per statement; ids per IN list stay well below. */
 const IDS_PER_QUERY = 500;
@@ -89,13 +88,7 @@ export function createEmbeddedEventStore(options: { dataDir: string }): EventSto
     }
   });
 
-  function guarded<T>(what: string, fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (error) {
-      return Promise.reject(unavailable(`the embedded event store could not ${what}`, error));
-    }
-  }
+  const guarded = <T>(what: string, fn: () => T) => runGuarded('embedded event store', what, fn);
 
   return {
     claim(events) {

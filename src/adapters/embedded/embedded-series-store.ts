@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import type { Interval } from '../../domain/interval.ts';
 import type { CatalogRow, RollupRow, SeriesStore } from '../../ports/series-store.ts';
 import { decodeAggregate, encodeAggregate } from '../../stream/rollup.ts';
-import { unavailable } from '../../errors.ts';
-import { openDatabase } from './sqlite.ts';
+import { openDatabase, runGuarded } from './sqlite.ts';
 
 interface StoredRollup {
   tenant: string;
@@ -128,13 +127,7 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
     }
   });
 
-  function guarded<T>(what: string, fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (error) {
-      return Promise.reject(unavailable(`the embedded series store could not ${what}`, error));
-    }
-  }
+  const guarded = <T>(what: string, fn: () => T) => runGuarded('embedded series store', what, fn);
 
   return {
     loadRollups(ids) {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { unavailable } from '../../errors.ts';
 
 export type SqliteDatabase = Database.Database;
 
@@ -28,4 +29,16 @@ export function inChunks<T>(items: readonly T[], size: number, fn: (chunk: reado
 
 export function placeholders(count: number): string {
   return new Array<string>(count).fill('?').join(',');
+}
+
+/**
+ * Runs a synchronous SQLite operation as the port's promise, turning a failure (a full disk, a
+ * corrupted file) into the UNAVAILABLE error every adapter reports for an unusable store.
+ */
+export function runGuarded<T>(store: string, what: string, fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(unavailable(`the ${store} could not ${what}`, error));
+  }
 }
