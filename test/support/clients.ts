@@ -140,6 +140,6 @@ export async function waitForLiveSubscriptions(url: string, count: number): Prom
 }
 
 /** Waits until the processor has committed everything accepted so far. */
-export async function waitForProcessing(url: string): Promise<void> {
-  await waitUntil(async () => (await query(url, ReadStreamStatusDocument)).streamStatus.lag === 0, 30_000, 'processing lag 0');
+export async function waitForProcessing(url: string, timeoutMs = 30_000): Promise<void> {
+  await waitUntil(async () => (await query(url, ReadStreamStatusDocument)).streamStatus.lag === 0, timeoutMs, 'processing lag 0');
 }
