@@ -1,5 +1,12 @@
-/** The operations GraphiQL opens with: one working example of every operation. */
-export const GRAPHIQL_EXAMPLES = `# Welcome to Streamlens. Run any operation below with the ▶ button.
+/**
+ * The operations GraphiQL opens with: one working example of every operation. Ranges cover the
+ * UTC day the service started in, so the examples show what was just ingested.
+ */
+export function graphiqlExamples(now: number = Date.now()): string {
+  const dayStart = Math.floor(now / 86_400_000) * 86_400_000;
+  const from = new Date(dayStart).toISOString();
+  const to = new Date(dayStart + 86_400_000).toISOString();
+  return `# Welcome to Streamlens. Run any operation below with the ▶ button.
 # Subscriptions stream here too (over SSE); open a second tab to ingest while one listens.
 
 mutation IngestExample {
@@ -23,7 +30,7 @@ query LatestEvents {
 query PageViewsPerMinuteByCountry {
   series(query: {
     type: "page_view", value: "duration_ms", interval: MINUTE, groupBy: "country"
-    from: "2026-01-01T00:00:00.000Z", to: "2030-01-01T00:00:00.000Z"
+    from: "${from}", to: "${to}"
   }) {
     group
     watermark
@@ -34,7 +41,7 @@ query PageViewsPerMinuteByCountry {
 query TopCountriesByRevenue {
   top(query: {
     type: "purchase", by: "country", value: "amount", limit: 5
-    from: "2026-01-01T00:00:00.000Z", to: "2030-01-01T00:00:00.000Z"
+    from: "${from}", to: "${to}"
   }) { key count sum }
 }
 
@@ -55,3 +62,4 @@ subscription LivePageViewsPerSecond {
   }
 }
 `;
+}

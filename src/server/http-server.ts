@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { GraphQLContext } from '../resolvers/context.ts';
 import { createErrorMasker, type ErrorLogger } from './errors.ts';
-import { GRAPHIQL_EXAMPLES } from './graphiql-examples.ts';
+import { graphiqlExamples } from './graphiql-examples.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -38,7 +38,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     healthCheckEndpoint: '/health',
     landingPage: false,
     context: () => options.createContext(),
-    graphiql: { title: 'Streamlens', defaultQuery: GRAPHIQL_EXAMPLES, subscriptionsProtocol: 'SSE' },
+    graphiql: { title: 'Streamlens', defaultQuery: graphiqlExamples(), subscriptionsProtocol: 'SSE' },
     renderGraphiQL,
     maskedErrors: { maskError: createErrorMasker(options.logger) },
     logging: {

@@ -15,7 +15,8 @@ import {
   ReadTopDocument,
   type EventInput,
 } from '../generated/operations.ts';
-import { print } from 'graphql';
+import { parse, print, type OperationDefinitionNode } from 'graphql';
+import { graphiqlExamples } from '../../src/server/graphiql-examples.ts';
 
 describe.each(BACKENDS)('API on %s', (backend) => {
   let server: TestServer;
@@ -50,6 +51,24 @@ describe.each(BACKENDS)('API on %s', (backend) => {
       expect(html).not.toMatch(/unpkg\.com|jsdelivr|cdn\./);
       for (const operation of ['mutation IngestExample', 'query PageViewsPerMinuteByCountry', 'query TopCountriesByRevenue', 'subscription LiveEvents', 'subscription LivePageViewsPerSecond']) {
         expect(html).toContain(operation);
+      }
+    });
+  });
+
+  describe('GraphiQL examples', () => {
+    it('runs every example query and mutation without an error', async () => {
+      const document = parse(graphiqlExamples());
+      const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
+      expect(operations.map((o) => o.operation).sort()).toEqual(['mutation', 'query', 'query', 'query', 'query', 'subscription', 'subscription']);
+      for (const operation of operations.filter((o) => o.operation !== 'subscription')) {
+        const response = await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: print(document), operationName: operation.name!.value }),
+        });
+        const body = (await response.json()) as { data?: unknown; errors?: unknown };
+        expect(body.errors, operation.name!.value).toBeUndefined();
+        expect(body.data).toBeTruthy();
       }
     });
   });
