@@ -12,6 +12,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { GraphQLContext } from '../resolvers/context.ts';
 import { createErrorMasker, type ErrorLogger } from './errors.ts';
 import { graphiqlExamples } from './graphiql-examples.ts';
+import { useDashboard } from './dashboard.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -48,6 +49,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       error: (...args: unknown[]) => options.logger.error({ args }, 'graphql-yoga'),
     },
     plugins: [
+      useDashboard(),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {
