@@ -13,7 +13,8 @@ import { createQueryService } from './query/query-service.ts';
 import { createGraphQLContext, type Services } from './resolvers/context.ts';
 import { schema } from './schema/index.ts';
 import { startHttpServer, type RunningServer } from './server/http-server.ts';
-import { createStreamProcessor, type ProcessorLogger } from './stream/processor.ts';
+import { createStreamProcessor, PROCESSOR_GROUP_ID, type ProcessorLogger } from './stream/processor.ts';
+import { createLagMonitor } from './stream/lag-monitor.ts';
 
 export interface Adapters {
   log: EventLog;
@@ -22,15 +23,24 @@ export interface Adapters {
   liveBus: LiveBus;
 }
 
-/** Per-subscriber queue bounds: enough for bursts, small enough that 10k subscribers fit in memory. */
-const MAX_PENDING_EVENTS = 1_000;
+/**
+ * Per-subscriber queue bounds. Events: ten processing batches, so a healthy subscriber absorbs
+ * bursts; past that it is told to resume from its cursor. Series updates conflate per bucket,
+ * so their bound is a count of distinct buckets.
+ */
+const MAX_PENDING_EVENTS = 10_000;
 const MAX_PENDING_SERIES_UPDATES = 1_000;
+/** How long a shutdown waits for subscribers to take their last updates. */
+const SUBSCRIBER_DRAIN_TIMEOUT_MS = 5_000;
 /** A readiness probe must answer quickly, even while a dependency hangs. */
 const READINESS_TIMEOUT_MS = 2_000;
 
 export interface RunningApp {
   server: RunningServer;
-  /** Graceful stop: stop accepting, finish and commit the batch in hand, close the adapters. */
+  /**
+   * Graceful stop: stop accepting, drain ingest in flight, finish and commit the batch in hand,
+   * close subscriptions with a reason, close the adapters.
+   */
   stop(): Promise<void>;
 }
 
@@ -45,13 +55,15 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 export async function startApp(config: Config, adapters: Adapters, logger: ProcessorLogger): Promise<RunningApp> {
   const policy = config.eventTime;
   const processor = createStreamProcessor({ ...adapters, policy, secondRetentionMs: config.secondRetentionMs, logger });
+  const lagMonitor = createLagMonitor({ log: adapters.log, groupId: PROCESSOR_GROUP_ID, maxLag: config.maxProcessingLag });
+  const ingest = createIngestService({ log: adapters.log, limits: config.ingest, overloadReason: lagMonitor.overloadReason });
   const services: Services = {
-    ingest: createIngestService({ log: adapters.log, limits: config.ingest }),
+    ingest,
     queries: createQueryService({ eventStore: adapters.eventStore, seriesStore: adapters.seriesStore, policy }),
     processor,
     liveBus: adapters.liveBus,
     seriesStore: adapters.seriesStore,
-    live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, activeSubscriptions: 0 },
+    live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, queues: new Set() },
   };
 
   await processor.start();
@@ -68,6 +80,8 @@ export async function startApp(config: Config, adapters: Adapters, logger: Proce
       createContext: () => createGraphQLContext(services, DEFAULT_TENANT),
       checkReadiness: async () => {
         await Promise.all(dependencies.map(([name, check]) => withTimeout(check(), READINESS_TIMEOUT_MS, `the ${name}`)));
+        const overload = lagMonitor.overloadReason();
+        if (overload) throw new Error(overload);
       },
       logger,
     },
@@ -78,8 +92,16 @@ export async function startApp(config: Config, adapters: Adapters, logger: Proce
   return {
     server,
     async stop() {
-      await server.close();
+      // The order matters: nothing new comes in, everything accepted is durable and processed,
+      // subscribers get the last updates, and only then do connections and adapters close.
+      server.stopAccepting();
+      await ingest.drain();
       await processor.stop();
+      lagMonitor.stop();
+      // Subscribers get what the last batches published, unless they are too slow to take it.
+      const queues = [...services.live.queues];
+      await withTimeout(Promise.all(queues.map((queue) => queue.drained())), SUBSCRIBER_DRAIN_TIMEOUT_MS, 'subscribers').catch(() => {});
+      await server.close();
       await adapters.log.close();
       await Promise.all([adapters.eventStore.close(), adapters.seriesStore.close(), adapters.liveBus.close()]);
     },

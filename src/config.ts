@@ -75,6 +75,7 @@ const environmentSchema = z.object({
   LOG_RETENTION: duration('7d'),
   INGEST_MAX_BATCH_EVENTS: integer(1000, 1, 100_000),
   INGEST_MAX_PROPERTIES_BYTES: integer(16_384, 0, 1_048_576),
+  MAX_PROCESSING_LAG: integer(1_000_000, 1, 1_000_000_000),
 });
 
 export interface Config {
@@ -92,6 +93,8 @@ export interface Config {
   secondRetentionMs: number;
   logRetentionMs: number;
   ingest: { maxBatchEvents: number; maxPropertiesBytes: number };
+  /** Past this many unprocessed events, ingest answers UNAVAILABLE and readiness is false. */
+  maxProcessingLag: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -131,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       secondRetentionMs: e.SECOND_RETENTION,
       logRetentionMs: e.LOG_RETENTION,
       ingest: { maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS, maxPropertiesBytes: e.INGEST_MAX_PROPERTIES_BYTES },
+      maxProcessingLag: e.MAX_PROCESSING_LAG,
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import type { EventLog } from '../ports/event-log.ts';
-import { badInput } from '../errors.ts';
+import { badInput, unavailable } from '../errors.ts';
 import { validateEvent, type EventInput, type IngestError, type IngestLimits } from './validate-event.ts';
 
 export type IngestStatus = 'ACCEPTED' | 'REJECTED';
@@ -25,12 +25,16 @@ export interface IngestResult {
 export interface IngestServiceOptions {
   log: EventLog;
   limits: IngestLimits & { maxBatchEvents: number };
+  /** Why ingest must refuse for now (processing too far behind), or null. */
+  overloadReason?: () => string | null;
   now?: () => number;
   newId?: () => string;
 }
 
 export interface IngestService {
   ingest(tenant: string, events: readonly EventInput[], sentAt: Date | null): Promise<IngestResult>;
+  /** Refuses new calls, and resolves once every call in flight has answered. */
+  drain(): Promise<void>;
 }
 
 /** The log key: one tenant's events of one type stay in order (and in one Kafka partition). */
@@ -41,30 +45,47 @@ export function logKey(tenant: string, type: string): string {
 export function createIngestService(options: IngestServiceOptions): IngestService {
   const now = options.now ?? Date.now;
   const newId = options.newId ?? (() => uuidv7());
-  return {
-    async ingest(tenant, events, sentAt) {
-      if (events.length > options.limits.maxBatchEvents) {
-        throw badInput(`a batch holds at most ${options.limits.maxBatchEvents} events; this one has ${events.length}`);
+  let draining = false;
+  const inFlight = new Set<Promise<unknown>>();
+
+  async function ingest(tenant: string, events: readonly EventInput[], sentAt: Date | null): Promise<IngestResult> {
+    if (events.length > options.limits.maxBatchEvents) {
+      throw badInput(`a batch holds at most ${options.limits.maxBatchEvents} events; this one has ${events.length}`);
+    }
+    if (sentAt !== null && Number.isNaN(sentAt.getTime())) throw badInput('sentAt is not a valid date');
+    const receivedAt = now();
+    const context = { tenant, receivedAt, sentAt: sentAt?.getTime() ?? null, limits: options.limits, newId };
+    const acks: EventAck[] = [];
+    const records: { key: string; value: string }[] = [];
+    events.forEach((input, index) => {
+      const result = validateEvent(input, context);
+      if (result.ok) {
+        acks.push({ index, id: result.event.id, status: 'ACCEPTED', error: null });
+        records.push({ key: logKey(tenant, result.event.type), value: JSON.stringify(result.event) });
+      } else {
+        const id = typeof input.id === 'string' ? input.id : null;
+        acks.push({ index, id, status: 'REJECTED', error: result.error });
       }
-      if (sentAt !== null && Number.isNaN(sentAt.getTime())) throw badInput('sentAt is not a valid date');
-      const receivedAt = now();
-      const context = { tenant, receivedAt, sentAt: sentAt?.getTime() ?? null, limits: options.limits, newId };
-      const acks: EventAck[] = [];
-      const records: { key: string; value: string }[] = [];
-      events.forEach((input, index) => {
-        const result = validateEvent(input, context);
-        if (result.ok) {
-          acks.push({ index, id: result.event.id, status: 'ACCEPTED', error: null });
-          records.push({ key: logKey(tenant, result.event.type), value: JSON.stringify(result.event) });
-        } else {
-          const id = typeof input.id === 'string' ? input.id : null;
-          acks.push({ index, id, status: 'REJECTED', error: result.error });
-        }
-      });
-      // All or nothing for the valid ones: if the log refuses, the caller gets an UNAVAILABLE
-      // error and retries the batch; ids make that retry harmless.
-      await options.log.append(records);
-      return { accepted: records.length, rejected: acks.length - records.length, acks };
+    });
+    // All or nothing for the valid ones: if the log refuses, the caller gets an UNAVAILABLE
+    // error and retries the batch; ids make that retry harmless.
+    await options.log.append(records);
+    return { accepted: records.length, rejected: acks.length - records.length, acks };
+  }
+
+  return {
+    ingest(tenant, events, sentAt) {
+      if (draining) return Promise.reject(unavailable('the service is shutting down; retry against another instance'));
+      const overload = options.overloadReason?.();
+      if (overload) return Promise.reject(unavailable(overload));
+      const call = ingest(tenant, events, sentAt);
+      inFlight.add(call);
+      void call.catch(() => {}).finally(() => inFlight.delete(call));
+      return call;
+    },
+    async drain() {
+      draining = true;
+      await Promise.allSettled([...inFlight]);
     },
   };
 }

@@ -9,6 +9,7 @@ import type { LiveBus } from '../ports/live-bus.ts';
 import type { SeriesStore } from '../ports/series-store.ts';
 import type { QueryService } from '../query/query-service.ts';
 import type { StreamProcessor } from '../stream/processor.ts';
+import type { LiveQueue } from './live-queue.ts';
 
 export interface Services {
   ingest: IngestService;
@@ -16,8 +17,8 @@ export interface Services {
   processor: StreamProcessor;
   liveBus: LiveBus;
   seriesStore: SeriesStore;
-  /** Limits of one subscriber's queue, and how many subscriptions this instance serves now. */
-  live: { maxPendingEvents: number; maxPendingSeriesUpdates: number; activeSubscriptions: number };
+  /** Limits of one subscriber's queue, and the queues of the subscriptions this instance serves. */
+  live: { maxPendingEvents: number; maxPendingSeriesUpdates: number; queues: Set<LiveQueue<unknown>> };
 }
 
 export interface GraphQLContext {

@@ -5,7 +5,7 @@ import { liveTopics } from '../ports/live-bus.ts';
 import { encodeStreamCursor } from '../query/cursors.ts';
 import { matchesEventQuery, toEventQuery, type EventFilterInput } from '../query/event-filter.ts';
 import { decodeEventsMessage } from '../stream/live-messages.ts';
-import { createLiveQueue } from './live-queue.ts';
+import { createLiveQueue, type LiveQueue } from './live-queue.ts';
 import type { GraphQLContext } from './context.ts';
 
 export interface LiveEventEdge {
@@ -26,7 +26,7 @@ export async function subscribeToEvents(
         extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
       }),
     onClose: () => {
-      context.services.live.activeSubscriptions -= 1;
+      context.services.live.queues.delete(queue as LiveQueue<unknown>);
       return unsubscribe();
     },
   });
@@ -35,6 +35,6 @@ export async function subscribeToEvents(
       if (matchesEventQuery(event, query) && !queue.push({ cursor: encodeStreamCursor(event.position), node: event })) return;
     }
   });
-  context.services.live.activeSubscriptions += 1;
+  context.services.live.queues.add(queue as LiveQueue<unknown>);
   return queue;
 }

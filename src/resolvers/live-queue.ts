@@ -9,6 +9,11 @@ export interface LiveQueue<T> extends AsyncIterableIterator<T> {
   /** Returns false when the queue is over its limit (it has then failed with `overflowError`). */
   push(item: T, conflationKey?: string): boolean;
   fail(error: Error): void;
+  /**
+   * Resolves once the reader has taken every pending item and asked for the next one (so the
+   * last item has been handed on), or the queue has closed: a graceful shutdown waits for it.
+   */
+  drained(): Promise<void>;
 }
 
 export function createLiveQueue<T>(options: {
@@ -23,11 +28,20 @@ export function createLiveQueue<T>(options: {
   let failWaiting: ((error: Error) => void) | null = null;
   let failure: Error | null = null;
   let closed = false;
+  let drainWaiters: (() => void)[] = [];
+
+  function settleDrainWaiters(): void {
+    if (closed || failure || (pending.size === 0 && waiting)) {
+      for (const resolve of drainWaiters) resolve();
+      drainWaiters = [];
+    }
+  }
 
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
     pending.clear();
+    settleDrainWaiters();
     await options.onClose();
   }
 
@@ -52,6 +66,7 @@ export function createLiveQueue<T>(options: {
       if (closed || failure) return;
       failure = error;
       pending.clear();
+      settleDrainWaiters();
       if (failWaiting) {
         const reject = failWaiting;
         waiting = failWaiting = null;
@@ -70,12 +85,14 @@ export function createLiveQueue<T>(options: {
         pending.delete(first.value[0]);
         return { value: first.value[1], done: false };
       }
-      return new Promise<IteratorResult<T>>((resolve, reject) => {
+      const nextItem = new Promise<IteratorResult<T>>((resolve, reject) => {
         waiting = resolve;
         failWaiting = (error) => {
           void close().finally(() => reject(error));
         };
       });
+      settleDrainWaiters();
+      return nextItem;
     },
     async return() {
       if (waiting) {
@@ -89,6 +106,12 @@ export function createLiveQueue<T>(options: {
     async throw(error) {
       await close();
       throw error;
+    },
+    drained() {
+      return new Promise<void>((resolve) => {
+        drainWaiters.push(resolve);
+        settleDrainWaiters();
+      });
     },
     [Symbol.asyncIterator]() {
       return queue;

@@ -11,7 +11,7 @@ import { liveTopics } from '../ports/live-bus.ts';
 import { validateDimensionFilter } from '../query/event-filter.ts';
 import { aggregateByGroup, toPoint, type PointView, type SeriesShape } from '../query/series-view.ts';
 import { decodeSeriesMessage } from '../stream/live-messages.ts';
-import { createLiveQueue } from './live-queue.ts';
+import { createLiveQueue, type LiveQueue } from './live-queue.ts';
 import type { GraphQLContext } from './context.ts';
 
 export interface LiveSeriesInput {
@@ -53,7 +53,7 @@ export async function subscribeToSeries(
         extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
       }),
     onClose: () => {
-      services.live.activeSubscriptions -= 1;
+      services.live.queues.delete(queue as LiveQueue<unknown>);
       return unsubscribe();
     },
   });
@@ -113,6 +113,6 @@ export async function subscribeToSeries(
     }
     void refresh();
   });
-  services.live.activeSubscriptions += 1;
+  services.live.queues.add(queue as LiveQueue<unknown>);
   return queue;
 }

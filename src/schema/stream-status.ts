@@ -36,7 +36,7 @@ builder.queryField('streamStatus', (t) =>
         duplicates: stats.duplicates,
         quarantined: stats.quarantined,
         poisonRecords: stats.poison,
-        liveSubscriptions: context.services.live.activeSubscriptions,
+        liveSubscriptions: context.services.live.queues.size,
       };
     },
   }),

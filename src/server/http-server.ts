@@ -28,7 +28,12 @@ export interface HttpServerOptions {
 export interface RunningServer {
   url: string;
   port: number;
-  /** Stops accepting, closes subscriptions (WebSocket code 1001, "going away"), waits for requests in flight. */
+  /** Stops accepting connections and requests; what is in flight carries on. */
+  stopAccepting(): void;
+  /**
+   * Ends every subscription with a reason (WebSocket close 1001 "server shutting down"; SSE
+   * streams end) and waits for the server to close. Call after the last update was published.
+   */
   close(): Promise<void>;
 }
 
@@ -108,17 +113,26 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
+  const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
+  let accepting = true;
+  const stopAccepting = () => {
+    if (!accepting) return;
+    accepting = false;
+    server.close();
+    // Keep-alive connections would otherwise carry new requests in for as long as they live.
+    server.closeIdleConnections();
+  };
   return {
     url: `http://${shownHost}:${address.port}${GRAPHQL_PATH}`,
     port: address.port,
+    stopAccepting,
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      await graphqlWs.dispose();
+      stopAccepting();
       for (const socket of webSockets.clients) socket.close(1001, 'server shutting down');
+      await graphqlWs.dispose();
       webSockets.close();
-      // SSE streams and keep-alive connections would hold close() open forever.
-      server.closeIdleConnections();
-      setTimeout(() => server.closeAllConnections(), 5_000).unref();
+      // SSE streams never end by themselves: give them a moment to flush, then cut them.
+      setTimeout(() => server.closeAllConnections(), 1_000).unref();
       await closed;
     },
   };

@@ -44,3 +44,28 @@ describe('live queue', () => {
     expect(closed()).toBe(1);
   });
 });
+
+describe('live queue drain', () => {
+  it('resolves drained() only once the reader has taken everything and asked for more', async () => {
+    const { q } = queue(10);
+    q.push('a');
+    q.push('b');
+    let drained = false;
+    const waiting = q.drained().then(() => (drained = true));
+    await q.next();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(drained).toBe(false);
+    await q.next();
+    void q.next();
+    await waiting;
+    expect(drained).toBe(true);
+  });
+
+  it('resolves drained() when the queue closes with items left', async () => {
+    const { q } = queue(10);
+    q.push('a');
+    const waiting = q.drained();
+    await q.return!();
+    await expect(waiting).resolves.toBeUndefined();
+  });
+});

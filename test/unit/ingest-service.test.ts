@@ -1,0 +1,57 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createIngestService } from '../../src/ingest/ingest-service.ts';
+import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-event-log.ts';
+import { createLagMonitor } from '../../src/stream/lag-monitor.ts';
+import type { EventLog } from '../../src/ports/event-log.ts';
+import { StreamlensError } from '../../src/errors.ts';
+import { newDataDir, removeDataDir } from '../support/server.ts';
+
+const limits = { maxBatchEvents: 100, maxPropertiesBytes: 1024 };
+let dataDir: string;
+let log: EventLog;
+
+afterEach(async () => {
+  await log?.close();
+  if (dataDir) removeDataDir(dataDir);
+});
+
+function openLog() {
+  dataDir = newDataDir();
+  log = createEmbeddedEventLog({ dataDir, retentionMs: 86_400_000 });
+  return log;
+}
+
+describe('ingest service', () => {
+  it('refuses with a retryable UNAVAILABLE while processing is past its lag bound, and accepts again after', async () => {
+    const eventLog = openLog();
+    await eventLog.append(Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: String(i) })));
+    const monitor = createLagMonitor({ log: eventLog, groupId: 'processor', maxLag: 3 });
+    try {
+      await expect.poll(() => monitor.lastLag()).toBe(5);
+      const ingest = createIngestService({ log: eventLog, limits, overloadReason: monitor.overloadReason });
+      const refusal = await ingest.ingest('default', [{ type: 'x' }], null).catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(StreamlensError);
+      expect(refusal).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
+      expect((refusal as Error).message).toContain('processing is 5 events behind (the bound is 3)');
+      expect(await eventLog.lag('processor')).toBe(5);
+
+      const consumer = await eventLog.consume({ groupId: 'processor', handleBatch: async () => {} });
+      await expect.poll(() => monitor.lastLag(), { timeout: 5_000 }).toBe(0);
+      await consumer.stop();
+      expect((await ingest.ingest('default', [{ type: 'x' }], null)).accepted).toBe(1);
+    } finally {
+      monitor.stop();
+    }
+  });
+
+  it('drains calls in flight and refuses new ones once draining', async () => {
+    const eventLog = openLog();
+    const ingest = createIngestService({ log: eventLog, limits });
+    const inFlight = ingest.ingest('default', [{ type: 'x', id: 'in-flight' }], null);
+    const drained = ingest.drain();
+    await expect(ingest.ingest('default', [{ type: 'x' }], null)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await drained;
+    expect((await inFlight).acks[0]).toMatchObject({ id: 'in-flight', status: 'ACCEPTED' });
+    expect(await eventLog.lag('anyone')).toBe(1);
+  });
+});
