@@ -69,6 +69,7 @@ const environmentSchema = z.object({
   REDIS_URL: optionalText,
 
   OUT_OF_ORDERNESS: duration('5s'),
+  IDLE_PARTITION_TIMEOUT: duration('30s'),
   ALLOWED_LATENESS: duration('24h'),
   FUTURE_TOLERANCE: duration('10m'),
   SECOND_RETENTION: duration('6h'),
@@ -89,7 +90,7 @@ export interface Config {
   eventRetentionMs: number | null;
   cassandra: { contactPoints: string[]; localDataCenter: string; keyspace: string } | null;
   redisUrl: string | null;
-  eventTime: { outOfOrdernessMs: number; allowedLatenessMs: number; futureToleranceMs: number };
+  eventTime: { outOfOrdernessMs: number; idlePartitionMs: number; allowedLatenessMs: number; futureToleranceMs: number };
   secondRetentionMs: number;
   logRetentionMs: number;
   ingest: { maxBatchEvents: number; maxPropertiesBytes: number };
@@ -128,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       redisUrl: e.REDIS_URL ?? null,
       eventTime: {
         outOfOrdernessMs: e.OUT_OF_ORDERNESS,
+        idlePartitionMs: e.IDLE_PARTITION_TIMEOUT,
         allowedLatenessMs: e.ALLOWED_LATENESS,
         futureToleranceMs: e.FUTURE_TOLERANCE,
       },

@@ -48,7 +48,17 @@ export interface CatalogRow extends CatalogRowId {
   valueKeys: string[];
 }
 
-/** Time-series rollups, the event-type catalog and the processor's event-time progress. */
+/** The processor's progress in one log partition, kept beside the rollups it qualifies. */
+export interface PartitionProgress {
+  /** The largest event time counted in the partition; null before the first counted event. */
+  maxEventTime: number | null;
+  /** Every record up to this offset is stored: its event claimed and its rollups written. */
+  storedThrough: number;
+  /** Wall-clock time of the last batch: a partition idle for long stops holding the watermark back. */
+  lastActiveAt: number;
+}
+
+/** Time-series rollups, the event-type catalog and the processor's progress. */
 export interface SeriesStore {
   /** The stored rows among these ids; missing rows are simply absent. */
   loadRollups(ids: RollupRowId[]): Promise<RollupRow[]>;
@@ -59,9 +69,10 @@ export interface SeriesStore {
   loadCatalog(ids: CatalogRowId[]): Promise<CatalogRow[]>;
   saveCatalog(rows: CatalogRow[]): Promise<void>;
   readCatalog(tenant: string): Promise<CatalogRow[]>;
-  /** The largest event time counted so far, per log partition. */
-  loadMaxEventTimes(): Promise<Map<number, number>>;
-  saveMaxEventTime(partition: number, maxEventTime: number): Promise<void>;
+  /** How far the processor has come in each log partition. */
+  loadProgress(): Promise<Map<number, PartitionProgress>>;
+  /** Records a partition's progress; each field only ever rises (a stale write changes nothing). */
+  saveProgress(partition: number, progress: PartitionProgress): Promise<void>;
   /** Deletes the rows of the interval whose bucket starts before `before`; returns how many. */
   deleteBucketsBefore(interval: Interval, before: number): Promise<number>;
   checkHealth(): Promise<void>;

@@ -113,8 +113,8 @@ export function createQueryService(options: {
   const { eventStore, seriesStore, policy } = options;
 
   async function finality(): Promise<Finality> {
-    const maxEventTimes = await seriesStore.loadMaxEventTimes();
-    return { watermark: watermarkOf(maxEventTimes, policy.outOfOrdernessMs), allowedLatenessMs: policy.allowedLatenessMs };
+    const progress = await seriesStore.loadProgress();
+    return { watermark: watermarkOf(progress, policy, Date.now()), allowedLatenessMs: policy.allowedLatenessMs };
   }
 
   return {

@@ -8,20 +8,33 @@
  */
 import type { AcceptedEvent, QuarantineReason } from '../domain/event.ts';
 import { bucketEnd, type Interval } from '../domain/interval.ts';
+import type { PartitionProgress } from '../ports/series-store.ts';
 
 export interface EventTimePolicy {
   outOfOrdernessMs: number;
+  idlePartitionMs: number;
   allowedLatenessMs: number;
   futureToleranceMs: number;
 }
 
+export interface WatermarkPolicy {
+  outOfOrdernessMs: number;
+  /** A partition without a batch for this long no longer holds the watermark back. */
+  idlePartitionMs: number;
+}
+
 /**
- * The watermark over all partitions: the slowest partition decides, because its events may
- * still land anywhere after its own maximum. `null` until any event has been counted.
+ * The watermark over all partitions: the slowest active partition decides, because its events
+ * may still land anywhere after its own maximum. Partitions idle for longer than the idle
+ * timeout are left out (an idle partition would otherwise stall every bucket forever), unless
+ * every partition is idle, when the most advanced one decides. `null` until an event counted.
  */
-export function watermarkOf(maxEventTimes: ReadonlyMap<number, number>, outOfOrdernessMs: number): number | null {
-  if (maxEventTimes.size === 0) return null;
-  return Math.min(...maxEventTimes.values()) - outOfOrdernessMs;
+export function watermarkOf(progress: ReadonlyMap<number, PartitionProgress>, policy: WatermarkPolicy, now: number): number | null {
+  const counted = [...progress.values()].filter((p): p is PartitionProgress & { maxEventTime: number } => p.maxEventTime !== null);
+  if (counted.length === 0) return null;
+  const active = counted.filter((p) => now - p.lastActiveAt <= policy.idlePartitionMs);
+  const slowest = active.length > 0 ? Math.min(...active.map((p) => p.maxEventTime)) : Math.max(...counted.map((p) => p.maxEventTime));
+  return slowest - policy.outOfOrdernessMs;
 }
 
 /** Why the event must not be counted, or null when it counts. */

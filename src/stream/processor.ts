@@ -12,7 +12,7 @@
  */
 import { eventKey, type EventStore } from '../ports/event-store.ts';
 import type { EventLog, LogBatch, LogConsumer } from '../ports/event-log.ts';
-import type { SeriesStore } from '../ports/series-store.ts';
+import type { PartitionProgress, SeriesStore } from '../ports/series-store.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { StoredEvent } from '../domain/event.ts';
 import type { Interval } from '../domain/interval.ts';
@@ -64,17 +64,41 @@ export interface StreamProcessor {
   stats(): ProcessorStats;
 }
 
+/** How often other instances' partition progress is read: well inside the idle timeout. */
+const PROGRESS_REFRESH_MS = 5_000;
 /** How often old SECOND buckets are purged; retention is hours, so once a minute is plenty. */
 const PURGE_EVERY_MS = 60_000;
 
 export function createStreamProcessor(options: StreamProcessorOptions): StreamProcessor {
   const { log, eventStore, seriesStore, liveBus, policy, logger } = options;
-  let maxEventTimes = new Map<number, number>();
+  /** Every partition's progress: this instance's own, and the others' as last read from the store. */
+  let progress = new Map<number, PartitionProgress>();
+  /** The watermark never goes back, even when an idle partition wakes up behind it. */
+  let emittedWatermark: number | null = null;
   let consumer: LogConsumer | null = null;
-  let purgeTimer: NodeJS.Timeout | null = null;
+  let timers: NodeJS.Timeout[] = [];
   const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0 };
 
-  const currentWatermark = () => watermarkOf(maxEventTimes, policy.outOfOrdernessMs);
+  const currentWatermark = () => {
+    const computed = watermarkOf(progress, policy, Date.now());
+    if (computed !== null && (emittedWatermark === null || computed > emittedWatermark)) emittedWatermark = computed;
+    return emittedWatermark;
+  };
+
+  /** Other instances advance their partitions: read theirs, keep ours. */
+  async function refreshProgress(): Promise<void> {
+    try {
+      const stored = await seriesStore.loadProgress();
+      const merged = new Map(stored);
+      for (const [partition, own] of progress) {
+        const theirs = stored.get(partition);
+        if (!theirs || theirs.storedThrough <= own.storedThrough) merged.set(partition, own);
+      }
+      progress = merged;
+    } catch (error) {
+      logger.warn({ err: error }, 'reading the progress of other partitions failed; will retry');
+    }
+  }
 
   async function handleBatch(batch: LogBatch): Promise<void> {
     const watermark = currentWatermark();
@@ -108,14 +132,16 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     const changedCatalog = mergeIntoCatalog(await seriesStore.loadCatalog(catalogRowIdsOfBatch(counted)), counted);
     await seriesStore.saveCatalog(changedCatalog);
 
-    if (counted.length > 0) {
-      const batchMax = Math.max(...counted.map((c) => c.event.timestamp));
-      const previous = maxEventTimes.get(batch.partition) ?? -Infinity;
-      if (batchMax > previous) {
-        await seriesStore.saveMaxEventTime(batch.partition, batchMax);
-        maxEventTimes = new Map(maxEventTimes).set(batch.partition, batchMax);
-      }
-    }
+    // Progress last: "stored through" must never run ahead of what the stores hold.
+    const previous = progress.get(batch.partition);
+    const batchMax = counted.length > 0 ? Math.max(...counted.map((c) => c.event.timestamp)) : null;
+    const next: PartitionProgress = {
+      maxEventTime: batchMax === null ? (previous?.maxEventTime ?? null) : Math.max(batchMax, previous?.maxEventTime ?? -Infinity),
+      storedThrough: batch.records.at(-1)!.position.offset,
+      lastActiveAt: Date.now(),
+    };
+    await seriesStore.saveProgress(batch.partition, next);
+    progress = new Map(progress).set(batch.partition, next);
 
     await publish(counted, changedRollups);
     stats.processed += stored.length;
@@ -162,17 +188,17 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
 
   return {
     async start() {
-      maxEventTimes = await seriesStore.loadMaxEventTimes();
+      progress = await seriesStore.loadProgress();
       consumer = await log.consume({
         groupId: PROCESSOR_GROUP_ID,
         handleBatch,
         ...(options.maxBatchSize ? { maxBatchSize: options.maxBatchSize } : {}),
       });
-      purgeTimer = setInterval(() => void purgeOldSeconds(), PURGE_EVERY_MS);
-      purgeTimer.unref();
+      timers = [setInterval(() => void purgeOldSeconds(), PURGE_EVERY_MS), setInterval(() => void refreshProgress(), PROGRESS_REFRESH_MS)];
+      for (const timer of timers) timer.unref();
     },
     async stop() {
-      if (purgeTimer) clearInterval(purgeTimer);
+      for (const timer of timers) clearInterval(timer);
       await consumer?.stop();
       consumer = null;
     },

@@ -84,11 +84,19 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     expect((await store.loadCatalog([catalog]))[0]!.count).toBe(4);
   });
 
-  it('only ever raises a partition\'s max event time', async () => {
-    await store.saveMaxEventTime(0, 1000);
-    await store.saveMaxEventTime(1, 500);
-    await store.saveMaxEventTime(0, 900);
-    expect(await store.loadMaxEventTimes()).toEqual(new Map([[0, 1000], [1, 500]]));
+  it('keeps each partition\'s progress, and only ever raises it', async () => {
+    await store.saveProgress(0, { maxEventTime: null, storedThrough: 3, lastActiveAt: 100 });
+    await store.saveProgress(0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200 });
+    await store.saveProgress(1, { maxEventTime: 500, storedThrough: 7, lastActiveAt: 150 });
+    // A stale write (a replayed batch, a slow instance) changes nothing.
+    await store.saveProgress(0, { maxEventTime: 900, storedThrough: 8, lastActiveAt: 190 });
+    await store.saveProgress(1, { maxEventTime: null, storedThrough: 9, lastActiveAt: 300 });
+    expect(await store.loadProgress()).toEqual(
+      new Map([
+        [0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200 }],
+        [1, { maxEventTime: 500, storedThrough: 9, lastActiveAt: 300 }],
+      ]),
+    );
   });
 
   it('deletes the buckets of one interval before a time', async () => {

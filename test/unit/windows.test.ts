@@ -31,14 +31,25 @@ describe('window assignment', () => {
 });
 
 describe('event time', () => {
-  const policy = { outOfOrdernessMs: 5_000, allowedLatenessMs: 60_000, futureToleranceMs: 600_000 };
+  const policy = { outOfOrdernessMs: 5_000, idlePartitionMs: 30_000, allowedLatenessMs: 60_000, futureToleranceMs: 600_000 };
   const event = (timestamp: number, receivedAt = timestamp): AcceptedEvent => ({
     tenant: 'default', id: 'e', type: 'x', timestamp, receivedAt, clockCorrectionMs: 0, source: null, dimensions: {}, values: {}, properties: null,
   });
 
-  it('trails the slowest partition by the out-of-orderness bound', () => {
-    expect(watermarkOf(new Map(), 5_000)).toBeNull();
-    expect(watermarkOf(new Map([[0, 100_000], [1, 80_000]]), 5_000)).toBe(75_000);
+  const now = 1_000_000;
+  const progress = (maxEventTime: number | null, idleFor: number) => ({ maxEventTime, storedThrough: 1, lastActiveAt: now - idleFor });
+
+  it('trails the slowest active partition by the out-of-orderness bound', () => {
+    expect(watermarkOf(new Map(), policy, now)).toBeNull();
+    expect(watermarkOf(new Map([[0, progress(null, 0)]]), policy, now)).toBeNull();
+    expect(watermarkOf(new Map([[0, progress(100_000, 0)], [1, progress(80_000, 1_000)]]), policy, now)).toBe(75_000);
+  });
+
+  it('leaves idle partitions out, unless every partition is idle', () => {
+    const someIdle = new Map([[0, progress(100_000, 0)], [1, progress(80_000, 30_001)], [2, progress(null, 0)]]);
+    expect(watermarkOf(someIdle, policy, now)).toBe(95_000);
+    const allIdle = new Map([[0, progress(100_000, 60_000)], [1, progress(80_000, 60_000)]]);
+    expect(watermarkOf(allIdle, policy, now)).toBe(95_000);
   });
 
   it('quarantines events older than watermark minus lateness, and far-future events', () => {

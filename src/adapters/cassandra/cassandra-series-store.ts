@@ -9,7 +9,7 @@
 import cassandra from 'cassandra-driver';
 import type { Client, types } from 'cassandra-driver';
 import type { Interval } from '../../domain/interval.ts';
-import type { CatalogRow, CatalogRowId, RollupRow, RollupRowId, SeriesStore } from '../../ports/series-store.ts';
+import type { CatalogRow, CatalogRowId, PartitionProgress, RollupRow, RollupRowId, SeriesStore } from '../../ports/series-store.ts';
 import { decodeAggregate, encodeAggregate } from '../../stream/rollup.ts';
 import { unavailable } from '../../errors.ts';
 import { assertKeyspaceName, migrate, seriesStoreMigrations } from './migrations.ts';
@@ -156,6 +156,25 @@ interface WindowRef {
   type: string;
 }
 
+function toProgress(row: types.Row): PartitionProgress {
+  const maxEventTime = row.get('max_event_time');
+  return {
+    maxEventTime: maxEventTime === null || maxEventTime === undefined ? null : toNumber(maxEventTime, 'max_event_time'),
+    storedThrough: toNumber(row.get('stored_through'), 'stored_through'),
+    lastActiveAt: toNumber(row.get('last_active_at'), 'last_active_at'),
+  };
+}
+
+function mergeProgress(stored: PartitionProgress, update: PartitionProgress): PartitionProgress {
+  const maxEventTime =
+    stored.maxEventTime === null ? update.maxEventTime : update.maxEventTime === null ? stored.maxEventTime : Math.max(stored.maxEventTime, update.maxEventTime);
+  return {
+    maxEventTime,
+    storedThrough: Math.max(stored.storedThrough, update.storedThrough),
+    lastActiveAt: Math.max(stored.lastActiveAt, update.lastActiveAt),
+  };
+}
+
 export async function createCassandraSeriesStore(options: CassandraSeriesStoreOptions): Promise<SeriesStore> {
   const { keyspace, onWarning } = options;
   assertKeyspaceName(keyspace);
@@ -219,9 +238,9 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
     selectTenantCatalog: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ?`,
     upsertCatalog: `INSERT INTO ${keyspace}.catalog (tenant, type, log_partition, applied_offset, event_count, first_seen, last_seen,
       dimension_keys, value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    selectMaxEventTimes: `SELECT log_partition, max_event_time FROM ${keyspace}.max_event_times WHERE scope = ?`,
-    selectMaxEventTime: `SELECT max_event_time FROM ${keyspace}.max_event_times WHERE scope = ? AND log_partition = ?`,
-    upsertMaxEventTime: `INSERT INTO ${keyspace}.max_event_times (scope, log_partition, max_event_time) VALUES (?, ?, ?)`,
+    selectAllProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at FROM ${keyspace}.partition_progress WHERE scope = ?`,
+    selectProgress: `SELECT max_event_time, stored_through, last_active_at FROM ${keyspace}.partition_progress WHERE scope = ? AND log_partition = ?`,
+    upsertProgress: `INSERT INTO ${keyspace}.partition_progress (scope, log_partition, max_event_time, stored_through, last_active_at) VALUES (?, ?, ?, ?, ?)`,
   };
 
   let closing: Promise<void> | null = null;
@@ -383,21 +402,26 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       return guarded('read the catalog', async () => (await selectAll(cql.selectTenantCatalog, [tenant])).map(toCatalogRow));
     },
 
-    loadMaxEventTimes() {
-      return guarded('read watermarks', async () => {
-        const rows = await selectAll(cql.selectMaxEventTimes, [PROGRESS_SCOPE]);
-        return new Map(rows.map((row) => [row.get('log_partition') as number, toNumber(row.get('max_event_time'), 'max_event_time')]));
+    loadProgress() {
+      return guarded('read progress', async () => {
+        const rows = await selectAll(cql.selectAllProgress, [PROGRESS_SCOPE]);
+        return new Map(rows.map((row) => [row.get('log_partition') as number, toProgress(row)]));
       });
     },
 
-    saveMaxEventTime(partition, maxEventTime) {
-      return guarded('write watermarks', async () => {
-        // Read, compare, write: not atomic, and it need not be. Only the consumer that owns
-        // the log partition writes its row, so nothing can slip in between the two steps.
-        const current = await client.execute(cql.selectMaxEventTime, [PROGRESS_SCOPE, partition]);
-        const stored = current.first();
-        if (stored && toNumber(stored.get('max_event_time'), 'max_event_time') >= maxEventTime) return;
-        await client.execute(cql.upsertMaxEventTime, [PROGRESS_SCOPE, partition, toBigInt(maxEventTime)]);
+    saveProgress(partition, progress) {
+      return guarded('write progress', async () => {
+        // Read, merge, write: not atomic, and it need not be. Only the consumer that owns the
+        // log partition writes its row, so nothing can slip in between the two steps.
+        const stored = (await client.execute(cql.selectProgress, [PROGRESS_SCOPE, partition])).first();
+        const merged = stored ? mergeProgress(toProgress(stored), progress) : progress;
+        await client.execute(cql.upsertProgress, [
+          PROGRESS_SCOPE,
+          partition,
+          merged.maxEventTime === null ? null : toBigInt(merged.maxEventTime),
+          toBigInt(merged.storedThrough),
+          toBigInt(merged.lastActiveAt),
+        ]);
       });
     },
 

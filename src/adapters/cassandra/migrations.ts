@@ -81,6 +81,20 @@ export const seriesStoreMigrations: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    version: 4,
+    description: 'processor progress per log partition: stored-through offset and last activity',
+    statements: (keyspace) => [
+      `CREATE TABLE IF NOT EXISTS ${keyspace}.partition_progress (
+         scope text,
+         log_partition int,
+         max_event_time bigint,
+         stored_through bigint,
+         last_active_at bigint,
+         PRIMARY KEY ((scope), log_partition)
+       )`,
+    ],
+  },
 ];
 
 /** Unquoted CQL identifiers fold to lower case; insisting on it keeps every statement unquoted. */

@@ -85,9 +85,11 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       value_keys TEXT NOT NULL,
       PRIMARY KEY (tenant, type, log_partition)
     ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS max_event_times (
+    CREATE TABLE IF NOT EXISTS partition_progress (
       log_partition INTEGER PRIMARY KEY,
-      max_event_time INTEGER NOT NULL
+      max_event_time INTEGER,
+      stored_through INTEGER NOT NULL,
+      last_active_at INTEGER NOT NULL
     );
   `);
 
@@ -162,20 +164,31 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
         db.prepare<[string], StoredCatalog>('SELECT * FROM catalog WHERE tenant = ? ORDER BY type').all(tenant).map(toCatalogRow),
       );
     },
-    loadMaxEventTimes() {
-      return guarded('read watermarks', () => {
+    loadProgress() {
+      return guarded('read progress', () => {
         const rows = db
-          .prepare<[], { log_partition: number; max_event_time: number }>('SELECT * FROM max_event_times')
+          .prepare<[], { log_partition: number; max_event_time: number | null; stored_through: number; last_active_at: number }>(
+            'SELECT * FROM partition_progress',
+          )
           .all();
-        return new Map(rows.map((row) => [row.log_partition, row.max_event_time]));
+        return new Map(
+          rows.map((row) => [
+            row.log_partition,
+            { maxEventTime: row.max_event_time, storedThrough: row.stored_through, lastActiveAt: row.last_active_at },
+          ]),
+        );
       });
     },
-    saveMaxEventTime(partition, maxEventTime) {
-      return guarded('write watermarks', () => {
+    saveProgress(partition, progress) {
+      return guarded('write progress', () => {
+        // max() in SQLite ignores NULL only in its aggregate form, hence coalesce for max_event_time.
         db.prepare(
-          `INSERT INTO max_event_times (log_partition, max_event_time) VALUES (?, ?)
-           ON CONFLICT (log_partition) DO UPDATE SET max_event_time = max(max_event_time, excluded.max_event_time)`,
-        ).run(partition, maxEventTime);
+          `INSERT INTO partition_progress (log_partition, max_event_time, stored_through, last_active_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (log_partition) DO UPDATE SET
+             max_event_time = max(coalesce(max_event_time, excluded.max_event_time), coalesce(excluded.max_event_time, max_event_time)),
+             stored_through = max(stored_through, excluded.stored_through),
+             last_active_at = max(last_active_at, excluded.last_active_at)`,
+        ).run(partition, progress.maxEventTime, progress.storedThrough, progress.lastActiveAt);
       });
     },
     deleteBucketsBefore(interval, before) {
