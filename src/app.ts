@@ -63,6 +63,7 @@ export async function startApp(config: Config, adapters: Adapters, logger: Proce
     processor,
     liveBus: adapters.liveBus,
     seriesStore: adapters.seriesStore,
+    eventStore: adapters.eventStore,
     live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, queues: new Set() },
   };
 
@@ -77,7 +78,7 @@ export async function startApp(config: Config, adapters: Adapters, logger: Proce
   const server = await startHttpServer(
     {
       schema,
-      createContext: () => createGraphQLContext(services, DEFAULT_TENANT),
+      createContext: ({ lastEventId }) => createGraphQLContext(services, DEFAULT_TENANT, lastEventId),
       checkReadiness: async () => {
         await Promise.all(dependencies.map(([name, check]) => withTimeout(check(), READINESS_TIMEOUT_MS, `the ${name}`)));
         const overload = lagMonitor.overloadReason();

@@ -42,6 +42,12 @@ export interface EventStore {
   findByIds(tenant: string, ids: readonly string[]): Promise<StoredEvent[]>;
   /** Counted events matching the query, newest event time first (ties: id descending). */
   listEvents(query: EventQuery, limit: number, after?: EventPageKey | null): Promise<StoredEvent[]>;
+  /**
+   * Counted events of the tenant whose log position is after `after` (per partition; all of a
+   * partition `after` does not name), ordered by partition then offset: the replay that lets
+   * a subscriber resume from a stream cursor.
+   */
+  listAfterPositions(tenant: string, after: ReadonlyMap<number, number>, limit: number): Promise<StoredEvent[]>;
   /** Quarantined events of the tenant, newest receipt first. */
   listQuarantine(tenant: string, limit: number, after?: QuarantinePageKey | null): Promise<StoredEvent[]>;
   checkHealth(): Promise<void>;

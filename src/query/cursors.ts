@@ -2,7 +2,6 @@
  * Opaque cursors. Clients must treat them as strings; inside, they are base64url JSON tagged
  * with their kind, so a cursor of one kind is refused where another is expected.
  */
-import type { LogPosition } from '../domain/event.ts';
 import type { EventPageKey, QuarantinePageKey } from '../ports/event-store.ts';
 import { badInput } from '../errors.ts';
 
@@ -40,7 +39,21 @@ export function decodeQuarantineCursor(cursor: string): QuarantinePageKey {
   return { receivedAt: receivedAt as number, id };
 }
 
-/** A position in the log: where a live event stream stands. */
-export function encodeStreamCursor(position: LogPosition): string {
-  return encode(['s', position.partition, position.offset]);
+/**
+ * A stream position: for each log partition, the offset of the last record seen. One number
+ * per partition, because offsets only order records within a partition.
+ */
+export type StreamPosition = ReadonlyMap<number, number>;
+
+export function encodeStreamCursor(position: StreamPosition): string {
+  return encode(['s', [...position].sort(([a], [b]) => a - b)]);
+}
+
+export function decodeStreamCursor(cursor: string): Map<number, number> {
+  const [, pairs] = decode(cursor, 's');
+  const valid =
+    Array.isArray(pairs) &&
+    pairs.every((pair) => Array.isArray(pair) && pair.length === 2 && Number.isSafeInteger(pair[0]) && Number.isSafeInteger(pair[1]));
+  if (!valid) throw badInput('the cursor is not one this field returned');
+  return new Map(pairs as [number, number][]);
 }

@@ -8,7 +8,7 @@ import type { EventStore } from '../ports/event-store.ts';
 import type { CatalogRow, SeriesStore } from '../ports/series-store.ts';
 import { watermarkOf, type EventTimePolicy } from '../stream/event-time.ts';
 import { badInput } from '../errors.ts';
-import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor } from './cursors.ts';
+import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor, encodeStreamCursor } from './cursors.ts';
 import { toEventQuery, validateDimensionFilter, type EventFilterInput } from './event-filter.ts';
 import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView } from './series-view.ts';
 
@@ -45,6 +45,11 @@ export interface Page<T> {
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
+export interface EventPage extends Page<StoredEvent> {
+  /** The stream position as of the query. */
+  streamCursor: string;
+}
+
 export interface EventTypeSummary {
   type: string;
   count: number;
@@ -60,7 +65,7 @@ export interface SeriesResult extends SeriesView {
 
 export interface QueryService {
   eventsByIds(tenant: string, ids: readonly string[]): Promise<(StoredEvent | null)[]>;
-  events(tenant: string, filter: EventFilterInput | null | undefined, first: number, after: string | null | undefined): Promise<Page<StoredEvent>>;
+  events(tenant: string, filter: EventFilterInput | null | undefined, first: number, after: string | null | undefined): Promise<EventPage>;
   quarantine(tenant: string, first: number, after: string | null | undefined): Promise<Page<StoredEvent>>;
   series(tenant: string, request: SeriesRequest): Promise<SeriesResult[]>;
   top(tenant: string, request: TopRequest): Promise<TopEntryView[]>;
@@ -128,11 +133,15 @@ export function createQueryService(options: {
       checkPageSize(first);
       const query = toEventQuery(tenant, filter);
       const afterKey = after ? decodeEventCursor(after) : null;
+      // Read before the events: everything up to it is already stored, so a subscription from
+      // it misses nothing the query could not have returned.
+      const progress = await seriesStore.loadProgress();
+      const streamCursor = encodeStreamCursor(new Map([...progress].map(([partition, p]) => [partition, p.storedThrough])));
       // One extra row tells whether another page exists without a count query.
       const rows = await eventStore.listEvents(query, first + 1, afterKey);
       const page = rows.slice(0, first);
       const edges = page.map((node) => ({ cursor: encodeEventCursor(node), node }));
-      return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
+      return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null }, streamCursor };
     },
 
     async quarantine(tenant, first, after) {

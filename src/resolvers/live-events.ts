@@ -1,8 +1,18 @@
-/** The events subscription: matching events from the live bus, through a bounded queue. */
+/**
+ * The events subscription: a replay from the event store from a stream position, then the
+ * live events from the bus, through one bounded queue, with no gap and no duplicate.
+ *
+ * The live topic is subscribed first and buffered while the replay runs; the replay then reads
+ * every stored event after the starting position; finally the buffer and the live stream are
+ * delivered, skipping whatever the replay already covered. Every event carries its log
+ * position, and per partition positions only grow, so "already delivered" is one comparison.
+ * Without `after`, the subscription starts where the stores stand now (their "stored through"
+ * offsets), so even the first events cannot fall between the stores and the bus.
+ */
 import { GraphQLError } from 'graphql';
 import type { StoredEvent } from '../domain/event.ts';
 import { liveTopics } from '../ports/live-bus.ts';
-import { encodeStreamCursor } from '../query/cursors.ts';
+import { decodeStreamCursor, encodeStreamCursor } from '../query/cursors.ts';
 import { matchesEventQuery, toEventQuery, type EventFilterInput } from '../query/event-filter.ts';
 import { decodeEventsMessage } from '../stream/live-messages.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
@@ -13,28 +23,92 @@ export interface LiveEventEdge {
   node: StoredEvent;
 }
 
+/** Events read from the store per replay query. */
+const REPLAY_PAGE_SIZE = 500;
+
+function tooSlow(): GraphQLError {
+  return new GraphQLError('this subscriber fell too far behind; subscribe again with `after` set to the last cursor it received', {
+    extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
+  });
+}
+
+/** Where the stores stand now: every partition's "stored through" offset. */
+async function currentStreamPosition(context: GraphQLContext): Promise<Map<number, number>> {
+  const progress = await context.services.seriesStore.loadProgress();
+  return new Map([...progress].map(([partition, p]) => [partition, p.storedThrough]));
+}
+
 export async function subscribeToEvents(
   context: GraphQLContext,
   filter: EventFilterInput | null | undefined,
+  after: string | null | undefined,
 ): Promise<AsyncIterable<LiveEventEdge>> {
-  const query = toEventQuery(context.tenant, filter);
+  const { services, tenant } = context;
+  const query = toEventQuery(tenant, filter);
+  const resumeFrom = after ?? context.lastEventId ?? null;
+  const delivered = resumeFrom ? decodeStreamCursor(resumeFrom) : null;
+
   let unsubscribe: () => Promise<void> = async () => {};
-  const queue = createLiveQueue<LiveEventEdge>({
-    limit: context.services.live.maxPendingEvents,
-    overflowError: () =>
-      new GraphQLError('this subscriber fell too far behind; subscribe again to continue', {
-        extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
-      }),
+  const queue: LiveQueue<LiveEventEdge> = createLiveQueue<LiveEventEdge>({
+    limit: services.live.maxPendingEvents,
+    overflowError: tooSlow,
     onClose: () => {
-      context.services.live.queues.delete(queue as LiveQueue<unknown>);
+      services.live.queues.delete(queue as LiveQueue<unknown>);
       return unsubscribe();
     },
   });
-  unsubscribe = await context.services.liveBus.subscribe(liveTopics.events(context.tenant), (message) => {
-    for (const event of decodeEventsMessage(message).events) {
-      if (matchesEventQuery(event, query) && !queue.push({ cursor: encodeStreamCursor(event.position), node: event })) return;
+
+  /** Advances the position past the event, and queues it if it matches and is new. */
+  function offer(event: StoredEvent, position: Map<number, number>): { isNew: boolean; edge: LiveEventEdge | null } {
+    const seen = position.get(event.position.partition);
+    if (seen !== undefined && event.position.offset <= seen) return { isNew: false, edge: null };
+    position.set(event.position.partition, event.position.offset);
+    if (!matchesEventQuery(event, query)) return { isNew: true, edge: null };
+    return { isNew: true, edge: { cursor: encodeStreamCursor(position), node: event } };
+  }
+
+  let buffer: StoredEvent[] | null = [];
+  let position: Map<number, number> | null = null;
+  unsubscribe = await services.liveBus.subscribe(liveTopics.events(tenant), (message) => {
+    const events = decodeEventsMessage(message).events;
+    if (buffer) {
+      buffer.push(...events);
+      // The replay is taking long and live traffic is heavy: better to start over later.
+      if (buffer.length > services.live.maxPendingEvents) queue.fail(tooSlow());
+      return;
+    }
+    for (const event of events) {
+      const { edge } = offer(event, position!);
+      if (edge && !queue.push(edge)) return;
     }
   });
-  context.services.live.queues.add(queue as LiveQueue<unknown>);
+  services.live.queues.add(queue as LiveQueue<unknown>);
+
+  void (async () => {
+    try {
+      position = delivered ?? (await currentStreamPosition(context));
+      for (;;) {
+        const page = await services.eventStore.listAfterPositions(tenant, position, REPLAY_PAGE_SIZE);
+        for (const event of page) {
+          const { edge } = offer(event, position);
+          if (edge && !(await queue.pushWhenRoom(edge))) return;
+        }
+        if (page.length < REPLAY_PAGE_SIZE) break;
+      }
+      const buffered = buffer ?? [];
+      buffer = null;
+      for (const event of buffered) {
+        const { edge } = offer(event, position);
+        if (edge && !queue.push(edge)) return;
+      }
+    } catch (error) {
+      queue.fail(
+        new GraphQLError('the events subscription could not read history; subscribe again to continue', {
+          extensions: { code: 'UNAVAILABLE', retryable: true },
+          originalError: error as Error,
+        }),
+      );
+    }
+  })();
   return queue;
 }

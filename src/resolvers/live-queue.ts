@@ -8,6 +8,11 @@
 export interface LiveQueue<T> extends AsyncIterableIterator<T> {
   /** Returns false when the queue is over its limit (it has then failed with `overflowError`). */
   push(item: T, conflationKey?: string): boolean;
+  /**
+   * Waits for room, then pushes: for producers that can wait (a replay from the stores), so a
+   * slow reader slows the replay down instead of failing. Resolves false if the queue closed.
+   */
+  pushWhenRoom(item: T): Promise<boolean>;
   fail(error: Error): void;
   /**
    * Resolves once the reader has taken every pending item and asked for the next one (so the
@@ -29,6 +34,14 @@ export function createLiveQueue<T>(options: {
   let failure: Error | null = null;
   let closed = false;
   let drainWaiters: (() => void)[] = [];
+  let roomWaiters: (() => void)[] = [];
+
+  function settleRoomWaiters(): void {
+    if (closed || failure || pending.size < options.limit) {
+      for (const resolve of roomWaiters) resolve();
+      roomWaiters = [];
+    }
+  }
 
   function settleDrainWaiters(): void {
     if (closed || failure || (pending.size === 0 && waiting)) {
@@ -42,6 +55,7 @@ export function createLiveQueue<T>(options: {
     closed = true;
     pending.clear();
     settleDrainWaiters();
+    settleRoomWaiters();
     await options.onClose();
   }
 
@@ -62,11 +76,18 @@ export function createLiveQueue<T>(options: {
       pending.set(key, item);
       return true;
     },
+    async pushWhenRoom(item) {
+      while (!closed && !failure && pending.size >= options.limit) {
+        await new Promise<void>((resolve) => roomWaiters.push(resolve));
+      }
+      return queue.push(item);
+    },
     fail(error) {
       if (closed || failure) return;
       failure = error;
       pending.clear();
       settleDrainWaiters();
+      settleRoomWaiters();
       if (failWaiting) {
         const reject = failWaiting;
         waiting = failWaiting = null;
@@ -83,6 +104,7 @@ export function createLiveQueue<T>(options: {
       const first = pending.entries().next();
       if (!first.done) {
         pending.delete(first.value[0]);
+        settleRoomWaiters();
         return { value: first.value[1], done: false };
       }
       const nextItem = new Promise<IteratorResult<T>>((resolve, reject) => {

@@ -41,11 +41,19 @@ export const EventEdge = builder.objectRef<LiveEventEdge>('EventEdge').implement
 });
 
 const EventConnection = builder
-  .objectRef<{ edges: LiveEventEdge[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } }>('EventConnection')
+  .objectRef<{ edges: LiveEventEdge[]; pageInfo: { hasNextPage: boolean; endCursor: string | null }; streamCursor: string | null }>(
+    'EventConnection',
+  )
   .implement({
     fields: (t) => ({
       edges: t.field({ type: [EventEdge], resolve: (c) => c.edges }),
       pageInfo: t.field({ type: PageInfo, resolve: (c) => c.pageInfo }),
+      streamCursor: t.string({
+        nullable: true,
+        description:
+          'The stream position as of this query: subscribe to events with `after` set to it to receive everything processed since, with no gap (events the query already returned may come again).',
+        resolve: (c) => c.streamCursor,
+      }),
     }),
   });
 
@@ -76,9 +84,15 @@ builder.queryField('events', (t) =>
 builder.subscriptionField('events', (t) =>
   t.field({
     type: EventEdge,
-    description: 'Each processed event that matches the filter, as soon as it is stored.',
-    args: { filter: t.arg({ type: EventFilter }) },
-    subscribe: (_root, args, context) => subscribeToEvents(context, args.filter),
+    description: 'Each processed event that matches the filter, as soon as it is stored. The edge cursor is a stream position to resume from.',
+    args: {
+      filter: t.arg({ type: EventFilter }),
+      after: t.arg.string({
+        description:
+          'A cursor this subscription (or a query\'s streamCursor) returned: replays every matching event after it from history, then continues live, with no gap and no duplicate. Over SSE, Last-Event-ID does the same.',
+      }),
+    },
+    subscribe: (_root, args, context) => subscribeToEvents(context, args.filter, args.after),
     resolve: (edge) => edge,
   }),
 );

@@ -13,13 +13,17 @@ import type { GraphQLContext } from '../resolvers/context.ts';
 import { createErrorMasker, type ErrorLogger } from './errors.ts';
 import { graphiqlExamples } from './graphiql-examples.ts';
 import { useDashboard } from './dashboard.ts';
+import { useSseEventIds } from './sse-event-ids.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
 export interface HttpServerOptions {
   schema: GraphQLSchema;
-  /** Builds the context of one operation (HTTP request, SSE stream or WebSocket subscription). */
-  createContext: () => GraphQLContext;
+  /**
+   * Builds the context of one operation (HTTP request, SSE stream or WebSocket subscription);
+   * `lastEventId` is the Last-Event-ID header of a reconnecting SSE client.
+   */
+  createContext: (request: { lastEventId: string | null }) => GraphQLContext;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkReadiness: () => Promise<void>;
   logger: ErrorLogger & { info(object: object, message: string): void; warn(object: object, message: string): void };
@@ -43,7 +47,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     graphqlEndpoint: GRAPHQL_PATH,
     healthCheckEndpoint: '/health',
     landingPage: false,
-    context: () => options.createContext(),
+    context: ({ request }) => options.createContext({ lastEventId: request?.headers.get('last-event-id') ?? null }),
     graphiql: { title: 'Streamlens', defaultQuery: graphiqlExamples(), subscriptionsProtocol: 'SSE' },
     renderGraphiQL,
     maskedErrors: { maskError: createErrorMasker(options.logger) },
@@ -55,6 +59,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     },
     plugins: [
       useDashboard(),
+      useSseEventIds(),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

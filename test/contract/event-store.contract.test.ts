@@ -116,6 +116,26 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     expect((await store.listQuarantine('acme', 10, { receivedAt: T0 + 2, id: 'future' })).map((e) => e.id)).toEqual(['late']);
   });
 
+  it('replays counted events after stream positions, in log order per partition', async () => {
+    const at = (partition: number, offset: number, id: string, overrides: Partial<StoredEvent> = {}) =>
+      stored(id, { position: { partition, offset }, ...overrides });
+    await store.claim([
+      at(0, 1, 'p0-1'),
+      at(0, 2, 'p0-2'),
+      at(0, 3, 'p0-3-late', { quarantine: 'TOO_LATE' }),
+      at(0, 4, 'p0-4'),
+      at(1, 1, 'p1-1'),
+      at(1, 2, 'p1-2'),
+      at(2, 5, 'p2-5'),
+      at(0, 9, 'other-tenant', { tenant: 'other' }),
+    ]);
+    const ids = (events: StoredEvent[]) => events.map((e) => e.id);
+    expect(ids(await store.listAfterPositions('acme', new Map(), 100))).toEqual(['p0-1', 'p0-2', 'p0-4', 'p1-1', 'p1-2', 'p2-5']);
+    expect(ids(await store.listAfterPositions('acme', new Map([[0, 2], [1, 2]]), 100))).toEqual(['p0-4', 'p2-5']);
+    expect(ids(await store.listAfterPositions('acme', new Map([[0, 1]]), 3))).toEqual(['p0-2', 'p0-4', 'p1-1']);
+    expect(ids(await store.listAfterPositions('acme', new Map([[0, 4], [1, 2], [2, 5]]), 100))).toEqual([]);
+  });
+
   it('claims large batches', async () => {
     const events = Array.from({ length: 2500 }, (_, i) => stored(`bulk-${i}`, { position: { partition: 0, offset: i } }));
     const claims = await store.claim(events);

@@ -63,5 +63,35 @@ describe('two instances on the real servers', () => {
     expect(processed[0]! + processed[1]!).toBe(24);
     events.stop();
     series.stop();
+    await waitForLiveSubscriptions(second.url, 0);
+  }, 120_000);
+
+  it('resumes on one instance a subscription that started on the other, with every event once', async () => {
+    const types = Array.from({ length: 6 }, (_, i) => `moving_${i}`);
+    const batch = (from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => ({ id: `m-${from + i}`, type: types[(from + i) % types.length]! }));
+    const firstWs = wsClient(first.wsUrl);
+    try {
+      const before = await subscribe(firstWs, LiveEventsDocument, { filter: { types } });
+      await waitForLiveSubscriptions(first.url, 1);
+      await query(first.url, IngestDocument, { events: batch(0, 30) });
+      const seen = await before.waitFor(30, 60_000);
+      // The client loses the first instance after 12 events and reconnects to the second one.
+      const cursor = seen[11]!.events.cursor;
+      const expectedAfter = new Set(seen.slice(12).map((item) => item.events.node.id));
+      before.stop();
+      await query(second.url, IngestDocument, { events: batch(30, 50) });
+      for (const item of batch(30, 50)) expectedAfter.add(item.id);
+
+      const after = await subscribe(ws, LiveEventsDocument, { filter: { types }, after: cursor });
+      await after.waitFor(38, 60_000);
+      await waitForProcessing(second.url, 60_000);
+      const ids = after.items.map((item) => item.events.node.id);
+      expect(ids).toHaveLength(38);
+      expect(new Set(ids)).toEqual(expectedAfter);
+      after.stop();
+    } finally {
+      await firstWs.dispose();
+    }
   }, 120_000);
 });

@@ -69,6 +69,8 @@ export function createEmbeddedEventStore(options: { dataDir: string }): EventSto
       ON events (tenant, timestamp DESC, id DESC) WHERE quarantine IS NULL;
     CREATE INDEX IF NOT EXISTS events_by_type_newest_first
       ON events (tenant, type, timestamp DESC, id DESC) WHERE quarantine IS NULL;
+    CREATE INDEX IF NOT EXISTS events_by_position
+      ON events (tenant, log_partition, log_offset) WHERE quarantine IS NULL;
     CREATE INDEX IF NOT EXISTS quarantine_newest_first
       ON events (tenant, received_at DESC, id DESC) WHERE quarantine IS NOT NULL;
   `);
@@ -164,6 +166,21 @@ export function createEmbeddedEventStore(options: { dataDir: string }): EventSto
           params.push(after.timestamp, after.timestamp, after.id);
         }
         const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY timestamp DESC, id DESC LIMIT ?`;
+        return db.prepare<unknown[], EventRow>(sql).all(...params, limit).map(toStoredEvent);
+      });
+    },
+
+    listAfterPositions(tenant, after, limit) {
+      return guarded('replay events', () => {
+        const named = [...after.keys()];
+        const conditions = [`log_partition NOT IN (${placeholders(named.length)})`];
+        const params: unknown[] = [tenant, ...named];
+        for (const [partition, offset] of after) {
+          conditions.push('(log_partition = ? AND log_offset > ?)');
+          params.push(partition, offset);
+        }
+        const sql = `SELECT * FROM events WHERE tenant = ? AND quarantine IS NULL AND (${conditions.join(' OR ')})
+          ORDER BY log_partition, log_offset LIMIT ?`;
         return db.prepare<unknown[], EventRow>(sql).all(...params, limit).map(toStoredEvent);
       });
     },

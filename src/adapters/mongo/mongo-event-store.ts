@@ -280,6 +280,8 @@ async function ensureQueryIndexes(events: Collection<EventDocument>, warn: Warn)
   // Equality on tenant and counted, then the sort order, so pages are read in index order.
   await ensureIndex(events, warn, 'events_newest_first', { tenant: 1, counted: 1, timestamp: -1, id: -1 });
   await ensureIndex(events, warn, 'events_by_type_newest_first', { tenant: 1, counted: 1, type: 1, timestamp: -1, id: -1 });
+  // Replays for resuming subscribers read in log order.
+  await ensureIndex(events, warn, 'events_by_position', { tenant: 1, counted: 1, 'position.partition': 1, 'position.offset': 1 });
   // Quarantined events are rare: a partial index holds only them. Without partial indexes
   // (FerretDB), the full index with `counted` in its key serves the same query.
   await ensureIndex(
@@ -493,6 +495,22 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
         const docs = await events
           .find(eventsFilter(query, after))
           .sort({ timestamp: -1, id: -1 })
+          .limit(limit)
+          .toArray();
+        return docs.map(toStoredEvent);
+      });
+    },
+
+    listAfterPositions(tenant, after, limit) {
+      return guarded('replay events', async () => {
+        if (limit <= 0) return [];
+        const afterPosition: Filter<EventDocument>[] = [{ 'position.partition': { $nin: [...after.keys()] } }];
+        for (const [partition, offset] of after) {
+          afterPosition.push({ 'position.partition': { $eq: partition }, 'position.offset': { $gt: offset } });
+        }
+        const docs = await events
+          .find({ tenant: { $eq: tenant }, counted: { $eq: true }, $or: afterPosition })
+          .sort({ 'position.partition': 1, 'position.offset': 1 })
           .limit(limit)
           .toArray();
         return docs.map(toStoredEvent);
