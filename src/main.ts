@@ -49,7 +49,7 @@ async function openAdapters(config: Config, logger: Logger): Promise<{ adapters:
         ? await open('MongoDB event store', () =>
             createMongoEventStore({ url: config.mongodbUrl!, retentionMs: config.eventRetentionMs, onWarning: warn('mongodb') }),
           )
-        : createEmbeddedEventStore({ dataDir: config.dataDir }),
+        : createEmbeddedEventStore({ dataDir: config.dataDir, retentionMs: config.eventRetentionMs, onError: report('embedded event store') }),
     );
     const seriesStore: SeriesStore = track(
       config.cassandra

@@ -45,7 +45,17 @@ function dimensionPath(key: string): string {
   return `$."${key}"`;
 }
 
-export function createEmbeddedEventStore(options: { dataDir: string }): EventStore {
+/** Retention runs at MongoDB's TTL pace: once a minute. */
+const PURGE_EVERY_MS = 60_000;
+
+export interface EmbeddedEventStoreOptions {
+  dataDir: string;
+  /** How long an event is kept after it was received (and so how long its id dedupes); null: forever. */
+  retentionMs?: number | null;
+  onError?: (error: unknown) => void;
+}
+
+export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): EventStore {
   const db = openDatabase(join(options.dataDir, 'events.sqlite'));
   db.exec(`
     CREATE TABLE IF NOT EXISTS events (
@@ -71,6 +81,7 @@ export function createEmbeddedEventStore(options: { dataDir: string }): EventSto
       ON events (tenant, type, timestamp DESC, id DESC) WHERE quarantine IS NULL;
     CREATE INDEX IF NOT EXISTS events_by_position
       ON events (tenant, log_partition, log_offset) WHERE quarantine IS NULL;
+    CREATE INDEX IF NOT EXISTS events_by_receipt ON events (received_at);
     CREATE INDEX IF NOT EXISTS quarantine_newest_first
       ON events (tenant, received_at DESC, id DESC) WHERE quarantine IS NOT NULL;
   `);
@@ -91,6 +102,19 @@ export function createEmbeddedEventStore(options: { dataDir: string }): EventSto
   });
 
   const guarded = <T>(what: string, fn: () => T) => runGuarded('embedded event store', what, fn);
+
+  const retentionMs = options.retentionMs ?? null;
+  const purgeTimer =
+    retentionMs === null
+      ? null
+      : setInterval(() => {
+          try {
+            db.prepare('DELETE FROM events WHERE received_at < ?').run(Date.now() - retentionMs);
+          } catch (error) {
+            options.onError?.(error);
+          }
+        }, PURGE_EVERY_MS);
+  purgeTimer?.unref();
 
   return {
     claim(events) {
@@ -209,6 +233,7 @@ export function createEmbeddedEventStore(options: { dataDir: string }): EventSto
     },
 
     async close() {
+      if (purgeTimer) clearInterval(purgeTimer);
       if (db.open) db.close();
     },
   };
