@@ -6,8 +6,11 @@ import type { EventLog } from './ports/event-log.ts';
 import type { EventStore } from './ports/event-store.ts';
 import type { SeriesStore } from './ports/series-store.ts';
 import type { LiveBus } from './ports/live-bus.ts';
+import type { ApiKeyStore } from './ports/api-key-store.ts';
+import { GraphQLError } from 'graphql';
+import { createAuthenticator } from './auth/authenticator.ts';
+import { createKeyService } from './auth/key-service.ts';
 import type { Config } from './config.ts';
-import { DEFAULT_TENANT } from './domain/event.ts';
 import { createIngestService } from './ingest/ingest-service.ts';
 import { createQueryService } from './query/query-service.ts';
 import { createGraphQLContext, type Services } from './resolvers/context.ts';
@@ -21,6 +24,7 @@ export interface Adapters {
   eventStore: EventStore;
   seriesStore: SeriesStore;
   liveBus: LiveBus;
+  apiKeys: ApiKeyStore;
 }
 
 /**
@@ -57,6 +61,8 @@ export async function startApp(config: Config, adapters: Adapters, logger: Proce
   const processor = createStreamProcessor({ ...adapters, policy, secondRetentionMs: config.secondRetentionMs, logger });
   const lagMonitor = createLagMonitor({ log: adapters.log, groupId: PROCESSOR_GROUP_ID, maxLag: config.maxProcessingLag });
   const ingest = createIngestService({ log: adapters.log, limits: config.ingest, overloadReason: lagMonitor.overloadReason });
+  const authenticator = createAuthenticator({ store: adapters.apiKeys, adminKey: config.adminKey });
+  const keys = createKeyService({ store: adapters.apiKeys, authenticator, liveBus: adapters.liveBus });
   const services: Services = {
     ingest,
     queries: createQueryService({ eventStore: adapters.eventStore, seriesStore: adapters.seriesStore, policy }),
@@ -64,9 +70,17 @@ export async function startApp(config: Config, adapters: Adapters, logger: Proce
     liveBus: adapters.liveBus,
     seriesStore: adapters.seriesStore,
     eventStore: adapters.eventStore,
-    live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, queues: new Set() },
+    keys,
+    live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, queues: new Map() },
   };
 
+  // Revoking a key ends the subscriptions opened with it, on every instance.
+  keys.onRevoked((keyId) => {
+    for (const [queue, owner] of services.live.queues) {
+      if (owner === keyId) queue.fail(new GraphQLError('the API key has been revoked', { extensions: { code: 'UNAUTHENTICATED' } }));
+    }
+  });
+  await keys.start();
   await processor.start();
 
   const dependencies: [string, () => Promise<void>][] = [
@@ -74,11 +88,13 @@ export async function startApp(config: Config, adapters: Adapters, logger: Proce
     ['event store', () => adapters.eventStore.checkHealth()],
     ['series store', () => adapters.seriesStore.checkHealth()],
     ['live bus', () => adapters.liveBus.checkHealth()],
+    ['API key store', () => adapters.apiKeys.checkHealth()],
   ];
   const server = await startHttpServer(
     {
       schema,
-      createContext: ({ lastEventId }) => createGraphQLContext(services, DEFAULT_TENANT, lastEventId),
+      createContext: async ({ lastEventId, authorization }) =>
+        createGraphQLContext(services, await authenticator.authenticate(authorization), lastEventId),
       checkReadiness: async () => {
         await Promise.all(dependencies.map(([name, check]) => withTimeout(check(), READINESS_TIMEOUT_MS, `the ${name}`)));
         const overload = lagMonitor.overloadReason();
@@ -100,11 +116,11 @@ export async function startApp(config: Config, adapters: Adapters, logger: Proce
       await processor.stop();
       lagMonitor.stop();
       // Subscribers get what the last batches published, unless they are too slow to take it.
-      const queues = [...services.live.queues];
+      const queues = [...services.live.queues.keys()];
       await withTimeout(Promise.all(queues.map((queue) => queue.drained())), SUBSCRIBER_DRAIN_TIMEOUT_MS, 'subscribers').catch(() => {});
       await server.close();
       await adapters.log.close();
-      await Promise.all([adapters.eventStore.close(), adapters.seriesStore.close(), adapters.liveBus.close()]);
+      await Promise.all([adapters.eventStore.close(), adapters.seriesStore.close(), adapters.liveBus.close(), adapters.apiKeys.close()]);
     },
   };
 }

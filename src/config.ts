@@ -67,6 +67,10 @@ const environmentSchema = z.object({
   CASSANDRA_LOCAL_DC: z.string().default('datacenter1'),
   CASSANDRA_KEYSPACE: z.string().default('streamlens'),
   REDIS_URL: optionalText,
+  ADMIN_KEY: optionalText.refine((key) => key === undefined || key.length >= 32, {
+    message: 'must be at least 32 characters (it unlocks every tenant\'s keys); generate one with: openssl rand -base64 32',
+  }),
+  ALLOW_OPEN: z.enum(['0', '1', '']).default('0'),
 
   OUT_OF_ORDERNESS: duration('5s'),
   IDLE_PARTITION_TIMEOUT: duration('30s'),
@@ -90,6 +94,10 @@ export interface Config {
   eventRetentionMs: number | null;
   cassandra: { contactPoints: string[]; localDataCenter: string; keyspace: string } | null;
   redisUrl: string | null;
+  /** The bootstrap admin key; null when unset. */
+  adminKey: string | null;
+  /** Whether the service may run without keys on a non-loopback HOST. */
+  allowOpen: boolean;
   eventTime: { outOfOrdernessMs: number; idlePartitionMs: number; allowedLatenessMs: number; futureToleranceMs: number };
   secondRetentionMs: number;
   logRetentionMs: number;
@@ -127,6 +135,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
         ? { contactPoints: list(e.CASSANDRA_CONTACT_POINTS), localDataCenter: e.CASSANDRA_LOCAL_DC, keyspace: e.CASSANDRA_KEYSPACE }
         : null,
       redisUrl: e.REDIS_URL ?? null,
+      adminKey: e.ADMIN_KEY ?? null,
+      allowOpen: e.ALLOW_OPEN === '1',
       eventTime: {
         outOfOrdernessMs: e.OUT_OF_ORDERNESS,
         idlePartitionMs: e.IDLE_PARTITION_TIMEOUT,

@@ -18,6 +18,12 @@ import { createKafkaEventLog } from './adapters/kafka/kafka-event-log.ts';
 import { createMongoEventStore } from './adapters/mongo/mongo-event-store.ts';
 import { createCassandraSeriesStore } from './adapters/cassandra/cassandra-series-store.ts';
 import { createRedisLiveBus } from './adapters/redis/redis-live-bus.ts';
+import { openApiKeyStore } from './adapters/api-key-stores.ts';
+import type { ApiKeyStore } from './ports/api-key-store.ts';
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
 
 function exitWithProblems(problems: string[]): never {
   process.stderr.write(`streamlens: cannot start; fix the configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
@@ -69,8 +75,9 @@ async function openAdapters(config: Config, logger: Logger): Promise<{ adapters:
         ? await open('Redis live bus', () => createRedisLiveBus({ url: config.redisUrl!, onError: report('redis') }))
         : createEmbeddedLiveBus({ onError: report('live bus') }),
     );
+    const apiKeys: ApiKeyStore = track(await open('API key store', () => openApiKeyStore(config)));
     return {
-      adapters: { log, eventStore, seriesStore, liveBus },
+      adapters: { log, eventStore, seriesStore, liveBus, apiKeys },
       names: {
         log: config.kafka ? `kafka (${config.kafka.topic})` : 'embedded',
         eventStore: config.mongodbUrl ? 'mongodb' : 'embedded',
@@ -94,6 +101,17 @@ async function main(): Promise<void> {
   const usesDataDir = !config.kafka || !config.mongodbUrl || !config.cassandra;
   const releaseLock = usesDataDir ? acquireDataDirLock(config.dataDir) : () => {};
   const { adapters, names } = await openAdapters(config, logger);
+  const open = config.adminKey === null && (await adapters.apiKeys.count()) === 0;
+  if (open && !isLoopback(config.host) && !config.allowOpen) {
+    await Promise.allSettled(Object.values(adapters).map((adapter) => adapter.close()));
+    exitWithProblems([
+      `HOST=${config.host} is reachable from other machines, and no API key exists: set ADMIN_KEY (and create tenant keys with npm run keys), ` +
+        'or set ALLOW_OPEN=1 to serve everyone as tenant "default"',
+    ]);
+  }
+  if (open) {
+    logger.warn({}, 'running OPEN: no ADMIN_KEY and no API key exist, so every caller is tenant "default" with every scope; create a key to require keys');
+  }
   const app = await startApp(config, adapters, logger);
   logger.info({ url: app.server.url, port: app.server.port, dataDir: config.dataDir, ...names }, `Streamlens is listening on ${app.server.url}`);
 

@@ -1,15 +1,22 @@
 /**
- * The GraphQL context: who is asking (the tenant), the services, and per-operation DataLoaders
- * (a loader caches for one operation only, so one request never sees another's stale reads).
+ * The GraphQL context: who is asking, the services, and per-operation DataLoaders (a loader
+ * caches for one operation only, so one request never sees another's stale reads).
+ *
+ * The tenant is not a plain field on purpose: resolvers get it from requireScope, so no data
+ * can be read or written without the scope check that goes with it.
  */
 import DataLoader from 'dataloader';
+import { GraphQLError } from 'graphql';
 import type { StoredEvent } from '../domain/event.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
 import type { LiveBus } from '../ports/live-bus.ts';
 import type { SeriesStore } from '../ports/series-store.ts';
 import type { EventStore } from '../ports/event-store.ts';
+import type { ApiScope } from '../ports/api-key-store.ts';
 import type { QueryService } from '../query/query-service.ts';
 import type { StreamProcessor } from '../stream/processor.ts';
+import type { Authentication, Principal } from '../auth/authenticator.ts';
+import type { KeyService } from '../auth/key-service.ts';
 import type { LiveQueue } from './live-queue.ts';
 
 export interface Services {
@@ -19,27 +26,65 @@ export interface Services {
   liveBus: LiveBus;
   seriesStore: SeriesStore;
   eventStore: EventStore;
-  /** Limits of one subscriber's queue, and the queues of the subscriptions this instance serves. */
-  live: { maxPendingEvents: number; maxPendingSeriesUpdates: number; queues: Set<LiveQueue<unknown>> };
+  keys: KeyService;
+  /**
+   * Limits of one subscriber's queue, and the queues of the subscriptions this instance serves,
+   * each with the API key it was opened with (so that revoking the key ends it).
+   */
+  live: { maxPendingEvents: number; maxPendingSeriesUpdates: number; queues: Map<LiveQueue<unknown>, string | null> };
 }
 
 export interface GraphQLContext {
-  tenant: string;
   services: Services;
+  auth: Authentication;
   /** An SSE client's Last-Event-ID: where a reconnecting events subscription resumes. */
   lastEventId: string | null;
   loaders: {
-    eventById: DataLoader<string, StoredEvent | null>;
+    eventById(tenant: string): DataLoader<string, StoredEvent | null>;
   };
 }
 
-export function createGraphQLContext(services: Services, tenant: string, lastEventId: string | null = null): GraphQLContext {
+export function createGraphQLContext(services: Services, auth: Authentication, lastEventId: string | null = null): GraphQLContext {
+  const eventLoaders = new Map<string, DataLoader<string, StoredEvent | null>>();
   return {
-    tenant,
     services,
+    auth,
     lastEventId,
     loaders: {
-      eventById: new DataLoader((ids) => services.queries.eventsByIds(tenant, ids)),
+      eventById(tenant) {
+        let loader = eventLoaders.get(tenant);
+        if (!loader) eventLoaders.set(tenant, (loader = new DataLoader((ids) => services.queries.eventsByIds(tenant, ids))));
+        return loader;
+      },
     },
   };
+}
+
+const UNAUTHENTICATED_MESSAGES = {
+  missing: 'an API key is required: send Authorization: Bearer <key> (over graphql-ws: connectionParams.authorization)',
+  malformed: 'the Authorization header is not "Bearer <key>" with a Streamlens key',
+  unknown: 'the API key is not valid',
+  revoked: 'the API key has been revoked',
+} as const;
+
+/** The caller, or an UNAUTHENTICATED error saying what is wrong with its credentials. */
+export function requirePrincipal(context: GraphQLContext): Principal {
+  if (!context.auth.ok) {
+    throw new GraphQLError(UNAUTHENTICATED_MESSAGES[context.auth.reason], { extensions: { code: 'UNAUTHENTICATED' } });
+  }
+  return context.auth.principal;
+}
+
+/** The tenant the caller may act on with this scope, or UNAUTHENTICATED / FORBIDDEN. */
+export function requireScope(context: GraphQLContext, scope: Exclude<ApiScope, 'ADMIN'>): string {
+  const principal = requirePrincipal(context);
+  if (principal.tenant === null) {
+    throw new GraphQLError(`the bootstrap admin key only manages keys; create a key with the ${scope} scope for a tenant`, {
+      extensions: { code: 'FORBIDDEN' },
+    });
+  }
+  if (!principal.scopes.has(scope)) {
+    throw new GraphQLError(`this API key lacks the ${scope} scope`, { extensions: { code: 'FORBIDDEN', requiredScope: scope } });
+  }
+  return principal.tenant;
 }

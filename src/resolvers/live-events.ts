@@ -40,10 +40,11 @@ async function currentStreamPosition(context: GraphQLContext): Promise<Map<numbe
 
 export async function subscribeToEvents(
   context: GraphQLContext,
+  tenant: string,
   filter: EventFilterInput | null | undefined,
   after: string | null | undefined,
 ): Promise<AsyncIterable<LiveEventEdge>> {
-  const { services, tenant } = context;
+  const { services } = context;
   const query = toEventQuery(tenant, filter);
   const resumeFrom = after ?? context.lastEventId ?? null;
   const delivered = resumeFrom ? decodeStreamCursor(resumeFrom) : null;
@@ -82,7 +83,7 @@ export async function subscribeToEvents(
       if (edge && !queue.push(edge)) return;
     }
   });
-  services.live.queues.add(queue as LiveQueue<unknown>);
+  services.live.queues.set(queue as LiveQueue<unknown>, context.auth.ok ? context.auth.principal.keyId : null);
 
   void (async () => {
     try {

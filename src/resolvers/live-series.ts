@@ -30,9 +30,10 @@ export interface SeriesUpdateView {
 
 export async function subscribeToSeries(
   context: GraphQLContext,
+  tenant: string,
   input: LiveSeriesInput,
 ): Promise<AsyncIterable<SeriesUpdateView>> {
-  const { tenant, services } = context;
+  const { services } = context;
   const shape: SeriesShape = {
     value: input.value ?? null,
     interval: input.interval,
@@ -113,6 +114,6 @@ export async function subscribeToSeries(
     }
     void refresh();
   });
-  services.live.queues.add(queue as LiveQueue<unknown>);
+  services.live.queues.set(queue as LiveQueue<unknown>, context.auth.ok ? context.auth.principal.keyId : null);
   return queue;
 }

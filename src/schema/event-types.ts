@@ -1,5 +1,6 @@
 import type { EventTypeSummary } from '../query/query-service.ts';
 import { builder } from './builder.ts';
+import { requireScope } from '../resolvers/context.ts';
 
 const EventTypeInfo = builder.objectRef<EventTypeSummary>('EventTypeInfo').implement({
   description: 'What has been seen of one event type: the catalog to explore the data by.',
@@ -16,6 +17,6 @@ const EventTypeInfo = builder.objectRef<EventTypeSummary>('EventTypeInfo').imple
 builder.queryField('eventTypes', (t) =>
   t.field({
     type: [EventTypeInfo],
-    resolve: (_root, _args, context) => context.services.queries.eventTypes(context.tenant),
+    resolve: (_root, _args, context) => context.services.queries.eventTypes(requireScope(context, 'READ')),
   }),
 );

@@ -2,6 +2,7 @@
 import type { StoredEvent } from '../domain/event.ts';
 import { subscribeToEvents, type LiveEventEdge } from '../resolvers/live-events.ts';
 import { builder } from './builder.ts';
+import { requireScope } from '../resolvers/context.ts';
 import { PageInfo } from './page-info.ts';
 
 export const Event = builder.objectRef<StoredEvent>('Event').implement({
@@ -63,7 +64,7 @@ builder.queryField('event', (t) =>
     nullable: true,
     description: 'One event by id, or null.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => context.loaders.eventById.load(String(args.id)),
+    resolve: (_root, args, context) => context.loaders.eventById(requireScope(context, 'READ')).load(String(args.id)),
   }),
 );
 
@@ -77,7 +78,7 @@ builder.queryField('events', (t) =>
       after: t.arg.string(),
     },
     resolve: (_root, args, context) =>
-      context.services.queries.events(context.tenant, args.filter, args.first ?? 50, args.after),
+      context.services.queries.events(requireScope(context, 'READ'), args.filter, args.first ?? 50, args.after),
   }),
 );
 
@@ -92,7 +93,7 @@ builder.subscriptionField('events', (t) =>
           'A cursor this subscription (or a query\'s streamCursor) returned: replays every matching event after it from history, then continues live, with no gap and no duplicate. Over SSE, Last-Event-ID does the same.',
       }),
     },
-    subscribe: (_root, args, context) => subscribeToEvents(context, args.filter, args.after),
+    subscribe: (_root, args, context) => subscribeToEvents(context, requireScope(context, 'READ'), args.filter, args.after),
     resolve: (edge) => edge,
   }),
 );

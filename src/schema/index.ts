@@ -8,6 +8,7 @@ import './top.ts';
 import './event-types.ts';
 import './quarantine.ts';
 import './stream-status.ts';
+import './api-keys.ts';
 
 builder.queryType({ description: 'Read the history: events, series, top lists and the type catalog.' });
 builder.mutationType({ description: 'Write events.' });

@@ -2,6 +2,7 @@
 import type { EventAck as EventAckShape, IngestResult as IngestResultShape } from '../ingest/ingest-service.ts';
 import type { IngestError as IngestErrorShape } from '../ingest/validate-event.ts';
 import { builder } from './builder.ts';
+import { requireScope } from '../resolvers/context.ts';
 
 const IngestStatus = builder.enumType('IngestStatus', { values: ['ACCEPTED', 'REJECTED'] as const });
 
@@ -53,7 +54,7 @@ builder.mutationField('ingest', (t) =>
     },
     resolve: (_root, args, context) =>
       context.services.ingest.ingest(
-        context.tenant,
+        requireScope(context, 'INGEST'),
         args.events.map((e) => ({ ...e, id: e.id == null ? null : String(e.id) })),
         args.sentAt ?? null,
       ),

@@ -1,5 +1,6 @@
 import type { StoredEvent } from '../domain/event.ts';
 import { builder } from './builder.ts';
+import { requireScope } from '../resolvers/context.ts';
 import { PageInfo } from './page-info.ts';
 
 const QUARANTINE_REASONS = {
@@ -57,6 +58,6 @@ builder.queryField('quarantine', (t) =>
     type: QuarantineConnection,
     description: 'Events that were accepted but not counted (too late, or too far in the future), newest first.',
     args: { first: t.arg.int({ defaultValue: 50 }), after: t.arg.string() },
-    resolve: (_root, args, context) => context.services.queries.quarantine(context.tenant, args.first ?? 50, args.after),
+    resolve: (_root, args, context) => context.services.queries.quarantine(requireScope(context, 'READ'), args.first ?? 50, args.after),
   }),
 );

@@ -4,6 +4,7 @@ import type { SeriesResult } from '../query/query-service.ts';
 import type { PointView } from '../query/series-view.ts';
 import { subscribeToSeries, type SeriesUpdateView } from '../resolvers/live-series.ts';
 import { builder } from './builder.ts';
+import { requireScope } from '../resolvers/context.ts';
 
 export const Interval = builder.enumType('Interval', { values: INTERVALS });
 
@@ -56,7 +57,7 @@ builder.queryField('series', (t) =>
     type: [Series],
     description: 'Every bucket of the interval that overlaps [from, to), ordered by start.',
     args: { query: t.arg({ type: SeriesQuery, required: true }) },
-    resolve: (_root, args, context) => context.services.queries.series(context.tenant, args.query),
+    resolve: (_root, args, context) => context.services.queries.series(requireScope(context, 'READ'), args.query),
   }),
 );
 
@@ -83,7 +84,7 @@ builder.subscriptionField('series', (t) =>
     type: SeriesUpdate,
     description: 'Every change of a bucket, corrections of earlier buckets included, as the new total.',
     args: { query: t.arg({ type: LiveSeriesQuery, required: true }) },
-    subscribe: (_root, args, context) => subscribeToSeries(context, args.query),
+    subscribe: (_root, args, context) => subscribeToSeries(context, requireScope(context, 'READ'), args.query),
     resolve: (update) => update,
   }),
 );

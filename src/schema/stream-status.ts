@@ -1,4 +1,5 @@
 import { builder } from './builder.ts';
+import { requireScope } from '../resolvers/context.ts';
 
 interface StreamStatusShape {
   lag: number;
@@ -27,6 +28,7 @@ builder.queryField('streamStatus', (t) =>
   t.field({
     type: StreamStatus,
     resolve: async (_root, _args, context) => {
+      requireScope(context, 'READ');
       const { processor } = context.services;
       const stats = processor.stats();
       return {

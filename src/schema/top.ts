@@ -1,5 +1,6 @@
 import type { TopEntryView } from '../query/series-view.ts';
 import { builder } from './builder.ts';
+import { requireScope } from '../resolvers/context.ts';
 
 const TopQuery = builder.inputType('TopQuery', {
   fields: (t) => ({
@@ -26,6 +27,6 @@ builder.queryField('top', (t) =>
     type: [TopEntry],
     description: 'The values of a dimension ranked over the MINUTE buckets that overlap [from, to).',
     args: { query: t.arg({ type: TopQuery, required: true }) },
-    resolve: (_root, args, context) => context.services.queries.top(context.tenant, args.query),
+    resolve: (_root, args, context) => context.services.queries.top(requireScope(context, 'READ'), args.query),
   }),
 );

@@ -23,7 +23,7 @@ export interface HttpServerOptions {
    * Builds the context of one operation (HTTP request, SSE stream or WebSocket subscription);
    * `lastEventId` is the Last-Event-ID header of a reconnecting SSE client.
    */
-  createContext: (request: { lastEventId: string | null }) => GraphQLContext;
+  createContext: (request: { lastEventId: string | null; authorization: string | null }) => Promise<GraphQLContext>;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkReadiness: () => Promise<void>;
   logger: ErrorLogger & { info(object: object, message: string): void; warn(object: object, message: string): void };
@@ -47,7 +47,16 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     graphqlEndpoint: GRAPHQL_PATH,
     healthCheckEndpoint: '/health',
     landingPage: false,
-    context: ({ request }) => options.createContext({ lastEventId: request?.headers.get('last-event-id') ?? null }),
+    context: (initial) => {
+      // HTTP and SSE carry the key in a header; graphql-ws in the connection_init payload.
+      const request = (initial as { request?: Request }).request;
+      const connectionParams = (initial as { connectionParams?: Record<string, unknown> }).connectionParams;
+      const fromSocket = connectionParams?.authorization ?? connectionParams?.Authorization;
+      return options.createContext({
+        lastEventId: request?.headers.get('last-event-id') ?? null,
+        authorization: request?.headers.get('authorization') ?? (typeof fromSocket === 'string' ? fromSocket : null),
+      });
+    },
     graphiql: { title: 'Streamlens', defaultQuery: graphiqlExamples(), subscriptionsProtocol: 'SSE' },
     renderGraphiQL,
     maskedErrors: { maskError: createErrorMasker(options.logger) },

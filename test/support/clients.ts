@@ -9,18 +9,31 @@ import { createClient as createSseClient, type Client as SseClient } from 'graph
 import WebSocket from 'ws';
 import { ReadStreamStatusDocument } from '../generated/operations.ts';
 
-export async function execute<R, V>(url: string, document: TypedDocumentNode<R, V>, variables?: V): Promise<ExecutionResult<R>> {
+/** An API key to send with every request of a helper, as `Authorization: Bearer <key>`. */
+export interface Credentials {
+  apiKey?: string;
+}
+
+const authorization = (credentials?: Credentials): Record<string, string> =>
+  credentials?.apiKey ? { authorization: `Bearer ${credentials.apiKey}` } : {};
+
+export async function execute<R, V>(
+  url: string,
+  document: TypedDocumentNode<R, V>,
+  variables?: V,
+  credentials?: Credentials,
+): Promise<ExecutionResult<R>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...authorization(credentials) },
     body: JSON.stringify({ query: print(document), variables }),
   });
   return (await response.json()) as ExecutionResult<R>;
 }
 
 /** Executes and fails loudly on any GraphQL error: for the steps a test relies on. */
-export async function query<R, V>(url: string, document: TypedDocumentNode<R, V>, variables?: V): Promise<R> {
-  const result = await execute(url, document, variables);
+export async function query<R, V>(url: string, document: TypedDocumentNode<R, V>, variables?: V, credentials?: Credentials): Promise<R> {
+  const result = await execute(url, document, variables, credentials);
   if (result.errors?.length || !result.data) {
     throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
   }
@@ -83,8 +96,14 @@ function collector<R>(): { collected: Collected<R>; push(item: R): void; fail(er
   };
 }
 
-export function wsClient(wsUrl: string): WsClient {
-  return createWsClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
+export function wsClient(wsUrl: string, credentials?: Credentials): WsClient {
+  return createWsClient({
+    url: wsUrl,
+    webSocketImpl: WebSocket,
+    lazy: false,
+    retryAttempts: 0,
+    ...(credentials?.apiKey ? { connectionParams: { authorization: `Bearer ${credentials.apiKey}` } } : {}),
+  });
 }
 
 /** The subscribe call graphql-ws and graphql-sse clients share. */
@@ -110,8 +129,8 @@ export async function subscribe<R, V>(client: SubscribingClient, document: Typed
   return c.collected;
 }
 
-export function sseClient(url: string): SseClient {
-  return createSseClient({ url, singleConnection: false, retryAttempts: 0 });
+export function sseClient(url: string, credentials?: Credentials): SseClient {
+  return createSseClient({ url, singleConnection: false, retryAttempts: 0, headers: authorization(credentials) });
 }
 
 /** Polls until `check` returns a truthy value: used only to wait for the processor to catch up. */
@@ -131,15 +150,19 @@ export async function waitUntil<T>(check: () => Promise<T | null | undefined | f
  * exactly `count` subscriptions before ingesting what they should receive (and, after
  * stopping them, until it has released them).
  */
-export async function waitForLiveSubscriptions(url: string, count: number): Promise<void> {
+export async function waitForLiveSubscriptions(url: string, count: number, credentials?: Credentials): Promise<void> {
   await waitUntil(
-    async () => (await query(url, ReadStreamStatusDocument)).streamStatus.liveSubscriptions === count,
+    async () => (await query(url, ReadStreamStatusDocument, undefined, credentials)).streamStatus.liveSubscriptions === count,
     10_000,
     `${count} live subscriptions`,
   );
 }
 
 /** Waits until the processor has committed everything accepted so far. */
-export async function waitForProcessing(url: string, timeoutMs = 30_000): Promise<void> {
-  await waitUntil(async () => (await query(url, ReadStreamStatusDocument)).streamStatus.lag === 0, timeoutMs, 'processing lag 0');
+export async function waitForProcessing(url: string, timeoutMs = 30_000, credentials?: Credentials): Promise<void> {
+  await waitUntil(
+    async () => (await query(url, ReadStreamStatusDocument, undefined, credentials)).streamStatus.lag === 0,
+    timeoutMs,
+    'processing lag 0',
+  );
 }

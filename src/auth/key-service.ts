@@ -1,0 +1,95 @@
+/**
+ * Managing API keys: create (the secret is returned once), revoke (effective at once here, within
+ * seconds elsewhere, open subscriptions included), list. Who may do what:
+ * - the bootstrap admin (ADMIN_KEY, or anyone in open mode): keys of any tenant;
+ * - a tenant's key with the ADMIN scope: keys of its own tenant.
+ */
+import { GraphQLError } from 'graphql';
+import type { ApiKeyRecord, ApiKeyStore, ApiScope } from '../ports/api-key-store.ts';
+import type { LiveBus } from '../ports/live-bus.ts';
+import { badInput } from '../errors.ts';
+import { generateKey, hashSecret, TENANT_PATTERN } from './api-keys.ts';
+import type { Authenticator, Principal } from './authenticator.ts';
+
+/** The bus topic on which revocations reach every instance. */
+export const REVOCATIONS_TOPIC = 'streamlens:api-keys:revoked';
+const MAX_NAME_LENGTH = 128;
+
+export interface KeyService {
+  create(principal: Principal, tenant: string, scopes: readonly ApiScope[], name: string | null): Promise<{ key: string; apiKey: ApiKeyRecord }>;
+  revoke(principal: Principal, id: string): Promise<ApiKeyRecord>;
+  list(principal: Principal): Promise<ApiKeyRecord[]>;
+  /** Called for every revocation, from this instance or another. */
+  onRevoked(listener: (keyId: string) => void): void;
+  /** Subscribes to revocations from other instances. */
+  start(): Promise<void>;
+}
+
+function forbidden(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN' } });
+}
+
+function requireAdminOf(principal: Principal, tenant: string | null): void {
+  if (!principal.scopes.has('ADMIN')) throw forbidden('managing API keys needs the ADMIN scope');
+  if (!principal.isRootAdmin && principal.tenant !== tenant) throw forbidden("an ADMIN key manages only its own tenant's keys");
+}
+
+export function createKeyService(options: { store: ApiKeyStore; authenticator: Authenticator; liveBus: LiveBus; now?: () => number }): KeyService {
+  const now = options.now ?? Date.now;
+  const listeners: ((keyId: string) => void)[] = [];
+  const revoked = (keyId: string) => {
+    options.authenticator.forget(keyId);
+    for (const listener of listeners) listener(keyId);
+  };
+
+  return {
+    async create(principal, tenant, scopes, name) {
+      if (!TENANT_PATTERN.test(tenant)) throw badInput('tenant must be 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit');
+      if (scopes.length === 0) throw badInput('a key needs at least one scope');
+      if (name !== null && (name.length === 0 || name.length > MAX_NAME_LENGTH)) throw badInput(`name must be 1 to ${MAX_NAME_LENGTH} characters`);
+      requireAdminOf(principal, tenant);
+      const generated = generateKey();
+      const apiKey: ApiKeyRecord = {
+        id: generated.id,
+        tenant,
+        name,
+        scopes: [...new Set(scopes)],
+        createdAt: now(),
+        revokedAt: null,
+        secretHash: hashSecret(generated.secret),
+      };
+      await options.store.create(apiKey);
+      options.authenticator.noteKeyCreated();
+      return { key: generated.key, apiKey };
+    },
+
+    async revoke(principal, id) {
+      const existing = await options.store.findById(id);
+      // Without the right to see it, a key of another tenant is reported as not found.
+      if (!existing || (!principal.isRootAdmin && existing.tenant !== principal.tenant)) {
+        requireAdminOf(principal, principal.tenant);
+        throw new GraphQLError(`no API key with id ${id}`, { extensions: { code: 'NOT_FOUND' } });
+      }
+      requireAdminOf(principal, existing.tenant);
+      const updated = (await options.store.revoke(id, now()))!;
+      revoked(id);
+      await options.liveBus.publish(REVOCATIONS_TOPIC, id).catch(() => {
+        // Other instances still stop trusting the key when their cache expires (seconds).
+      });
+      return updated;
+    },
+
+    async list(principal) {
+      requireAdminOf(principal, principal.isRootAdmin ? null : principal.tenant);
+      return options.store.list(principal.isRootAdmin ? null : principal.tenant);
+    },
+
+    onRevoked(listener) {
+      listeners.push(listener);
+    },
+
+    async start() {
+      await options.liveBus.subscribe(REVOCATIONS_TOPIC, (keyId) => revoked(keyId));
+    },
+  };
+}

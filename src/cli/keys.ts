@@ -1,0 +1,72 @@
+/**
+ * Manage API keys from a shell: `npm run keys -- create|list|revoke`. Reads the same
+ * configuration as the service (MONGODB_URL, else DATA_DIR), so it works beside a running one.
+ *
+ *   npm run keys -- create --tenant acme --scopes INGEST,READ [--name "acme backend"]
+ *   npm run keys -- list [--tenant acme]
+ *   npm run keys -- revoke <id>
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config.ts';
+import { openApiKeyStore } from '../adapters/api-key-stores.ts';
+import { createAuthenticator } from '../auth/authenticator.ts';
+import { createKeyService } from '../auth/key-service.ts';
+import { createEmbeddedLiveBus } from '../adapters/embedded/embedded-live-bus.ts';
+import { createRedisLiveBus } from '../adapters/redis/redis-live-bus.ts';
+import { API_SCOPES, type ApiKeyRecord, type ApiScope } from '../ports/api-key-store.ts';
+import type { Principal } from '../auth/authenticator.ts';
+
+const USAGE = `usage:
+  npm run keys -- create --tenant <tenant> --scopes <INGEST,READ,ADMIN> [--name <name>]
+  npm run keys -- list [--tenant <tenant>]
+  npm run keys -- revoke <id>`;
+
+function fail(message: string): never {
+  process.stderr.write(`keys: ${message}\n`);
+  process.exit(1);
+}
+
+function describe(key: ApiKeyRecord): string {
+  const state = key.revokedAt === null ? 'active' : `revoked ${new Date(key.revokedAt).toISOString()}`;
+  return `${key.id}  ${key.tenant}  ${key.scopes.join(',')}  ${new Date(key.createdAt).toISOString()}  ${state}  ${key.name ?? ''}`.trimEnd();
+}
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { tenant: { type: 'string' }, scopes: { type: 'string' }, name: { type: 'string' } },
+});
+const [command, ...rest] = positionals;
+const loaded = loadConfig(process.env);
+if (!loaded.ok) fail(`fix the configuration:\n  ${loaded.problems.join('\n  ')}`);
+
+const store = await openApiKeyStore(loaded.config);
+// A revocation from here reaches running instances through Redis; without it they stop trusting
+// the key when their cache expires (a few seconds).
+const liveBus = loaded.config.redisUrl ? await createRedisLiveBus({ url: loaded.config.redisUrl }) : createEmbeddedLiveBus();
+const keys = createKeyService({ store, authenticator: createAuthenticator({ store, adminKey: null }), liveBus });
+/** Whoever can run this CLI can read the store: it acts as the bootstrap admin. */
+const operator: Principal = { tenant: null, keyId: null, scopes: new Set(['ADMIN']), isRootAdmin: true };
+
+try {
+  if (command === 'create') {
+    if (!values.tenant || !values.scopes) fail(`create needs --tenant and --scopes\n${USAGE}`);
+    const scopes = values.scopes.split(',').map((scope) => scope.trim().toUpperCase());
+    const unknown = scopes.filter((scope) => !API_SCOPES.includes(scope as ApiScope));
+    if (unknown.length > 0) fail(`unknown scope ${unknown.join(', ')}; scopes are ${API_SCOPES.join(', ')}`);
+    const created = await keys.create(operator, values.tenant, scopes as ApiScope[], values.name ?? null);
+    process.stdout.write(`${created.key}\n`);
+    process.stderr.write(`created ${describe(created.apiKey)}\nthe key above is shown only once: store it now\n`);
+  } else if (command === 'list') {
+    const all = await keys.list(operator);
+    for (const key of all.filter((k) => !values.tenant || k.tenant === values.tenant)) process.stdout.write(`${describe(key)}\n`);
+  } else if (command === 'revoke') {
+    if (rest.length !== 1) fail(`revoke needs one key id\n${USAGE}`);
+    process.stdout.write(`${describe(await keys.revoke(operator, rest[0]!))}\n`);
+  } else {
+    fail(USAGE);
+  }
+} catch (error) {
+  fail((error as Error).message);
+} finally {
+  await Promise.allSettled([store.close(), liveBus.close()]);
+}
