@@ -1,0 +1,23 @@
+/**
+ * A read-only view of what the page shows, as numbers rather than pixels, published on
+ * `window.__dashboard` so browser tests (and curious users in the console) can check it.
+ */
+import type { ConnectionState } from './api.ts';
+import type { Selection } from './selection.ts';
+
+export interface DashboardSnapshot {
+  connection: ConnectionState;
+  selection: Selection;
+  /** ISO time, or null before the first series answer. */
+  watermark: string | null;
+  series: { group: string | null; points: { start: string; count: number; sum: number | null }[] }[];
+  top: { key: string; count: number; sum: number | null }[];
+  /** Newest first, as listed. */
+  feedIds: string[];
+}
+
+declare global {
+  interface Window {
+    __dashboard?: { snapshot(): DashboardSnapshot };
+  }
+}
