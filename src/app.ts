@@ -18,6 +18,10 @@ import { schema } from './schema/index.ts';
 import { startHttpServer, type RunningServer } from './server/http-server.ts';
 import { createStreamProcessor, PROCESSOR_GROUP_ID, type ProcessorLogger } from './stream/processor.ts';
 import { createLagMonitor } from './stream/lag-monitor.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { instrumentPorts } from './observability/instrumented-ports.ts';
+import { instrumentIngest } from './observability/instrumented-ingest.ts';
+import { withRequestIdInLogs } from './server/request-ids.ts';
 
 export interface Adapters {
   log: EventLog;
@@ -56,11 +60,24 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function startApp(config: Config, adapters: Adapters, logger: ProcessorLogger): Promise<RunningApp> {
+export async function startApp(config: Config, unmeasuredAdapters: Adapters, logger: ProcessorLogger): Promise<RunningApp> {
+  const metrics = createMetrics();
+  // Every call to a port is timed from here on; the rest of the app sees the same interfaces.
+  const adapters = instrumentPorts(unmeasuredAdapters, metrics.storeOperationDuration);
   const policy = config.eventTime;
-  const processor = createStreamProcessor({ ...adapters, policy, secondRetentionMs: config.secondRetentionMs, logger });
+  const processor = createStreamProcessor({
+    ...adapters,
+    policy,
+    secondRetentionMs: config.secondRetentionMs,
+    logger,
+    metrics: metrics.processor,
+  });
   const lagMonitor = createLagMonitor({ log: adapters.log, groupId: PROCESSOR_GROUP_ID, maxLag: config.maxProcessingLag });
-  const ingest = createIngestService({ log: adapters.log, limits: config.ingest, overloadReason: lagMonitor.overloadReason });
+  metrics.readProcessingLagFrom(lagMonitor.lastLag);
+  const ingest = instrumentIngest(
+    createIngestService({ log: adapters.log, limits: config.ingest, overloadReason: lagMonitor.overloadReason }),
+    metrics.ingestEvents,
+  );
   const authenticator = createAuthenticator({ store: adapters.apiKeys, adminKey: config.adminKey });
   const keys = createKeyService({ store: adapters.apiKeys, authenticator, liveBus: adapters.liveBus });
   const services: Services = {
@@ -93,14 +110,16 @@ export async function startApp(config: Config, adapters: Adapters, logger: Proce
   const server = await startHttpServer(
     {
       schema,
-      createContext: async ({ lastEventId, authorization }) =>
-        createGraphQLContext(services, await authenticator.authenticate(authorization), lastEventId),
+      createContext: async ({ lastEventId, authorization, requestId }) =>
+        createGraphQLContext(services, await authenticator.authenticate(authorization), lastEventId, requestId),
       checkReadiness: async () => {
         await Promise.all(dependencies.map(([name, check]) => withTimeout(check(), READINESS_TIMEOUT_MS, `the ${name}`)));
         const overload = lagMonitor.overloadReason();
         if (overload) throw new Error(overload);
       },
-      logger,
+      logger: withRequestIdInLogs(logger),
+      limits: config.requestLimits,
+      metrics,
     },
     config.host,
     config.port,

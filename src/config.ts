@@ -3,6 +3,7 @@
  * once, so a bad deployment fails at start with a single message that lists them all.
  */
 import { z } from 'zod';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './server/limits.ts';
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -81,6 +82,12 @@ const environmentSchema = z.object({
   INGEST_MAX_BATCH_EVENTS: integer(1000, 1, 100_000),
   INGEST_MAX_PROPERTIES_BYTES: integer(16_384, 0, 1_048_576),
   MAX_PROCESSING_LAG: integer(1_000_000, 1, 1_000_000_000),
+  MAX_REQUEST_BYTES: integer(DEFAULT_REQUEST_LIMITS.maxRequestBytes, 1_024, 104_857_600),
+  MAX_QUERY_BYTES: integer(DEFAULT_REQUEST_LIMITS.maxQueryBytes, 256, 1_048_576),
+  MAX_QUERY_DEPTH: integer(DEFAULT_REQUEST_LIMITS.maxQueryDepth, 2, 1_000),
+  MAX_QUERY_ALIASES: integer(DEFAULT_REQUEST_LIMITS.maxQueryAliases, 0, 10_000),
+  MAX_QUERY_FIELDS: integer(DEFAULT_REQUEST_LIMITS.maxQueryFields, 1, 100_000),
+  MAX_QUERY_DIRECTIVES: integer(DEFAULT_REQUEST_LIMITS.maxQueryDirectives, 0, 10_000),
 });
 
 export interface Config {
@@ -104,6 +111,8 @@ export interface Config {
   ingest: { maxBatchEvents: number; maxPropertiesBytes: number };
   /** Past this many unprocessed events, ingest answers UNAVAILABLE and readiness is false. */
   maxProcessingLag: number;
+  /** Request body, query text and query shape limits (src/server/limits.ts). */
+  requestLimits: RequestLimits;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -147,6 +156,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       logRetentionMs: e.LOG_RETENTION,
       ingest: { maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS, maxPropertiesBytes: e.INGEST_MAX_PROPERTIES_BYTES },
       maxProcessingLag: e.MAX_PROCESSING_LAG,
+      requestLimits: {
+        maxRequestBytes: e.MAX_REQUEST_BYTES,
+        maxQueryBytes: e.MAX_QUERY_BYTES,
+        maxQueryDepth: e.MAX_QUERY_DEPTH,
+        maxQueryAliases: e.MAX_QUERY_ALIASES,
+        maxQueryFields: e.MAX_QUERY_FIELDS,
+        maxQueryDirectives: e.MAX_QUERY_DIRECTIVES,
+      },
     },
   };
 }

@@ -51,8 +51,11 @@ export const MAX_ID_LENGTH = 128;
 export const MAX_TYPE_LENGTH = 128;
 export const TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const MAX_SOURCE_LENGTH = 256;
-/** Keys of dimensions and values: no `.` or leading `$`, so they are safe field names in any store. */
-export const MAP_KEY_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_:-]{0,63}$/;
+/**
+ * Keys of dimensions and values: no `.` or leading `$`, so they are safe field names in any store;
+ * and not `__proto__`, which a plain object drops on assignment (the key would vanish silently).
+ */
+export const MAP_KEY_PATTERN = /^(?!__proto__$)[A-Za-z0-9_][A-Za-z0-9_:-]{0,63}$/;
 /** Each dimension combination is a rollup row; more keys than this is a modelling mistake. */
 export const MAX_DIMENSIONS = 32;
 export const MAX_DIMENSION_TEXT_LENGTH = 256;
@@ -75,11 +78,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * How deep a JSON value nests, counted no further than one level past `limit`: the recursion
+ * stops there, so a hostile value nested a million levels deep cannot overflow the stack.
+ */
 function depthOf(value: unknown, limit: number): number {
   if (typeof value !== 'object' || value === null) return 0;
+  if (limit < 0) return 1;
   let deepest = 0;
   for (const child of Object.values(value)) {
-    const depth = depthOf(child, limit);
+    const depth = depthOf(child, limit - 1);
     if (depth > deepest) deepest = depth;
     if (deepest > limit) break;
   }

@@ -1,6 +1,6 @@
 /** The events filter: validation of its input, and matching for live subscriptions. Pure. */
 import { matchesDimensions, type DimensionValue, type StoredEvent } from '../domain/event.ts';
-import { MAP_KEY_PATTERN } from '../ingest/validate-event.ts';
+import { MAP_KEY_PATTERN, TYPE_PATTERN } from '../ingest/validate-event.ts';
 import type { EventQuery } from '../ports/event-store.ts';
 import { badInput } from '../errors.ts';
 
@@ -33,10 +33,28 @@ export function validateDimensionFilter(
   return checked;
 }
 
+/**
+ * An event type as a query names it. A type ingest would refuse can match nothing, so it is
+ * refused here too: the client learns of its mistake (or that smuggled syntax goes nowhere)
+ * instead of getting an empty answer.
+ */
+export function validateTypeName(type: string, path: string): string {
+  if (!TYPE_PATTERN.test(type)) throw badInput(`${path}: "${type.slice(0, 64)}" is not an event type (1 to 128 characters of A-Z, a-z, 0-9, _ . : -)`);
+  return type;
+}
+
+/** A dimension or value key as a query names it (groupBy, by, value): the ingest key rule. */
+export function validateKeyName<T extends string | null | undefined>(key: T, path: string): T {
+  if (typeof key === 'string' && !MAP_KEY_PATTERN.test(key)) {
+    throw badInput(`${path}: "${key.slice(0, 64)}" is not a dimension or value key (1 to 64 characters of A-Z, a-z, 0-9, _ : -)`);
+  }
+  return key;
+}
+
 export function toEventQuery(tenant: string, filter: EventFilterInput | null | undefined): EventQuery {
   return {
     tenant,
-    types: filter?.types ?? null,
+    types: filter?.types?.map((type, index) => validateTypeName(type, `filter.types[${index}]`)) ?? null,
     source: filter?.source ?? null,
     from: filter?.from?.getTime() ?? null,
     to: filter?.to?.getTime() ?? null,

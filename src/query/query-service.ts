@@ -6,10 +6,12 @@ import type { DimensionValue, StoredEvent } from '../domain/event.ts';
 import { bucketCountBetween, bucketStart, type Interval } from '../domain/interval.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import type { CatalogRow, SeriesStore } from '../ports/series-store.ts';
-import { watermarkOf, type EventTimePolicy } from '../stream/event-time.ts';
+import { createHash } from 'node:crypto';
+import { isFinal, watermarkOf, type EventTimePolicy } from '../stream/event-time.ts';
+import type { ResultCache } from '../ports/result-cache.ts';
 import { badInput } from '../errors.ts';
 import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor, encodeStreamCursor } from './cursors.ts';
-import { toEventQuery, validateDimensionFilter, type EventFilterInput } from './event-filter.ts';
+import { toEventQuery, validateDimensionFilter, validateKeyName, validateTypeName, type EventFilterInput } from './event-filter.ts';
 import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView } from './series-view.ts';
 
 /** A page never holds more events than this; clients page for more. */
@@ -86,6 +88,11 @@ function checkRange(from: Date, to: Date): { from: number; to: number } {
   return range;
 }
 
+/** The same filter written in any key order is the same cache entry. */
+function sortedKeys(dimensions: Record<string, DimensionValue> | null): [string, string][] | null {
+  return dimensions === null ? null : Object.keys(dimensions).sort().map((key) => [key, String(dimensions[key])]);
+}
+
 function mergeCatalog(rows: readonly CatalogRow[]): EventTypeSummary[] {
   const byType = new Map<string, EventTypeSummary>();
   for (const row of rows) {
@@ -110,12 +117,34 @@ function mergeCatalog(rows: readonly CatalogRow[]): EventTypeSummary[] {
   return [...byType.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
 }
 
+/** Cached results are immutable (final buckets only): the TTL only bounds the cache's size. */
+const CACHE_TTL_MS = 3_600_000;
+
 export function createQueryService(options: {
   eventStore: EventStore;
   seriesStore: SeriesStore;
   policy: EventTimePolicy;
+  /** Results over final buckets only; null: no caching. */
+  cache?: ResultCache | null;
+  onCacheLookup?: (name: 'series' | 'top', hit: boolean) => void;
 }): QueryService {
   const { eventStore, seriesStore, policy } = options;
+  const cache = options.cache ?? null;
+
+  /**
+   * Serves a result from the cache when every bucket it covers is final (so it can never
+   * change), and fills the cache on a miss. Anything not final is always computed.
+   */
+  async function cached<T>(name: 'series' | 'top', allFinal: boolean, request: unknown, compute: () => Promise<T>): Promise<T> {
+    if (!cache || !allFinal) return compute();
+    const key = `${name}:${createHash('sha256').update(JSON.stringify(request)).digest('base64url')}`;
+    const hit = await cache.get(key);
+    options.onCacheLookup?.(name, hit !== null);
+    if (hit !== null) return JSON.parse(hit) as T;
+    const result = await compute();
+    await cache.set(key, JSON.stringify(result), CACHE_TTL_MS);
+    return result;
+  }
 
   async function finality(): Promise<Finality> {
     const progress = await seriesStore.loadProgress();
@@ -154,6 +183,9 @@ export function createQueryService(options: {
     },
 
     async series(tenant, request) {
+      validateTypeName(request.type, 'query.type');
+      validateKeyName(request.value, 'query.value');
+      validateKeyName(request.groupBy, 'query.groupBy');
       const { from, to } = checkRange(request.from, request.to);
       const buckets = bucketCountBetween(from, to, request.interval);
       if (buckets > MAX_SERIES_BUCKETS) {
@@ -162,19 +194,21 @@ export function createQueryService(options: {
         );
       }
       const dimensions: Record<string, DimensionValue> | null = validateDimensionFilter(request.dimensions, 'query.dimensions');
-      const [rows, current] = await Promise.all([
-        seriesStore.readRollups({ tenant, type: request.type, interval: request.interval, from: bucketStart(from, request.interval), to }),
-        finality(),
-      ]);
-      const series = buildSeries(
-        rows,
-        { value: request.value ?? null, interval: request.interval, groupBy: request.groupBy ?? null, dimensions, from, to, fill: request.fill ?? false },
-        current,
-      );
+      const current = await finality();
+      const shape = { value: request.value ?? null, interval: request.interval, groupBy: request.groupBy ?? null, dimensions, from, to, fill: request.fill ?? false };
+      const allFinal = isFinal(bucketStart(to - 1, request.interval), request.interval, current.watermark, current.allowedLatenessMs);
+      const series = await cached('series', allFinal, { tenant, type: request.type, ...shape, dimensions: sortedKeys(dimensions) }, async () => {
+        const rows = await seriesStore.readRollups({ tenant, type: request.type, interval: request.interval, from: bucketStart(from, request.interval), to });
+        return buildSeries(rows, shape, current);
+      });
+      // The watermark moves on; the points over final buckets do not.
       return series.map((s) => ({ ...s, watermark: current.watermark }));
     },
 
     async top(tenant, request) {
+      validateTypeName(request.type, 'query.type');
+      validateKeyName(request.by, 'query.by');
+      validateKeyName(request.value, 'query.value');
       const { from, to } = checkRange(request.from, request.to);
       const limit = request.limit ?? DEFAULT_TOP_LIMIT;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TOP_LIMIT) {
@@ -184,14 +218,13 @@ export function createQueryService(options: {
         throw badInput('top covers at most 31 days of MINUTE buckets');
       }
       const dimensions = validateDimensionFilter(request.dimensions, 'query.dimensions');
-      const rows = await seriesStore.readRollups({
-        tenant,
-        type: request.type,
-        interval: 'MINUTE',
-        from: bucketStart(from, 'MINUTE'),
-        to,
+      const current = await finality();
+      const allFinal = isFinal(bucketStart(to - 1, 'MINUTE'), 'MINUTE', current.watermark, current.allowedLatenessMs);
+      const topRequest = { tenant, type: request.type, by: request.by, value: request.value ?? null, from, to, limit, dimensions: sortedKeys(dimensions) };
+      return cached('top', allFinal, topRequest, async () => {
+        const rows = await seriesStore.readRollups({ tenant, type: request.type, interval: 'MINUTE', from: bucketStart(from, 'MINUTE'), to });
+        return buildTop(rows, { by: request.by, value: request.value ?? null, dimensions, limit });
       });
-      return buildTop(rows, { by: request.by, value: request.value ?? null, dimensions, limit });
     },
 
     async eventTypes(tenant) {

@@ -39,17 +39,25 @@ export interface GraphQLContext {
   auth: Authentication;
   /** An SSE client's Last-Event-ID: where a reconnecting events subscription resumes. */
   lastEventId: string | null;
+  /** The id of the HTTP request (or WebSocket connection) the operation came in on, for log lines. */
+  requestId?: string;
   loaders: {
     eventById(tenant: string): DataLoader<string, StoredEvent | null>;
   };
 }
 
-export function createGraphQLContext(services: Services, auth: Authentication, lastEventId: string | null = null): GraphQLContext {
+export function createGraphQLContext(
+  services: Services,
+  auth: Authentication,
+  lastEventId: string | null = null,
+  requestId?: string,
+): GraphQLContext {
   const eventLoaders = new Map<string, DataLoader<string, StoredEvent | null>>();
   return {
     services,
     auth,
     lastEventId,
+    requestId,
     loaders: {
       eventById(tenant) {
         let loader = eventLoaders.get(tenant);

@@ -8,7 +8,7 @@ import { GraphQLError } from 'graphql';
 import { matchesDimensions } from '../domain/event.ts';
 import type { Interval } from '../domain/interval.ts';
 import { liveTopics } from '../ports/live-bus.ts';
-import { validateDimensionFilter } from '../query/event-filter.ts';
+import { validateDimensionFilter, validateKeyName, validateTypeName } from '../query/event-filter.ts';
 import { aggregateByGroup, toPoint, type PointView, type SeriesShape } from '../query/series-view.ts';
 import { decodeSeriesMessage } from '../stream/live-messages.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
@@ -34,10 +34,12 @@ export async function subscribeToSeries(
   input: LiveSeriesInput,
 ): Promise<AsyncIterable<SeriesUpdateView>> {
   const { services } = context;
+  // The same name rules as the series query: a name that cannot exist is refused, not watched forever.
+  validateTypeName(input.type, 'query.type');
   const shape: SeriesShape = {
-    value: input.value ?? null,
+    value: validateKeyName(input.value ?? null, 'query.value'),
     interval: input.interval,
-    groupBy: input.groupBy ?? null,
+    groupBy: validateKeyName(input.groupBy ?? null, 'query.groupBy'),
     dimensions: validateDimensionFilter(input.dimensions, 'query.dimensions'),
   };
   const allowedLatenessMs = (await services.queries.finality()).allowedLatenessMs;

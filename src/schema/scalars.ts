@@ -5,12 +5,25 @@ import { builder } from './builder.ts';
 /** ISO-8601 with an explicit offset: a time without a zone is ambiguous, so it is refused. */
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
 
+/**
+ * Whether the date part names a real day: Date rolls 2026-02-30 over to March 2 instead of
+ * refusing it, which would store the event on a day the client never sent.
+ */
+function isCalendarDate(text: string): boolean {
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(5, 7));
+  const day = Number(text.slice(8, 10));
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  return daysInMonth !== undefined && day >= 1 && day <= daysInMonth;
+}
+
 function parseDateTime(value: unknown): Date {
   if (typeof value !== 'string' || !ISO_DATE_TIME.test(value)) {
     throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone, for example 2026-11-27T12:00:00.000Z');
   }
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new GraphQLError(`DateTime "${value}" is not a valid date`);
+  if (Number.isNaN(date.getTime()) || !isCalendarDate(value)) throw new GraphQLError(`DateTime "${value}" is not a valid date`);
   return date;
 }
 

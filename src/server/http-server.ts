@@ -2,9 +2,9 @@
  * HTTP wiring: GraphQL over HTTP and SSE (graphql-yoga), graphql-ws on the same path,
  * GraphiQL served from the service itself, /health and /ready.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
@@ -14,6 +14,11 @@ import { createErrorMasker, type ErrorLogger } from './errors.ts';
 import { graphiqlExamples } from './graphiql-examples.ts';
 import { useDashboard } from './dashboard.ts';
 import { useSseEventIds } from './sse-event-ids.ts';
+import { useRequestLimits, type RequestLimits } from './limits.ts';
+import type { StreamlensMetrics } from '../observability/metrics.ts';
+import { useGraphQLMetrics } from '../observability/graphql-metrics.ts';
+import { useMetricsEndpoint } from './metrics-endpoint.ts';
+import { currentRequestId, REQUEST_ID_HEADER, requestIdOf, runWithRequestId, withRequestIds } from './request-ids.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -21,12 +26,17 @@ export interface HttpServerOptions {
   schema: GraphQLSchema;
   /**
    * Builds the context of one operation (HTTP request, SSE stream or WebSocket subscription);
-   * `lastEventId` is the Last-Event-ID header of a reconnecting SSE client.
+   * `lastEventId` is the Last-Event-ID header of a reconnecting SSE client; `requestId` the id of
+   * the HTTP request (of the upgrade, for graphql-ws) the operation came in on.
    */
-  createContext: (request: { lastEventId: string | null; authorization: string | null }) => Promise<GraphQLContext>;
+  createContext: (request: { lastEventId: string | null; authorization: string | null; requestId?: string }) => Promise<GraphQLContext>;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkReadiness: () => Promise<void>;
   logger: ErrorLogger & { info(object: object, message: string): void; warn(object: object, message: string): void };
+  /** Request body, query text and query shape limits; the body limit also bounds a WebSocket message. */
+  limits: RequestLimits;
+  /** Serves GET /metrics from this registry, and times GraphQL operations into it. */
+  metrics?: StreamlensMetrics;
 }
 
 export interface RunningServer {
@@ -51,13 +61,21 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       // HTTP and SSE carry the key in a header; graphql-ws in the connection_init payload.
       const request = (initial as { request?: Request }).request;
       const connectionParams = (initial as { connectionParams?: Record<string, unknown> }).connectionParams;
+      const incoming = (initial as { req?: IncomingMessage }).req;
       const fromSocket = connectionParams?.authorization ?? connectionParams?.Authorization;
       return options.createContext({
         lastEventId: request?.headers.get('last-event-id') ?? null,
         authorization: request?.headers.get('authorization') ?? (typeof fromSocket === 'string' ? fromSocket : null),
+        requestId: incoming ? requestIdOf(incoming) : currentRequestId(),
       });
     },
-    graphiql: { title: 'Streamlens', defaultQuery: graphiqlExamples(), subscriptionsProtocol: 'SSE' },
+    graphiql: {
+      title: 'Streamlens',
+      defaultQuery: graphiqlExamples(),
+      // Open mode ignores the header; with keys on, replace the placeholder with a key.
+      headers: JSON.stringify({ Authorization: 'Bearer <your API key, when keys are on>' }, null, 2),
+      subscriptionsProtocol: 'SSE',
+    },
     renderGraphiQL,
     maskedErrors: { maskError: createErrorMasker(options.logger) },
     logging: {
@@ -67,8 +85,10 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       error: (...args: unknown[]) => options.logger.error({ args }, 'graphql-yoga'),
     },
     plugins: [
+      ...(options.metrics ? [useMetricsEndpoint(options.metrics.registry), useGraphQLMetrics(options.metrics)] : []),
       useDashboard(),
       useSseEventIds(),
+      useRequestLimits(options.limits),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {
@@ -86,14 +106,18 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     ],
   });
 
-  const server: Server = createServer(yoga);
-  const webSockets = new WebSocketServer({ server, path: GRAPHQL_PATH });
+  const server: Server = createServer(withRequestIds(yoga));
+  // A larger message closes its socket with 1009 before it is parsed.
+  const webSockets = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: options.limits.maxRequestBytes });
+  // The upgrade answers with the connection's request id, which every operation on it carries.
+  webSockets.on('headers', (headers, request) => headers.push(`${REQUEST_ID_HEADER}: ${requestIdOf(request)}`));
   // Every operation, WebSocket ones included, goes through yoga's envelop pipeline, so the
   // same plugins (error masking, and later auth and limits) apply whatever the transport.
   const graphqlWs = useServer(
     {
-      execute: (args: any) => args.rootValue.execute(args),
-      subscribe: (args: any) => args.rootValue.subscribe(args),
+      // In the connection's request scope, so a masked error names the request id here too.
+      execute: (args: any) => runWithRequestId(args.contextValue.requestId, () => args.rootValue.execute(args)),
+      subscribe: (args: any) => runWithRequestId(args.contextValue.requestId, () => args.rootValue.subscribe(args)),
       onSubscribe: async (ctx, _id, params) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -101,10 +125,19 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
           socket: ctx.extra.socket,
           params,
         });
+        // A query that does not parse (or breaks a limit) is that operation's error; thrown, it
+        // would close the whole socket with 4500 and end every other subscription on it.
+        let document: DocumentNode;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const args = {
           schema,
           operationName: params.operationName,
-          document: parse(params.query),
+          document,
           variableValues: params.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },

@@ -45,6 +45,16 @@ export interface StreamProcessorOptions {
   secondRetentionMs: number;
   logger: ProcessorLogger;
   maxBatchSize?: number;
+  /** Per-batch counts and freshness, for /metrics; nothing is reported without it. */
+  metrics?: ProcessorMetrics;
+}
+
+/**
+ * What the processor reports about each batch it finished (stored and published). An interface
+ * here, implemented in observability/, so the processor knows nothing of Prometheus.
+ */
+export interface ProcessorMetrics {
+  observeBatch(batch: { counted: readonly CountedEvent[]; duplicates: number; quarantined: number; poison: number; publishedAt: number }): void;
 }
 
 export interface ProcessorStats {
@@ -148,6 +158,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     stats.duplicates += duplicates;
     stats.quarantined += quarantined;
     stats.poison += poison;
+    options.metrics?.observeBatch({ counted, duplicates, quarantined, poison, publishedAt: Date.now() });
   }
 
   async function publish(counted: CountedEvent[], changedRollups: ReturnType<typeof mergeIntoRollups>): Promise<void> {

@@ -49,6 +49,7 @@ describe.each(BACKENDS)('API on %s', (backend) => {
       const html = await response.text();
       expect(html).toContain('<title>Streamlens</title>');
       expect(html).not.toMatch(/unpkg\.com|jsdelivr|cdn\./);
+      expect(html).toContain('Bearer <your API key, when keys are on>');
       for (const operation of ['mutation IngestExample', 'query PageViewsPerMinuteByCountry', 'query TopCountriesByRevenue', 'subscription LiveEvents', 'subscription LivePageViewsPerSecond']) {
         expect(html).toContain(operation);
       }

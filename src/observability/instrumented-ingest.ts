@@ -1,0 +1,28 @@
+/**
+ * Counts what becomes of ingested events, around the ingest service: accepted and rejected
+ * from each call's acknowledgements, and every event of a call that failed as a whole as
+ * refused (none of them is in the log; the client is told to retry).
+ */
+import type { Counter } from 'prom-client';
+import type { IngestService } from '../ingest/ingest-service.ts';
+import type { IngestEventResult } from './metrics.ts';
+
+export function instrumentIngest(ingest: IngestService, events: Counter<'result'>): IngestService {
+  const count = (result: IngestEventResult, value: number) => {
+    if (value > 0) events.inc({ result }, value);
+  };
+  return {
+    async ingest(tenant, batch, sentAt) {
+      try {
+        const result = await ingest.ingest(tenant, batch, sentAt);
+        count('accepted', result.accepted);
+        count('rejected', result.rejected);
+        return result;
+      } catch (error) {
+        count('refused', batch.length);
+        throw error;
+      }
+    },
+    drain: () => ingest.drain(),
+  };
+}
