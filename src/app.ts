@@ -7,6 +7,10 @@ import type { EventStore } from './ports/event-store.ts';
 import type { SeriesStore } from './ports/series-store.ts';
 import type { LiveBus } from './ports/live-bus.ts';
 import type { ApiKeyStore } from './ports/api-key-store.ts';
+import type { RateLimitStore } from './ports/rate-limit-store.ts';
+import type { ResultCache } from './ports/result-cache.ts';
+import { createUsageLimits } from './limits/usage-limits.ts';
+import { loadPersistedOperations } from './server/persisted-operations.ts';
 import { GraphQLError } from 'graphql';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createKeyService } from './auth/key-service.ts';
@@ -29,6 +33,8 @@ export interface Adapters {
   seriesStore: SeriesStore;
   liveBus: LiveBus;
   apiKeys: ApiKeyStore;
+  rateLimits: RateLimitStore;
+  resultCache: ResultCache;
 }
 
 /**
@@ -82,7 +88,14 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
   const keys = createKeyService({ store: adapters.apiKeys, authenticator, liveBus: adapters.liveBus });
   const services: Services = {
     ingest,
-    queries: createQueryService({ eventStore: adapters.eventStore, seriesStore: adapters.seriesStore, policy }),
+    queries: createQueryService({
+      eventStore: adapters.eventStore,
+      seriesStore: adapters.seriesStore,
+      policy,
+      cache: adapters.resultCache,
+      onCacheLookup: (name, hit) => (hit ? metrics.cache(name).hit() : metrics.cache(name).miss()),
+    }),
+    limits: createUsageLimits(adapters.rateLimits, { ...config.usage, maxBatchEvents: config.ingest.maxBatchEvents }),
     processor,
     liveBus: adapters.liveBus,
     seriesStore: adapters.seriesStore,
@@ -94,7 +107,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
   // Revoking a key ends the subscriptions opened with it, on every instance.
   keys.onRevoked((keyId) => {
     for (const [queue, owner] of services.live.queues) {
-      if (owner === keyId) queue.fail(new GraphQLError('the API key has been revoked', { extensions: { code: 'UNAUTHENTICATED' } }));
+      if (owner.keyId === keyId) queue.fail(new GraphQLError('the API key has been revoked', { extensions: { code: 'UNAUTHENTICATED' } }));
     }
   });
   await keys.start();
@@ -120,6 +133,11 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
       logger: withRequestIdInLogs(logger),
       limits: config.requestLimits,
       metrics,
+      exposure: {
+        graphiql: config.graphiql,
+        introspection: config.introspection,
+        persistedOperations: config.persistedOperationsFile ? loadPersistedOperations(config.persistedOperationsFile) : null,
+      },
     },
     config.host,
     config.port,
@@ -139,7 +157,14 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
       await withTimeout(Promise.all(queues.map((queue) => queue.drained())), SUBSCRIBER_DRAIN_TIMEOUT_MS, 'subscribers').catch(() => {});
       await server.close();
       await adapters.log.close();
-      await Promise.all([adapters.eventStore.close(), adapters.seriesStore.close(), adapters.liveBus.close(), adapters.apiKeys.close()]);
+      await Promise.all([
+        adapters.eventStore.close(),
+        adapters.seriesStore.close(),
+        adapters.liveBus.close(),
+        adapters.apiKeys.close(),
+        adapters.rateLimits.close(),
+        adapters.resultCache.close(),
+      ]);
     },
   };
 }

@@ -82,6 +82,13 @@ const environmentSchema = z.object({
   INGEST_MAX_BATCH_EVENTS: integer(1000, 1, 100_000),
   INGEST_MAX_PROPERTIES_BYTES: integer(16_384, 0, 1_048_576),
   MAX_PROCESSING_LAG: integer(1_000_000, 1, 1_000_000_000),
+  INGEST_RATE_PER_KEY: integer(20_000, 1, 100_000_000),
+  QUERY_RATE_PER_KEY: integer(100, 1, 1_000_000),
+  MAX_SUBSCRIPTIONS_PER_TENANT: integer(10_000, 1, 10_000_000),
+  NODE_ENV: z.string().default('development'),
+  GRAPHIQL: z.enum(['on', 'off', '']).default(''),
+  INTROSPECTION: z.enum(['on', 'off', '']).default(''),
+  PERSISTED_OPERATIONS_FILE: optionalText,
   MAX_REQUEST_BYTES: integer(DEFAULT_REQUEST_LIMITS.maxRequestBytes, 1_024, 104_857_600),
   MAX_QUERY_BYTES: integer(DEFAULT_REQUEST_LIMITS.maxQueryBytes, 256, 1_048_576),
   MAX_QUERY_DEPTH: integer(DEFAULT_REQUEST_LIMITS.maxQueryDepth, 2, 1_000),
@@ -111,6 +118,12 @@ export interface Config {
   ingest: { maxBatchEvents: number; maxPropertiesBytes: number };
   /** Past this many unprocessed events, ingest answers UNAVAILABLE and readiness is false. */
   maxProcessingLag: number;
+  usage: { ingestEventsPerSecond: number; operationsPerSecond: number; maxSubscriptionsPerTenant: number };
+  /** GraphiQL and introspection: on by default, off by default when NODE_ENV=production. */
+  graphiql: boolean;
+  introspection: boolean;
+  /** A JSON file of allowed operations (id → document); when set, only those run. */
+  persistedOperationsFile: string | null;
   /** Request body, query text and query shape limits (src/server/limits.ts). */
   requestLimits: RequestLimits;
 }
@@ -156,6 +169,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       logRetentionMs: e.LOG_RETENTION,
       ingest: { maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS, maxPropertiesBytes: e.INGEST_MAX_PROPERTIES_BYTES },
       maxProcessingLag: e.MAX_PROCESSING_LAG,
+      usage: {
+        ingestEventsPerSecond: e.INGEST_RATE_PER_KEY,
+        operationsPerSecond: e.QUERY_RATE_PER_KEY,
+        maxSubscriptionsPerTenant: e.MAX_SUBSCRIPTIONS_PER_TENANT,
+      },
+      graphiql: e.GRAPHIQL === '' ? e.NODE_ENV !== 'production' : e.GRAPHIQL === 'on',
+      introspection: e.INTROSPECTION === '' ? e.NODE_ENV !== 'production' : e.INTROSPECTION === 'on',
+      persistedOperationsFile: e.PERSISTED_OPERATIONS_FILE ?? null,
       requestLimits: {
         maxRequestBytes: e.MAX_REQUEST_BYTES,
         maxQueryBytes: e.MAX_QUERY_BYTES,

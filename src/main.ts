@@ -20,6 +20,16 @@ import { createCassandraSeriesStore } from './adapters/cassandra/cassandra-serie
 import { createRedisLiveBus } from './adapters/redis/redis-live-bus.ts';
 import { openApiKeyStore } from './adapters/api-key-stores.ts';
 import type { ApiKeyStore } from './ports/api-key-store.ts';
+import type { RateLimitStore } from './ports/rate-limit-store.ts';
+import type { ResultCache } from './ports/result-cache.ts';
+import { createEmbeddedRateLimitStore } from './adapters/embedded/embedded-rate-limit-store.ts';
+import { createEmbeddedResultCache } from './adapters/embedded/embedded-result-cache.ts';
+import { createRedisRateLimitStore } from './adapters/redis/redis-rate-limit-store.ts';
+import { createRedisResultCache } from './adapters/redis/redis-result-cache.ts';
+
+/** The in-process result cache: a few thousand results, and at most ~64 MB of them. */
+const RESULT_CACHE_ENTRIES = 5_000;
+const RESULT_CACHE_CHARS = 32_000_000;
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -76,8 +86,19 @@ async function openAdapters(config: Config, logger: Logger): Promise<{ adapters:
         : createEmbeddedLiveBus({ onError: report('live bus') }),
     );
     const apiKeys: ApiKeyStore = track(await open('API key store', () => openApiKeyStore(config)));
+    // With Redis, rate limits hold across instances and cached results are shared by them.
+    const rateLimits: RateLimitStore = track(
+      config.redisUrl
+        ? await open('Redis rate limit store', () => createRedisRateLimitStore({ url: config.redisUrl!, onError: report('redis limits') }))
+        : createEmbeddedRateLimitStore(),
+    );
+    const resultCache: ResultCache = track(
+      config.redisUrl
+        ? await open('Redis result cache', () => createRedisResultCache({ url: config.redisUrl!, onError: report('redis cache') }))
+        : createEmbeddedResultCache({ maxEntries: RESULT_CACHE_ENTRIES, maxChars: RESULT_CACHE_CHARS }),
+    );
     return {
-      adapters: { log, eventStore, seriesStore, liveBus, apiKeys },
+      adapters: { log, eventStore, seriesStore, liveBus, apiKeys, rateLimits, resultCache },
       names: {
         log: config.kafka ? `kafka (${config.kafka.topic})` : 'embedded',
         eventStore: config.mongodbUrl ? 'mongodb' : 'embedded',

@@ -18,6 +18,13 @@ import type { StreamProcessor } from '../stream/processor.ts';
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import type { KeyService } from '../auth/key-service.ts';
 import type { LiveQueue } from './live-queue.ts';
+import type { UsageLimits } from '../limits/usage-limits.ts';
+
+/** Whose a live subscription is: revoking the key or a tenant limit applies to it. */
+export interface LiveSubscriber {
+  keyId: string | null;
+  tenant: string;
+}
 
 export interface Services {
   ingest: IngestService;
@@ -31,7 +38,8 @@ export interface Services {
    * Limits of one subscriber's queue, and the queues of the subscriptions this instance serves,
    * each with the API key it was opened with (so that revoking the key ends it).
    */
-  live: { maxPendingEvents: number; maxPendingSeriesUpdates: number; queues: Map<LiveQueue<unknown>, string | null> };
+  live: { maxPendingEvents: number; maxPendingSeriesUpdates: number; queues: Map<LiveQueue<unknown>, LiveSubscriber> };
+  limits: UsageLimits;
 }
 
 export interface GraphQLContext {
@@ -95,4 +103,11 @@ export function requireScope(context: GraphQLContext, scope: Exclude<ApiScope, '
     throw new GraphQLError(`this API key lacks the ${scope} scope`, { extensions: { code: 'FORBIDDEN', requiredScope: scope } });
   }
   return principal.tenant;
+}
+
+/** How many subscriptions the tenant holds open on this instance. */
+export function openSubscriptionsOf(services: Services, tenant: string): number {
+  let open = 0;
+  for (const subscriber of services.live.queues.values()) if (subscriber.tenant === tenant) open += 1;
+  return open;
 }

@@ -16,7 +16,7 @@ import { decodeStreamCursor, encodeStreamCursor } from '../query/cursors.ts';
 import { matchesEventQuery, toEventQuery, type EventFilterInput } from '../query/event-filter.ts';
 import { decodeEventsMessage } from '../stream/live-messages.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
-import type { GraphQLContext } from './context.ts';
+import { openSubscriptionsOf, type GraphQLContext } from './context.ts';
 
 export interface LiveEventEdge {
   cursor: string;
@@ -45,6 +45,7 @@ export async function subscribeToEvents(
   after: string | null | undefined,
 ): Promise<AsyncIterable<LiveEventEdge>> {
   const { services } = context;
+  services.limits.checkSubscriptions(tenant, openSubscriptionsOf(services, tenant));
   const query = toEventQuery(tenant, filter);
   const resumeFrom = after ?? context.lastEventId ?? null;
   const delivered = resumeFrom ? decodeStreamCursor(resumeFrom) : null;
@@ -83,7 +84,7 @@ export async function subscribeToEvents(
       if (edge && !queue.push(edge)) return;
     }
   });
-  services.live.queues.set(queue as LiveQueue<unknown>, context.auth.ok ? context.auth.principal.keyId : null);
+  services.live.queues.set(queue as LiveQueue<unknown>, { keyId: context.auth.ok ? context.auth.principal.keyId : null, tenant });
 
   void (async () => {
     try {

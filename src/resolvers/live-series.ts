@@ -12,7 +12,7 @@ import { validateDimensionFilter, validateKeyName, validateTypeName } from '../q
 import { aggregateByGroup, toPoint, type PointView, type SeriesShape } from '../query/series-view.ts';
 import { decodeSeriesMessage } from '../stream/live-messages.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
-import type { GraphQLContext } from './context.ts';
+import { openSubscriptionsOf, type GraphQLContext } from './context.ts';
 
 export interface LiveSeriesInput {
   type: string;
@@ -34,6 +34,7 @@ export async function subscribeToSeries(
   input: LiveSeriesInput,
 ): Promise<AsyncIterable<SeriesUpdateView>> {
   const { services } = context;
+  services.limits.checkSubscriptions(tenant, openSubscriptionsOf(services, tenant));
   // The same name rules as the series query: a name that cannot exist is refused, not watched forever.
   validateTypeName(input.type, 'query.type');
   const shape: SeriesShape = {
@@ -116,6 +117,6 @@ export async function subscribeToSeries(
     }
     void refresh();
   });
-  services.live.queues.set(queue as LiveQueue<unknown>, context.auth.ok ? context.auth.principal.keyId : null);
+  services.live.queues.set(queue as LiveQueue<unknown>, { keyId: context.auth.ok ? context.auth.principal.keyId : null, tenant });
   return queue;
 }

@@ -2,7 +2,7 @@
 import type { EventAck as EventAckShape, IngestResult as IngestResultShape } from '../ingest/ingest-service.ts';
 import type { IngestError as IngestErrorShape } from '../ingest/validate-event.ts';
 import { builder } from './builder.ts';
-import { requireScope } from '../resolvers/context.ts';
+import { requirePrincipal, requireScope } from '../resolvers/context.ts';
 
 const IngestStatus = builder.enumType('IngestStatus', { values: ['ACCEPTED', 'REJECTED'] as const });
 
@@ -52,11 +52,14 @@ builder.mutationField('ingest', (t) =>
       events: t.arg({ type: [EventInput], required: true }),
       sentAt: t.arg({ type: 'DateTime' }),
     },
-    resolve: (_root, args, context) =>
-      context.services.ingest.ingest(
-        requireScope(context, 'INGEST'),
+    resolve: async (_root, args, context) => {
+      const tenant = requireScope(context, 'INGEST');
+      await context.services.limits.takeIngest(requirePrincipal(context), args.events.length);
+      return context.services.ingest.ingest(
+        tenant,
         args.events.map((e) => ({ ...e, id: e.id == null ? null : String(e.id) })),
         args.sentAt ?? null,
-      ),
+      );
+    },
   }),
 );

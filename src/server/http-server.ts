@@ -14,6 +14,8 @@ import { createErrorMasker, type ErrorLogger } from './errors.ts';
 import { graphiqlExamples } from './graphiql-examples.ts';
 import { useDashboard } from './dashboard.ts';
 import { useSseEventIds } from './sse-event-ids.ts';
+import { useOperationRateLimit } from './operation-rate-limit.ts';
+import { useAllowList, useNoIntrospection, type PersistedOperations } from './persisted-operations.ts';
 import { useRequestLimits, type RequestLimits } from './limits.ts';
 import type { StreamlensMetrics } from '../observability/metrics.ts';
 import { useGraphQLMetrics } from '../observability/graphql-metrics.ts';
@@ -37,6 +39,8 @@ export interface HttpServerOptions {
   limits: RequestLimits;
   /** Serves GET /metrics from this registry, and times GraphQL operations into it. */
   metrics?: StreamlensMetrics;
+  /** What the endpoint reveals: GraphiQL, introspection, and (when set) only allow-listed operations. */
+  exposure?: { graphiql: boolean; introspection: boolean; persistedOperations: PersistedOperations | null };
 }
 
 export interface RunningServer {
@@ -69,7 +73,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         requestId: incoming ? requestIdOf(incoming) : currentRequestId(),
       });
     },
-    graphiql: {
+    graphiql: options.exposure?.graphiql === false ? false : {
       title: 'Streamlens',
       defaultQuery: graphiqlExamples(),
       // Open mode ignores the header; with keys on, replace the placeholder with a key.
@@ -89,6 +93,9 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       useDashboard(),
       useSseEventIds(),
       useRequestLimits(options.limits),
+      useOperationRateLimit(),
+      ...(options.exposure?.introspection === false ? [useNoIntrospection()] : []),
+      ...(options.exposure?.persistedOperations ? [useAllowList(options.exposure.persistedOperations)] : []),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {

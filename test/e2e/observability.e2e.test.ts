@@ -18,6 +18,8 @@ import { createEmbeddedEventStore } from '../../src/adapters/embedded/embedded-e
 import { createEmbeddedSeriesStore } from '../../src/adapters/embedded/embedded-series-store.ts';
 import { createEmbeddedLiveBus } from '../../src/adapters/embedded/embedded-live-bus.ts';
 import { createEmbeddedApiKeyStore } from '../../src/adapters/embedded/embedded-api-key-store.ts';
+import { createEmbeddedRateLimitStore } from '../../src/adapters/embedded/embedded-rate-limit-store.ts';
+import { createEmbeddedResultCache } from '../../src/adapters/embedded/embedded-result-cache.ts';
 
 interface Sample {
   name: string;
@@ -210,6 +212,8 @@ describe('masked errors (embedded, in-process)', () => {
         seriesStore: createEmbeddedSeriesStore({ dataDir }),
         liveBus: createEmbeddedLiveBus(),
         apiKeys: createEmbeddedApiKeyStore({ dataDir }),
+        rateLimits: createEmbeddedRateLimitStore(),
+        resultCache: createEmbeddedResultCache({ maxEntries: 100, maxChars: 1_000_000 }),
       },
       logger,
     );
