@@ -5,6 +5,7 @@
 #   scripts/services.sh up [SERVICE...]      install/build what is missing, start, wait until ready
 #   scripts/services.sh down [SERVICE...]    stop what this script started (by recorded PID)
 #   scripts/services.sh status [SERVICE...]  one line per service; exit 0 only if all are up
+#   scripts/services.sh restart SERVICE...   stop and start again, same ports, data kept (fault tests)
 #
 # SERVICE is redis, kafka, cassandra or ferretdb (alias: mongo, mongodb); default: all four.
 #
@@ -100,6 +101,53 @@ svc_ports() {
     cassandra) echo "$CASSANDRA_PORT $CASSANDRA_STORAGE_PORT" ;;
     ferretdb) echo "$FERRETDB_PORT" ;;
   esac
+}
+
+# The ports a service was started with, kept in its folder so that `restart` and `status` use
+# them whatever the caller's environment says.
+ports_file() { echo "$STATE/$1/ports.env"; }
+
+record_ports() {
+  case "$1" in
+    redis) echo "REDIS_PORT=$REDIS_PORT" ;;
+    kafka) printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\n' "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" ;;
+    cassandra) printf 'CASSANDRA_PORT=%s\nCASSANDRA_STORAGE_PORT=%s\n' "$CASSANDRA_PORT" "$CASSANDRA_STORAGE_PORT" ;;
+    ferretdb) echo "FERRETDB_PORT=$FERRETDB_PORT" ;;
+  esac >"$(ports_file "$1")"
+}
+
+# A folder from an up that predates ports.env: its ports as that up left them, in the rendered
+# configuration or on the running server's command line (nothing when neither is there).
+legacy_ports() {
+  local dir pid variable
+  dir="$(svc_dir "$1")"
+  case "$1" in
+    kafka)
+      sed -n 's|^listeners=PLAINTEXT://[^:]*:\([0-9]*\),CONTROLLER://[^:]*:\([0-9]*\)$|KAFKA_PORT=\1\nKAFKA_CONTROLLER_PORT=\2|p' \
+        "$dir/server.properties" ;;
+    cassandra)
+      sed -n 's/^native_transport_port: *\([0-9]*\)$/CASSANDRA_PORT=\1/p; s/^storage_port: *\([0-9]*\)$/CASSANDRA_STORAGE_PORT=\1/p' \
+        "$dir/conf/cassandra.yaml" ;;
+    redis | ferretdb)
+      pid="$(our_pid "$1")" || return 0
+      variable=REDIS_PORT
+      [ "$1" = ferretdb ] && variable=FERRETDB_PORT
+      tr '\0' ' ' <"/proc/$pid/cmdline" | grep -o '127\.0\.0\.1:[0-9]*' | head -n 1 | sed "s/^.*:/$variable=/" ;;
+  esac 2>/dev/null || true
+}
+
+# Read, not sourced: only the known port variables, and only numbers.
+load_recorded_ports() {
+  local svc key value
+  for svc in "$@"; do
+    while IFS='=' read -r key value; do
+      [[ "$value" =~ ^[0-9]+$ ]] || continue
+      case "$key" in
+        REDIS_PORT | KAFKA_PORT | KAFKA_CONTROLLER_PORT | CASSANDRA_PORT | CASSANDRA_STORAGE_PORT | FERRETDB_PORT)
+          printf -v "$key" '%s' "$value" ;;
+      esac
+    done < <(if [ -f "$(ports_file "$svc")" ]; then cat "$(ports_file "$svc")"; else legacy_ports "$svc"; fi)
+  done
 }
 
 # True when something accepts TCP connections on 127.0.0.1:PORT (bash's /dev/tcp: no extra tool).
@@ -272,9 +320,24 @@ start_kafka() {
   "$JAVA" -Xmx256m -cp "$libs/*" -Dlog4j2.configurationFile="file:$dir/log4j2.xml" \
     kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$props" >"$log" 2>&1 \
     || fail kafka "storage format failed" "$log"
+  launch_kafka "$libs"
+}
+
+# The formatted data folder and the rendered configuration are reused as they are: formatting
+# again would refuse (or, forced, forget every topic and offset).
+restart_kafka() {
+  local libs
+  [ -f "$(svc_dir kafka)/server.properties" ] || fail kafka "no configuration in $(svc_dir kafka) to restart from (start it with up)"
+  libs="$(fetch_jars kafka "$CONF_SRC/kafka/pom.xml" kafka.version "$KAFKA_VERSION")"
+  launch_kafka "$libs"
+}
+
+launch_kafka() {
+  local dir
+  dir="$(svc_dir kafka)"
   launch kafka "$JAVA" -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="file:$dir/log4j2.xml" \
-    -cp "$libs/*" kafka.Kafka "$props"
+    -cp "$1/*" kafka.Kafka "$dir/server.properties"
 }
 
 # The log line alone can precede the listener; the Metadata answer proves a registered broker.
@@ -434,6 +497,7 @@ cmd_up() {
   for svc in "${services[@]}"; do
     rm -rf "${STATE:?}/$svc"
     mkdir -p "$STATE/$svc"
+    record_ports "$svc"
     for port in $(svc_ports "$svc"); do
       port_busy "$port" && fail "$svc" "port 127.0.0.1:$port is already in use by a process this script did not start (stop it, or set STREAMLENS_*_PORT)"
     done
@@ -477,10 +541,67 @@ cmd_down() {
   stop_services "${services[@]}"
 }
 
+# Stop and start again on the same ports, over the data already there: what a crash-and-recover
+# of the server looks like to its clients.  A service that is not running is just started.
+cmd_restart() {
+  local services svc port selected
+  [ $# -ge 1 ] || { echo "services.sh: restart needs the services to restart (redis, kafka, cassandra, ferretdb)" >&2; exit 2; }
+  selected="$(select_services "$@")" || exit 2
+  read -r -a services <<<"$selected"
+  lock_state
+  command -v python3 >/dev/null 2>&1 || fail services "python3 is needed for the readiness probes"
+  # A folder from an up before ports were recorded has no ports.env, but has its log.
+  for svc in "${services[@]}"; do
+    [ -f "$(ports_file "$svc")" ] || [ -f "$(log_file "$svc")" ] \
+      || fail "$svc" "nothing to restart in $(svc_dir "$svc") (start it with up; STREAMLENS_SERVICES_DIR must be the one it was started with)"
+  done
+  # Before stopping anything: a legacy folder's ports may be read from the running server.
+  load_recorded_ports "${services[@]}"
+  for svc in "${services[@]}"; do record_ports "$svc"; done
+
+  local running=()
+  for svc in "${services[@]}"; do
+    our_pid "$svc" >/dev/null && running+=("$svc")
+  done
+  [ "${#running[@]}" -eq 0 ] || stop_services "${running[@]}"
+  for svc in "${services[@]}"; do
+    for port in $(svc_ports "$svc"); do
+      port_busy "$port" && fail "$svc" "port 127.0.0.1:$port is still in use after the stop"
+    done
+    # A fresh log: the readiness checks look for start-up lines that the old one already has.
+    mv -f "$(log_file "$svc")" "$(log_file "$svc").previous" 2>/dev/null || true
+  done
+
+  case " ${services[*]} " in
+    *" kafka "* | *" cassandra "*)
+      JAVA="$(find_java)" || fail java "no Java 17 found (set STREAMLENS_JAVA to a Java 17 binary)"
+      ;;
+  esac
+  for svc in "${services[@]}"; do
+    case "$svc" in
+      kafka) restart_kafka ;;
+      *) "start_$svc" ;;   # the others only create folders that are missing and render the same configuration
+    esac
+    say "$svc: relaunched (pid $(cat "$(pid_file "$svc")"), log $(log_file "$svc"))"
+  done
+  for svc in redis kafka ferretdb cassandra; do
+    case " ${services[*]} " in *" $svc "*) ;; *) continue ;; esac
+    case "$svc" in
+      redis) wait_ready redis "$REDIS_TIMEOUT" ;;
+      kafka) wait_ready kafka "$KAFKA_TIMEOUT" ;;
+      ferretdb) wait_ready ferretdb "$FERRETDB_TIMEOUT" ;;
+      cassandra) wait_ready cassandra "$CASSANDRA_TIMEOUT" ;;
+    esac
+  done
+  say "restarted: ${services[*]}"
+  client_env "${services[@]}"
+}
+
 cmd_status() {
   local services svc pid state rc=0 detail selected
   selected="$(select_services "$@")" || exit 2
   read -r -a services <<<"$selected"
+  load_recorded_ports "${services[@]}"
   for svc in "${services[@]}"; do
     if pid="$(our_pid "$svc")"; then
       if "ready_$svc"; then state=up; else state=starting; rc=3; fi
@@ -496,7 +617,7 @@ cmd_status() {
 }
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -508,6 +629,7 @@ main() {
     up) cmd_up "$@" ;;
     down) cmd_down "$@" ;;
     status) cmd_status "$@" ;;
+    restart) cmd_restart "$@" ;;
     -h | --help | help) usage ;;
     *) usage ;;
   esac

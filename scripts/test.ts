@@ -9,12 +9,22 @@
  *    works, the run fails and says why: the real-server suites never skip silently.
  * 3. vitest, with those addresses in its environment. Servers this script started are stopped
  *    afterwards.
+ * 4. The fault tests (test/faults/): SIGKILLs of the service and restarts of Kafka and Redis
+ *    under it. They would break any suite running next to them, so they run alone, last, only
+ *    when the rest passed, against the same servers. Restarting is scripts/services.sh's job, so
+ *    Kafka and Redis must be servers it runs: the ones this run started, or ones a
+ *    `scripts/services.sh up` started with the same STREAMLENS_SERVICES_DIR (default
+ *    /tmp/streamlens-services). For any others (docker compose, a remote cluster) the stage
+ *    fails and says why, rather than restarting a server it does not own.
  *
- * Arguments are passed to vitest (for example `npm test -- test/unit`).
+ * Arguments are passed to vitest (for example `npm test -- test/unit`); such a subset run skips
+ * the fault stage, except for arguments naming test/faults, which go to the fault stage alone.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { restartProblems } from '../test/support/service-restarts.ts';
 
 const root = join(import.meta.dirname, '..');
 const bin = (name: string) => join(root, 'node_modules', '.bin', name);
@@ -111,15 +121,72 @@ function stopServers(services: string[]): void {
   spawnSync('bash', [join(root, 'scripts', 'services.sh'), 'down', ...services], { cwd: root, stdio: 'inherit' });
 }
 
+/**
+ * The browser tests drive Debian's Chromium (scripts/chromium.ts). A fresh machine may not have
+ * it: install it with apt-get, refreshing the package lists only when apt knows no chromium yet.
+ * When that fails the run stops and says why: the browser tests never skip silently.
+ */
+function ensureChromium(): void {
+  const chromium = '/usr/bin/chromium';
+  if (existsSync(chromium)) return;
+  console.log(`\n▶ ${chromium} is missing: installing Debian's chromium package`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // stderr is read to tell "apt knows no such package" from other failures.
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', 'chromium'], { env, encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] });
+  let result = install();
+  if (result.status !== 0 && /Unable to locate package|no installation candidate/.test(result.stderr ?? '')) {
+    spawnSync('apt-get', ['update'], { env, stdio: 'inherit' });
+    result = install();
+  }
+  if (result.status !== 0 || !existsSync(chromium)) {
+    console.error(
+      `${result.stderr ?? result.error?.message ?? ''}\n✖ npm test needs Chromium at ${chromium} for the browser tests, and ` +
+        '`apt-get install -y chromium` failed (message above; it needs root and the Debian package lists). Install it yourself and run again.',
+    );
+    process.exit(1);
+  }
+}
+
 step('type-check', bin('tsc'), ['-p', 'tsconfig.json']);
 step('schema drift (codegen --check)', bin('graphql-codegen'), ['--config', 'codegen.ts', '--check', '--silent']);
+ensureChromium();
 const started = await provisionServers();
 
-console.log('\n▶ tests');
-const vitest = spawn(bin('vitest'), ['run', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env: process.env });
-const forward = (signal: NodeJS.Signals) => vitest.kill(signal);
-process.on('SIGINT', forward);
-process.on('SIGTERM', forward);
-const code: number = await new Promise((resolve) => vitest.once('exit', (status) => resolve(status ?? 1)));
+/** vitest run with these arguments, Ctrl-C and SIGTERM forwarded; resolves with its exit code. */
+async function runVitest(args: string[]): Promise<number> {
+  const vitest = spawn(bin('vitest'), ['run', ...args], { cwd: root, stdio: 'inherit', env: process.env });
+  const forward = (signal: NodeJS.Signals) => vitest.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  const code: number = await new Promise((resolve) => vitest.once('exit', (status) => resolve(status ?? 1)));
+  process.off('SIGINT', forward);
+  process.off('SIGTERM', forward);
+  return code;
+}
+
+async function runFaultTests(filters: string[]): Promise<number> {
+  console.log('\n▶ fault tests (SIGKILLs of the service, Kafka and Redis restarts; alone, on the same servers)');
+  const problems = restartProblems(['kafka', 'redis']);
+  if (problems.length > 0) {
+    console.error(
+      `✖ the fault tests restart Kafka and Redis through scripts/services.sh, which does not run these ones: ${problems.join('; ')}.\n` +
+        '  Let npm test start the servers (stop yours), or start them with `scripts/services.sh up` and run npm test with the same STREAMLENS_SERVICES_DIR.',
+    );
+    return 1;
+  }
+  return runVitest(['--config', 'test/faults/vitest.config.ts', ...filters]);
+}
+
+const args = process.argv.slice(2);
+const faultArgs = args.filter((arg) => arg.replace(/^\.\//, '').startsWith('test/faults'));
+const mainArgs = args.filter((arg) => !faultArgs.includes(arg));
+let code = 0;
+if (args.length === 0 || mainArgs.length > 0) {
+  console.log('\n▶ tests');
+  code = await runVitest(mainArgs);
+}
+if (code === 0 && (args.length === 0 || faultArgs.length > 0)) code = await runFaultTests(faultArgs);
+else if (code === 0) console.log('\n▶ fault tests skipped: a subset was asked for (`npm test -- test/faults` runs them)');
 stopServers(started);
 process.exit(code);

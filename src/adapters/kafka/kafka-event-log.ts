@@ -54,6 +54,8 @@ export interface KafkaEventLogOptions {
 
 /** A live broker answers a connection in milliseconds; one that drops packets counts as down after a second. */
 const CONNECTION_TIMEOUT_MS = 1_000;
+/** Heartbeats while a chunk is handled: kafkajs sends at most one per heartbeat interval anyway. */
+const HEARTBEAT_WHILE_HANDLING_MS = 1_000;
 /** How long the broker may wait for every in-sync replica before it answers REQUEST_TIMED_OUT (then retried). */
 const PRODUCE_ACK_TIMEOUT_MS = 3_000;
 /** Longer than the ack timeout, so that the broker's own timeout answer wins over a client-side one. */
@@ -79,6 +81,30 @@ const TOPIC_SETUP_TIMEOUT_MS = 10_000;
  * is 'test'. A consumer that runs out of retries crashes and kafkajs restarts it.
  */
 const READ_RETRY: RetryOptions = { retries: 5, initialRetryTime: 300, maxRetryTime: 30_000, factor: 0.2, multiplier: 2 };
+/**
+ * How long the group coordinator waits for a silent member before it hands the member's
+ * partitions to the others. kafkajs' default is 30 s, which is how long the records of a crashed
+ * (SIGKILLed, OOM-killed) instance would sit unprocessed; 10 s moves them three times sooner,
+ * at the price of more heartbeats. The broker refuses sessions below its
+ * group.min.session.timeout.ms (6 s by default). A live member heartbeats from the fetch loop
+ * and between the chunks of a long batch (deliverInChunks), so only one chunk's handling has to
+ * fit in it; a member that overruns it is dropped and its chunk replayed: harmless once, but a
+ * chunk that always takes longer would never be committed.
+ */
+const CONSUMER_SESSION_TIMEOUT_MS = 10_000;
+/**
+ * Far below a third of the session (Kafka's rule of thumb), so several lost heartbeats cost
+ * nothing; kafkajs members also learn of a rebalance from a heartbeat's answer, so a live member
+ * hands over partitions to a joining instance within about a second.
+ */
+const CONSUMER_HEARTBEAT_INTERVAL_MS = 1_000;
+/**
+ * How long a rebalance waits for the live members to rejoin. A member rejoins only once the
+ * chunk in hand is handled and committed, so this bounds a chunk's handling, and stays kafkajs'
+ * generous default (spelled out, as it matters). It does not delay recovery from a crash: the
+ * coordinator drops a dead member when its session expires, without waiting for this.
+ */
+const CONSUMER_REBALANCE_TIMEOUT_MS = 60_000;
 /**
  * How long an idle fetch waits at the broker for records. Records still arrive as soon as they
  * are written; this bounds how long stop() waits for an idle consumer to notice.
@@ -249,6 +275,9 @@ export async function createKafkaEventLog(options: KafkaEventLogOptions): Promis
       if (!isRunning() || isStale()) return;
       const first = chunk[0]!;
       const last = chunk[chunk.length - 1]!;
+      // Heartbeat while the stores work on the chunk, too: a slow chunk (a busy store) must not
+      // cost the partition its group membership and turn into a replay loop.
+      const keepAlive = setInterval(() => void heartbeat().catch(() => {}), HEARTBEAT_WHILE_HANDLING_MS);
       try {
         await handleBatch({ partition, records: chunk.map((message) => toLogRecord(partition, message)) });
       } catch (error) {
@@ -257,6 +286,8 @@ export async function createKafkaEventLog(options: KafkaEventLogOptions): Promis
         consumer.seek({ topic, partition, offset: first.offset });
         if (isRunning()) await sleep(REDELIVERY_BACKOFF_MS);
         return;
+      } finally {
+        clearInterval(keepAlive);
       }
       // Not consumer.commitOffsets(): it silently skips the commit once stop() has begun, and
       // stop() must leave the batch in hand committed. This commits exactly the offsets given.
@@ -296,6 +327,9 @@ export async function createKafkaEventLog(options: KafkaEventLogOptions): Promis
       const consumer = readClient.consumer({
         groupId: kafkaGroupId(topic, groupId),
         maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS,
+        sessionTimeout: CONSUMER_SESSION_TIMEOUT_MS,
+        heartbeatInterval: CONSUMER_HEARTBEAT_INTERVAL_MS,
+        rebalanceTimeout: CONSUMER_REBALANCE_TIMEOUT_MS,
         allowAutoTopicCreation: false,
         retry: READ_RETRY,
       });
