@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { buildDashboard } from '../../scripts/build-dashboard.ts';
 import { launchChromium } from '../../scripts/chromium.ts';
 import type { DashboardSnapshot } from '../../src/dashboard/snapshot.ts';
-import { IngestDocument, type EventInput } from '../generated/operations.ts';
+import { CreateApiKeyDocument, IngestDocument, type EventInput } from '../generated/operations.ts';
 import { query, waitForLiveSubscriptions } from '../support/clients.ts';
 import { removeDataDir, startServer, type TestServer } from '../support/server.ts';
 
@@ -174,5 +174,47 @@ describe('dashboard page', () => {
     expect(shown.feedIds.slice(0, 2)).toEqual(['p-after-restart', 'p-while-away']);
     expect(shown.connection).toBe('resumed');
     expect(pageErrors).toEqual([]);
+  }, 60_000);
+});
+
+describe('dashboard page with API keys on', () => {
+  const ADMIN_KEY = 'dashboard-admin-key-0123456789abcdefghijkl';
+  let server: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    await buildDashboard();
+    server = await startServer({ env: { ADMIN_KEY } });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (server) removeDataDir(server.dataDir);
+  });
+
+  it('shows the tenant of the key entered, and nothing without one', async () => {
+    const created = await query(server.url, CreateApiKeyDocument, { tenant: 'dash', scopes: ['READ', 'INGEST'], name: 'dashboard' }, { apiKey: ADMIN_KEY });
+    const key = { apiKey: created.createApiKey.key };
+    const page = await browser.newPage();
+    await page.goto(`${server.baseUrl}${VIEW}`);
+    // Without a key the page cannot read anything, and says why.
+    await page.getByText('an API key is required').first().waitFor({ timeout: 10_000 });
+    expect((await page.evaluate(() => window.__dashboard!.snapshot())).series).toEqual([]);
+
+    await page.locator('#api-key').fill(key.apiKey);
+    await page.locator('#api-key-form button').click();
+    await page.locator('#connection-text').getByText('connected', { exact: true }).waitFor({ timeout: 15_000 });
+    await waitForLiveSubscriptions(server.url, PAGE_SUBSCRIPTIONS, key);
+    expect((await query(server.url, IngestDocument, { events: [purchase('k-1', 'NL', 12)] }, key)).ingest.accepted).toBe(1);
+    const deadline = Date.now() + 15_000;
+    let shown = await page.evaluate(() => window.__dashboard!.snapshot());
+    while (!(shown.feedIds.includes('k-1') && totalCount(shown) === 1) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      shown = await page.evaluate(() => window.__dashboard!.snapshot());
+    }
+    expect(shown.feedIds).toEqual(['k-1']);
+    expect(countsByGroup(shown)).toEqual({ NL: 1 });
+    await page.close();
   }, 60_000);
 });
