@@ -1,6 +1,15 @@
-/** The Pothos builder: context and scalar typing only. Types live one per file beside it. */
+/** The Pothos builder: plugins, context and scalar typing only. Types live one per file beside it. */
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
+import { GraphQLError } from 'graphql';
 import type { GraphQLContext } from '../resolvers/context.ts';
+
+/**
+ * The most work one operation may ask for: every field costs 1, and a list multiplies what is
+ * selected under it (by `first` for pages, by 10 otherwise). A full page of 1,000 events with
+ * every field costs about 12,000; the text-level limits (depth, fields, aliases) apply before.
+ */
+export const MAX_QUERY_COMPLEXITY = 50_000;
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -12,4 +21,16 @@ export const builder = new SchemaBuilder<{
     SafeInt: { Input: number; Output: number };
     ID: { Input: string; Output: string };
   };
-}>({ defaultFieldNullability: false });
+}>({
+  plugins: [ComplexityPlugin],
+  defaultFieldNullability: false,
+  complexity: {
+    defaultComplexity: 1,
+    defaultListMultiplier: 10,
+    limit: { complexity: MAX_QUERY_COMPLEXITY },
+    complexityError: (kind, result) =>
+      new GraphQLError(`the operation's estimated ${String(kind).toLowerCase()} is ${result.complexity}, above the limit of ${MAX_QUERY_COMPLEXITY}; ask for fewer items or fields`, {
+        extensions: { code: 'QUERY_TOO_COMPLEX', measure: 'complexity', limit: MAX_QUERY_COMPLEXITY },
+      }),
+  },
+});

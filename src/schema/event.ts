@@ -47,7 +47,8 @@ const EventConnection = builder
   )
   .implement({
     fields: (t) => ({
-      edges: t.field({ type: [EventEdge], resolve: (c) => c.edges }),
+      // The page size is already counted on `events`: edges multiply by nothing more.
+      edges: t.field({ type: [EventEdge], complexity: { field: 1, multiplier: 1 }, resolve: (c) => c.edges }),
       pageInfo: t.field({ type: PageInfo, resolve: (c) => c.pageInfo }),
       streamCursor: t.string({
         nullable: true,
@@ -72,6 +73,8 @@ builder.queryField('events', (t) =>
   t.field({
     type: EventConnection,
     description: 'Events, newest event time first. Cursors stay valid while new events arrive.',
+    // A page costs what one edge costs, times the page size.
+    complexity: (args) => ({ field: 1, multiplier: args.first ?? 50 }),
     args: {
       filter: t.arg({ type: EventFilter }),
       first: t.arg.int({ defaultValue: 50 }),

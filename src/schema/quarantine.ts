@@ -48,7 +48,7 @@ const QuarantineConnection = builder
   )
   .implement({
     fields: (t) => ({
-      edges: t.field({ type: [QuarantineEdge], resolve: (c) => c.edges }),
+      edges: t.field({ type: [QuarantineEdge], complexity: { field: 1, multiplier: 1 }, resolve: (c) => c.edges }),
       pageInfo: t.field({ type: PageInfo, resolve: (c) => c.pageInfo }),
     }),
   });
@@ -58,6 +58,7 @@ builder.queryField('quarantine', (t) =>
     type: QuarantineConnection,
     description: 'Events that were accepted but not counted (too late, or too far in the future), newest first.',
     args: { first: t.arg.int({ defaultValue: 50 }), after: t.arg.string() },
+    complexity: (args) => ({ field: 1, multiplier: args.first ?? 50 }),
     resolve: (_root, args, context) => context.services.queries.quarantine(requireScope(context, 'READ'), args.first ?? 50, args.after),
   }),
 );

@@ -268,6 +268,21 @@ describe.each(BACKENDS)('API on %s', (backend) => {
       expect(events.events.edges).toHaveLength(6);
     });
 
+    it('estimates the cost of an operation and refuses one that asks for too much', async () => {
+      const page = (alias: string) =>
+        `${alias}: events(first: 1000) { edges { cursor node { id type timestamp receivedAt source dimensions values properties clockCorrectionMs } } }`;
+      const ask = async (aliases: number) => {
+        const document = `{ ${Array.from({ length: aliases }, (_, i) => page(`p${i}`)).join(' ')} }`;
+        const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: document }) });
+        return (await response.json()) as { data?: unknown; errors?: { message: string; extensions: { code: string; measure?: string } }[] };
+      };
+      // One full page costs about 12,000, under the limit of 50,000; five of them do not fit.
+      expect((await ask(1)).errors).toBeUndefined();
+      const refused = await ask(5);
+      expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', measure: 'complexity' });
+      expect(refused.errors?.[0]?.message).toContain('above the limit of 50000');
+    });
+
     it('refuses impossible series ranges with BAD_USER_INPUT', async () => {
       const backwards = await execute(server.url, ReadSeriesDocument, { query: { type: 'q_purchase', interval: 'MINUTE', from: at(60_000), to: at(0) } });
       expect(backwards.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
