@@ -60,13 +60,15 @@ export async function subscribeToEvents(
     },
   });
 
-  /** Advances the position past the event, and queues it if it matches and is new. */
-  function offer(event: StoredEvent, position: Map<number, number>): { isNew: boolean; edge: LiveEventEdge | null } {
+  /**
+   * Advances the position past the event; the edge to deliver when the event is new and
+   * matches, else null (already delivered, or filtered out).
+   */
+  function offer(event: StoredEvent, position: Map<number, number>): LiveEventEdge | null {
     const seen = position.get(event.position.partition);
-    if (seen !== undefined && event.position.offset <= seen) return { isNew: false, edge: null };
+    if (seen !== undefined && event.position.offset <= seen) return null;
     position.set(event.position.partition, event.position.offset);
-    if (!matchesEventQuery(event, query)) return { isNew: true, edge: null };
-    return { isNew: true, edge: { cursor: encodeStreamCursor(position), node: event } };
+    return matchesEventQuery(event, query) ? { cursor: encodeStreamCursor(position), node: event } : null;
   }
 
   let buffer: StoredEvent[] | null = [];
@@ -80,7 +82,7 @@ export async function subscribeToEvents(
       return;
     }
     for (const event of events) {
-      const { edge } = offer(event, position!);
+      const edge = offer(event, position!);
       if (edge && !queue.push(edge)) return;
     }
   });
@@ -92,7 +94,7 @@ export async function subscribeToEvents(
       for (;;) {
         const page = await services.eventStore.listAfterPositions(tenant, position, REPLAY_PAGE_SIZE);
         for (const event of page) {
-          const { edge } = offer(event, position);
+          const edge = offer(event, position);
           if (edge && !(await queue.pushWhenRoom(edge))) return;
         }
         if (page.length < REPLAY_PAGE_SIZE) break;
@@ -100,7 +102,7 @@ export async function subscribeToEvents(
       const buffered = buffer ?? [];
       buffer = null;
       for (const event of buffered) {
-        const { edge } = offer(event, position);
+        const edge = offer(event, position);
         if (edge && !queue.push(edge)) return;
       }
     } catch (error) {
