@@ -1,0 +1,156 @@
+/**
+ * P8 (real servers only): sink writes/s of the two real-server adapters, driven in this
+ * process with the processor's batch size (1000 events), beside a standalone driver script
+ * writing the same data:
+ * - MongoDB (FerretDB here): `claim` of the Mongo event store vs `insertMany(docs, { ordered:
+ *   false })` of the same documents (the shape the adapter stores) into another collection of
+ *   the same database;
+ * - Cassandra: `saveRollups` of the Cassandra series store (the rows one 1000-event batch
+ *   produces) vs prepared `executeConcurrent` INSERTs of the same rows into the same table,
+ *   at the adapter's concurrency (32).
+ * Only the write call is timed in both arms; building the data is not. Figures: rows (or
+ * documents) written per second.
+ */
+import { MongoClient } from 'mongodb';
+import cassandra from 'cassandra-driver';
+import { createMongoEventStore } from '../../src/adapters/mongo/mongo-event-store.ts';
+import { createCassandraSeriesStore, windowStartOf } from '../../src/adapters/cassandra/cassandra-series-store.ts';
+import { dimensionsAsText, type StoredEvent } from '../../src/domain/event.ts';
+import { mergeIntoRollups } from '../../src/stream/rollup-plan.ts';
+import { encodeAggregate } from '../../src/stream/rollup.ts';
+import type { RollupRow } from '../../src/ports/series-store.ts';
+import { uniqueName } from '../../test/support/real-servers.ts';
+import { benchEvent, logRecordOf } from '../harness/events.ts';
+import { runPairs, type ArmResult } from '../harness/pairs.ts';
+import { rowOf, type ResultRow } from '../harness/report.ts';
+import type { Scenario } from './scenario.ts';
+
+const BATCH = 1000;
+const CASSANDRA_CONCURRENCY = 32;
+
+let offset = 0;
+function storedBatch(spreadMs: number): StoredEvent[] {
+  const base = Date.now() - BATCH * spreadMs;
+  return Array.from({ length: BATCH }, (_, i) => {
+    const record = logRecordOf(benchEvent('sink', base + i * spreadMs));
+    return { ...(JSON.parse(record.value) as Omit<StoredEvent, 'position' | 'quarantine'>), position: { partition: 0, offset: offset++ }, quarantine: null };
+  });
+}
+
+async function timedFor(seconds: number, make: () => unknown, write: (data: never) => Promise<number>): Promise<ArmResult> {
+  let written = 0;
+  let busyMs = 0;
+  const deadline = performance.now() + seconds * 1000;
+  while (performance.now() < deadline) {
+    const data = make() as never;
+    const started = performance.now();
+    written += await write(data);
+    busyMs += performance.now() - started;
+  }
+  return { value: written / (busyMs / 1000) };
+}
+
+export const sinksScenario: Scenario = {
+  ids: ['P8'],
+  async run({ backend, options }) {
+    if (backend !== 'real') return { rows: [], skipped: [] };
+    const rows: ResultRow[] = [];
+
+    // MongoDB
+    const database = uniqueName('bench_p8');
+    const url = new URL(process.env.MONGODB_URL!);
+    url.pathname = `/${database}`;
+    const store = await createMongoEventStore({ url: url.toString(), retentionMs: null });
+    const mongo = new MongoClient(url.toString());
+    await mongo.connect();
+    try {
+      const plain = mongo.db(database).collection('plain_events');
+      const mongoOutcome = await runPairs({
+        label: 'P8 mongo',
+        pairs: options.pairs,
+        a: () => timedFor(options.seconds, () => storedBatch(1), async (events: StoredEvent[]) => (await store.claim(events)).size),
+        b: () =>
+          timedFor(
+            options.seconds,
+            () =>
+              storedBatch(1).map((event) => ({
+                _id: `${event.tenant}\u0000${event.id}`,
+                tenant: event.tenant,
+                id: event.id,
+                type: event.type,
+                timestamp: event.timestamp,
+                receivedAt: event.receivedAt,
+                receivedAtDate: new Date(event.receivedAt),
+                clockCorrectionMs: event.clockCorrectionMs,
+                source: event.source,
+                dimensions: event.dimensions,
+                dimensionText: dimensionsAsText(event.dimensions),
+                values: event.values,
+                propertiesJson: event.properties === null ? null : JSON.stringify(event.properties),
+                position: event.position,
+                quarantine: event.quarantine,
+                counted: true,
+              })),
+            async (docs: { _id: string }[]) => (await plain.insertMany(docs as never[], { ordered: false })).insertedCount,
+          ),
+      });
+      rows.push(
+        rowOf(
+          { id: 'P8', variant: 'MongoDB (FerretDB) event store', backend, what: 'sink writes/s: event claims, batches of 1000', unit: 'documents/s', target: '≥ 0.8×', judged: true, notes: ['the MongoDB-compatible server here is FerretDB 1.24 on SQLite'] },
+          mongoOutcome,
+          { a: 'Streamlens claim()', b: 'insertMany, ordered: false', ratioOf: 'Streamlens ÷ baseline' },
+          (row) => row.ratio!.median >= 0.8,
+        ),
+      );
+    } finally {
+      await mongo.db(database).dropDatabase().catch(() => {});
+      await mongo.close();
+      await store.close();
+    }
+
+    // Cassandra
+    const keyspace = uniqueName('bench_p8');
+    const contactPoints = process.env.CASSANDRA_CONTACT_POINTS!.split(',');
+    const localDataCenter = process.env.CASSANDRA_LOCAL_DC ?? 'datacenter1';
+    const series = await createCassandraSeriesStore({ contactPoints, localDataCenter, keyspace });
+    const client = new cassandra.Client({ contactPoints, localDataCenter, encoding: { useBigIntAsLong: true }, queryOptions: { prepare: true } });
+    await client.connect();
+    try {
+      const insert = `INSERT INTO ${keyspace}.rollups (tenant, type, interval, window_start, bucket_start, dimensions_key, log_partition,
+        dimensions, applied_offset, aggregate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`;
+      // Events a minute and a second apart: one batch touches many SECOND and MINUTE rows, as a day of backlog does.
+      const rollups = () => mergeIntoRollups([], storedBatch(61_000).map((event) => ({ event, partition: 0, offset: event.position.offset })));
+      const cassandraOutcome = await runPairs({
+        label: 'P8 cassandra',
+        pairs: options.pairs,
+        a: () => timedFor(options.seconds, rollups, async (batch: RollupRow[]) => (await series.saveRollups(batch), batch.length)),
+        b: () =>
+          timedFor(
+            options.seconds,
+            () =>
+              rollups().map((row) => [
+                row.tenant, row.type, row.interval, BigInt(windowStartOf(row.interval, row.bucketStart)), BigInt(row.bucketStart),
+                row.dimensionsKey, row.partition, JSON.stringify(row.dimensions), BigInt(row.appliedOffset), encodeAggregate(row.aggregate), 0,
+              ]),
+            async (params: unknown[][]) => {
+              await cassandra.concurrent.executeConcurrent(client, insert, params, { concurrencyLevel: CASSANDRA_CONCURRENCY });
+              return params.length;
+            },
+          ),
+      });
+      rows.push(
+        rowOf(
+          { id: 'P8', variant: 'Cassandra series store', backend, what: 'sink writes/s: rollup rows of 1000-event batches', unit: 'rows/s', target: '≥ 0.8×', judged: true, notes: ['baseline parameters are encoded before timing; the adapter encodes inside its call'] },
+          cassandraOutcome,
+          { a: 'Streamlens saveRollups()', b: `prepared executeConcurrent (concurrency ${CASSANDRA_CONCURRENCY})`, ratioOf: 'Streamlens ÷ baseline' },
+          (row) => row.ratio!.median >= 0.8,
+        ),
+      );
+    } finally {
+      await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
+      await client.shutdown();
+      await series.close();
+    }
+    return { rows, skipped: [] };
+  },
+};
