@@ -21,7 +21,8 @@
  * the fault stage, except for arguments naming test/faults, which go to the fault stage alone.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { restartProblems } from '../test/support/service-restarts.ts';
@@ -153,15 +154,34 @@ step('schema drift (codegen --check)', bin('graphql-codegen'), ['--config', 'cod
 ensureChromium();
 const started = await provisionServers();
 
+/** What every vitest stage counted, for the one summary line the run ends with. */
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const reportDir = mkdtempSync(join(tmpdir(), 'streamlens-test-report-'));
+
+/** Adds a stage's counts from vitest's JSON report; a stage that wrote none counts as one failure. */
+function countStage(reportFile: string): void {
+  try {
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
+    totals.passed += report.numPassedTests;
+    totals.failed += report.numFailedTests;
+    totals.skipped += report.numPendingTests + report.numTodoTests;
+  } catch {
+    totals.failed += 1;
+  }
+}
+
 /** vitest run with these arguments, Ctrl-C and SIGTERM forwarded; resolves with its exit code. */
 async function runVitest(args: string[]): Promise<number> {
-  const vitest = spawn(bin('vitest'), ['run', ...args], { cwd: root, stdio: 'inherit', env: process.env });
+  const reportFile = join(reportDir, `stage-${Date.now()}.json`);
+  const reporters = ['--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`];
+  const vitest = spawn(bin('vitest'), ['run', ...reporters, ...args], { cwd: root, stdio: 'inherit', env: process.env });
   const forward = (signal: NodeJS.Signals) => vitest.kill(signal);
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   const code: number = await new Promise((resolve) => vitest.once('exit', (status) => resolve(status ?? 1)));
   process.off('SIGINT', forward);
   process.off('SIGTERM', forward);
+  countStage(reportFile);
   return code;
 }
 
@@ -189,4 +209,7 @@ if (args.length === 0 || mainArgs.length > 0) {
 if (code === 0 && (args.length === 0 || faultArgs.length > 0)) code = await runFaultTests(faultArgs);
 else if (code === 0) console.log('\n▶ fault tests skipped: a subset was asked for (`npm test -- test/faults` runs them)');
 stopServers(started);
+rmSync(reportDir, { recursive: true, force: true });
+// One plain line over every stage, last, for whoever reads only the end of the log.
+console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
 process.exit(code);
