@@ -74,6 +74,7 @@ export function instrumentSeriesStore(store: SeriesStore, histogram: StoreDurati
     readCatalog: (tenant) => time('readCatalog', () => store.readCatalog(tenant)),
     loadProgress: () => time('loadProgress', () => store.loadProgress()),
     saveProgress: (partition, progress) => time('saveProgress', () => store.saveProgress(partition, progress)),
+    saveBatch: (batch) => time('saveBatch', () => store.saveBatch(batch)),
     deleteBucketsBefore: (interval, before) => time('deleteBucketsBefore', () => store.deleteBucketsBefore(interval, before)),
     checkHealth: () => store.checkHealth(),
     close: () => store.close(),

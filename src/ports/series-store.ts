@@ -58,6 +58,13 @@ export interface PartitionProgress {
   lastActiveAt: number;
 }
 
+export interface ProcessedBatch {
+  rollups: RollupRow[];
+  catalog: CatalogRow[];
+  partition: number;
+  progress: PartitionProgress;
+}
+
 /** Time-series rollups, the event-type catalog and the processor's progress. */
 export interface SeriesStore {
   /** The stored rows among these ids; missing rows are simply absent. */
@@ -73,6 +80,12 @@ export interface SeriesStore {
   loadProgress(): Promise<Map<number, PartitionProgress>>;
   /** Records a partition's progress; each field only ever rises (a stale write changes nothing). */
   saveProgress(partition: number, progress: PartitionProgress): Promise<void>;
+  /**
+   * Writes what one processed batch changed: rollup and catalog rows, then the partition's
+   * progress, which must never run ahead of the rows. A store with transactions does it in one
+   * (one commit per batch instead of three).
+   */
+  saveBatch(batch: ProcessedBatch): Promise<void>;
   /** Deletes the rows of the interval whose bucket starts before `before`; returns how many. */
   deleteBucketsBefore(interval: Interval, before: number): Promise<number>;
   checkHealth(): Promise<void>;

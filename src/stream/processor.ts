@@ -26,6 +26,7 @@ import {
   type CountedEvent,
 } from './rollup-plan.ts';
 import { encodeLiveMessage, type SeriesMessage } from './live-messages.ts';
+import { createRollupCache } from './rollup-cache.ts';
 
 export const PROCESSOR_GROUP_ID = 'streamlens-processor';
 
@@ -74,6 +75,8 @@ export interface StreamProcessor {
   stats(): ProcessorStats;
 }
 
+/** Decoded rollup rows kept between batches: the live buckets of a few thousand dimension combinations. */
+const ROLLUP_CACHE_ROWS = 20_000;
 /** How often other instances' partition progress is read: well inside the idle timeout. */
 const PROGRESS_REFRESH_MS = 5_000;
 /** How often old SECOND buckets are purged; retention is hours, so once a minute is plenty. */
@@ -88,6 +91,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let consumer: LogConsumer | null = null;
   let timers: NodeJS.Timeout[] = [];
   const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0 };
+  const rollupCache = createRollupCache(ROLLUP_CACHE_ROWS);
 
   const currentWatermark = () => {
     const computed = watermarkOf(progress, policy, Date.now());
@@ -111,6 +115,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   }
 
   async function handleBatch(batch: LogBatch): Promise<void> {
+    rollupCache.startBatch(batch.partition, batch.records[0]!.position.offset);
     const watermark = currentWatermark();
     const stored: StoredEvent[] = [];
     let poison = 0;
@@ -137,10 +142,13 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       else counted.push({ event: { ...event, quarantine: null }, partition: batch.partition, offset: event.position.offset });
     }
 
-    const changedRollups = mergeIntoRollups(await seriesStore.loadRollups(rollupRowIdsOfBatch(counted)), counted);
-    await seriesStore.saveRollups(changedRollups);
-    const changedCatalog = mergeIntoCatalog(await seriesStore.loadCatalog(catalogRowIdsOfBatch(counted)), counted);
-    await seriesStore.saveCatalog(changedCatalog);
+    const { cached, missing } = rollupCache.lookup(rollupRowIdsOfBatch(counted));
+    const [loadedRollups, storedCatalog] = await Promise.all([
+      missing.length > 0 ? seriesStore.loadRollups(missing) : Promise.resolve([]),
+      seriesStore.loadCatalog(catalogRowIdsOfBatch(counted)),
+    ]);
+    const changedRollups = mergeIntoRollups([...cached, ...loadedRollups], counted);
+    const changedCatalog = mergeIntoCatalog(storedCatalog, counted);
 
     // Progress last: "stored through" must never run ahead of what the stores hold.
     const previous = progress.get(batch.partition);
@@ -150,8 +158,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       storedThrough: batch.records.at(-1)!.position.offset,
       lastActiveAt: Date.now(),
     };
-    await seriesStore.saveProgress(batch.partition, next);
+    await seriesStore.saveBatch({ rollups: changedRollups, catalog: changedCatalog, partition: batch.partition, progress: next });
     progress = new Map(progress).set(batch.partition, next);
+    rollupCache.commitBatch(batch.partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
 
     await publish(counted, changedRollups);
     stats.processed += stored.length;

@@ -99,6 +99,18 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     );
   });
 
+  it('writes a processed batch: rows, catalog and progress together', async () => {
+    const catalog = {
+      tenant: 'acme', type: 'purchase', partition: 3, appliedOffset: 42, count: 2, firstSeen: MINUTE, lastSeen: MINUTE + 1,
+      dimensionKeys: ['country'], valueKeys: ['amount'],
+    };
+    const rows = [row({ partition: 3, appliedOffset: 42 }, [5, 7]), row({ partition: 3, appliedOffset: 41, interval: 'HOUR' }, [5])];
+    await store.saveBatch({ rollups: rows, catalog: [catalog], partition: 3, progress: { maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 } });
+    expect((await store.loadRollups(rows)).map(summary)).toEqual(rows.map(summary));
+    expect(await store.loadCatalog([catalog])).toEqual([catalog]);
+    expect((await store.loadProgress()).get(3)).toEqual({ maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 });
+  });
+
   it('deletes the buckets of one interval before a time', async () => {
     await store.saveRollups([
       row({ interval: 'SECOND', bucketStart: MINUTE }),

@@ -326,7 +326,7 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       .map((row) => toNumber(row.get('window_start'), 'window_start'));
   }
 
-  return {
+  const store: SeriesStore = {
     loadRollups(ids) {
       return guarded('read rollups', async () => {
         const results = await selectEach(ids.map((id) => ({ query: cql.selectRollup, params: rollupKey(id) })));
@@ -425,6 +425,13 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       });
     },
 
+    async saveBatch(batch) {
+      // Cassandra has no transaction across partitions: rows first (together), progress last,
+      // so "stored through" never runs ahead; a crash in between replays the batch harmlessly.
+      await Promise.all([store.saveRollups(batch.rollups), store.saveCatalog(batch.catalog)]);
+      await store.saveProgress(batch.partition, batch.progress);
+    },
+
     deleteBucketsBefore(interval, before) {
       return guarded('delete old buckets', async () => {
         const windows: WindowRef[] = (await selectAll(cql.windowsBefore, [interval, toBigInt(before)])).map((row) => ({
@@ -480,4 +487,5 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       return closing;
     },
   };
+  return store;
 }

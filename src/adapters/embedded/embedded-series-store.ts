@@ -1,7 +1,7 @@
 /** The single-machine series store: rollup rows, the type catalog and watermarks in SQLite. */
 import { join } from 'node:path';
 import type { Interval } from '../../domain/interval.ts';
-import type { CatalogRow, RollupRow, SeriesStore } from '../../ports/series-store.ts';
+import type { CatalogRow, ProcessedBatch, RollupRow, SeriesStore } from '../../ports/series-store.ts';
 import { decodeAggregate, encodeAggregate } from '../../stream/rollup.ts';
 import { openDatabase, runGuarded } from './sqlite.ts';
 
@@ -120,6 +120,14 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       );
     }
   });
+  // max() in SQLite ignores NULL only in its aggregate form, hence coalesce for max_event_time.
+  const upsertProgress = db.prepare(
+    `INSERT INTO partition_progress (log_partition, max_event_time, stored_through, last_active_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (log_partition) DO UPDATE SET
+       max_event_time = max(coalesce(max_event_time, excluded.max_event_time), coalesce(excluded.max_event_time, max_event_time)),
+       stored_through = max(stored_through, excluded.stored_through),
+       last_active_at = max(last_active_at, excluded.last_active_at)`,
+  );
   const saveCatalog = db.transaction((rows: CatalogRow[]) => {
     for (const r of rows) {
       upsertCatalog.run(
@@ -127,6 +135,12 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
         JSON.stringify(r.dimensionKeys), JSON.stringify(r.valueKeys),
       );
     }
+  });
+  // One commit (one fsync) for everything a processed batch changed.
+  const saveBatch = db.transaction((batch: ProcessedBatch) => {
+    saveRollups(batch.rollups);
+    saveCatalog(batch.catalog);
+    upsertProgress.run(batch.partition, batch.progress.maxEventTime, batch.progress.storedThrough, batch.progress.lastActiveAt);
   });
 
   const guarded = <T>(what: string, fn: () => T) => runGuarded('embedded series store', what, fn);
@@ -180,16 +194,10 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       });
     },
     saveProgress(partition, progress) {
-      return guarded('write progress', () => {
-        // max() in SQLite ignores NULL only in its aggregate form, hence coalesce for max_event_time.
-        db.prepare(
-          `INSERT INTO partition_progress (log_partition, max_event_time, stored_through, last_active_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (log_partition) DO UPDATE SET
-             max_event_time = max(coalesce(max_event_time, excluded.max_event_time), coalesce(excluded.max_event_time, max_event_time)),
-             stored_through = max(stored_through, excluded.stored_through),
-             last_active_at = max(last_active_at, excluded.last_active_at)`,
-        ).run(partition, progress.maxEventTime, progress.storedThrough, progress.lastActiveAt);
-      });
+      return guarded('write progress', () => void upsertProgress.run(partition, progress.maxEventTime, progress.storedThrough, progress.lastActiveAt));
+    },
+    saveBatch(batch) {
+      return guarded('write a batch', () => saveBatch(batch));
     },
     deleteBucketsBefore(interval, before) {
       return guarded('delete old buckets', () =>

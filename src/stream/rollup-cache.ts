@@ -1,0 +1,56 @@
+/**
+ * The rollup rows this processor wrote last, kept decoded in memory so that the next batch
+ * touching them (the current SECOND, MINUTE, HOUR and DAY buckets, mostly) skips the read and
+ * the sketch decoding.
+ *
+ * Safe because each row has one writer, the consumer of its log partition, and it is that
+ * consumer's own copy: the cache of a partition is trusted only while its batches arrive
+ * back to back. A batch that does not start right after the last one this processor
+ * committed (another instance had the partition meanwhile, or a replay after a crash) drops the
+ * partition's rows first.
+ */
+import type { RollupRow, RollupRowId } from '../ports/series-store.ts';
+import { rollupRowKey } from './rollup-plan.ts';
+
+export interface RollupCache {
+  /** Drops the partition's rows unless `firstOffset` follows the last batch committed for it. */
+  startBatch(partition: number, firstOffset: number): void;
+  /** The cached rows among `ids`, and the ids to read from the store. */
+  lookup(ids: readonly RollupRowId[]): { cached: RollupRow[]; missing: RollupRowId[] };
+  /** After a batch is stored: remembers the rows it read and wrote, and where it ended. */
+  commitBatch(partition: number, lastOffset: number, rows: readonly RollupRow[]): void;
+}
+
+export function createRollupCache(maxRows: number): RollupCache {
+  // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
+  const rows = new Map<string, RollupRow>();
+  const lastCommitted = new Map<number, number>();
+
+  return {
+    startBatch(partition, firstOffset) {
+      const last = lastCommitted.get(partition);
+      if (last !== undefined && firstOffset === last + 1) return;
+      for (const [key, row] of rows) if (row.partition === partition) rows.delete(key);
+      lastCommitted.delete(partition);
+    },
+    lookup(ids) {
+      const cached: RollupRow[] = [];
+      const missing: RollupRowId[] = [];
+      for (const id of ids) {
+        const row = rows.get(rollupRowKey(id));
+        if (row) cached.push(row);
+        else missing.push(id);
+      }
+      return { cached, missing };
+    },
+    commitBatch(partition, lastOffset, written) {
+      for (const row of written) {
+        const key = rollupRowKey(row);
+        rows.delete(key);
+        rows.set(key, row);
+      }
+      while (rows.size > maxRows) rows.delete(rows.keys().next().value!);
+      lastCommitted.set(partition, lastOffset);
+    },
+  };
+}
