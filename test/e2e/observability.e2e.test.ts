@@ -123,7 +123,7 @@ describe('observability (embedded)', () => {
     const storeCount = (port: string, operation: string) =>
       valueOf(samples, 'streamlens_store_operation_duration_seconds_count', { port, operation, outcome: 'ok' }) ?? 0;
     expect(storeCount('event_store', 'claim')).toBeGreaterThan(0);
-    expect(storeCount('series_store', 'saveRollups')).toBeGreaterThan(0);
+    expect(storeCount('series_store', 'saveBatch')).toBeGreaterThan(0);
     expect(storeCount('series_store', 'loadRollups')).toBeGreaterThan(0);
     expect(storeCount('series_store', 'readRollups')).toBeGreaterThan(0);
     expect(storeCount('event_log', 'append')).toBe(1);
