@@ -312,10 +312,14 @@ start_kafka() {
   props="$dir/server.properties"
   render "$CONF_SRC/kafka/server.properties.in" "$props" \
     "PORT=$KAFKA_PORT" "CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT" "DATA_DIR=$dir/data"
-  # A cluster id is 16 random bytes in unpadded base64url (22 characters).
   # Copied, so that a running broker does not depend on this checkout staying in place.
   cp "$CONF_SRC/kafka/log4j2.xml" "$dir/log4j2.xml"
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # A cluster id is 16 random bytes in unpadded base64url (22 characters). One in 64 starts
+  # with '-', which the storage tool's argument parser would read as an option: draw again.
+  cluster_id=-
+  while [ "${cluster_id#-}" != "$cluster_id" ]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   log="$dir/format.log"
   "$JAVA" -Xmx256m -cp "$libs/*" -Dlog4j2.configurationFile="file:$dir/log4j2.xml" \
     kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$props" >"$log" 2>&1 \
