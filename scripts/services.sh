@@ -303,6 +303,20 @@ start_redis() {
     --daemonize no --dir "$dir" --protected-mode yes
 }
 
+# Waits for each named service to answer, fastest first, each with its own time-out.
+wait_all_ready() {
+  local svc
+  for svc in redis kafka ferretdb cassandra; do
+    case " $* " in *" $svc "*) ;; *) continue ;; esac
+    case "$svc" in
+      redis) wait_ready redis "$REDIS_TIMEOUT" ;;
+      kafka) wait_ready kafka "$KAFKA_TIMEOUT" ;;
+      ferretdb) wait_ready ferretdb "$FERRETDB_TIMEOUT" ;;
+      cassandra) wait_ready cassandra "$CASSANDRA_TIMEOUT" ;;
+    esac
+  done
+}
+
 ready_redis() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 
 start_kafka() {
@@ -521,17 +535,7 @@ cmd_up() {
     esac
     say "$svc: launched (pid $(cat "$(pid_file "$svc")"), log $(log_file "$svc"))"
   done
-
-  # Wait, fastest first.
-  for svc in redis kafka ferretdb cassandra; do
-    case " ${services[*]} " in *" $svc "*) ;; *) continue ;; esac
-    case "$svc" in
-      redis) wait_ready redis "$REDIS_TIMEOUT" ;;
-      kafka) wait_ready kafka "$KAFKA_TIMEOUT" ;;
-      ferretdb) wait_ready ferretdb "$FERRETDB_TIMEOUT" ;;
-      cassandra) wait_ready cassandra "$CASSANDRA_TIMEOUT" ;;
-    esac
-  done
+  wait_all_ready "${services[@]}"
   say "all ready: ${services[*]}"
   client_env "${services[@]}"
 }
@@ -588,15 +592,7 @@ cmd_restart() {
     esac
     say "$svc: relaunched (pid $(cat "$(pid_file "$svc")"), log $(log_file "$svc"))"
   done
-  for svc in redis kafka ferretdb cassandra; do
-    case " ${services[*]} " in *" $svc "*) ;; *) continue ;; esac
-    case "$svc" in
-      redis) wait_ready redis "$REDIS_TIMEOUT" ;;
-      kafka) wait_ready kafka "$KAFKA_TIMEOUT" ;;
-      ferretdb) wait_ready ferretdb "$FERRETDB_TIMEOUT" ;;
-      cassandra) wait_ready cassandra "$CASSANDRA_TIMEOUT" ;;
-    esac
-  done
+  wait_all_ready "${services[@]}"
   say "restarted: ${services[*]}"
   client_env "${services[@]}"
 }
