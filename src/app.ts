@@ -101,7 +101,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     seriesStore: adapters.seriesStore,
     eventStore: adapters.eventStore,
     keys,
-    live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, queues: new Map() },
+    live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, queues: new Map(), seriesFeeds: new Map() },
   };
 
   // Revoking a key ends the subscriptions opened with it, on every instance.

@@ -18,6 +18,7 @@ import type { StreamProcessor } from '../stream/processor.ts';
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import type { KeyService } from '../auth/key-service.ts';
 import type { LiveQueue } from './live-queue.ts';
+import type { SeriesFeed } from './live-series.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
 
 /** Whose a live subscription is: revoking the key or a tenant limit applies to it. */
@@ -38,7 +39,13 @@ export interface Services {
    * Limits of one subscriber's queue, and the queues of the subscriptions this instance serves,
    * each with the API key it was opened with (so that revoking the key ends it).
    */
-  live: { maxPendingEvents: number; maxPendingSeriesUpdates: number; queues: Map<LiveQueue<unknown>, LiveSubscriber> };
+  live: {
+    maxPendingEvents: number;
+    maxPendingSeriesUpdates: number;
+    queues: Map<LiveQueue<unknown>, LiveSubscriber>;
+    /** Series feeds shared by identical series subscriptions, by what they follow. */
+    seriesFeeds: Map<string, Promise<SeriesFeed>>;
+  };
   limits: UsageLimits;
 }
 

@@ -1,8 +1,12 @@
 /**
- * The series subscription. The bus says which buckets changed; this feed re-reads each changed
+ * The series subscription. The bus says which buckets changed; a feed re-reads each changed
  * bucket from the series store and pushes the merged point of every affected group. Reading
  * the store (rather than applying deltas) makes every update a correct total, corrections of
  * earlier buckets included, and lets pending updates of one bucket conflate to the latest.
+ *
+ * Subscriptions asking for the same series (tenant, type, interval, value, groupBy, filter) on
+ * this instance share one feed: one bus subscription and one store read per changed bucket,
+ * whatever the number of subscribers; each subscriber keeps its own bounded queue.
  */
 import { GraphQLError } from 'graphql';
 import { matchesDimensions } from '../domain/event.ts';
@@ -12,7 +16,7 @@ import { validateDimensionFilter, validateKeyName, validateTypeName } from '../q
 import { aggregateByGroup, toPoint, type PointView, type SeriesShape } from '../query/series-view.ts';
 import { decodeSeriesMessage } from '../stream/live-messages.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
-import { openSubscriptionsOf, type GraphQLContext } from './context.ts';
+import { openSubscriptionsOf, type GraphQLContext, type Services } from './context.ts';
 
 export interface LiveSeriesInput {
   type: string;
@@ -26,6 +30,90 @@ export interface SeriesUpdateView {
   group: string | null;
   point: PointView;
   watermark: number | null;
+}
+
+/** One series followed for every subscriber that asked for it. */
+export interface SeriesFeed {
+  subscribers: Set<LiveQueue<SeriesUpdateView>>;
+  /** True once the last subscriber left and the feed stopped listening. */
+  closed: boolean;
+  close(): Promise<void>;
+}
+
+const tooSlow = () =>
+  new GraphQLError('this subscriber fell too far behind; subscribe again to continue', { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } });
+
+async function openFeed(services: Services, tenant: string, type: string, shape: SeriesShape): Promise<SeriesFeed> {
+  const allowedLatenessMs = (await services.queries.finality()).allowedLatenessMs;
+  /** Changed buckets not yet re-read: start → affected groups. */
+  const dirty = new Map<number, Set<string | null>>();
+  let watermark: number | null = null;
+  let refreshing = false;
+  const subscribers = new Set<LiveQueue<SeriesUpdateView>>();
+  const failAll = (error: Error) => {
+    for (const queue of subscribers) queue.fail(error);
+  };
+
+  async function refresh(): Promise<void> {
+    if (refreshing) return;
+    refreshing = true;
+    try {
+      while (dirty.size > 0 && subscribers.size > 0) {
+        const [start, groups] = dirty.entries().next().value!;
+        dirty.delete(start);
+        // Just this bucket: every row whose bucket starts exactly at `start`.
+        const rows = await services.seriesStore.readRollups({ tenant, type, interval: shape.interval, from: start, to: start + 1 });
+        const byGroup = aggregateByGroup(rows, shape);
+        for (const group of groups) {
+          const aggregate = byGroup.get(group)?.get(start);
+          if (!aggregate) continue;
+          const update: SeriesUpdateView = { group, point: toPoint(start, aggregate, shape, { watermark, allowedLatenessMs }), watermark };
+          // A subscriber whose queue overflows fails and leaves; the others are not held up.
+          for (const queue of subscribers) queue.push(update, `${group}\u0000${start}`);
+        }
+      }
+    } catch (error) {
+      failAll(
+        new GraphQLError('live series updates are unavailable; subscribe again to continue', {
+          extensions: { code: 'UNAVAILABLE', retryable: true },
+          originalError: error as Error,
+        }),
+      );
+    } finally {
+      refreshing = false;
+    }
+  }
+
+  const unsubscribe = await services.liveBus.subscribe(liveTopics.series(tenant, shape.interval, type), (text) => {
+    const message = decodeSeriesMessage(text);
+    if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
+    for (const bucket of message.buckets) {
+      if (!matchesDimensions(bucket.dimensions, shape.dimensions)) continue;
+      const group = shape.groupBy ? (bucket.dimensions[shape.groupBy] ?? null) : null;
+      let groups = dirty.get(bucket.start);
+      if (!groups) {
+        // The store reads cannot keep up with the changes: every subscriber is equally behind.
+        if (dirty.size >= services.live.maxPendingSeriesUpdates) {
+          failAll(tooSlow());
+          dirty.clear();
+          return;
+        }
+        dirty.set(bucket.start, (groups = new Set()));
+      }
+      groups.add(group);
+    }
+    void refresh();
+  });
+
+  const feed: SeriesFeed = {
+    subscribers,
+    closed: false,
+    async close() {
+      feed.closed = true;
+      await unsubscribe();
+    },
+  };
+  return feed;
 }
 
 export async function subscribeToSeries(
@@ -43,80 +131,38 @@ export async function subscribeToSeries(
     groupBy: validateKeyName(input.groupBy ?? null, 'query.groupBy'),
     dimensions: validateDimensionFilter(input.dimensions, 'query.dimensions'),
   };
-  const allowedLatenessMs = (await services.queries.finality()).allowedLatenessMs;
-  /** Changed buckets not yet re-read: start → affected groups, plus the newest watermark. */
-  const dirty = new Map<number, Set<string | null>>();
-  let watermark: number | null = null;
-  let refreshing = false;
-  let unsubscribe: () => Promise<void> = async () => {};
+  const sortedFilter = shape.dimensions ? Object.keys(shape.dimensions).sort().map((k) => [k, String(shape.dimensions![k])]) : null;
+  const key = JSON.stringify([tenant, input.type, shape.interval, shape.value, shape.groupBy, sortedFilter]);
 
-  const queue = createLiveQueue<SeriesUpdateView>({
-    limit: services.live.maxPendingSeriesUpdates,
-    overflowError: () =>
-      new GraphQLError('this subscriber fell too far behind; subscribe again to continue', {
-        extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
-      }),
-    onClose: () => {
-      services.live.queues.delete(queue as LiveQueue<unknown>);
-      return unsubscribe();
-    },
-  });
-
-  async function refresh(): Promise<void> {
-    if (refreshing) return;
-    refreshing = true;
-    try {
-      while (dirty.size > 0) {
-        const [start, groups] = dirty.entries().next().value!;
-        dirty.delete(start);
-        const rows = await services.seriesStore.readRollups({
-          tenant,
-          type: input.type,
-          interval: input.interval,
-          // Just this bucket: every row whose bucket starts exactly at `start`.
-          from: start,
-          to: start + 1,
-        });
-        const byGroup = aggregateByGroup(rows, shape);
-        for (const group of groups) {
-          const aggregate = byGroup.get(group)?.get(start);
-          if (!aggregate) continue;
-          const point = toPoint(start, aggregate, shape, { watermark, allowedLatenessMs });
-          if (!queue.push({ group, point, watermark }, `${group}\u0000${start}`)) return;
-        }
-      }
-    } catch (error) {
-      queue.fail(
-        new GraphQLError('live series updates are unavailable; subscribe again to continue', {
-          extensions: { code: 'UNAVAILABLE', retryable: true },
-          originalError: error as Error,
-        }),
-      );
-    } finally {
-      refreshing = false;
+  // A feed whose last subscriber just left is closed: open a new one.
+  let feed: SeriesFeed;
+  for (;;) {
+    let opening = services.live.seriesFeeds.get(key);
+    if (!opening) {
+      opening = openFeed(services, tenant, input.type, shape);
+      services.live.seriesFeeds.set(key, opening);
+      const mine = opening;
+      mine.catch(() => {
+        if (services.live.seriesFeeds.get(key) === mine) services.live.seriesFeeds.delete(key);
+      });
     }
+    feed = await opening;
+    if (!feed.closed) break;
   }
 
-  unsubscribe = await services.liveBus.subscribe(liveTopics.series(tenant, input.interval, input.type), (text) => {
-    const message = decodeSeriesMessage(text);
-    if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
-    for (const bucket of message.buckets) {
-      if (!matchesDimensions(bucket.dimensions, shape.dimensions)) continue;
-      const group = shape.groupBy ? (bucket.dimensions[shape.groupBy] ?? null) : null;
-      let groups = dirty.get(bucket.start);
-      if (!groups) {
-        if (dirty.size >= services.live.maxPendingSeriesUpdates) {
-          queue.fail(new GraphQLError('this subscriber fell too far behind; subscribe again to continue', {
-            extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
-          }));
-          return;
-        }
-        dirty.set(bucket.start, (groups = new Set()));
+  const queue: LiveQueue<SeriesUpdateView> = createLiveQueue<SeriesUpdateView>({
+    limit: services.live.maxPendingSeriesUpdates,
+    overflowError: tooSlow,
+    onClose: async () => {
+      services.live.queues.delete(queue as LiveQueue<unknown>);
+      feed.subscribers.delete(queue);
+      if (feed.subscribers.size === 0 && !feed.closed) {
+        services.live.seriesFeeds.delete(key);
+        await feed.close();
       }
-      groups.add(group);
-    }
-    void refresh();
+    },
   });
+  feed.subscribers.add(queue);
   services.live.queues.set(queue as LiveQueue<unknown>, { keyId: context.auth.ok ? context.auth.principal.keyId : null, tenant });
   return queue;
 }

@@ -128,6 +128,30 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
       other.stop();
     });
 
+    it('serves identical series subscriptions from one feed, each with its own stream', async () => {
+      const query1 = { query: { type: 'shared_feed', value: 'v', interval: 'HOUR' as const } };
+      const first = await subscribe(ws, LiveSeriesDocument, query1);
+      const second = await subscribe(ws, LiveSeriesDocument, query1);
+      await waitForLiveSubscriptions(server.url, 2);
+      await ingest([{ id: 'sf-1', type: 'shared_feed', timestamp: at(0), values: { v: 2 } }]);
+      await expect.poll(() => second.items.at(-1)?.series.point.sum, { timeout: 10_000 }).toBe(2);
+      await expect.poll(() => first.items.at(-1)?.series.point.sum, { timeout: 10_000 }).toBe(2);
+      // One leaves; the feed goes on for the other.
+      first.stop();
+      await waitForLiveSubscriptions(server.url, 1);
+      await ingest([{ id: 'sf-2', type: 'shared_feed', timestamp: at(1), values: { v: 3 } }]);
+      await expect.poll(() => second.items.at(-1)?.series.point.sum, { timeout: 10_000 }).toBe(5);
+      expect(second.items.at(-1)!.series.point.count).toBe(2);
+      second.stop();
+      await waitForLiveSubscriptions(server.url, 0);
+      // And a new subscriber after the feed closed gets a new one.
+      const third = await subscribe(ws, LiveSeriesDocument, query1);
+      await waitForLiveSubscriptions(server.url, 1);
+      await ingest([{ id: 'sf-3', type: 'shared_feed', timestamp: at(2), values: { v: 4 } }]);
+      await expect.poll(() => third.items.at(-1)?.series.point.sum, { timeout: 10_000 }).toBe(9);
+      third.stop();
+    });
+
     it('pushes series updates over SSE too', async () => {
       const sse = sseClient(server.url);
       const live = await subscribe(sse, LiveSeriesDocument, { query: { type: 'sse_series', interval: 'HOUR' } });
