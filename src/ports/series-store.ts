@@ -30,6 +30,11 @@ export interface RollupRange {
   from: number;
   /** Exclusive bucket start (ms). */
   to: number;
+  /**
+   * Which value's statistics the reader needs: that one only (a string), none (null), or all
+   * (absent). Rows read for a query then skip decoding sketches nobody will read.
+   */
+  valueKey?: string | null;
 }
 
 export interface CatalogRowId {

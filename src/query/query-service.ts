@@ -198,7 +198,14 @@ export function createQueryService(options: {
       const shape = { value: request.value ?? null, interval: request.interval, groupBy: request.groupBy ?? null, dimensions, from, to, fill: request.fill ?? false };
       const allFinal = isFinal(bucketStart(to - 1, request.interval), request.interval, current.watermark, current.allowedLatenessMs);
       const series = await cached('series', allFinal, { tenant, type: request.type, ...shape, dimensions: sortedKeys(dimensions) }, async () => {
-        const rows = await seriesStore.readRollups({ tenant, type: request.type, interval: request.interval, from: bucketStart(from, request.interval), to });
+        const rows = await seriesStore.readRollups({
+          tenant,
+          type: request.type,
+          interval: request.interval,
+          from: bucketStart(from, request.interval),
+          to,
+          valueKey: shape.value,
+        });
         return buildSeries(rows, shape, current);
       });
       // The watermark moves on; the points over final buckets do not.
@@ -222,7 +229,7 @@ export function createQueryService(options: {
       const allFinal = isFinal(bucketStart(to - 1, 'MINUTE'), 'MINUTE', current.watermark, current.allowedLatenessMs);
       const topRequest = { tenant, type: request.type, by: request.by, value: request.value ?? null, from, to, limit, dimensions: sortedKeys(dimensions) };
       return cached('top', allFinal, topRequest, async () => {
-        const rows = await seriesStore.readRollups({ tenant, type: request.type, interval: 'MINUTE', from: bucketStart(from, 'MINUTE'), to });
+        const rows = await seriesStore.readRollups({ tenant, type: request.type, interval: 'MINUTE', from: bucketStart(from, 'MINUTE'), to, valueKey: request.value ?? null });
         return buildTop(rows, { by: request.by, value: request.value ?? null, dimensions, limit });
       });
     },

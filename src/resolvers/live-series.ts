@@ -62,7 +62,7 @@ async function openFeed(services: Services, tenant: string, type: string, shape:
         const [start, groups] = dirty.entries().next().value!;
         dirty.delete(start);
         // Just this bucket: every row whose bucket starts exactly at `start`.
-        const rows = await services.seriesStore.readRollups({ tenant, type, interval: shape.interval, from: start, to: start + 1 });
+        const rows = await services.seriesStore.readRollups({ tenant, type, interval: shape.interval, from: start, to: start + 1, valueKey: shape.value ?? null });
         const byGroup = aggregateByGroup(rows, shape);
         for (const group of groups) {
           const aggregate = byGroup.get(group)?.get(start);

@@ -153,10 +153,15 @@ export function encodeAggregate(aggregate: Aggregate): string {
   return JSON.stringify(encoded);
 }
 
-export function decodeAggregate(text: string): Aggregate {
+/**
+ * The aggregate of a stored row. With `onlyValue`, only that value's statistics are decoded
+ * (null: none): the sketches are the costly part, and a query reads one value at most.
+ */
+export function decodeAggregate(text: string, onlyValue?: string | null): Aggregate {
   const encoded = JSON.parse(text) as EncodedAggregate;
   const values: Record<string, ValueStats> = {};
   for (const [key, stats] of Object.entries(encoded.v)) {
+    if (onlyValue !== undefined && key !== onlyValue) continue;
     values[key] = {
       count: stats.n,
       sum: stats.s,

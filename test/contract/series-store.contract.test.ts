@@ -72,6 +72,19 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     expect(rows.map((r) => r.bucketStart)).toEqual([...rows.map((r) => r.bucketStart)].sort((a, b) => a - b));
   });
 
+  it('reads only the value statistics asked for', async () => {
+    const aggregate = emptyAggregate();
+    addEvent(aggregate, { amount: 4, qty: 1 });
+    await store.saveRollups([row({ aggregate })]);
+    const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 1 };
+    const keys = async (valueKey?: string | null) =>
+      Object.keys((await store.readRollups(valueKey === undefined ? range : { ...range, valueKey }))[0]!.aggregate.values).sort();
+    expect(await keys()).toEqual(['amount', 'qty']);
+    expect(await keys('qty')).toEqual(['qty']);
+    expect(await keys(null)).toEqual([]);
+    expect((await store.readRollups({ ...range, valueKey: null }))[0]!.aggregate.count).toBe(1);
+  });
+
   it('keeps the type catalog per partition', async () => {
     const catalog = {
       tenant: 'acme', type: 'purchase', partition: 0, appliedOffset: 3, count: 3, firstSeen: MINUTE, lastSeen: MINUTE + 5,

@@ -107,7 +107,7 @@ function rollupKey(id: RollupRowId): unknown[] {
   ];
 }
 
-function toRollupRow(row: types.Row): RollupRow {
+function toRollupRow(row: types.Row, onlyValue?: string | null): RollupRow {
   return {
     tenant: row.get('tenant'),
     type: row.get('type'),
@@ -117,7 +117,7 @@ function toRollupRow(row: types.Row): RollupRow {
     partition: row.get('log_partition'),
     dimensions: JSON.parse(row.get('dimensions')),
     appliedOffset: toNumber(row.get('applied_offset'), 'applied_offset'),
-    aggregate: decodeAggregate(row.get('aggregate')),
+    aggregate: decodeAggregate(row.get('aggregate'), onlyValue),
   };
 }
 
@@ -330,7 +330,7 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
     loadRollups(ids) {
       return guarded('read rollups', async () => {
         const results = await selectEach(ids.map((id) => ({ query: cql.selectRollup, params: rollupKey(id) })));
-        return results.flatMap((result) => result.rows.map(toRollupRow));
+        return results.flatMap((result) => result.rows.map((row) => toRollupRow(row)));
       });
     },
 
@@ -366,7 +366,7 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
             toBigInt(range.to),
           ]),
         );
-        return perWindow.flat().map(toRollupRow);
+        return perWindow.flat().map((row) => toRollupRow(row, range.valueKey));
       });
     },
 

@@ -29,7 +29,7 @@ interface StoredCatalog {
   value_keys: string;
 }
 
-function toRollupRow(row: StoredRollup): RollupRow {
+function toRollupRow(row: StoredRollup, onlyValue?: string | null): RollupRow {
   return {
     tenant: row.tenant,
     type: row.type,
@@ -39,7 +39,7 @@ function toRollupRow(row: StoredRollup): RollupRow {
     partition: row.log_partition,
     dimensions: JSON.parse(row.dimensions),
     appliedOffset: row.applied_offset,
-    aggregate: decodeAggregate(row.aggregate),
+    aggregate: decodeAggregate(row.aggregate, onlyValue),
   };
 }
 
@@ -159,7 +159,7 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
     },
     readRollups(range) {
       return guarded('read rollups', () =>
-        selectRange.all(range.tenant, range.type, range.interval, range.from, range.to).map(toRollupRow),
+        selectRange.all(range.tenant, range.type, range.interval, range.from, range.to).map((row) => toRollupRow(row, range.valueKey)),
       );
     },
     loadCatalog(ids) {
