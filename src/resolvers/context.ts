@@ -13,7 +13,7 @@ import type { LiveBus } from '../ports/live-bus.ts';
 import type { SeriesStore } from '../ports/series-store.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import type { ApiScope } from '../ports/api-key-store.ts';
-import type { QueryService } from '../query/query-service.ts';
+import type { EventTypeSummary, QueryService } from '../query/query-service.ts';
 import type { StreamProcessor } from '../stream/processor.ts';
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import type { KeyService } from '../auth/key-service.ts';
@@ -58,6 +58,8 @@ export interface GraphQLContext {
   requestId?: string;
   loaders: {
     eventById(tenant: string): DataLoader<string, StoredEvent | null>;
+    /** The catalog entry of a type: every type asked for in one operation costs one catalog read. */
+    eventTypeByName(tenant: string): DataLoader<string, EventTypeSummary | null>;
   };
 }
 
@@ -68,6 +70,7 @@ export function createGraphQLContext(
   requestId?: string,
 ): GraphQLContext {
   const eventLoaders = new Map<string, DataLoader<string, StoredEvent | null>>();
+  const typeLoaders = new Map<string, DataLoader<string, EventTypeSummary | null>>();
   return {
     services,
     auth,
@@ -77,6 +80,17 @@ export function createGraphQLContext(
       eventById(tenant) {
         let loader = eventLoaders.get(tenant);
         if (!loader) eventLoaders.set(tenant, (loader = new DataLoader((ids) => services.queries.eventsByIds(tenant, ids))));
+        return loader;
+      },
+      eventTypeByName(tenant) {
+        let loader = typeLoaders.get(tenant);
+        if (!loader) {
+          loader = new DataLoader(async (types) => {
+            const byType = new Map((await services.queries.eventTypes(tenant)).map((summary) => [summary.type, summary]));
+            return types.map((type) => byType.get(type) ?? null);
+          });
+          typeLoaders.set(tenant, loader);
+        }
         return loader;
       },
     },

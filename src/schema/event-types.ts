@@ -2,7 +2,7 @@ import type { EventTypeSummary } from '../query/query-service.ts';
 import { builder } from './builder.ts';
 import { requireScope } from '../resolvers/context.ts';
 
-const EventTypeInfo = builder.objectRef<EventTypeSummary>('EventTypeInfo').implement({
+export const EventTypeInfo = builder.objectRef<EventTypeSummary>('EventTypeInfo').implement({
   description: 'What has been seen of one event type: the catalog to explore the data by.',
   fields: (t) => ({
     type: t.exposeString('type'),

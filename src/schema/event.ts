@@ -4,6 +4,7 @@ import { subscribeToEvents, type LiveEventEdge } from '../resolvers/live-events.
 import { builder } from './builder.ts';
 import { requireScope } from '../resolvers/context.ts';
 import { PageInfo } from './page-info.ts';
+import { EventTypeInfo } from './event-types.ts';
 
 export const Event = builder.objectRef<StoredEvent>('Event').implement({
   description: 'One event, as the stream processor stored it.',
@@ -16,6 +17,12 @@ export const Event = builder.objectRef<StoredEvent>('Event').implement({
     dimensions: t.field({ type: 'JSONObject', resolve: (e) => e.dimensions }),
     values: t.field({ type: 'JSONObject', resolve: (e) => e.values }),
     properties: t.field({ type: 'JSONObject', nullable: true, resolve: (e) => e.properties }),
+    typeInfo: t.field({
+      type: EventTypeInfo,
+      nullable: true,
+      description: "The catalog entry of this event's type (batched: one catalog read per operation).",
+      resolve: (e, _args, context) => context.loaders.eventTypeByName(requireScope(context, 'READ')).load(e.type),
+    }),
     clockCorrectionMs: t.field({
       type: 'SafeInt',
       description: "How much the client's timestamp was moved to correct its clock (receivedAt - sentAt of the batch); 0 when not corrected.",

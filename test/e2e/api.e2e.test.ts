@@ -159,6 +159,21 @@ describe.each(BACKENDS)('API on %s', (backend) => {
       });
     });
 
+    it('resolves each event\'s type from the catalog, with one catalog read per operation', async () => {
+      const catalogReads = async () => {
+        const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
+        const match = /^streamlens_store_operation_duration_seconds_count\{port="series_store",operation="readCatalog",outcome="ok"\} (\d+)$/m.exec(text);
+        return match ? Number(match[1]) : 0;
+      };
+      const before = await catalogReads();
+      const document = '{ events(filter: { types: ["q_purchase"] }) { edges { node { id typeInfo { type count dimensions } } } } }';
+      const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: document }) });
+      const { data } = (await response.json()) as { data: { events: { edges: { node: { id: string; typeInfo: unknown } }[] } } };
+      expect(data.events.edges).toHaveLength(6);
+      for (const edge of data.events.edges) expect(edge.node.typeInfo).toEqual({ type: 'q_purchase', count: 6, dimensions: ['country', 'plan'] });
+      expect((await catalogReads()) - before).toBe(1);
+    });
+
     it('lists events newest first with every filter', async () => {
       const ids = async (filter: Record<string, unknown>) =>
         (await query(server.url, ListEventsDocument, { filter: { types: ['q_purchase'], ...filter } })).events.edges.map((e) => e.node.id);
