@@ -18,8 +18,20 @@ export function encodeLiveMessage(message: EventsMessage | SeriesMessage): strin
   return JSON.stringify(message);
 }
 
+/** The last message decoded: the bus hands the same text to every events subscriber in turn. */
+let lastEventsText: string | null = null;
+let lastEventsMessage: EventsMessage | null = null;
+
+/**
+ * Decodes an events message once for all the subscribers it is handed to, instead of once
+ * each. Subscribers only read the result, so sharing it is safe.
+ */
 export function decodeEventsMessage(text: string): EventsMessage {
-  return JSON.parse(text) as EventsMessage;
+  if (text !== lastEventsText) {
+    lastEventsMessage = JSON.parse(text) as EventsMessage;
+    lastEventsText = text;
+  }
+  return lastEventsMessage!;
 }
 
 export function decodeSeriesMessage(text: string): SeriesMessage {
