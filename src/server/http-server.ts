@@ -20,6 +20,7 @@ import { useRequestLimits, type RequestLimits } from './limits.ts';
 import type { StreamlensMetrics } from '../observability/metrics.ts';
 import { useGraphQLMetrics } from '../observability/graphql-metrics.ts';
 import { useMetricsEndpoint } from './metrics-endpoint.ts';
+import { deliverDirectly, useSharedSubscriptionResults, webSocketDelivery } from './subscription-delivery.ts';
 import { currentRequestId, REQUEST_ID_HEADER, requestIdOf, runWithRequestId, withRequestIds } from './request-ids.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -96,6 +97,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       useOperationRateLimit(),
       ...(options.exposure?.introspection === false ? [useNoIntrospection()] : []),
       ...(options.exposure?.persistedOperations ? [useAllowList(options.exposure.persistedOperations)] : []),
+      useSharedSubscriptionResults(),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => {
@@ -125,7 +127,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       // In the connection's request scope, so a masked error names the request id here too.
       execute: (args: any) => runWithRequestId(args.contextValue.requestId, () => args.rootValue.execute(args)),
       subscribe: (args: any) => runWithRequestId(args.contextValue.requestId, () => args.rootValue.subscribe(args)),
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -151,6 +153,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         };
         const errors = validate(args.schema, args.document);
         if (errors.length > 0) return errors;
+        deliverDirectly(args.contextValue, webSocketDelivery(ctx.extra.socket, id));
         return args;
       },
     },

@@ -13,7 +13,7 @@ import {
   waitForProcessing,
   wsClient,
 } from '../support/clients.ts';
-import { IngestDocument, LiveEventsDocument, LiveSeriesDocument, type EventInput } from '../generated/operations.ts';
+import { IngestDocument, LiveEventsDocument, LiveSeriesCountsDocument, LiveSeriesDocument, type EventInput } from '../generated/operations.ts';
 
 describe.each(BACKENDS)('subscriptions on %s', (backend) => {
   let server: TestServer;
@@ -132,10 +132,15 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
       const query1 = { query: { type: 'shared_feed', value: 'v', interval: 'HOUR' as const } };
       const first = await subscribe(ws, LiveSeriesDocument, query1);
       const second = await subscribe(ws, LiveSeriesDocument, query1);
-      await waitForLiveSubscriptions(server.url, 2);
+      const countsOnly = await subscribe(ws, LiveSeriesCountsDocument, query1);
+      await waitForLiveSubscriptions(server.url, 3);
       await ingest([{ id: 'sf-1', type: 'shared_feed', timestamp: at(0), values: { v: 2 } }]);
       await expect.poll(() => second.items.at(-1)?.series.point.sum, { timeout: 10_000 }).toBe(2);
       await expect.poll(() => first.items.at(-1)?.series.point.sum, { timeout: 10_000 }).toBe(2);
+      // Executed once per operation, not once for all: each shape is its own.
+      await expect.poll(() => countsOnly.items.at(-1), { timeout: 10_000 }).toEqual({ series: { point: { count: 1 } } });
+      expect(first.items.at(-1)).toEqual(second.items.at(-1));
+      countsOnly.stop();
       // One leaves; the feed goes on for the other.
       first.stop();
       await waitForLiveSubscriptions(server.url, 1);
