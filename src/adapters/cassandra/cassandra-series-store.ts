@@ -246,7 +246,13 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
   let closing: Promise<void> | null = null;
   /** When this process last registered each window, keyed by windowKey. */
   const registeredWindows = new Map<string, number>();
-  const windowKey = (ref: WindowRef) => JSON.stringify([ref.interval, ref.windowStart, ref.tenant, ref.type]);
+  /**
+   * Computed for every row written, so kept to one string template. Unambiguous without
+   * escaping: the interval and the window start never hold ":", and the tenant's length says
+   * where the tenant ends, so the type is the rest.
+   */
+  const windowKey = (interval: Interval, windowStart: number, tenant: string, type: string) =>
+    `${interval}:${windowStart}:${tenant.length}:${tenant}:${type}`;
 
   async function guarded<T>(what: string, operation: () => Promise<T>): Promise<T> {
     try {
@@ -291,10 +297,12 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
     const now = Date.now();
     const due = new Map<string, WindowRef>();
     for (const row of rows) {
-      const ref = { interval: row.interval, windowStart: windowStartOf(row.interval, row.bucketStart), tenant: row.tenant, type: row.type };
-      const key = windowKey(ref);
+      const windowStart = windowStartOf(row.interval, row.bucketStart);
+      const key = windowKey(row.interval, windowStart, row.tenant, row.type);
       const registeredAt = registeredWindows.get(key);
-      if (registeredAt === undefined || now - registeredAt > WINDOW_REGISTRATION_REFRESH_MS) due.set(key, ref);
+      if ((registeredAt === undefined || now - registeredAt > WINDOW_REGISTRATION_REFRESH_MS) && !due.has(key)) {
+        due.set(key, { interval: row.interval, windowStart, tenant: row.tenant, type: row.type });
+      }
     }
     if (due.size === 0) return;
     await executeEach(
@@ -467,7 +475,7 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
           cql.unregisterWindow,
           whole.map((ref) => [interval, toBigInt(ref.windowStart), ref.tenant, ref.type]),
         );
-        for (const ref of whole) registeredWindows.delete(windowKey(ref));
+        for (const ref of whole) registeredWindows.delete(windowKey(ref.interval, ref.windowStart, ref.tenant, ref.type));
         return counts.reduce((sum, count) => sum + count, 0);
       });
     },

@@ -113,9 +113,9 @@ function documentId(tenant: string, id: string): string {
   return `${tenant.length}:${tenant}:${id}`;
 }
 
-function toDocument(event: StoredEvent): EventDocument {
+function toDocument(event: StoredEvent, _id: string): EventDocument {
   return {
-    _id: documentId(event.tenant, event.id),
+    _id,
     tenant: event.tenant,
     id: event.id,
     type: event.type,
@@ -132,6 +132,11 @@ function toDocument(event: StoredEvent): EventDocument {
     quarantine: event.quarantine,
     counted: event.quarantine === null,
   };
+}
+
+/** The claim a stored (or about to be stored) document makes. */
+function claimOf(doc: Pick<EventDocument, 'position' | 'quarantine'>): EventClaim {
+  return { position: { partition: doc.position.partition, offset: doc.position.offset }, quarantine: doc.quarantine };
 }
 
 function toStoredEvent(doc: EventDocument): StoredEvent {
@@ -413,12 +418,7 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
       { _id: { $in: ids } },
       { projection: { _id: 0, tenant: 1, id: 1, position: 1, quarantine: 1 } },
     );
-    for await (const doc of found) {
-      claims.set(eventKey(doc.tenant, doc.id), {
-        position: { partition: doc.position.partition, offset: doc.position.offset },
-        quarantine: doc.quarantine,
-      });
-    }
+    for await (const doc of found) claims.set(eventKey(doc.tenant, doc.id), claimOf(doc));
   }
 
   /**
@@ -443,24 +443,20 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
     claim(batch) {
       return guarded('store events', async () => {
         // Within a batch the first occurrence wins, as in the log; an unordered insert would not
-        // promise which of two equal `_id`s it tries first.
-        const pending = new Map<string, StoredEvent>();
+        // promise which of two equal `_id`s it tries first. Each document is built once, here,
+        // and reused by later rounds.
+        const pending = new Map<string, EventDocument>();
         for (const event of batch) {
           const id = documentId(event.tenant, event.id);
-          if (!pending.has(id)) pending.set(id, event);
+          if (!pending.has(id)) pending.set(id, toDocument(event, id));
         }
         const claims = new Map<string, EventClaim>();
         for (let round = 0; round < MAX_CLAIM_ROUNDS && pending.size > 0; round++) {
-          if (await insertAll([...pending.values()].map(toDocument))) {
+          if (await insertAll([...pending.values()])) {
             // Every `_id` was free, so every claim is this call's: nothing to read back. This is
             // the common case (first delivery), and on FerretDB, where each read scans the
             // whole collection, it keeps claiming independent of the collection's size.
-            for (const event of pending.values()) {
-              claims.set(eventKey(event.tenant, event.id), {
-                position: { partition: event.position.partition, offset: event.position.offset },
-                quarantine: event.quarantine,
-              });
-            }
+            for (const doc of pending.values()) claims.set(eventKey(doc.tenant, doc.id), claimOf(doc));
             pending.clear();
             break;
           }
@@ -468,8 +464,8 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
           // read back rather than inferred from the per-document errors, so ownership never
           // depends on how a server reports a partly failed insert.
           await readClaims([...pending.keys()], claims);
-          for (const [id, event] of pending) {
-            if (claims.has(eventKey(event.tenant, event.id))) pending.delete(id);
+          for (const [id, doc] of pending) {
+            if (claims.has(eventKey(doc.tenant, doc.id))) pending.delete(id);
           }
         }
         if (pending.size > 0) {
