@@ -36,7 +36,16 @@ return { allowed, tostring(tokens), retry }
 `;
 
 export async function createRedisRateLimitStore(options: { url: string; onError?: (error: unknown) => void }): Promise<RateLimitStore> {
-  const redis = new Redis(options.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'streamlens-limits' });
+  const redis = new Redis(options.url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectionName: 'streamlens-limits',
+    // Every ingest call and every query takes tokens first, so under load many takes are issued
+    // in the same tick: they then share one write and one round trip. Each script call stays
+    // atomic on its own; a pipeline only batches the sending.
+    enableAutoPipelining: true,
+  });
   redis.on('error', (error) => options.onError?.(error));
   try {
     await redis.connect();

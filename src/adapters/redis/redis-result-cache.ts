@@ -4,8 +4,15 @@ import type { ResultCache } from '../../ports/result-cache.ts';
 import { unavailable } from '../../errors.ts';
 
 export async function createRedisResultCache(options: { url: string; onError?: (error: unknown) => void }): Promise<ResultCache> {
-  // A cache must never make a request fail or wait: no offline queue, one try.
-  const redis = new Redis(options.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'streamlens-cache' });
+  const redis = new Redis(options.url, {
+    // A cache must never make a request fail or wait: no offline queue, one try.
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectionName: 'streamlens-cache',
+    // Concurrent queries look up and fill entries in the same tick: they share one round trip.
+    enableAutoPipelining: true,
+  });
   redis.on('error', (error) => options.onError?.(error));
   try {
     await redis.connect();
