@@ -8,10 +8,11 @@
  * let catch up, so that the backlog of one arm does not slow the next one down.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Producer } from 'kafkajs';
+import { coresUsed, cpuSnapshot } from '../harness/cpu.ts';
 import { benchBatch, logRecordOf } from '../harness/events.ts';
 import { forSeconds, runPairs } from '../harness/pairs.ts';
 import { rowOf, type ResultRow } from '../harness/report.ts';
@@ -42,6 +43,13 @@ function sqliteBaseline(): { append(records: { key: string; value: string }[]): 
   };
 }
 
+const CORES = availableParallelism();
+
+function medianOf(samples: { machine: number; process: number }[], which: 'machine' | 'process'): string {
+  const sorted = samples.map((sample) => sample[which]).sort((a, b) => a - b);
+  return sorted.length === 0 ? '–' : sorted[Math.floor(sorted.length / 2)]!.toFixed(2);
+}
+
 export const ingestScenario: Scenario = {
   ids: ['P1', 'P2'],
   async run({ backend, options, only }) {
@@ -64,11 +72,18 @@ export const ingestScenario: Scenario = {
       }
       for (const batchSize of BATCH_SIZES) {
         const type = `ingest_${batchSize}`;
+        // Where the two cores went in each arm: the service (ingest and its processor, which
+        // drains the arm's events at the same time) against everything else on the machine.
+        const streamlensCpu: { machine: number; process: number }[] = [];
+        const baselineCpu: { machine: number; process: number }[] = [];
         const streamlensArm = async () => {
+          const start = cpuSnapshot(server.pid);
           const { count, elapsedS } = await forSeconds(options.seconds, CONCURRENCY, () => ingest(server.url, benchBatch(type, batchSize)));
+          streamlensCpu.push(coresUsed(start, cpuSnapshot(server.pid), CORES));
           return { value: count / elapsedS };
         };
         const baselineArm = async () => {
+          const start = cpuSnapshot(process.pid);
           const { count, elapsedS } = await forSeconds(options.seconds, CONCURRENCY, async () => {
             const records = benchBatch(type, batchSize).map((event) => logRecordOf(event));
             if (producer) {
@@ -80,6 +95,7 @@ export const ingestScenario: Scenario = {
             }
             return records.length;
           });
+          baselineCpu.push(coresUsed(start, cpuSnapshot(process.pid), CORES));
           return { value: count / elapsedS };
         };
         const outcome = await runPairs({
@@ -102,7 +118,10 @@ export const ingestScenario: Scenario = {
               unit: 'events/s',
               target: `≥ ${target}×`,
               judged: batchSize === 100,
-              notes: batchSize === 100 ? [] : ['context row: the target is set at batches of 100'],
+              notes: [
+                ...(batchSize === 100 ? [] : ['context row: the target is set at batches of 100']),
+                `cores busy (of ${CORES}), median of the arms: Streamlens arm ${medianOf(streamlensCpu, 'machine')}, of which the service ${medianOf(streamlensCpu, 'process')}; baseline arm ${medianOf(baselineCpu, 'machine')}, of which the baseline client ${medianOf(baselineCpu, 'process')}`,
+              ],
             },
             outcome,
             {
