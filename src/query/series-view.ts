@@ -27,25 +27,51 @@ export interface Finality {
   allowedLatenessMs: number;
 }
 
-/** Merges the rows that pass the filter into one aggregate per (group, bucket start). */
+/**
+ * Merges the rows that pass the filter into one aggregate per (group, bucket start). A bucket
+ * with a single row keeps that row's aggregate as it is (read-only here): copying it into an
+ * empty aggregate would copy its sketch, and at fine intervals most buckets hold one row.
+ */
 export function aggregateByGroup(rows: readonly RollupRow[], shape: SeriesShape): Map<string | null, Map<number, Aggregate>> {
+  const valueKey = shape.value ?? null;
   const groups = new Map<string | null, Map<number, Aggregate>>();
+  /** The aggregates made here, which later rows may merge into; the others belong to a row. */
+  const owned = new Set<Aggregate>();
   for (const row of rows) {
     if (!matchesDimensions(row.dimensions, shape.dimensions)) continue;
     const group = shape.groupBy ? (row.dimensions[shape.groupBy] ?? null) : null;
     let buckets = groups.get(group);
     if (!buckets) groups.set(group, (buckets = new Map()));
-    let aggregate = buckets.get(row.bucketStart);
-    if (!aggregate) buckets.set(row.bucketStart, (aggregate = emptyAggregate()));
-    mergeSelected(aggregate, row.aggregate, shape.value ?? null);
+    const existing = buckets.get(row.bucketStart);
+    if (!existing) {
+      buckets.set(row.bucketStart, row.aggregate);
+      continue;
+    }
+    let merged = existing;
+    if (!owned.has(existing)) {
+      merged = emptyAggregate();
+      mergeSelected(merged, existing, valueKey);
+      owned.add(merged);
+      buckets.set(row.bucketStart, merged);
+    }
+    mergeSelected(merged, row.aggregate, valueKey);
   }
   return groups;
 }
 
 export function toPoint(start: number, aggregate: Aggregate, shape: SeriesShape, finality: Finality): PointView {
+  const stats = pointStats(aggregate, shape.value);
   return {
     start,
-    ...pointStats(aggregate, shape.value),
+    count: stats.count,
+    sum: stats.sum,
+    min: stats.min,
+    max: stats.max,
+    avg: stats.avg,
+    p50: stats.p50,
+    p90: stats.p90,
+    p95: stats.p95,
+    p99: stats.p99,
     final: isFinal(start, shape.interval, finality.watermark, finality.allowedLatenessMs),
   };
 }

@@ -3,7 +3,7 @@
  * reads as a series point. Pure: no I/O, no clock.
  */
 import type { DDSketch } from '@datadog/sketches-js';
-import { decodeSketch, encodeSketch, newSketch, type EncodedSketch } from './sketch.ts';
+import { decodeSketch, encodeSketch, isCanonicalStoredSketch, newSketch, storedSketchQuantile, type EncodedSketch } from './sketch.ts';
 
 /** Statistics of one key of `values` within one bucket. */
 export interface ValueStats {
@@ -107,20 +107,28 @@ export function pointStats(aggregate: Aggregate, valueKey: string | null | undef
     return { count: aggregate.count, sum: null, min: null, max: null, avg: null, p50: null, p90: null, p95: null, p99: null };
   }
   const sum = valueSum(stats);
-  // The sketch answers within 1% of the true quantile; clamping to the exact min and max keeps
-  // p99 of a single value equal to that value instead of 1% above it.
-  const quantile = (q: number) => Math.min(stats.max, Math.max(stats.min, stats.sketch.getValueAtQuantile(q)));
+  const storedSketch = stats instanceof StoredValueStats ? stats.untouchedStoredSketch() : null;
   return {
     count: aggregate.count,
     sum,
     min: stats.min,
     max: stats.max,
     avg: sum / stats.count,
-    p50: quantile(0.5),
-    p90: quantile(0.9),
-    p95: quantile(0.95),
-    p99: quantile(0.99),
+    p50: clampedQuantile(stats, storedSketch, 0.5),
+    p90: clampedQuantile(stats, storedSketch, 0.9),
+    p95: clampedQuantile(stats, storedSketch, 0.95),
+    p99: clampedQuantile(stats, storedSketch, 0.99),
   };
+}
+
+/**
+ * The sketch answers within 1% of the true quantile; clamping to the exact min and max keeps p99
+ * of a single value equal to that value instead of 1% above it. A sketch still in its stored
+ * form is read as it is.
+ */
+function clampedQuantile(stats: ValueStats, storedSketch: EncodedSketch | null, quantile: number): number {
+  const value = storedSketch ? storedSketchQuantile(storedSketch, quantile) : stats.sketch.getValueAtQuantile(quantile);
+  return Math.min(stats.max, Math.max(stats.min, value));
 }
 
 interface EncodedValueStats {
@@ -154,22 +162,54 @@ export function encodeAggregate(aggregate: Aggregate): string {
 }
 
 /**
+ * A value's statistics as read for a query: the sketch stays in its stored sparse form, and
+ * becomes a DDSketch only when something asks for `sketch` (a merge of several rows, say). A
+ * point read from one row, the common case at fine intervals, then never builds one: building
+ * thousands of them per query was most of its garbage.
+ */
+class StoredValueStats implements ValueStats {
+  count: number;
+  sum: number;
+  sumCompensation: number;
+  min: number;
+  max: number;
+  #storedSketch: EncodedSketch;
+  #sketch: DDSketch | null = null;
+
+  constructor(stored: EncodedValueStats) {
+    this.count = stored.n;
+    this.sum = stored.s;
+    this.sumCompensation = stored.c;
+    this.min = stored.lo;
+    this.max = stored.hi;
+    this.#storedSketch = stored.q;
+  }
+
+  get sketch(): DDSketch {
+    this.#sketch ??= decodeSketch(this.#storedSketch);
+    return this.#sketch;
+  }
+
+  /** The stored form while no DDSketch was built from it; after that the sketch is the truth (it may have changed). */
+  untouchedStoredSketch(): EncodedSketch | null {
+    return this.#sketch === null ? this.#storedSketch : null;
+  }
+}
+
+/**
  * The aggregate of a stored row. With `onlyValue`, only that value's statistics are decoded
- * (null: none): the sketches are the costly part, and a query reads one value at most.
+ * (null: none): the sketches are the costly part, and a query reads one value at most; their
+ * sketches are built only when needed (StoredValueStats).
  */
 export function decodeAggregate(text: string, onlyValue?: string | null): Aggregate {
   const encoded = JSON.parse(text) as EncodedAggregate;
   const values: Record<string, ValueStats> = {};
   for (const [key, stats] of Object.entries(encoded.v)) {
     if (onlyValue !== undefined && key !== onlyValue) continue;
-    values[key] = {
-      count: stats.n,
-      sum: stats.s,
-      sumCompensation: stats.c,
-      min: stats.lo,
-      max: stats.hi,
-      sketch: decodeSketch(stats.q),
-    };
+    values[key] =
+      onlyValue !== undefined && isCanonicalStoredSketch(stats.q)
+        ? new StoredValueStats(stats)
+        : { count: stats.n, sum: stats.s, sumCompensation: stats.c, min: stats.lo, max: stats.hi, sketch: decodeSketch(stats.q) };
   }
   return { count: encoded.n, values };
 }

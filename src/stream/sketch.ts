@@ -54,12 +54,87 @@ export function encodeSketch(sketch: DDSketch): EncodedSketch {
 
 export function decodeSketch(encoded: EncodedSketch): DDSketch {
   const sketch = newSketch();
-  const positive = sketch.store as unknown as BinStore;
-  const negative = sketch.negativeStore as unknown as BinStore;
-  encoded.pk.forEach((key, i) => positive.add(key, encoded.pc[i]));
-  encoded.nk.forEach((key, i) => negative.add(key, encoded.nc[i]));
+  const positive = fillStore(sketch.store as unknown as BinStore, encoded.pk, encoded.pc);
+  const negative = fillStore(sketch.negativeStore as unknown as BinStore, encoded.nk, encoded.nc);
   sketch.zeroCount = encoded.z;
-  // The quantile walk ranks over `count`, which `add` on a store does not maintain on the sketch.
-  sketch.count = encoded.z + positive.count + negative.count;
+  // The quantile walk ranks over `count`, which filling a store does not maintain on the sketch.
+  sketch.count = encoded.z + positive + negative;
   return sketch;
+}
+
+/**
+ * Lays sparse bins out as one dense array spanning exactly their keys, and returns their total
+ * count. Adding them one by one (`store.add`) would grow the array in 128-bin chunks and re-centre
+ * it, allocating several arrays per sketch: on a query reading thousands of rows, that garbage
+ * was the largest single cost. The store stays valid for later `add` and `merge` calls, which
+ * extend it as they would any store.
+ */
+function fillStore(store: BinStore, keys: readonly number[], counts: readonly number[]): number {
+  if (keys.length === 0) return 0;
+  let minKey = keys[0]!;
+  let maxKey = minKey;
+  for (const key of keys) {
+    if (key < minKey) minKey = key;
+    if (key > maxKey) maxKey = key;
+  }
+  const bins = new Array<number>(maxKey - minKey + 1).fill(0);
+  let total = 0;
+  for (let i = 0; i < keys.length; i++) {
+    bins[keys[i]! - minKey]! += counts[i]!;
+    total += counts[i]!;
+  }
+  store.bins = bins;
+  store.offset = minKey;
+  store.minKey = minKey;
+  store.maxKey = maxKey;
+  store.count = total;
+  return total;
+}
+
+/** The key ↔ value mapping every sketch here shares (same relative accuracy, so the same mapping). */
+const MAPPING = newSketch().mapping;
+
+/**
+ * The value at `quantile` of a sketch still in its stored form, exactly as
+ * `decodeSketch(encoded).getValueAtQuantile(quantile)` answers it, without building the sketch:
+ * a query reading one stored sketch per point only needs four quantiles of each. Relies on
+ * `encodeSketch`'s layout: keys ascending, each once, counts positive.
+ */
+export function storedSketchQuantile(encoded: EncodedSketch, quantile: number): number {
+  const negativeCount = totalOf(encoded.nc);
+  const count = encoded.z + negativeCount + totalOf(encoded.pc);
+  if (quantile < 0 || quantile > 1 || count === 0) return NaN;
+  const rank = quantile * (count - 1);
+  if (rank < negativeCount) {
+    // The negative store ranks from the value nearest zero outwards, as DDSketch's does.
+    return -MAPPING.value(keyAtRank(encoded.nk, encoded.nc, negativeCount - rank - 1, false));
+  }
+  if (rank < encoded.z + negativeCount) return 0;
+  return MAPPING.value(keyAtRank(encoded.pk, encoded.pc, rank - encoded.z - negativeCount, true));
+}
+
+/** Whether sparse bins are laid out as `encodeSketch` writes them (what the quantile walk relies on). */
+export function isCanonicalStoredSketch(encoded: EncodedSketch): boolean {
+  return isAscending(encoded.pk) && isAscending(encoded.nk);
+}
+
+function isAscending(keys: readonly number[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false;
+  return true;
+}
+
+function totalOf(counts: readonly number[]): number {
+  let total = 0;
+  for (const count of counts) total += count;
+  return total;
+}
+
+/** DenseStore.keyAtRank over sparse bins: `lower` finds the first key whose running count exceeds `rank`. */
+function keyAtRank(keys: readonly number[], counts: readonly number[], rank: number, lower: boolean): number {
+  let running = 0;
+  for (let i = 0; i < keys.length; i++) {
+    running += counts[i]!;
+    if (lower ? running > rank : running >= rank + 1) return keys[i]!;
+  }
+  return keys[keys.length - 1]!;
 }

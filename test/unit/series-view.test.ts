@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildSeries, buildTop } from '../../src/query/series-view.ts';
 import { mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
 import type { DimensionValue } from '../../src/domain/event.ts';
+import { encodeAggregate } from '../../src/stream/rollup.ts';
 
 const base = Date.parse('2026-11-27T12:00:00Z');
 let offset = 0;
@@ -59,6 +60,13 @@ describe('buildSeries', () => {
   it('returns one empty series for an ungrouped query with no data', () => {
     expect(buildSeries([], { interval: 'MINUTE', from: base, to: base + 60_000 }, finality)).toEqual([{ group: null, points: [] }]);
     expect(buildSeries([], { interval: 'MINUTE', groupBy: 'country', from: base, to: base + 60_000 }, finality)).toEqual([]);
+  });
+
+  it('leaves the rows it reads unchanged when it merges several into one bucket', () => {
+    const before = rows.map((row) => encodeAggregate(row.aggregate));
+    const [series] = buildSeries(rows, { interval: 'MINUTE', value: 'amount', from: base, to: base + 180_000 }, finality);
+    expect(series!.points[0]!.sum).toBe(35);
+    expect(rows.map((row) => encodeAggregate(row.aggregate))).toEqual(before);
   });
 
   it('flags final buckets from the watermark', () => {

@@ -29,7 +29,7 @@ interface StoredCatalog {
   value_keys: string;
 }
 
-function toRollupRow(row: StoredRollup, onlyValue?: string | null): RollupRow {
+function toRollupRow(row: StoredRollup, onlyValue?: string | null, dimensions: Record<string, string> = JSON.parse(row.dimensions)): RollupRow {
   return {
     tenant: row.tenant,
     type: row.type,
@@ -37,7 +37,7 @@ function toRollupRow(row: StoredRollup, onlyValue?: string | null): RollupRow {
     bucketStart: row.bucket_start,
     dimensionsKey: row.dimensions_key,
     partition: row.log_partition,
-    dimensions: JSON.parse(row.dimensions),
+    dimensions,
     appliedOffset: row.applied_offset,
     aggregate: decodeAggregate(row.aggregate, onlyValue),
   };
@@ -158,8 +158,16 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       return guarded('write rollups', () => saveRollups(rows));
     },
     readRollups(range) {
+      // A range holds many buckets of the same few dimension combinations: parse each once. The
+      // rows of one read then share their `dimensions` objects, which readers only read.
+      const parsed = new Map<string, Record<string, string>>();
+      const parsedDimensions = (text: string) => {
+        let dimensions = parsed.get(text);
+        if (!dimensions) parsed.set(text, (dimensions = JSON.parse(text) as Record<string, string>));
+        return dimensions;
+      };
       return guarded('read rollups', () =>
-        selectRange.all(range.tenant, range.type, range.interval, range.from, range.to).map((row) => toRollupRow(row, range.valueKey)),
+        selectRange.all(range.tenant, range.type, range.interval, range.from, range.to).map((row) => toRollupRow(row, range.valueKey, parsedDimensions(row.dimensions))),
       );
     },
     loadCatalog(ids) {
