@@ -21,6 +21,7 @@ import type { StreamlensMetrics } from '../observability/metrics.ts';
 import { useGraphQLMetrics } from '../observability/graphql-metrics.ts';
 import { useMetricsEndpoint } from './metrics-endpoint.ts';
 import { deliverDirectly, useSharedSubscriptionResults, webSocketDelivery } from './subscription-delivery.ts';
+import { useCompiledQueries } from './compiled-queries.ts';
 import { currentRequestId, REQUEST_ID_HEADER, requestIdOf, runWithRequestId, withRequestIds } from './request-ids.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -95,6 +96,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       useSseEventIds(),
       useRequestLimits(options.limits),
       useOperationRateLimit(),
+      useCompiledQueries(),
       ...(options.exposure?.introspection === false ? [useNoIntrospection()] : []),
       ...(options.exposure?.persistedOperations ? [useAllowList(options.exposure.persistedOperations)] : []),
       useSharedSubscriptionResults(),
