@@ -3,7 +3,7 @@
  * reads as a series point. Pure: no I/O, no clock.
  */
 import type { DDSketch } from '@datadog/sketches-js';
-import { decodeSketch, encodeSketch, isCanonicalStoredSketch, newSketch, storedSketchQuantile, type EncodedSketch } from './sketch.ts';
+import { decodeSketch, encodeSketch, isCanonicalStoredSketch, mergeSketch, newSketch, storedSketchQuantile, type EncodedSketch } from './sketch.ts';
 
 /** Statistics of one key of `values` within one bucket. */
 export interface ValueStats {
@@ -73,7 +73,7 @@ function mergeValue(target: Aggregate, source: Aggregate, key: string): void {
   addToSum(into, stats.sumCompensation);
   into.min = Math.min(into.min, stats.min);
   into.max = Math.max(into.max, stats.max);
-  into.sketch.merge(stats.sketch);
+  mergeSketch(into.sketch, stats.sketch);
 }
 
 /** A deep copy: merging into an empty aggregate copies every sketch too. */

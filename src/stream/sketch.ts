@@ -14,6 +14,17 @@ export function newSketch(): DDSketch {
   return new DDSketch({ relativeAccuracy: SKETCH_RELATIVE_ACCURACY });
 }
 
+/**
+ * Merges `from` into `into`. DDSketch's own `merge` (sketches-js 2.1.1) forgets the negative
+ * values of `from` when `into` is not empty, while still counting them, so every quantile of a
+ * merge with negative values was off: the negative bins are merged here.
+ */
+export function mergeSketch(into: DDSketch, from: DDSketch): void {
+  const bothHoldValues = into.count > 0 && from.count > 0;
+  into.merge(from);
+  if (bothHoldValues) (into.negativeStore as unknown as { merge(store: unknown): void }).merge(from.negativeStore);
+}
+
 /** Sparse bins: parallel arrays of bin keys and counts, plus the count of zeros. */
 export interface EncodedSketch {
   z: number;

@@ -56,6 +56,20 @@ describe('rollup maths', () => {
     expect(pointStats(ab, 'v').sum).toBeCloseTo(1.3, 12);
   });
 
+  it('keeps negative values through merges: the same percentiles as one aggregate of all the data', () => {
+    const data = Array.from({ length: 3000 }, (_, i) => ((i * 7919) % 2999) - 1500 + 0.25);
+    const whole = pointStats(aggregateOf(data), 'v');
+    // Parts of mixed signs, and a part of negatives only merged into a non-empty aggregate.
+    const parts = [data.filter((v) => v > 0), data.filter((v) => v < 0).slice(0, 700), data.filter((v) => v < 0).slice(700)].map(aggregateOf);
+    const merged = emptyAggregate();
+    for (const part of parts) mergeInto(merged, decodeAggregate(encodeAggregate(part)));
+    expect(pointStats(merged, 'v')).toEqual(whole);
+    // The smallest case: 5, then three -100s merged in.
+    const small = aggregateOf([5]);
+    mergeInto(small, aggregateOf([-100, -100, -100]));
+    expect(pointStats(small, 'v').p50).toBeCloseTo(-100, 0);
+  });
+
   it('round-trips negative values and zeros through the storage form', () => {
     const aggregate = decodeAggregate(encodeAggregate(aggregateOf([-5, 0, 0, 7])));
     expect(pointStats(aggregate, 'v')).toMatchObject({ count: 4, sum: 2, min: -5, max: 7 });
