@@ -84,7 +84,9 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
       return;
     }
     for (const p of batch) p.resolve();
-    wakeConsumers();
+    // On the next turn: the appenders' answers (the ingest responses) go out first, and the
+    // appends that arrive meanwhile join the consumer's next read instead of a batch of their own.
+    setImmediate(wakeConsumers);
   }
 
   function endOffset(): number {
