@@ -145,7 +145,7 @@ ${results.skipped.length > 0 ? `\n**Not run:**\n\n${results.skipped.map((s) => `
 | P3 | one-event \`ingest\` every 20 ms, time from its answer to the graphql-ws subscriber's message, while 2 clients ingest batches of 100 at half the max rate (P1/P2) | Kafka: kafkajs send (resolved) → eachBatch consumer on the same broker, same background load; embedded: the absolute target | bench/scenarios/freshness.ts |
 | P4 | service stopped, backlog appended to its log, service started, \`streamStatus.processed\` rate until lag 0 | Kafka: no-op kafkajs eachBatch consumer of the same backlog; embedded: the max ingest rate | bench/scenarios/processor.ts |
 | P5 | N graphql-ws subscribers of one live SECOND series, 2 clients ingesting batches of 10 | raw ws server process broadcasting the captured update to N sockets as fast as they take it | bench/scenarios/fanout.ts |
-| P6 | RSS growth of the service per idle series subscriber (M = 1000) | RSS growth of a raw ws server per idle socket | bench/scenarios/memory.ts |
+| P6 | RSS growth of the service per idle series subscriber, from 1000 to 2000 (judged) and over the first 1000 (context) | the same for a raw ws server per idle socket | bench/scenarios/memory.ts |
 | P7 | \`series\` 24 h × MINUTE grouped by a 10-value dimension | same rows read + grouped by better-sqlite3 / cassandra-driver | bench/scenarios/series-query.ts |
 | P8 | Mongo \`claim\` and Cassandra \`saveRollups\` adapters, 1000-event batches | \`insertMany\` unordered; prepared \`executeConcurrent\` | bench/scenarios/sinks.ts |
 | P9 | service CPU (from /proc) per ingested + processed event | \`JSON.stringify(JSON.parse(event))\` in the same Node | bench/scenarios/cpu.ts |
