@@ -3,7 +3,7 @@
  * the read-refill-take-write atomic; it applies the same rule as limits/token-bucket.ts. Redis's
  * own clock (TIME) is used, so instances with skewed clocks agree.
  */
-import { Redis } from 'ioredis';
+import { connectFailFastRedis } from './fail-fast-client.ts';
 import type { RateLimitStore } from '../../ports/rate-limit-store.ts';
 import { unavailable } from '../../errors.ts';
 
@@ -36,23 +36,7 @@ return { allowed, tostring(tokens), retry }
 `;
 
 export async function createRedisRateLimitStore(options: { url: string; onError?: (error: unknown) => void }): Promise<RateLimitStore> {
-  const redis = new Redis(options.url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectionName: 'streamlens-limits',
-    // Every ingest call and every query takes tokens first, so under load many takes are issued
-    // in the same tick: they then share one write and one round trip. Each script call stays
-    // atomic on its own; a pipeline only batches the sending.
-    enableAutoPipelining: true,
-  });
-  redis.on('error', (error) => options.onError?.(error));
-  try {
-    await redis.connect();
-  } catch (error) {
-    redis.disconnect();
-    throw unavailable('the Redis rate limit store could not connect', error);
-  }
+  const redis = await connectFailFastRedis({ ...options, connectionName: 'streamlens-limits', purpose: 'rate limit store' });
   redis.defineCommand('takeTokens', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   const take = (redis as unknown as { takeTokens(key: string, ...args: (string | number)[]): Promise<[number, string, number]> }).takeTokens.bind(redis);
   return {
