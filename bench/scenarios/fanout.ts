@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import type WebSocket from 'ws';
 import { benchBatch } from '../harness/events.ts';
 import { runPairs } from '../harness/pairs.ts';
+import { median } from '../harness/stats.ts';
 import { rowOf, type ResultRow } from '../harness/report.ts';
 import { drained, ingest, startBenchServer, waitForSubscriptions, sleep } from '../harness/server.ts';
 import { connectRaw, subscribeMany, subscribeRaw } from '../harness/gqlws.ts';
@@ -28,11 +29,6 @@ async function processedBatches(graphqlUrl: string): Promise<number> {
   const text = await (await fetch(new URL('/metrics', graphqlUrl))).text();
   const line = text.split('\n').find((l) => l.startsWith('streamlens_store_operation_duration_seconds_count{') && l.includes('operation="saveBatch"') && l.includes('outcome="ok"'));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length === 0 ? 0 : sorted[Math.floor(sorted.length / 2)]!;
 }
 
 export const fanoutScenario: Scenario = {

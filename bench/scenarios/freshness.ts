@@ -10,6 +10,7 @@ import { benchBatch, benchEvent, logRecordOf } from '../harness/events.ts';
 import { newHistogram, recordMs, percentileMs } from '../harness/hdr.ts';
 import { forSeconds, runPairs, runRounds, type ArmResult } from '../harness/pairs.ts';
 import { rowOf } from '../harness/report.ts';
+import { median } from '../harness/stats.ts';
 import { drained, ingest, startBenchServer, sleep, waitForSubscriptions, type BenchServer } from '../harness/server.ts';
 import { subscribeRaw } from '../harness/gqlws.ts';
 import { ACKS_ALL, PRODUCE_TIMEOUT_MS, baselineProducer, createTopic, kafka } from '../harness/kafka.ts';
@@ -137,7 +138,6 @@ export const freshnessScenario: Scenario = {
         }
         return { value: percentileMs(histogram, 99), histogram };
       }
-      const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
       const streamlensNotes = () => [
         `pushed before ingest returned (counted as 1 µs): ${Math.round(median(pushedBeforeReturn) * 100)}% of probes (median of the arms)`,
         `from ingest sent → received: p50 ${median(fromSent.map((f) => f.p50)).toFixed(2)} ms, p99 ${median(fromSent.map((f) => f.p99)).toFixed(2)} ms (medians of the arms)`,

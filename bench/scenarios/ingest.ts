@@ -16,6 +16,7 @@ import { coresUsed, cpuSnapshot } from '../harness/cpu.ts';
 import { benchBatch, logRecordOf } from '../harness/events.ts';
 import { forSeconds, runPairs } from '../harness/pairs.ts';
 import { rowOf, type ResultRow } from '../harness/report.ts';
+import { median } from '../harness/stats.ts';
 import { drained, ingest, startBenchServer } from '../harness/server.ts';
 import { ACKS_ALL, PRODUCE_TIMEOUT_MS, baselineProducer, createTopic, kafka } from '../harness/kafka.ts';
 import type { Scenario } from './scenario.ts';
@@ -46,8 +47,7 @@ function sqliteBaseline(): { append(records: { key: string; value: string }[]): 
 const CORES = availableParallelism();
 
 function medianOf(samples: { machine: number; process: number }[], which: 'machine' | 'process'): string {
-  const sorted = samples.map((sample) => sample[which]).sort((a, b) => a - b);
-  return sorted.length === 0 ? '–' : sorted[Math.floor(sorted.length / 2)]!.toFixed(2);
+  return samples.length === 0 ? '–' : median(samples.map((sample) => sample[which])).toFixed(2);
 }
 
 export const ingestScenario: Scenario = {

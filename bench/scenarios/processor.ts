@@ -14,6 +14,7 @@ import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-eve
 import { benchEvent, logRecordOf } from '../harness/events.ts';
 import { runPairs, runRounds, type ArmResult } from '../harness/pairs.ts';
 import { rowOf } from '../harness/report.ts';
+import { median } from '../harness/stats.ts';
 import { newDataDir, removeDataDir } from '../../test/support/server.ts';
 import { startBenchServer, streamStatus, sleep, type BenchServer } from '../harness/server.ts';
 import { ACKS_ALL, PRODUCE_TIMEOUT_MS, baselineProducer, highOffsets, kafka } from '../harness/kafka.ts';
@@ -174,8 +175,3 @@ export const processorScenario: Scenario = {
     }
   },
 };
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
