@@ -7,12 +7,14 @@ import type { EventLog } from '../../src/ports/event-log.ts';
 import type { EventStore } from '../../src/ports/event-store.ts';
 import type { SeriesStore } from '../../src/ports/series-store.ts';
 import type { LiveBus } from '../../src/ports/live-bus.ts';
+import type { ApiKeyStore } from '../../src/ports/api-key-store.ts';
 import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-event-log.ts';
 import { createEmbeddedEventStore } from '../../src/adapters/embedded/embedded-event-store.ts';
 import { createEmbeddedSeriesStore } from '../../src/adapters/embedded/embedded-series-store.ts';
 import { createEmbeddedLiveBus } from '../../src/adapters/embedded/embedded-live-bus.ts';
+import { createEmbeddedApiKeyStore } from '../../src/adapters/embedded/embedded-api-key-store.ts';
 import { realEventLogAdapters } from './real/kafka.ts';
-import { realEventStoreAdapters } from './real/mongo.ts';
+import { realApiKeyStoreAdapters, realEventStoreAdapters } from './real/mongo.ts';
 import { realSeriesStoreAdapters } from './real/cassandra.ts';
 import { realLiveBusAdapters } from './real/redis.ts';
 
@@ -61,4 +63,9 @@ export const seriesStoreAdapters: AdapterFactory<SeriesStore>[] = [
 export const liveBusAdapters: AdapterFactory<LiveBus>[] = [
   { name: 'embedded (in-process)', harness: () => ({ open: async () => createEmbeddedLiveBus(), cleanup: async () => {} }) },
   ...realLiveBusAdapters,
+];
+
+export const apiKeyStoreAdapters: AdapterFactory<ApiKeyStore>[] = [
+  embedded('embedded (SQLite)', (dataDir) => createEmbeddedApiKeyStore({ dataDir })),
+  ...realApiKeyStoreAdapters,
 ];
