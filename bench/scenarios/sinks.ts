@@ -34,9 +34,9 @@
  */
 import { MongoClient } from 'mongodb';
 import cassandra from 'cassandra-driver';
-import { createMongoEventStore } from '../../src/adapters/mongo/mongo-event-store.ts';
+import { createMongoEventStore, eventDocument } from '../../src/adapters/mongo/mongo-event-store.ts';
 import { createCassandraSeriesStore, windowStartOf } from '../../src/adapters/cassandra/cassandra-series-store.ts';
-import { dimensionsAsText, type StoredEvent } from '../../src/domain/event.ts';
+import type { StoredEvent } from '../../src/domain/event.ts';
 import { mergeIntoRollups } from '../../src/stream/rollup-plan.ts';
 import { encodeAggregate } from '../../src/stream/rollup.ts';
 import type { RollupRow } from '../../src/ports/series-store.ts';
@@ -93,25 +93,7 @@ export const sinksScenario: Scenario = {
         b: () =>
           timedFor(
             options.seconds,
-            () =>
-              storedBatch(1).map((event) => ({
-                _id: `${event.tenant}\u0000${event.id}`,
-                tenant: event.tenant,
-                id: event.id,
-                type: event.type,
-                timestamp: event.timestamp,
-                receivedAt: event.receivedAt,
-                receivedAtDate: new Date(event.receivedAt),
-                clockCorrectionMs: event.clockCorrectionMs,
-                source: event.source,
-                dimensions: event.dimensions,
-                dimensionText: dimensionsAsText(event.dimensions),
-                values: event.values,
-                propertiesJson: event.properties === null ? null : JSON.stringify(event.properties),
-                position: event.position,
-                quarantine: event.quarantine,
-                counted: true,
-              })),
+            () => storedBatch(1).map(eventDocument),
             async (docs: { _id: string }[]) => (await plain.insertMany(docs as never[], { ordered: false })).insertedCount,
           ),
       });

@@ -113,6 +113,11 @@ function documentId(tenant: string, id: string): string {
   return `${tenant.length}:${tenant}:${id}`;
 }
 
+/** The document the event store keeps for an event: exported so the P8 benchmark writes exactly this shape. */
+export function eventDocument(event: StoredEvent): EventDocument {
+  return toDocument(event, documentId(event.tenant, event.id));
+}
+
 function toDocument(event: StoredEvent, _id: string): EventDocument {
   return {
     _id,
