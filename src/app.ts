@@ -78,7 +78,13 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     logger,
     metrics: metrics.processor,
   });
-  const lagMonitor = createLagMonitor({ log: adapters.log, groupId: PROCESSOR_GROUP_ID, maxLag: config.maxProcessingLag });
+  const lagMonitor = createLagMonitor({
+    log: adapters.log,
+    groupId: PROCESSOR_GROUP_ID,
+    maxLag: config.maxProcessingLag,
+    onReadFailure: (error) => logger.warn({ err: error }, 'reading the processing lag failed; ingest does not push back on lag until it is read again'),
+    onReadRecovered: () => logger.info({}, 'reading the processing lag works again'),
+  });
   metrics.readProcessingLagFrom(lagMonitor.lastLag);
   const ingest = instrumentIngest(
     createIngestService({ log: adapters.log, limits: config.ingest, overloadReason: lagMonitor.overloadReason }),

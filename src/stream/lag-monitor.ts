@@ -15,18 +15,38 @@ export interface LagMonitor {
 /** Twice a second: pushback reacts within half a second, and lag reads stay cheap. */
 const SAMPLE_EVERY_MS = 500;
 
-export function createLagMonitor(options: { log: EventLog; groupId: string; maxLag: number; onError?: (error: unknown) => void }): LagMonitor {
+export interface LagMonitorOptions {
+  log: EventLog;
+  groupId: string;
+  maxLag: number;
+  /**
+   * Told once when reading the lag starts failing (not on every sample of the streak: that would
+   * be two log lines a second for as long as the log is down), and once when it works again.
+   */
+  onReadFailure(error: unknown): void;
+  onReadRecovered(): void;
+}
+
+export function createLagMonitor(options: LagMonitorOptions): LagMonitor {
   let lag: number | null = null;
   let sampling = false;
+  let failing = false;
   const sample = async () => {
     if (sampling) return;
     sampling = true;
     try {
       lag = await options.log.lag(options.groupId);
+      if (failing) {
+        failing = false;
+        options.onReadRecovered();
+      }
     } catch (error) {
       // An unreachable log is refused by append itself; an unknown lag is not a reason to refuse.
       lag = null;
-      options.onError?.(error);
+      if (!failing) {
+        failing = true;
+        options.onReadFailure(error);
+      }
     } finally {
       sampling = false;
     }

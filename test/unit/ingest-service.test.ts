@@ -25,7 +25,7 @@ describe('ingest service', () => {
   it('refuses with a retryable UNAVAILABLE while processing is past its lag bound, and accepts again after', async () => {
     const eventLog = openLog();
     await eventLog.append(Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: String(i) })));
-    const monitor = createLagMonitor({ log: eventLog, groupId: 'processor', maxLag: 3 });
+    const monitor = createLagMonitor({ log: eventLog, groupId: 'processor', maxLag: 3, onReadFailure: () => {}, onReadRecovered: () => {} });
     try {
       await expect.poll(() => monitor.lastLag()).toBe(5);
       const ingest = createIngestService({ log: eventLog, limits, overloadReason: monitor.overloadReason });
@@ -53,5 +53,39 @@ describe('ingest service', () => {
     await drained;
     expect((await inFlight).acks[0]).toMatchObject({ id: 'in-flight', status: 'ACCEPTED' });
     expect(await eventLog.lag('anyone')).toBe(1);
+  });
+
+  it('tells once when reading the lag starts failing and once when it recovers, and never refuses on an unknown lag', async () => {
+    const eventLog = openLog();
+    let lagFails = true;
+    let reads = 0;
+    const flakyLog: EventLog = {
+      ...eventLog,
+      lag: async (groupId) => {
+        reads += 1;
+        if (lagFails) throw new Error('the log is unreachable');
+        return eventLog.lag(groupId);
+      },
+    };
+    const reports: string[] = [];
+    const monitor = createLagMonitor({
+      log: flakyLog,
+      groupId: 'processor',
+      maxLag: 3,
+      onReadFailure: (error) => reports.push(`failure: ${(error as Error).message}`),
+      onReadRecovered: () => reports.push('recovered'),
+    });
+    try {
+      // Three samples into the streak (about 1 s at two a second), still a single report.
+      await expect.poll(() => reads, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
+      expect(reports).toEqual(['failure: the log is unreachable']);
+      expect(monitor.lastLag()).toBeNull();
+      expect(monitor.overloadReason()).toBeNull();
+      lagFails = false;
+      await expect.poll(() => monitor.lastLag(), { timeout: 5_000 }).toBe(0);
+      expect(reports).toEqual(['failure: the log is unreachable', 'recovered']);
+    } finally {
+      monitor.stop();
+    }
   });
 });
