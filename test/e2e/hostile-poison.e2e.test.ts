@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS, startServer, type TestServer } from '../support/server.ts';
 import { query, sseClient, subscribe, waitForProcessing, wsClient } from '../support/clients.ts';
 import {
+  CreateApiKeyDocument,
   IngestDocument,
   ListEventsDocument,
   ListEventTypesDocument,
@@ -259,6 +260,12 @@ describe.each(BACKENDS)('poison events on %s', (backend) => {
       ['a series groupBy', { query: print(ReadSeriesDocument), variables: { query: { type, groupBy: 'g\ud800', interval: 'HOUR', ...RANGE } } }, 'is not a dimension or value key'],
       ['a top by', { query: print(ReadTopDocument), variables: { query: { type, by: 'b\udfff', ...RANGE } } }, 'is not a dimension or value key'],
       ['a top value', { query: print(ReadTopDocument), variables: { query: { type, by: 'b', value: 'v\udfff', ...RANGE } } }, 'is not a dimension or value key'],
+      // The server runs open here, so anyone is the bootstrap admin.
+      [
+        'an API key name',
+        { query: print(CreateApiKeyDocument), variables: { tenant: 'acme', scopes: ['READ'], name: 'ops\udc00' } },
+        'name must be well-formed Unicode: it holds a lone surrogate (U+DC00)',
+      ],
     ])('answers BAD_USER_INPUT for a lone surrogate in %s', async (_, request, message) => {
       const { status, json } = await postRaw(JSON.stringify(request));
       expect(status).toBe(200);
