@@ -10,6 +10,7 @@ import type { LiveBus } from '../ports/live-bus.ts';
 import { badInput } from '../errors.ts';
 import { generateKey, hashSecret, TENANT_PATTERN } from './api-keys.ts';
 import type { Authenticator, Principal } from './authenticator.ts';
+import { illFormedMessage } from '../domain/well-formed.ts';
 
 /** The bus topic on which revocations reach every instance. */
 export const REVOCATIONS_TOPIC = 'streamlens:api-keys:revoked';
@@ -47,6 +48,8 @@ export function createKeyService(options: { store: ApiKeyStore; authenticator: A
       if (!TENANT_PATTERN.test(tenant)) throw badInput('tenant must be 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit');
       if (scopes.length === 0) throw badInput('a key needs at least one scope');
       if (name !== null && (name.length === 0 || name.length > MAX_NAME_LENGTH)) throw badInput(`name must be 1 to ${MAX_NAME_LENGTH} characters`);
+      // Stored as UTF-8, a lone surrogate would come back as U+FFFD: a different name from the one sent.
+      if (name !== null && !name.isWellFormed()) throw badInput(illFormedMessage('name', name));
       requireAdminOf(principal, tenant);
       const generated = generateKey();
       const apiKey: ApiKeyRecord = {

@@ -71,6 +71,15 @@ export function dimensionsKey(dimensions: Record<string, DimensionValue>): strin
   return JSON.stringify(pairs);
 }
 
+/**
+ * The value of dimension `key`, or undefined when the event has none. Dimensions are plain
+ * objects (from JSON), so a key such as `constructor` or `toString` would otherwise read a
+ * member of Object.prototype; only the event's own keys count.
+ */
+export function dimensionOf<V>(dimensions: Readonly<Record<string, V>>, key: string): V | undefined {
+  return Object.hasOwn(dimensions, key) ? dimensions[key] : undefined;
+}
+
 /** True when every key of `filter` is present in `dimensions` with the same text. */
 export function matchesDimensions(
   dimensions: Record<string, DimensionValue>,
@@ -78,7 +87,7 @@ export function matchesDimensions(
 ): boolean {
   if (!filter) return true;
   for (const [key, expected] of Object.entries(filter)) {
-    const actual = dimensions[key];
+    const actual = dimensionOf(dimensions, key);
     if (actual === undefined || dimensionText(actual) !== dimensionText(expected)) return false;
   }
   return true;

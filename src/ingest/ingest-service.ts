@@ -5,6 +5,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { EventLog } from '../ports/event-log.ts';
 import { badInput, unavailable } from '../errors.ts';
+import { encodeLogRecord } from '../stream/decode-record.ts';
 import { validateEvent, type EventInput, type IngestError, type IngestLimits } from './validate-event.ts';
 
 export type IngestStatus = 'ACCEPTED' | 'REJECTED';
@@ -61,7 +62,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
       const result = validateEvent(input, context);
       if (result.ok) {
         acks.push({ index, id: result.event.id, status: 'ACCEPTED', error: null });
-        records.push({ key: logKey(tenant, result.event.type), value: JSON.stringify(result.event) });
+        records.push({ key: logKey(tenant, result.event.type), value: encodeLogRecord(result.event) });
       } else {
         const id = typeof input.id === 'string' ? input.id : null;
         acks.push({ index, id, status: 'REJECTED', error: result.error });

@@ -3,6 +3,7 @@
  * `sentAt` and the id generator come from the caller, so the rules are testable in isolation.
  */
 import type { AcceptedEvent, DimensionValue } from '../domain/event.ts';
+import { findIllFormedString, illFormedMessage, printableKey } from '../domain/well-formed.ts';
 
 /** An event as the GraphQL input delivers it (scalars already parsed). */
 export interface EventInput {
@@ -74,6 +75,11 @@ function fail(code: IngestErrorCode, path: string, message: string): ValidationR
   return { ok: false, error: { code, path, message } };
 }
 
+/** JSON has no negative zero: -0 would come back from the log as 0, so it is 0 from the start. */
+function withoutNegativeZero(value: number): number {
+  return value === 0 ? 0 : value;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -103,6 +109,9 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
     return fail('INVALID_ID', 'id', `id must be 1 to ${MAX_ID_LENGTH} characters`);
   } else if (CONTROL_CHARACTERS.test(input.id)) {
     return fail('INVALID_ID', 'id', 'id must not contain control characters');
+  } else if (!input.id.isWellFormed()) {
+    // Stored as UTF-8, a lone surrogate becomes U+FFFD: two different ids would be one.
+    return fail('INVALID_ID', 'id', illFormedMessage('id', input.id));
   } else {
     id = input.id;
   }
@@ -131,6 +140,7 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
     if (input.source.length < 1 || input.source.length > MAX_SOURCE_LENGTH || CONTROL_CHARACTERS.test(input.source)) {
       return fail('INVALID_SOURCE', 'source', `source must be 1 to ${MAX_SOURCE_LENGTH} printable characters`);
     }
+    if (!input.source.isWellFormed()) return fail('INVALID_SOURCE', 'source', illFormedMessage('source', input.source));
     source = input.source;
   }
 
@@ -142,7 +152,7 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
       return fail('INVALID_DIMENSIONS', 'dimensions', `at most ${MAX_DIMENSIONS} dimensions per event`);
     }
     for (const [key, value] of entries) {
-      const path = `dimensions.${key}`;
+      const path = `dimensions.${printableKey(key)}`;
       if (!MAP_KEY_PATTERN.test(key)) {
         return fail('INVALID_DIMENSIONS', path, 'dimension keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :');
       }
@@ -150,12 +160,16 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
         if (value.length > MAX_DIMENSION_TEXT_LENGTH) {
           return fail('INVALID_DIMENSIONS', path, `dimension values are at most ${MAX_DIMENSION_TEXT_LENGTH} characters`);
         }
+        if (!value.isWellFormed()) return fail('INVALID_DIMENSIONS', path, illFormedMessage(path, value));
+        dimensions[key] = value;
       } else if (typeof value === 'number') {
         if (!Number.isFinite(value)) return fail('INVALID_DIMENSIONS', path, 'numeric dimension values must be finite');
-      } else if (typeof value !== 'boolean') {
+        dimensions[key] = withoutNegativeZero(value);
+      } else if (typeof value === 'boolean') {
+        dimensions[key] = value;
+      } else {
         return fail('INVALID_DIMENSIONS', path, 'dimension values must be a string, number or boolean (dimensions are flat)');
       }
-      dimensions[key] = value as DimensionValue;
     }
   }
 
@@ -165,14 +179,14 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
     const entries = Object.entries(input.values);
     if (entries.length > MAX_VALUES) return fail('INVALID_VALUES', 'values', `at most ${MAX_VALUES} values per event`);
     for (const [key, value] of entries) {
-      const path = `values.${key}`;
+      const path = `values.${printableKey(key)}`;
       if (!MAP_KEY_PATTERN.test(key)) {
         return fail('INVALID_VALUES', path, 'value keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :');
       }
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         return fail('INVALID_VALUES', path, 'values must be finite numbers');
       }
-      values[key] = value;
+      values[key] = withoutNegativeZero(value);
     }
   }
 
@@ -182,6 +196,8 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
     if (depthOf(input.properties, MAX_PROPERTIES_DEPTH) > MAX_PROPERTIES_DEPTH) {
       return fail('INVALID_PROPERTIES', 'properties', `properties nest at most ${MAX_PROPERTIES_DEPTH} levels deep`);
     }
+    const illFormed = findIllFormedString(input.properties, 'properties', MAX_PROPERTIES_DEPTH);
+    if (illFormed) return fail('INVALID_PROPERTIES', illFormed.path, illFormedMessage(illFormed.path, illFormed.text ?? ''));
     const bytes = Buffer.byteLength(JSON.stringify(input.properties));
     if (bytes > context.limits.maxPropertiesBytes) {
       return fail('INVALID_PROPERTIES', 'properties', `properties are ${bytes} bytes of JSON; the limit is ${context.limits.maxPropertiesBytes}`);

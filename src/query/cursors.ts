@@ -19,13 +19,18 @@ function decode(cursor: string, kind: string): unknown[] {
   throw badInput('the cursor is not one this field returned');
 }
 
+/** Ids in cursors are stored ids: a forged one with a lone surrogate could only collide with another. */
+function isWellFormedText(value: unknown): value is string {
+  return typeof value === 'string' && value.isWellFormed();
+}
+
 export function encodeEventCursor(key: EventPageKey): string {
   return encode(['e', key.timestamp, key.id]);
 }
 
 export function decodeEventCursor(cursor: string): EventPageKey {
   const [, timestamp, id] = decode(cursor, 'e');
-  if (!Number.isSafeInteger(timestamp) || typeof id !== 'string') throw badInput('the cursor is not one this field returned');
+  if (!Number.isSafeInteger(timestamp) || !isWellFormedText(id)) throw badInput('the cursor is not one this field returned');
   return { timestamp: timestamp as number, id };
 }
 
@@ -35,7 +40,7 @@ export function encodeQuarantineCursor(key: QuarantinePageKey): string {
 
 export function decodeQuarantineCursor(cursor: string): QuarantinePageKey {
   const [, receivedAt, id] = decode(cursor, 'q');
-  if (!Number.isSafeInteger(receivedAt) || typeof id !== 'string') throw badInput('the cursor is not one this field returned');
+  if (!Number.isSafeInteger(receivedAt) || !isWellFormedText(id)) throw badInput('the cursor is not one this field returned');
   return { receivedAt: receivedAt as number, id };
 }
 

@@ -3,6 +3,17 @@ import { matchesDimensions, type DimensionValue, type StoredEvent } from '../dom
 import { MAP_KEY_PATTERN, TYPE_PATTERN } from '../ingest/validate-event.ts';
 import type { EventQuery } from '../ports/event-store.ts';
 import { badInput } from '../errors.ts';
+import { illFormedMessage } from '../domain/well-formed.ts';
+
+/**
+ * A string argument compared with stored strings. Stores hold well-formed Unicode only (ingest
+ * refuses the rest), and a lone surrogate sent to one becomes U+FFFD on the way, where it could
+ * match a different stored value: it is refused instead of silently matching.
+ */
+export function requireWellFormed<T extends string | null | undefined>(text: T, path: string): T {
+  if (typeof text === 'string' && !text.isWellFormed()) throw badInput(illFormedMessage(path, text));
+  return text;
+}
 
 export interface EventFilterInput {
   types?: string[] | null;
@@ -23,8 +34,10 @@ export function validateDimensionFilter(
   if (dimensions == null) return null;
   const checked: Record<string, DimensionValue> = {};
   for (const [key, value] of Object.entries(dimensions)) {
-    if (!MAP_KEY_PATTERN.test(key)) throw badInput(`${path}: "${key}" is not a dimension key`);
-    if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+    if (!MAP_KEY_PATTERN.test(key)) throw badInput(`${path}: "${key.toWellFormed()}" is not a dimension key`);
+    if (typeof value === 'string') {
+      checked[key] = requireWellFormed(value, `${path}.${key}`);
+    } else if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
       checked[key] = value;
     } else {
       throw badInput(`${path}.${key}: a dimension filter value must be a string, number or boolean`);
@@ -39,14 +52,14 @@ export function validateDimensionFilter(
  * instead of getting an empty answer.
  */
 export function validateTypeName(type: string, path: string): string {
-  if (!TYPE_PATTERN.test(type)) throw badInput(`${path}: "${type.slice(0, 64)}" is not an event type (1 to 128 characters of A-Z, a-z, 0-9, _ . : -)`);
+  if (!TYPE_PATTERN.test(type)) throw badInput(`${path}: "${type.slice(0, 64).toWellFormed()}" is not an event type (1 to 128 characters of A-Z, a-z, 0-9, _ . : -)`);
   return type;
 }
 
 /** A dimension or value key as a query names it (groupBy, by, value): the ingest key rule. */
 export function validateKeyName<T extends string | null | undefined>(key: T, path: string): T {
   if (typeof key === 'string' && !MAP_KEY_PATTERN.test(key)) {
-    throw badInput(`${path}: "${key.slice(0, 64)}" is not a dimension or value key (1 to 64 characters of A-Z, a-z, 0-9, _ : -)`);
+    throw badInput(`${path}: "${key.slice(0, 64).toWellFormed()}" is not a dimension or value key (1 to 64 characters of A-Z, a-z, 0-9, _ : -)`);
   }
   return key;
 }
@@ -55,7 +68,7 @@ export function toEventQuery(tenant: string, filter: EventFilterInput | null | u
   return {
     tenant,
     types: filter?.types?.map((type, index) => validateTypeName(type, `filter.types[${index}]`)) ?? null,
-    source: filter?.source ?? null,
+    source: requireWellFormed(filter?.source ?? null, 'filter.source'),
     from: filter?.from?.getTime() ?? null,
     to: filter?.to?.getTime() ?? null,
     dimensions: validateDimensionFilter(filter?.dimensions, 'filter.dimensions'),

@@ -1,5 +1,5 @@
 /** Shaping rollup rows into series, points and top lists. Pure. */
-import { matchesDimensions, type DimensionValue } from '../domain/event.ts';
+import { dimensionOf, matchesDimensions, type DimensionValue } from '../domain/event.ts';
 import { bucketStartsBetween, type Interval } from '../domain/interval.ts';
 import type { RollupRow } from '../ports/series-store.ts';
 import { isFinal } from '../stream/event-time.ts';
@@ -39,7 +39,7 @@ export function aggregateByGroup(rows: readonly RollupRow[], shape: SeriesShape)
   const owned = new Set<Aggregate>();
   for (const row of rows) {
     if (!matchesDimensions(row.dimensions, shape.dimensions)) continue;
-    const group = shape.groupBy ? (row.dimensions[shape.groupBy] ?? null) : null;
+    const group = shape.groupBy ? (dimensionOf(row.dimensions, shape.groupBy) ?? null) : null;
     let buckets = groups.get(group);
     if (!buckets) groups.set(group, (buckets = new Map()));
     const existing = buckets.get(row.bucketStart);
@@ -124,7 +124,7 @@ export function buildTop(
     if (key === null) continue;
     const total = emptyAggregate();
     for (const aggregate of buckets.values()) mergeSelected(total, aggregate, shape.value);
-    const stats = query.value ? total.values[query.value] : undefined;
+    const stats = query.value ? total.values.get(query.value) : undefined;
     entries.push({ key, count: total.count, sum: stats ? valueSum(stats) : null });
   }
   const rank = query.value

@@ -9,7 +9,7 @@
  * whatever the number of subscribers; each subscriber keeps its own bounded queue.
  */
 import { GraphQLError } from 'graphql';
-import { matchesDimensions } from '../domain/event.ts';
+import { dimensionOf, matchesDimensions } from '../domain/event.ts';
 import type { Interval } from '../domain/interval.ts';
 import { liveTopics } from '../ports/live-bus.ts';
 import { validateDimensionFilter, validateKeyName, validateTypeName } from '../query/event-filter.ts';
@@ -89,7 +89,7 @@ async function openFeed(services: Services, tenant: string, type: string, shape:
     if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
     for (const bucket of message.buckets) {
       if (!matchesDimensions(bucket.dimensions, shape.dimensions)) continue;
-      const group = shape.groupBy ? (bucket.dimensions[shape.groupBy] ?? null) : null;
+      const group = shape.groupBy ? (dimensionOf(bucket.dimensions, shape.groupBy) ?? null) : null;
       let groups = dirty.get(bucket.start);
       if (!groups) {
         // The store reads cannot keep up with the changes: every subscriber is equally behind.

@@ -3,6 +3,7 @@ import type { StoredEvent } from '../domain/event.ts';
 import { subscribeToEvents, type LiveEventEdge } from '../resolvers/live-events.ts';
 import { builder } from './builder.ts';
 import { requireScope } from '../resolvers/context.ts';
+import { requireWellFormed } from '../query/event-filter.ts';
 import { PageInfo } from './page-info.ts';
 import { EventTypeInfo } from './event-types.ts';
 
@@ -72,7 +73,10 @@ builder.queryField('event', (t) =>
     nullable: true,
     description: 'One event by id, or null.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => context.loaders.eventById(requireScope(context, 'READ')).load(String(args.id)),
+    resolve: (_root, args, context) => {
+      const tenant = requireScope(context, 'READ');
+      return context.loaders.eventById(tenant).load(requireWellFormed(String(args.id), 'id'));
+    },
   }),
 );
 

@@ -1,12 +1,18 @@
-/** Reading log records back into events. Pure. */
-import type { AcceptedEvent } from '../domain/event.ts';
-import { MAP_KEY_PATTERN } from '../ingest/validate-event.ts';
+/** Writing events to the log and reading log records back into events. Pure. */
+import type { AcceptedEvent, DimensionValue } from '../domain/event.ts';
+import { findIllFormedString } from '../domain/well-formed.ts';
+import { MAP_KEY_PATTERN, MAX_PROPERTIES_DEPTH, TYPE_PATTERN } from '../ingest/validate-event.ts';
+
+/** The log record of an accepted event. */
+export function encodeLogRecord(event: AcceptedEvent): string {
+  return JSON.stringify(event);
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isDimensionMap(value: unknown): boolean {
+function isDimensionMap(value: unknown): value is Record<string, DimensionValue> {
   return (
     isRecord(value) &&
     Object.entries(value).every(
@@ -15,16 +21,39 @@ function isDimensionMap(value: unknown): boolean {
   );
 }
 
-function isValueMap(value: unknown): boolean {
+function isValueMap(value: unknown): value is Record<string, number> {
   return isRecord(value) && Object.entries(value).every(([key, v]) => MAP_KEY_PATTERN.test(key) && typeof v === 'number' && Number.isFinite(v));
 }
 
 /**
- * The event a log record carries, or null for a poison record (not JSON, or not the shape ingest
- * writes). Ingest validated every event, so a poison record means a foreign producer or a
- * corrupted write: it is counted and skipped, never retried forever. Keys are re-checked because
- * a store may refuse a key ingest would have refused (`a.b`, `$x`), which would otherwise fail
- * the batch on every redelivery.
+ * Whether the record text may hold a lone surrogate once parsed. `JSON.stringify` writes a lone
+ * surrogate as a `\udXXX` escape (and UTF-8 transport turns a raw one into U+FFFD), so text that
+ * is well-formed and has no such escape parses into well-formed strings only: the common case
+ * then skips walking every string of the event. A false alarm (an escaped pair, or a literal
+ * backslash before "ud8") only costs that walk.
+ */
+function mayHoldLoneSurrogates(text: string): boolean {
+  return !text.isWellFormed() || /\\u[dD][89a-fA-F]/.test(text);
+}
+
+function hasIllFormedString(event: AcceptedEvent): boolean {
+  return (
+    !event.tenant.isWellFormed() ||
+    !event.id.isWellFormed() ||
+    (event.source !== null && !event.source.isWellFormed()) ||
+    findIllFormedString(event.dimensions, 'dimensions', 1) !== null ||
+    (event.properties !== null && findIllFormedString(event.properties, 'properties', MAX_PROPERTIES_DEPTH) !== null)
+  );
+}
+
+/**
+ * The event a log record carries, or null for a poison record (not JSON, or not what ingest
+ * writes). Ingest validated every event, so a poison record means a foreign producer, a
+ * corrupted write, or a record written before a rule existed: it is never retried forever.
+ * What ingest refuses is refused here too: keys a store may refuse (`a.b`, `$x`) or that would
+ * reach an object's prototype (`__proto__`), types outside the type rule, and strings that are
+ * not well-formed Unicode (stored as UTF-8 they become U+FFFD, so different ids would collide).
+ * The event is rebuilt from its known fields, so nothing else a record carries travels on.
  */
 export function decodeLogRecord(value: string): AcceptedEvent | null {
   let parsed: unknown;
@@ -35,16 +64,38 @@ export function decodeLogRecord(value: string): AcceptedEvent | null {
   }
   if (!isRecord(parsed)) return null;
   const e = parsed;
-  const valid =
-    typeof e.tenant === 'string' &&
-    typeof e.id === 'string' &&
-    typeof e.type === 'string' &&
-    Number.isFinite(e.timestamp) &&
-    Number.isFinite(e.receivedAt) &&
-    Number.isFinite(e.clockCorrectionMs) &&
-    (e.source === null || typeof e.source === 'string') &&
-    isDimensionMap(e.dimensions) &&
-    isValueMap(e.values) &&
-    (e.properties === null || isRecord(e.properties));
-  return valid ? (e as unknown as AcceptedEvent) : null;
+  if (
+    !(
+      typeof e.tenant === 'string' &&
+      typeof e.id === 'string' &&
+      typeof e.type === 'string' &&
+      TYPE_PATTERN.test(e.type) &&
+      typeof e.timestamp === 'number' &&
+      Number.isFinite(e.timestamp) &&
+      typeof e.receivedAt === 'number' &&
+      Number.isFinite(e.receivedAt) &&
+      typeof e.clockCorrectionMs === 'number' &&
+      Number.isFinite(e.clockCorrectionMs) &&
+      (e.source === null || typeof e.source === 'string') &&
+      isDimensionMap(e.dimensions) &&
+      isValueMap(e.values) &&
+      (e.properties === null || isRecord(e.properties))
+    )
+  ) {
+    return null;
+  }
+  const event: AcceptedEvent = {
+    tenant: e.tenant,
+    id: e.id,
+    type: e.type,
+    timestamp: e.timestamp,
+    receivedAt: e.receivedAt,
+    clockCorrectionMs: e.clockCorrectionMs,
+    source: e.source as string | null,
+    dimensions: e.dimensions,
+    values: e.values,
+    properties: e.properties as Record<string, unknown> | null,
+  };
+  if (mayHoldLoneSurrogates(value) && hasIllFormedString(event)) return null;
+  return event;
 }

@@ -16,14 +16,24 @@ export interface ValueStats {
   sketch: DDSketch;
 }
 
-/** What one bucket holds for one dimension combination. */
+/**
+ * What one bucket holds for one dimension combination. Value keys are chosen by clients, so
+ * they live in a Map: in a plain object a key named `constructor` or `toString` would read a
+ * member of Object.prototype instead of the key's statistics.
+ */
 export interface Aggregate {
   count: number;
-  values: Record<string, ValueStats>;
+  values: Map<string, ValueStats>;
 }
 
 export function emptyAggregate(): Aggregate {
-  return { count: 0, values: {} };
+  return { count: 0, values: new Map() };
+}
+
+function statsOf(aggregate: Aggregate, key: string): ValueStats {
+  let stats = aggregate.values.get(key);
+  if (!stats) aggregate.values.set(key, (stats = emptyValueStats()));
+  return stats;
 }
 
 function addToSum(stats: ValueStats, addend: number): void {
@@ -40,8 +50,9 @@ function emptyValueStats(): ValueStats {
 /** Adds one event's measurements to the aggregate, in place. */
 export function addEvent(aggregate: Aggregate, values: Record<string, number>): void {
   aggregate.count += 1;
+  // Object.entries reads only the event's own keys: a key named after a prototype member is data.
   for (const [key, value] of Object.entries(values)) {
-    const stats = (aggregate.values[key] ??= emptyValueStats());
+    const stats = statsOf(aggregate, key);
     stats.count += 1;
     addToSum(stats, value);
     if (value < stats.min) stats.min = value;
@@ -53,7 +64,7 @@ export function addEvent(aggregate: Aggregate, values: Record<string, number>): 
 /** Merges `source` into `target`, in place. Merging is associative and commutative. */
 export function mergeInto(target: Aggregate, source: Aggregate): void {
   target.count += source.count;
-  for (const key of Object.keys(source.values)) mergeValue(target, source, key);
+  for (const [key, stats] of source.values) mergeValue(target, key, stats);
 }
 
 /**
@@ -62,12 +73,12 @@ export function mergeInto(target: Aggregate, source: Aggregate): void {
  */
 export function mergeSelected(target: Aggregate, source: Aggregate, valueKey: string | null): void {
   target.count += source.count;
-  if (valueKey !== null && source.values[valueKey]) mergeValue(target, source, valueKey);
+  const stats = valueKey === null ? undefined : source.values.get(valueKey);
+  if (stats) mergeValue(target, valueKey!, stats);
 }
 
-function mergeValue(target: Aggregate, source: Aggregate, key: string): void {
-  const stats = source.values[key]!;
-  const into = (target.values[key] ??= emptyValueStats());
+function mergeValue(target: Aggregate, key: string, stats: ValueStats): void {
+  const into = statsOf(target, key);
   into.count += stats.count;
   addToSum(into, stats.sum);
   addToSum(into, stats.sumCompensation);
@@ -102,7 +113,7 @@ export interface PointStats {
 
 /** Reads a point: the event count, and the statistics of `valueKey` when one is asked for. */
 export function pointStats(aggregate: Aggregate, valueKey: string | null | undefined): PointStats {
-  const stats = valueKey ? aggregate.values[valueKey] : undefined;
+  const stats = valueKey ? aggregate.values.get(valueKey) : undefined;
   if (!stats || stats.count === 0) {
     return { count: aggregate.count, sum: null, min: null, max: null, avg: null, p50: null, p90: null, p95: null, p99: null };
   }
@@ -146,8 +157,9 @@ interface EncodedAggregate {
 
 /** The storage form of an aggregate: compact JSON, the same for every store. */
 export function encodeAggregate(aggregate: Aggregate): string {
+  // JSON.stringify writes a key named `constructor` or `toString` like any other own key.
   const values: Record<string, EncodedValueStats> = {};
-  for (const [key, stats] of Object.entries(aggregate.values)) {
+  for (const [key, stats] of aggregate.values) {
     values[key] = {
       n: stats.count,
       s: stats.sum,
@@ -203,13 +215,17 @@ class StoredValueStats implements ValueStats {
  */
 export function decodeAggregate(text: string, onlyValue?: string | null): Aggregate {
   const encoded = JSON.parse(text) as EncodedAggregate;
-  const values: Record<string, ValueStats> = {};
-  for (const [key, stats] of Object.entries(encoded.v)) {
-    if (onlyValue !== undefined && key !== onlyValue) continue;
-    values[key] =
-      onlyValue !== undefined && isCanonicalStoredSketch(stats.q)
-        ? new StoredValueStats(stats)
-        : { count: stats.n, sum: stats.s, sumCompensation: stats.c, min: stats.lo, max: stats.hi, sketch: decodeSketch(stats.q) };
+  const values = new Map<string, ValueStats>();
+  if (onlyValue === undefined) {
+    for (const [key, stats] of Object.entries(encoded.v)) values.set(key, decodedValueStats(stats));
+  } else if (onlyValue !== null && Object.hasOwn(encoded.v, onlyValue)) {
+    // Own keys only: `encoded.v` is a plain object, where `constructor` is always "present".
+    const stats = encoded.v[onlyValue]!;
+    values.set(onlyValue, isCanonicalStoredSketch(stats.q) ? new StoredValueStats(stats) : decodedValueStats(stats));
   }
   return { count: encoded.n, values };
+}
+
+function decodedValueStats(stats: EncodedValueStats): ValueStats {
+  return { count: stats.n, sum: stats.s, sumCompensation: stats.c, min: stats.lo, max: stats.hi, sketch: decodeSketch(stats.q) };
 }

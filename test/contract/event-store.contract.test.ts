@@ -72,6 +72,20 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     expect(await store.findByIds('acme', ['full', 'missing'])).toEqual([event]);
   });
 
+  it('keeps keys named after Object.prototype members, and _bsontype, as ordinary keys', async () => {
+    const event = stored('proto', {
+      dimensions: { constructor: 'a', toString: 't', hasOwnProperty: true, _bsontype: 'ObjectId' },
+      values: { constructor: 1.5, valueOf: 2, _bsontype: 3 },
+      properties: { constructor: { _bsontype: 'Long', toString: 1 } },
+    });
+    await store.claim([event, stored('plain', { timestamp: T0 + 1, dimensions: { country: 'NL' } })]);
+    expect(await store.findByIds('acme', ['proto'])).toEqual([event]);
+    const ids = async (dimensions: Record<string, string | boolean>) => (await store.listEvents({ tenant: 'acme', dimensions }, 10)).map((e) => e.id);
+    expect(await ids({ constructor: 'a', _bsontype: 'ObjectId', hasOwnProperty: true })).toEqual(['proto']);
+    expect(await ids({ toString: String(Object.prototype.toString) })).toEqual([]);
+    expect(await ids({ valueOf: 'x' })).toEqual([]);
+  });
+
   it('keeps tenants apart', async () => {
     await store.claim([stored('same-id', { tenant: 'a' }), stored('same-id', { tenant: 'b', source: 'b' })]);
     expect((await store.findByIds('a', ['same-id'])).map((e) => e.source)).toEqual([null]);

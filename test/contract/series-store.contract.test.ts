@@ -78,7 +78,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     await store.saveRollups([row({ aggregate })]);
     const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 1 };
     const keys = async (valueKey?: string | null) =>
-      Object.keys((await store.readRollups(valueKey === undefined ? range : { ...range, valueKey }))[0]!.aggregate.values).sort();
+      [...(await store.readRollups(valueKey === undefined ? range : { ...range, valueKey }))[0]!.aggregate.values.keys()].sort();
     expect(await keys()).toEqual(['amount', 'qty']);
     expect(await keys('qty')).toEqual(['qty']);
     expect(await keys(null)).toEqual([]);
@@ -122,6 +122,28 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     expect((await store.loadRollups(rows)).map(summary)).toEqual(rows.map(summary));
     expect(await store.loadCatalog([catalog])).toEqual([catalog]);
     expect((await store.loadProgress()).get(3)).toEqual({ maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 });
+  });
+
+  it('keeps value and dimension keys named after Object.prototype members, and _bsontype, as ordinary keys', async () => {
+    const aggregate = emptyAggregate();
+    addEvent(aggregate, { constructor: 1.5, toString: 2, _bsontype: 3 });
+    addEvent(aggregate, { constructor: 2.25 });
+    const proto = row({ dimensionsKey: '[["constructor","a"]]', dimensions: { constructor: 'a', _bsontype: 'x' }, aggregate });
+    const catalog = {
+      tenant: 'acme', type: 'purchase', partition: 0, appliedOffset: 1, count: 2, firstSeen: MINUTE, lastSeen: MINUTE,
+      dimensionKeys: ['_bsontype', 'constructor'], valueKeys: ['_bsontype', 'constructor', 'toString'],
+    };
+    await store.saveBatch({ rollups: [proto], catalog: [catalog], partition: 0, progress: { maxEventTime: MINUTE, storedThrough: 1, lastActiveAt: 1 } });
+    const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 1 };
+    for (const valueKey of [undefined, 'constructor']) {
+      const [read] = await store.readRollups({ ...range, valueKey });
+      expect(read!.dimensions).toEqual({ constructor: 'a', _bsontype: 'x' });
+      expect(pointStats(read!.aggregate, 'constructor')).toMatchObject({ count: 2, sum: 3.75, min: 1.5, max: 2.25 });
+    }
+    const [onlyAbsent] = await store.readRollups({ ...range, valueKey: 'valueOf' });
+    expect([...onlyAbsent!.aggregate.values.keys()]).toEqual([]);
+    expect(pointStats(onlyAbsent!.aggregate, 'valueOf')).toMatchObject({ count: 2, sum: null });
+    expect(await store.readCatalog('acme')).toEqual([catalog]);
   });
 
   it('deletes the buckets of one interval before a time', async () => {

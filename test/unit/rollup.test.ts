@@ -91,7 +91,7 @@ describe('percentiles of rows read for a query', () => {
       const read = decodeAggregate(text, 'v');
       expect(pointStats(read, 'v')).toEqual(eager);
       // Once something asks for the sketch, the sketch is the truth: here, after adding a value to it.
-      const stats = read.values.v!;
+      const stats = read.values.get('v')!;
       stats.sketch.accept(1e6);
       stats.max = 1e6;
       stats.count += 1;

@@ -103,6 +103,18 @@ interface EventDocument {
 }
 
 /**
+ * An event document as written. The maps whose keys clients choose are written as `Map`s: the
+ * BSON serialiser takes any plain object with a `_bsontype` key for one of its own types and
+ * refuses it (`{ dimensions: { _bsontype: "x" } }` failed every insert, on every retry). A Map
+ * is written as the same sub-document, and read back as a plain object.
+ */
+type WrittenEventDocument = Omit<EventDocument, 'dimensions' | 'dimensionText' | 'values'> & {
+  dimensions: Map<string, DimensionValue>;
+  dimensionText: Map<string, string>;
+  values: Map<string, number>;
+};
+
+/**
  * The `_id` of an event: tenant first, then id, with the tenant's length in front. Tenants are
  * not restricted to a character set, so no separator could be reserved; the length prefix keeps
  * the encoding injective without escaping ("4:acme:x" cannot be confused with "5:acme::x"), and
@@ -114,11 +126,11 @@ function documentId(tenant: string, id: string): string {
 }
 
 /** The document the event store keeps for an event: exported so the P8 benchmark writes exactly this shape. */
-export function eventDocument(event: StoredEvent): EventDocument {
+export function eventDocument(event: StoredEvent): WrittenEventDocument {
   return toDocument(event, documentId(event.tenant, event.id));
 }
 
-function toDocument(event: StoredEvent, _id: string): EventDocument {
+function toDocument(event: StoredEvent, _id: string): WrittenEventDocument {
   return {
     _id,
     tenant: event.tenant,
@@ -129,9 +141,9 @@ function toDocument(event: StoredEvent, _id: string): EventDocument {
     receivedAtDate: new Date(event.receivedAt),
     clockCorrectionMs: event.clockCorrectionMs,
     source: event.source,
-    dimensions: event.dimensions,
-    dimensionText: dimensionsAsText(event.dimensions),
-    values: event.values,
+    dimensions: new Map(Object.entries(event.dimensions)),
+    dimensionText: new Map(Object.entries(dimensionsAsText(event.dimensions))),
+    values: new Map(Object.entries(event.values)),
     propertiesJson: event.properties === null ? null : JSON.stringify(event.properties),
     position: { partition: event.position.partition, offset: event.position.offset },
     quarantine: event.quarantine,
@@ -398,6 +410,7 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
   const client = new MongoClient(url, clientOptions(url));
   const db = client.db(options.database ?? databaseInUrl(url) ?? DEFAULT_DATABASE);
   const events = db.collection<EventDocument>(COLLECTION);
+  const writes = db.collection<WrittenEventDocument>(COLLECTION);
   let purging: { stop(): void } | null = null;
 
   try {
@@ -432,9 +445,9 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
    * collection for every upsert (measured: 1000 upserts took 4 s into an empty collection and
    * 17 s into one of 3000 documents; 1000 inserts take 60-80 ms).
    */
-  async function insertAll(docs: EventDocument[]): Promise<boolean> {
+  async function insertAll(docs: WrittenEventDocument[]): Promise<boolean> {
     try {
-      const result = await events.insertMany(docs, { ordered: false });
+      const result = await writes.insertMany(docs, { ordered: false });
       return result.acknowledged && result.insertedCount === docs.length;
     } catch (error) {
       if (onlyAlreadyClaimed(error)) return false;
@@ -450,7 +463,7 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
         // Within a batch the first occurrence wins, as in the log; an unordered insert would not
         // promise which of two equal `_id`s it tries first. Each document is built once, here,
         // and reused by later rounds.
-        const pending = new Map<string, EventDocument>();
+        const pending = new Map<string, WrittenEventDocument>();
         for (const event of batch) {
           const id = documentId(event.tenant, event.id);
           if (!pending.has(id)) pending.set(id, toDocument(event, id));
