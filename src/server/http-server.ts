@@ -16,7 +16,7 @@ import { useDashboard } from './dashboard.ts';
 import { useSseEventIds } from './sse-event-ids.ts';
 import { useOperationRateLimit } from './operation-rate-limit.ts';
 import { resolvePersistedOperation, useAllowList, useNoIntrospection, type PersistedOperations } from './persisted-operations.ts';
-import { checkUpgrade, createBrowserPolicy, guardHttp, refusalBody, type BrowserPolicyConfig } from './browser-guard.ts';
+import { checkUpgrade, createBrowserPolicy, guardHttp, type BrowserPolicyConfig } from './browser-guard.ts';
 import { CONNECTION_INIT_TIMEOUT_MS, createConnectionCounter } from './graphql-ws-connections.ts';
 import type { Authentication } from '../auth/authenticator.ts';
 import { useRequestLimits, type RequestLimits } from './limits.ts';
@@ -156,7 +156,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     // connection cap. The callback runs synchronously, so `clients` counts every accepted one.
     verifyClient: (info, accept) => {
       const refusal = checkUpgrade(browserPolicy, info.req);
-      if (refusal) return accept(false, refusal.status, refusalBody(refusal));
+      if (refusal) return accept(false, refusal.status, `${refusal.code}: ${refusal.message}`);
       if (webSockets.clients.size >= options.webSockets.maxConnections) {
         const message = `TOO_MANY_CONNECTIONS: this instance already holds ${options.webSockets.maxConnections} WebSocket connections, the most it may; retry later`;
         return accept(false, 503, message);

@@ -97,7 +97,7 @@ describe('subscription delivery', () => {
   it('throws a failure once, then is done: a reader that asks again (yoga over SSE) gets the end', async () => {
     const source = sourceOf();
     let reads = 0;
-    const counting = { next: () => (reads++, source.next()), return: () => source.return() } as AsyncIterator<unknown>;
+    const counting: AsyncIterator<unknown> = { next: () => (reads++, source.next()), return: () => source.return!() };
     const stream = deliveryStream(counting, (n) => shared(data(n as number)), null, (e) => e as Error);
     source.fail(new GraphQLError('revoked', { extensions: { code: 'UNAUTHENTICATED' } }));
     await expect(stream.next()).rejects.toThrow('revoked');
