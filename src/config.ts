@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './server/limits.ts';
+import { MAX_STREAM_CURSOR_PARTITIONS } from './query/cursors.ts';
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -40,10 +41,45 @@ const integer = (fallback: number, min: number, max: number) =>
       return value;
     });
 
+const list = (text: string) =>
+  text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+
 const optionalText = z
   .string()
   .optional()
   .transform((text) => (text && text.trim() !== '' ? text.trim() : undefined));
+
+/** CORS_ORIGINS: each entry a web origin, `scheme://host[:port]`, exactly as browsers send it. */
+const originList = optionalText.transform((text, ctx) => {
+  const origins = text === undefined ? [] : list(text);
+  for (const origin of origins) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
+      ctx.addIssue({ code: 'custom', message: `"${origin}" is not a web origin such as https://app.example.com (scheme, host and port only, no trailing slash)` });
+    }
+  }
+  return origins;
+});
+
+/** ALLOWED_HOSTS: host names (no port), or `*`. */
+const hostList = optionalText.transform((text, ctx) => {
+  if (text === undefined) return null;
+  const hosts = list(text).map((host) => host.toLowerCase());
+  for (const host of hosts) {
+    if (host !== '*' && !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(host)) {
+      ctx.addIssue({ code: 'custom', message: `"${host}" is not a host name such as api.example.com (no scheme, no port), nor *` });
+    }
+  }
+  return hosts;
+});
 
 const environmentSchema = z.object({
   PORT: integer(4000, 0, 65_535),
@@ -53,7 +89,8 @@ const environmentSchema = z.object({
 
   KAFKA_BROKERS: optionalText,
   KAFKA_TOPIC: z.string().min(1).default('streamlens.events'),
-  KAFKA_PARTITIONS: integer(6, 1, 10_000),
+  // A stream cursor names at most this many partitions (src/query/cursors.ts).
+  KAFKA_PARTITIONS: integer(6, 1, MAX_STREAM_CURSOR_PARTITIONS),
   MONGODB_URL: optionalText,
   EVENT_RETENTION: optionalText.transform((text, ctx) => {
     if (text === undefined) return null;
@@ -89,6 +126,12 @@ const environmentSchema = z.object({
   GRAPHIQL: z.enum(['on', 'off', '']).default(''),
   INTROSPECTION: z.enum(['on', 'off', '']).default(''),
   PERSISTED_OPERATIONS_FILE: optionalText,
+  CORS_ORIGINS: originList,
+  ALLOWED_HOSTS: hostList,
+  // 20,000 sockets is about 1 GB at the ~50 KB each of bench P6, and above its largest run (10,000).
+  MAX_WS_CONNECTIONS: integer(20_000, 1, 10_000_000),
+  // As many as the default MAX_SUBSCRIPTIONS_PER_TENANT, each socket carrying one subscription.
+  MAX_WS_CONNECTIONS_PER_KEY: integer(10_000, 1, 10_000_000),
   MAX_REQUEST_BYTES: integer(DEFAULT_REQUEST_LIMITS.maxRequestBytes, 1_024, 104_857_600),
   MAX_QUERY_BYTES: integer(DEFAULT_REQUEST_LIMITS.maxQueryBytes, 256, 1_048_576),
   MAX_QUERY_DEPTH: integer(DEFAULT_REQUEST_LIMITS.maxQueryDepth, 2, 1_000),
@@ -126,15 +169,14 @@ export interface Config {
   persistedOperationsFile: string | null;
   /** Request body, query text and query shape limits (src/server/limits.ts). */
   requestLimits: RequestLimits;
+  /** Which web pages may call the service (src/server/browser-guard.ts). */
+  browser: { corsOrigins: string[]; allowedHosts: string[] | null };
+  /** graphql-ws connections per instance, and per key (src/server/graphql-ws-connections.ts). */
+  webSockets: { maxConnections: number; maxConnectionsPerKey: number };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
-const list = (text: string) =>
-  text
-    .split(',')
-    .map((part) => part.trim())
-    .filter(Boolean);
 
 export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const parsed = environmentSchema.safeParse(env);
@@ -177,6 +219,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       graphiql: e.GRAPHIQL === '' ? e.NODE_ENV !== 'production' : e.GRAPHIQL === 'on',
       introspection: e.INTROSPECTION === '' ? e.NODE_ENV !== 'production' : e.INTROSPECTION === 'on',
       persistedOperationsFile: e.PERSISTED_OPERATIONS_FILE ?? null,
+      browser: { corsOrigins: e.CORS_ORIGINS, allowedHosts: e.ALLOWED_HOSTS },
+      webSockets: { maxConnections: e.MAX_WS_CONNECTIONS, maxConnectionsPerKey: e.MAX_WS_CONNECTIONS_PER_KEY },
       requestLimits: {
         maxRequestBytes: e.MAX_REQUEST_BYTES,
         maxQueryBytes: e.MAX_QUERY_BYTES,

@@ -26,14 +26,12 @@ import { createEmbeddedRateLimitStore } from './adapters/embedded/embedded-rate-
 import { createEmbeddedResultCache } from './adapters/embedded/embedded-result-cache.ts';
 import { createRedisRateLimitStore } from './adapters/redis/redis-rate-limit-store.ts';
 import { createRedisResultCache } from './adapters/redis/redis-result-cache.ts';
+import { isLoopbackHost as isLoopback } from './server/browser-guard.ts';
 
 /** The in-process result cache: a few thousand results, and at most ~64 MB of them. */
 const RESULT_CACHE_ENTRIES = 5_000;
 const RESULT_CACHE_CHARS = 32_000_000;
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
 
 function exitWithProblems(problems: string[]): never {
   process.stderr.write(`streamlens: cannot start; fix the configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
@@ -132,6 +130,9 @@ async function main(): Promise<void> {
   }
   if (open) {
     logger.warn({}, 'running OPEN: no ADMIN_KEY and no API key exist, so every caller is tenant "default" with every scope; create a key to require keys');
+  }
+  if (open && !isLoopback(config.host) && config.browser.allowedHosts === null) {
+    logger.warn({}, 'running OPEN on a non-loopback HOST without ALLOWED_HOSTS: any Host header is served, so a web page can reach this service by DNS rebinding; set ALLOWED_HOSTS');
   }
   const app = await startApp(config, adapters, logger);
   logger.info({ url: app.server.url, port: app.server.port, dataDir: config.dataDir, ...names }, `Streamlens is listening on ${app.server.url}`);

@@ -30,6 +30,9 @@ export const BENCH_SERVER_ENV: Record<string, string> = {
   INGEST_RATE_PER_KEY: '100000000',
   QUERY_RATE_PER_KEY: '1000000',
   MAX_SUBSCRIPTIONS_PER_TENANT: '20000',
+  // The fan-out and memory runs open up to 10,000 sockets from one (open-mode) caller, plus a few.
+  MAX_WS_CONNECTIONS: '40000',
+  MAX_WS_CONNECTIONS_PER_KEY: '40000',
   ALLOWED_LATENESS: '48h',
 };
 

@@ -28,7 +28,7 @@ export interface UsageLimits {
 }
 
 /** One bucket per key; open mode and the bootstrap admin have no key id, so name them. */
-function bucketOf(principal: Principal): string {
+export function bucketOf(principal: Principal): string {
   return principal.keyId ?? (principal.tenant === null ? 'bootstrap-admin' : `open:${principal.tenant}`);
 }
 

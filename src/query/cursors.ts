@@ -50,12 +50,31 @@ export function decodeQuarantineCursor(cursor: string): QuarantinePageKey {
  */
 export type StreamPosition = ReadonlyMap<number, number>;
 
+/**
+ * The most log partitions a stream cursor may name: as many as a topic may have (KAFKA_PARTITIONS
+ * is capped to match), and few enough that a replay's query stays small in every event store
+ * (SQLite refuses an expression past 1,000 terms deep). A forged cursor naming more is refused
+ * before any work.
+ */
+export const MAX_STREAM_CURSOR_PARTITIONS = 512;
+/**
+ * The longest stream cursor text: MAX_STREAM_CURSOR_PARTITIONS pairs of the largest offsets
+ * (about 40 characters each as base64url JSON), with room to spare. Checked before decoding.
+ */
+const MAX_STREAM_CURSOR_CHARS = 32_768;
+
 export function encodeStreamCursor(position: StreamPosition): string {
   return encode(['s', [...position].sort(([a], [b]) => a - b)]);
 }
 
 export function decodeStreamCursor(cursor: string): Map<number, number> {
+  if (cursor.length > MAX_STREAM_CURSOR_CHARS) {
+    throw badInput(`the cursor is too long to be one this field returned (at most ${MAX_STREAM_CURSOR_CHARS} characters)`);
+  }
   const [, pairs] = decode(cursor, 's');
+  if (Array.isArray(pairs) && pairs.length > MAX_STREAM_CURSOR_PARTITIONS) {
+    throw badInput(`the cursor names ${pairs.length} partitions; a stream cursor names at most ${MAX_STREAM_CURSOR_PARTITIONS} partitions`);
+  }
   const valid =
     Array.isArray(pairs) &&
     pairs.every((pair) => Array.isArray(pair) && pair.length === 2 && Number.isSafeInteger(pair[0]) && Number.isSafeInteger(pair[1]));

@@ -71,9 +71,20 @@ export async function subscribeToEvents(
     return matchesEventQuery(event, query) ? { cursor: encodeStreamCursor(position), node: event } : null;
   }
 
+  // The slot is taken before the first await: concurrent subscribes each see the others, so
+  // together they can never overshoot the tenant's limit.
+  services.live.queues.set(queue as LiveQueue<unknown>, { keyId: context.auth.ok ? context.auth.principal.keyId : null, tenant });
+
   let buffer: StoredEvent[] | null = [];
   let position: Map<number, number> | null = null;
-  unsubscribe = await services.liveBus.subscribe(liveTopics.events(tenant), (message) => {
+  try {
+    unsubscribe = await services.liveBus.subscribe(liveTopics.events(tenant), onLiveMessage);
+  } catch (error) {
+    services.live.queues.delete(queue as LiveQueue<unknown>);
+    throw error;
+  }
+
+  function onLiveMessage(message: string): void {
     const events = decodeEventsMessage(message).events;
     if (buffer) {
       buffer.push(...events);
@@ -85,8 +96,7 @@ export async function subscribeToEvents(
       const edge = offer(event, position!);
       if (edge && !queue.push(edge)) return;
     }
-  });
-  services.live.queues.set(queue as LiveQueue<unknown>, { keyId: context.auth.ok ? context.auth.principal.keyId : null, tenant });
+  }
 
   void (async () => {
     try {

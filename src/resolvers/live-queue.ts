@@ -32,6 +32,8 @@ export function createLiveQueue<T>(options: {
   let waiting: ((result: IteratorResult<T>) => void) | null = null;
   let failWaiting: ((error: Error) => void) | null = null;
   let failure: Error | null = null;
+  /** The failure has been thrown to the reader once: the iterator is done from then on. */
+  let failureReported = false;
   let closed = false;
   let drainWaiters: (() => void)[] = [];
   let roomWaiters: (() => void)[] = [];
@@ -95,7 +97,11 @@ export function createLiveQueue<T>(options: {
       }
     },
     async next() {
+      // An iterator that has thrown is finished: a reader that asks again (graphql-yoga turns a
+      // thrown error into a result and asks for the next one) gets the end, never the error again.
+      if (failureReported) return { value: undefined, done: true };
       if (failure) {
+        failureReported = true;
         const error = failure;
         await close();
         throw error;
@@ -110,6 +116,7 @@ export function createLiveQueue<T>(options: {
       const nextItem = new Promise<IteratorResult<T>>((resolve, reject) => {
         waiting = resolve;
         failWaiting = (error) => {
+          failureReported = true;
           void close().finally(() => reject(error));
         };
       });

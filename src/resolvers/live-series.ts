@@ -134,27 +134,15 @@ export async function subscribeToSeries(
   const sortedFilter = shape.dimensions ? Object.keys(shape.dimensions).sort().map((k) => [k, String(shape.dimensions![k])]) : null;
   const key = JSON.stringify([tenant, input.type, shape.interval, shape.value, shape.groupBy, sortedFilter]);
 
-  // A feed whose last subscriber just left is closed: open a new one.
-  let feed: SeriesFeed;
-  for (;;) {
-    let opening = services.live.seriesFeeds.get(key);
-    if (!opening) {
-      opening = openFeed(services, tenant, input.type, shape);
-      services.live.seriesFeeds.set(key, opening);
-      const mine = opening;
-      mine.catch(() => {
-        if (services.live.seriesFeeds.get(key) === mine) services.live.seriesFeeds.delete(key);
-      });
-    }
-    feed = await opening;
-    if (!feed.closed) break;
-  }
-
+  // The slot is taken before the first await: concurrent subscribes each see the others, so
+  // together they can never overshoot the tenant's limit.
+  let feed: SeriesFeed | null = null;
   const queue: LiveQueue<SeriesUpdateView> = createLiveQueue<SeriesUpdateView>({
     limit: services.live.maxPendingSeriesUpdates,
     overflowError: tooSlow,
     onClose: async () => {
       services.live.queues.delete(queue as LiveQueue<unknown>);
+      if (!feed) return;
       feed.subscribers.delete(queue);
       if (feed.subscribers.size === 0 && !feed.closed) {
         services.live.seriesFeeds.delete(key);
@@ -162,7 +150,30 @@ export async function subscribeToSeries(
       }
     },
   });
-  feed.subscribers.add(queue);
   services.live.queues.set(queue as LiveQueue<unknown>, { keyId: context.auth.ok ? context.auth.principal.keyId : null, tenant });
+
+  try {
+    // A feed whose last subscriber just left is closed: open a new one.
+    for (;;) {
+      let opening = services.live.seriesFeeds.get(key);
+      if (!opening) {
+        opening = openFeed(services, tenant, input.type, shape);
+        services.live.seriesFeeds.set(key, opening);
+        const mine = opening;
+        mine.catch(() => {
+          if (services.live.seriesFeeds.get(key) === mine) services.live.seriesFeeds.delete(key);
+        });
+      }
+      const opened = await opening;
+      if (!opened.closed) {
+        feed = opened;
+        break;
+      }
+    }
+  } catch (error) {
+    services.live.queues.delete(queue as LiveQueue<unknown>);
+    throw error;
+  }
+  feed.subscribers.add(queue);
   return queue;
 }

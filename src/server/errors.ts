@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { StreamlensError } from '../errors.ts';
 import { currentRequestId } from './request-ids.ts';
+import { withoutSuggestions } from './persisted-operations.ts';
 
 export interface ErrorLogger {
   error(object: object, message: string): void;
@@ -37,7 +38,12 @@ function asBadUserInput(error: GraphQLError): GraphQLError {
   });
 }
 
-export function createErrorMasker(logger: ErrorLogger) {
+/**
+ * `hideSuggestions`: with introspection off, errors lose graphql-js's "Did you mean …?" hints
+ * (a misspelt variable field would otherwise name the real ones).
+ */
+export function createErrorMasker(logger: ErrorLogger, options: { hideSuggestions?: boolean } = {}) {
+  const shown = (error: GraphQLError): GraphQLError => (options.hideSuggestions ? withoutSuggestions(error) : error);
   return (error: unknown, message: string): Error => {
     const expected = findStreamlensError(error);
     if (expected) {
@@ -48,7 +54,7 @@ export function createErrorMasker(logger: ErrorLogger) {
       });
     }
     if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) {
-      return error.path || error.extensions?.code !== undefined ? error : asBadUserInput(error);
+      return shown(error.path || error.extensions?.code !== undefined ? error : asBadUserInput(error));
     }
     const errorId = randomUUID();
     // The request id too, so a report quoting either finds the log line (and the proxy's lines).

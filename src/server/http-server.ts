@@ -15,7 +15,10 @@ import { graphiqlExamples } from './graphiql-examples.ts';
 import { useDashboard } from './dashboard.ts';
 import { useSseEventIds } from './sse-event-ids.ts';
 import { useOperationRateLimit } from './operation-rate-limit.ts';
-import { useAllowList, useNoIntrospection, type PersistedOperations } from './persisted-operations.ts';
+import { resolvePersistedOperation, useAllowList, useNoIntrospection, type PersistedOperations } from './persisted-operations.ts';
+import { checkUpgrade, createBrowserPolicy, guardHttp, type BrowserPolicyConfig } from './browser-guard.ts';
+import { CONNECTION_INIT_TIMEOUT_MS, createConnectionCounter } from './graphql-ws-connections.ts';
+import type { Authentication } from '../auth/authenticator.ts';
 import { useRequestLimits, type RequestLimits } from './limits.ts';
 import type { StreamlensMetrics } from '../observability/metrics.ts';
 import { useGraphQLMetrics } from '../observability/graphql-metrics.ts';
@@ -43,7 +46,18 @@ export interface HttpServerOptions {
   metrics?: StreamlensMetrics;
   /** What the endpoint reveals: GraphiQL, introspection, and (when set) only allow-listed operations. */
   exposure?: { graphiql: boolean; introspection: boolean; persistedOperations: PersistedOperations | null };
+  /** Checks a graphql-ws connection_init's key: a connection without a valid one is closed. */
+  authenticate: (authorization: string | null) => Promise<Authentication>;
+  /** Which pages may call the service from a browser (CORS, Host, Origin). */
+  browser: BrowserPolicyConfig;
+  /** graphql-ws connections on this instance, in all and per key. */
+  webSockets: { maxConnections: number; maxConnectionsPerKey: number };
 }
+
+/** CORS answers to a listed origin: the headers a GraphQL client sends, and the request id back. */
+const CORS_ALLOWED_HEADERS = ['accept', 'authorization', 'content-type', 'last-event-id', 'x-request-id'];
+/** How long a browser may reuse a preflight answer. */
+const CORS_MAX_AGE_SECONDS = 600;
 
 export interface RunningServer {
   url: string;
@@ -58,11 +72,26 @@ export interface RunningServer {
 }
 
 export async function startHttpServer(options: HttpServerOptions, host: string, port: number): Promise<RunningServer> {
+  const browserPolicy = createBrowserPolicy(options.browser, host, GRAPHQL_PATH);
+  const persistedOperations = options.exposure?.persistedOperations ?? null;
   const yoga = createYoga({
     schema: options.schema,
     graphqlEndpoint: GRAPHQL_PATH,
     healthCheckEndpoint: '/health',
     landingPage: false,
+    // Other origins get CORS only when CORS_ORIGINS lists them (browser-guard.ts refuses the rest).
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      if (!browserPolicy.corsAllows(origin)) return false;
+      return {
+        origin: [origin!],
+        methods: ['GET', 'POST'],
+        allowedHeaders: CORS_ALLOWED_HEADERS,
+        exposedHeaders: [REQUEST_ID_HEADER],
+        credentials: false,
+        maxAge: CORS_MAX_AGE_SECONDS,
+      };
+    },
     context: (initial) => {
       // HTTP and SSE carry the key in a header; graphql-ws in the connection_init payload.
       const request = (initial as { request?: Request }).request;
@@ -83,7 +112,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       subscriptionsProtocol: 'SSE',
     },
     renderGraphiQL,
-    maskedErrors: { maskError: createErrorMasker(options.logger) },
+    maskedErrors: { maskError: createErrorMasker(options.logger, { hideSuggestions: options.exposure?.introspection === false }) },
     logging: {
       debug: () => {},
       info: (...args: unknown[]) => options.logger.info({ args }, 'graphql-yoga'),
@@ -98,7 +127,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       useOperationRateLimit(),
       useCompiledQueries(),
       ...(options.exposure?.introspection === false ? [useNoIntrospection()] : []),
-      ...(options.exposure?.persistedOperations ? [useAllowList(options.exposure.persistedOperations)] : []),
+      ...(persistedOperations ? [useAllowList(persistedOperations)] : []),
       useSharedSubscriptionResults(),
       useReadinessCheck({
         endpoint: '/ready',
@@ -117,19 +146,57 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     ],
   });
 
-  const server: Server = createServer(withRequestIds(yoga));
-  // A larger message closes its socket with 1009 before it is parsed.
-  const webSockets = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: options.limits.maxRequestBytes });
+  const server: Server = createServer(withRequestIds(guardHttp(browserPolicy, yoga)));
+  const webSockets = new WebSocketServer({
+    server,
+    path: GRAPHQL_PATH,
+    // A larger message closes its socket with 1009 before it is parsed.
+    maxPayload: options.limits.maxRequestBytes,
+    // Browsers never preflight an upgrade: Host and Origin are checked here, and the instance's
+    // connection cap. The callback runs synchronously, so `clients` counts every accepted one.
+    verifyClient: (info, accept) => {
+      const refusal = checkUpgrade(browserPolicy, info.req);
+      if (refusal) return accept(false, refusal.status, `${refusal.code}: ${refusal.message}`);
+      if (webSockets.clients.size >= options.webSockets.maxConnections) {
+        const message = `TOO_MANY_CONNECTIONS: this instance already holds ${options.webSockets.maxConnections} WebSocket connections, the most it may; retry later`;
+        return accept(false, 503, message);
+      }
+      accept(true);
+    },
+  });
+  const connections = createConnectionCounter(options.webSockets.maxConnectionsPerKey);
   // The upgrade answers with the connection's request id, which every operation on it carries.
   webSockets.on('headers', (headers, request) => headers.push(`${REQUEST_ID_HEADER}: ${requestIdOf(request)}`));
   // Every operation, WebSocket ones included, goes through yoga's envelop pipeline, so the
   // same plugins (error masking, and later auth and limits) apply whatever the transport.
   const graphqlWs = useServer(
     {
+      connectionInitWaitTimeout: CONNECTION_INIT_TIMEOUT_MS,
+      // With keys on, only a valid key is acknowledged; each key holds a bounded number of sockets.
+      onConnect: async (ctx) => {
+        const fromParams = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const verdict = connections.admit(await options.authenticate(typeof fromParams === 'string' ? fromParams : null));
+        const socket = ctx.extra.socket;
+        if (!verdict.accept) {
+          // Closed here, with the reason; graphql-ws's own close (4403 "Forbidden") then does nothing.
+          socket.close(verdict.closeCode, verdict.reason);
+          return false;
+        }
+        if (socket.readyState !== socket.OPEN) verdict.release();
+        else socket.once('close', verdict.release);
+        return true;
+      },
       // In the connection's request scope, so a masked error names the request id here too.
       execute: (args: any) => runWithRequestId(args.contextValue.requestId, () => args.rootValue.execute(args)),
       subscribe: (args: any) => runWithRequestId(args.contextValue.requestId, () => args.rootValue.subscribe(args)),
-      onSubscribe: async (ctx, id, params) => {
+      onSubscribe: async (ctx, id, payload) => {
+        // The allow-list holds here as over HTTP: only a listed document runs, by its id.
+        let params = payload;
+        if (persistedOperations) {
+          const listed = resolvePersistedOperation(persistedOperations, payload as Parameters<typeof resolvePersistedOperation>[1]);
+          if (listed instanceof GraphQLError) return [listed];
+          params = { ...payload, query: listed };
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,

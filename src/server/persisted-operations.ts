@@ -3,11 +3,12 @@
  *
  * With PERSISTED_OPERATIONS_FILE set, clients send `{ "documentId": "<id>", "variables": … }`
  * (or the Apollo-style `extensions.persistedQuery.sha256Hash`) and only the listed operations
- * run; arbitrary query text is refused. The file is a JSON object of id → document, which is
- * what GraphQL Code Generator's client preset writes as persisted-documents.json.
+ * run, on every transport (HTTP GET and POST, SSE, graphql-ws); arbitrary query text is refused.
+ * The file is a JSON object of id → document, which is what GraphQL Code Generator's client
+ * preset writes as persisted-documents.json.
  */
 import { readFileSync } from 'node:fs';
-import { NoSchemaIntrospectionCustomRule } from 'graphql';
+import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 
@@ -26,25 +27,69 @@ export function loadPersistedOperations(path: string): PersistedOperations {
   return new Map(Object.entries(parsed as Record<string, string>));
 }
 
+/** Both the GraphQL-over-HTTP `documentId` and Apollo's persisted query hash name an operation. */
+function persistedOperationIdOf(params: { documentId?: unknown; extensions?: Record<string, unknown> | null }): string | null {
+  if (typeof params.documentId === 'string') return params.documentId;
+  const hash = (params.extensions?.persistedQuery as { sha256Hash?: unknown } | undefined)?.sha256Hash;
+  return typeof hash === 'string' ? hash : null;
+}
+
+/** HTTP, GET and POST, and SSE: yoga's plugin, on the request's parameters. */
 export function useAllowList(operations: PersistedOperations): Plugin {
   return usePersistedOperations({
     getPersistedOperation: (id) => operations.get(id) ?? null,
     allowArbitraryOperations: false,
-    // Both the GraphQL-over-HTTP `documentId` and Apollo's persisted query hash name an operation.
-    extractPersistedOperationId: (params) => {
-      const fromBody = (params as { documentId?: unknown }).documentId;
-      if (typeof fromBody === 'string') return fromBody;
-      const hash = (params.extensions?.persistedQuery as { sha256Hash?: unknown } | undefined)?.sha256Hash;
-      return typeof hash === 'string' ? hash : null;
-    },
+    extractPersistedOperationId: (params) => persistedOperationIdOf(params as Parameters<typeof persistedOperationIdOf>[0]),
   });
 }
 
-/** graphql-js's own rule: __schema and __type are refused at validation. */
+/**
+ * graphql-ws: the listed document a subscribe message names, or the error yoga's plugin gives
+ * over HTTP (same message and code). The protocol requires `query` to be a string: a client
+ * sends `""` with `documentId` (or `extensions.persistedQuery`).
+ */
+export function resolvePersistedOperation(
+  operations: PersistedOperations,
+  payload: { query?: unknown; documentId?: unknown; extensions?: Record<string, unknown> | null },
+): string | GraphQLError {
+  if (payload.query) return new GraphQLError('PersistedQueryOnly', { extensions: { code: 'CANNOT_SEND_PQ_ID_AND_BODY' } });
+  const id = persistedOperationIdOf(payload);
+  if (id === null) return new GraphQLError('PersistedQueryKeyNotFound', { extensions: { code: 'PERSISTED_QUERY_ID_REQUIRED' } });
+  return operations.get(id) ?? new GraphQLError('PersistedQueryNotFound', { extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' } });
+}
+
+/**
+ * graphql-js's "Did you mean …?" hints name fields, arguments, types and enum values near a
+ * misspelt one: the schema, a few names at a time, for anyone who guesses. Where introspection is
+ * off, they go too.
+ */
+const SUGGESTION = /\s*Did you mean [^?]*\?\s*$/;
+
+/** The error without graphql-js's name suggestions (the same error when it has none). */
+export function withoutSuggestions(error: GraphQLError): GraphQLError {
+  if (!SUGGESTION.test(error.message)) return error;
+  return new GraphQLError(error.message.replace(SUGGESTION, ''), {
+    ...(error.nodes ? { nodes: error.nodes } : {}),
+    ...(error.source ? { source: error.source } : {}),
+    ...(error.positions ? { positions: error.positions } : {}),
+    ...(error.path ? { path: error.path } : {}),
+    ...(error.originalError ? { originalError: error.originalError } : {}),
+    extensions: error.extensions,
+  });
+}
+
+/**
+ * graphql-js's own rule: __schema and __type are refused at validation; and no validation error
+ * suggests names. Runs in yoga's envelop pipeline, so it holds over HTTP, SSE and graphql-ws
+ * (the suggestions of variable errors, found while executing, are removed by the error masker).
+ */
 export function useNoIntrospection(): Plugin {
   return {
     onValidate({ addValidationRule }) {
       addValidationRule(NoSchemaIntrospectionCustomRule);
+      return ({ result, setResult }) => {
+        if (result.length > 0) setResult(result.map((error) => (error instanceof GraphQLError ? withoutSuggestions(error) : error)));
+      };
     },
   };
 }

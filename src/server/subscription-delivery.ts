@@ -157,6 +157,9 @@ export function deliveryStream(
   let finished = false;
   const stream: AsyncGenerator<ExecutionResult, undefined> = {
     async next() {
+      // Once the source has failed or ended, so has this stream: a consumer that asks again
+      // (yoga's SSE answers a thrown error with a result, then pulls the next) gets the end.
+      if (finished) return { value: undefined, done: true };
       for (;;) {
         let step: IteratorResult<unknown>;
         try {

@@ -36,6 +36,19 @@ describe('live queue', () => {
     expect(q.push('d')).toBe(false);
   });
 
+  it('throws its failure once, then is done, whether the reader was waiting or not', async () => {
+    const idle = queue(2);
+    idle.q.fail(new Error('revoked'));
+    await expect(idle.q.next()).rejects.toThrow('revoked');
+    expect(await idle.q.next()).toEqual({ value: undefined, done: true });
+    const waiting = queue(2);
+    const pending = waiting.q.next();
+    waiting.q.fail(new Error('revoked'));
+    await expect(pending).rejects.toThrow('revoked');
+    expect(await waiting.q.next()).toEqual({ value: undefined, done: true });
+    expect([idle.closed(), waiting.closed()]).toEqual([1, 1]);
+  });
+
   it('ends a waiting reader and closes on return', async () => {
     const { q, closed } = queue(2);
     const pending = q.next();

@@ -93,4 +93,16 @@ describe('subscription delivery', () => {
     await stream.return(undefined);
     expect(await next).toEqual({ value: undefined, done: true });
   });
+
+  it('throws a failure once, then is done: a reader that asks again (yoga over SSE) gets the end', async () => {
+    const source = sourceOf();
+    let reads = 0;
+    const counting: AsyncIterator<unknown> = { next: () => (reads++, source.next()), return: () => source.return!() };
+    const stream = deliveryStream(counting, (n) => shared(data(n as number)), null, (e) => e as Error);
+    source.fail(new GraphQLError('revoked', { extensions: { code: 'UNAUTHENTICATED' } }));
+    await expect(stream.next()).rejects.toThrow('revoked');
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+    expect(reads).toBe(1);
+  });
 });
