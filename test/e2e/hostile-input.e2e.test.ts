@@ -552,15 +552,19 @@ describe('hostile input on embedded', () => {
     }
   });
 
-  it('graphql-ws: refuses a subscription without a key with UNAUTHENTICATED', async () => {
-    const session = await openWs(server, null);
-    try {
-      session.socket.send(JSON.stringify({ id: 'op', type: 'subscribe', payload: { query: 'subscription { events { cursor } }' } }));
-      const message = await session.next();
-      expect(JSON.stringify(message)).toContain('UNAUTHENTICATED');
-    } finally {
-      session.socket.close();
-    }
+  it('graphql-ws: refuses a connection without a key with UNAUTHENTICATED before any subscription', async () => {
+    // Issue 11 (8c): an unauthenticated connection_init is closed with 4403, never acknowledged.
+    const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    const messages: string[] = [];
+    socket.on('message', (data) => messages.push(String(data)));
+    socket.on('error', () => {});
+    await once(socket, 'open');
+    socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    const { code, reason } = await closed;
+    expect(code).toBe(4403);
+    expect(reason).toContain('UNAUTHENTICATED');
+    expect(messages).toEqual([]);
   });
 
   it('accepts hostile-looking but valid events, and stores them exactly as sent', async () => {
