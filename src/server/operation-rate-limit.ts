@@ -11,12 +11,13 @@
  *    for a mutation made only of `ingest` fields by a key that may ingest: that is paid for in
  *    events, by the ingest resolver.
  */
-import { getOperationAST, GraphQLError, type DocumentNode } from 'graphql';
+import { getOperationAST, getVariableValues, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../resolvers/context.ts';
 import { checkRequestBatch, onlyIngests } from './request-batch-limit.ts';
 
 async function refusal(
+  schema: GraphQLSchema,
   context: GraphQLContext,
   document: DocumentNode,
   operationName: string | null | undefined,
@@ -29,7 +30,12 @@ async function refusal(
   try {
     if (!context.auth.ok) await limits.takeUnauthenticated(context.remoteAddress);
     const oversized = checkRequestBatch(document, operation, variables ?? {}, limits.config.maxBatchEvents);
-    if (oversized) return { errors: [oversized] };
+    // Variables that do not coerce to their types are the clearer error (graphql-js reports
+    // them when execution starts, before any resolver runs): checked only for oversized requests.
+    // One error is enough to know (without a cap, 300,000 bad items would build 300,000 errors).
+    if (oversized && !('errors' in getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, { maxErrors: 1 }))) {
+      return { errors: [oversized] };
+    }
     if (!context.auth.ok) return null;
     const principal = context.auth.principal;
     const paidInEvents = principal.tenant !== null && principal.scopes.has('INGEST') && onlyIngests(document, operation);
@@ -44,11 +50,11 @@ async function refusal(
 export function useOperationRateLimit(): Plugin<GraphQLContext> {
   return {
     async onExecute({ args, setResultAndStopExecution }) {
-      const refused = await refusal(args.contextValue, args.document, args.operationName, args.variableValues);
+      const refused = await refusal(args.schema, args.contextValue, args.document, args.operationName, args.variableValues);
       if (refused) setResultAndStopExecution(refused);
     },
     async onSubscribe({ args, setResultAndStopExecution }) {
-      const refused = await refusal(args.contextValue, args.document, args.operationName, args.variableValues);
+      const refused = await refusal(args.schema, args.contextValue, args.document, args.operationName, args.variableValues);
       if (refused) setResultAndStopExecution(refused);
     },
   };
