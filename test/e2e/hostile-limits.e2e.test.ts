@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionResult } from 'graphql';
 import { newDataDir, realServerEnv, removeDataDir, startServer, type TestServer } from '../support/server.ts';
-import { waitForProcessing, waitUntil, wsClient } from '../support/clients.ts';
+import { sseClient, waitForProcessing, waitUntil, wsClient } from '../support/clients.ts';
 import { createEmbeddedApiKeyStore } from '../../src/adapters/embedded/embedded-api-key-store.ts';
 
 const ADMIN_KEY = 'hostile-limits-suite-admin-key-0123456789';
@@ -362,7 +362,7 @@ describe('hostile limits: unauthenticated calls are rate-limited by remote addre
     if (server) await expectHealthy(server);
   });
 
-  it('HTTP and graphql-ws: missing and forged keys share one bucket per address; keys keep theirs', async () => {
+  it('HTTP, graphql-ws and SSE: missing and forged keys share one bucket per address; keys keep theirs', async () => {
     const forged = `sl_${'A'.repeat(16)}_${'B'.repeat(43)}`;
     // A burst of twice the rate of 1 a second, then RATE_LIMITED: a key guesser learns nothing more.
     const answers = [await post(server, EVENT_TYPES, {}, null), await post(server, EVENT_TYPES, {}, forged), await post(server, EVENT_TYPES, {}, forged)];
@@ -373,6 +373,20 @@ describe('hostile limits: unauthenticated calls are rate-limited by remote addre
     expect(refused.headers.get('retry-after')).toBe('1');
     const overWs = await overWebSocket(server, EVENT_TYPES, {}, forged);
     expect(overWs.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    const overSse = await new Promise<unknown>((resolve) => {
+      const client = sseClient(server.url, { apiKey: forged });
+      client.subscribe(
+        { query: 'subscription { events { cursor } }' },
+        {
+          next: (result) => resolve(result),
+          error: (error) => resolve(error),
+          complete: () => resolve('completed'),
+        },
+      );
+    });
+    expect(overSse).toEqual({
+      errors: [{ message: 'calls without a valid API key may start 1 operations per second from one address', extensions: { code: 'RATE_LIMITED', retryAfter: 1 } }],
+    });
     // A valid key from the same address is not affected.
     const { key } = await createKey(server, 'addressed', ['READ'], 'valid');
     expect(codeOf(await post(server, EVENT_TYPES, {}, key))).toBeNull();
