@@ -373,8 +373,8 @@ describe('hostile limits: unauthenticated calls are rate-limited by remote addre
     expect(refused.headers.get('retry-after')).toBe('1');
     const overWs = await overWebSocket(server, EVENT_TYPES, {}, forged);
     expect(overWs.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    const client = sseClient(server.url, { apiKey: forged });
     const overSse = await new Promise<unknown>((resolve) => {
-      const client = sseClient(server.url, { apiKey: forged });
       client.subscribe(
         { query: 'subscription { events { cursor } }' },
         {
@@ -384,6 +384,7 @@ describe('hostile limits: unauthenticated calls are rate-limited by remote addre
         },
       );
     });
+    client.dispose();
     expect(overSse).toEqual({
       errors: [{ message: 'calls without a valid API key may start 1 operations per second from one address', extensions: { code: 'RATE_LIMITED', retryAfter: 1 } }],
     });
