@@ -65,9 +65,10 @@ export function rateLimited(message: string, retryAfterMs: number): GraphQLError
 /** A bucket that holds `burst` and regains `perSecond` tokens a second. */
 const rule = (perSecond: number, burst: number): BucketRule => ({ capacity: burst, refillPerSecond: perSecond });
 
+/** Bursts of twice the operation rate: a page load starts a few queries at once. */
+const OPERATION_BURST = 2;
+
 export function createUsageLimits(store: RateLimitStore, config: UsageLimitsConfig): UsageLimits {
-  // Bursts of twice the operation rate: a page load starts a few queries at once.
-  const OPERATION_BURST = 2;
   const keyIngest = rule(config.ingestEventsPerSecond, Math.max(config.ingestEventsPerSecond, config.maxBatchEvents));
   const tenantIngest = rule(config.tenantIngestEventsPerSecond, Math.max(config.tenantIngestEventsPerSecond, config.maxBatchEvents));
   const keyOperations = rule(config.operationsPerSecond, config.operationsPerSecond * OPERATION_BURST);
