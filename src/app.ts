@@ -91,7 +91,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     metrics.ingestEvents,
   );
   const authenticator = createAuthenticator({ store: adapters.apiKeys, adminKey: config.adminKey });
-  const keys = createKeyService({ store: adapters.apiKeys, authenticator, liveBus: adapters.liveBus });
+  const keys = createKeyService({ store: adapters.apiKeys, authenticator, liveBus: adapters.liveBus, maxKeysPerTenant: config.maxKeysPerTenant });
   const services: Services = {
     ingest,
     queries: createQueryService({
@@ -129,8 +129,8 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
   const server = await startHttpServer(
     {
       schema,
-      createContext: async ({ lastEventId, authorization, requestId }) =>
-        createGraphQLContext(services, await authenticator.authenticate(authorization), lastEventId, requestId),
+      createContext: async ({ lastEventId, authorization, requestId, remoteAddress }) =>
+        createGraphQLContext(services, await authenticator.authenticate(authorization), lastEventId, requestId, remoteAddress ?? null),
       checkReadiness: async () => {
         await Promise.all(dependencies.map(([name, check]) => withTimeout(check(), READINESS_TIMEOUT_MS, `the ${name}`)));
         const overload = lagMonitor.overloadReason();

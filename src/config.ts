@@ -81,6 +81,21 @@ const hostList = optionalText.transform((text, ctx) => {
   return hosts;
 });
 
+/** A whole number that may be left unset (its default then derives from another setting). */
+const optionalInteger = (min: number, max: number) =>
+  optionalText.transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) {
+      ctx.addIssue({ code: 'custom', message: `"${text}" is not a whole number from ${min} to ${max}` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+/** A tenant's rate, when not set: as much as this many keys at their own rate. */
+const TENANT_RATE_IN_KEYS = 5;
+
 const environmentSchema = z.object({
   PORT: integer(4000, 0, 65_535),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -121,6 +136,11 @@ const environmentSchema = z.object({
   MAX_PROCESSING_LAG: integer(1_000_000, 1, 1_000_000_000),
   INGEST_RATE_PER_KEY: integer(20_000, 1, 100_000_000),
   QUERY_RATE_PER_KEY: integer(100, 1, 1_000_000),
+  // Unset: five keys' worth, so a tenant's keys share a bound however many an ADMIN mints.
+  INGEST_RATE_PER_TENANT: optionalInteger(1, 500_000_000),
+  QUERY_RATE_PER_TENANT: optionalInteger(1, 5_000_000),
+  UNAUTHENTICATED_RATE_PER_ADDRESS: integer(20, 1, 1_000_000),
+  MAX_KEYS_PER_TENANT: integer(100, 1, 1_000_000),
   MAX_SUBSCRIPTIONS_PER_TENANT: integer(10_000, 1, 10_000_000),
   NODE_ENV: z.string().default('development'),
   GRAPHIQL: z.enum(['on', 'off', '']).default(''),
@@ -161,7 +181,18 @@ export interface Config {
   ingest: { maxBatchEvents: number; maxPropertiesBytes: number };
   /** Past this many unprocessed events, ingest answers UNAVAILABLE and readiness is false. */
   maxProcessingLag: number;
-  usage: { ingestEventsPerSecond: number; operationsPerSecond: number; maxSubscriptionsPerTenant: number };
+  usage: {
+    /** Per key, and per tenant (shared by every key of the tenant). */
+    ingestEventsPerSecond: number;
+    tenantIngestEventsPerSecond: number;
+    operationsPerSecond: number;
+    tenantOperationsPerSecond: number;
+    /** Operations per second from one remote address without a valid key (failed authentications included). */
+    unauthenticatedOperationsPerSecond: number;
+    maxSubscriptionsPerTenant: number;
+  };
+  /** Active (unrevoked) API keys one tenant may hold. */
+  maxKeysPerTenant: number;
   /** GraphiQL and introspection: on by default, off by default when NODE_ENV=production. */
   graphiql: boolean;
   introspection: boolean;
@@ -213,9 +244,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       maxProcessingLag: e.MAX_PROCESSING_LAG,
       usage: {
         ingestEventsPerSecond: e.INGEST_RATE_PER_KEY,
+        tenantIngestEventsPerSecond: e.INGEST_RATE_PER_TENANT ?? TENANT_RATE_IN_KEYS * e.INGEST_RATE_PER_KEY,
         operationsPerSecond: e.QUERY_RATE_PER_KEY,
+        tenantOperationsPerSecond: e.QUERY_RATE_PER_TENANT ?? TENANT_RATE_IN_KEYS * e.QUERY_RATE_PER_KEY,
+        unauthenticatedOperationsPerSecond: e.UNAUTHENTICATED_RATE_PER_ADDRESS,
         maxSubscriptionsPerTenant: e.MAX_SUBSCRIPTIONS_PER_TENANT,
       },
+      maxKeysPerTenant: e.MAX_KEYS_PER_TENANT,
       graphiql: e.GRAPHIQL === '' ? e.NODE_ENV !== 'production' : e.GRAPHIQL === 'on',
       introspection: e.INTROSPECTION === '' ? e.NODE_ENV !== 'production' : e.INTROSPECTION === 'on',
       persistedOperationsFile: e.PERSISTED_OPERATIONS_FILE ?? null,

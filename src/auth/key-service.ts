@@ -15,6 +15,12 @@ import { illFormedMessage } from '../domain/well-formed.ts';
 /** The bus topic on which revocations reach every instance. */
 export const REVOCATIONS_TOPIC = 'streamlens:api-keys:revoked';
 const MAX_NAME_LENGTH = 128;
+/**
+ * What a key name may not hold: control characters (C0, DEL, C1: terminal escape sequences
+ * start with ESC or CSI) and the bidirectional formatting characters (they reorder what is
+ * shown, "Trojan Source"). Names are shown in terminals (the key CLI) and in admin tools.
+ */
+export const UNSAFE_NAME_CHARACTERS = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
 
 export interface KeyService {
   create(principal: Principal, tenant: string, scopes: readonly ApiScope[], name: string | null): Promise<{ key: string; apiKey: ApiKeyRecord }>;
@@ -35,8 +41,57 @@ function requireAdminOf(principal: Principal, tenant: string | null): void {
   if (!principal.isRootAdmin && principal.tenant !== tenant) throw forbidden("an ADMIN key manages only its own tenant's keys");
 }
 
-export function createKeyService(options: { store: ApiKeyStore; authenticator: Authenticator; liveBus: LiveBus; now?: () => number }): KeyService {
+export interface KeyServiceOptions {
+  store: ApiKeyStore;
+  authenticator: Authenticator;
+  liveBus: LiveBus;
+  /** Active (unrevoked) keys one tenant may hold; unbounded when absent. */
+  maxKeysPerTenant?: number;
+  now?: () => number;
+}
+
+export function createKeyService(options: KeyServiceOptions): KeyService {
   const now = options.now ?? Date.now;
+  const maxKeys = options.maxKeysPerTenant ?? Infinity;
+  /**
+   * Creations of one tenant run one at a time here, so concurrent calls cannot all pass the
+   * count; across instances a race can still overshoot by the number of instances creating at once.
+   */
+  const creating = new Map<string, Promise<unknown>>();
+  const oneAtATime = <T>(tenant: string, work: () => Promise<T>): Promise<T> => {
+    const previous = creating.get(tenant) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => {});
+    creating.set(tenant, settled);
+    void settled.then(() => {
+      if (creating.get(tenant) === settled) creating.delete(tenant);
+    });
+    return next;
+  };
+  async function createWithinCap(tenant: string, scopes: readonly ApiScope[], name: string | null) {
+    if (Number.isFinite(maxKeys)) {
+      const active = (await options.store.list(tenant)).filter((key) => key.revokedAt === null).length;
+      if (active >= maxKeys) {
+        throw new GraphQLError(`tenant ${tenant} already has ${active} active keys, the most it may hold (${maxKeys}); revoke one first`, {
+          extensions: { code: 'KEY_LIMIT', limit: maxKeys },
+        });
+      }
+    }
+    const generated = generateKey();
+    const apiKey: ApiKeyRecord = {
+      id: generated.id,
+      tenant,
+      name,
+      scopes: [...new Set(scopes)],
+      createdAt: now(),
+      revokedAt: null,
+      secretHash: hashSecret(generated.secret),
+    };
+    await options.store.create(apiKey);
+    options.authenticator.noteKeyCreated();
+    return { key: generated.key, apiKey };
+  }
+
   const listeners: ((keyId: string) => void)[] = [];
   const revoked = (keyId: string) => {
     options.authenticator.forget(keyId);
@@ -50,20 +105,11 @@ export function createKeyService(options: { store: ApiKeyStore; authenticator: A
       if (name !== null && (name.length === 0 || name.length > MAX_NAME_LENGTH)) throw badInput(`name must be 1 to ${MAX_NAME_LENGTH} characters`);
       // Stored as UTF-8, a lone surrogate would come back as U+FFFD: a different name from the one sent.
       if (name !== null && !name.isWellFormed()) throw badInput(illFormedMessage('name', name));
+      if (name !== null && UNSAFE_NAME_CHARACTERS.test(name)) {
+        throw badInput('name must not contain control characters (terminal escape sequences) or bidirectional formatting characters');
+      }
       requireAdminOf(principal, tenant);
-      const generated = generateKey();
-      const apiKey: ApiKeyRecord = {
-        id: generated.id,
-        tenant,
-        name,
-        scopes: [...new Set(scopes)],
-        createdAt: now(),
-        revokedAt: null,
-        secretHash: hashSecret(generated.secret),
-      };
-      await options.store.create(apiKey);
-      options.authenticator.noteKeyCreated();
-      return { key: generated.key, apiKey };
+      return oneAtATime(tenant, () => createWithinCap(tenant, scopes, name));
     },
 
     async revoke(principal, id) {

@@ -15,6 +15,7 @@ import { createEmbeddedLiveBus } from '../adapters/embedded/embedded-live-bus.ts
 import { createRedisLiveBus } from '../adapters/redis/redis-live-bus.ts';
 import { API_SCOPES, type ApiKeyRecord, type ApiScope } from '../ports/api-key-store.ts';
 import type { Principal } from '../auth/authenticator.ts';
+import { escapeForTerminal } from './terminal-text.ts';
 
 const USAGE = `usage:
   npm run keys -- create --tenant <tenant> --scopes <INGEST,READ,ADMIN> [--name <name>]
@@ -22,13 +23,16 @@ const USAGE = `usage:
   npm run keys -- revoke <id>`;
 
 function fail(message: string): never {
-  process.stderr.write(`keys: ${message}\n`);
+  // A message may quote the store or the command line: escaped, with its own line breaks kept.
+  process.stderr.write(`keys: ${message.split('\n').map(escapeForTerminal).join('\n')}\n`);
   process.exit(1);
 }
 
 function describe(key: ApiKeyRecord): string {
   const state = key.revokedAt === null ? 'active' : `revoked ${new Date(key.revokedAt).toISOString()}`;
-  return `${key.id}  ${key.tenant}  ${key.scopes.join(',')}  ${new Date(key.createdAt).toISOString()}  ${state}  ${key.name ?? ''}`.trimEnd();
+  // Every field comes from the store, which another tool may have written: escape them all.
+  const line = `${key.id}  ${key.tenant}  ${key.scopes.join(',')}  ${new Date(key.createdAt).toISOString()}  ${state}  ${key.name ?? ''}`;
+  return escapeForTerminal(line).trimEnd();
 }
 
 const { positionals, values } = parseArgs({
@@ -43,7 +47,12 @@ const store = await openApiKeyStore(loaded.config);
 // A revocation from here reaches running instances through Redis; without it they stop trusting
 // the key when their cache expires (a few seconds).
 const liveBus = loaded.config.redisUrl ? await createRedisLiveBus({ url: loaded.config.redisUrl }) : createEmbeddedLiveBus();
-const keys = createKeyService({ store, authenticator: createAuthenticator({ store, adminKey: null }), liveBus });
+const keys = createKeyService({
+  store,
+  authenticator: createAuthenticator({ store, adminKey: null }),
+  liveBus,
+  maxKeysPerTenant: loaded.config.maxKeysPerTenant,
+});
 /** Whoever can run this CLI can read the store: it acts as the bootstrap admin. */
 const operator: Principal = { tenant: null, keyId: null, scopes: new Set(['ADMIN']), isRootAdmin: true };
 

@@ -3,12 +3,20 @@
  * operations and counts the subscriptions being served.
  *
  * Operation names come from clients, so they are an unbounded label unless capped: the first
- * MAX_OPERATION_NAMES distinct names keep their own series, later ones share "other". The
- * dashboard and the tests send a handful of fixed names; an abusive client cannot add series.
+ * MAX_OPERATION_NAMES distinct names keep their own series, later ones share "other". Only a
+ * caller with a valid key (everyone, in open mode) may claim one of those slots: operations
+ * without one share the label "unauthenticated", so junk names sent without a key cannot use up
+ * the slots before the real clients' names. The dashboard and the tests send a handful of fixed
+ * names.
  */
 import { getOperationAST, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { StreamlensMetrics } from './metrics.ts';
+
+/** What the plugin needs of the GraphQL context: whether the caller has a valid key. */
+interface MaybeAuthenticated {
+  auth?: { ok: boolean };
+}
 
 const MAX_OPERATION_NAMES = 50;
 const MAX_OPERATION_NAME_LENGTH = 64;
@@ -25,7 +33,8 @@ function subscriptionKind(operation: OperationDefinitionNode | null): string {
 
 export function useGraphQLMetrics(metrics: Pick<StreamlensMetrics, 'graphqlOperationDuration' | 'activeSubscriptions'>): Plugin {
   const knownNames = new Set<string>();
-  const nameLabel = (operation: OperationDefinitionNode | null): string => {
+  const nameLabel = (operation: OperationDefinitionNode | null, authenticated: boolean): string => {
+    if (!authenticated) return 'unauthenticated';
     const name = operation?.name?.value;
     if (!name) return 'anonymous';
     if (knownNames.has(name)) return name;
@@ -33,9 +42,9 @@ export function useGraphQLMetrics(metrics: Pick<StreamlensMetrics, 'graphqlOpera
     knownNames.add(name);
     return name;
   };
-  const observe = (operation: OperationDefinitionNode | null, started: number) =>
+  const observe = (operation: OperationDefinitionNode | null, context: MaybeAuthenticated, started: number) =>
     metrics.graphqlOperationDuration.observe(
-      { operation_type: operation?.operation ?? 'unknown', operation_name: nameLabel(operation) },
+      { operation_type: operation?.operation ?? 'unknown', operation_name: nameLabel(operation, context.auth?.ok === true) },
       (performance.now() - started) / 1000,
     );
 
@@ -45,7 +54,7 @@ export function useGraphQLMetrics(metrics: Pick<StreamlensMetrics, 'graphqlOpera
       const operation = operationOf(args.document, args.operationName);
       return {
         onExecuteDone() {
-          observe(operation, started);
+          observe(operation, args.contextValue as MaybeAuthenticated, started);
         },
       };
     },
@@ -54,7 +63,7 @@ export function useGraphQLMetrics(metrics: Pick<StreamlensMetrics, 'graphqlOpera
       const operation = operationOf(args.document, args.operationName);
       return {
         onSubscribeResult({ result, setResult }) {
-          observe(operation, started);
+          observe(operation, args.contextValue as MaybeAuthenticated, started);
           // A subscription that failed to start answers a plain result: nothing to count.
           if (!(Symbol.asyncIterator in result)) return;
           const kind = subscriptionKind(operation);
@@ -62,7 +71,7 @@ export function useGraphQLMetrics(metrics: Pick<StreamlensMetrics, 'graphqlOpera
           setResult(untilEnded(result, () => metrics.activeSubscriptions.dec({ kind })));
         },
         onSubscribeError() {
-          observe(operation, started);
+          observe(operation, args.contextValue as MaybeAuthenticated, started);
         },
       };
     },

@@ -56,6 +56,8 @@ export interface GraphQLContext {
   lastEventId: string | null;
   /** The id of the HTTP request (or WebSocket connection) the operation came in on, for log lines. */
   requestId?: string;
+  /** The caller's IP address (of the TCP connection; proxies' headers are not trusted): the rate-limit bucket of calls without a valid key. */
+  remoteAddress: string | null;
   loaders: {
     eventById(tenant: string): DataLoader<string, StoredEvent | null>;
     /** The catalog entry of a type: every type asked for in one operation costs one catalog read. */
@@ -68,6 +70,7 @@ export function createGraphQLContext(
   auth: Authentication,
   lastEventId: string | null = null,
   requestId?: string,
+  remoteAddress: string | null = null,
 ): GraphQLContext {
   const eventLoaders = new Map<string, DataLoader<string, StoredEvent | null>>();
   const typeLoaders = new Map<string, DataLoader<string, EventTypeSummary | null>>();
@@ -76,6 +79,7 @@ export function createGraphQLContext(
     auth,
     lastEventId,
     requestId,
+    remoteAddress,
     loaders: {
       eventById(tenant) {
         let loader = eventLoaders.get(tenant);

@@ -10,7 +10,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { GraphQLContext } from '../resolvers/context.ts';
-import { createErrorMasker, type ErrorLogger } from './errors.ts';
+import { createErrorMasker, createYogaLogging, type ErrorLogger } from './errors.ts';
 import { graphiqlExamples } from './graphiql-examples.ts';
 import { useDashboard } from './dashboard.ts';
 import { useSseEventIds } from './sse-event-ids.ts';
@@ -36,7 +36,7 @@ export interface HttpServerOptions {
    * `lastEventId` is the Last-Event-ID header of a reconnecting SSE client; `requestId` the id of
    * the HTTP request (of the upgrade, for graphql-ws) the operation came in on.
    */
-  createContext: (request: { lastEventId: string | null; authorization: string | null; requestId?: string }) => Promise<GraphQLContext>;
+  createContext: (request: { lastEventId: string | null; authorization: string | null; requestId?: string; remoteAddress?: string | null }) => Promise<GraphQLContext>;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkReadiness: () => Promise<void>;
   logger: ErrorLogger & { info(object: object, message: string): void; warn(object: object, message: string): void };
@@ -74,6 +74,8 @@ export interface RunningServer {
 export async function startHttpServer(options: HttpServerOptions, host: string, port: number): Promise<RunningServer> {
   const browserPolicy = createBrowserPolicy(options.browser, host, GRAPHQL_PATH);
   const persistedOperations = options.exposure?.persistedOperations ?? null;
+  // Unexpected errors the masker logged with their ids: yoga's own log line would repeat them.
+  const maskedAndLogged = new WeakSet<object>();
   const yoga = createYoga({
     schema: options.schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -102,6 +104,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         lastEventId: request?.headers.get('last-event-id') ?? null,
         authorization: request?.headers.get('authorization') ?? (typeof fromSocket === 'string' ? fromSocket : null),
         requestId: incoming ? requestIdOf(incoming) : currentRequestId(),
+        remoteAddress: incoming?.socket?.remoteAddress ?? null,
       });
     },
     graphiql: options.exposure?.graphiql === false ? false : {
@@ -112,13 +115,8 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       subscriptionsProtocol: 'SSE',
     },
     renderGraphiQL,
-    maskedErrors: { maskError: createErrorMasker(options.logger, { hideSuggestions: options.exposure?.introspection === false }) },
-    logging: {
-      debug: () => {},
-      info: (...args: unknown[]) => options.logger.info({ args }, 'graphql-yoga'),
-      warn: (...args: unknown[]) => options.logger.warn({ args }, 'graphql-yoga'),
-      error: (...args: unknown[]) => options.logger.error({ args }, 'graphql-yoga'),
-    },
+    maskedErrors: { maskError: createErrorMasker(options.logger, { hideSuggestions: options.exposure?.introspection === false, loggedErrors: maskedAndLogged }) },
+    logging: createYogaLogging(options.logger, (error) => typeof error === 'object' && error !== null && maskedAndLogged.has(error)),
     plugins: [
       ...(options.metrics ? [useMetricsEndpoint(options.metrics.registry), useGraphQLMetrics(options.metrics)] : []),
       useDashboard(),

@@ -59,6 +59,7 @@ export interface RequestLogger {
   info(object: object, message: string): void;
   warn(object: object, message: string): void;
   error(object: object, message: string): void;
+  debug?(object: object, message: string): void;
 }
 
 /** A logger whose lines carry the id of the request they were written for, when there is one. */
@@ -71,5 +72,6 @@ export function withRequestIdInLogs(logger: RequestLogger): RequestLogger {
     info: (object, message) => logger.info(tagged(object), message),
     warn: (object, message) => logger.warn(tagged(object), message),
     error: (object, message) => logger.error(tagged(object), message),
+    debug: (object, message) => logger.debug?.(tagged(object), message),
   };
 }
