@@ -144,7 +144,13 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
         introspection: config.introspection,
         persistedOperations: config.persistedOperationsFile ? loadPersistedOperations(config.persistedOperationsFile) : null,
       },
-      authenticate: (authorization) => authenticator.authenticate(authorization),
+      // A connection_init without a valid key pays from its address's bucket, as an HTTP call
+      // without one does: guessing keys over WebSocket is no cheaper than over HTTP.
+      authenticateConnection: async (authorization, remoteAddress) => {
+        const auth = await authenticator.authenticate(authorization);
+        if (!auth.ok) await services.limits.takeUnauthenticated(remoteAddress);
+        return auth;
+      },
       browser: config.browser,
       webSockets: config.webSockets,
     },

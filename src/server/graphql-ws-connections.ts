@@ -3,7 +3,9 @@
  * it lives (about 50 KB each, bench P6), so:
  *
  * - a connection_init without a valid key, when keys are on, is closed at once with 4403 (the
- *   close code graphql-ws gives a refused connection), its reason naming the problem;
+ *   close code graphql-ws gives a refused connection), its reason naming the problem; it also
+ *   takes a token of its remote address's bucket for calls without a key, and past that rate it
+ *   is closed with 4429 and a RATE_LIMITED reason (http-server.ts);
  * - a connection that sends no connection_init is closed after CONNECTION_INIT_TIMEOUT_MS with
  *   4408 (graphql-ws's own timeout);
  * - one key (in open mode: everyone, as tenant `default`) holds at most `maxPerKey`
@@ -20,6 +22,9 @@ export const CLOSE_FORBIDDEN = 4403;
 export const CLOSE_TOO_MANY_CONNECTIONS = 4429;
 /** How long a socket may stay open without connection_init: graphql-ws's default, stated. */
 export const CONNECTION_INIT_TIMEOUT_MS = 3_000;
+
+/** A WebSocket close reason is at most 123 bytes (RFC 6455: a control frame's 125, less the code). */
+export const MAX_CLOSE_REASON_CHARACTERS = 123;
 
 /** Close reasons are at most 123 bytes: short forms of the UNAUTHENTICATED messages. */
 const REFUSED_REASONS: Record<Extract<Authentication, { ok: false }>['reason'], string> = {

@@ -17,7 +17,7 @@ import { useSseEventIds } from './sse-event-ids.ts';
 import { useOperationRateLimit } from './operation-rate-limit.ts';
 import { resolvePersistedOperation, useAllowList, useNoIntrospection, type PersistedOperations } from './persisted-operations.ts';
 import { checkUpgrade, createBrowserPolicy, guardHttp, type BrowserPolicyConfig } from './browser-guard.ts';
-import { CONNECTION_INIT_TIMEOUT_MS, createConnectionCounter } from './graphql-ws-connections.ts';
+import { CLOSE_TOO_MANY_CONNECTIONS, CONNECTION_INIT_TIMEOUT_MS, createConnectionCounter, MAX_CLOSE_REASON_CHARACTERS } from './graphql-ws-connections.ts';
 import type { Authentication } from '../auth/authenticator.ts';
 import { useRequestLimits, type RequestLimits } from './limits.ts';
 import type { StreamlensMetrics } from '../observability/metrics.ts';
@@ -47,7 +47,11 @@ export interface HttpServerOptions {
   /** What the endpoint reveals: GraphiQL, introspection, and (when set) only allow-listed operations. */
   exposure?: { graphiql: boolean; introspection: boolean; persistedOperations: PersistedOperations | null };
   /** Checks a graphql-ws connection_init's key: a connection without a valid one is closed. */
-  authenticate: (authorization: string | null) => Promise<Authentication>;
+  /**
+   * Who a graphql-ws connection_init is from. Rejects with RATE_LIMITED when its remote address
+   * has made too many attempts without a valid key (the connection then closes with 4429).
+   */
+  authenticateConnection: (authorization: string | null, remoteAddress: string | null) => Promise<Authentication>;
   /** Which pages may call the service from a browser (CORS, Host, Origin). */
   browser: BrowserPolicyConfig;
   /** graphql-ws connections on this instance, in all and per key. */
@@ -173,8 +177,16 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       // With keys on, only a valid key is acknowledged; each key holds a bounded number of sockets.
       onConnect: async (ctx) => {
         const fromParams = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        const verdict = connections.admit(await options.authenticate(typeof fromParams === 'string' ? fromParams : null));
         const socket = ctx.extra.socket;
+        let auth: Authentication;
+        try {
+          auth = await options.authenticateConnection(typeof fromParams === 'string' ? fromParams : null, ctx.extra.request.socket.remoteAddress ?? null);
+        } catch (error) {
+          if (!(error instanceof GraphQLError) || error.extensions?.code !== 'RATE_LIMITED') throw error;
+          socket.close(CLOSE_TOO_MANY_CONNECTIONS, `RATE_LIMITED: ${error.message}`.slice(0, MAX_CLOSE_REASON_CHARACTERS));
+          return false;
+        }
+        const verdict = connections.admit(auth);
         if (!verdict.accept) {
           // Closed here, with the reason; graphql-ws's own close (4403 "Forbidden") then does nothing.
           socket.close(verdict.closeCode, verdict.reason);

@@ -7,11 +7,13 @@
  * Each case is a real request with its exact status and error code, and the service must still
  * answer GET /health within 100 ms afterwards.
  */
+import { once } from 'node:events';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionResult } from 'graphql';
+import WebSocket from 'ws';
 import { newDataDir, realServerEnv, removeDataDir, startServer, type TestServer } from '../support/server.ts';
 import { sseClient, waitForProcessing, waitUntil, wsClient } from '../support/clients.ts';
 import { createEmbeddedApiKeyStore } from '../../src/adapters/embedded/embedded-api-key-store.ts';
@@ -71,6 +73,16 @@ async function createKey(server: TestServer, tenant: string, scopes: string[], n
 }
 
 const batch = (count: number, type: string, prefix: string) => Array.from({ length: count }, (_, i) => ({ id: `${prefix}-${i}`, type }));
+
+/** How the service closes a graphql-ws connection whose connection_init carries this key. */
+async function refusedConnection(server: TestServer, apiKey: string): Promise<{ code: number; reason: string }> {
+  const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  socket.on('error', () => {});
+  await once(socket, 'open');
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${apiKey}` } }));
+  return closed;
+}
 
 /** One operation over graphql-ws: its single result. */
 async function overWebSocket(server: TestServer, query: string, variables: Record<string, unknown>, apiKey?: string): Promise<ExecutionResult> {
@@ -371,8 +383,12 @@ describe('hostile limits: unauthenticated calls are rate-limited by remote addre
     const refused = answers[2]!;
     expect(refused.result.errors?.[0]?.extensions?.retryAfter).toBe(1);
     expect(refused.headers.get('retry-after')).toBe('1');
-    const overWs = await overWebSocket(server, EVENT_TYPES, {}, forged);
-    expect(overWs.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    // Over graphql-ws the key is checked at connection_init: past the address's rate the
+    // connection is closed with 4429 and RATE_LIMITED, before any operation.
+    expect(await refusedConnection(server, forged)).toEqual({
+      code: 4429,
+      reason: 'RATE_LIMITED: calls without a valid API key may start 1 operations per second from one address',
+    });
     const client = sseClient(server.url, { apiKey: forged });
     const overSse = await new Promise<unknown>((resolve) => {
       client.subscribe(
