@@ -27,18 +27,19 @@ export interface QueryLimits {
 }
 
 /**
- * Generous for honest use, far below what freezes the service:
+ * Generous for honest use, far below what freezes the service (measured on a shared two-core
+ * machine, embedded; a freeze is the time the event loop is held):
  * - points: 100,000 is ten series of 10,000 buckets, or a month of HOUR buckets (744) for 134
- *   groups; measured at about 0.1 s and 60 MB of answer building, where the 10 million points of
- *   the issue took 11–21 s and 3.4–4.1 GB;
- * - rows: 250,000 is a month of HOUR buckets for 56 dimension combinations on 6 log partitions,
- *   or a day of MINUTE buckets for 29 of them on 6 partitions (each partition keeps its own row);
+ *   groups; it took 0.5–1.1 s and +85 MB, where the issue's 10 million points took 49 s and 4.4 GB;
+ * - rows: 50,000 is a month of HOUR buckets for 67 dimension combinations (a type's events share
+ *   one log partition, so one row per bucket and combination); 100,000 rows merged into one
+ *   point took 3.5 s;
  * - groups: 1,000 series are far more than a chart or a table can show;
  * - types: 1,000 types; a tenant with more names the ones it wants (`eventTypes(types: …)`).
  */
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxSeriesPoints: 100_000,
-  maxRowsRead: 250_000,
+  maxRowsRead: 50_000,
   maxSeriesGroups: 1_000,
   maxEventTypes: 1_000,
 };
