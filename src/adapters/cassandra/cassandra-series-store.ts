@@ -382,6 +382,8 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
         const wanted = range.maxRows === undefined ? Number.MAX_SAFE_INTEGER : range.maxRows + 1;
         let read = 0;
         const keepReading = () => ++read < wanted;
+        /** CQL's LIMIT is a 32-bit int. */
+        const windowLimit = Math.min(wanted, 2_147_483_647);
         // Windows ascend and each partition is clustered by bucket_start, so concatenating the
         // windows in order yields rows ordered by bucket start.
         const perWindow = await mapConcurrently(windows, CONCURRENCY, (windowStart) =>
@@ -389,7 +391,7 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
             ? Promise.resolve([])
             : selectAll(
                 cql.selectWindowRange,
-                [range.tenant, range.type, range.interval, toBigInt(windowStart), toBigInt(range.from), toBigInt(range.to), Math.min(wanted, 2_147_483_647)],
+                [range.tenant, range.type, range.interval, toBigInt(windowStart), toBigInt(range.from), toBigInt(range.to), windowLimit],
                 keepReading,
               ),
         );
