@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './server/limits.ts';
 import { MAX_STREAM_CURSOR_PARTITIONS } from './query/cursors.ts';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './query/query-limits.ts';
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -158,6 +159,11 @@ const environmentSchema = z.object({
   MAX_QUERY_ALIASES: integer(DEFAULT_REQUEST_LIMITS.maxQueryAliases, 0, 10_000),
   MAX_QUERY_FIELDS: integer(DEFAULT_REQUEST_LIMITS.maxQueryFields, 1, 100_000),
   MAX_QUERY_DIRECTIVES: integer(DEFAULT_REQUEST_LIMITS.maxQueryDirectives, 0, 10_000),
+  // Upper bounds: far past what one process can answer promptly, so a typo cannot lift a limit.
+  MAX_SERIES_POINTS: integer(DEFAULT_QUERY_LIMITS.maxSeriesPoints, 1, 10_000_000),
+  MAX_ROWS_READ: integer(DEFAULT_QUERY_LIMITS.maxRowsRead, 1, 100_000_000),
+  MAX_SERIES_GROUPS: integer(DEFAULT_QUERY_LIMITS.maxSeriesGroups, 1, 1_000_000),
+  MAX_EVENT_TYPES: integer(DEFAULT_QUERY_LIMITS.maxEventTypes, 1, 1_000_000),
 });
 
 export interface Config {
@@ -204,6 +210,8 @@ export interface Config {
   browser: { corsOrigins: string[]; allowedHosts: string[] | null };
   /** graphql-ws connections per instance, and per key (src/server/graphql-ws-connections.ts). */
   webSockets: { maxConnections: number; maxConnectionsPerKey: number };
+  /** How much one query may read and answer (src/query/query-limits.ts). */
+  queryLimits: QueryLimits;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -263,6 +271,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
         maxQueryAliases: e.MAX_QUERY_ALIASES,
         maxQueryFields: e.MAX_QUERY_FIELDS,
         maxQueryDirectives: e.MAX_QUERY_DIRECTIVES,
+      },
+      queryLimits: {
+        maxSeriesPoints: e.MAX_SERIES_POINTS,
+        maxRowsRead: e.MAX_ROWS_READ,
+        maxSeriesGroups: e.MAX_SERIES_GROUPS,
+        maxEventTypes: e.MAX_EVENT_TYPES,
       },
     },
   };

@@ -71,7 +71,7 @@ export function instrumentSeriesStore(store: SeriesStore, histogram: StoreDurati
     readRollups: (range) => time('readRollups', () => store.readRollups(range)),
     loadCatalog: (ids) => time('loadCatalog', () => store.loadCatalog(ids)),
     saveCatalog: (rows) => time('saveCatalog', () => store.saveCatalog(rows)),
-    readCatalog: (tenant) => time('readCatalog', () => store.readCatalog(tenant)),
+    readCatalog: (tenant, range) => time('readCatalog', () => store.readCatalog(tenant, range)),
     loadProgress: () => time('loadProgress', () => store.loadProgress()),
     saveProgress: (partition, progress) => time('saveProgress', () => store.saveProgress(partition, progress)),
     saveBatch: (batch) => time('saveBatch', () => store.saveBatch(batch)),

@@ -35,6 +35,22 @@ export interface RollupRange {
    * (absent). Rows read for a query then skip decoding sketches nobody will read.
    */
   valueKey?: string | null;
+  /**
+   * A range holding more rows than this returns just maxRows + 1 of them (which ones is not
+   * said), so a caller learns it holds more than it may read without the store materialising
+   * all of it; a range within it returns every row. Absent: every row.
+   */
+  maxRows?: number;
+}
+
+export interface CatalogRange {
+  /** Only these types; absent: every type of the tenant. */
+  types?: readonly string[];
+  /**
+   * Read the rows of no more than this many types plus one (the first by name), so a caller
+   * learns that a tenant has more types than it may answer without reading them all. Absent: all.
+   */
+  maxTypes?: number;
 }
 
 export interface CatalogRowId {
@@ -49,8 +65,12 @@ export interface CatalogRow extends CatalogRowId {
   count: number;
   firstSeen: number;
   lastSeen: number;
+  /** Sorted; at most MAX_CATALOG_KEYS (src/stream/rollup-plan.ts): the first keys seen. */
   dimensionKeys: string[];
   valueKeys: string[];
+  /** How many events carried a dimension key (value key) the full list above could not take. */
+  droppedDimensionKeys: number;
+  droppedValueKeys: number;
 }
 
 /** The processor's progress in one log partition, kept beside the rollups it qualifies. */
@@ -76,11 +96,12 @@ export interface SeriesStore {
   loadRollups(ids: RollupRowId[]): Promise<RollupRow[]>;
   /** Writes whole rows (insert or replace). Idempotent. */
   saveRollups(rows: RollupRow[]): Promise<void>;
-  /** Every row of the type and interval whose bucket starts in [from, to), all partitions. */
+  /** Every row of the type and interval whose bucket starts in [from, to), all partitions, by bucket start. */
   readRollups(range: RollupRange): Promise<RollupRow[]>;
   loadCatalog(ids: CatalogRowId[]): Promise<CatalogRow[]>;
   saveCatalog(rows: CatalogRow[]): Promise<void>;
-  readCatalog(tenant: string): Promise<CatalogRow[]>;
+  /** The tenant's catalog rows, every partition's, ordered by type. */
+  readCatalog(tenant: string, range?: CatalogRange): Promise<CatalogRow[]>;
   /** How far the processor has come in each log partition. */
   loadProgress(): Promise<Map<number, PartitionProgress>>;
   /** Records a partition's progress; each field only ever rises (a stale write changes nothing). */

@@ -13,6 +13,8 @@ import { badInput } from '../errors.ts';
 import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor, encodeStreamCursor } from './cursors.ts';
 import { toEventQuery, validateDimensionFilter, validateKeyName, validateTypeName, type EventFilterInput } from './event-filter.ts';
 import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView } from './series-view.ts';
+import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
+import { capCatalogKeys } from '../stream/rollup-plan.ts';
 
 /** A page never holds more events than this; clients page for more. */
 export const MAX_PAGE_SIZE = 1000;
@@ -59,6 +61,9 @@ export interface EventTypeSummary {
   lastSeen: number;
   dimensions: string[];
   values: string[];
+  /** Keys left out of `dimensions` / `values` because a catalog row was full (see MAX_CATALOG_KEYS). */
+  droppedDimensionKeys: number;
+  droppedValueKeys: number;
 }
 
 export interface SeriesResult extends SeriesView {
@@ -69,9 +74,13 @@ export interface QueryService {
   eventsByIds(tenant: string, ids: readonly string[]): Promise<(StoredEvent | null)[]>;
   events(tenant: string, filter: EventFilterInput | null | undefined, first: number, after: string | null | undefined): Promise<EventPage>;
   quarantine(tenant: string, first: number, after: string | null | undefined): Promise<Page<StoredEvent>>;
-  series(tenant: string, request: SeriesRequest): Promise<SeriesResult[]>;
-  top(tenant: string, request: TopRequest): Promise<TopEntryView[]>;
-  eventTypes(tenant: string): Promise<EventTypeSummary[]>;
+  /** `budget`: what the operation may still spend (shared by its fields); absent: a fresh one. */
+  series(tenant: string, request: SeriesRequest, budget?: QueryBudget): Promise<SeriesResult[]>;
+  top(tenant: string, request: TopRequest, budget?: QueryBudget): Promise<TopEntryView[]>;
+  /** Every type of the tenant, or only `types`; QUERY_TOO_LARGE past `maxEventTypes`. */
+  eventTypes(tenant: string, types?: readonly string[] | null): Promise<EventTypeSummary[]>;
+  /** A budget holding this service's limits, for one operation. */
+  newBudget(): QueryBudget;
   /** The watermark and lateness that decide `final`, read from the store so every instance agrees. */
   finality(): Promise<Finality>;
 }
@@ -93,28 +102,52 @@ function sortedKeys(dimensions: Record<string, DimensionValue> | null): [string,
   return dimensions === null ? null : Object.keys(dimensions).sort().map((key) => [key, String(dimensions[key])]);
 }
 
-function mergeCatalog(rows: readonly CatalogRow[]): EventTypeSummary[] {
-  const byType = new Map<string, EventTypeSummary>();
+/**
+ * One summary per type from its rows (one per log partition). Keys are gathered in Sets and
+ * sorted once per type; a union over partitions longer than the per-row cap is cut to the cap
+ * (the first keys by name), and the keys cut count as dropped, so an answer stays as bounded
+ * as a stored row.
+ */
+export function mergeCatalog(rows: readonly CatalogRow[]): EventTypeSummary[] {
+  const byType = new Map<string, { summary: EventTypeSummary; dimensions: Set<string>; values: Set<string> }>();
   for (const row of rows) {
-    const summary = byType.get(row.type);
-    if (!summary) {
+    const merged = byType.get(row.type);
+    if (!merged) {
       byType.set(row.type, {
-        type: row.type,
-        count: row.count,
-        firstSeen: row.firstSeen,
-        lastSeen: row.lastSeen,
-        dimensions: [...row.dimensionKeys],
-        values: [...row.valueKeys],
+        summary: {
+          type: row.type,
+          count: row.count,
+          firstSeen: row.firstSeen,
+          lastSeen: row.lastSeen,
+          dimensions: [],
+          values: [],
+          droppedDimensionKeys: row.droppedDimensionKeys,
+          droppedValueKeys: row.droppedValueKeys,
+        },
+        dimensions: new Set(row.dimensionKeys),
+        values: new Set(row.valueKeys),
       });
       continue;
     }
+    const { summary } = merged;
     summary.count += row.count;
     summary.firstSeen = Math.min(summary.firstSeen, row.firstSeen);
     summary.lastSeen = Math.max(summary.lastSeen, row.lastSeen);
-    summary.dimensions = [...new Set([...summary.dimensions, ...row.dimensionKeys])].sort();
-    summary.values = [...new Set([...summary.values, ...row.valueKeys])].sort();
+    summary.droppedDimensionKeys += row.droppedDimensionKeys;
+    summary.droppedValueKeys += row.droppedValueKeys;
+    for (const key of row.dimensionKeys) merged.dimensions.add(key);
+    for (const key of row.valueKeys) merged.values.add(key);
   }
-  return [...byType.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  const summaries = [...byType.values()].map(({ summary, dimensions, values }) => {
+    const cappedDimensions = capCatalogKeys([...dimensions].sort());
+    const cappedValues = capCatalogKeys([...values].sort());
+    summary.dimensions = cappedDimensions.kept;
+    summary.values = cappedValues.kept;
+    summary.droppedDimensionKeys += cappedDimensions.cut;
+    summary.droppedValueKeys += cappedValues.cut;
+    return summary;
+  });
+  return summaries.sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
 }
 
 /** Cached results are immutable (final buckets only): the TTL only bounds the cache's size. */
@@ -127,8 +160,12 @@ export function createQueryService(options: {
   /** Results over final buckets only; null: no caching. */
   cache?: ResultCache | null;
   onCacheLookup?: (name: 'series' | 'top', hit: boolean) => void;
+  /** How much work one operation may do; absent: DEFAULT_QUERY_LIMITS. */
+  limits?: QueryLimits;
 }): QueryService {
   const { eventStore, seriesStore, policy } = options;
+  const limits = options.limits ?? DEFAULT_QUERY_LIMITS;
+  const newBudget = () => createQueryBudget(limits);
   const cache = options.cache ?? null;
 
   /**
@@ -182,7 +219,7 @@ export function createQueryService(options: {
       return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
     },
 
-    async series(tenant, request) {
+    async series(tenant, request, budget = newBudget()) {
       validateTypeName(request.type, 'query.type');
       validateKeyName(request.value, 'query.value');
       validateKeyName(request.groupBy, 'query.groupBy');
@@ -194,9 +231,22 @@ export function createQueryService(options: {
         );
       }
       const dimensions: Record<string, DimensionValue> | null = validateDimensionFilter(request.dimensions, 'query.dimensions');
+      // With fill, every series has every bucket: refused before reading when one series is too many.
+      if (request.fill && buckets > budget.pointsLeft()) {
+        throw queryTooLarge('points', limits.maxSeriesPoints, limits.maxSeriesPoints - budget.pointsLeft() + buckets, 'the series answer');
+      }
       const current = await finality();
       const shape = { value: request.value ?? null, interval: request.interval, groupBy: request.groupBy ?? null, dimensions, from, to, fill: request.fill ?? false };
       const allFinal = isFinal(bucketStart(to - 1, request.interval), request.interval, current.watermark, current.allowedLatenessMs);
+      let computed = false;
+      /** Before any point is built (or, for a cached answer, before it is returned). */
+      const checkSeriesSize = (size: { groups: number; points: number }) => {
+        computed = true;
+        if (size.groups > limits.maxSeriesGroups) {
+          throw queryTooLarge('groups', limits.maxSeriesGroups, size.groups, `the series answer groups by ${shape.groupBy}`);
+        }
+        budget.spendPoints(size.points, 'the series answer');
+      };
       const series = await cached('series', allFinal, { tenant, type: request.type, ...shape, dimensions: sortedKeys(dimensions) }, async () => {
         const rows = await seriesStore.readRollups({
           tenant,
@@ -205,14 +255,17 @@ export function createQueryService(options: {
           from: bucketStart(from, request.interval),
           to,
           valueKey: shape.value,
+          maxRows: budget.rowsLeft(),
         });
-        return buildSeries(rows, shape, current);
+        budget.spendRows(rows.length, 'the series query reads rollup rows');
+        return buildSeries(rows, shape, current, checkSeriesSize);
       });
+      if (!computed) checkSeriesSize({ groups: series.length, points: series.reduce((sum, s) => sum + s.points.length, 0) });
       // The watermark moves on; the points over final buckets do not.
       return series.map((s) => ({ ...s, watermark: current.watermark }));
     },
 
-    async top(tenant, request) {
+    async top(tenant, request, budget = newBudget()) {
       validateTypeName(request.type, 'query.type');
       validateKeyName(request.by, 'query.by');
       validateKeyName(request.value, 'query.value');
@@ -229,14 +282,36 @@ export function createQueryService(options: {
       const allFinal = isFinal(bucketStart(to - 1, 'MINUTE'), 'MINUTE', current.watermark, current.allowedLatenessMs);
       const topRequest = { tenant, type: request.type, by: request.by, value: request.value ?? null, from, to, limit, dimensions: sortedKeys(dimensions) };
       return cached('top', allFinal, topRequest, async () => {
-        const rows = await seriesStore.readRollups({ tenant, type: request.type, interval: 'MINUTE', from: bucketStart(from, 'MINUTE'), to, valueKey: request.value ?? null });
+        const rows = await seriesStore.readRollups({
+          tenant,
+          type: request.type,
+          interval: 'MINUTE',
+          from: bucketStart(from, 'MINUTE'),
+          to,
+          valueKey: request.value ?? null,
+          maxRows: budget.rowsLeft(),
+        });
+        budget.spendRows(rows.length, 'the top query reads rollup rows');
         return buildTop(rows, { by: request.by, value: request.value ?? null, dimensions, limit });
       });
     },
 
-    async eventTypes(tenant) {
-      return mergeCatalog(await seriesStore.readCatalog(tenant));
+    async eventTypes(tenant, types) {
+      if (types) {
+        if (types.length > limits.maxEventTypes) {
+          throw queryTooLarge('types', limits.maxEventTypes, types.length, 'eventTypes names too many types');
+        }
+        types.forEach((type, index) => validateTypeName(type, `types[${index}]`));
+      }
+      const rows = await seriesStore.readCatalog(tenant, { ...(types ? { types: [...new Set(types)] } : {}), maxTypes: limits.maxEventTypes });
+      const summaries = mergeCatalog(rows);
+      if (summaries.length > limits.maxEventTypes) {
+        throw queryTooLarge('types', limits.maxEventTypes, null, 'the tenant\'s catalog holds too many event types to list at once');
+      }
+      return summaries;
     },
+
+    newBudget,
 
     finality,
   };

@@ -1,6 +1,6 @@
 /** Shaping rollup rows into series, points and top lists. Pure. */
 import { dimensionOf, matchesDimensions, type DimensionValue } from '../domain/event.ts';
-import { bucketStartsBetween, type Interval } from '../domain/interval.ts';
+import { bucketCountBetween, bucketStartsBetween, type Interval } from '../domain/interval.ts';
 import type { RollupRow } from '../ports/series-store.ts';
 import { isFinal } from '../stream/event-time.ts';
 import { emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../stream/rollup.ts';
@@ -92,9 +92,15 @@ export function buildSeries(
   rows: readonly RollupRow[],
   shape: SeriesShape & { from: number; to: number; fill?: boolean | null },
   finality: Finality,
+  /** Told the size of the answer before any point is built; throws to refuse it. */
+  checkSize: (size: { groups: number; points: number }) => void = () => {},
 ): SeriesView[] {
   const groups = aggregateByGroup(rows, shape);
   if (!shape.groupBy && groups.size === 0) groups.set(null, new Map());
+  let points = 0;
+  if (shape.fill) points = groups.size * bucketCountBetween(shape.from, shape.to, shape.interval);
+  else for (const buckets of groups.values()) points += buckets.size;
+  checkSize({ groups: groups.size, points });
   const allStarts = shape.fill ? bucketStartsBetween(shape.from, shape.to, shape.interval) : null;
   return [...groups.keys()].sort(compareGroups).map((group) => {
     const buckets = groups.get(group)!;

@@ -20,6 +20,7 @@ import type { KeyService } from '../auth/key-service.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SeriesFeed } from './live-series.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
+import type { QueryBudget, QueryLimits } from '../query/query-limits.ts';
 
 /** Whose a live subscription is: revoking the key or a tenant limit applies to it. */
 export interface LiveSubscriber {
@@ -47,6 +48,8 @@ export interface Services {
     seriesFeeds: Map<string, Promise<SeriesFeed>>;
   };
   limits: UsageLimits;
+  /** How much one query may read and answer (src/query/query-limits.ts); live series feeds use them too. */
+  queryLimits: QueryLimits;
 }
 
 export interface GraphQLContext {
@@ -58,6 +61,8 @@ export interface GraphQLContext {
   requestId?: string;
   /** The caller's IP address (of the TCP connection; proxies' headers are not trusted): the rate-limit bucket of calls without a valid key. */
   remoteAddress: string | null;
+  /** What this operation's query fields may still read and answer, shared by all of them. */
+  budget: QueryBudget;
   loaders: {
     eventById(tenant: string): DataLoader<string, StoredEvent | null>;
     /** The catalog entry of a type: every type asked for in one operation costs one catalog read. */
@@ -80,6 +85,7 @@ export function createGraphQLContext(
     lastEventId,
     requestId,
     remoteAddress,
+    budget: services.queries.newBudget(),
     loaders: {
       eventById(tenant) {
         let loader = eventLoaders.get(tenant);
@@ -89,10 +95,14 @@ export function createGraphQLContext(
       eventTypeByName(tenant) {
         let loader = typeLoaders.get(tenant);
         if (!loader) {
-          loader = new DataLoader(async (types) => {
-            const byType = new Map((await services.queries.eventTypes(tenant)).map((summary) => [summary.type, summary]));
-            return types.map((type) => byType.get(type) ?? null);
-          });
+          loader = new DataLoader(
+            async (types) => {
+              const byType = new Map((await services.queries.eventTypes(tenant, types)).map((summary) => [summary.type, summary]));
+              return types.map((type) => byType.get(type) ?? null);
+            },
+            // One catalog read names at most as many types as one eventTypes answer may hold.
+            { maxBatchSize: services.queryLimits.maxEventTypes },
+          );
           typeLoaders.set(tenant, loader);
         }
         return loader;

@@ -15,6 +15,8 @@ import { liveTopics } from '../ports/live-bus.ts';
 import { validateDimensionFilter, validateKeyName, validateTypeName } from '../query/event-filter.ts';
 import { aggregateByGroup, toPoint, type PointView, type SeriesShape } from '../query/series-view.ts';
 import { decodeSeriesMessage } from '../stream/live-messages.ts';
+import { queryTooLarge } from '../query/query-limits.ts';
+import type { StreamlensError } from '../errors.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
 import { openSubscriptionsOf, type GraphQLContext, type Services } from './context.ts';
 
@@ -43,8 +45,13 @@ export interface SeriesFeed {
 const tooSlow = () =>
   new GraphQLError('this subscriber fell too far behind; subscribe again to continue', { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } });
 
+/** A subscriber's queue fails with a GraphQL error carrying the same code and extensions. */
+const asGraphQLError = (error: StreamlensError) =>
+  new GraphQLError(error.message, { extensions: { code: error.code, ...error.details }, originalError: error });
+
 async function openFeed(services: Services, tenant: string, type: string, shape: SeriesShape): Promise<SeriesFeed> {
   const allowedLatenessMs = (await services.queries.finality()).allowedLatenessMs;
+  const { maxRowsRead, maxSeriesGroups } = services.queryLimits;
   /** Changed buckets not yet re-read: start → affected groups. */
   const dirty = new Map<number, Set<string | null>>();
   let watermark: number | null = null;
@@ -62,7 +69,20 @@ async function openFeed(services: Services, tenant: string, type: string, shape:
         const [start, groups] = dirty.entries().next().value!;
         dirty.delete(start);
         // Just this bucket: every row whose bucket starts exactly at `start`.
-        const rows = await services.seriesStore.readRollups({ tenant, type, interval: shape.interval, from: start, to: start + 1, valueKey: shape.value ?? null });
+        const rows = await services.seriesStore.readRollups({
+          tenant,
+          type,
+          interval: shape.interval,
+          from: start,
+          to: start + 1,
+          valueKey: shape.value ?? null,
+          maxRows: maxRowsRead,
+        });
+        if (rows.length > maxRowsRead) {
+          failAll(asGraphQLError(queryTooLarge('rows', maxRowsRead, null, 'one bucket of this live series reads rollup rows')));
+          dirty.clear();
+          return;
+        }
         const byGroup = aggregateByGroup(rows, shape);
         for (const group of groups) {
           const aggregate = byGroup.get(group)?.get(start);
@@ -101,6 +121,13 @@ async function openFeed(services: Services, tenant: string, type: string, shape:
         dirty.set(bucket.start, (groups = new Set()));
       }
       groups.add(group);
+      // One bucket changing for more groups than a series answer may hold: the subscription is
+      // as much too large as the query would be, and says so instead of flooding its queue.
+      if (groups.size > maxSeriesGroups) {
+        failAll(asGraphQLError(queryTooLarge('groups', maxSeriesGroups, null, `one bucket of this live series changed for too many ${shape.groupBy} groups`)));
+        dirty.clear();
+        return;
+      }
     }
     void refresh();
   });

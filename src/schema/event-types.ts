@@ -9,14 +9,43 @@ export const EventTypeInfo = builder.objectRef<EventTypeSummary>('EventTypeInfo'
     count: t.field({ type: 'SafeInt', resolve: (i) => i.count }),
     firstSeen: t.field({ type: 'DateTime', description: 'Earliest event time.', resolve: (i) => i.firstSeen }),
     lastSeen: t.field({ type: 'DateTime', description: 'Latest event time.', resolve: (i) => i.lastSeen }),
-    dimensions: t.exposeStringList('dimensions', { description: 'Dimension keys seen.' }),
-    values: t.exposeStringList('values', { description: 'Value keys seen.' }),
+    dimensions: t.exposeStringList('dimensions', {
+      description:
+        'Dimension keys seen, sorted: at most 256 per type and log partition, the first seen (past that, keys are counted in droppedDimensionKeys, not listed).',
+    }),
+    values: t.exposeStringList('values', {
+      description: 'Value keys seen, sorted: at most 256 per type and log partition, the first seen (see droppedValueKeys).',
+    }),
+    dimensionsTruncated: t.boolean({
+      description: 'True when some dimension keys of this type are not listed in `dimensions` because the list was full.',
+      resolve: (i) => i.droppedDimensionKeys > 0,
+    }),
+    droppedDimensionKeys: t.field({
+      type: 'SafeInt',
+      description:
+        'Dimension keys not listed because the list was full, counted once per event that carried one (and once per key left out when partitions were merged): how much is missing, not how many distinct keys.',
+      resolve: (i) => i.droppedDimensionKeys,
+    }),
+    valuesTruncated: t.boolean({
+      description: 'True when some value keys of this type are not listed in `values` because the list was full.',
+      resolve: (i) => i.droppedValueKeys > 0,
+    }),
+    droppedValueKeys: t.field({
+      type: 'SafeInt',
+      description: 'Value keys not listed because the list was full, counted as droppedDimensionKeys is.',
+      resolve: (i) => i.droppedValueKeys,
+    }),
   }),
 });
 
 builder.queryField('eventTypes', (t) =>
   t.field({
     type: [EventTypeInfo],
-    resolve: (_root, _args, context) => context.services.queries.eventTypes(requireScope(context, 'READ')),
+    description:
+      'Every event type of the tenant, sorted by name, or only those named in `types`. At most MAX_EVENT_TYPES (default 1,000) per answer: a tenant with more names the ones it wants.',
+    args: {
+      types: t.arg.stringList({ description: 'Only these types (unknown ones are left out); omitted: every type.' }),
+    },
+    resolve: (_root, args, context) => context.services.queries.eventTypes(requireScope(context, 'READ'), args.types),
   }),
 );

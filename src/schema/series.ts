@@ -57,7 +57,7 @@ builder.queryField('series', (t) =>
     type: [Series],
     description: 'Every bucket of the interval that overlaps [from, to), ordered by start.',
     args: { query: t.arg({ type: SeriesQuery, required: true }) },
-    resolve: (_root, args, context) => context.services.queries.series(requireScope(context, 'READ'), args.query),
+    resolve: (_root, args, context) => context.services.queries.series(requireScope(context, 'READ'), args.query, context.budget),
   }),
 );
 

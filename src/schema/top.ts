@@ -27,6 +27,6 @@ builder.queryField('top', (t) =>
     type: [TopEntry],
     description: 'The values of a dimension ranked over the MINUTE buckets that overlap [from, to).',
     args: { query: t.arg({ type: TopQuery, required: true }) },
-    resolve: (_root, args, context) => context.services.queries.top(requireScope(context, 'READ'), args.query),
+    resolve: (_root, args, context) => context.services.queries.top(requireScope(context, 'READ'), args.query, context.budget),
   }),
 );

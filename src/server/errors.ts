@@ -126,7 +126,7 @@ export function createErrorMasker(logger: ErrorLogger, options: { hideSuggestion
       const path = error instanceof GraphQLError ? error.path : undefined;
       return new GraphQLError(expected.message, {
         ...(path ? { path } : {}),
-        extensions: { code: expected.code, ...(expected.retryable ? { retryable: true } : {}) },
+        extensions: { code: expected.code, ...expected.details, ...(expected.retryable ? { retryable: true } : {}) },
       });
     }
     if (error instanceof GraphQLError && (!error.originalError || error.originalError instanceof GraphQLError)) {

@@ -83,45 +83,101 @@ export function catalogRowIdsOfBatch(events: readonly CountedEvent[]): CatalogRo
   return [...ids.values()];
 }
 
-/** Same rule as rollups: an event changes a catalog row once, whatever the replays. */
+/**
+ * Most dimension keys, and most value keys, one catalog row (one type in one log partition)
+ * lists. Honest data has a few dozen: 256 is eight events' worth of fresh keys at the ingest
+ * maximum of 32 each, and keeps a row under about 17 KB per list (keys are at most 64
+ * characters). Past it, keys are not listed but counted (`droppedDimensionKeys`), so a stream
+ * of events with fresh random keys costs a bounded row, not one that grows with every event.
+ */
+export const MAX_CATALOG_KEYS = 256;
+
+/** A catalog row while a batch merges into it: Sets make each key's check O(1). */
+interface CatalogDraft {
+  row: CatalogRow;
+  dimensionKeys: Set<string>;
+  valueKeys: Set<string>;
+}
+
+/**
+ * The first `MAX_CATALOG_KEYS` of sorted keys, and how many were cut: a row stored before the
+ * cap existed (or merged from several partitions) is brought under it.
+ */
+export function capCatalogKeys(sortedKeys: readonly string[]): { kept: string[]; cut: number } {
+  if (sortedKeys.length <= MAX_CATALOG_KEYS) return { kept: [...sortedKeys], cut: 0 };
+  return { kept: sortedKeys.slice(0, MAX_CATALOG_KEYS), cut: sortedKeys.length - MAX_CATALOG_KEYS };
+}
+
+function draftOf(row: CatalogRow): CatalogDraft {
+  const dimensions = capCatalogKeys(row.dimensionKeys);
+  const values = capCatalogKeys(row.valueKeys);
+  return {
+    row: {
+      ...row,
+      droppedDimensionKeys: row.droppedDimensionKeys + dimensions.cut,
+      droppedValueKeys: row.droppedValueKeys + values.cut,
+    },
+    dimensionKeys: new Set(dimensions.kept),
+    valueKeys: new Set(values.kept),
+  };
+}
+
+/** Adds the keys the set has room for; returns how many it had no room for. */
+function addKeys(keys: Set<string>, seen: Iterable<string>): number {
+  let dropped = 0;
+  for (const key of seen) {
+    if (keys.has(key)) continue;
+    if (keys.size < MAX_CATALOG_KEYS) keys.add(key);
+    else dropped += 1;
+  }
+  return dropped;
+}
+
+/**
+ * Same rule as rollups: an event changes a catalog row once, whatever the replays. Linear in
+ * the batch: each event's keys are checked against Sets, and each changed row's keys are sorted
+ * once, at the end.
+ */
 export function mergeIntoCatalog(stored: readonly CatalogRow[], events: readonly CountedEvent[]): CatalogRow[] {
   const rows = new Map<string, CatalogRow>();
   for (const row of stored) rows.set(catalogRowKey(row), row);
-  const changed = new Map<string, CatalogRow>();
+  const changed = new Map<string, CatalogDraft>();
   for (const { event, partition, offset } of events) {
     const key = catalogRowKey({ tenant: event.tenant, type: event.type, partition });
-    let row = changed.get(key);
-    if (!row) {
+    let draft = changed.get(key);
+    if (!draft) {
       const base = rows.get(key);
       if (base && offset <= base.appliedOffset) continue;
-      row = base
-        ? { ...base, dimensionKeys: [...base.dimensionKeys], valueKeys: [...base.valueKeys] }
-        : {
-            tenant: event.tenant,
-            type: event.type,
-            partition,
-            appliedOffset: -1,
-            count: 0,
-            firstSeen: event.timestamp,
-            lastSeen: event.timestamp,
-            dimensionKeys: [],
-            valueKeys: [],
-          };
-      changed.set(key, row);
-    } else if (offset <= row.appliedOffset) {
+      draft = draftOf(
+        base ?? {
+          tenant: event.tenant,
+          type: event.type,
+          partition,
+          appliedOffset: -1,
+          count: 0,
+          firstSeen: event.timestamp,
+          lastSeen: event.timestamp,
+          dimensionKeys: [],
+          valueKeys: [],
+          droppedDimensionKeys: 0,
+          droppedValueKeys: 0,
+        },
+      );
+      changed.set(key, draft);
+    } else if (offset <= draft.row.appliedOffset) {
       continue;
     }
+    const row = draft.row;
     row.count += 1;
     row.firstSeen = Math.min(row.firstSeen, event.timestamp);
     row.lastSeen = Math.max(row.lastSeen, event.timestamp);
-    row.dimensionKeys = unionSorted(row.dimensionKeys, Object.keys(event.dimensions));
-    row.valueKeys = unionSorted(row.valueKeys, Object.keys(event.values));
+    row.droppedDimensionKeys += addKeys(draft.dimensionKeys, Object.keys(event.dimensions));
+    row.droppedValueKeys += addKeys(draft.valueKeys, Object.keys(event.values));
     row.appliedOffset = offset;
   }
-  return [...changed.values()];
-}
-
-function unionSorted(a: readonly string[], b: readonly string[]): string[] {
-  if (b.every((key) => a.includes(key))) return a as string[];
-  return [...new Set([...a, ...b])].sort();
+  return [...changed.values()].map(({ row, dimensionKeys, valueKeys }) => ({
+    ...row,
+    dimensionKeys: [...dimensionKeys].sort(),
+    valueKeys: [...valueKeys].sort(),
+  }));
 }

@@ -88,13 +88,43 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   it('keeps the type catalog per partition', async () => {
     const catalog = {
       tenant: 'acme', type: 'purchase', partition: 0, appliedOffset: 3, count: 3, firstSeen: MINUTE, lastSeen: MINUTE + 5,
-      dimensionKeys: ['country'], valueKeys: ['amount'],
+      dimensionKeys: ['country'], valueKeys: ['amount'], droppedDimensionKeys: 0, droppedValueKeys: 0,
     };
     await store.saveCatalog([catalog, { ...catalog, type: 'click' }, { ...catalog, tenant: 'other' }]);
     expect(await store.loadCatalog([catalog])).toEqual([catalog]);
     expect((await store.readCatalog('acme')).map((c) => c.type).sort()).toEqual(['click', 'purchase']);
     await store.saveCatalog([{ ...catalog, count: 4, appliedOffset: 4 }]);
     expect((await store.loadCatalog([catalog]))[0]!.count).toBe(4);
+  });
+
+  it('stops a range read one row past maxRows', async () => {
+    // Two windows of MINUTE rows (a Cassandra window is 6 hours), three combinations per bucket.
+    const starts = [MINUTE, MINUTE + 60_000, MINUTE + 6 * 3_600_000, MINUTE + 6 * 3_600_000 + 60_000];
+    await store.saveRollups(
+      starts.flatMap((bucketStart) =>
+        ['DE', 'FR', 'NL'].map((country) => row({ bucketStart, dimensionsKey: `[["country","${country}"]]`, dimensions: { country } })),
+      ),
+    );
+    const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 86_400_000 };
+    expect((await store.readRollups(range)).length).toBe(12);
+    expect((await store.readRollups({ ...range, maxRows: 12 })).length).toBe(12);
+    expect((await store.readRollups({ ...range, maxRows: 4 })).length).toBe(5);
+    expect((await store.readRollups({ ...range, maxRows: 0 })).length).toBe(1);
+  });
+
+  it('keeps the catalog\'s overflow counters, and reads only the types asked, up to maxTypes + 1', async () => {
+    const catalog = {
+      tenant: 'acme', type: 'purchase', partition: 0, appliedOffset: 3, count: 3, firstSeen: MINUTE, lastSeen: MINUTE + 5,
+      dimensionKeys: ['country'], valueKeys: ['amount'], droppedDimensionKeys: 7, droppedValueKeys: 2,
+    };
+    const types = ['a', 'b', 'c', 'd'];
+    await store.saveCatalog(types.flatMap((type) => [0, 1].map((partition) => ({ ...catalog, type, partition }))));
+    expect(await store.loadCatalog([{ ...catalog, type: 'a' }])).toEqual([{ ...catalog, type: 'a' }]);
+    const typesOf = (rows: { type: string; partition: number }[]) => rows.map((r) => `${r.type}${r.partition}`).sort();
+    expect(typesOf(await store.readCatalog('acme'))).toEqual(['a0', 'a1', 'b0', 'b1', 'c0', 'c1', 'd0', 'd1']);
+    expect(typesOf(await store.readCatalog('acme', { maxTypes: 2 }))).toEqual(['a0', 'a1', 'b0', 'b1', 'c0', 'c1']);
+    expect(typesOf(await store.readCatalog('acme', { types: ['d', 'b', 'zz'] }))).toEqual(['b0', 'b1', 'd0', 'd1']);
+    expect(typesOf(await store.readCatalog('acme', { types: ['d', 'b', 'c'], maxTypes: 1 }))).toEqual(['b0', 'b1', 'c0', 'c1']);
   });
 
   it('keeps each partition\'s progress, and only ever raises it', async () => {
@@ -115,7 +145,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   it('writes a processed batch: rows, catalog and progress together', async () => {
     const catalog = {
       tenant: 'acme', type: 'purchase', partition: 3, appliedOffset: 42, count: 2, firstSeen: MINUTE, lastSeen: MINUTE + 1,
-      dimensionKeys: ['country'], valueKeys: ['amount'],
+      dimensionKeys: ['country'], valueKeys: ['amount'], droppedDimensionKeys: 0, droppedValueKeys: 0,
     };
     const rows = [row({ partition: 3, appliedOffset: 42 }, [5, 7]), row({ partition: 3, appliedOffset: 41, interval: 'HOUR' }, [5])];
     await store.saveBatch({ rollups: rows, catalog: [catalog], partition: 3, progress: { maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 } });
@@ -131,7 +161,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     const proto = row({ dimensionsKey: '[["constructor","a"]]', dimensions: { constructor: 'a', _bsontype: 'x' }, aggregate });
     const catalog = {
       tenant: 'acme', type: 'purchase', partition: 0, appliedOffset: 1, count: 2, firstSeen: MINUTE, lastSeen: MINUTE,
-      dimensionKeys: ['_bsontype', 'constructor'], valueKeys: ['_bsontype', 'constructor', 'toString'],
+      dimensionKeys: ['_bsontype', 'constructor'], valueKeys: ['_bsontype', 'constructor', 'toString'], droppedDimensionKeys: 0, droppedValueKeys: 0,
     };
     await store.saveBatch({ rollups: [proto], catalog: [catalog], partition: 0, progress: { maxEventTime: MINUTE, storedThrough: 1, lastActiveAt: 1 } });
     const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 1 };

@@ -145,7 +145,7 @@ describe('rollup planning', () => {
       counted(2, { ...event('b', minute, { qty: 2 }), dimensions: { plan: 'pro' } }),
     ]);
     expect(rows).toEqual([
-      { tenant: 'default', type: 'purchase', partition: 0, appliedOffset: 2, count: 2, firstSeen: minute, lastSeen: minute + 5000, dimensionKeys: ['country', 'plan'], valueKeys: ['amount', 'qty'] },
+      { tenant: 'default', type: 'purchase', partition: 0, appliedOffset: 2, count: 2, firstSeen: minute, lastSeen: minute + 5000, dimensionKeys: ['country', 'plan'], valueKeys: ['amount', 'qty'], droppedDimensionKeys: 0, droppedValueKeys: 0 },
     ]);
     expect(mergeIntoCatalog(rows, [counted(2, event('b', minute, {}))])).toEqual([]);
   });

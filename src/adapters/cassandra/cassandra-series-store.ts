@@ -132,7 +132,14 @@ function toCatalogRow(row: types.Row): CatalogRow {
     lastSeen: toNumber(row.get('last_seen'), 'last_seen'),
     dimensionKeys: JSON.parse(row.get('dimension_keys')),
     valueKeys: JSON.parse(row.get('value_keys')),
+    droppedDimensionKeys: countOrZero(row.get('dropped_dimension_keys'), 'dropped_dimension_keys'),
+    droppedValueKeys: countOrZero(row.get('dropped_value_keys'), 'dropped_value_keys'),
   };
+}
+
+/** A column added by a later migration is null in rows written before it. */
+function countOrZero(value: unknown, column: string): number {
+  return value === null || value === undefined ? 0 : toNumber(value, column);
 }
 
 /** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
@@ -222,7 +229,7 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
     upsertRollup: `INSERT INTO ${keyspace}.rollups (tenant, type, interval, window_start, bucket_start, dimensions_key, log_partition,
       dimensions, applied_offset, aggregate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
     selectWindowRange: `SELECT * FROM ${keyspace}.rollups
-      WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start >= ? AND bucket_start < ?`,
+      WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start >= ? AND bucket_start < ? LIMIT ?`,
     countWindow: `SELECT COUNT(*) AS row_count FROM ${keyspace}.rollups WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ?`,
     countWindowBefore: `SELECT COUNT(*) AS row_count FROM ${keyspace}.rollups
       WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start < ?`,
@@ -236,8 +243,9 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
     windowsBefore: `SELECT window_start, tenant, type FROM ${keyspace}.rollup_windows WHERE interval = ? AND window_start < ?`,
     selectCatalog: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ? AND type = ? AND log_partition = ?`,
     selectTenantCatalog: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ?`,
+    selectTenantCatalogTypes: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ? AND type IN ?`,
     upsertCatalog: `INSERT INTO ${keyspace}.catalog (tenant, type, log_partition, applied_offset, event_count, first_seen, last_seen,
-      dimension_keys, value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      dimension_keys, value_keys, dropped_dimension_keys, dropped_value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     selectAllProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at FROM ${keyspace}.partition_progress WHERE scope = ?`,
     selectProgress: `SELECT max_event_time, stored_through, last_active_at FROM ${keyspace}.partition_progress WHERE scope = ? AND log_partition = ?`,
     upsertProgress: `INSERT INTO ${keyspace}.partition_progress (scope, log_partition, max_event_time, stored_through, last_active_at) VALUES (?, ?, ?, ?, ?)`,
@@ -278,11 +286,17 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
     return group.resultItems as types.ResultSet[];
   }
 
-  /** Every row of a query, following the paging state so large partitions arrive in pages. */
-  async function selectAll(query: string, parameters: unknown[]): Promise<types.Row[]> {
+  /**
+   * Every row of a query, following the paging state so large partitions arrive in pages;
+   * `keepReading` is asked after each row, and no further row is read once it says no.
+   */
+  async function selectAll(query: string, parameters: unknown[], keepReading: (row: types.Row) => boolean = () => true): Promise<types.Row[]> {
     const result = await client.execute(query, parameters, { fetchSize: PAGE_SIZE });
     const rows: types.Row[] = [];
-    for await (const row of result) rows.push(row);
+    for await (const row of result) {
+      rows.push(row);
+      if (!keepReading(row)) break;
+    }
     return rows;
   }
 
@@ -362,19 +376,26 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       return guarded('read rollups', async () => {
         if (!(range.from < range.to)) return [];
         const windows = await windowsOverlapping(range.tenant, range.type, range.interval, range.from, range.to);
+        // With maxRows, every window stops reading once the windows together hold more than
+        // that (each window's LIMIT bounds it alone): at most maxRows + 1 rows plus the pages
+        // in flight are ever held, and only maxRows + 1 are decoded.
+        const wanted = range.maxRows === undefined ? Number.MAX_SAFE_INTEGER : range.maxRows + 1;
+        let read = 0;
+        const keepReading = () => ++read < wanted;
+        /** CQL's LIMIT is a 32-bit int. */
+        const windowLimit = Math.min(wanted, 2_147_483_647);
         // Windows ascend and each partition is clustered by bucket_start, so concatenating the
         // windows in order yields rows ordered by bucket start.
         const perWindow = await mapConcurrently(windows, CONCURRENCY, (windowStart) =>
-          selectAll(cql.selectWindowRange, [
-            range.tenant,
-            range.type,
-            range.interval,
-            toBigInt(windowStart),
-            toBigInt(range.from),
-            toBigInt(range.to),
-          ]),
+          read >= wanted
+            ? Promise.resolve([])
+            : selectAll(
+                cql.selectWindowRange,
+                [range.tenant, range.type, range.interval, toBigInt(windowStart), toBigInt(range.from), toBigInt(range.to), windowLimit],
+                keepReading,
+              ),
         );
-        return perWindow.flat().map((row) => toRollupRow(row, range.valueKey));
+        return perWindow.flat().slice(0, wanted).map((row) => toRollupRow(row, range.valueKey));
       });
     },
 
@@ -401,13 +422,35 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
             toBigInt(row.lastSeen),
             JSON.stringify(row.dimensionKeys),
             JSON.stringify(row.valueKeys),
+            toBigInt(row.droppedDimensionKeys),
+            toBigInt(row.droppedValueKeys),
           ]),
         ),
       );
     },
 
-    readCatalog(tenant) {
-      return guarded('read the catalog', async () => (await selectAll(cql.selectTenantCatalog, [tenant])).map(toCatalogRow));
+    readCatalog(tenant, range = {}) {
+      return guarded('read the catalog', async () => {
+        // Rows come clustered by type, then partition: reading stops at the first row of the
+        // type after the last one wanted (that row is left out).
+        const wantedTypes = range.maxTypes === undefined ? Number.MAX_SAFE_INTEGER : range.maxTypes + 1;
+        let typesSeen = 0;
+        let lastType: string | null = null;
+        const rows = await selectAll(
+          range.types ? cql.selectTenantCatalogTypes : cql.selectTenantCatalog,
+          range.types ? [tenant, [...range.types]] : [tenant],
+          (row) => {
+            const type = row.get('type') as string;
+            if (type !== lastType) {
+              lastType = type;
+              typesSeen += 1;
+            }
+            return typesSeen <= wantedTypes;
+          },
+        );
+        if (typesSeen > wantedTypes) rows.pop();
+        return rows.map(toCatalogRow);
+      });
     },
 
     loadProgress() {

@@ -95,6 +95,14 @@ export const seriesStoreMigrations: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    version: 5,
+    description: 'catalog rows count the keys past the per-type cap',
+    statements: (keyspace) => [
+      `ALTER TABLE ${keyspace}.catalog ADD IF NOT EXISTS dropped_dimension_keys bigint`,
+      `ALTER TABLE ${keyspace}.catalog ADD IF NOT EXISTS dropped_value_keys bigint`,
+    ],
+  },
 ];
 
 /** Unquoted CQL identifiers fold to lower case; insisting on it keeps every statement unquoted. */

@@ -27,6 +27,8 @@ interface StoredCatalog {
   last_seen: number;
   dimension_keys: string;
   value_keys: string;
+  dropped_dimension_keys: number;
+  dropped_value_keys: number;
 }
 
 function toRollupRow(row: StoredRollup, onlyValue?: string | null, dimensions: Record<string, string> = JSON.parse(row.dimensions)): RollupRow {
@@ -54,6 +56,8 @@ function toCatalogRow(row: StoredCatalog): CatalogRow {
     lastSeen: row.last_seen,
     dimensionKeys: JSON.parse(row.dimension_keys),
     valueKeys: JSON.parse(row.value_keys),
+    droppedDimensionKeys: row.dropped_dimension_keys,
+    droppedValueKeys: row.dropped_value_keys,
   };
 }
 
@@ -83,6 +87,8 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       last_seen INTEGER NOT NULL,
       dimension_keys TEXT NOT NULL,
       value_keys TEXT NOT NULL,
+      dropped_dimension_keys INTEGER NOT NULL DEFAULT 0,
+      dropped_value_keys INTEGER NOT NULL DEFAULT 0,
       PRIMARY KEY (tenant, type, log_partition)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS partition_progress (
@@ -92,6 +98,12 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       last_active_at INTEGER NOT NULL
     );
   `);
+
+  // A catalog table made before the key cap lacks the overflow counters: add them (0 so far).
+  const catalogColumns = new Set(db.prepare<[], { name: string }>('PRAGMA table_info(catalog)').all().map((column) => column.name));
+  for (const column of ['dropped_dimension_keys', 'dropped_value_keys']) {
+    if (!catalogColumns.has(column)) db.exec(`ALTER TABLE catalog ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
+  }
 
   const selectRollup = db.prepare<unknown[], StoredRollup>(
     `SELECT * FROM rollups WHERE tenant = ? AND type = ? AND interval = ? AND bucket_start = ?
@@ -103,14 +115,14 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
   );
   const selectRange = db.prepare<unknown[], StoredRollup>(
     `SELECT * FROM rollups WHERE tenant = ? AND type = ? AND interval = ? AND bucket_start >= ? AND bucket_start < ?
-     ORDER BY bucket_start`,
+     ORDER BY bucket_start LIMIT ?`,
   );
   const selectCatalog = db.prepare<unknown[], StoredCatalog>(
     'SELECT * FROM catalog WHERE tenant = ? AND type = ? AND log_partition = ?',
   );
   const upsertCatalog = db.prepare(
     `INSERT OR REPLACE INTO catalog (tenant, type, log_partition, applied_offset, count, first_seen, last_seen,
-       dimension_keys, value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       dimension_keys, value_keys, dropped_dimension_keys, dropped_value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const saveRollups = db.transaction((rows: RollupRow[]) => {
     for (const r of rows) {
@@ -132,7 +144,7 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
     for (const r of rows) {
       upsertCatalog.run(
         r.tenant, r.type, r.partition, r.appliedOffset, r.count, r.firstSeen, r.lastSeen,
-        JSON.stringify(r.dimensionKeys), JSON.stringify(r.valueKeys),
+        JSON.stringify(r.dimensionKeys), JSON.stringify(r.valueKeys), r.droppedDimensionKeys, r.droppedValueKeys,
       );
     }
   });
@@ -167,7 +179,10 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
         return dimensions;
       };
       return guarded('read rollups', () =>
-        selectRange.all(range.tenant, range.type, range.interval, range.from, range.to).map((row) => toRollupRow(row, range.valueKey, parsedDimensions(row.dimensions))),
+        // LIMIT -1 is SQLite's "no limit".
+        selectRange
+          .all(range.tenant, range.type, range.interval, range.from, range.to, range.maxRows === undefined ? -1 : range.maxRows + 1)
+          .map((row) => toRollupRow(row, range.valueKey, parsedDimensions(row.dimensions))),
       );
     },
     loadCatalog(ids) {
@@ -181,10 +196,20 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
     saveCatalog(rows) {
       return guarded('write the catalog', () => saveCatalog(rows));
     },
-    readCatalog(tenant) {
-      return guarded('read the catalog', () =>
-        db.prepare<[string], StoredCatalog>('SELECT * FROM catalog WHERE tenant = ? ORDER BY type').all(tenant).map(toCatalogRow),
-      );
+    readCatalog(tenant, range = {}) {
+      return guarded('read the catalog', () => {
+        const where = ['tenant = ?'];
+        const params: unknown[] = [tenant];
+        if (range.types) {
+          where.push(`type IN (${range.types.map(() => '?').join(', ')})`);
+          params.push(...range.types);
+        }
+        // The first maxTypes + 1 types by name, with every partition's row of each.
+        const types = `SELECT DISTINCT type FROM catalog WHERE ${where.join(' AND ')} ORDER BY type LIMIT ?`;
+        const sql = `SELECT * FROM catalog WHERE tenant = ? AND type IN (${types}) ORDER BY type, log_partition`;
+        const limit = range.maxTypes === undefined ? -1 : range.maxTypes + 1;
+        return db.prepare<unknown[], StoredCatalog>(sql).all(tenant, ...params, limit).map(toCatalogRow);
+      });
     },
     loadProgress() {
       return guarded('read progress', () => {

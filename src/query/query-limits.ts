@@ -1,0 +1,100 @@
+/**
+ * How much work one query may do, checked before the work is done, so that no single request
+ * can hold the event loop or grow memory without bound. Pure: no I/O.
+ *
+ * - `points`: points of a series answer (groups × buckets with `fill`, the non-empty
+ *   (group, bucket) pairs without), counted before any point is built;
+ * - `rows`: rollup rows read from the series store; the store read itself stops past the
+ *   limit, so no adapter materialises an unbounded result;
+ * - `groups`: series of one answer (distinct `groupBy` values), and groups one bucket of a live
+ *   series subscription updates at once;
+ * - `types`: event types of one `eventTypes` answer.
+ *
+ * Points and rows are a budget per operation (every alias of it draws from the same budget), so
+ * aliasing a query thirty times does not multiply what one request may cost.
+ */
+import { StreamlensError } from '../errors.ts';
+
+export interface QueryLimits {
+  /** Most series points one operation may answer. */
+  maxSeriesPoints: number;
+  /** Most rollup rows one operation may read from the series store. */
+  maxRowsRead: number;
+  /** Most groups of one series answer, and of one bucket's live update. */
+  maxSeriesGroups: number;
+  /** Most event types one `eventTypes` answer may hold. */
+  maxEventTypes: number;
+}
+
+/**
+ * Generous for honest use, far below what freezes the service (measured on a shared two-core
+ * machine, embedded; a freeze is the time the event loop is held):
+ * - points: 100,000 is ten series of 10,000 buckets, or a month of HOUR buckets (744) for 134
+ *   groups; it took 0.5–1.1 s and +85 MB, where the issue's 10 million points took 49 s and 4.4 GB;
+ * - rows: 50,000 is a month of HOUR buckets for 67 dimension combinations (a type's events share
+ *   one log partition, so one row per bucket and combination); 100,000 rows merged into one
+ *   point took 3.5 s;
+ * - groups: 1,000 series are far more than a chart or a table can show;
+ * - types: 1,000 types; a tenant with more names the ones it wants (`eventTypes(types: …)`).
+ */
+export const DEFAULT_QUERY_LIMITS: QueryLimits = {
+  maxSeriesPoints: 100_000,
+  maxRowsRead: 50_000,
+  maxSeriesGroups: 1_000,
+  maxEventTypes: 1_000,
+};
+
+export type QuerySizeMeasure = 'points' | 'rows' | 'groups' | 'types';
+
+/** What a client can do to fit under each limit. */
+const ADVICE: Record<QuerySizeMeasure, string> = {
+  points: 'use a shorter range, a coarser interval, a dimensions filter, or fill: false',
+  rows: 'use a shorter range, a coarser interval, or a dimensions filter',
+  groups: 'group by a dimension with fewer values, or filter with dimensions',
+  types: 'name the types you want with eventTypes(types: [...])',
+};
+
+/**
+ * QUERY_TOO_LARGE, with `extensions.measure` (which limit), `extensions.limit` (its value) and,
+ * when known, `extensions.actual`: the same shape as QUERY_TOO_COMPLEX.
+ */
+export function queryTooLarge(measure: QuerySizeMeasure, limit: number, actual: number | null, what: string): StreamlensError {
+  const size = actual === null ? `more than ${limit}` : String(actual);
+  return new StreamlensError('QUERY_TOO_LARGE', `${what}: ${size} ${measure}, above the limit of ${limit}; ${ADVICE[measure]}`, {
+    details: actual === null ? { measure, limit } : { measure, limit, actual },
+  });
+}
+
+/** What one operation may still spend; every query field of the operation draws from it. */
+export interface QueryBudget {
+  readonly limits: QueryLimits;
+  /** How many more rows this operation may read. */
+  rowsLeft(): number;
+  /** How many more points this operation may answer. */
+  pointsLeft(): number;
+  /**
+   * Records rows read; throws QUERY_TOO_LARGE when they go past what was left. A store read
+   * asked for `rowsLeft()` returns at most one more, so `actual` is unknown then.
+   */
+  spendRows(count: number, what: string): void;
+  /** Records points about to be built; throws QUERY_TOO_LARGE when they go past what was left. */
+  spendPoints(count: number, what: string): void;
+}
+
+export function createQueryBudget(limits: QueryLimits): QueryBudget {
+  let rowsRead = 0;
+  let points = 0;
+  return {
+    limits,
+    rowsLeft: () => Math.max(0, limits.maxRowsRead - rowsRead),
+    pointsLeft: () => Math.max(0, limits.maxSeriesPoints - points),
+    spendRows(count, what) {
+      if (rowsRead + count > limits.maxRowsRead) throw queryTooLarge('rows', limits.maxRowsRead, null, what);
+      rowsRead += count;
+    },
+    spendPoints(count, what) {
+      if (points + count > limits.maxSeriesPoints) throw queryTooLarge('points', limits.maxSeriesPoints, points + count, what);
+      points += count;
+    },
+  };
+}
