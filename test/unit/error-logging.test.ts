@@ -14,7 +14,7 @@ describe('log levels of errors', () => {
     const located = (original: Error) => new GraphQLError(original.message, { originalError: original, path: ['field'] });
     expect(isClientError(located(badInput('bad')))).toBe(true);
     expect(isClientError(new GraphQLError('Variable "$e" got invalid value 5'))).toBe(true);
-    for (const code of ['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'QUERY_TOO_COMPLEX', 'PAYLOAD_TOO_LARGE', 'KEY_LIMIT', 'GRAPHQL_VALIDATION_FAILED']) {
+    for (const code of ['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'QUERY_TOO_COMPLEX', 'QUERY_TOO_LARGE', 'PAYLOAD_TOO_LARGE', 'PERSISTED_QUERY_NOT_IN_LIST', 'KEY_LIMIT', 'GRAPHQL_VALIDATION_FAILED']) {
       expect(isClientError(new GraphQLError('x', { extensions: { code } }))).toBe(true);
     }
     expect(isClientError(located(unavailable('the log is down')))).toBe(false);
