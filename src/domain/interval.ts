@@ -35,3 +35,31 @@ export function bucketCountBetween(from: number, to: number, interval: Interval)
   if (to <= from) return 0;
   return Math.ceil((to - bucketStart(from, interval)) / INTERVAL_MS[interval]);
 }
+
+/** An aligned run of buckets of one interval: every bucket starting in [from, to). */
+export interface BucketBlock {
+  interval: Interval;
+  from: number;
+  to: number;
+}
+
+/** Coarsest first: a DAY bucket holds 1,440 MINUTE buckets' events in one row. */
+const COVER_INTERVALS: readonly Interval[] = ['DAY', 'HOUR', 'MINUTE'];
+
+/**
+ * The MINUTE-aligned range [from, to) cut into the coarsest aligned blocks: whole UTC days as DAY
+ * buckets, whole hours left at the edges as HOUR buckets, the rest as MINUTE buckets. Every
+ * interval's rollups hold the same events, so merging these rows gives exactly what merging
+ * every MINUTE bucket of the range would, from far fewer rows (31 days: about 200 rows per
+ * dimension combination instead of 44,640).
+ */
+export function coarsestCover(from: number, to: number, intervals: readonly Interval[] = COVER_INTERVALS): BucketBlock[] {
+  if (to <= from) return [];
+  const [interval, ...finer] = intervals;
+  if (finer.length === 0) return [{ interval: interval!, from, to }];
+  const size = INTERVAL_MS[interval!];
+  const innerFrom = Math.ceil(from / size) * size;
+  const innerTo = Math.floor(to / size) * size;
+  if (innerFrom >= innerTo) return coarsestCover(from, to, finer);
+  return [...coarsestCover(from, innerFrom, finer), { interval: interval!, from: innerFrom, to: innerTo }, ...coarsestCover(innerTo, to, finer)];
+}

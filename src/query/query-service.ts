@@ -3,7 +3,7 @@
  * calls the store ports, and shapes results with the pure functions beside it.
  */
 import type { DimensionValue, StoredEvent } from '../domain/event.ts';
-import { bucketCountBetween, bucketStart, type Interval } from '../domain/interval.ts';
+import { bucketCountBetween, bucketEnd, bucketStart, coarsestCover, type Interval } from '../domain/interval.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import type { CatalogRow, SeriesStore } from '../ports/series-store.ts';
 import { createHash } from 'node:crypto';
@@ -282,15 +282,15 @@ export function createQueryService(options: {
       const allFinal = isFinal(bucketStart(to - 1, 'MINUTE'), 'MINUTE', current.watermark, current.allowedLatenessMs);
       const topRequest = { tenant, type: request.type, by: request.by, value: request.value ?? null, from, to, limit, dimensions: sortedKeys(dimensions) };
       return cached('top', allFinal, topRequest, async () => {
-        const rows = await seriesStore.readRollups({
-          tenant,
-          type: request.type,
-          interval: 'MINUTE',
-          from: bucketStart(from, 'MINUTE'),
-          to,
-          valueKey: request.value ?? null,
-          maxRows: budget.rowsLeft(),
-        });
+        // The MINUTE buckets overlapping [from, to), read as whole days and hours where they can be.
+        const blocks = coarsestCover(bucketStart(from, 'MINUTE'), bucketEnd(bucketStart(to - 1, 'MINUTE'), 'MINUTE'));
+        const maxRows = budget.rowsLeft();
+        const reads = await Promise.all(
+          blocks.map((block) =>
+            seriesStore.readRollups({ tenant, type: request.type, ...block, valueKey: request.value ?? null, maxRows }),
+          ),
+        );
+        const rows = reads.flat();
         budget.spendRows(rows.length, 'the top query reads rollup rows');
         return buildTop(rows, { by: request.by, value: request.value ?? null, dimensions, limit });
       });

@@ -244,3 +244,47 @@ describe.each<Backend>(['embedded', 'real servers'])('hostile sizes against smal
     await expectHealthy(server);
   });
 });
+
+describe('an honest top over days stays within MAX_ROWS_READ', () => {
+  let server: TestServer;
+  const DAY = 86_400_000;
+  // Three UTC days back, so every event is in the past; a week of lateness keeps them counted.
+  const dayStart = Math.floor(Date.now() / DAY) * DAY - 3 * DAY;
+  const first = dayStart + 22 * 3_600_000 + 37 * 60_000;
+  const QUARTER_HOURS = 144; // 36 hours of one event per plan every 15 minutes
+  const events = Array.from({ length: QUARTER_HOURS }, (_, k) =>
+    [0, 1, 2]
+      .filter((plan) => k % (plan + 1) === 0)
+      .map((plan) => ({ type: 'longtop', timestamp: new Date(first + k * 15 * 60_000).toISOString(), dimensions: { plan: `p${plan}` }, values: { amount: (plan + 1) ** 2 } })),
+  ).flat();
+
+  beforeAll(async () => {
+    server = await startServer({ env: { MAX_ROWS_READ: '100', ALLOWED_LATENESS: '7d' } });
+    await ingest(server, events);
+    await waitForProcessing(server.url, 60_000);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('ranks 36 hours of MINUTE buckets exactly from whole days and hours (264 MINUTE rows, limit 100)', async () => {
+    expect(events.length).toBe(144 + 72 + 48);
+    const range = { from: new Date(first).toISOString(), to: new Date(first + QUARTER_HOURS * 15 * 60_000).toISOString() };
+    const answer = await data(server.url, TOP, { q: { type: 'longtop', by: 'plan', ...range } });
+    expect(answer.top).toEqual([
+      { key: 'p0', count: 144, sum: null },
+      { key: 'p1', count: 72, sum: null },
+      { key: 'p2', count: 48, sum: null },
+    ]);
+    const bySum = await data(server.url, TOP, { q: { type: 'longtop', by: 'plan', value: 'amount', ...range } });
+    expect(bySum.top).toEqual([
+      { key: 'p2', count: 48, sum: 432 },
+      { key: 'p1', count: 72, sum: 288 },
+      { key: 'p0', count: 144, sum: 144 },
+    ]);
+    // The last event alone, from inside its minute to the range's end: MINUTE buckets only.
+    const lastMinute = await data(server.url, TOP, { q: { type: 'longtop', by: 'plan', from: new Date(first + 143 * 15 * 60_000 + 1).toISOString(), to: range.to } });
+    expect(lastMinute.top).toEqual([{ key: 'p0', count: 1, sum: null }]);
+    await expectHealthy(server);
+  });
+});
