@@ -2,6 +2,7 @@
  * The one place that reads environment variables. Every problem is collected and reported at
  * once, so a bad deployment fails at start with a single message that lists them all.
  */
+import { DEFAULT_MAX_ATTEMPTS } from './stream/failure-policy.ts';
 import { z } from 'zod';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './server/limits.ts';
 
@@ -82,6 +83,7 @@ const environmentSchema = z.object({
   INGEST_MAX_BATCH_EVENTS: integer(1000, 1, 100_000),
   INGEST_MAX_PROPERTIES_BYTES: integer(16_384, 0, 1_048_576),
   MAX_PROCESSING_LAG: integer(1_000_000, 1, 1_000_000_000),
+  PROCESSING_MAX_ATTEMPTS: integer(DEFAULT_MAX_ATTEMPTS, 1, 100),
   INGEST_RATE_PER_KEY: integer(20_000, 1, 100_000_000),
   QUERY_RATE_PER_KEY: integer(100, 1, 1_000_000),
   MAX_SUBSCRIPTIONS_PER_TENANT: integer(10_000, 1, 10_000_000),
@@ -118,6 +120,8 @@ export interface Config {
   ingest: { maxBatchEvents: number; maxPropertiesBytes: number };
   /** Past this many unprocessed events, ingest answers UNAVAILABLE and readiness is false. */
   maxProcessingLag: number;
+  /** Failed deliveries of a log batch before the processor isolates (and sets aside) the records that fail. */
+  processingMaxAttempts: number;
   usage: { ingestEventsPerSecond: number; operationsPerSecond: number; maxSubscriptionsPerTenant: number };
   /** GraphiQL and introspection: on by default, off by default when NODE_ENV=production. */
   graphiql: boolean;
@@ -169,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       logRetentionMs: e.LOG_RETENTION,
       ingest: { maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS, maxPropertiesBytes: e.INGEST_MAX_PROPERTIES_BYTES },
       maxProcessingLag: e.MAX_PROCESSING_LAG,
+      processingMaxAttempts: e.PROCESSING_MAX_ATTEMPTS,
       usage: {
         ingestEventsPerSecond: e.INGEST_RATE_PER_KEY,
         operationsPerSecond: e.QUERY_RATE_PER_KEY,

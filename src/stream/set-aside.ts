@@ -59,3 +59,32 @@ export function positionOfSetAsideId(id: string): { partition: number; offset: n
   const offset = Number(match[2]);
   return Number.isSafeInteger(offset) ? { partition, offset } : null;
 }
+
+/** The event fields a record must carry, with the type ingest writes them as. */
+const EVENT_FIELDS: [string, (value: unknown) => boolean][] = [
+  ['tenant', (v) => typeof v === 'string'],
+  ['id', (v) => typeof v === 'string'],
+  ['type', (v) => typeof v === 'string'],
+  ['timestamp', (v) => Number.isFinite(v)],
+  ['receivedAt', (v) => Number.isFinite(v)],
+  ['clockCorrectionMs', (v) => Number.isFinite(v)],
+  ['source', (v) => v === null || typeof v === 'string'],
+  ['dimensions', (v) => typeof v === 'object' && v !== null && !Array.isArray(v)],
+  ['values', (v) => typeof v === 'object' && v !== null && !Array.isArray(v)],
+  ['properties', (v) => v === null || (typeof v === 'object' && !Array.isArray(v))],
+];
+
+/** Why a record the decoder refused is not an event, as precisely as a quick look can tell. */
+export function whyUndecodable(value: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (error) {
+    return `not JSON: ${(error as Error).message}`.toWellFormed();
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
+  const record = parsed as Record<string, unknown>;
+  const wrong = EVENT_FIELDS.find(([field, valid]) => !Object.hasOwn(record, field) || !valid(record[field]));
+  if (wrong) return `not an event as ingest writes it: "${wrong[0]}" is missing or of the wrong type`;
+  return 'not an event as ingest writes it: a key or value of dimensions or values, or an id, is not one ingest accepts';
+}
