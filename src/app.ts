@@ -17,6 +17,7 @@ import { createKeyService } from './auth/key-service.ts';
 import type { Config } from './config.ts';
 import { createIngestService } from './ingest/ingest-service.ts';
 import { createQueryService } from './query/query-service.ts';
+import { createSetAsideService } from './query/set-aside-service.ts';
 import { createGraphQLContext, type Services } from './resolvers/context.ts';
 import { schema } from './schema/index.ts';
 import { startHttpServer, type RunningServer } from './server/http-server.ts';
@@ -103,6 +104,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     seriesStore: adapters.seriesStore,
     eventStore: adapters.eventStore,
     keys,
+    setAside: createSetAsideService({ eventStore: adapters.eventStore, log: adapters.log }),
     live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, queues: new Map(), seriesFeeds: new Map() },
   };
 

@@ -20,6 +20,7 @@ import type { KeyService } from '../auth/key-service.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SeriesFeed } from './live-series.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
+import type { SetAsideService } from '../query/set-aside-service.ts';
 
 /** Whose a live subscription is: revoking the key or a tenant limit applies to it. */
 export interface LiveSubscriber {
@@ -47,6 +48,8 @@ export interface Services {
     seriesFeeds: Map<string, Promise<SeriesFeed>>;
   };
   limits: UsageLimits;
+  /** The records the processor set aside: listing and replay. */
+  setAside: SetAsideService;
 }
 
 export interface GraphQLContext {

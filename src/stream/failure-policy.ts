@@ -12,8 +12,12 @@
  */
 import { StreamlensError } from '../errors.ts';
 
-/** Deliveries of a failing batch before its records are isolated; PROCESSING_MAX_ATTEMPTS overrides it. */
-export const DEFAULT_MAX_ATTEMPTS = 5;
+/**
+ * Deliveries of a failing batch before its records are isolated; PROCESSING_MAX_ATTEMPTS
+ * overrides it. Small, because isolating costs nothing during an outage (it stops at the first
+ * outage error) while every attempt before it holds the whole partition back (about 3 s here).
+ */
+export const DEFAULT_MAX_ATTEMPTS = 3;
 /** First pause after a failure: long enough not to spin, short enough that a blip costs little. */
 const FIRST_BACKOFF_MS = 250;
 /** The pause doubles per failure up to this: an outage is retried every few seconds, not hammered. */
