@@ -23,6 +23,9 @@
  *     writes are harmless to repeat, so a crash before the commit replays them safely. The
  *     record's rollups were never written: rows only change in step 2, which failed for it.
  *   - an outage never sets anything aside: the batch is retried until the stores are back.
+ * A set-aside record's id is free again: a later record with the same id (a client's retry) is
+ * counted in its place, and a replay of the set-aside one is then a duplicate. Either way the
+ * id is counted once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventKey, type EventStore } from '../ports/event-store.ts';
