@@ -17,10 +17,11 @@ import { createKeyService } from './auth/key-service.ts';
 import type { Config } from './config.ts';
 import { createIngestService } from './ingest/ingest-service.ts';
 import { createQueryService } from './query/query-service.ts';
+import { createSetAsideService } from './query/set-aside-service.ts';
 import { createGraphQLContext, type Services } from './resolvers/context.ts';
 import { schema } from './schema/index.ts';
 import { startHttpServer, type RunningServer } from './server/http-server.ts';
-import { createStreamProcessor, PROCESSOR_GROUP_ID, type ProcessorLogger } from './stream/processor.ts';
+import { createStreamProcessor, describeStalls, PROCESSOR_GROUP_ID, type ProcessorLogger } from './stream/processor.ts';
 import { createLagMonitor } from './stream/lag-monitor.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { instrumentPorts } from './observability/instrumented-ports.ts';
@@ -77,7 +78,9 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     secondRetentionMs: config.secondRetentionMs,
     logger,
     metrics: metrics.processor,
+    maxAttempts: config.processingMaxAttempts,
   });
+  metrics.readStallsFrom(() => processor.stalledPartitions());
   const lagMonitor = createLagMonitor({
     log: adapters.log,
     groupId: PROCESSOR_GROUP_ID,
@@ -109,6 +112,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     seriesStore: adapters.seriesStore,
     eventStore: adapters.eventStore,
     keys,
+    setAside: createSetAsideService({ eventStore: adapters.eventStore, log: adapters.log }),
     live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, queues: new Map(), seriesFeeds: new Map() },
   };
 
@@ -137,6 +141,9 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
         await Promise.all(dependencies.map(([name, check]) => withTimeout(check(), READINESS_TIMEOUT_MS, `the ${name}`)));
         const overload = lagMonitor.overloadReason();
         if (overload) throw new Error(overload);
+        // A partition that does not advance delays every tenant's data on it: not ready.
+        const stalls = processor.stalledPartitions();
+        if (stalls.length > 0) throw new Error(describeStalls(stalls, Date.now()));
       },
       logger: withRequestIdInLogs(logger),
       limits: config.requestLimits,

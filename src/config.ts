@@ -2,6 +2,7 @@
  * The one place that reads environment variables. Every problem is collected and reported at
  * once, so a bad deployment fails at start with a single message that lists them all.
  */
+import { DEFAULT_MAX_ATTEMPTS } from './stream/failure-policy.ts';
 import { z } from 'zod';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './server/limits.ts';
 import { MAX_STREAM_CURSOR_PARTITIONS } from './query/cursors.ts';
@@ -135,6 +136,7 @@ const environmentSchema = z.object({
   INGEST_MAX_BATCH_EVENTS: integer(1000, 1, 100_000),
   INGEST_MAX_PROPERTIES_BYTES: integer(16_384, 0, 1_048_576),
   MAX_PROCESSING_LAG: integer(1_000_000, 1, 1_000_000_000),
+  PROCESSING_MAX_ATTEMPTS: integer(DEFAULT_MAX_ATTEMPTS, 1, 100),
   INGEST_RATE_PER_KEY: integer(20_000, 1, 100_000_000),
   QUERY_RATE_PER_KEY: integer(100, 1, 1_000_000),
   // Unset: five keys' worth, so a tenant's keys share a bound however many an ADMIN mints.
@@ -187,6 +189,8 @@ export interface Config {
   ingest: { maxBatchEvents: number; maxPropertiesBytes: number };
   /** Past this many unprocessed events, ingest answers UNAVAILABLE and readiness is false. */
   maxProcessingLag: number;
+  /** Failed deliveries of a log batch before the processor isolates (and sets aside) the records that fail. */
+  processingMaxAttempts: number;
   usage: {
     /** Per key, and per tenant (shared by every key of the tenant). */
     ingestEventsPerSecond: number;
@@ -250,6 +254,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       logRetentionMs: e.LOG_RETENTION,
       ingest: { maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS, maxPropertiesBytes: e.INGEST_MAX_PROPERTIES_BYTES },
       maxProcessingLag: e.MAX_PROCESSING_LAG,
+      processingMaxAttempts: e.PROCESSING_MAX_ATTEMPTS,
       usage: {
         ingestEventsPerSecond: e.INGEST_RATE_PER_KEY,
         tenantIngestEventsPerSecond: e.INGEST_RATE_PER_TENANT ?? TENANT_RATE_IN_KEYS * e.INGEST_RATE_PER_KEY,

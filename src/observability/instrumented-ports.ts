@@ -58,6 +58,10 @@ export function instrumentEventStore(store: EventStore, histogram: StoreDuration
     listEvents: (query, limit, after) => time('listEvents', () => store.listEvents(query, limit, after)),
     listAfterPositions: (tenant, after, limit) => time('listAfterPositions', () => store.listAfterPositions(tenant, after, limit)),
     listQuarantine: (tenant, limit, after) => time('listQuarantine', () => store.listQuarantine(tenant, limit, after)),
+    setAside: (records) => time('setAside', () => store.setAside(records)),
+    listSetAside: (scope, limit, after) => time('listSetAside', () => store.listSetAside(scope, limit, after)),
+    findSetAside: (positions) => time('findSetAside', () => store.findSetAside(positions)),
+    deleteSetAside: (positions) => time('deleteSetAside', () => store.deleteSetAside(positions)),
     checkHealth: () => store.checkHealth(),
     close: () => store.close(),
   };

@@ -10,7 +10,8 @@
  * field) or from a capped set (GraphQL operation names, see graphql-metrics.ts).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ProcessorMetrics } from '../stream/processor.ts';
+import type { PartitionStall, ProcessorMetrics } from '../stream/processor.ts';
+import { SET_ASIDE_REASONS } from '../domain/set-aside.ts';
 
 /** What became of the events of ingest calls. */
 export const INGEST_RESULTS = ['accepted', 'rejected', 'refused'] as const;
@@ -18,6 +19,9 @@ export type IngestEventResult = (typeof INGEST_RESULTS)[number];
 
 /** What the processor did with each log record it read. */
 export const PROCESSING_OUTCOMES = ['counted', 'duplicate', 'quarantined', 'poison'] as const;
+
+/** Why a delivered batch failed: a dependency was unreachable, or its data made processing fail. */
+export const BATCH_FAILURE_CAUSES = ['outage', 'error'] as const;
 
 /** The subscription root fields of the schema: the `kind` of an active subscription. */
 export const SUBSCRIPTION_KINDS = ['events', 'series'] as const;
@@ -49,6 +53,8 @@ export interface StreamlensMetrics {
   processor: ProcessorMetrics;
   /** Where the lag gauge reads from: the lag monitor's last sample, so a scrape costs no log round trip. */
   readProcessingLagFrom(read: () => number | null): void;
+  /** Where the stalled-partition gauges read from: the processor's failure streaks, in memory. */
+  readStallsFrom(read: () => readonly PartitionStall[]): void;
   /** The hit/miss pair of one named cache (a fixed name per cache in the code, never data). */
   cache(name: string): CacheMetrics;
 }
@@ -69,7 +75,7 @@ export function createMetrics(): StreamlensMetrics {
 
   const processedEvents = new Counter({
     name: 'streamlens_processed_events_total',
-    help: 'Log records handled by the stream processor, by outcome: counted, duplicate (an id already owned by an earlier record), quarantined (too late or too far in the future), poison (not an event). A replayed batch counts again.',
+    help: 'Log records handled by the stream processor, by outcome: counted, duplicate (an id already owned by an earlier record), quarantined (too late or too far in the future), poison (not an event: set aside as UNDECODABLE). A replayed batch counts again.',
     labelNames: ['outcome'],
     registers: [registry],
   });
@@ -90,6 +96,41 @@ export function createMetrics(): StreamlensMetrics {
     collect() {
       // NaN rather than 0: "unknown" must not read as "caught up".
       this.set(readLag() ?? Number.NaN);
+    },
+  });
+
+  const setAsideRecords = new Counter({
+    name: 'streamlens_set_aside_records_total',
+    help: 'Log records the stream processor set aside instead of counting them, by reason: UNDECODABLE (not an event), UNPROCESSABLE (failed alone, repeatedly, while the stores answered). They are kept, with the reason, in the setAsideRecords query, and can be replayed.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of SET_ASIDE_REASONS) setAsideRecords.inc({ reason }, 0);
+
+  const batchFailures = new Counter({
+    name: 'streamlens_processing_batch_failures_total',
+    help: 'Deliveries of a log batch the stream processor failed to process (each is delivered again after a pause), by cause: outage (a store or the log unreachable) or error (an error of the data or the code).',
+    labelNames: ['cause'],
+    registers: [registry],
+  });
+  for (const cause of BATCH_FAILURE_CAUSES) batchFailures.inc({ cause }, 0);
+
+  let readStalls: () => readonly PartitionStall[] = () => [];
+  new Gauge({
+    name: 'streamlens_stalled_partitions',
+    help: 'Log partitions whose batch has failed twice or more in a row on this instance, now: processing of the partition does not advance.',
+    registers: [registry],
+    collect() {
+      this.set(readStalls().length);
+    },
+  });
+  new Gauge({
+    name: 'streamlens_processing_stalled_seconds',
+    help: 'How long the longest current stall of a partition has lasted, since its first failed attempt (0 when none is stalled).',
+    registers: [registry],
+    collect() {
+      const oldest = Math.min(...readStalls().map((stall) => stall.since));
+      this.set(Number.isFinite(oldest) ? Math.max(0, Date.now() - oldest) / 1000 : 0);
     },
   });
 
@@ -140,6 +181,12 @@ export function createMetrics(): StreamlensMetrics {
       // fast clock there must not produce negative durations.
       for (const { event } of counted) freshness.observe(Math.max(0, publishedAt - event.receivedAt) / 1000);
     },
+    observeSetAside(reason, count) {
+      setAsideRecords.inc({ reason }, count);
+    },
+    observeBatchFailure(cause) {
+      batchFailures.inc({ cause });
+    },
   };
 
   return {
@@ -153,6 +200,9 @@ export function createMetrics(): StreamlensMetrics {
     processor,
     readProcessingLagFrom(read) {
       readLag = read;
+    },
+    readStallsFrom(read) {
+      readStalls = read;
     },
     cache(name) {
       // Both series exist once the cache does, so a hit ratio is defined before the first miss.

@@ -22,7 +22,9 @@ export interface ConsumeOptions {
   groupId: string;
   /**
    * Called with one batch at a time per partition. The log commits the batch's offsets only
-   * after the returned promise resolves; when it rejects, the same records are delivered again.
+   * after the returned promise resolves; when it rejects, the same records are delivered again
+   * (from the same first offset), after a short pause. The log does not report the rejection:
+   * the handler reports its own failures, and decides when a record is to be set aside.
    */
   handleBatch: (batch: LogBatch) => Promise<void>;
   /** Upper bound on records per batch. */

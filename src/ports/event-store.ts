@@ -1,4 +1,5 @@
 import type { DimensionValue, LogPosition, QuarantineReason, StoredEvent } from '../domain/event.ts';
+import type { SetAsidePageKey, SetAsideRecord } from '../domain/set-aside.ts';
 
 export interface EventQuery {
   tenant: string;
@@ -30,7 +31,10 @@ export interface EventClaim {
   quarantine: QuarantineReason | null;
 }
 
-/** Raw events, keyed by (tenant, id). */
+/** Whose set-aside records a listing shows: one tenant's, or every one (records of no tenant included). */
+export type SetAsideScope = { tenant: string } | 'ALL';
+
+/** Raw events, keyed by (tenant, id), and the log records the processor set aside. */
 export interface EventStore {
   /**
    * Stores each event whose (tenant, id) is not stored yet, and leaves stored ones untouched.
@@ -50,6 +54,19 @@ export interface EventStore {
   listAfterPositions(tenant: string, after: ReadonlyMap<number, number>, limit: number): Promise<StoredEvent[]>;
   /** Quarantined events of the tenant, newest receipt first. */
   listQuarantine(tenant: string, limit: number, after?: QuarantinePageKey | null): Promise<StoredEvent[]>;
+  /**
+   * Keeps the records (one already kept at the same position stays as it is), and releases the
+   * claim each record's position owns, if any: the event was never counted, and a replay of
+   * the record (at a new position) must be able to claim its id. Both halves are harmless to
+   * repeat, so the processor may call this again for a batch replayed after a crash.
+   */
+  setAside(records: SetAsideRecord[]): Promise<void>;
+  /** Set-aside records in scope, newest first (ties: partition, then offset, descending). */
+  listSetAside(scope: SetAsideScope, limit: number, after?: SetAsidePageKey | null): Promise<SetAsideRecord[]>;
+  /** The records kept at these positions, in no particular order. */
+  findSetAside(positions: readonly LogPosition[]): Promise<SetAsideRecord[]>;
+  /** Forgets the records at these positions (they were replayed). */
+  deleteSetAside(positions: readonly LogPosition[]): Promise<void>;
   checkHealth(): Promise<void>;
   close(): Promise<void>;
 }

@@ -21,6 +21,7 @@ import type { LiveQueue } from './live-queue.ts';
 import type { SeriesFeed } from './live-series.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
 import type { QueryBudget, QueryLimits } from '../query/query-limits.ts';
+import type { SetAsideService } from '../query/set-aside-service.ts';
 
 /** Whose a live subscription is: revoking the key or a tenant limit applies to it. */
 export interface LiveSubscriber {
@@ -50,6 +51,8 @@ export interface Services {
   limits: UsageLimits;
   /** How much one query may read and answer (src/query/query-limits.ts); live series feeds use them too. */
   queryLimits: QueryLimits;
+  /** The records the processor set aside: listing and replay. */
+  setAside: SetAsideService;
 }
 
 export interface GraphQLContext {

@@ -7,6 +7,7 @@ import './series.ts';
 import './top.ts';
 import './event-types.ts';
 import './quarantine.ts';
+import './set-aside.ts';
 import './stream-status.ts';
 import './api-keys.ts';
 

@@ -9,9 +9,30 @@
  *      hold (a replay skips what a row already has);
  *   3. publish live updates, then return, so the log commits the batch's offsets.
  * A crash between any two steps replays the batch, and every step is harmless to repeat.
+ *
+ * A record it cannot count never halts the partition (failure-policy.ts has the rule):
+ *   - a record that is not an event is set aside (kept with its reason in the event store)
+ *     before step 1, and the batch goes on;
+ *   - a batch that fails is delivered again after a growing pause; after `maxAttempts` failed
+ *     deliveries its records are isolated by bisection. Each part is processed as a batch of
+ *     its own, in log order, through the same three steps, so the argument above holds for
+ *     each part, and the log still commits only once the whole delivered batch is done;
+ *   - a record that then fails alone, not for an outage, while the stores answer, is set aside:
+ *     its entry is written and the claim its position made is released (so a replay of it, at
+ *     a new position, can claim its id), then processing goes on with the next record. Both
+ *     writes are harmless to repeat, so a crash before the commit replays them safely. The
+ *     record's rollups were never written: rows only change in step 2, which failed for it.
+ *   - an outage never sets anything aside: the batch is retried until the stores are back.
+ * A set-aside record's id is free again: a later record with the same id (a client's retry) is
+ * counted in its place, and a replay of the set-aside one is then a duplicate. Either way the
+ * id is counted once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eventKey, type EventStore } from '../ports/event-store.ts';
-import type { EventLog, LogBatch, LogConsumer } from '../ports/event-log.ts';
+import type { EventLog, LogBatch, LogConsumer, LogRecord } from '../ports/event-log.ts';
+import type { SetAsideReason, SetAsideRecord } from '../domain/set-aside.ts';
+import { ATTEMPTS_ALONE, backoffMs, DEFAULT_MAX_ATTEMPTS, describeFailure, isOutage, STALLED_AFTER_FAILURES } from './failure-policy.ts';
+import { setAsideEntry, whyUndecodable } from './set-aside.ts';
 import type { PartitionProgress, SeriesStore } from '../ports/series-store.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { StoredEvent } from '../domain/event.ts';
@@ -48,6 +69,10 @@ export interface StreamProcessorOptions {
   maxBatchSize?: number;
   /** Per-batch counts and freshness, for /metrics; nothing is reported without it. */
   metrics?: ProcessorMetrics;
+  /** Failed deliveries of a batch before its records are isolated; default DEFAULT_MAX_ATTEMPTS. */
+  maxAttempts?: number;
+  /** The pause after the n-th failure in a row; default failure-policy's backoffMs (tests shorten it). */
+  backoffMs?: (failures: number) => number;
 }
 
 /**
@@ -56,13 +81,36 @@ export interface StreamProcessorOptions {
  */
 export interface ProcessorMetrics {
   observeBatch(batch: { counted: readonly CountedEvent[]; duplicates: number; quarantined: number; poison: number; publishedAt: number }): void;
+  /** Records set aside (kept in the event store with their reason). */
+  observeSetAside(reason: SetAsideReason, count: number): void;
+  /** A delivered batch failed: for an outage (a dependency unreachable), or for an error of its data. */
+  observeBatchFailure(cause: 'outage' | 'error'): void;
 }
 
 export interface ProcessorStats {
   processed: number;
   duplicates: number;
   quarantined: number;
+  /** Records that were not events (set aside as UNDECODABLE). */
   poison: number;
+  /** Records set aside, for any reason (UNDECODABLE included). */
+  setAside: number;
+}
+
+/** A partition whose batch keeps failing: /ready and the metrics report it. */
+export interface PartitionStall {
+  partition: number;
+  /** The first offset of the batch that fails. */
+  offset: number;
+  /** Failed deliveries in a row. */
+  failures: number;
+  /** When the first of them failed (epoch ms). */
+  since: number;
+  /** Whether the last failure was an outage (a dependency unreachable) rather than an error of the data. */
+  outage: boolean;
+  lastError: string;
+  /** Whether its records are being isolated (the failures reached the bound). */
+  isolating: boolean;
 }
 
 export interface StreamProcessor {
@@ -73,6 +121,18 @@ export interface StreamProcessor {
   watermark(): number | null;
   lag(): Promise<number>;
   stats(): ProcessorStats;
+  /** Partitions whose batch has failed STALLED_AFTER_FAILURES times or more in a row, now. */
+  stalledPartitions(): PartitionStall[];
+}
+
+/** A one-line reason naming the stalled partitions, for /ready. */
+export function describeStalls(stalls: readonly PartitionStall[], now: number): string {
+  const parts = stalls.map(
+    (s) =>
+      `partition ${s.partition} at offset ${s.offset} (${s.failures} failed attempts over ${Math.round((now - s.since) / 1000)} s, ` +
+      `${s.outage ? 'a dependency is unavailable' : s.isolating ? 'isolating the record that fails' : 'retrying'}: ${s.lastError.slice(0, 200)})`,
+  );
+  return `the stream processor is stalled on ${parts.join('; ')}`;
 }
 
 /** Decoded rollup rows kept between batches: the live buckets of a few thousand dimension combinations. */
@@ -81,6 +141,18 @@ const ROLLUP_CACHE_ROWS = 20_000;
 const PROGRESS_REFRESH_MS = 5_000;
 /** How often old SECOND buckets are purged; retention is hours, so once a minute is plenty. */
 const PURGE_EVERY_MS = 60_000;
+/** A store's health check answers in milliseconds; one that does not within this is not answering. */
+const HEALTH_CHECK_TIMEOUT_MS = 2_000;
+/**
+ * A failure streak not touched for this long is forgotten: its partition went to another
+ * instance (a rebalance), which now reports it. Far above the longest pause between attempts.
+ */
+const FORGET_STREAK_AFTER_MS = 60_000;
+
+interface FailureStreak extends PartitionStall {
+  /** The last time a delivery of the partition started or failed: a streak not touched is stale. */
+  touchedAt: number;
+}
 
 export function createStreamProcessor(options: StreamProcessorOptions): StreamProcessor {
   const { log, eventStore, seriesStore, liveBus, policy, logger } = options;
@@ -90,8 +162,14 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let emittedWatermark: number | null = null;
   let consumer: LogConsumer | null = null;
   let timers: NodeJS.Timeout[] = [];
-  const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0 };
+  const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0, setAside: 0 };
   const rollupCache = createRollupCache(ROLLUP_CACHE_ROWS);
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  const pauseAfter = options.backoffMs ?? backoffMs;
+  /** The partitions whose current batch has failed, by partition. */
+  const streaks = new Map<number, FailureStreak>();
+  /** Aborts the pauses between attempts when the processor stops. */
+  let stopping = new AbortController();
 
   const currentWatermark = () => {
     const computed = watermarkOf(progress, policy, Date.now());
@@ -114,20 +192,53 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     }
   }
 
-  async function handleBatch(batch: LogBatch): Promise<void> {
-    rollupCache.startBatch(batch.partition, batch.records[0]!.position.offset);
+  /** Pauses between attempts; cut short when the processor stops. */
+  async function pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: stopping.signal }).catch(() => {});
+  }
+
+  /** Whether the stores the processor writes answer their health checks now. */
+  async function storesAnswer(): Promise<boolean> {
+    const checks = Promise.all([eventStore.checkHealth(), seriesStore.checkHealth()]);
+    const deadline = sleep(HEALTH_CHECK_TIMEOUT_MS, 'timeout' as const, { ref: false });
+    try {
+      return (await Promise.race([checks.then(() => 'ok' as const), deadline])) === 'ok';
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Logs and counts records once they are kept and their batch is done: a batch that fails
+   * after keeping them (and is delivered again) must not report them twice.
+   */
+  function announceSetAside(records: readonly SetAsideRecord[]): void {
+    for (const record of records) {
+      logger.warn(
+        { position: record.position, reason: record.reason, tenant: record.tenant, eventId: record.eventId, attempts: record.attempts, error: record.error },
+        `set aside the log record at partition ${record.position.partition} offset ${record.position.offset}: ${record.reason}`,
+      );
+      options.metrics?.observeSetAside(record.reason, 1);
+    }
+    stats.setAside += records.length;
+  }
+
+  /** The three steps of the exactly-once argument, for records of one partition in log order. */
+  async function processRecords(partition: number, records: readonly LogRecord[]): Promise<void> {
+    rollupCache.startBatch(partition, records[0]!.position.offset);
     const watermark = currentWatermark();
     const stored: StoredEvent[] = [];
-    let poison = 0;
-    for (const record of batch.records) {
+    const undecodable: SetAsideRecord[] = [];
+    for (const record of records) {
       const event = decodeLogRecord(record.value);
       if (!event) {
-        poison += 1;
-        logger.warn({ position: record.position }, 'skipping a log record that is not an event');
+        undecodable.push(setAsideEntry(record, 'UNDECODABLE', whyUndecodable(record.value), 1, Date.now()));
         continue;
       }
       stored.push({ ...event, position: record.position, quarantine: quarantineReason(event, watermark, policy) });
     }
+    // Before anything is counted: a record that is not an event is kept, never just skipped.
+    if (undecodable.length > 0) await eventStore.setAside(undecodable);
 
     const claims = stored.length > 0 ? await eventStore.claim(stored) : new Map();
     const counted: CountedEvent[] = [];
@@ -139,7 +250,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       const owned = claim.position.partition === event.position.partition && claim.position.offset === event.position.offset;
       if (!owned) duplicates += 1;
       else if (claim.quarantine) quarantined += 1;
-      else counted.push({ event: { ...event, quarantine: null }, partition: batch.partition, offset: event.position.offset });
+      else counted.push({ event: { ...event, quarantine: null }, partition, offset: event.position.offset });
     }
 
     const { cached, missing } = rollupCache.lookup(rollupRowIdsOfBatch(counted));
@@ -151,23 +262,128 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     const changedCatalog = mergeIntoCatalog(storedCatalog, counted);
 
     // Progress last: "stored through" must never run ahead of what the stores hold.
-    const previous = progress.get(batch.partition);
+    const previous = progress.get(partition);
     const batchMax = counted.length > 0 ? Math.max(...counted.map((c) => c.event.timestamp)) : null;
     const next: PartitionProgress = {
       maxEventTime: batchMax === null ? (previous?.maxEventTime ?? null) : Math.max(batchMax, previous?.maxEventTime ?? -Infinity),
-      storedThrough: batch.records.at(-1)!.position.offset,
+      storedThrough: records.at(-1)!.position.offset,
       lastActiveAt: Date.now(),
     };
-    await seriesStore.saveBatch({ rollups: changedRollups, catalog: changedCatalog, partition: batch.partition, progress: next });
-    progress = new Map(progress).set(batch.partition, next);
-    rollupCache.commitBatch(batch.partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
+    await seriesStore.saveBatch({ rollups: changedRollups, catalog: changedCatalog, partition, progress: next });
+    progress = new Map(progress).set(partition, next);
+    rollupCache.commitBatch(partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
 
     await publish(counted, changedRollups);
     stats.processed += stored.length;
     stats.duplicates += duplicates;
     stats.quarantined += quarantined;
-    stats.poison += poison;
-    options.metrics?.observeBatch({ counted, duplicates, quarantined, poison, publishedAt: Date.now() });
+    stats.poison += undecodable.length;
+    options.metrics?.observeBatch({ counted, duplicates, quarantined, poison: undecodable.length, publishedAt: Date.now() });
+    announceSetAside(undecodable);
+  }
+
+  /**
+   * Processes the records by bisection: the whole range first, and on a failure each half in
+   * turn (left first: log order), down to single records. k culprits among n records cost
+   * about 2·k·log2(n) attempts. An outage ends the isolation: it is retried as a whole later.
+   */
+  async function isolate(partition: number, records: readonly LogRecord[], deliveries: number): Promise<void> {
+    touch(partition);
+    if (records.length === 1) return processAlone(partition, records[0]!, deliveries);
+    try {
+      await processRecords(partition, records);
+      return;
+    } catch (error) {
+      if (isOutage(error)) throw error;
+    }
+    const middle = Math.ceil(records.length / 2);
+    await isolate(partition, records.slice(0, middle), deliveries);
+    await isolate(partition, records.slice(middle), deliveries);
+  }
+
+  /**
+   * One record on its own: tried ATTEMPTS_ALONE times, then set aside, unless the failure is an
+   * outage or the stores do not answer, which leaves it for the next delivery.
+   */
+  async function processAlone(partition: number, record: LogRecord, deliveries: number): Promise<void> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= ATTEMPTS_ALONE; attempt++) {
+      try {
+        await processRecords(partition, [record]);
+        return;
+      } catch (error) {
+        if (isOutage(error)) throw error;
+        lastError = error;
+      }
+    }
+    if (!(await storesAnswer())) throw lastError;
+    const entry = setAsideEntry(record, 'UNPROCESSABLE', describeFailure(lastError), deliveries + ATTEMPTS_ALONE, Date.now());
+    await eventStore.setAside([entry]);
+    announceSetAside([entry]);
+  }
+
+  function touch(partition: number): void {
+    const streak = streaks.get(partition);
+    if (streak) streak.touchedAt = Date.now();
+  }
+
+  /** Counts a failed delivery; logs the first of a streak only, so an outage is one line, not one per attempt. */
+  function noteFailure(partition: number, offset: number, error: unknown): FailureStreak {
+    const outage = isOutage(error);
+    const lastError = describeFailure(error);
+    options.metrics?.observeBatchFailure(outage ? 'outage' : 'error');
+    const now = Date.now();
+    let streak = streaks.get(partition);
+    if (!streak) {
+      streak = { partition, offset, failures: 0, since: now, outage, lastError, isolating: false, touchedAt: now };
+      streaks.set(partition, streak);
+      logger.warn(
+        { partition, offset, outage, error: lastError },
+        `processing partition ${partition} failed at offset ${offset}; retrying with backoff (logged again when it recovers or its records are isolated)`,
+      );
+    }
+    streak.failures += 1;
+    streak.outage = outage;
+    streak.lastError = lastError;
+    streak.touchedAt = now;
+    return streak;
+  }
+
+  async function handleBatch(batch: LogBatch): Promise<void> {
+    const { partition } = batch;
+    const offset = batch.records[0]!.position.offset;
+    let streak = streaks.get(partition);
+    // A batch that starts elsewhere: the failing one was handled meanwhile (by another instance).
+    if (streak && streak.offset !== offset) {
+      streaks.delete(partition);
+      streak = undefined;
+    }
+    try {
+      if (streak && streak.failures >= maxAttempts) {
+        if (!streak.isolating) {
+          streak.isolating = true;
+          logger.warn(
+            { partition, offset, failures: streak.failures, error: streak.lastError },
+            `partition ${partition} failed ${streak.failures} times at offset ${offset}; isolating the records that fail`,
+          );
+        }
+        await isolate(partition, batch.records, streak.failures);
+      } else {
+        touch(partition);
+        await processRecords(partition, batch.records);
+      }
+    } catch (error) {
+      const failed = noteFailure(partition, offset, error);
+      await pause(pauseAfter(failed.failures));
+      throw error;
+    }
+    if (streak) {
+      streaks.delete(partition);
+      logger.info(
+        { partition, offset, failures: streak.failures, stalledMs: Date.now() - streak.since },
+        `partition ${partition} advances again after ${streak.failures} failed attempts`,
+      );
+    }
   }
 
   async function publish(counted: CountedEvent[], changedRollups: ReturnType<typeof mergeIntoRollups>): Promise<void> {
@@ -208,6 +424,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
 
   return {
     async start() {
+      stopping = new AbortController();
       progress = await seriesStore.loadProgress();
       consumer = await log.consume({
         groupId: PROCESSOR_GROUP_ID,
@@ -218,6 +435,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       for (const timer of timers) timer.unref();
     },
     async stop() {
+      stopping.abort();
       for (const timer of timers) clearInterval(timer);
       await consumer?.stop();
       consumer = null;
@@ -225,5 +443,17 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     watermark: currentWatermark,
     lag: () => log.lag(PROCESSOR_GROUP_ID),
     stats: () => ({ ...stats }),
+    stalledPartitions() {
+      const now = Date.now();
+      const stalled: PartitionStall[] = [];
+      for (const [partition, streak] of streaks) {
+        if (now - streak.touchedAt > FORGET_STREAK_AFTER_MS) streaks.delete(partition);
+        else if (streak.failures >= STALLED_AFTER_FAILURES) {
+          const { touchedAt: _touchedAt, ...stall } = streak;
+          stalled.push(stall);
+        }
+      }
+      return stalled;
+    },
   };
 }

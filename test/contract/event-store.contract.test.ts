@@ -1,9 +1,24 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventKey, type EventStore } from '../../src/ports/event-store.ts';
 import type { StoredEvent } from '../../src/domain/event.ts';
+import type { SetAsideRecord } from '../../src/domain/set-aside.ts';
 import { eventStoreAdapters, type AdapterHarness } from './adapters.ts';
 
 const T0 = Date.parse('2026-11-27T12:00:00.000Z');
+
+function setAside(partition: number, offset: number, overrides: Partial<SetAsideRecord> = {}): SetAsideRecord {
+  return {
+    position: { partition, offset },
+    tenant: 'acme',
+    eventId: null,
+    reason: 'UNDECODABLE',
+    error: 'SyntaxError: Unexpected token',
+    record: `not json ${partition}:${offset}`,
+    attempts: 1,
+    setAsideAt: T0,
+    ...overrides,
+  };
+}
 
 function stored(id: string, overrides: Partial<StoredEvent> = {}): StoredEvent {
   return {
@@ -155,5 +170,52 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     const claims = await store.claim(events);
     expect(claims.size).toBe(2500);
     expect((await store.findByIds('acme', events.map((e) => e.id))).length).toBe(2500);
+  });
+
+  it('keeps set-aside records by log position, each once, and lists them newest first per tenant', async () => {
+    const older = setAside(0, 3, { setAsideAt: T0 - 1000, record: 'ünïcode ✓ {' });
+    const tied = [setAside(0, 7), setAside(1, 2), setAside(0, 9)];
+    const ofOther = setAside(2, 1, { tenant: 'other' });
+    const ofNobody = setAside(2, 4, { tenant: null, record: '\u0000 not even json' });
+    await store.setAside([older, ...tied, ofOther, ofNobody]);
+    // The same position again (a batch replayed after a crash) keeps the first entry.
+    await store.setAside([setAside(0, 7, { error: 'a second failure', attempts: 9 })]);
+
+    const positions = (records: SetAsideRecord[]) => records.map((r) => `${r.position.partition}:${r.position.offset}`);
+    const acme = await store.listSetAside({ tenant: 'acme' }, 10);
+    expect(positions(acme)).toEqual(['1:2', '0:9', '0:7', '0:3']);
+    expect(acme.find((r) => r.position.offset === 7)).toEqual(setAside(0, 7));
+    expect(acme.at(-1)).toEqual(older);
+    expect(positions(await store.listSetAside({ tenant: 'other' }, 10))).toEqual(['2:1']);
+    expect(positions(await store.listSetAside({ tenant: 'nobody' }, 10))).toEqual([]);
+    // The operator's view: every tenant's, and the records of no tenant.
+    expect(positions(await store.listSetAside('ALL', 10))).toEqual(['2:4', '2:1', '1:2', '0:9', '0:7', '0:3']);
+
+    const page1 = await store.listSetAside({ tenant: 'acme' }, 2);
+    const last = page1.at(-1)!;
+    const after = { setAsideAt: last.setAsideAt, partition: last.position.partition, offset: last.position.offset };
+    expect(positions(await store.listSetAside({ tenant: 'acme' }, 10, after))).toEqual(['0:7', '0:3']);
+    expect(positions(await store.listSetAside('ALL', 2, after))).toEqual(['0:7', '0:3']);
+
+    expect(await store.findSetAside([{ partition: 2, offset: 4 }, { partition: 5, offset: 5 }])).toEqual([ofNobody]);
+    await store.deleteSetAside([{ partition: 0, offset: 7 }, { partition: 2, offset: 4 }, { partition: 5, offset: 5 }]);
+    expect(positions(await store.listSetAside('ALL', 10))).toEqual(['2:1', '1:2', '0:9', '0:3']);
+  });
+
+  it('releases the claim a set-aside record made, and only that one', async () => {
+    await store.claim([
+      stored('poison', { position: { partition: 0, offset: 5 } }),
+      stored('owned-elsewhere', { position: { partition: 0, offset: 1 } }),
+    ]);
+    await store.setAside([
+      setAside(0, 5, { eventId: 'poison', reason: 'UNPROCESSABLE' }),
+      // A later duplicate of an id another position owns: that claim stays.
+      setAside(0, 6, { eventId: 'owned-elsewhere', reason: 'UNPROCESSABLE' }),
+    ]);
+    expect((await store.findByIds('acme', ['poison', 'owned-elsewhere'])).map((e) => e.id)).toEqual(['owned-elsewhere']);
+    // Replayed at a new position, the id is free to claim, and the new position owns it.
+    const claims = await store.claim([stored('poison', { position: { partition: 0, offset: 42 } })]);
+    expect(claims.get(eventKey('acme', 'poison'))!.position).toEqual({ partition: 0, offset: 42 });
+    expect((await store.findByIds('acme', ['owned-elsewhere']))[0]!.position).toEqual({ partition: 0, offset: 1 });
   });
 });

@@ -139,8 +139,8 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
           }));
           try {
             await handleBatch({ partition: PARTITION, records });
-          } catch (error) {
-            options.onError?.(error);
+          } catch {
+            // Not reported here: the handler reports its own failures (once per streak, not per attempt).
             await sleep(REDELIVERY_BACKOFF_MS);
             continue;
           }

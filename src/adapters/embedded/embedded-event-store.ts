@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { dimensionsAsText, type QuarantineReason, type StoredEvent } from '../../domain/event.ts';
 import { eventKey, type EventClaim, type EventQuery, type EventStore } from '../../ports/event-store.ts';
+import type { SetAsideReason, SetAsideRecord } from '../../domain/set-aside.ts';
 import { inChunks, openDatabase, placeholders, runGuarded } from './sqlite.ts';
 
 /** SQLite binds at most 32766 parameters per statement; ids per IN list stay well below. */
@@ -37,6 +38,31 @@ function toStoredEvent(row: EventRow): StoredEvent {
     properties: row.properties === null ? null : JSON.parse(row.properties),
     position: { partition: row.log_partition, offset: row.log_offset },
     quarantine: row.quarantine,
+  };
+}
+
+interface SetAsideRow {
+  log_partition: number;
+  log_offset: number;
+  tenant: string | null;
+  event_id: string | null;
+  reason: SetAsideReason;
+  error: string;
+  record: string;
+  attempts: number;
+  set_aside_at: number;
+}
+
+function toSetAsideRecord(row: SetAsideRow): SetAsideRecord {
+  return {
+    position: { partition: row.log_partition, offset: row.log_offset },
+    tenant: row.tenant,
+    eventId: row.event_id,
+    reason: row.reason,
+    error: row.error,
+    record: row.record,
+    attempts: row.attempts,
+    setAsideAt: row.set_aside_at,
   };
 }
 
@@ -84,6 +110,24 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
     CREATE INDEX IF NOT EXISTS events_by_receipt ON events (received_at);
     CREATE INDEX IF NOT EXISTS quarantine_newest_first
       ON events (tenant, received_at DESC, id DESC) WHERE quarantine IS NOT NULL;
+    -- Log records the processor could not count, by their log position. Kept until replayed
+    -- (or deleted by an operator): they are what was accepted and not counted, so no retention.
+    CREATE TABLE IF NOT EXISTS set_aside (
+      log_partition INTEGER NOT NULL,
+      log_offset INTEGER NOT NULL,
+      tenant TEXT,                     -- NULL: the record names no readable tenant
+      event_id TEXT,
+      reason TEXT NOT NULL,
+      error TEXT NOT NULL,
+      record TEXT NOT NULL,
+      attempts INTEGER NOT NULL,
+      set_aside_at INTEGER NOT NULL,
+      PRIMARY KEY (log_partition, log_offset)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS set_aside_newest_first
+      ON set_aside (set_aside_at DESC, log_partition DESC, log_offset DESC);
+    CREATE INDEX IF NOT EXISTS set_aside_of_tenant_newest_first
+      ON set_aside (tenant, set_aside_at DESC, log_partition DESC, log_offset DESC);
   `);
 
   const insert = db.prepare(`
@@ -100,6 +144,21 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
       );
     }
   });
+
+  const insertSetAside = db.prepare(`
+    INSERT INTO set_aside (log_partition, log_offset, tenant, event_id, reason, error, record, attempts, set_aside_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (log_partition, log_offset) DO NOTHING`);
+  // Only the claim this very position made: an id owned by another occurrence stays owned.
+  const releaseClaim = db.prepare('DELETE FROM events WHERE tenant = ? AND id = ? AND log_partition = ? AND log_offset = ?');
+  const setAsideAll = db.transaction((records: SetAsideRecord[]) => {
+    for (const r of records) {
+      insertSetAside.run(r.position.partition, r.position.offset, r.tenant, r.eventId, r.reason, r.error, r.record, r.attempts, r.setAsideAt);
+      if (r.tenant !== null && r.eventId !== null) releaseClaim.run(r.tenant, r.eventId, r.position.partition, r.position.offset);
+    }
+  });
+  const deleteSetAsideAt = db.prepare('DELETE FROM set_aside WHERE log_partition = ? AND log_offset = ?');
+  const findSetAsideAt = db.prepare<[number, number], SetAsideRow>('SELECT * FROM set_aside WHERE log_partition = ? AND log_offset = ?');
 
   const guarded = <T>(what: string, fn: () => T) => runGuarded('embedded event store', what, fn);
 
@@ -225,6 +284,45 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
               )
               .all(tenant, limit);
         return rows.map(toStoredEvent);
+      });
+    },
+
+    setAside(records) {
+      return guarded('set records aside', () => setAsideAll(records));
+    },
+
+    listSetAside(scope, limit, after) {
+      return guarded('list set-aside records', () => {
+        const where: string[] = [];
+        const params: unknown[] = [];
+        if (scope !== 'ALL') {
+          where.push('tenant = ?');
+          params.push(scope.tenant);
+        }
+        if (after) {
+          where.push(`(set_aside_at < ? OR (set_aside_at = ? AND (log_partition < ? OR (log_partition = ? AND log_offset < ?))))`);
+          params.push(after.setAsideAt, after.setAsideAt, after.partition, after.partition, after.offset);
+        }
+        const sql = `SELECT * FROM set_aside ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+          ORDER BY set_aside_at DESC, log_partition DESC, log_offset DESC LIMIT ?`;
+        return db.prepare<unknown[], SetAsideRow>(sql).all(...params, limit).map(toSetAsideRecord);
+      });
+    },
+
+    findSetAside(positions) {
+      return guarded('read set-aside records', () =>
+        positions.flatMap((p) => {
+          const row = findSetAsideAt.get(p.partition, p.offset);
+          return row ? [toSetAsideRecord(row)] : [];
+        }),
+      );
+    },
+
+    deleteSetAside(positions) {
+      return guarded('delete set-aside records', () => {
+        db.transaction(() => {
+          for (const p of positions) deleteSetAsideAt.run(p.partition, p.offset);
+        })();
       });
     },
 

@@ -280,8 +280,8 @@ export async function createKafkaEventLog(options: KafkaEventLogOptions): Promis
       const keepAlive = setInterval(() => void heartbeat().catch(() => {}), HEARTBEAT_WHILE_HANDLING_MS);
       try {
         await handleBatch({ partition, records: chunk.map((message) => toLogRecord(partition, message)) });
-      } catch (error) {
-        report(error);
+      } catch {
+        // Not reported here: the handler reports its own failures (once per streak, not per attempt).
         // Rewinds the fetch position only: with autoCommit off, kafkajs commits nothing on seek.
         consumer.seek({ topic, partition, offset: first.offset });
         if (isRunning()) await sleep(REDELIVERY_BACKOFF_MS);

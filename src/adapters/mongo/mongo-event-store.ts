@@ -29,6 +29,8 @@ import {
   type QuarantinePageKey,
 } from '../../ports/event-store.ts';
 import { badInput, unavailable } from '../../errors.ts';
+import type { LogPosition } from '../../domain/event.ts';
+import type { SetAsidePageKey, SetAsideReason, SetAsideRecord } from '../../domain/set-aside.ts';
 
 export interface MongoEventStoreOptions {
   url: string;
@@ -41,6 +43,8 @@ export interface MongoEventStoreOptions {
 }
 
 const COLLECTION = 'events';
+/** Log records the processor set aside, keyed by their log position. */
+const SET_ASIDE_COLLECTION = 'set_aside';
 const DEFAULT_DATABASE = 'streamlens';
 
 /**
@@ -100,6 +104,63 @@ interface EventDocument {
    * partial index filters.
    */
   counted: boolean;
+}
+
+interface SetAsideDocument {
+  /** `setAsideDocumentId(position)`: one entry per log position. */
+  _id: string;
+  position: { partition: number; offset: number };
+  tenant: string | null;
+  eventId: string | null;
+  reason: SetAsideReason;
+  error: string;
+  record: string;
+  attempts: number;
+  setAsideAt: number;
+}
+
+function setAsideDocumentId(position: LogPosition): string {
+  return `${position.partition}:${position.offset}`;
+}
+
+function toSetAsideDocument(record: SetAsideRecord): SetAsideDocument {
+  return {
+    _id: setAsideDocumentId(record.position),
+    position: { partition: record.position.partition, offset: record.position.offset },
+    tenant: record.tenant,
+    eventId: record.eventId,
+    reason: record.reason,
+    error: record.error,
+    record: record.record,
+    attempts: record.attempts,
+    setAsideAt: record.setAsideAt,
+  };
+}
+
+function toSetAsideRecord(doc: SetAsideDocument): SetAsideRecord {
+  return {
+    position: { partition: doc.position.partition, offset: doc.position.offset },
+    tenant: doc.tenant,
+    eventId: doc.eventId,
+    reason: doc.reason,
+    error: doc.error,
+    record: doc.record,
+    attempts: doc.attempts,
+    setAsideAt: doc.setAsideAt,
+  };
+}
+
+function setAsideFilter(scope: { tenant: string } | 'ALL', after: SetAsidePageKey | null | undefined): Filter<SetAsideDocument> {
+  const filter: Filter<SetAsideDocument> = scope === 'ALL' ? {} : { tenant: { $eq: scope.tenant } };
+  if (after) {
+    filter.setAsideAt = { $lte: after.setAsideAt };
+    filter.$or = [
+      { setAsideAt: { $lt: after.setAsideAt } },
+      { setAsideAt: { $eq: after.setAsideAt }, 'position.partition': { $lt: after.partition } },
+      { setAsideAt: { $eq: after.setAsideAt }, 'position.partition': { $eq: after.partition }, 'position.offset': { $lt: after.offset } },
+    ];
+  }
+  return filter;
 }
 
 /**
@@ -316,6 +377,21 @@ async function ensureQueryIndexes(events: Collection<EventDocument>, warn: Warn)
   );
 }
 
+async function ensureSetAsideIndexes(records: Collection<SetAsideDocument>, warn: Warn): Promise<void> {
+  // Both listings (an operator's over every tenant, a tenant's own) read in index order.
+  for (const [name, key] of [
+    ['set_aside_newest_first', { setAsideAt: -1, 'position.partition': -1, 'position.offset': -1 }],
+    ['set_aside_of_tenant_newest_first', { tenant: 1, setAsideAt: -1, 'position.partition': -1, 'position.offset': -1 }],
+  ] as const) {
+    try {
+      await records.createIndex(key, { name });
+    } catch (error) {
+      if (!(error instanceof MongoServerError)) throw error;
+      warn(`MongoDB refused the index ${name}; listing set-aside records will scan more`, error);
+    }
+  }
+}
+
 /**
  * Sets up expiry by a TTL index on `receivedAtDate`. Returns false when the server cannot
  * provide one (FerretDB answers NotImplemented), in which case the caller purges periodically.
@@ -411,12 +487,14 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
   const db = client.db(options.database ?? databaseInUrl(url) ?? DEFAULT_DATABASE);
   const events = db.collection<EventDocument>(COLLECTION);
   const writes = db.collection<WrittenEventDocument>(COLLECTION);
+  const setAsideRecords = db.collection<SetAsideDocument>(SET_ASIDE_COLLECTION);
   let purging: { stop(): void } | null = null;
 
   try {
     await guarded('connect', async () => {
       await client.connect();
       await ensureQueryIndexes(events, warn);
+      await ensureSetAsideIndexes(setAsideRecords, warn);
       if (retentionMs === null) {
         await dropTtlIndex(events, warn);
       } else if (!(await ensureTtlIndex(db, events, retentionMs, warn))) {
@@ -540,6 +618,55 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
           .limit(limit)
           .toArray();
         return docs.map(toStoredEvent);
+      });
+    },
+
+    setAside(records) {
+      return guarded('set records aside', async () => {
+        if (records.length === 0) return;
+        try {
+          await setAsideRecords.insertMany(records.map(toSetAsideDocument), { ordered: false });
+        } catch (error) {
+          // Kept already (the batch was replayed after a crash): the first entry stays.
+          if (!onlyAlreadyClaimed(error)) throw error;
+        }
+        // After the entries are durable: a crash in between leaves a claim that the replayed
+        // batch sets aside (and releases) again.
+        for (const record of records) {
+          if (record.tenant === null || record.eventId === null) continue;
+          await events.deleteOne({
+            _id: { $eq: documentId(record.tenant, record.eventId) },
+            'position.partition': { $eq: record.position.partition },
+            'position.offset': { $eq: record.position.offset },
+          });
+        }
+      });
+    },
+
+    listSetAside(scope, limit, after) {
+      return guarded('list set-aside records', async () => {
+        if (limit <= 0) return [];
+        const docs = await setAsideRecords
+          .find(setAsideFilter(scope, after))
+          .sort({ setAsideAt: -1, 'position.partition': -1, 'position.offset': -1 })
+          .limit(limit)
+          .toArray();
+        return docs.map(toSetAsideRecord);
+      });
+    },
+
+    findSetAside(positions) {
+      return guarded('read set-aside records', async () => {
+        if (positions.length === 0) return [];
+        const docs = await setAsideRecords.find({ _id: { $in: positions.map(setAsideDocumentId) } }).toArray();
+        return docs.map(toSetAsideRecord);
+      });
+    },
+
+    deleteSetAside(positions) {
+      return guarded('delete set-aside records', async () => {
+        if (positions.length === 0) return;
+        await setAsideRecords.deleteMany({ _id: { $in: positions.map(setAsideDocumentId) } });
       });
     },
 
