@@ -25,13 +25,10 @@ import { createEmbeddedLiveBus } from '../../src/adapters/embedded/embedded-live
 import { createEmbeddedApiKeyStore } from '../../src/adapters/embedded/embedded-api-key-store.ts';
 import { createEmbeddedRateLimitStore } from '../../src/adapters/embedded/embedded-rate-limit-store.ts';
 import { createEmbeddedResultCache } from '../../src/adapters/embedded/embedded-result-cache.ts';
+import { fuzzSettings } from './fuzz-settings.ts';
 
-/** A fixed seed by default, so `npm test` is deterministic; FUZZ_SEED=random draws one. */
-const DEFAULT_SEED = 1_100_011;
-/** Enough calls to meet every kind of hostile string a few times, in a few seconds. */
-const DEFAULT_RUNS = 15;
-const seed = process.env.FUZZ_SEED === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED ?? DEFAULT_SEED);
-const numRuns = Number(process.env.FUZZ_RUNS ?? DEFAULT_RUNS);
+/** A fixed seed, so `npm test` is deterministic; 15 calls meet every kind of hostile string a few times, in seconds. */
+const { seed, numRuns } = fuzzSettings('ingest-to-processor', { seed: 1_100_011, runs: 15 });
 /** How long a sentinel may take: a poison record costs one failed delivery and its isolation, well under this. */
 const SENTINEL_TIMEOUT_MS = 20_000;
 
@@ -143,7 +140,6 @@ describe('ingest to processor, with arbitrary events', () => {
   });
 
   it('counts every accepted event or sets it aside with a reason, and never stalls', async () => {
-    console.log(`fuzz: seed ${seed}, ${numRuns} runs (replay with FUZZ_SEED=${seed} FUZZ_RUNS=${numRuns})`);
     let sentinels = 0;
     /** What became of the accepted events, printed at the end: the size of the run. */
     const outcomes = new Map<string, number>();

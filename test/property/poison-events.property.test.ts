@@ -4,9 +4,8 @@
  * `__proto__`, `_bsontype`, store syntax, control characters, lone surrogates) and arbitrary
  * strings and nesting.
  *
- * `npm test` runs them with a fixed seed. A larger random run:
- *   PROPERTY_RUNS=20000 PROPERTY_SEED=$RANDOM npx vitest run test/property
- * (a failure prints the seed and the path that reproduce it).
+ * `npm test` runs them with a fixed seed. A larger random run (fuzz-settings.ts):
+ *   FUZZ_RUNS=20000 FUZZ_SEED=random npx vitest run test/property
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -16,11 +15,10 @@ import { decodeLogRecord, encodeLogRecord } from '../../src/stream/decode-record
 import { mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
 import { addEvent, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats, type Aggregate } from '../../src/stream/rollup.ts';
 import type { AcceptedEvent } from '../../src/domain/event.ts';
+import { fuzzSettings } from './fuzz-settings.ts';
 
-/** The fixed seed of `npm test`; PROPERTY_SEED / PROPERTY_RUNS widen the search. */
-const SEED = Number(process.env.PROPERTY_SEED ?? 20261127);
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
-const options = { seed: SEED, numRuns: RUNS };
+/** The fixed seed of `npm test`; pure functions, so 300 runs per property take well under a second each. */
+const options = fuzzSettings('poison-events', { seed: 20261127, runs: 300 });
 
 const PROTOTYPE_MEMBERS = Object.getOwnPropertyNames(Object.prototype);
 const CODES: IngestErrorCode[] = ['INVALID_ID', 'INVALID_TYPE', 'INVALID_TIMESTAMP', 'INVALID_SOURCE', 'INVALID_DIMENSIONS', 'INVALID_VALUES', 'INVALID_PROPERTIES'];
@@ -125,7 +123,7 @@ describe('hostile events, property-based', () => {
       }),
       options,
     );
-    expect(accepted).toBeGreaterThan(RUNS / 10);
+    expect(accepted).toBeGreaterThan(options.numRuns / 10);
     expect(acceptedWithPrototypeKeys).toBeGreaterThan(0);
   });
 
@@ -163,7 +161,7 @@ describe('hostile events, property-based', () => {
       options,
     );
     // The generators must reach the accepted path often enough to mean something.
-    expect(acceptedEvents).toBeGreaterThan(RUNS / 2);
+    expect(acceptedEvents).toBeGreaterThan(options.numRuns / 2);
   });
 
   it('addEvent and mergeInto over arbitrary keys give exact counts and sums, equal to a naive Map-based reference', () => {
