@@ -55,7 +55,7 @@ export function instrumentEventStore(store: EventStore, histogram: StoreDuration
   return {
     claim: (events) => time('claim', () => store.claim(events)),
     findByIds: (tenant, ids) => time('findByIds', () => store.findByIds(tenant, ids)),
-    listEvents: (query, limit, after) => time('listEvents', () => store.listEvents(query, limit, after)),
+    listEvents: (query, limit, after, maxScanned) => time('listEvents', () => store.listEvents(query, limit, after, maxScanned)),
     listAfterPositions: (tenant, after, limit) => time('listAfterPositions', () => store.listAfterPositions(tenant, after, limit)),
     listQuarantine: (tenant, limit, after) => time('listQuarantine', () => store.listQuarantine(tenant, limit, after)),
     setAside: (records) => time('setAside', () => store.setAside(records)),

@@ -13,6 +13,21 @@ export interface EventQuery {
   dimensions?: Record<string, DimensionValue> | null;
 }
 
+/** A page of `listEvents`. */
+export interface EventPage {
+  /** Up to `limit` matching events, newest first. */
+  events: StoredEvent[];
+  /**
+   * Null when the store looked as far as the page needed. Otherwise the store stopped after
+   * examining `maxScanned` events (newest first from `after`, of the types and time range asked)
+   * with fewer than `limit` matches: the key of the last one it examined, where the next page
+   * goes on. A store whose reads run in this process (embedded SQLite) honours the bound, so a
+   * filter that matches nothing cannot hold the event loop for the tenant's whole history; a
+   * store that scans on its own server (MongoDB) may look further and then always gives null.
+   */
+  scannedUpTo: EventPageKey | null;
+}
+
 /** Keyset position for newest-first pages: stable while new events arrive. */
 export interface EventPageKey {
   timestamp: number;
@@ -45,7 +60,7 @@ export interface EventStore {
   /** Counted (not quarantined) events with these ids, in no particular order. */
   findByIds(tenant: string, ids: readonly string[]): Promise<StoredEvent[]>;
   /** Counted events matching the query, newest event time first (ties: id descending). */
-  listEvents(query: EventQuery, limit: number, after?: EventPageKey | null): Promise<StoredEvent[]>;
+  listEvents(query: EventQuery, limit: number, after?: EventPageKey | null, maxScanned?: number): Promise<EventPage>;
   /**
    * Counted events of the tenant whose log position is after `after` (per partition; all of a
    * partition `after` does not name), ordered by partition then offset: the replay that lets

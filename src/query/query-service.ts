@@ -203,11 +203,15 @@ export function createQueryService(options: {
       // it misses nothing the query could not have returned.
       const progress = await seriesStore.loadProgress();
       const streamCursor = encodeStreamCursor(new Map([...progress].map(([partition, p]) => [partition, p.storedThrough])));
-      // One extra row tells whether another page exists without a count query.
-      const rows = await eventStore.listEvents(query, first + 1, afterKey);
+      // One extra row tells whether another page exists without a count query. The store
+      // examines at most MAX_ROWS_READ events for this page: when a filter matches too few of
+      // them, the page is short and its endCursor points past what was examined, so following
+      // hasNextPage goes on from there, a bounded read at a time.
+      const { events: rows, scannedUpTo } = await eventStore.listEvents(query, first + 1, afterKey, limits.maxRowsRead);
       const page = rows.slice(0, first);
       const edges = page.map((node) => ({ cursor: encodeEventCursor(node), node }));
-      return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null }, streamCursor };
+      const endCursor = scannedUpTo && rows.length <= first ? encodeEventCursor(scannedUpTo) : (edges.at(-1)?.cursor ?? null);
+      return { edges, pageInfo: { hasNextPage: rows.length > first || scannedUpTo !== null, endCursor }, streamCursor };
     },
 
     async quarantine(tenant, first, after) {

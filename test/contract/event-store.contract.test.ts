@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventKey, type EventStore } from '../../src/ports/event-store.ts';
+import { eventKey, type EventPageKey, type EventStore } from '../../src/ports/event-store.ts';
 import type { StoredEvent } from '../../src/domain/event.ts';
 import type { SetAsideRecord } from '../../src/domain/set-aside.ts';
 import { eventStoreAdapters, type AdapterHarness } from './adapters.ts';
@@ -95,7 +95,7 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     });
     await store.claim([event, stored('plain', { timestamp: T0 + 1, dimensions: { country: 'NL' } })]);
     expect(await store.findByIds('acme', ['proto'])).toEqual([event]);
-    const ids = async (dimensions: Record<string, string | boolean>) => (await store.listEvents({ tenant: 'acme', dimensions }, 10)).map((e) => e.id);
+    const ids = async (dimensions: Record<string, string | boolean>) => (await store.listEvents({ tenant: 'acme', dimensions }, 10)).events.map((e) => e.id);
     expect(await ids({ constructor: 'a', _bsontype: 'ObjectId', hasOwnProperty: true })).toEqual(['proto']);
     expect(await ids({ toString: String(Object.prototype.toString) })).toEqual([]);
     expect(await ids({ valueOf: 'x' })).toEqual([]);
@@ -105,7 +105,7 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     await store.claim([stored('same-id', { tenant: 'a' }), stored('same-id', { tenant: 'b', source: 'b' })]);
     expect((await store.findByIds('a', ['same-id'])).map((e) => e.source)).toEqual([null]);
     expect((await store.findByIds('b', ['same-id'])).map((e) => e.source)).toEqual(['b']);
-    expect(await store.listEvents({ tenant: 'c' }, 10)).toEqual([]);
+    expect(await store.listEvents({ tenant: 'c' }, 10)).toEqual({ events: [], scannedUpTo: null });
   });
 
   it('lists newest first with filters and stable keyset pages', async () => {
@@ -117,20 +117,26 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
       stored('q', { timestamp: T0 + 4000, quarantine: 'TOO_LATE' }),
     ]);
     const ids = (events: StoredEvent[]) => events.map((e) => e.id);
-    expect(ids(await store.listEvents({ tenant: 'acme' }, 10))).toEqual(['d', 'c', 'b', 'a']);
-    expect(ids(await store.listEvents({ tenant: 'acme', types: ['page_view'] }, 10))).toEqual(['d', 'c', 'b']);
-    expect(ids(await store.listEvents({ tenant: 'acme', source: 'app' }, 10))).toEqual(['b']);
-    expect(ids(await store.listEvents({ tenant: 'acme', from: T0 + 2000, to: T0 + 3000 }, 10))).toEqual(['c', 'b']);
+    expect(ids((await store.listEvents({ tenant: 'acme' }, 10)).events)).toEqual(['d', 'c', 'b', 'a']);
+    expect(ids((await store.listEvents({ tenant: 'acme', types: ['page_view'] }, 10)).events)).toEqual(['d', 'c', 'b']);
+    expect(ids((await store.listEvents({ tenant: 'acme', source: 'app' }, 10)).events)).toEqual(['b']);
+    expect(ids((await store.listEvents({ tenant: 'acme', from: T0 + 2000, to: T0 + 3000 }, 10)).events)).toEqual(['c', 'b']);
     // Dimensions compare as strings: 2 matches "2".
-    expect(ids(await store.listEvents({ tenant: 'acme', dimensions: { country: 'NL', tier: 2 } }, 10))).toEqual(['c', 'a']);
-    expect(ids(await store.listEvents({ tenant: 'acme', dimensions: { country: 'FR' } }, 10))).toEqual([]);
+    expect(ids((await store.listEvents({ tenant: 'acme', dimensions: { country: 'NL', tier: 2 } }, 10)).events)).toEqual(['c', 'a']);
+    expect(ids((await store.listEvents({ tenant: 'acme', dimensions: { country: 'FR' } }, 10)).events)).toEqual([]);
 
-    const page1 = await store.listEvents({ tenant: 'acme' }, 2);
+    const { events: page1 } = await store.listEvents({ tenant: 'acme' }, 2);
     expect(ids(page1)).toEqual(['d', 'c']);
     // A newer event arriving between pages does not shift the next page.
     await store.claim([stored('newest', { timestamp: T0 + 9000 })]);
     const page2 = await store.listEvents({ tenant: 'acme' }, 2, { timestamp: page1[1]!.timestamp, id: page1[1]!.id });
-    expect(ids(page2)).toEqual(['b', 'a']);
+    expect(ids(page2.events)).toEqual(['b', 'a']);
+  });
+
+  it('fills a page whatever its scan bound when the matches come first, and says nothing more', async () => {
+    await store.claim(['a', 'b', 'c', 'd'].map((id, i) => stored(id, { timestamp: T0 + i * 1000, dimensions: { country: 'NL' } })));
+    expect(await store.listEvents({ tenant: 'acme', dimensions: { country: 'NL' } }, 2, null, 2)).toMatchObject({ scannedUpTo: null });
+    expect((await store.listEvents({ tenant: 'acme', dimensions: { country: 'NL' } }, 2, null, 2)).events.map((e) => e.id)).toEqual(['d', 'c']);
   });
 
   it('keeps quarantined events out of event reads, and lists them newest receipt first', async () => {
@@ -217,5 +223,39 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     const claims = await store.claim([stored('poison', { position: { partition: 0, offset: 42 } })]);
     expect(claims.get(eventKey('acme', 'poison'))!.position).toEqual({ partition: 0, offset: 42 });
     expect((await store.findByIds('acme', ['owned-elsewhere']))[0]!.position).toEqual({ partition: 0, offset: 1 });
+  });
+});
+
+describe('embedded event store: the scan bound of a filtered page', () => {
+  // SQLite reads on the service's own thread, so a filter that matches little must not walk the
+  // tenant's whole history in one call (docs/api.md, MAX_ROWS_READ).
+  let harness: AdapterHarness<EventStore>;
+  let store: EventStore;
+  beforeEach(async () => {
+    harness = eventStoreAdapters[0]!.harness();
+    store = await harness.open();
+    // Ten events, newest first j..a; only b and h are from DE.
+    await store.claim(
+      [...'abcdefghij'].map((id, i) => stored(id, { timestamp: T0 + i * 1000, dimensions: { country: id === 'b' || id === 'h' ? 'DE' : 'NL' } })),
+    );
+  });
+  afterEach(async () => {
+    await store.close();
+    await harness.cleanup();
+  });
+
+  it('examines at most maxScanned events and says where it stopped', async () => {
+    const de = { tenant: 'acme', dimensions: { country: 'DE' } };
+    const page = async (after: EventPageKey | null) => {
+      const { events, scannedUpTo } = await store.listEvents(de, 5, after, 4);
+      return { ids: events.map((e) => e.id), scannedUpTo };
+    };
+    // j i h g, then f e d c, then b a: four at a time.
+    expect(await page(null)).toEqual({ ids: ['h'], scannedUpTo: { timestamp: T0 + 6000, id: 'g' } });
+    expect(await page({ timestamp: T0 + 6000, id: 'g' })).toEqual({ ids: [], scannedUpTo: { timestamp: T0 + 2000, id: 'c' } });
+    expect(await page({ timestamp: T0 + 2000, id: 'c' })).toEqual({ ids: ['b'], scannedUpTo: null });
+    // Without the bound the same filter finds both at once.
+    expect(await store.listEvents(de, 5)).toMatchObject({ scannedUpTo: null });
+    expect((await store.listEvents(de, 5)).events.map((e) => e.id)).toEqual(['h', 'b']);
   });
 });

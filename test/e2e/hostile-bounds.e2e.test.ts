@@ -288,3 +288,36 @@ describe('an honest top over days stays within MAX_ROWS_READ', () => {
     await expectHealthy(server);
   });
 });
+
+describe('a filtered events page reads at most MAX_ROWS_READ stored events (embedded)', () => {
+  let server: TestServer;
+  const EVENTS = 'query Events($f: EventFilter, $after: String) { events(filter: $f, first: 10, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
+
+  beforeAll(async () => {
+    server = await startServer({ env: { MAX_ROWS_READ: '50' } });
+    // 120 events, one a second; only 3 of them from DE, spread out.
+    await ingest(
+      server,
+      Array.from({ length: 120 }, (_, i) => ({ id: `scan-${i}`, type: 'scan', timestamp: at(i * 1000), dimensions: { country: [5, 70, 110].includes(i) ? 'DE' : 'NL' } })),
+    );
+    await waitForProcessing(server.url, 60_000);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('answers a short page whose endCursor goes on past what was read, and the pages together hold every match once', async () => {
+    type Page = { edges: { node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+    const pages: Page[] = [];
+    let after: string | null = null;
+    do {
+      const page: Page = (await data(server.url, EVENTS, { f: { types: ['scan'], dimensions: { country: 'DE' } }, after })).events;
+      pages.push(page);
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
+    } while (after && pages.length < 10);
+    // 50 stored events read per page at most: 119..70 hold 110 and 70, 69..20 nothing, 19..0 hold 5.
+    expect(pages.map((page) => page.edges.map((edge) => edge.node.id))).toEqual([['scan-110', 'scan-70'], [], ['scan-5']]);
+    expect(pages.map((page) => page.pageInfo.hasNextPage)).toEqual([true, true, false]);
+    await expectHealthy(server);
+  });
+});

@@ -143,7 +143,7 @@ describe('stream processor: records it cannot count are set aside, never a halt'
 
     expect(await countOf(run, 'click')).toBe(3);
     expect(await countOf(run, 'poison')).toBe(0);
-    expect((await run.eventStore.listEvents({ tenant: 'acme' }, 10)).map((e) => e.id).sort()).toEqual(['a', 'b', 'c']);
+    expect((await run.eventStore.listEvents({ tenant: 'acme' }, 10)).events.map((e) => e.id).sort()).toEqual(['a', 'b', 'c']);
     const [entry, ...others] = await run.eventStore.listSetAside({ tenant: 'acme' }, 10);
     expect(others).toEqual([]);
     expect(entry).toMatchObject({

@@ -220,36 +220,54 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
       });
     },
 
-    listEvents(query: EventQuery, limit, after) {
+    listEvents(query: EventQuery, limit, after, maxScanned = Number.MAX_SAFE_INTEGER) {
       return guarded('list events', () => {
-        const where = ['tenant = ?', 'quarantine IS NULL'];
-        const params: unknown[] = [query.tenant];
+        // The window: what an index walks, newest first (tenant, types, time range, cursor).
+        const window = ['tenant = ?', 'quarantine IS NULL'];
+        const windowParams: unknown[] = [query.tenant];
         if (query.types && query.types.length > 0) {
-          where.push(`type IN (${placeholders(query.types.length)})`);
-          params.push(...query.types);
-        }
-        if (query.source != null) {
-          where.push('source = ?');
-          params.push(query.source);
+          window.push(`type IN (${placeholders(query.types.length)})`);
+          windowParams.push(...query.types);
         }
         if (query.from != null) {
-          where.push('timestamp >= ?');
-          params.push(query.from);
+          window.push('timestamp >= ?');
+          windowParams.push(query.from);
         }
         if (query.to != null) {
-          where.push('timestamp < ?');
-          params.push(query.to);
-        }
-        for (const [key, value] of Object.entries(dimensionsAsText(query.dimensions ?? {}))) {
-          where.push('json_extract(dimension_text, ?) = ?');
-          params.push(dimensionPath(key), value);
+          window.push('timestamp < ?');
+          windowParams.push(query.to);
         }
         if (after) {
-          where.push('(timestamp < ? OR (timestamp = ? AND id < ?))');
-          params.push(after.timestamp, after.timestamp, after.id);
+          window.push('(timestamp < ? OR (timestamp = ? AND id < ?))');
+          windowParams.push(after.timestamp, after.timestamp, after.id);
         }
-        const sql = `SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY timestamp DESC, id DESC LIMIT ?`;
-        return db.prepare<unknown[], EventRow>(sql).all(...params, limit).map(toStoredEvent);
+        // The filters no index serves, applied to at most `maxScanned` rows of the window: SQLite
+        // runs on this thread, so an unbounded scan would hold the event loop for the whole read.
+        const filters: string[] = [];
+        const filterParams: unknown[] = [];
+        if (query.source != null) {
+          filters.push('source = ?');
+          filterParams.push(query.source);
+        }
+        for (const [key, value] of Object.entries(dimensionsAsText(query.dimensions ?? {}))) {
+          filters.push('json_extract(dimension_text, ?) = ?');
+          filterParams.push(dimensionPath(key), value);
+        }
+        const scanned = `SELECT * FROM events WHERE ${window.join(' AND ')} ORDER BY timestamp DESC, id DESC LIMIT ?`;
+        const windowArgs = [...windowParams, maxScanned];
+        if (filters.length === 0) {
+          return { events: db.prepare<unknown[], EventRow>(scanned).all(...windowParams, limit).map(toStoredEvent), scannedUpTo: null };
+        }
+        const sql = `SELECT * FROM (${scanned}) WHERE ${filters.join(' AND ')} ORDER BY timestamp DESC, id DESC LIMIT ?`;
+        const events = db.prepare<unknown[], EventRow>(sql).all(...windowArgs, ...filterParams, limit).map(toStoredEvent);
+        if (events.length >= limit) return { events, scannedUpTo: null };
+        // A short page: did it stop because the window ended, or because the bound did?
+        const examined = db.prepare<unknown[], { n: number }>(`SELECT count(*) AS n FROM (${scanned})`).get(...windowArgs)!.n;
+        if (examined < maxScanned) return { events, scannedUpTo: null };
+        const oldest = db
+          .prepare<unknown[], { timestamp: number; id: string }>(`SELECT timestamp, id FROM (${scanned}) ORDER BY timestamp ASC, id ASC LIMIT 1`)
+          .get(...windowArgs)!;
+        return { events, scannedUpTo: { timestamp: oldest.timestamp, id: oldest.id } };
       });
     },
 

@@ -580,16 +580,17 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
       });
     },
 
+    // The scan runs on the server, not in this process: no scan bound is needed (see the port).
     listEvents(query, limit, after) {
       return guarded('list events', async () => {
         // A limit of 0 means "no limit" to MongoDB, and a negative one means something else again.
-        if (limit <= 0) return [];
+        if (limit <= 0) return { events: [], scannedUpTo: null };
         const docs = await events
           .find(eventsFilter(query, after))
           .sort({ timestamp: -1, id: -1 })
           .limit(limit)
           .toArray();
-        return docs.map(toStoredEvent);
+        return { events: docs.map(toStoredEvent), scannedUpTo: null };
       });
     },
 
