@@ -38,7 +38,7 @@ import { createMongoEventStore, eventDocument } from '../../src/adapters/mongo/m
 import { createCassandraSeriesStore, windowStartOf } from '../../src/adapters/cassandra/cassandra-series-store.ts';
 import type { StoredEvent } from '../../src/domain/event.ts';
 import { mergeIntoRollups } from '../../src/stream/rollup-plan.ts';
-import { encodeAggregate } from '../../src/stream/rollup.ts';
+import { encodeAggregate } from '../../src/domain/rollup.ts';
 import type { RollupRow } from '../../src/ports/series-store.ts';
 import { uniqueName } from '../../test/support/real-servers.ts';
 import { benchEvent, logRecordOf } from '../harness/events.ts';

@@ -5,7 +5,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { EventLog } from '../ports/event-log.ts';
 import { badInput, unavailable } from '../errors.ts';
-import { encodeLogRecord } from '../stream/decode-record.ts';
+import { encodeLogRecord } from '../domain/log-record.ts';
 import { validateEvent, type EventInput, type IngestError, type IngestLimits } from './validate-event.ts';
 
 export type IngestStatus = 'ACCEPTED' | 'REJECTED';

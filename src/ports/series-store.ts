@@ -1,5 +1,5 @@
 import type { Interval } from '../domain/interval.ts';
-import type { Aggregate } from '../stream/rollup.ts';
+import type { Aggregate } from '../domain/rollup.ts';
 
 /**
  * Identifies one rollup row. Rows are kept per log partition so that each row has exactly one

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RollupRow, SeriesStore } from '../../src/ports/series-store.ts';
-import { addEvent, emptyAggregate, pointStats } from '../../src/stream/rollup.ts';
+import { addEvent, emptyAggregate, pointStats } from '../../src/domain/rollup.ts';
 import { seriesStoreAdapters, type AdapterHarness } from './adapters.ts';
 
 const MINUTE = Date.parse('2026-11-27T12:00:00.000Z');

@@ -10,7 +10,7 @@ import cassandra from 'cassandra-driver';
 import type { Client, types } from 'cassandra-driver';
 import type { Interval } from '../../domain/interval.ts';
 import type { CatalogRow, CatalogRowId, PartitionProgress, RollupRow, RollupRowId, SeriesStore } from '../../ports/series-store.ts';
-import { decodeAggregate, encodeAggregate } from '../../stream/rollup.ts';
+import { decodeAggregate, encodeAggregate } from '../../domain/rollup.ts';
 import { unavailable } from '../../errors.ts';
 import { assertKeyspaceName, migrate, seriesStoreMigrations } from './migrations.ts';
 

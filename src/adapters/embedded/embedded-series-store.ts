@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { Interval } from '../../domain/interval.ts';
 import type { CatalogRow, ProcessedBatch, RollupRow, SeriesStore } from '../../ports/series-store.ts';
-import { decodeAggregate, encodeAggregate } from '../../stream/rollup.ts';
+import { decodeAggregate, encodeAggregate } from '../../domain/rollup.ts';
 import { openDatabase, runGuarded } from './sqlite.ts';
 
 interface StoredRollup {

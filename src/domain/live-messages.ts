@@ -2,7 +2,7 @@
  * What the processor publishes on the live bus, and how subscribers read it back.
  * Serialised once per batch and topic, whatever the number of subscribers.
  */
-import type { StoredEvent } from '../domain/event.ts';
+import type { StoredEvent } from './event.ts';
 
 export interface EventsMessage {
   events: StoredEvent[];

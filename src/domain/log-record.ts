@@ -1,6 +1,6 @@
 /** Writing events to the log and reading log records back into events. Pure. */
-import type { AcceptedEvent, DimensionValue } from '../domain/event.ts';
-import { findIllFormedString } from '../domain/well-formed.ts';
+import type { AcceptedEvent, DimensionValue } from './event.ts';
+import { findIllFormedString } from './well-formed.ts';
 import { MAP_KEY_PATTERN, MAX_PROPERTIES_DEPTH, TYPE_PATTERN } from '../ingest/validate-event.ts';
 
 /** The log record of an accepted event. */
