@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { matchesDimensions } from '../../src/domain/event.ts';
-import { MAP_KEY_PATTERN } from '../../src/ingest/validate-event.ts';
+import { MAP_KEY_PATTERN } from '../../src/domain/event-rules.ts';
 import { buildSeries, buildTop } from '../../src/query/series-view.ts';
 import { mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
 import { addEvent, cloneAggregate, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats } from '../../src/domain/rollup.ts';
