@@ -348,7 +348,13 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       .map((row) => toNumber(row.get('window_start'), 'window_start'));
   }
 
-  const store: SeriesStore = {
+  // The three writes saveBatch makes, in its order; the port offers only saveBatch, the one
+  // write the processor makes.
+  const store: SeriesStore & {
+    saveRollups(rows: RollupRow[]): Promise<void>;
+    saveCatalog(rows: CatalogRow[]): Promise<void>;
+    saveProgress(partition: number, progress: PartitionProgress): Promise<void>;
+  } = {
     loadRollups(ids) {
       return guarded('read rollups', async () => {
         const results = await selectEach(ids.map((id) => ({ query: cql.selectRollup, params: rollupKey(id) })));
