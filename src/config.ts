@@ -4,9 +4,33 @@
  */
 import { DEFAULT_MAX_ATTEMPTS } from './stream/failure-policy.ts';
 import { z } from 'zod';
-import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './server/limits.ts';
 import { MAX_STREAM_CURSOR_PARTITIONS } from './query/cursors.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './query/query-limits.ts';
+
+/** Request body, query text and query shape limits; the server enforces them (src/server/limits.ts). */
+export interface RequestLimits {
+  /** Largest request body, in bytes (HTTP); largest WebSocket message. */
+  maxRequestBytes: number;
+  /** Largest query text, in UTF-8 bytes. */
+  maxQueryBytes: number;
+  /** Deepest field nesting of an operation (a top-level field is depth 1). */
+  maxQueryDepth: number;
+  /** Most aliases in an operation, fragments expanded. */
+  maxQueryAliases: number;
+  /** Most fields in an operation, fragments expanded (each spread counts its fragment's fields again). */
+  maxQueryFields: number;
+  /** Most directives in an operation, fragments expanded. */
+  maxQueryDirectives: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
+  maxRequestBytes: 1_048_576,
+  maxQueryBytes: 65_536,
+  maxQueryDepth: 12,
+  maxQueryAliases: 30,
+  maxQueryFields: 2_000,
+  maxQueryDirectives: 50,
+};
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -147,7 +147,7 @@ ${results.skipped.length > 0 ? `\n**Not run:**\n\n${results.skipped.map((s) => `
 | P5 | N graphql-ws subscribers of one live SECOND series, 2 clients ingesting batches of 10 | raw ws server process broadcasting the captured update to N sockets as fast as they take it | bench/scenarios/fanout.ts |
 | P6 | RSS growth of the service per idle series subscriber, from 1000 to 2000 (judged) and over the first 1000 (context) | the same for a raw ws server per idle socket | bench/scenarios/memory.ts |
 | P7 | \`series\` 24 h × MINUTE grouped by a 10-value dimension | same rows read + grouped by better-sqlite3 / cassandra-driver | bench/scenarios/series-query.ts |
-| P8 | Mongo \`claim\` and Cassandra \`saveRollups\` adapters, 1000-event batches | \`insertMany\` unordered; prepared \`executeConcurrent\` | bench/scenarios/sinks.ts |
+| P8 | Mongo \`claim\` and Cassandra \`saveBatch\` (rollup rows) adapters, 1000-event batches | \`insertMany\` unordered; prepared \`executeConcurrent\` | bench/scenarios/sinks.ts |
 | P9 | service CPU (from /proc) per ingested + processed event | \`JSON.stringify(JSON.parse(event))\` in the same Node | bench/scenarios/cpu.ts |
 
 The harness is in bench/harness/ (pairs runner, HdrHistogram helpers, result writer, this page and its SVG).

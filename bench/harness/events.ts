@@ -3,7 +3,7 @@
  * the same event as Streamlens writes it to its log (validated, stamped), for the baselines.
  */
 import { validateEvent, type EventInput } from '../../src/ingest/validate-event.ts';
-import { logKey } from '../../src/ingest/ingest-service.ts';
+import { logKey } from '../../src/domain/log-record.ts';
 import { DEFAULT_TENANT } from '../../src/domain/event.ts';
 
 const COUNTRIES = ['NL', 'DE', 'US', 'FR', 'GB', 'ES', 'IT', 'PL', 'SE', 'BE'];

@@ -5,7 +5,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { EventLog } from '../ports/event-log.ts';
 import { badInput, unavailable } from '../errors.ts';
-import { encodeLogRecord } from '../stream/decode-record.ts';
+import { encodeLogRecord, logKey } from '../domain/log-record.ts';
 import { validateEvent, type EventInput, type IngestError, type IngestLimits } from './validate-event.ts';
 
 export type IngestStatus = 'ACCEPTED' | 'REJECTED';
@@ -36,11 +36,6 @@ export interface IngestService {
   ingest(tenant: string, events: readonly EventInput[], sentAt: Date | null): Promise<IngestResult>;
   /** Refuses new calls, and resolves once every call in flight has answered. */
   drain(): Promise<void>;
-}
-
-/** The log key: one tenant's events of one type stay in order (and in one Kafka partition). */
-export function logKey(tenant: string, type: string): string {
-  return `${tenant}:${type}`;
 }
 
 export function createIngestService(options: IngestServiceOptions): IngestService {

@@ -4,6 +4,19 @@
  */
 import type { AcceptedEvent, DimensionValue } from '../domain/event.ts';
 import { findIllFormedString, illFormedMessage, printableKey } from '../domain/well-formed.ts';
+import {
+  EARLIEST_TIMESTAMP,
+  MAP_KEY_PATTERN,
+  MAX_DIMENSION_TEXT_LENGTH,
+  MAX_DIMENSIONS,
+  MAX_FUTURE_MS,
+  MAX_ID_LENGTH,
+  MAX_PROPERTIES_DEPTH,
+  MAX_SOURCE_LENGTH,
+  MAX_TYPE_LENGTH,
+  MAX_VALUES,
+  TYPE_PATTERN,
+} from '../domain/event-rules.ts';
 
 /** An event as the GraphQL input delivers it (scalars already parsed). */
 export interface EventInput {
@@ -47,25 +60,6 @@ export interface ValidationContext {
   limits: IngestLimits;
   newId: () => string;
 }
-
-export const MAX_ID_LENGTH = 128;
-export const MAX_TYPE_LENGTH = 128;
-export const TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
-export const MAX_SOURCE_LENGTH = 256;
-/**
- * Keys of dimensions and values: no `.` or leading `$`, so they are safe field names in any store;
- * and not `__proto__`, which a plain object drops on assignment (the key would vanish silently).
- */
-export const MAP_KEY_PATTERN = /^(?!__proto__$)[A-Za-z0-9_][A-Za-z0-9_:-]{0,63}$/;
-/** Each dimension combination is a rollup row; more keys than this is a modelling mistake. */
-export const MAX_DIMENSIONS = 32;
-export const MAX_DIMENSION_TEXT_LENGTH = 256;
-export const MAX_VALUES = 32;
-/** Event times before the epoch are not analytics data; anything past a year ahead is a bug. */
-export const EARLIEST_TIMESTAMP = 0;
-export const MAX_FUTURE_MS = 366 * 86_400_000;
-/** Properties are free-form, but a pathological nesting depth is refused before it is stored. */
-export const MAX_PROPERTIES_DEPTH = 32;
 
 // Control characters (C0, DEL, C1) have no place in ids or names and break logs and terminals.
 // biome-ignore lint: the control characters are the point of this pattern.

@@ -11,7 +11,7 @@
  */
 import { GraphQLError } from 'graphql';
 import type { RateLimitStore } from '../ports/rate-limit-store.ts';
-import type { BucketRule } from './token-bucket.ts';
+import type { BucketRule } from '../domain/token-bucket.ts';
 import type { Principal } from '../auth/authenticator.ts';
 
 export interface UsageLimitsConfig {

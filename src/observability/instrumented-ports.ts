@@ -71,13 +71,10 @@ export function instrumentSeriesStore(store: SeriesStore, histogram: StoreDurati
   const time = <T>(operation: string, call: () => Promise<T>) => timed(histogram, 'series_store', operation, call);
   return {
     loadRollups: (ids) => time('loadRollups', () => store.loadRollups(ids)),
-    saveRollups: (rows) => time('saveRollups', () => store.saveRollups(rows)),
     readRollups: (range) => time('readRollups', () => store.readRollups(range)),
     loadCatalog: (ids) => time('loadCatalog', () => store.loadCatalog(ids)),
-    saveCatalog: (rows) => time('saveCatalog', () => store.saveCatalog(rows)),
     readCatalog: (tenant, range) => time('readCatalog', () => store.readCatalog(tenant, range)),
     loadProgress: () => time('loadProgress', () => store.loadProgress()),
-    saveProgress: (partition, progress) => time('saveProgress', () => store.saveProgress(partition, progress)),
     saveBatch: (batch) => time('saveBatch', () => store.saveBatch(batch)),
     deleteBucketsBefore: (interval, before) => time('deleteBucketsBefore', () => store.deleteBucketsBefore(interval, before)),
     checkHealth: () => store.checkHealth(),

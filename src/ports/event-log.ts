@@ -21,10 +21,19 @@ export interface AppendRecord {
 export interface ConsumeOptions {
   groupId: string;
   /**
-   * Called with one batch at a time per partition. The log commits the batch's offsets only
-   * after the returned promise resolves; when it rejects, the same records are delivered again
-   * (from the same first offset), after a short pause. The log does not report the rejection:
-   * the handler reports its own failures, and decides when a record is to be set aside.
+   * Called with the batches of each partition strictly one after another, in offset order: the
+   * next batch of a partition is delivered only once the promise of the one before resolved and
+   * the log committed its offsets. When it rejects, the log commits nothing and delivers the
+   * same partition again from the same first offset (not necessarily as many records),
+   * after a short pause, before anything later of that partition. The log does not report the
+   * rejection: the handler reports its own failures, and decides when a record is set aside.
+   *
+   * Batches of different partitions may be handled at the same time (on one instance or on
+   * several), in any order relative to each other. The stream processor needs no more: every row
+   * it reads and rewrites (rollup, catalog and progress rows) belongs to one partition, so each
+   * row has one writer, and a claim in the event store is atomic per event id. What it does need
+   * is the order within a partition: a row's `appliedOffset` skips a replay only if offsets are
+   * merged in order, and "stored through" may only move over records already stored.
    */
   handleBatch: (batch: LogBatch) => Promise<void>;
   /** Upper bound on records per batch. */

@@ -1,4 +1,5 @@
 import type { Interval } from '../domain/interval.ts';
+import type { EventsMessage, LiveMessageText, LiveTopic, SeriesMessage } from '../domain/live-messages.ts';
 
 export type Unsubscribe = () => Promise<void>;
 
@@ -8,15 +9,19 @@ export type Unsubscribe = () => Promise<void>;
  * Delivery is at most once: subscribers that need completeness read the stores.
  */
 export interface LiveBus {
-  publish(topic: string, message: string): Promise<void>;
+  /** A message goes on a topic of its own type (see domain/live-messages.ts). */
+  publish<M>(topic: LiveTopic<M>, message: LiveMessageText<M>): Promise<void>;
   /** Resolves once the subscription is active, so no later publish is missed. */
-  subscribe(topic: string, onMessage: (message: string) => void): Promise<Unsubscribe>;
+  subscribe<M>(topic: LiveTopic<M>, onMessage: (message: LiveMessageText<M>) => void): Promise<Unsubscribe>;
   checkHealth(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Topic names. Every topic carries the tenant, so one tenant never hears another's updates. */
+/**
+ * Topic names, each bound to the type of its messages. Every topic carries the tenant, so one
+ * tenant never hears another's updates.
+ */
 export const liveTopics = {
-  events: (tenant: string) => `streamlens:events:${tenant}`,
-  series: (tenant: string, interval: Interval, type: string) => `streamlens:series:${tenant}:${interval}:${type}`,
+  events: (tenant: string): LiveTopic<EventsMessage> => `streamlens:events:${tenant}`,
+  series: (tenant: string, interval: Interval, type: string): LiveTopic<SeriesMessage> => `streamlens:series:${tenant}:${interval}:${type}`,
 };

@@ -1,4 +1,4 @@
-import type { BucketRule, TakeResult } from '../limits/token-bucket.ts';
+import type { BucketRule, TakeResult } from '../domain/token-bucket.ts';
 
 /**
  * Where token buckets live: in the process (limits per instance), or in Redis so that a limit

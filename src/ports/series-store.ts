@@ -1,5 +1,5 @@
 import type { Interval } from '../domain/interval.ts';
-import type { Aggregate } from '../stream/rollup.ts';
+import type { Aggregate } from '../domain/rollup.ts';
 
 /**
  * Identifies one rollup row. Rows are kept per log partition so that each row has exactly one
@@ -94,22 +94,18 @@ export interface ProcessedBatch {
 export interface SeriesStore {
   /** The stored rows among these ids; missing rows are simply absent. */
   loadRollups(ids: RollupRowId[]): Promise<RollupRow[]>;
-  /** Writes whole rows (insert or replace). Idempotent. */
-  saveRollups(rows: RollupRow[]): Promise<void>;
   /** Every row of the type and interval whose bucket starts in [from, to), all partitions, by bucket start. */
   readRollups(range: RollupRange): Promise<RollupRow[]>;
   loadCatalog(ids: CatalogRowId[]): Promise<CatalogRow[]>;
-  saveCatalog(rows: CatalogRow[]): Promise<void>;
   /** The tenant's catalog rows, every partition's, ordered by type. */
   readCatalog(tenant: string, range?: CatalogRange): Promise<CatalogRow[]>;
   /** How far the processor has come in each log partition. */
   loadProgress(): Promise<Map<number, PartitionProgress>>;
-  /** Records a partition's progress; each field only ever rises (a stale write changes nothing). */
-  saveProgress(partition: number, progress: PartitionProgress): Promise<void>;
   /**
-   * Writes what one processed batch changed: rollup and catalog rows, then the partition's
-   * progress, which must never run ahead of the rows. A store with transactions does it in one
-   * (one commit per batch instead of three).
+   * The one write: what one processed batch changed. Rollup and catalog rows are written whole
+   * (insert or replace), then the partition's progress, which must never run ahead of the rows;
+   * each progress field only ever rises (a stale write changes nothing). Idempotent. A store with
+   * transactions does it in one commit; one without writes the rows first and the progress last.
    */
   saveBatch(batch: ProcessedBatch): Promise<void>;
   /** Deletes the rows of the interval whose bucket starts before `before`; returns how many. */

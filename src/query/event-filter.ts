@@ -1,6 +1,6 @@
 /** The events filter: validation of its input, and matching for live subscriptions. Pure. */
 import { matchesDimensions, type DimensionValue, type StoredEvent } from '../domain/event.ts';
-import { MAP_KEY_PATTERN, TYPE_PATTERN } from '../ingest/validate-event.ts';
+import { MAP_KEY_PATTERN, TYPE_PATTERN } from '../domain/event-rules.ts';
 import type { EventQuery } from '../ports/event-store.ts';
 import { badInput } from '../errors.ts';
 import { illFormedMessage } from '../domain/well-formed.ts';

@@ -3,7 +3,7 @@ import { dimensionOf, matchesDimensions, type DimensionValue } from '../domain/e
 import { bucketCountBetween, bucketStartsBetween, type Interval } from '../domain/interval.ts';
 import type { RollupRow } from '../ports/series-store.ts';
 import { isFinal } from '../stream/event-time.ts';
-import { emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../stream/rollup.ts';
+import { emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../domain/rollup.ts';
 
 export interface SeriesShape {
   value?: string | null;

@@ -9,7 +9,7 @@ import type { EventStore, SetAsideScope } from '../ports/event-store.ts';
 import type { LogPosition } from '../domain/event.ts';
 import type { SetAsidePageKey, SetAsideRecord } from '../domain/set-aside.ts';
 import { badInput } from '../errors.ts';
-import { logKey } from '../ingest/ingest-service.ts';
+import { logKey } from '../domain/log-record.ts';
 import { positionOfSetAsideId, setAsideId } from '../stream/set-aside.ts';
 import { MAX_PAGE_SIZE, type Page } from './query-service.ts';
 

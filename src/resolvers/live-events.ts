@@ -14,7 +14,7 @@ import type { StoredEvent } from '../domain/event.ts';
 import { liveTopics } from '../ports/live-bus.ts';
 import { decodeStreamCursor, encodeStreamCursor } from '../query/cursors.ts';
 import { matchesEventQuery, toEventQuery, type EventFilterInput } from '../query/event-filter.ts';
-import { decodeEventsMessage } from '../stream/live-messages.ts';
+import { decodeEventsMessage } from '../domain/live-messages.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
 import { openSubscriptionsOf, type GraphQLContext } from './context.ts';
 

@@ -14,7 +14,7 @@ import type { Interval } from '../domain/interval.ts';
 import { liveTopics } from '../ports/live-bus.ts';
 import { validateDimensionFilter, validateKeyName, validateTypeName } from '../query/event-filter.ts';
 import { aggregateByGroup, toPoint, type PointView, type SeriesShape } from '../query/series-view.ts';
-import { decodeSeriesMessage } from '../stream/live-messages.ts';
+import { decodeSeriesMessage } from '../domain/live-messages.ts';
 import { queryTooLarge } from '../query/query-limits.ts';
 import type { StreamlensError } from '../errors.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';

@@ -19,7 +19,8 @@ import { resolvePersistedOperation, useAllowList, useNoIntrospection, type Persi
 import { checkUpgrade, createBrowserPolicy, guardHttp, type BrowserPolicyConfig } from './browser-guard.ts';
 import { CLOSE_TOO_MANY_CONNECTIONS, CONNECTION_INIT_TIMEOUT_MS, createConnectionCounter, MAX_CLOSE_REASON_CHARACTERS } from './graphql-ws-connections.ts';
 import type { Authentication } from '../auth/authenticator.ts';
-import { useRequestLimits, type RequestLimits } from './limits.ts';
+import type { RequestLimits } from '../config.ts';
+import { useRequestLimits } from './limits.ts';
 import type { StreamlensMetrics } from '../observability/metrics.ts';
 import { useGraphQLMetrics } from '../observability/graphql-metrics.ts';
 import { useMetricsEndpoint } from './metrics-endpoint.ts';

@@ -20,30 +20,7 @@
  */
 import { GraphQLError, Kind, Lexer, Source, TokenKind, type DocumentNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-
-export interface RequestLimits {
-  /** Largest request body, in bytes (HTTP); largest WebSocket message. */
-  maxRequestBytes: number;
-  /** Largest query text, in UTF-8 bytes. */
-  maxQueryBytes: number;
-  /** Deepest field nesting of an operation (a top-level field is depth 1). */
-  maxQueryDepth: number;
-  /** Most aliases in an operation, fragments expanded. */
-  maxQueryAliases: number;
-  /** Most fields in an operation, fragments expanded (each spread counts its fragment's fields again). */
-  maxQueryFields: number;
-  /** Most directives in an operation, fragments expanded. */
-  maxQueryDirectives: number;
-}
-
-export const DEFAULT_REQUEST_LIMITS: RequestLimits = {
-  maxRequestBytes: 1_048_576,
-  maxQueryBytes: 65_536,
-  maxQueryDepth: 12,
-  maxQueryAliases: 30,
-  maxQueryFields: 2_000,
-  maxQueryDirectives: 50,
-};
+import type { RequestLimits } from '../config.ts';
 
 /**
  * How much deeper than the field depth brackets may nest in the query text: room for argument

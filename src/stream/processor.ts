@@ -37,7 +37,7 @@ import type { PartitionProgress, SeriesStore } from '../ports/series-store.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { StoredEvent } from '../domain/event.ts';
 import type { Interval } from '../domain/interval.ts';
-import { decodeLogRecord } from './decode-record.ts';
+import { decodeLogRecord } from '../domain/log-record.ts';
 import { quarantineReason, watermarkOf, type EventTimePolicy } from './event-time.ts';
 import {
   catalogRowIdsOfBatch,
@@ -46,7 +46,7 @@ import {
   rollupRowIdsOfBatch,
   type CountedEvent,
 } from './rollup-plan.ts';
-import { encodeLiveMessage, type SeriesMessage } from './live-messages.ts';
+import { encodeLiveMessage, type LiveTopic, type SeriesMessage } from '../domain/live-messages.ts';
 import { createRollupCache } from './rollup-cache.ts';
 
 export const PROCESSOR_GROUP_ID = 'streamlens-processor';
@@ -394,7 +394,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       eventsByTenant.set(event.tenant, list);
     }
     const watermark = currentWatermark();
-    const bucketsByTopic = new Map<string, SeriesMessage>();
+    const bucketsByTopic = new Map<LiveTopic<SeriesMessage>, SeriesMessage>();
     for (const row of changedRollups) {
       const topic = liveTopics.series(row.tenant, row.interval as Interval, row.type);
       let message = bucketsByTopic.get(topic);

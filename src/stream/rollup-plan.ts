@@ -8,7 +8,7 @@
 import { dimensionsAsText, dimensionsKey, type StoredEvent } from '../domain/event.ts';
 import { bucketStart, INTERVALS } from '../domain/interval.ts';
 import type { CatalogRow, CatalogRowId, RollupRow, RollupRowId } from '../ports/series-store.ts';
-import { addEvent, cloneAggregate, emptyAggregate } from './rollup.ts';
+import { addEvent, cloneAggregate, emptyAggregate } from '../domain/rollup.ts';
 
 /** An event that counts, with the log offset it was read at. */
 export interface CountedEvent {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RollupRow, SeriesStore } from '../../src/ports/series-store.ts';
-import { addEvent, emptyAggregate, pointStats } from '../../src/stream/rollup.ts';
+import type { CatalogRow, PartitionProgress, RollupRow, SeriesStore } from '../../src/ports/series-store.ts';
+import { addEvent, emptyAggregate, pointStats } from '../../src/domain/rollup.ts';
 import { seriesStoreAdapters, type AdapterHarness } from './adapters.ts';
 
 const MINUTE = Date.parse('2026-11-27T12:00:00.000Z');
@@ -39,22 +39,28 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     await harness.cleanup();
   });
 
+  // Rows reach a store only through saveBatch, the processor's one write; these tests write
+  // rows with a progress that claims nothing, or progress with no rows.
+  const saveRows = (rollups: RollupRow[], catalog: CatalogRow[] = []) =>
+    store.saveBatch({ rollups, catalog, partition: 0, progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0 } });
+  const saveProgress = (partition: number, progress: PartitionProgress) => store.saveBatch({ rollups: [], catalog: [], partition, progress });
+
   it('saves and loads whole rows, replacing on save', async () => {
     const original = row({}, [1, 2, 3]);
-    await store.saveRollups([original]);
+    await saveRows([original]);
     const [loaded] = await store.loadRollups([original]);
     expect(summary(loaded!)).toEqual(summary(original));
     expect(loaded!.dimensions).toEqual({ country: 'NL' });
 
     const replaced = row({ appliedOffset: 20 }, [1, 2, 3, 100]);
-    await store.saveRollups([replaced]);
+    await saveRows([replaced]);
     const [reloaded] = await store.loadRollups([original]);
     expect(summary(reloaded!)).toEqual(summary(replaced));
     expect(await store.loadRollups([row({ partition: 5 })])).toEqual([]);
   });
 
   it('reads every row of a range [from, to) across combinations and partitions, ordered by bucket', async () => {
-    await store.saveRollups([
+    await saveRows([
       row({ bucketStart: MINUTE + 60_000, partition: 1 }),
       row({ bucketStart: MINUTE }),
       row({ bucketStart: MINUTE, dimensionsKey: '[["country","DE"]]', dimensions: { country: 'DE' } }),
@@ -75,7 +81,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   it('reads only the value statistics asked for', async () => {
     const aggregate = emptyAggregate();
     addEvent(aggregate, { amount: 4, qty: 1 });
-    await store.saveRollups([row({ aggregate })]);
+    await saveRows([row({ aggregate })]);
     const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 1 };
     const keys = async (valueKey?: string | null) =>
       [...(await store.readRollups(valueKey === undefined ? range : { ...range, valueKey }))[0]!.aggregate.values.keys()].sort();
@@ -90,17 +96,17 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
       tenant: 'acme', type: 'purchase', partition: 0, appliedOffset: 3, count: 3, firstSeen: MINUTE, lastSeen: MINUTE + 5,
       dimensionKeys: ['country'], valueKeys: ['amount'], droppedDimensionKeys: 0, droppedValueKeys: 0,
     };
-    await store.saveCatalog([catalog, { ...catalog, type: 'click' }, { ...catalog, tenant: 'other' }]);
+    await saveRows([], [catalog, { ...catalog, type: 'click' }, { ...catalog, tenant: 'other' }]);
     expect(await store.loadCatalog([catalog])).toEqual([catalog]);
     expect((await store.readCatalog('acme')).map((c) => c.type).sort()).toEqual(['click', 'purchase']);
-    await store.saveCatalog([{ ...catalog, count: 4, appliedOffset: 4 }]);
+    await saveRows([], [{ ...catalog, count: 4, appliedOffset: 4 }]);
     expect((await store.loadCatalog([catalog]))[0]!.count).toBe(4);
   });
 
   it('stops a range read one row past maxRows', async () => {
     // Two windows of MINUTE rows (a Cassandra window is 6 hours), three combinations per bucket.
     const starts = [MINUTE, MINUTE + 60_000, MINUTE + 6 * 3_600_000, MINUTE + 6 * 3_600_000 + 60_000];
-    await store.saveRollups(
+    await saveRows(
       starts.flatMap((bucketStart) =>
         ['DE', 'FR', 'NL'].map((country) => row({ bucketStart, dimensionsKey: `[["country","${country}"]]`, dimensions: { country } })),
       ),
@@ -118,7 +124,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
       dimensionKeys: ['country'], valueKeys: ['amount'], droppedDimensionKeys: 7, droppedValueKeys: 2,
     };
     const types = ['a', 'b', 'c', 'd'];
-    await store.saveCatalog(types.flatMap((type) => [0, 1].map((partition) => ({ ...catalog, type, partition }))));
+    await saveRows([], types.flatMap((type) => [0, 1].map((partition) => ({ ...catalog, type, partition }))));
     expect(await store.loadCatalog([{ ...catalog, type: 'a' }])).toEqual([{ ...catalog, type: 'a' }]);
     const typesOf = (rows: { type: string; partition: number }[]) => rows.map((r) => `${r.type}${r.partition}`).sort();
     expect(typesOf(await store.readCatalog('acme'))).toEqual(['a0', 'a1', 'b0', 'b1', 'c0', 'c1', 'd0', 'd1']);
@@ -128,12 +134,12 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   });
 
   it('keeps each partition\'s progress, and only ever raises it', async () => {
-    await store.saveProgress(0, { maxEventTime: null, storedThrough: 3, lastActiveAt: 100 });
-    await store.saveProgress(0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200 });
-    await store.saveProgress(1, { maxEventTime: 500, storedThrough: 7, lastActiveAt: 150 });
+    await saveProgress(0, { maxEventTime: null, storedThrough: 3, lastActiveAt: 100 });
+    await saveProgress(0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200 });
+    await saveProgress(1, { maxEventTime: 500, storedThrough: 7, lastActiveAt: 150 });
     // A stale write (a replayed batch, a slow instance) changes nothing.
-    await store.saveProgress(0, { maxEventTime: 900, storedThrough: 8, lastActiveAt: 190 });
-    await store.saveProgress(1, { maxEventTime: null, storedThrough: 9, lastActiveAt: 300 });
+    await saveProgress(0, { maxEventTime: 900, storedThrough: 8, lastActiveAt: 190 });
+    await saveProgress(1, { maxEventTime: null, storedThrough: 9, lastActiveAt: 300 });
     expect(await store.loadProgress()).toEqual(
       new Map([
         [0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200 }],
@@ -177,7 +183,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   });
 
   it('deletes the buckets of one interval before a time', async () => {
-    await store.saveRollups([
+    await saveRows([
       row({ interval: 'SECOND', bucketStart: MINUTE }),
       row({ interval: 'SECOND', bucketStart: MINUTE + 1000 }),
       row({ interval: 'MINUTE', bucketStart: MINUTE }),

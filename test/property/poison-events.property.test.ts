@@ -10,10 +10,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findIllFormedString } from '../../src/domain/well-formed.ts';
-import { MAP_KEY_PATTERN, validateEvent, type EventInput, type IngestErrorCode } from '../../src/ingest/validate-event.ts';
-import { decodeLogRecord, encodeLogRecord } from '../../src/stream/decode-record.ts';
+import { MAP_KEY_PATTERN } from '../../src/domain/event-rules.ts';
+import { validateEvent, type EventInput, type IngestErrorCode } from '../../src/ingest/validate-event.ts';
+import { decodeLogRecord, encodeLogRecord } from '../../src/domain/log-record.ts';
 import { mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
-import { addEvent, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats, type Aggregate } from '../../src/stream/rollup.ts';
+import { addEvent, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats, type Aggregate } from '../../src/domain/rollup.ts';
 import type { AcceptedEvent } from '../../src/domain/event.ts';
 import { fuzzSettings } from './fuzz-settings.ts';
 

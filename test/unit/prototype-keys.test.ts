@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { matchesDimensions } from '../../src/domain/event.ts';
-import { MAP_KEY_PATTERN } from '../../src/ingest/validate-event.ts';
+import { MAP_KEY_PATTERN } from '../../src/domain/event-rules.ts';
 import { buildSeries, buildTop } from '../../src/query/series-view.ts';
 import { mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
-import { addEvent, cloneAggregate, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats } from '../../src/stream/rollup.ts';
+import { addEvent, cloneAggregate, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats } from '../../src/domain/rollup.ts';
 
 /** Every member name of Object.prototype a key may take (`__proto__` is refused by the key rule). */
 export const PROTOTYPE_MEMBER_NAMES = Object.getOwnPropertyNames(Object.prototype).filter((name) => MAP_KEY_PATTERN.test(name));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRollupCache } from '../../src/stream/rollup-cache.ts';
-import { emptyAggregate } from '../../src/stream/rollup.ts';
+import { emptyAggregate } from '../../src/domain/rollup.ts';
 import type { RollupRow } from '../../src/ports/series-store.ts';
 
 const row = (partition: number, bucketStart: number): RollupRow => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addEvent, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats } from '../../src/stream/rollup.ts';
+import { addEvent, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats } from '../../src/domain/rollup.ts';
 import { mergeIntoCatalog, mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
 import type { StoredEvent } from '../../src/domain/event.ts';
 

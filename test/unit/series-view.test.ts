@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildSeries, buildTop } from '../../src/query/series-view.ts';
 import { mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
 import type { DimensionValue } from '../../src/domain/event.ts';
-import { encodeAggregate } from '../../src/stream/rollup.ts';
+import { encodeAggregate } from '../../src/domain/rollup.ts';
 
 const base = Date.parse('2026-11-27T12:00:00Z');
 let offset = 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { takeTokens } from '../../src/limits/token-bucket.ts';
+import { takeTokens } from '../../src/domain/token-bucket.ts';
 
 const rule = { capacity: 10, refillPerSecond: 5 };
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { validateEvent, type EventInput, type ValidationContext } from '../../src/ingest/validate-event.ts';
-import { decodeLogRecord, encodeLogRecord } from '../../src/stream/decode-record.ts';
+import { decodeLogRecord, encodeLogRecord } from '../../src/domain/log-record.ts';
 import { decodeEventCursor, encodeEventCursor } from '../../src/query/cursors.ts';
 import { toEventQuery, validateDimensionFilter } from '../../src/query/event-filter.ts';
 

@@ -10,7 +10,7 @@ import cassandra from 'cassandra-driver';
 import type { Client, types } from 'cassandra-driver';
 import type { Interval } from '../../domain/interval.ts';
 import type { CatalogRow, CatalogRowId, PartitionProgress, RollupRow, RollupRowId, SeriesStore } from '../../ports/series-store.ts';
-import { decodeAggregate, encodeAggregate } from '../../stream/rollup.ts';
+import { decodeAggregate, encodeAggregate } from '../../domain/rollup.ts';
 import { unavailable } from '../../errors.ts';
 import { assertKeyspaceName, migrate, seriesStoreMigrations } from './migrations.ts';
 
@@ -348,7 +348,13 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       .map((row) => toNumber(row.get('window_start'), 'window_start'));
   }
 
-  const store: SeriesStore = {
+  // The three writes saveBatch makes, in its order; the port offers only saveBatch, the one
+  // write the processor makes.
+  const store: SeriesStore & {
+    saveRollups(rows: RollupRow[]): Promise<void>;
+    saveCatalog(rows: CatalogRow[]): Promise<void>;
+    saveProgress(partition: number, progress: PartitionProgress): Promise<void>;
+  } = {
     loadRollups(ids) {
       return guarded('read rollups', async () => {
         const results = await selectEach(ids.map((id) => ({ query: cql.selectRollup, params: rollupKey(id) })));

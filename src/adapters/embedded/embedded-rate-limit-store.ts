@@ -1,6 +1,6 @@
 /** Token buckets in this process: right for one instance; with several, use Redis. */
 import type { RateLimitStore } from '../../ports/rate-limit-store.ts';
-import { takeTokens, type BucketState } from '../../limits/token-bucket.ts';
+import { takeTokens, type BucketState } from '../../domain/token-bucket.ts';
 
 /** Buckets untouched this long are full again and can be forgotten, which bounds memory. */
 const FORGET_AFTER_MS = 10 * 60_000;

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import type { Interval } from '../../domain/interval.ts';
 import type { CatalogRow, ProcessedBatch, RollupRow, SeriesStore } from '../../ports/series-store.ts';
-import { decodeAggregate, encodeAggregate } from '../../stream/rollup.ts';
+import { decodeAggregate, encodeAggregate } from '../../domain/rollup.ts';
 import { openDatabase, runGuarded } from './sqlite.ts';
 
 interface StoredRollup {
@@ -166,9 +166,6 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
         }),
       );
     },
-    saveRollups(rows) {
-      return guarded('write rollups', () => saveRollups(rows));
-    },
     readRollups(range) {
       // A range holds many buckets of the same few dimension combinations: parse each once. The
       // rows of one read then share their `dimensions` objects, which readers only read.
@@ -192,9 +189,6 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
           return row ? [toCatalogRow(row)] : [];
         }),
       );
-    },
-    saveCatalog(rows) {
-      return guarded('write the catalog', () => saveCatalog(rows));
     },
     readCatalog(tenant, range = {}) {
       return guarded('read the catalog', () => {
@@ -225,9 +219,6 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
           ]),
         );
       });
-    },
-    saveProgress(partition, progress) {
-      return guarded('write progress', () => void upsertProgress.run(partition, progress.maxEventTime, progress.storedThrough, progress.lastActiveAt));
     },
     saveBatch(batch) {
       return guarded('write a batch', () => saveBatch(batch));

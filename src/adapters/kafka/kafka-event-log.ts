@@ -340,8 +340,12 @@ export async function createKafkaEventLog(options: KafkaEventLogOptions): Promis
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          // One batch at a time over all partitions: batches of different partitions can touch
-          // the same catalog rows, and the processor merges rows with read-modify-write.
+          // One batch at a time over all of this member's partitions. The port does not need it:
+          // kafkajs keeps each partition's batches in order whatever this number, and every row
+          // the processor rewrites is keyed by its log partition (rollup and catalog rows and
+          // progress alike), so batches of different partitions never touch the same row; other
+          // instances handle other partitions meanwhile anyway. One at a time bounds what one
+          // instance asks of the stores and its event loop at once.
           partitionsConsumedConcurrently: 1,
           eachBatch: (payload) => deliverInChunks(payload, consumer, handleBatch, maxBatchSize),
         });

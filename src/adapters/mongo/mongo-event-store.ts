@@ -19,7 +19,7 @@ import {
   type MongoClientOptions,
 } from 'mongodb';
 import { dimensionsAsText, type DimensionValue, type QuarantineReason, type StoredEvent } from '../../domain/event.ts';
-import { MAP_KEY_PATTERN } from '../../ingest/validate-event.ts';
+import { MAP_KEY_PATTERN } from '../../domain/event-rules.ts';
 import {
   eventKey,
   type EventClaim,

@@ -1,6 +1,6 @@
 /**
  * Token buckets in Redis, so a limit holds across every instance. One Lua script per take keeps
- * the read-refill-take-write atomic; it applies the same rule as limits/token-bucket.ts. Redis's
+ * the read-refill-take-write atomic; it applies the same rule as domain/token-bucket.ts. Redis's
  * own clock (TIME) is used, so instances with skewed clocks agree.
  */
 import { connectFailFastRedis } from './fail-fast-client.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeLogRecord } from '../../src/stream/decode-record.ts';
+import { decodeLogRecord } from '../../src/domain/log-record.ts';
 
 const valid = {
   tenant: 'default', id: 'a', type: 'click', timestamp: 1, receivedAt: 2, clockCorrectionMs: 0,

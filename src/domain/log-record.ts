@@ -1,7 +1,12 @@
-/** Writing events to the log and reading log records back into events. Pure. */
-import type { AcceptedEvent, DimensionValue } from '../domain/event.ts';
-import { findIllFormedString } from '../domain/well-formed.ts';
-import { MAP_KEY_PATTERN, MAX_PROPERTIES_DEPTH, TYPE_PATTERN } from '../ingest/validate-event.ts';
+/** Writing events to the log and reading log records back into events: the record's key and value. Pure. */
+import type { AcceptedEvent, DimensionValue } from './event.ts';
+import { findIllFormedString } from './well-formed.ts';
+import { MAP_KEY_PATTERN, MAX_PROPERTIES_DEPTH, TYPE_PATTERN } from './event-rules.ts';
+
+/** The log key: one tenant's events of one type stay in order (and in one Kafka partition). */
+export function logKey(tenant: string, type: string): string {
+  return `${tenant}:${type}`;
+}
 
 /** The log record of an accepted event. */
 export function encodeLogRecord(event: AcceptedEvent): string {
