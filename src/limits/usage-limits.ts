@@ -57,7 +57,7 @@ function tenantBucketOf(principal: Principal): string | null {
 }
 
 export function rateLimited(message: string, retryAfterMs: number): StreamlensError {
-  // Whole seconds, as the Retry-After header counts them, and never 0: a bucket that refused is empty now.
+  // Whole seconds, as the Retry-After header counts them, and at least one.
   const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
   return new StreamlensError('RATE_LIMITED', message, { details: { retryAfter } });
 }

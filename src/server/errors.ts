@@ -112,10 +112,7 @@ const SUGGESTION = /\s*Did you mean [^?]*\?\s*$/;
 export function withoutSuggestions(error: GraphQLError): GraphQLError {
   if (!SUGGESTION.test(error.message)) return error;
   return new GraphQLError(error.message.replace(SUGGESTION, ''), {
-    ...(error.nodes ? { nodes: error.nodes } : {}),
-    ...(error.source ? { source: error.source } : {}),
-    ...(error.positions ? { positions: error.positions } : {}),
-    ...(error.path ? { path: error.path } : {}),
+    ...locationOf(error),
     ...(error.originalError ? { originalError: error.originalError } : {}),
     extensions: error.extensions,
   });
