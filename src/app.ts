@@ -11,7 +11,7 @@ import type { RateLimitStore } from './ports/rate-limit-store.ts';
 import type { ResultCache } from './ports/result-cache.ts';
 import { createUsageLimits } from './limits/usage-limits.ts';
 import { loadPersistedOperations } from './server/persisted-operations.ts';
-import { GraphQLError } from 'graphql';
+import { unauthenticated } from './errors.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createKeyService } from './auth/key-service.ts';
 import type { Config } from './config.ts';
@@ -119,7 +119,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
   // Revoking a key ends the subscriptions opened with it, on every instance.
   keys.onRevoked((keyId) => {
     for (const [queue, owner] of services.live.queues) {
-      if (owner.keyId === keyId) queue.fail(new GraphQLError('the API key has been revoked', { extensions: { code: 'UNAUTHENTICATED' } }));
+      if (owner.keyId === keyId) queue.fail(unauthenticated('the API key has been revoked'));
     }
   });
   await keys.start();

@@ -4,10 +4,9 @@
  * - the bootstrap admin (ADMIN_KEY, or anyone in open mode): keys of any tenant;
  * - a tenant's key with the ADMIN scope: keys of its own tenant.
  */
-import { GraphQLError } from 'graphql';
 import type { ApiKeyRecord, ApiKeyStore, ApiScope } from '../ports/api-key-store.ts';
 import type { LiveBus } from '../ports/live-bus.ts';
-import { badInput } from '../errors.ts';
+import { badInput, forbidden, StreamlensError } from '../errors.ts';
 import { generateKey, hashSecret, TENANT_PATTERN } from './api-keys.ts';
 import type { Authenticator, Principal } from './authenticator.ts';
 import { illFormedMessage } from '../domain/well-formed.ts';
@@ -30,10 +29,6 @@ export interface KeyService {
   onRevoked(listener: (keyId: string) => void): void;
   /** Subscribes to revocations from other instances. */
   start(): Promise<void>;
-}
-
-function forbidden(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN' } });
 }
 
 function requireAdminOf(principal: Principal, tenant: string | null): void {
@@ -72,8 +67,8 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
     if (Number.isFinite(maxKeys)) {
       const active = (await options.store.list(tenant)).filter((key) => key.revokedAt === null).length;
       if (active >= maxKeys) {
-        throw new GraphQLError(`tenant ${tenant} already has ${active} active keys, the most it may hold (${maxKeys}); revoke one first`, {
-          extensions: { code: 'KEY_LIMIT', limit: maxKeys },
+        throw new StreamlensError('KEY_LIMIT', `tenant ${tenant} already has ${active} active keys, the most it may hold (${maxKeys}); revoke one first`, {
+          details: { limit: maxKeys },
         });
       }
     }
@@ -117,7 +112,7 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
       // Without the right to see it, a key of another tenant is reported as not found.
       if (!existing || (!principal.isRootAdmin && existing.tenant !== principal.tenant)) {
         requireAdminOf(principal, principal.tenant);
-        throw new GraphQLError(`no API key with id ${id}`, { extensions: { code: 'NOT_FOUND' } });
+        throw new StreamlensError('NOT_FOUND', `no API key with id ${id}`);
       }
       requireAdminOf(principal, existing.tenant);
       const updated = (await options.store.revoke(id, now()))!;

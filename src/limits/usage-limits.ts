@@ -1,7 +1,7 @@
 /**
  * The usage limits clients can hit: events ingested per second, operations per second, and
- * concurrent subscriptions per tenant. Each refusal is a GraphQL error with a code and, where
- * waiting helps, `retryAfter` in seconds (and a Retry-After header over HTTP).
+ * concurrent subscriptions per tenant. Each refusal is a StreamlensError with a code and, where
+ * waiting helps, `retryAfter` in seconds (src/server/errors.ts adds a Retry-After header over HTTP).
  *
  * Rates are token buckets at two levels: per key, and per tenant (shared by every key of the
  * tenant, so minting more keys does not multiply what a tenant may do). The key's bucket is
@@ -9,7 +9,7 @@
  * cannot drain the bucket its tenant's other keys share. Callers without a valid key have one
  * bucket per remote address.
  */
-import { GraphQLError } from 'graphql';
+import { StreamlensError } from '../errors.ts';
 import type { RateLimitStore } from '../ports/rate-limit-store.ts';
 import type { BucketRule } from '../domain/token-bucket.ts';
 import type { Principal } from '../auth/authenticator.ts';
@@ -56,10 +56,10 @@ function tenantBucketOf(principal: Principal): string | null {
   return principal.tenant === null || principal.keyId === null ? null : `tenant:${principal.tenant}`;
 }
 
-export function rateLimited(message: string, retryAfterMs: number): GraphQLError {
+export function rateLimited(message: string, retryAfterMs: number): StreamlensError {
+  // Whole seconds, as the Retry-After header counts them, and at least one.
   const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  // The header is for HTTP clients and proxies; yoga moves `http` out of the answer's body.
-  return new GraphQLError(message, { extensions: { code: 'RATE_LIMITED', retryAfter, http: { headers: { 'Retry-After': String(retryAfter) } } } });
+  return new StreamlensError('RATE_LIMITED', message, { details: { retryAfter } });
 }
 
 /** A bucket that holds `burst` and regains `perSecond` tokens a second. */
@@ -117,8 +117,8 @@ export function createUsageLimits(store: RateLimitStore, config: UsageLimitsConf
     },
     checkSubscriptions(tenant, open) {
       if (open >= config.maxSubscriptionsPerTenant) {
-        throw new GraphQLError(`tenant ${tenant} already holds ${open} subscriptions on this instance, the most it may`, {
-          extensions: { code: 'SUBSCRIPTION_LIMIT', limit: config.maxSubscriptionsPerTenant },
+        throw new StreamlensError('SUBSCRIPTION_LIMIT', `tenant ${tenant} already holds ${open} subscriptions on this instance, the most it may`, {
+          details: { limit: config.maxSubscriptionsPerTenant },
         });
       }
     },

@@ -6,7 +6,7 @@
  * can be read or written without the scope check that goes with it.
  */
 import DataLoader from 'dataloader';
-import { GraphQLError } from 'graphql';
+import { forbidden, unauthenticated } from '../errors.ts';
 import type { StoredEvent } from '../domain/event.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
 import type { LiveBus } from '../ports/live-bus.ts';
@@ -124,7 +124,7 @@ const UNAUTHENTICATED_MESSAGES = {
 /** The caller, or an UNAUTHENTICATED error saying what is wrong with its credentials. */
 export function requirePrincipal(context: GraphQLContext): Principal {
   if (!context.auth.ok) {
-    throw new GraphQLError(UNAUTHENTICATED_MESSAGES[context.auth.reason], { extensions: { code: 'UNAUTHENTICATED' } });
+    throw unauthenticated(UNAUTHENTICATED_MESSAGES[context.auth.reason]);
   }
   return context.auth.principal;
 }
@@ -133,12 +133,10 @@ export function requirePrincipal(context: GraphQLContext): Principal {
 export function requireScope(context: GraphQLContext, scope: Exclude<ApiScope, 'ADMIN'>): string {
   const principal = requirePrincipal(context);
   if (principal.tenant === null) {
-    throw new GraphQLError(`the bootstrap admin key only manages keys; create a key with the ${scope} scope for a tenant`, {
-      extensions: { code: 'FORBIDDEN' },
-    });
+    throw forbidden(`the bootstrap admin key only manages keys; create a key with the ${scope} scope for a tenant`);
   }
   if (!principal.scopes.has(scope)) {
-    throw new GraphQLError(`this API key lacks the ${scope} scope`, { extensions: { code: 'FORBIDDEN', requiredScope: scope } });
+    throw forbidden(`this API key lacks the ${scope} scope`, scope);
   }
   return principal.tenant;
 }

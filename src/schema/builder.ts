@@ -1,7 +1,7 @@
 /** The Pothos builder: plugins, context and scalar typing only. Types live one per file beside it. */
 import SchemaBuilder from '@pothos/core';
 import ComplexityPlugin from '@pothos/plugin-complexity';
-import { GraphQLError } from 'graphql';
+import { StreamlensError } from '../errors.ts';
 import type { GraphQLContext } from '../resolvers/context.ts';
 
 /**
@@ -29,8 +29,11 @@ export const builder = new SchemaBuilder<{
     defaultListMultiplier: 10,
     limit: { complexity: MAX_QUERY_COMPLEXITY },
     complexityError: (kind, result) =>
-      new GraphQLError(`the operation's estimated ${String(kind).toLowerCase()} is ${result.complexity}, above the limit of ${MAX_QUERY_COMPLEXITY}; ask for fewer items or fields`, {
-        extensions: { code: 'QUERY_TOO_COMPLEX', measure: 'complexity', limit: MAX_QUERY_COMPLEXITY },
-      }),
+      // Checked as each root field starts: the field's error, like any other a resolver throws.
+      new StreamlensError(
+        'QUERY_TOO_COMPLEX',
+        `the operation's estimated ${String(kind).toLowerCase()} is ${result.complexity}, above the limit of ${MAX_QUERY_COMPLEXITY}; ask for fewer items or fields`,
+        { details: { measure: 'complexity', limit: MAX_QUERY_COMPLEXITY } },
+      ),
   },
 });

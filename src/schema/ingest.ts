@@ -1,7 +1,7 @@
 /** The ingest mutation and its per-event acknowledgements. */
 import type { EventAck as EventAckShape, IngestResult as IngestResultShape } from '../ingest/ingest-service.ts';
 import type { IngestError as IngestErrorShape } from '../ingest/validate-event.ts';
-import { GraphQLError } from 'graphql';
+import { StreamlensError } from '../errors.ts';
 import { builder } from './builder.ts';
 import { requirePrincipal, requireScope } from '../resolvers/context.ts';
 
@@ -59,8 +59,8 @@ builder.mutationField('ingest', (t) =>
       // bound over all ingest fields is checked before execution, in operation-rate-limit.ts).
       const { maxBatchEvents } = context.services.limits.config;
       if (args.events.length > maxBatchEvents) {
-        throw new GraphQLError(`a batch holds at most ${maxBatchEvents} events; this one has ${args.events.length}`, {
-          extensions: { code: 'BAD_USER_INPUT', limit: maxBatchEvents },
+        throw new StreamlensError('BAD_USER_INPUT', `a batch holds at most ${maxBatchEvents} events; this one has ${args.events.length}`, {
+          details: { limit: maxBatchEvents },
         });
       }
       await context.services.limits.takeIngest(requirePrincipal(context), args.events.length);

@@ -1,5 +1,6 @@
 /** The contract's scalars. Each refuses what it cannot represent exactly, with a clear message. */
-import { GraphQLError, Kind, valueFromASTUntyped, type ValueNode } from 'graphql';
+import { Kind, valueFromASTUntyped, type ValueNode } from 'graphql';
+import { scalarRefusal } from '../server/errors.ts';
 import { builder } from './builder.ts';
 
 /** ISO-8601 with an explicit offset: a time without a zone is ambiguous, so it is refused. */
@@ -20,10 +21,10 @@ function isCalendarDate(text: string): boolean {
 
 function parseDateTime(value: unknown): Date {
   if (typeof value !== 'string' || !ISO_DATE_TIME.test(value)) {
-    throw new GraphQLError('DateTime must be an ISO-8601 string with a time zone, for example 2026-11-27T12:00:00.000Z');
+    throw scalarRefusal('DateTime must be an ISO-8601 string with a time zone, for example 2026-11-27T12:00:00.000Z');
   }
   const date = new Date(value);
-  if (Number.isNaN(date.getTime()) || !isCalendarDate(value)) throw new GraphQLError(`DateTime "${value}" is not a valid date`);
+  if (Number.isNaN(date.getTime()) || !isCalendarDate(value)) throw scalarRefusal(`DateTime "${value}" is not a valid date`);
   return date;
 }
 
@@ -42,7 +43,7 @@ function serializeDateTime(value: unknown): string {
     if (known !== undefined) return known;
   }
   const date = value instanceof Date ? value : new Date(value as number);
-  if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime cannot represent an invalid date');
+  if (Number.isNaN(date.getTime())) throw scalarRefusal('DateTime cannot represent an invalid date');
   const text = date.toISOString();
   if (typeof value === 'number') {
     if (formattedInstants.size >= MAX_FORMATTED_INSTANTS) formattedInstants.clear();
@@ -56,14 +57,14 @@ builder.scalarType('DateTime', {
   serialize: serializeDateTime,
   parseValue: parseDateTime,
   parseLiteral: (ast) => {
-    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string');
+    if (ast.kind !== Kind.STRING) throw scalarRefusal('DateTime must be a string');
     return parseDateTime(ast.value);
   },
 });
 
 function asObject(value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new GraphQLError('JSONObject must be a JSON object');
+    throw scalarRefusal('JSONObject must be a JSON object');
   }
   return value as Record<string, unknown>;
 }
@@ -73,14 +74,14 @@ builder.scalarType('JSONObject', {
   serialize: (value) => asObject(value),
   parseValue: (value) => asObject(value),
   parseLiteral: (ast: ValueNode, variables) => {
-    if (ast.kind !== Kind.OBJECT) throw new GraphQLError('JSONObject must be an object');
+    if (ast.kind !== Kind.OBJECT) throw scalarRefusal('JSONObject must be an object');
     return asObject(valueFromASTUntyped(ast, variables ?? undefined));
   },
 });
 
 function asSafeInt(value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new GraphQLError('SafeInt must be an integer from -(2^53-1) to 2^53-1');
+    throw scalarRefusal('SafeInt must be an integer from -(2^53-1) to 2^53-1');
   }
   return value;
 }
@@ -90,7 +91,7 @@ builder.scalarType('SafeInt', {
   serialize: (value) => asSafeInt(value),
   parseValue: (value) => asSafeInt(value),
   parseLiteral: (ast) => {
-    if (ast.kind !== Kind.INT) throw new GraphQLError('SafeInt must be an integer');
+    if (ast.kind !== Kind.INT) throw scalarRefusal('SafeInt must be an integer');
     return asSafeInt(Number(ast.value));
   },
 });

@@ -2,7 +2,7 @@
  * The dead letter: log records the stream processor set aside instead of counting them
  * (setAsideRecords), and their replay once the cause is fixed (replaySetAsideRecords).
  */
-import { GraphQLError } from 'graphql';
+import { forbidden } from '../errors.ts';
 import { SET_ASIDE_REASONS, type SetAsideRecord } from '../domain/set-aside.ts';
 import type { SetAsideScope } from '../ports/event-store.ts';
 import { MAX_REPLAY_IDS, type ReplayResult } from '../query/set-aside-service.ts';
@@ -66,10 +66,6 @@ const ReplaySetAsideResultType = builder.objectRef<ReplayResult>('ReplaySetAside
     notFound: t.idList({ description: 'Ids that name no set-aside record this caller may see (already replayed, or never set aside).', resolve: (r) => r.notFound }),
   }),
 });
-
-function forbidden(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN' } });
-}
 
 /** Every tenant's records, and those of no tenant: the bootstrap admin only (or open mode). */
 function requireOperator(context: GraphQLContext): SetAsideScope {

@@ -21,6 +21,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
+import type { ErrorCode } from '../errors.ts';
 
 export interface BrowserPolicyConfig {
   /** Origins (`scheme://host[:port]`) whose pages may call the API, with CORS. Empty: none. */
@@ -31,7 +32,7 @@ export interface BrowserPolicyConfig {
 
 export interface Refusal {
   status: number;
-  code: 'HOST_NOT_ALLOWED' | 'ORIGIN_NOT_ALLOWED' | 'UNSUPPORTED_MEDIA_TYPE';
+  code: Extract<ErrorCode, 'HOST_NOT_ALLOWED' | 'ORIGIN_NOT_ALLOWED' | 'UNSUPPORTED_MEDIA_TYPE'>;
   message: string;
 }
 

@@ -16,6 +16,7 @@
  */
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import { bucketOf } from '../limits/usage-limits.ts';
+import { refusalReason } from './errors.ts';
 
 /** graphql-ws's close codes: a refused connection_init, too many (our use of 4429). */
 export const CLOSE_FORBIDDEN = 4403;
@@ -28,10 +29,10 @@ export const MAX_CLOSE_REASON_CHARACTERS = 123;
 
 /** Close reasons are at most 123 bytes: short forms of the UNAUTHENTICATED messages. */
 const REFUSED_REASONS: Record<Extract<Authentication, { ok: false }>['reason'], string> = {
-  missing: 'UNAUTHENTICATED: an API key is required in connectionParams.authorization',
-  malformed: 'UNAUTHENTICATED: the authorization is not "Bearer <key>" with a Streamlens key',
-  unknown: 'UNAUTHENTICATED: the API key is not valid',
-  revoked: 'UNAUTHENTICATED: the API key has been revoked',
+  missing: refusalReason('UNAUTHENTICATED', 'an API key is required in connectionParams.authorization'),
+  malformed: refusalReason('UNAUTHENTICATED', 'the authorization is not "Bearer <key>" with a Streamlens key'),
+  unknown: refusalReason('UNAUTHENTICATED', 'the API key is not valid'),
+  revoked: refusalReason('UNAUTHENTICATED', 'the API key has been revoked'),
 };
 
 export type ConnectionVerdict = { accept: true; release: () => void } | { accept: false; closeCode: number; reason: string };
@@ -49,7 +50,7 @@ export function createConnectionCounter(maxPerKey: number): ConnectionCounter {
       const bucket = bucketOf(auth.principal as Principal);
       const open = openByKey.get(bucket) ?? 0;
       if (open >= maxPerKey) {
-        return { accept: false, closeCode: CLOSE_TOO_MANY_CONNECTIONS, reason: `TOO_MANY_CONNECTIONS: this key already holds ${maxPerKey} WebSocket connections here, the most it may` };
+        return { accept: false, closeCode: CLOSE_TOO_MANY_CONNECTIONS, reason: refusalReason('TOO_MANY_CONNECTIONS', `this key already holds ${maxPerKey} WebSocket connections here, the most it may`) };
       }
       openByKey.set(bucket, open + 1);
       let released = false;

@@ -10,7 +10,8 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { GraphQLContext } from '../resolvers/context.ts';
-import { createErrorMasker, createYogaLogging, type ErrorLogger } from './errors.ts';
+import { createErrorMasker, createYogaLogging, refusalReason, type ErrorLogger } from './errors.ts';
+import { StreamlensError } from '../errors.ts';
 import { graphiqlExamples } from './graphiql-examples.ts';
 import { useDashboard } from './dashboard.ts';
 import { useSseEventIds } from './sse-event-ids.ts';
@@ -159,9 +160,12 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     // connection cap. The callback runs synchronously, so `clients` counts every accepted one.
     verifyClient: (info, accept) => {
       const refusal = checkUpgrade(browserPolicy, info.req);
-      if (refusal) return accept(false, refusal.status, `${refusal.code}: ${refusal.message}`);
+      if (refusal) return accept(false, refusal.status, refusalReason(refusal.code, refusal.message));
       if (webSockets.clients.size >= options.webSockets.maxConnections) {
-        const message = `TOO_MANY_CONNECTIONS: this instance already holds ${options.webSockets.maxConnections} WebSocket connections, the most it may; retry later`;
+        const message = refusalReason(
+          'TOO_MANY_CONNECTIONS',
+          `this instance already holds ${options.webSockets.maxConnections} WebSocket connections, the most it may; retry later`,
+        );
         return accept(false, 503, message);
       }
       accept(true);
@@ -183,8 +187,8 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         try {
           auth = await options.authenticateConnection(typeof fromParams === 'string' ? fromParams : null, ctx.extra.request.socket.remoteAddress ?? null);
         } catch (error) {
-          if (!(error instanceof GraphQLError) || error.extensions?.code !== 'RATE_LIMITED') throw error;
-          socket.close(CLOSE_TOO_MANY_CONNECTIONS, `RATE_LIMITED: ${error.message}`.slice(0, MAX_CLOSE_REASON_CHARACTERS));
+          if (!(error instanceof StreamlensError) || error.code !== 'RATE_LIMITED') throw error;
+          socket.close(CLOSE_TOO_MANY_CONNECTIONS, refusalReason(error.code, error.message).slice(0, MAX_CLOSE_REASON_CHARACTERS));
           return false;
         }
         const verdict = connections.admit(auth);

@@ -18,7 +18,8 @@
  * They run inside yoga's envelop pipeline, so graphql-ws operations (yoga.getEnveloped) get them
  * too; the WebSocket server bounds a message's size itself (maxPayload).
  */
-import { GraphQLError, Kind, Lexer, Source, TokenKind, type DocumentNode, type SelectionSetNode } from 'graphql';
+import { Kind, Lexer, Source, TokenKind, type DocumentNode, type GraphQLError, type SelectionSetNode } from 'graphql';
+import { codedGraphQLError } from './errors.ts';
 import type { Plugin } from 'graphql-yoga';
 import type { RequestLimits } from '../config.ts';
 
@@ -33,18 +34,16 @@ export type QueryMeasure = 'bytes' | 'nesting' | 'depth' | 'fields' | 'aliases' 
 function queryTooComplex(message: string, measure: QueryMeasure, limit: number): GraphQLError {
   // spec: true follows GraphQL over HTTP, as yoga does for validation errors: 400 for
   // application/graphql-response+json clients, 200 for those that accept only application/json.
-  return new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', measure, limit, http: { status: 400, spec: true } } });
+  return codedGraphQLError('QUERY_TOO_COMPLEX', message, { details: { measure, limit }, http: { status: 400, spec: true } });
 }
 
 function payloadTooLarge(limit: number): GraphQLError {
-  return new GraphQLError(`the request body is larger than the limit of ${limit} bytes`, {
-    extensions: { code: 'PAYLOAD_TOO_LARGE', limit, http: { status: 413 } },
-  });
+  return codedGraphQLError('PAYLOAD_TOO_LARGE', `the request body is larger than the limit of ${limit} bytes`, { details: { limit }, http: { status: 413 } });
 }
 
 function badRequest(message: string): GraphQLError {
   // The code yoga gives every other malformed body (invalid JSON, a body that is not an object).
-  return new GraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+  return codedGraphQLError('BAD_REQUEST', message, { http: { status: 400 } });
 }
 
 /**

@@ -11,10 +11,12 @@
  *    for a mutation made only of `ingest` fields by a key that may ingest: that is paid for in
  *    events, by the ingest resolver.
  */
-import { getOperationAST, getVariableValues, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getOperationAST, getVariableValues, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../resolvers/context.ts';
 import { checkRequestBatch, onlyIngests } from './request-batch-limit.ts';
+import { asGraphQLError } from './errors.ts';
+import { StreamlensError } from '../errors.ts';
 
 async function refusal(
   schema: GraphQLSchema,
@@ -42,7 +44,9 @@ async function refusal(
     if (!paidInEvents) await limits.takeOperation(principal);
     return null;
   } catch (error) {
-    if (error instanceof GraphQLError) return { errors: [error] };
+    // A refusal is the operation's answer; anything else (the rate-limit store down) fails the
+    // request as any thrown error does.
+    if (error instanceof StreamlensError && error.code === 'RATE_LIMITED') return { errors: [asGraphQLError(error)] };
     throw error;
   }
 }

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { codedGraphQLError, withoutSuggestions } from './errors.ts';
 import type { Plugin } from 'graphql-yoga';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 
@@ -52,30 +53,10 @@ export function resolvePersistedOperation(
   operations: PersistedOperations,
   payload: { query?: unknown; documentId?: unknown; extensions?: Record<string, unknown> | null },
 ): string | GraphQLError {
-  if (payload.query) return new GraphQLError('PersistedQueryOnly', { extensions: { code: 'CANNOT_SEND_PQ_ID_AND_BODY' } });
+  if (payload.query) return codedGraphQLError('CANNOT_SEND_PQ_ID_AND_BODY', 'PersistedQueryOnly');
   const id = persistedOperationIdOf(payload);
-  if (id === null) return new GraphQLError('PersistedQueryKeyNotFound', { extensions: { code: 'PERSISTED_QUERY_ID_REQUIRED' } });
-  return operations.get(id) ?? new GraphQLError('PersistedQueryNotFound', { extensions: { code: 'PERSISTED_QUERY_NOT_IN_LIST' } });
-}
-
-/**
- * graphql-js's "Did you mean …?" hints name fields, arguments, types and enum values near a
- * misspelt one: the schema, a few names at a time, for anyone who guesses. Where introspection is
- * off, they go too.
- */
-const SUGGESTION = /\s*Did you mean [^?]*\?\s*$/;
-
-/** The error without graphql-js's name suggestions (the same error when it has none). */
-export function withoutSuggestions(error: GraphQLError): GraphQLError {
-  if (!SUGGESTION.test(error.message)) return error;
-  return new GraphQLError(error.message.replace(SUGGESTION, ''), {
-    ...(error.nodes ? { nodes: error.nodes } : {}),
-    ...(error.source ? { source: error.source } : {}),
-    ...(error.positions ? { positions: error.positions } : {}),
-    ...(error.path ? { path: error.path } : {}),
-    ...(error.originalError ? { originalError: error.originalError } : {}),
-    extensions: error.extensions,
-  });
+  if (id === null) return codedGraphQLError('PERSISTED_QUERY_ID_REQUIRED', 'PersistedQueryKeyNotFound');
+  return operations.get(id) ?? codedGraphQLError('PERSISTED_QUERY_NOT_IN_LIST', 'PersistedQueryNotFound');
 }
 
 /**

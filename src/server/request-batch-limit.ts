@@ -6,7 +6,8 @@
  *
  * Pure: no I/O, so it is tested on its own.
  */
-import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode, type SelectionSetNode, type ValueNode } from 'graphql';
+import { Kind, type DocumentNode, type GraphQLError, type OperationDefinitionNode, type SelectionSetNode, type ValueNode } from 'graphql';
+import { codedGraphQLError } from './errors.ts';
 
 const INGEST_FIELD = 'ingest';
 const EVENTS_ARGUMENT = 'events';
@@ -72,9 +73,10 @@ export function checkRequestBatch(
 ): GraphQLError | null {
   const events = countIngestEvents(document, operation, variables);
   if (events <= maxBatchEvents) return null;
-  return new GraphQLError(
+  return codedGraphQLError(
+    'BAD_USER_INPUT',
     `a request ingests at most ${maxBatchEvents} events over all its ingest fields (aliases included); this one has ${events}`,
-    { extensions: { code: 'BAD_USER_INPUT', limit: maxBatchEvents } },
+    { details: { limit: maxBatchEvents } },
   );
 }
 

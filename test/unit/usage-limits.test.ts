@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { GraphQLError } from 'graphql';
 import { createUsageLimits, type UsageLimitsConfig } from '../../src/limits/usage-limits.ts';
 import { createEmbeddedRateLimitStore } from '../../src/adapters/embedded/embedded-rate-limit-store.ts';
 import type { Principal } from '../../src/auth/authenticator.ts';
 import { loadConfig } from '../../src/config.ts';
+import { StreamlensError } from '../../src/errors.ts';
+import { asGraphQLError } from '../../src/server/errors.ts';
 
 const CONFIG: UsageLimitsConfig = {
   ingestEventsPerSecond: 100,
@@ -27,8 +28,10 @@ async function refusal(attempt: Promise<void>): Promise<{ message: string; exten
     await attempt;
     return null;
   } catch (error) {
-    if (!(error instanceof GraphQLError)) throw error;
-    return { message: error.message, extensions: error.extensions as Record<string, unknown> };
+    if (!(error instanceof StreamlensError)) throw error;
+    // What the client receives for it.
+    const shown = asGraphQLError(error);
+    return { message: shown.message, extensions: shown.extensions as Record<string, unknown> };
   }
 }
 
