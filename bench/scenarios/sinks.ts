@@ -38,7 +38,7 @@
 import { MongoClient } from 'mongodb';
 import cassandra from 'cassandra-driver';
 import { eventDocument } from '../../src/adapters/mongo/mongo-event-store.ts';
-import { windowStartOf } from '../../src/adapters/cassandra/cassandra-series-store.ts';
+import { windowStartOf } from '../../src/adapters/cassandra/cassandra-statements.ts';
 import { secondRowTtlSecondsOf } from '../../src/adapters/adapter-table.ts';
 import { benchConfig, openBenchAdapters } from '../harness/adapters.ts';
 import type { StoredEvent } from '../../src/domain/event.ts';
