@@ -1,6 +1,6 @@
 /**
  * The plain kafkajs side of the Kafka baselines, with exactly the producer settings of
- * src/adapters/kafka/kafka-event-log.ts: idempotent producer, acks=all (-1), no compression,
+ * src/adapters/kafka/kafka-producer.ts: idempotent producer, acks=all (-1), no compression,
  * kafkajs' default maxInFlightRequests, the Java-compatible partitioner, the same retry and
  * timeouts, and topics with the same partition count as the Streamlens topic.
  */

@@ -2,22 +2,20 @@
  * P4: stream processor throughput, events/s through dedupe, windows and sinks.
  *
  * Each Streamlens arm stops the service, appends a backlog of fresh events straight to its log
- * (the Kafka topic through a producer; the embedded log through its own adapter, the records
- * exactly as `ingest` writes them), starts the service again and times how fast
+ * (through the log adapter the service opens, from the same variables, the records exactly as
+ * `ingest` writes them), starts the service again and times how fast
  * `streamStatus.processed` climbs until the backlog is processed. The baseline (Kafka only) is a
  * no-op kafkajs `eachBatch` consumer, in a group of its own, reading the same backlog on the
  * same topic. The second target compares with the maximum ingest rate (P1/P2, batch 100).
  */
-import { join } from 'node:path';
-import type { Producer } from 'kafkajs';
-import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-event-log.ts';
+import { openBenchAdapters } from '../harness/adapters.ts';
 import { benchEvent, logRecordOf } from '../harness/events.ts';
 import { runPairs, runRounds, type ArmResult } from '../harness/pairs.ts';
 import { rowOf } from '../harness/report.ts';
 import { median } from '../harness/stats.ts';
 import { newDataDir, removeDataDir } from '../../test/support/server.ts';
 import { startBenchServer, streamStatus, sleep, type BenchServer } from '../harness/server.ts';
-import { ACKS_ALL, PRODUCE_TIMEOUT_MS, baselineProducer, highOffsets, kafka } from '../harness/kafka.ts';
+import { highOffsets, kafka } from '../harness/kafka.ts';
 import type { Scenario } from './scenario.ts';
 
 export const processorScenario: Scenario = {
@@ -33,28 +31,22 @@ export const processorScenario: Scenario = {
     const env = server.env;
     const client = backend === 'real' ? kafka('bench-p4') : null;
     const admin = client?.admin() ?? null;
-    let producer: Producer | null = null;
     let range: { start: Map<number, number>; end: Map<number, number> } | null = null;
     let profileIndex = 0;
     try {
-      if (client && admin) {
-        await admin.connect();
-        producer = await baselineProducer(client);
-      }
+      if (admin) await admin.connect();
 
       async function fillLog(): Promise<void> {
         const records = Array.from({ length: backlog }, () => logRecordOf(benchEvent('processor')));
-        if (producer && admin) {
-          const start = await highOffsets(admin, env.KAFKA_TOPIC!);
-          for (let i = 0; i < records.length; i += 1000) {
-            await producer.send({ topic: env.KAFKA_TOPIC!, messages: records.slice(i, i + 1000), acks: ACKS_ALL, timeout: PRODUCE_TIMEOUT_MS });
-          }
-          range = { start, end: await highOffsets(admin, env.KAFKA_TOPIC!) };
-        } else {
-          const log = createEmbeddedEventLog({ dataDir, retentionMs: 7 * 86_400_000 });
-          for (let i = 0; i < records.length; i += 1000) await log.append(records.slice(i, i + 1000));
-          await log.close();
+        // On Kafka, the baseline reads exactly the offsets the backlog took.
+        const start = admin ? await highOffsets(admin, env.KAFKA_TOPIC!) : null;
+        const { adapters, close } = await openBenchAdapters({ ...env, DATA_DIR: dataDir }, ['log']);
+        try {
+          for (let i = 0; i < records.length; i += 1000) await adapters.log.append(records.slice(i, i + 1000));
+        } finally {
+          await close();
         }
+        if (admin && start) range = { start, end: await highOffsets(admin, env.KAFKA_TOPIC!) };
       }
 
       const streamlensArm = async (): Promise<ArmResult> => {
@@ -168,7 +160,6 @@ export const processorScenario: Scenario = {
         skipped: [],
       };
     } finally {
-      await producer?.disconnect().catch(() => {});
       await admin?.disconnect().catch(() => {});
       await server.stop();
       removeDataDir(dataDir);

@@ -28,7 +28,7 @@ import type { Scenario } from './scenario.ts';
 const TYPE = 'series_q';
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-/** The MINUTE partition span of the Cassandra store (WINDOW_MS in cassandra-series-store.ts). */
+/** The MINUTE partition span of the Cassandra store (WINDOW_MS in cassandra-statements.ts). */
 const MINUTE_WINDOW_MS = 6 * 3_600_000;
 const seriesQuery = print(ReadSeriesDocument);
 /** Context variant: only the fields the baseline computes, no percentiles, min, max or avg. */

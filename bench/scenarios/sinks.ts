@@ -32,11 +32,16 @@
  * in a side run, ~2,600-row batches took ~140 ms for the baseline, ~180 ms for the baseline
  * with its encoding timed (whether encoded up front or row by row as slots free up), and
  * ~195 ms through the adapter's row writes (then `saveRollups`, now the rows of `saveBatch`).
+ *
+ * Both adapters are opened through the service's adapter table, as a service would open them;
+ * the baseline writes SECOND rows with the same TTL the service gives them.
  */
 import { MongoClient } from 'mongodb';
 import cassandra from 'cassandra-driver';
-import { createMongoEventStore, eventDocument } from '../../src/adapters/mongo/mongo-event-store.ts';
-import { createCassandraSeriesStore, windowStartOf } from '../../src/adapters/cassandra/cassandra-series-store.ts';
+import { eventDocument } from '../../src/adapters/mongo/mongo-event-store.ts';
+import { windowStartOf } from '../../src/adapters/cassandra/cassandra-statements.ts';
+import { secondRowTtlSecondsOf } from '../../src/adapters/adapter-table.ts';
+import { benchConfig, openBenchAdapters } from '../harness/adapters.ts';
 import type { StoredEvent } from '../../src/domain/event.ts';
 import { mergeIntoRollups } from '../../src/stream/rollup-plan.ts';
 import { encodeAggregate } from '../../src/domain/rollup.ts';
@@ -82,7 +87,7 @@ export const sinksScenario: Scenario = {
     const database = uniqueName('bench_p8');
     const url = new URL(process.env.MONGODB_URL!);
     url.pathname = `/${database}`;
-    const store = await createMongoEventStore({ url: url.toString(), retentionMs: null });
+    const { adapters: { eventStore: store }, close: closeStore } = await openBenchAdapters({ MONGODB_URL: url.toString() }, ['eventStore']);
     const mongo = new MongoClient(url.toString());
     await mongo.connect();
     try {
@@ -109,14 +114,16 @@ export const sinksScenario: Scenario = {
     } finally {
       await mongo.db(database).dropDatabase().catch(() => {});
       await mongo.close();
-      await store.close();
+      await closeStore();
     }
 
     // Cassandra
     const keyspace = uniqueName('bench_p8');
     const contactPoints = process.env.CASSANDRA_CONTACT_POINTS!.split(',');
     const localDataCenter = process.env.CASSANDRA_LOCAL_DC ?? 'datacenter1';
-    const series = await createCassandraSeriesStore({ contactPoints, localDataCenter, keyspace });
+    const cassandraEnv = { CASSANDRA_CONTACT_POINTS: contactPoints.join(','), CASSANDRA_LOCAL_DC: localDataCenter, CASSANDRA_KEYSPACE: keyspace };
+    const secondRowTtl = secondRowTtlSecondsOf(benchConfig(cassandraEnv));
+    const { adapters: { seriesStore: series }, close: closeSeries } = await openBenchAdapters(cassandraEnv, ['seriesStore']);
     const client = new cassandra.Client({ contactPoints, localDataCenter, encoding: { useBigIntAsLong: true }, queryOptions: { prepare: true } });
     await client.connect();
     try {
@@ -138,7 +145,8 @@ export const sinksScenario: Scenario = {
             () =>
               rollups().map((row) => [
                 row.tenant, row.type, row.interval, BigInt(windowStartOf(row.interval, row.bucketStart)), BigInt(row.bucketStart),
-                row.dimensionsKey, row.partition, JSON.stringify(row.dimensions), BigInt(row.appliedOffset), encodeAggregate(row.aggregate), 0,
+                row.dimensionsKey, row.partition, JSON.stringify(row.dimensions), BigInt(row.appliedOffset), encodeAggregate(row.aggregate),
+                row.interval === 'SECOND' ? secondRowTtl : 0,
               ]),
             async (params: unknown[][]) => {
               await cassandra.concurrent.executeConcurrent(client, insert, params, { concurrencyLevel: CASSANDRA_CONCURRENCY });
@@ -157,7 +165,7 @@ export const sinksScenario: Scenario = {
     } finally {
       await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
       await client.shutdown();
-      await series.close();
+      await closeSeries();
     }
     return { rows, skipped: [] };
   },

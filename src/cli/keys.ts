@@ -8,11 +8,9 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
-import { openApiKeyStore } from '../adapters/api-key-stores.ts';
+import { openAdapters } from '../adapters/adapter-table.ts';
 import { createAuthenticator } from '../auth/authenticator.ts';
 import { createKeyService } from '../auth/key-service.ts';
-import { createEmbeddedLiveBus } from '../adapters/embedded/embedded-live-bus.ts';
-import { createRedisLiveBus } from '../adapters/redis/redis-live-bus.ts';
 import { API_SCOPES, type ApiKeyRecord, type ApiScope } from '../ports/api-key-store.ts';
 import type { Principal } from '../auth/authenticator.ts';
 import { escapeForTerminal } from './terminal-text.ts';
@@ -43,10 +41,10 @@ const [command, ...rest] = positionals;
 const loaded = loadConfig(process.env);
 if (!loaded.ok) fail(`fix the configuration:\n  ${loaded.problems.join('\n  ')}`);
 
-const store = await openApiKeyStore(loaded.config);
-// A revocation from here reaches running instances through Redis; without it they stop trusting
-// the key when their cache expires (a few seconds).
-const liveBus = loaded.config.redisUrl ? await createRedisLiveBus({ url: loaded.config.redisUrl }) : createEmbeddedLiveBus();
+// The key store, and the live bus: a revocation from here reaches running instances through
+// Redis; without it they stop trusting the key when their cache expires (a few seconds).
+const opened = await openAdapters(loaded.config, ['apiKeys', 'liveBus']);
+const { apiKeys: store, liveBus } = opened.adapters;
 const keys = createKeyService({
   store,
   authenticator: createAuthenticator({ store, adminKey: null }),
@@ -77,5 +75,5 @@ try {
 } catch (error) {
   fail((error as Error).message);
 } finally {
-  await Promise.allSettled([store.close(), liveBus.close()]);
+  await opened.close();
 }

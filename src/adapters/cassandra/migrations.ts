@@ -17,7 +17,7 @@ export interface Migration {
 
 /**
  * The schema, oldest first. Never edit an applied migration: append a new version instead.
- * The window sizes in cassandra-series-store.ts decide which partition a row lives in, so
+ * The window sizes in cassandra-statements.ts decide which partition a row lives in, so
  * changing them is a data migration too, not just a code change.
  */
 export const seriesStoreMigrations: readonly Migration[] = [

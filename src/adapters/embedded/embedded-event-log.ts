@@ -1,26 +1,22 @@
 /**
  * The single-machine event log: an append-only SQLite table in WAL mode, one partition.
  *
- * Appends are group-committed: every append made while a commit is being prepared joins the
- * same transaction, so concurrent ingest calls share one fsync instead of queueing for one each.
+ * Appends are group-committed (../group-commit.ts): every append made while a commit is being
+ * prepared joins the same transaction, so concurrent ingest calls share one fsync instead of
+ * queueing for one each.
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppendRecord, ConsumeOptions, EventLog, LogConsumer, LogRecord } from '../../ports/event-log.ts';
 import { unavailable } from '../../errors.ts';
 import { openDatabase, type SqliteDatabase } from './sqlite.ts';
+import { createGroupCommit } from '../group-commit.ts';
 
 /** The embedded log has a single partition: order is total. */
 const PARTITION = 0;
 const DEFAULT_MAX_BATCH = 1000;
 /** How long a failed batch waits before it is delivered again: long enough not to spin. */
 const REDELIVERY_BACKOFF_MS = 500;
-
-interface PendingAppend {
-  records: AppendRecord[];
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
 
 export interface EmbeddedEventLogOptions {
   dataDir: string;
@@ -57,12 +53,10 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
   const truncate = db.prepare(
     'DELETE FROM records WHERE appended_at < ? AND offset <= (SELECT coalesce(min(last_offset), 0) FROM committed_offsets)',
   );
-  const appendAll = db.transaction((batch: PendingAppend[], now: number) => {
-    for (const pending of batch) for (const record of pending.records) insertRecord.run(record.key, record.value, now);
+  const appendAll = db.transaction((group: AppendRecord[][], now: number) => {
+    for (const records of group) for (const record of records) insertRecord.run(record.key, record.value, now);
   });
 
-  let pending: PendingAppend[] = [];
-  let flushScheduled = false;
   let closed = false;
   const waiters = new Set<() => void>();
   const consumers = new Set<LogConsumer>();
@@ -72,22 +66,16 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
     waiters.clear();
   }
 
-  function flush(): void {
-    flushScheduled = false;
-    const batch = pending;
-    pending = [];
+  const appends = createGroupCommit<AppendRecord[]>((group) => {
     try {
-      appendAll(batch, Date.now());
+      appendAll(group, Date.now());
     } catch (error) {
-      const failure = unavailable('the embedded log could not write to disk', error);
-      for (const p of batch) p.reject(failure);
-      return;
+      throw unavailable('the embedded log could not write to disk', error);
     }
-    for (const p of batch) p.resolve();
     // On the next turn: the appenders' answers (the ingest responses) go out first, and the
     // appends that arrive meanwhile join the consumer's next read instead of a batch of their own.
     setImmediate(wakeConsumers);
-  }
+  });
 
   function endOffset(): number {
     return readEnd.get()?.end ?? 0;
@@ -110,13 +98,7 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
     append(records) {
       if (closed) return Promise.reject(unavailable('the event log is shutting down'));
       if (records.length === 0) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        pending.push({ records, resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(flush);
-        }
-      });
+      return appends.add(records);
     },
 
     async consume({ groupId, handleBatch, maxBatchSize = DEFAULT_MAX_BATCH }: ConsumeOptions) {
@@ -176,7 +158,8 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
       if (closed) return;
       closed = true;
       clearInterval(retentionTimer);
-      if (flushScheduled) flush();
+      // Appends already accepted by append() are still written (or failed) before the file closes.
+      await appends.flushed();
       await Promise.all([...consumers].map((consumer) => consumer.stop()));
       db.close();
     },

@@ -1,0 +1,222 @@
+/**
+ * What the Cassandra series store sends: its CQL, how it runs it (prepared, concurrent, paged),
+ * and how rows and their keys are encoded into columns and decoded back, including which window
+ * partition a bucket lives in. The tables themselves are created by migrations.ts.
+ */
+import cassandra from 'cassandra-driver';
+import type { Client, types } from 'cassandra-driver';
+import type { Interval } from '../../domain/interval.ts';
+import type { CatalogRow, PartitionProgress, RollupRow, RollupRowId } from '../../ports/series-store.ts';
+import { decodeAggregate, encodeAggregate } from '../../domain/rollup.ts';
+
+/**
+ * The span of one rollups partition per interval. A partition holds
+ *   rows = buckets per window × dimension combinations × log partitions
+ * and a row's size grows with the events it summarises (the aggregate's sketches gain bins):
+ * with two value keys, measured with encodeAggregate, ~0.3–0.4 KB for a handful of events,
+ * ~1 KB for 60, ~3.5 KB for 1,000 and ~5 KB where it levels off. So per combination and log
+ * partition, with every bucket of the window populated, a partition holds at most
+ *   SECOND, 1 hour:    3,600 buckets × ~0.4 KB ≈ 1.4 MB  (rows: 3,600 × C × P)
+ *   MINUTE, 6 hours:     360 buckets × ~3.5 KB ≈ 1.3 MB  (rows:   360 × C × P)
+ *   HOUR,   7 days:      168 buckets × ~5 KB   ≈ 0.8 MB  (rows:   168 × C × P)
+ *   DAY,    365 days:    365 buckets × ~5 KB   ≈ 1.8 MB  (rows:   365 × C × P)
+ * e.g. 10 combinations (C) busy in every bucket on 4 log partitions (P): at most ~60 MB
+ * (144,000 SECOND rows), under the usual ~100 MB guidance, and no partition grows with time.
+ * A day per MINUTE window or 30 days per HOUR window would reach ~200 MB and ~145 MB there.
+ * Ranges stay cheap: the API's largest reads (10,000 buckets of any interval, or 31 days of
+ * MINUTE for top lists) touch at most 125 windows, read concurrently.
+ * Windows are epoch-aligned multiples of the bucket size, so a bucket never straddles two.
+ */
+export const WINDOW_MS: Record<Interval, number> = {
+  SECOND: 3_600_000,
+  MINUTE: 6 * 3_600_000,
+  HOUR: 7 * 86_400_000,
+  DAY: 365 * 86_400_000,
+};
+
+export function windowStartOf(interval: Interval, bucketStart: number): number {
+  const size = WINDOW_MS[interval];
+  return Math.floor(bucketStart / size) * size;
+}
+
+/** Enough in-flight requests to hide latency without queueing thousands on one connection. */
+export const CONCURRENCY = 32;
+const PAGE_SIZE = 2_000;
+
+export function cqlFor(keyspace: string) {
+  return {
+    selectRollup: `SELECT * FROM ${keyspace}.rollups
+      WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start = ? AND dimensions_key = ? AND log_partition = ?`,
+    upsertRollup: `INSERT INTO ${keyspace}.rollups (tenant, type, interval, window_start, bucket_start, dimensions_key, log_partition,
+      dimensions, applied_offset, aggregate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+    selectWindowRange: `SELECT * FROM ${keyspace}.rollups
+      WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start >= ? AND bucket_start < ? LIMIT ?`,
+    countWindow: `SELECT COUNT(*) AS row_count FROM ${keyspace}.rollups WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ?`,
+    countWindowBefore: `SELECT COUNT(*) AS row_count FROM ${keyspace}.rollups
+      WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start < ?`,
+    deleteWindow: `DELETE FROM ${keyspace}.rollups WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ?`,
+    deleteWindowBefore: `DELETE FROM ${keyspace}.rollups
+      WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start < ?`,
+    registerWindow: `INSERT INTO ${keyspace}.rollup_windows (interval, window_start, tenant, type) VALUES (?, ?, ?, ?)`,
+    unregisterWindow: `DELETE FROM ${keyspace}.rollup_windows WHERE interval = ? AND window_start = ? AND tenant = ? AND type = ?`,
+    windowsBetween: `SELECT window_start, tenant, type FROM ${keyspace}.rollup_windows
+      WHERE interval = ? AND window_start >= ? AND window_start < ?`,
+    windowsBefore: `SELECT window_start, tenant, type FROM ${keyspace}.rollup_windows WHERE interval = ? AND window_start < ?`,
+    selectCatalog: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ? AND type = ? AND log_partition = ?`,
+    selectTenantCatalog: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ?`,
+    selectTenantCatalogTypes: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ? AND type IN ?`,
+    upsertCatalog: `INSERT INTO ${keyspace}.catalog (tenant, type, log_partition, applied_offset, event_count, first_seen, last_seen,
+      dimension_keys, value_keys, dropped_dimension_keys, dropped_value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    selectAllProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at FROM ${keyspace}.partition_progress WHERE scope = ?`,
+    selectProgress: `SELECT max_event_time, stored_through, last_active_at FROM ${keyspace}.partition_progress WHERE scope = ? AND log_partition = ?`,
+    upsertProgress: `INSERT INTO ${keyspace}.partition_progress (scope, log_partition, max_event_time, stored_through, last_active_at) VALUES (?, ?, ?, ?, ?)`,
+  };
+}
+
+export interface CassandraStatements {
+  cql: ReturnType<typeof cqlFor>;
+  /** One statement per parameter list, prepared once and run concurrently; never a batch. */
+  executeEach(query: string, parameters: unknown[][]): Promise<void>;
+  /** Runs the statements concurrently and returns the first page of each result, in order: for small reads. */
+  selectEach(statements: { query: string; params: unknown[] }[]): Promise<types.ResultSet[]>;
+  /**
+   * Every row of a query, following the paging state so large partitions arrive in pages;
+   * `keepReading` is asked after each row, and no further row is read once it says no.
+   */
+  selectAll(query: string, parameters: unknown[], keepReading?: (row: types.Row) => boolean): Promise<types.Row[]>;
+}
+
+export function createStatements(client: Client, keyspace: string): CassandraStatements {
+  return {
+    cql: cqlFor(keyspace),
+
+    async executeEach(query, parameters) {
+      if (parameters.length === 0) return;
+      await cassandra.concurrent.executeConcurrent(client, query, parameters, { concurrencyLevel: CONCURRENCY });
+    },
+
+    async selectEach(statements) {
+      if (statements.length === 0) return [];
+      const group = await cassandra.concurrent.executeConcurrent(client, statements, {
+        concurrencyLevel: CONCURRENCY,
+        collectResults: true,
+      });
+      return group.resultItems as types.ResultSet[];
+    },
+
+    async selectAll(query, parameters, keepReading = () => true) {
+      const result = await client.execute(query, parameters, { fetchSize: PAGE_SIZE });
+      const rows: types.Row[] = [];
+      for await (const row of result) {
+        rows.push(row);
+        if (!keepReading(row)) break;
+      }
+      return rows;
+    },
+  };
+}
+
+export function toBigInt(value: number): bigint {
+  return BigInt(value);
+}
+
+/** The driver is set to decode bigint as BigInt; every value stored here is a ms time, an offset or a count. */
+export function toNumber(value: unknown, column: string): number {
+  if (typeof value === 'bigint') {
+    const number = Number(value);
+    if (!Number.isSafeInteger(number)) throw new Error(`${column} holds ${value}, beyond the safe integer range`);
+    return number;
+  }
+  if (typeof value === 'number') return value;
+  throw new Error(`${column} holds ${String(value)}, not a number`);
+}
+
+/** The primary key columns of a rollup row, in the order of selectRollup and upsertRollup. */
+export function rollupKey(id: RollupRowId): unknown[] {
+  return [
+    id.tenant,
+    id.type,
+    id.interval,
+    toBigInt(windowStartOf(id.interval, id.bucketStart)),
+    toBigInt(id.bucketStart),
+    id.dimensionsKey,
+    id.partition,
+  ];
+}
+
+/** The parameters of upsertRollup. */
+export function rollupParameters(row: RollupRow, ttlSeconds: number): unknown[] {
+  return [...rollupKey(row), JSON.stringify(row.dimensions), toBigInt(row.appliedOffset), encodeAggregate(row.aggregate), ttlSeconds];
+}
+
+export function toRollupRow(row: types.Row, onlyValue?: string | null): RollupRow {
+  return {
+    tenant: row.get('tenant'),
+    type: row.get('type'),
+    interval: row.get('interval'),
+    bucketStart: toNumber(row.get('bucket_start'), 'bucket_start'),
+    dimensionsKey: row.get('dimensions_key'),
+    partition: row.get('log_partition'),
+    dimensions: JSON.parse(row.get('dimensions')),
+    appliedOffset: toNumber(row.get('applied_offset'), 'applied_offset'),
+    aggregate: decodeAggregate(row.get('aggregate'), onlyValue),
+  };
+}
+
+/** The parameters of upsertCatalog. */
+export function catalogParameters(row: CatalogRow): unknown[] {
+  return [
+    row.tenant,
+    row.type,
+    row.partition,
+    toBigInt(row.appliedOffset),
+    toBigInt(row.count),
+    toBigInt(row.firstSeen),
+    toBigInt(row.lastSeen),
+    JSON.stringify(row.dimensionKeys),
+    JSON.stringify(row.valueKeys),
+    toBigInt(row.droppedDimensionKeys),
+    toBigInt(row.droppedValueKeys),
+  ];
+}
+
+export function toCatalogRow(row: types.Row): CatalogRow {
+  return {
+    tenant: row.get('tenant'),
+    type: row.get('type'),
+    partition: row.get('log_partition'),
+    appliedOffset: toNumber(row.get('applied_offset'), 'applied_offset'),
+    count: toNumber(row.get('event_count'), 'event_count'),
+    firstSeen: toNumber(row.get('first_seen'), 'first_seen'),
+    lastSeen: toNumber(row.get('last_seen'), 'last_seen'),
+    dimensionKeys: JSON.parse(row.get('dimension_keys')),
+    valueKeys: JSON.parse(row.get('value_keys')),
+    droppedDimensionKeys: countOrZero(row.get('dropped_dimension_keys'), 'dropped_dimension_keys'),
+    droppedValueKeys: countOrZero(row.get('dropped_value_keys'), 'dropped_value_keys'),
+  };
+}
+
+/** A column added by a later migration is null in rows written before it. */
+function countOrZero(value: unknown, column: string): number {
+  return value === null || value === undefined ? 0 : toNumber(value, column);
+}
+
+/** The parameters of upsertProgress. */
+export function progressParameters(scope: string, partition: number, progress: PartitionProgress): unknown[] {
+  return [
+    scope,
+    partition,
+    progress.maxEventTime === null ? null : toBigInt(progress.maxEventTime),
+    toBigInt(progress.storedThrough),
+    toBigInt(progress.lastActiveAt),
+  ];
+}
+
+export function toProgress(row: types.Row): PartitionProgress {
+  const maxEventTime = row.get('max_event_time');
+  return {
+    maxEventTime: maxEventTime === null || maxEventTime === undefined ? null : toNumber(maxEventTime, 'max_event_time'),
+    storedThrough: toNumber(row.get('stored_through'), 'stored_through'),
+    lastActiveAt: toNumber(row.get('last_active_at'), 'last_active_at'),
+  };
+}
