@@ -1,6 +1,6 @@
 /** Event, its filter and connection, and the `event`, `events` queries and subscription. */
 import type { StoredEvent } from '../domain/event.ts';
-import { subscribeToEvents, type LiveEventEdge } from '../resolvers/live-events.ts';
+import { subscribeToEvents, type LiveEventEdge } from '../live/live-events.ts';
 import { builder } from './builder.ts';
 import { requireScope } from '../resolvers/context.ts';
 import { requireWellFormed } from '../query/event-filter.ts';

@@ -2,7 +2,7 @@
 import { INTERVALS } from '../domain/interval.ts';
 import type { SeriesResult } from '../query/query-service.ts';
 import type { PointView } from '../query/series-view.ts';
-import { subscribeToSeries, type SeriesUpdateView } from '../resolvers/live-series.ts';
+import { subscribeToSeries, type SeriesUpdateView } from '../live/live-series.ts';
 import { builder } from './builder.ts';
 import { requireScope } from '../resolvers/context.ts';
 

@@ -2,7 +2,7 @@
  * How subscription events reach subscribers: each event is executed and serialised once for
  * every subscriber of the same operation, and over graphql-ws written straight to the socket.
  *
- * Why: identical series subscriptions share one feed (resolvers/live-series.ts), so N
+ * Why: identical series subscriptions share one feed (live/live-series.ts), so N
  * dashboards watching one series receive the very same update object. Left to graphql-js and
  * graphql-ws, that update would be executed against the selection set, wrapped by a chain of
  * async iterators and serialised once per subscriber: with thousands of subscribers, that

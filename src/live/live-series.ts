@@ -18,7 +18,7 @@ import { decodeSeriesMessage } from '../stream/live-messages.ts';
 import { queryTooLarge } from '../query/query-limits.ts';
 import type { StreamlensError } from '../errors.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
-import { openSubscriptionsOf, type GraphQLContext, type Services } from './context.ts';
+import { openSubscriptionsOf, type GraphQLContext, type Services } from '../resolvers/context.ts';
 
 export interface LiveSeriesInput {
   type: string;

@@ -16,7 +16,7 @@ import { decodeStreamCursor, encodeStreamCursor } from '../query/cursors.ts';
 import { matchesEventQuery, toEventQuery, type EventFilterInput } from '../query/event-filter.ts';
 import { decodeEventsMessage } from '../stream/live-messages.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
-import { openSubscriptionsOf, type GraphQLContext } from './context.ts';
+import { openSubscriptionsOf, type GraphQLContext } from '../resolvers/context.ts';
 
 export interface LiveEventEdge {
   cursor: string;
