@@ -9,47 +9,25 @@ import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import type { StoredEvent } from '../domain/event.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
-import type { LiveBus } from '../ports/live-bus.ts';
-import type { SeriesStore } from '../ports/series-store.ts';
-import type { EventStore } from '../ports/event-store.ts';
 import type { ApiScope } from '../ports/api-key-store.ts';
 import type { EventTypeSummary, QueryService } from '../query/query-service.ts';
 import type { StreamProcessor } from '../stream/processor.ts';
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import type { KeyService } from '../auth/key-service.ts';
-import type { LiveQueue } from '../live/live-queue.ts';
-import type { SeriesFeed } from '../live/live-series.ts';
+import type { LiveService, LiveSubscriber } from '../live/live-service.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
 import type { QueryBudget, QueryLimits } from '../query/query-limits.ts';
 import type { SetAsideService } from '../query/set-aside-service.ts';
-
-/** Whose a live subscription is: revoking the key or a tenant limit applies to it. */
-export interface LiveSubscriber {
-  keyId: string | null;
-  tenant: string;
-}
 
 export interface Services {
   ingest: IngestService;
   queries: QueryService;
   processor: StreamProcessor;
-  liveBus: LiveBus;
-  seriesStore: SeriesStore;
-  eventStore: EventStore;
   keys: KeyService;
-  /**
-   * Limits of one subscriber's queue, and the queues of the subscriptions this instance serves,
-   * each with the API key it was opened with (so that revoking the key ends it).
-   */
-  live: {
-    maxPendingEvents: number;
-    maxPendingSeriesUpdates: number;
-    queues: Map<LiveQueue<unknown>, LiveSubscriber>;
-    /** Series feeds shared by identical series subscriptions, by what they follow. */
-    seriesFeeds: Map<string, Promise<SeriesFeed>>;
-  };
+  /** The live subscriptions this instance serves (src/live/). */
+  live: LiveService;
   limits: UsageLimits;
-  /** How much one query may read and answer (src/query/query-limits.ts); live series feeds use them too. */
+  /** How much one query may read and answer (src/query/query-limits.ts). */
   queryLimits: QueryLimits;
   /** The records the processor set aside: listing and replay. */
   setAside: SetAsideService;
@@ -143,9 +121,8 @@ export function requireScope(context: GraphQLContext, scope: Exclude<ApiScope, '
   return principal.tenant;
 }
 
-/** How many subscriptions the tenant holds open on this instance. */
-export function openSubscriptionsOf(services: Services, tenant: string): number {
-  let open = 0;
-  for (const subscriber of services.live.queues.values()) if (subscriber.tenant === tenant) open += 1;
-  return open;
+/** Who opens a live subscription: the tenant it reads (READ scope), and the key whose revocation ends it. */
+export function requireLiveSubscriber(context: GraphQLContext): LiveSubscriber {
+  const tenant = requireScope(context, 'READ');
+  return { tenant, keyId: context.auth.ok ? context.auth.principal.keyId : null };
 }
