@@ -1,6 +1,7 @@
 /**
  * The GraphQL context: who is asking, the services, and per-operation DataLoaders (a loader
- * caches for one operation only, so one request never sees another's stale reads).
+ * caches for one operation only, so one request never sees another's stale reads; in a
+ * subscription, for one delivered event only).
  *
  * The tenant is not a plain field on purpose: resolvers get it from requireScope, so no data
  * can be read or written without the scope check that goes with it.
@@ -58,8 +59,6 @@ export function createGraphQLContext(
   requestId?: string,
   remoteAddress: string | null = null,
 ): GraphQLContext {
-  const eventLoaders = new Map<string, DataLoader<string, StoredEvent | null>>();
-  const typeLoaders = new Map<string, DataLoader<string, EventTypeSummary | null>>();
   return {
     services,
     auth,
@@ -67,27 +66,43 @@ export function createGraphQLContext(
     requestId,
     remoteAddress,
     budget: services.queries.newBudget(),
-    loaders: {
-      eventById(tenant) {
-        let loader = eventLoaders.get(tenant);
-        if (!loader) eventLoaders.set(tenant, (loader = new DataLoader((ids) => services.queries.eventsByIds(tenant, ids))));
-        return loader;
-      },
-      eventTypeByName(tenant) {
-        let loader = typeLoaders.get(tenant);
-        if (!loader) {
-          loader = new DataLoader(
-            async (types) => {
-              const byType = new Map((await services.queries.eventTypes(tenant, types)).map((summary) => [summary.type, summary]));
-              return types.map((type) => byType.get(type) ?? null);
-            },
-            // One catalog read names at most as many types as one eventTypes answer may hold.
-            { maxBatchSize: services.queryLimits.maxEventTypes },
-          );
-          typeLoaders.set(tenant, loader);
-        }
-        return loader;
-      },
+    loaders: createLoaders(services),
+  };
+}
+
+/**
+ * The context to execute one event of a subscription with: the same caller, services and
+ * budget, with loaders of its own. A subscription's context lives as long as the subscription,
+ * so its loaders would answer every later event with what they read for the first one (an
+ * event's typeInfo would never change).
+ */
+export function forOneSubscriptionEvent(context: GraphQLContext): GraphQLContext {
+  return { ...context, loaders: createLoaders(context.services) };
+}
+
+function createLoaders(services: Services): GraphQLContext['loaders'] {
+  const eventLoaders = new Map<string, DataLoader<string, StoredEvent | null>>();
+  const typeLoaders = new Map<string, DataLoader<string, EventTypeSummary | null>>();
+  return {
+    eventById(tenant) {
+      let loader = eventLoaders.get(tenant);
+      if (!loader) eventLoaders.set(tenant, (loader = new DataLoader((ids) => services.queries.eventsByIds(tenant, ids))));
+      return loader;
+    },
+    eventTypeByName(tenant) {
+      let loader = typeLoaders.get(tenant);
+      if (!loader) {
+        loader = new DataLoader(
+          async (types) => {
+            const byType = new Map((await services.queries.eventTypes(tenant, types)).map((summary) => [summary.type, summary]));
+            return types.map((type) => byType.get(type) ?? null);
+          },
+          // One catalog read names at most as many types as one eventTypes answer may hold.
+          { maxBatchSize: services.queryLimits.maxEventTypes },
+        );
+        typeLoaders.set(tenant, loader);
+      }
+      return loader;
     },
   };
 }
