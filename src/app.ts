@@ -11,13 +11,13 @@ import type { RateLimitStore } from './ports/rate-limit-store.ts';
 import type { ResultCache } from './ports/result-cache.ts';
 import { createUsageLimits } from './limits/usage-limits.ts';
 import { loadPersistedOperations } from './server/persisted-operations.ts';
-import { unauthenticated } from './errors.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createKeyService } from './auth/key-service.ts';
 import type { Config } from './config.ts';
 import { createIngestService } from './ingest/ingest-service.ts';
 import { createQueryService } from './query/query-service.ts';
 import { createSetAsideService } from './query/set-aside-service.ts';
+import { createLiveService } from './live/live-service.ts';
 import { createGraphQLContext, type Services } from './resolvers/context.ts';
 import { schema } from './schema/index.ts';
 import { startHttpServer, type RunningServer } from './server/http-server.ts';
@@ -95,33 +95,38 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
   );
   const authenticator = createAuthenticator({ store: adapters.apiKeys, adminKey: config.adminKey });
   const keys = createKeyService({ store: adapters.apiKeys, authenticator, liveBus: adapters.liveBus, maxKeysPerTenant: config.maxKeysPerTenant });
+  const queries = createQueryService({
+    eventStore: adapters.eventStore,
+    seriesStore: adapters.seriesStore,
+    policy,
+    cache: adapters.resultCache,
+    onCacheLookup: (name, hit) => (hit ? metrics.cache(name).hit() : metrics.cache(name).miss()),
+    limits: config.queryLimits,
+  });
+  const limits = createUsageLimits(adapters.rateLimits, { ...config.usage, maxBatchEvents: config.ingest.maxBatchEvents });
+  const live = createLiveService({
+    liveBus: adapters.liveBus,
+    eventStore: adapters.eventStore,
+    seriesStore: adapters.seriesStore,
+    queries,
+    limits,
+    queryLimits: config.queryLimits,
+    maxPendingEvents: MAX_PENDING_EVENTS,
+    maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES,
+  });
   const services: Services = {
     ingest,
-    queries: createQueryService({
-      eventStore: adapters.eventStore,
-      seriesStore: adapters.seriesStore,
-      policy,
-      cache: adapters.resultCache,
-      onCacheLookup: (name, hit) => (hit ? metrics.cache(name).hit() : metrics.cache(name).miss()),
-      limits: config.queryLimits,
-    }),
+    queries,
     queryLimits: config.queryLimits,
-    limits: createUsageLimits(adapters.rateLimits, { ...config.usage, maxBatchEvents: config.ingest.maxBatchEvents }),
+    limits,
     processor,
-    liveBus: adapters.liveBus,
-    seriesStore: adapters.seriesStore,
-    eventStore: adapters.eventStore,
     keys,
     setAside: createSetAsideService({ eventStore: adapters.eventStore, log: adapters.log }),
-    live: { maxPendingEvents: MAX_PENDING_EVENTS, maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES, queues: new Map(), seriesFeeds: new Map() },
+    live,
   };
 
   // Revoking a key ends the subscriptions opened with it, on every instance.
-  keys.onRevoked((keyId) => {
-    for (const [queue, owner] of services.live.queues) {
-      if (owner.keyId === keyId) queue.fail(unauthenticated('the API key has been revoked'));
-    }
-  });
+  keys.onRevoked((keyId) => live.endSubscriptionsOfKey(keyId));
   await keys.start();
   await processor.start();
 
@@ -177,8 +182,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
       await processor.stop();
       lagMonitor.stop();
       // Subscribers get what the last batches published, unless they are too slow to take it.
-      const queues = [...services.live.queues.keys()];
-      await withTimeout(Promise.all(queues.map((queue) => queue.drained())), SUBSCRIBER_DRAIN_TIMEOUT_MS, 'subscribers').catch(() => {});
+      await live.drain(SUBSCRIBER_DRAIN_TIMEOUT_MS);
       await server.close();
       await adapters.log.close();
       await Promise.all([

@@ -1,6 +1,7 @@
 /**
  * The GraphQL context: who is asking, the services, and per-operation DataLoaders (a loader
- * caches for one operation only, so one request never sees another's stale reads).
+ * caches for one operation only, so one request never sees another's stale reads; in a
+ * subscription, for one delivered event only).
  *
  * The tenant is not a plain field on purpose: resolvers get it from requireScope, so no data
  * can be read or written without the scope check that goes with it.
@@ -9,47 +10,25 @@ import DataLoader from 'dataloader';
 import { forbidden, unauthenticated } from '../errors.ts';
 import type { StoredEvent } from '../domain/event.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
-import type { LiveBus } from '../ports/live-bus.ts';
-import type { SeriesStore } from '../ports/series-store.ts';
-import type { EventStore } from '../ports/event-store.ts';
 import type { ApiScope } from '../ports/api-key-store.ts';
 import type { EventTypeSummary, QueryService } from '../query/query-service.ts';
 import type { StreamProcessor } from '../stream/processor.ts';
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import type { KeyService } from '../auth/key-service.ts';
-import type { LiveQueue } from './live-queue.ts';
-import type { SeriesFeed } from './live-series.ts';
+import type { LiveService, LiveSubscriber } from '../live/live-service.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
 import type { QueryBudget, QueryLimits } from '../query/query-limits.ts';
 import type { SetAsideService } from '../query/set-aside-service.ts';
-
-/** Whose a live subscription is: revoking the key or a tenant limit applies to it. */
-export interface LiveSubscriber {
-  keyId: string | null;
-  tenant: string;
-}
 
 export interface Services {
   ingest: IngestService;
   queries: QueryService;
   processor: StreamProcessor;
-  liveBus: LiveBus;
-  seriesStore: SeriesStore;
-  eventStore: EventStore;
   keys: KeyService;
-  /**
-   * Limits of one subscriber's queue, and the queues of the subscriptions this instance serves,
-   * each with the API key it was opened with (so that revoking the key ends it).
-   */
-  live: {
-    maxPendingEvents: number;
-    maxPendingSeriesUpdates: number;
-    queues: Map<LiveQueue<unknown>, LiveSubscriber>;
-    /** Series feeds shared by identical series subscriptions, by what they follow. */
-    seriesFeeds: Map<string, Promise<SeriesFeed>>;
-  };
+  /** The live subscriptions this instance serves (src/live/). */
+  live: LiveService;
   limits: UsageLimits;
-  /** How much one query may read and answer (src/query/query-limits.ts); live series feeds use them too. */
+  /** How much one query may read and answer (src/query/query-limits.ts). */
   queryLimits: QueryLimits;
   /** The records the processor set aside: listing and replay. */
   setAside: SetAsideService;
@@ -80,8 +59,6 @@ export function createGraphQLContext(
   requestId?: string,
   remoteAddress: string | null = null,
 ): GraphQLContext {
-  const eventLoaders = new Map<string, DataLoader<string, StoredEvent | null>>();
-  const typeLoaders = new Map<string, DataLoader<string, EventTypeSummary | null>>();
   return {
     services,
     auth,
@@ -89,27 +66,43 @@ export function createGraphQLContext(
     requestId,
     remoteAddress,
     budget: services.queries.newBudget(),
-    loaders: {
-      eventById(tenant) {
-        let loader = eventLoaders.get(tenant);
-        if (!loader) eventLoaders.set(tenant, (loader = new DataLoader((ids) => services.queries.eventsByIds(tenant, ids))));
-        return loader;
-      },
-      eventTypeByName(tenant) {
-        let loader = typeLoaders.get(tenant);
-        if (!loader) {
-          loader = new DataLoader(
-            async (types) => {
-              const byType = new Map((await services.queries.eventTypes(tenant, types)).map((summary) => [summary.type, summary]));
-              return types.map((type) => byType.get(type) ?? null);
-            },
-            // One catalog read names at most as many types as one eventTypes answer may hold.
-            { maxBatchSize: services.queryLimits.maxEventTypes },
-          );
-          typeLoaders.set(tenant, loader);
-        }
-        return loader;
-      },
+    loaders: createLoaders(services),
+  };
+}
+
+/**
+ * The context to execute one event of a subscription with: the same caller, services and
+ * budget, with loaders of its own. A subscription's context lives as long as the subscription,
+ * so its loaders would answer every later event with what they read for the first one (an
+ * event's typeInfo would never change).
+ */
+export function forOneSubscriptionEvent(context: GraphQLContext): GraphQLContext {
+  return { ...context, loaders: createLoaders(context.services) };
+}
+
+function createLoaders(services: Services): GraphQLContext['loaders'] {
+  const eventLoaders = new Map<string, DataLoader<string, StoredEvent | null>>();
+  const typeLoaders = new Map<string, DataLoader<string, EventTypeSummary | null>>();
+  return {
+    eventById(tenant) {
+      let loader = eventLoaders.get(tenant);
+      if (!loader) eventLoaders.set(tenant, (loader = new DataLoader((ids) => services.queries.eventsByIds(tenant, ids))));
+      return loader;
+    },
+    eventTypeByName(tenant) {
+      let loader = typeLoaders.get(tenant);
+      if (!loader) {
+        loader = new DataLoader(
+          async (types) => {
+            const byType = new Map((await services.queries.eventTypes(tenant, types)).map((summary) => [summary.type, summary]));
+            return types.map((type) => byType.get(type) ?? null);
+          },
+          // One catalog read names at most as many types as one eventTypes answer may hold.
+          { maxBatchSize: services.queryLimits.maxEventTypes },
+        );
+        typeLoaders.set(tenant, loader);
+      }
+      return loader;
     },
   };
 }
@@ -141,9 +134,8 @@ export function requireScope(context: GraphQLContext, scope: Exclude<ApiScope, '
   return principal.tenant;
 }
 
-/** How many subscriptions the tenant holds open on this instance. */
-export function openSubscriptionsOf(services: Services, tenant: string): number {
-  let open = 0;
-  for (const subscriber of services.live.queues.values()) if (subscriber.tenant === tenant) open += 1;
-  return open;
+/** Who opens a live subscription: the tenant it reads (READ scope), and the key whose revocation ends it. */
+export function requireLiveSubscriber(context: GraphQLContext): LiveSubscriber {
+  const tenant = requireScope(context, 'READ');
+  return { tenant, keyId: context.auth.ok ? context.auth.principal.keyId : null };
 }

@@ -1,8 +1,8 @@
 /** Event, its filter and connection, and the `event`, `events` queries and subscription. */
 import type { StoredEvent } from '../domain/event.ts';
-import { subscribeToEvents, type LiveEventEdge } from '../resolvers/live-events.ts';
+import type { LiveEventEdge } from '../live/live-service.ts';
 import { builder } from './builder.ts';
-import { requireScope } from '../resolvers/context.ts';
+import { requireLiveSubscriber, requireScope } from '../resolvers/context.ts';
 import { requireWellFormed } from '../query/event-filter.ts';
 import { PageInfo } from './page-info.ts';
 import { EventTypeInfo } from './event-types.ts';
@@ -107,7 +107,9 @@ builder.subscriptionField('events', (t) =>
           'A cursor this subscription (or a query\'s streamCursor) returned: replays every matching event after it from history, then continues live, with no gap and no duplicate. Over SSE, Last-Event-ID does the same.',
       }),
     },
-    subscribe: (_root, args, context) => subscribeToEvents(context, requireScope(context, 'READ'), args.filter, args.after),
+    // An explicit `after` wins over an SSE client's Last-Event-ID.
+    subscribe: (_root, args, context) =>
+      context.services.live.subscribeToEvents(requireLiveSubscriber(context), args.filter, args.after ?? context.lastEventId ?? null),
     resolve: (edge) => edge,
   }),
 );

@@ -2,9 +2,9 @@
 import { INTERVALS } from '../domain/interval.ts';
 import type { SeriesResult } from '../query/query-service.ts';
 import type { PointView } from '../query/series-view.ts';
-import { subscribeToSeries, type SeriesUpdateView } from '../resolvers/live-series.ts';
+import type { SeriesUpdateView } from '../live/live-service.ts';
 import { builder } from './builder.ts';
-import { requireScope } from '../resolvers/context.ts';
+import { requireLiveSubscriber, requireScope } from '../resolvers/context.ts';
 
 export const Interval = builder.enumType('Interval', { values: INTERVALS });
 
@@ -84,7 +84,7 @@ builder.subscriptionField('series', (t) =>
     type: SeriesUpdate,
     description: 'Every change of a bucket, corrections of earlier buckets included, as the new total.',
     args: { query: t.arg({ type: LiveSeriesQuery, required: true }) },
-    subscribe: (_root, args, context) => subscribeToSeries(context, requireScope(context, 'READ'), args.query),
+    subscribe: (_root, args, context) => context.services.live.subscribeToSeries(requireLiveSubscriber(context), args.query),
     resolve: (update) => update,
   }),
 );

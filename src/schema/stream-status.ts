@@ -38,7 +38,7 @@ builder.queryField('streamStatus', (t) =>
         duplicates: stats.duplicates,
         quarantined: stats.quarantined,
         poisonRecords: stats.poison,
-        liveSubscriptions: context.services.live.queues.size,
+        liveSubscriptions: context.services.live.openCount(),
       };
     },
   }),

@@ -2,7 +2,7 @@
  * How subscription events reach subscribers: each event is executed and serialised once for
  * every subscriber of the same operation, and over graphql-ws written straight to the socket.
  *
- * Why: identical series subscriptions share one feed (resolvers/live-series.ts), so N
+ * Why: identical series subscriptions share one feed (live/live-series.ts), so N
  * dashboards watching one series receive the very same update object. Left to graphql-js and
  * graphql-ws, that update would be executed against the selection set, wrapped by a chain of
  * async iterators and serialised once per subscriber: with thousands of subscribers, that
@@ -28,7 +28,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { WebSocket } from 'ws';
-import type { GraphQLContext } from '../resolvers/context.ts';
+import { forOneSubscriptionEvent, type GraphQLContext } from '../resolvers/context.ts';
 
 /** Writes a subscription's `next` frames without graphql-ws's per-message work. */
 export interface DirectDelivery {
@@ -111,7 +111,8 @@ export function useSharedSubscriptionResults(): Plugin {
 
   function resultOf(args: ExecutionArgs, operationKey: string, event: unknown): MaybePromise<SharedResult> {
     const executeEvent = (): MaybePromise<SharedResult> => {
-      const executed = execute({ ...args, rootValue: event });
+      // Fresh loaders for each event: the subscription's own would keep what they read first.
+      const executed = execute({ ...args, rootValue: event, contextValue: forOneSubscriptionEvent(args.contextValue as GraphQLContext) });
       return executed instanceof Promise ? executed.then(shareable) : shareable(executed);
     };
     if (typeof event !== 'object' || event === null) return executeEvent();

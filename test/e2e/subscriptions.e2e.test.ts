@@ -4,6 +4,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Client as WsClient } from 'graphql-ws';
+import { parse } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { BACKENDS, startServer, type TestServer } from '../support/server.ts';
 import {
   query,
@@ -13,7 +15,22 @@ import {
   waitForProcessing,
   wsClient,
 } from '../support/clients.ts';
-import { IngestDocument, LiveEventsDocument, LiveSeriesCountsDocument, LiveSeriesDocument, type EventInput } from '../generated/operations.ts';
+import {
+  IngestDocument,
+  LiveEventsDocument,
+  LiveSeriesCountsDocument,
+  LiveSeriesDocument,
+  type EventFilter,
+  type EventInput,
+} from '../generated/operations.ts';
+
+/** Each delivered event with its type's catalog entry, as it stands when the event is delivered. */
+const LiveEventsWithTypeInfo = parse(
+  'subscription LiveEventsWithTypeInfo($filter: EventFilter) { events(filter: $filter) { node { id typeInfo { count lastSeen } } } }',
+) as TypedDocumentNode<
+  { events: { node: { id: string; typeInfo: { count: number; lastSeen: string } | null } } },
+  { filter: EventFilter }
+>;
 
 describe.each(BACKENDS)('subscriptions on %s', (backend) => {
   let server: TestServer;
@@ -80,6 +97,22 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
       await live.waitFor(2);
       await waitForProcessing(server.url);
       expect(live.items.map((item) => item.events.node.id)).toEqual(['dup-1', 'dup-2']);
+      live.stop();
+    });
+
+    it('resolves each delivered event\'s typeInfo as the catalog stands then, not as it stood when the subscription opened', async () => {
+      const live = await subscribe(ws, LiveEventsWithTypeInfo, { filter: { types: ['ti_tick'] } });
+      await waitForLiveSubscriptions(server.url, 1);
+      // One at a time: the catalog counts each event before the event is published.
+      for (const n of [1, 2, 3]) {
+        await ingest([{ id: `ti-${n}`, type: 'ti_tick', timestamp: at(n * 1_000) }]);
+        await live.waitFor(n);
+      }
+      expect(live.items.map((item) => item.events.node)).toEqual([
+        { id: 'ti-1', typeInfo: { count: 1, lastSeen: at(1_000) } },
+        { id: 'ti-2', typeInfo: { count: 2, lastSeen: at(2_000) } },
+        { id: 'ti-3', typeInfo: { count: 3, lastSeen: at(3_000) } },
+      ]);
       live.stop();
     });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLiveQueue } from '../../src/resolvers/live-queue.ts';
+import { createLiveQueue } from '../../src/live/live-queue.ts';
 
 function queue(limit: number) {
   let closed = 0;

@@ -1,6 +1,6 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { createLiveQueue } from '../../src/resolvers/live-queue.ts';
+import { createLiveQueue } from '../../src/live/live-queue.ts';
 import { deliveryStream, type DirectDelivery } from '../../src/server/subscription-delivery.ts';
 
 /** A socket stand-in: records frames, and is congested while `congested` is set. */

@@ -9,55 +9,64 @@
  * Without `after`, the subscription starts where the stores stand now (their "stored through"
  * offsets), so even the first events cannot fall between the stores and the bus.
  */
-import { GraphQLError } from 'graphql';
 import type { StoredEvent } from '../domain/event.ts';
-import { liveTopics } from '../ports/live-bus.ts';
+import type { EventStore } from '../ports/event-store.ts';
+import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
+import type { SeriesStore } from '../ports/series-store.ts';
 import { decodeStreamCursor, encodeStreamCursor } from '../query/cursors.ts';
 import { matchesEventQuery, toEventQuery, type EventFilterInput } from '../query/event-filter.ts';
 import { decodeEventsMessage } from '../domain/live-messages.ts';
-import { createLiveQueue, type LiveQueue } from './live-queue.ts';
-import { openSubscriptionsOf, type GraphQLContext } from './context.ts';
+import type { LiveQueue } from './live-queue.ts';
+import type { SubscriptionSlot } from './subscription-registry.ts';
+import { StreamlensError, unavailable } from '../errors.ts';
 
 export interface LiveEventEdge {
   cursor: string;
   node: StoredEvent;
 }
 
+export interface EventsSubscriptionDependencies {
+  liveBus: LiveBus;
+  eventStore: EventStore;
+  /** Its progress says where the stores stand: where a subscription without a cursor starts. */
+  seriesStore: SeriesStore;
+  /** Limit of one subscriber's queue. */
+  maxPendingEvents: number;
+}
+
 /** Events read from the store per replay query. */
 const REPLAY_PAGE_SIZE = 500;
 
-function tooSlow(): GraphQLError {
-  return new GraphQLError('this subscriber fell too far behind; subscribe again with `after` set to the last cursor it received', {
-    extensions: { code: 'SUBSCRIBER_TOO_SLOW' },
-  });
+function tooSlow(): StreamlensError {
+  return new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscriber fell too far behind; subscribe again with `after` set to the last cursor it received');
 }
 
 /** Where the stores stand now: every partition's "stored through" offset. */
-async function currentStreamPosition(context: GraphQLContext): Promise<Map<number, number>> {
-  const progress = await context.services.seriesStore.loadProgress();
+async function currentStreamPosition(seriesStore: SeriesStore): Promise<Map<number, number>> {
+  const progress = await seriesStore.loadProgress();
   return new Map([...progress].map(([partition, p]) => [partition, p.storedThrough]));
 }
 
-export async function subscribeToEvents(
-  context: GraphQLContext,
+/**
+ * Opens an events subscription in the slot reserved for it; `resumeFrom` is a cursor it
+ * returned (or a query's streamCursor), or null to start where the stores stand now.
+ */
+export async function openEventsSubscription(
+  dependencies: EventsSubscriptionDependencies,
+  slot: SubscriptionSlot,
   tenant: string,
   filter: EventFilterInput | null | undefined,
-  after: string | null | undefined,
+  resumeFrom: string | null,
 ): Promise<AsyncIterable<LiveEventEdge>> {
-  const { services } = context;
-  services.limits.checkSubscriptions(tenant, openSubscriptionsOf(services, tenant));
+  const { liveBus, eventStore, seriesStore, maxPendingEvents } = dependencies;
   const query = toEventQuery(tenant, filter);
-  const resumeFrom = after ?? context.lastEventId ?? null;
   const delivered = resumeFrom ? decodeStreamCursor(resumeFrom) : null;
 
   let unsubscribe: () => Promise<void> = async () => {};
-  const queue: LiveQueue<LiveEventEdge> = createLiveQueue<LiveEventEdge>({
-    limit: services.live.maxPendingEvents,
+  const queue: LiveQueue<LiveEventEdge> = slot.openQueue<LiveEventEdge>({
+    limit: maxPendingEvents,
     overflowError: tooSlow,
-    onClose: () => {
-      services.live.queues.delete(queue as LiveQueue<unknown>);
-      return unsubscribe();
-    },
+    onClose: () => unsubscribe(),
   });
 
   /**
@@ -71,25 +80,16 @@ export async function subscribeToEvents(
     return matchesEventQuery(event, query) ? { cursor: encodeStreamCursor(position), node: event } : null;
   }
 
-  // The slot is taken before the first await: concurrent subscribes each see the others, so
-  // together they can never overshoot the tenant's limit.
-  services.live.queues.set(queue as LiveQueue<unknown>, { keyId: context.auth.ok ? context.auth.principal.keyId : null, tenant });
-
   let buffer: StoredEvent[] | null = [];
   let position: Map<number, number> | null = null;
-  try {
-    unsubscribe = await services.liveBus.subscribe(liveTopics.events(tenant), onLiveMessage);
-  } catch (error) {
-    services.live.queues.delete(queue as LiveQueue<unknown>);
-    throw error;
-  }
+  unsubscribe = await liveBus.subscribe(liveTopics.events(tenant), onLiveMessage);
 
   function onLiveMessage(message: string): void {
     const events = decodeEventsMessage(message).events;
     if (buffer) {
       buffer.push(...events);
       // The replay is taking long and live traffic is heavy: better to start over later.
-      if (buffer.length > services.live.maxPendingEvents) queue.fail(tooSlow());
+      if (buffer.length > maxPendingEvents) queue.fail(tooSlow());
       return;
     }
     for (const event of events) {
@@ -100,9 +100,9 @@ export async function subscribeToEvents(
 
   void (async () => {
     try {
-      position = delivered ?? (await currentStreamPosition(context));
+      position = delivered ?? (await currentStreamPosition(seriesStore));
       for (;;) {
-        const page = await services.eventStore.listAfterPositions(tenant, position, REPLAY_PAGE_SIZE);
+        const page = await eventStore.listAfterPositions(tenant, position, REPLAY_PAGE_SIZE);
         for (const event of page) {
           const edge = offer(event, position);
           if (edge && !(await queue.pushWhenRoom(edge))) return;
@@ -116,12 +116,7 @@ export async function subscribeToEvents(
         if (edge && !queue.push(edge)) return;
       }
     } catch (error) {
-      queue.fail(
-        new GraphQLError('the events subscription could not read history; subscribe again to continue', {
-          extensions: { code: 'UNAVAILABLE', retryable: true },
-          originalError: error as Error,
-        }),
-      );
+      queue.fail(unavailable('the events subscription could not read history; subscribe again to continue', error));
     }
   })();
   return queue;

@@ -8,17 +8,29 @@
  * this instance share one feed: one bus subscription and one store read per changed bucket,
  * whatever the number of subscribers; each subscriber keeps its own bounded queue.
  */
-import { GraphQLError } from 'graphql';
 import { dimensionOf, matchesDimensions } from '../domain/event.ts';
 import type { Interval } from '../domain/interval.ts';
-import { liveTopics } from '../ports/live-bus.ts';
+import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
+import type { SeriesStore } from '../ports/series-store.ts';
+import type { QueryService } from '../query/query-service.ts';
 import { validateDimensionFilter, validateKeyName, validateTypeName } from '../query/event-filter.ts';
 import { aggregateByGroup, toPoint, type PointView, type SeriesShape } from '../query/series-view.ts';
 import { decodeSeriesMessage } from '../domain/live-messages.ts';
-import { queryTooLarge } from '../query/query-limits.ts';
-import type { StreamlensError } from '../errors.ts';
-import { createLiveQueue, type LiveQueue } from './live-queue.ts';
-import { openSubscriptionsOf, type GraphQLContext, type Services } from './context.ts';
+import { queryTooLarge, type QueryLimits } from '../query/query-limits.ts';
+import { StreamlensError, unavailable } from '../errors.ts';
+import type { LiveQueue } from './live-queue.ts';
+import type { SubscriptionSlot } from './subscription-registry.ts';
+
+export interface SeriesFeedDependencies {
+  liveBus: LiveBus;
+  seriesStore: SeriesStore;
+  /** Says how late an event may still come, so that each point says whether it is final. */
+  queries: Pick<QueryService, 'finality'>;
+  /** A live series reads and answers no more than the series query may. */
+  queryLimits: Pick<QueryLimits, 'maxRowsRead' | 'maxSeriesGroups'>;
+  /** Limit of one subscriber's queue, and of the changed buckets a feed holds before re-reading them. */
+  maxPendingSeriesUpdates: number;
+}
 
 export interface LiveSeriesInput {
   type: string;
@@ -35,7 +47,7 @@ export interface SeriesUpdateView {
 }
 
 /** One series followed for every subscriber that asked for it. */
-export interface SeriesFeed {
+interface SeriesFeed {
   subscribers: Set<LiveQueue<SeriesUpdateView>>;
   /** True once the last subscriber left and the feed stopped listening. */
   closed: boolean;
@@ -43,15 +55,12 @@ export interface SeriesFeed {
 }
 
 const tooSlow = () =>
-  new GraphQLError('this subscriber fell too far behind; subscribe again to continue', { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } });
+  new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscriber fell too far behind; subscribe again to continue');
 
 /** A subscriber's queue fails with a GraphQL error carrying the same code and extensions. */
-const asGraphQLError = (error: StreamlensError) =>
-  new GraphQLError(error.message, { extensions: { code: error.code, ...error.details }, originalError: error });
-
-async function openFeed(services: Services, tenant: string, type: string, shape: SeriesShape): Promise<SeriesFeed> {
-  const allowedLatenessMs = (await services.queries.finality()).allowedLatenessMs;
-  const { maxRowsRead, maxSeriesGroups } = services.queryLimits;
+async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, type: string, shape: SeriesShape): Promise<SeriesFeed> {
+  const allowedLatenessMs = (await dependencies.queries.finality()).allowedLatenessMs;
+  const { maxRowsRead, maxSeriesGroups } = dependencies.queryLimits;
   /** Changed buckets not yet re-read: start → affected groups. */
   const dirty = new Map<number, Set<string | null>>();
   let watermark: number | null = null;
@@ -69,7 +78,7 @@ async function openFeed(services: Services, tenant: string, type: string, shape:
         const [start, groups] = dirty.entries().next().value!;
         dirty.delete(start);
         // Just this bucket: every row whose bucket starts exactly at `start`.
-        const rows = await services.seriesStore.readRollups({
+        const rows = await dependencies.seriesStore.readRollups({
           tenant,
           type,
           interval: shape.interval,
@@ -79,7 +88,7 @@ async function openFeed(services: Services, tenant: string, type: string, shape:
           maxRows: maxRowsRead,
         });
         if (rows.length > maxRowsRead) {
-          failAll(asGraphQLError(queryTooLarge('rows', maxRowsRead, null, 'one bucket of this live series reads rollup rows')));
+          failAll(queryTooLarge('rows', maxRowsRead, null, 'one bucket of this live series reads rollup rows'));
           dirty.clear();
           return;
         }
@@ -93,18 +102,13 @@ async function openFeed(services: Services, tenant: string, type: string, shape:
         }
       }
     } catch (error) {
-      failAll(
-        new GraphQLError('live series updates are unavailable; subscribe again to continue', {
-          extensions: { code: 'UNAVAILABLE', retryable: true },
-          originalError: error as Error,
-        }),
-      );
+      failAll(unavailable('live series updates are unavailable; subscribe again to continue', error));
     } finally {
       refreshing = false;
     }
   }
 
-  const unsubscribe = await services.liveBus.subscribe(liveTopics.series(tenant, shape.interval, type), (text) => {
+  const unsubscribe = await dependencies.liveBus.subscribe(liveTopics.series(tenant, shape.interval, type), (text) => {
     const message = decodeSeriesMessage(text);
     if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
     for (const bucket of message.buckets) {
@@ -113,7 +117,7 @@ async function openFeed(services: Services, tenant: string, type: string, shape:
       let groups = dirty.get(bucket.start);
       if (!groups) {
         // The store reads cannot keep up with the changes: every subscriber is equally behind.
-        if (dirty.size >= services.live.maxPendingSeriesUpdates) {
+        if (dirty.size >= dependencies.maxPendingSeriesUpdates) {
           failAll(tooSlow());
           dirty.clear();
           return;
@@ -124,7 +128,7 @@ async function openFeed(services: Services, tenant: string, type: string, shape:
       // One bucket changing for more groups than a series answer may hold: the subscription is
       // as much too large as the query would be, and says so instead of flooding its queue.
       if (groups.size > maxSeriesGroups) {
-        failAll(asGraphQLError(queryTooLarge('groups', maxSeriesGroups, null, `one bucket of this live series changed for too many ${shape.groupBy} groups`)));
+        failAll(queryTooLarge('groups', maxSeriesGroups, null, `one bucket of this live series changed for too many ${shape.groupBy} groups`));
         dirty.clear();
         return;
       }
@@ -143,52 +147,51 @@ async function openFeed(services: Services, tenant: string, type: string, shape:
   return feed;
 }
 
-export async function subscribeToSeries(
-  context: GraphQLContext,
-  tenant: string,
-  input: LiveSeriesInput,
-): Promise<AsyncIterable<SeriesUpdateView>> {
-  const { services } = context;
-  services.limits.checkSubscriptions(tenant, openSubscriptionsOf(services, tenant));
-  // The same name rules as the series query: a name that cannot exist is refused, not watched forever.
-  validateTypeName(input.type, 'query.type');
-  const shape: SeriesShape = {
-    value: validateKeyName(input.value ?? null, 'query.value'),
-    interval: input.interval,
-    groupBy: validateKeyName(input.groupBy ?? null, 'query.groupBy'),
-    dimensions: validateDimensionFilter(input.dimensions, 'query.dimensions'),
-  };
-  const sortedFilter = shape.dimensions ? Object.keys(shape.dimensions).sort().map((k) => [k, String(shape.dimensions![k])]) : null;
-  const key = JSON.stringify([tenant, input.type, shape.interval, shape.value, shape.groupBy, sortedFilter]);
+/** The series feeds of this instance, shared by identical series subscriptions. */
+export interface SeriesFeeds {
+  /** Opens a series subscription in the slot reserved for it, on the feed of its series. */
+  subscribe(slot: SubscriptionSlot, tenant: string, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>>;
+}
 
-  // The slot is taken before the first await: concurrent subscribes each see the others, so
-  // together they can never overshoot the tenant's limit.
-  let feed: SeriesFeed | null = null;
-  const queue: LiveQueue<SeriesUpdateView> = createLiveQueue<SeriesUpdateView>({
-    limit: services.live.maxPendingSeriesUpdates,
-    overflowError: tooSlow,
-    onClose: async () => {
-      services.live.queues.delete(queue as LiveQueue<unknown>);
-      if (!feed) return;
-      feed.subscribers.delete(queue);
-      if (feed.subscribers.size === 0 && !feed.closed) {
-        services.live.seriesFeeds.delete(key);
-        await feed.close();
-      }
-    },
-  });
-  services.live.queues.set(queue as LiveQueue<unknown>, { keyId: context.auth.ok ? context.auth.principal.keyId : null, tenant });
+export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesFeeds {
+  /** The open (or opening) feeds, by what they follow. */
+  const feeds = new Map<string, Promise<SeriesFeed>>();
 
-  try {
+  async function subscribe(slot: SubscriptionSlot, tenant: string, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>> {
+    // The same name rules as the series query: a name that cannot exist is refused, not watched forever.
+    validateTypeName(input.type, 'query.type');
+    const shape: SeriesShape = {
+      value: validateKeyName(input.value ?? null, 'query.value'),
+      interval: input.interval,
+      groupBy: validateKeyName(input.groupBy ?? null, 'query.groupBy'),
+      dimensions: validateDimensionFilter(input.dimensions, 'query.dimensions'),
+    };
+    const sortedFilter = shape.dimensions ? Object.keys(shape.dimensions).sort().map((k) => [k, String(shape.dimensions![k])]) : null;
+    const key = JSON.stringify([tenant, input.type, shape.interval, shape.value, shape.groupBy, sortedFilter]);
+
+    let feed: SeriesFeed | null = null;
+    const queue: LiveQueue<SeriesUpdateView> = slot.openQueue<SeriesUpdateView>({
+      limit: dependencies.maxPendingSeriesUpdates,
+      overflowError: tooSlow,
+      onClose: async () => {
+        if (!feed) return;
+        feed.subscribers.delete(queue);
+        if (feed.subscribers.size === 0 && !feed.closed) {
+          feeds.delete(key);
+          await feed.close();
+        }
+      },
+    });
+
     // A feed whose last subscriber just left is closed: open a new one.
     for (;;) {
-      let opening = services.live.seriesFeeds.get(key);
+      let opening = feeds.get(key);
       if (!opening) {
-        opening = openFeed(services, tenant, input.type, shape);
-        services.live.seriesFeeds.set(key, opening);
+        opening = openFeed(dependencies, tenant, input.type, shape);
+        feeds.set(key, opening);
         const mine = opening;
         mine.catch(() => {
-          if (services.live.seriesFeeds.get(key) === mine) services.live.seriesFeeds.delete(key);
+          if (feeds.get(key) === mine) feeds.delete(key);
         });
       }
       const opened = await opening;
@@ -197,10 +200,9 @@ export async function subscribeToSeries(
         break;
       }
     }
-  } catch (error) {
-    services.live.queues.delete(queue as LiveQueue<unknown>);
-    throw error;
+    feed.subscribers.add(queue);
+    return queue;
   }
-  feed.subscribers.add(queue);
-  return queue;
+
+  return { subscribe };
 }

@@ -1,0 +1,101 @@
+/**
+ * The live module's one door: subscribe to events, subscribe to series, and the registry of every
+ * subscription this instance serves (the open count per tenant, ending every subscription of a
+ * key, draining on shutdown). Resolvers and the composition root call it; the registry and the
+ * series feeds are its own, so nothing else can change them.
+ *
+ * Every subscription reserves its slot before anything else (src/live/subscription-registry.ts):
+ * past the tenant's limit it is refused with SUBSCRIPTION_LIMIT, and one that fails to open
+ * gives its slot back.
+ */
+import type { EventStore } from '../ports/event-store.ts';
+import type { LiveBus } from '../ports/live-bus.ts';
+import type { SeriesStore } from '../ports/series-store.ts';
+import type { EventFilterInput } from '../query/event-filter.ts';
+import type { QueryLimits } from '../query/query-limits.ts';
+import type { QueryService } from '../query/query-service.ts';
+import type { UsageLimits } from '../limits/usage-limits.ts';
+import { openEventsSubscription, type LiveEventEdge } from './live-events.ts';
+import { createSeriesFeeds, type LiveSeriesInput, type SeriesUpdateView } from './live-series.ts';
+import { createSubscriptionRegistry, type LiveSubscriber, type SubscriptionSlot } from './subscription-registry.ts';
+import { unauthenticated } from '../errors.ts';
+
+export type { LiveEventEdge } from './live-events.ts';
+export type { LiveSeriesInput, SeriesUpdateView } from './live-series.ts';
+export type { LiveSubscriber } from './subscription-registry.ts';
+
+export interface LiveServiceOptions {
+  liveBus: LiveBus;
+  eventStore: EventStore;
+  seriesStore: SeriesStore;
+  queries: Pick<QueryService, 'finality'>;
+  /** Says when a tenant holds as many subscriptions as it may (SUBSCRIPTION_LIMIT). */
+  limits: Pick<UsageLimits, 'checkSubscriptions'>;
+  queryLimits: Pick<QueryLimits, 'maxRowsRead' | 'maxSeriesGroups'>;
+  /** Bound of one events subscriber's queue. */
+  maxPendingEvents: number;
+  /** Bound of one series subscriber's queue (updates conflate per bucket, so: distinct buckets). */
+  maxPendingSeriesUpdates: number;
+}
+
+export interface LiveService {
+  /**
+   * The events that match the filter, from `resumeFrom` (a cursor this subscription or a
+   * query's streamCursor returned) or, when null, from where the stores stand now.
+   */
+  subscribeToEvents(
+    subscriber: LiveSubscriber,
+    filter: EventFilterInput | null | undefined,
+    resumeFrom: string | null,
+  ): Promise<AsyncIterable<LiveEventEdge>>;
+  /** Every change of a bucket of the series, as its new total. */
+  subscribeToSeries(subscriber: LiveSubscriber, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>>;
+  /** Subscriptions this instance holds open, of every tenant or of one. */
+  openCount(tenant?: string): number;
+  /** Ends every subscription opened with the key (it has been revoked): each fails with UNAUTHENTICATED. */
+  endSubscriptionsOfKey(keyId: string): void;
+  /**
+   * Resolves once every subscriber has taken what its queue holds, or after `timeoutMs`: a
+   * graceful shutdown lets subscribers have the last updates, unless they are too slow to take them.
+   */
+  drain(timeoutMs: number): Promise<void>;
+}
+
+export function createLiveService(options: LiveServiceOptions): LiveService {
+  const registry = createSubscriptionRegistry((tenant, open) => options.limits.checkSubscriptions(tenant, open));
+  const seriesFeeds = createSeriesFeeds(options);
+
+  /** Opens a subscription in a slot reserved for it, giving the slot back if opening fails. */
+  async function inSlot<T>(subscriber: LiveSubscriber, open: (slot: SubscriptionSlot) => Promise<T>): Promise<T> {
+    const slot = registry.reserve(subscriber);
+    try {
+      return await open(slot);
+    } catch (error) {
+      slot.release();
+      throw error;
+    }
+  }
+
+  return {
+    subscribeToEvents(subscriber, filter, resumeFrom) {
+      return inSlot(subscriber, (slot) => openEventsSubscription(options, slot, subscriber.tenant, filter, resumeFrom));
+    },
+    subscribeToSeries(subscriber, input) {
+      return inSlot(subscriber, (slot) => seriesFeeds.subscribe(slot, subscriber.tenant, input));
+    },
+    openCount: (tenant) => registry.openCount(tenant),
+    endSubscriptionsOfKey(keyId) {
+      for (const { queue, subscriber } of registry.queues()) {
+        if (subscriber.keyId === keyId) queue.fail(unauthenticated('the API key has been revoked'));
+      }
+    },
+    async drain(timeoutMs) {
+      const drained = Promise.all(registry.queues().map(({ queue }) => queue.drained()));
+      let timer: NodeJS.Timeout | undefined;
+      const timeUp = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      await Promise.race([drained, timeUp]).finally(() => clearTimeout(timer));
+    },
+  };
+}
