@@ -29,7 +29,7 @@ module.exports = {
     },
     {
       name: 'ports-import-only-domain',
-      comment: 'A port is an interface in the domain\'s words; it may not lean on a use case or an adapter.',
+      comment: "A port is an interface in the domain's words; it may not lean on a use case or an adapter.",
       severity: 'error',
       from: { path: '^src/ports/' },
       to: { path: '^src/', pathNot: '^src/(domain|ports)/' },
@@ -57,7 +57,8 @@ module.exports = {
     },
     {
       name: 'ingest-and-stream-meet-through-the-log',
-      comment: 'Ingest appends to the event log and the processor reads it: neither calls the other, and what both need (the log record codec) is in domain/.',
+      comment:
+        'Ingest appends to the event log and the processor reads it: neither calls the other, and what both need (the log record codec) is in domain/.',
       severity: 'error',
       from: { path: '^src/(ingest|stream)/' },
       to: { path: '^src/(ingest|stream)/', pathNot: '^src/$1/' },

@@ -33,8 +33,12 @@ for (const file of positionals) {
     selfMs.set(key, (selfMs.get(key) ?? 0) + ms);
     totalMs += ms;
   });
-  const idle = (selfMs.get('(idle)') ?? 0);
+  const idle = selfMs.get('(idle)') ?? 0;
   console.log(`${file}: ${totalMs.toFixed(0)} ms sampled, ${idle.toFixed(0)} ms idle, ${(totalMs - idle).toFixed(0)} ms busy`);
-  const top = [...selfMs.entries()].filter(([key]) => key !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, Number(values.top));
-  for (const [key, ms] of top) console.log(`${ms.toFixed(0).padStart(7)} ms ${((ms / (totalMs - idle)) * 100).toFixed(1).padStart(5)}%  ${key}`);
+  const top = [...selfMs.entries()]
+    .filter(([key]) => key !== '(idle)')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, Number(values.top));
+  for (const [key, ms] of top)
+    console.log(`${ms.toFixed(0).padStart(7)} ms ${((ms / (totalMs - idle)) * 100).toFixed(1).padStart(5)}%  ${key}`);
 }

@@ -11,7 +11,9 @@ import { IngestDocument, LiveEventsDocument } from '../test/generated/operations
 import { startServer, removeDataDir } from '../test/support/server.ts';
 import { subscribe, waitForLiveSubscriptions, waitForProcessing, wsClient } from '../test/support/clients.ts';
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '4' } } });
+const { values: args } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '4' } },
+});
 const seconds = Number(args.seconds);
 const concurrency = Number(args.concurrency);
 
@@ -21,7 +23,11 @@ function event(i: number, type: string) {
     id: `${type}-${i}-${Math.random().toString(36).slice(2)}`,
     type,
     source: 'bench',
-    dimensions: { country: ['NL', 'DE', 'US', 'FR', 'GB'][i % 5], plan: ['free', 'pro', 'team'][i % 3], device: ['mobile', 'desktop'][i % 2] },
+    dimensions: {
+      country: ['NL', 'DE', 'US', 'FR', 'GB'][i % 5],
+      plan: ['free', 'pro', 'team'][i % 3],
+      device: ['mobile', 'desktop'][i % 2],
+    },
     values: { amount: (i % 100) + 0.99, duration_ms: 100 + (i % 900) },
     properties: { page: `/products/${i % 50}`, referrer: 'https://example.com/campaign?utm_source=bench' },
   };
@@ -37,7 +43,11 @@ function percentiles(samples: number[]): string {
 const server = await startServer({ env: { INGEST_RATE_PER_KEY: '100000000', QUERY_RATE_PER_KEY: '1000000' } });
 const query = print(IngestDocument);
 async function post(events: unknown[]) {
-  const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables: { events } }) });
+  const response = await fetch(server.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables: { events } }),
+  });
   const body = (await response.json()) as { data?: { ingest: { accepted: number } } };
   if (!body.data) throw new Error(JSON.stringify(body));
   return body.data.ingest.accepted;

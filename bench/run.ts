@@ -24,7 +24,16 @@ import { sinksScenario } from './scenarios/sinks.ts';
 import { cpuScenario } from './scenarios/cpu.ts';
 import { memoryScenario } from './scenarios/memory.ts';
 
-const SCENARIOS: Scenario[] = [ingestScenario, freshnessScenario, processorScenario, fanoutScenario, memoryScenario, seriesQueryScenario, sinksScenario, cpuScenario];
+const SCENARIOS: Scenario[] = [
+  ingestScenario,
+  freshnessScenario,
+  processorScenario,
+  fanoutScenario,
+  memoryScenario,
+  seriesQueryScenario,
+  sinksScenario,
+  cpuScenario,
+];
 
 const options = parseOptions(process.argv.slice(2));
 const startedAt = new Date().toISOString();
@@ -34,7 +43,10 @@ const profiles: Record<string, string[]> = {};
 const profileName = (name: string) => (options.profile ? `${name}-${Date.now()}` : null);
 
 for (const backend of options.backends) {
-  if (backend === 'real' && !(process.env.KAFKA_BROKERS && process.env.MONGODB_URL && process.env.CASSANDRA_CONTACT_POINTS && process.env.REDIS_URL)) {
+  if (
+    backend === 'real' &&
+    !(process.env.KAFKA_BROKERS && process.env.MONGODB_URL && process.env.CASSANDRA_CONTACT_POINTS && process.env.REDIS_URL)
+  ) {
     throw new Error('--backend real needs KAFKA_BROKERS, MONGODB_URL, CASSANDRA_CONTACT_POINTS and REDIS_URL (see docs/services.md)');
   }
   for (const scenario of SCENARIOS) {
@@ -78,7 +90,9 @@ if (!options.noDocs) writeDocs({ ...results, rows: [...rows, ...kept] });
 process.stderr.write(`results: ${file}\n`);
 for (const row of rows) {
   const ratio = row.ratio ? `${row.ratio.median} (${row.ratio.min}–${row.ratio.max})` : '–';
-  process.stderr.write(`${row.id} ${row.backend} ${row.variant}: ${ratio} target ${row.target} ${row.met === null ? '' : row.met ? 'met' : 'MISSED'}\n`);
+  process.stderr.write(
+    `${row.id} ${row.backend} ${row.variant}: ${ratio} target ${row.target} ${row.met === null ? '' : row.met ? 'met' : 'MISSED'}\n`,
+  );
 }
 // kafkajs and the drivers keep sockets open for a while after disconnecting.
 process.exit(0);

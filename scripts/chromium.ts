@@ -10,7 +10,9 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`${CHROMIUM_PATH} is missing: install Debian's chromium package (apt-get install -y chromium); npm test does it for you`);
+    throw new Error(
+      `${CHROMIUM_PATH} is missing: install Debian's chromium package (apt-get install -y chromium); npm test does it for you`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM_PATH,

@@ -122,7 +122,9 @@ export async function sendBatch(
   try {
     response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query: INGEST, variables: { events } }) });
   } catch (error) {
-    throw new ServiceUnreachableError(`nothing answers at ${url} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message})`);
+    throw new ServiceUnreachableError(
+      `nothing answers at ${url} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message})`,
+    );
   }
   const body = (await response.json().catch(() => null)) as {
     data?: { ingest: { accepted: number; rejected: number; acks: { status: string; error: { code: string; message: string } | null }[] } };

@@ -29,7 +29,13 @@ try {
   await page.waitForFunction(
     () => {
       const snapshot = window.__dashboard?.snapshot();
-      return snapshot && snapshot.connection === 'connected' && snapshot.series.length > 0 && snapshot.top.length > 0 && snapshot.feedIds.length >= 10;
+      return (
+        snapshot &&
+        snapshot.connection === 'connected' &&
+        snapshot.series.length > 0 &&
+        snapshot.top.length > 0 &&
+        snapshot.feedIds.length >= 10
+      );
     },
     undefined,
     { timeout: 30_000 },

@@ -163,7 +163,12 @@ const reportDir = mkdtempSync(join(tmpdir(), 'streamlens-test-report-'));
 /** Adds a stage's counts from vitest's JSON report; a stage that wrote none counts as one failure. */
 function countStage(reportFile: string): void {
   try {
-    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
+      numPassedTests: number;
+      numFailedTests: number;
+      numPendingTests: number;
+      numTodoTests: number;
+    };
     totals.passed += report.numPassedTests;
     totals.failed += report.numFailedTests;
     totals.skipped += report.numPendingTests + report.numTodoTests;

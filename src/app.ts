@@ -85,7 +85,8 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     log: adapters.log,
     groupId: PROCESSOR_GROUP_ID,
     maxLag: config.maxProcessingLag,
-    onReadFailure: (error) => logger.warn({ err: error }, 'reading the processing lag failed; ingest does not push back on lag until it is read again'),
+    onReadFailure: (error) =>
+      logger.warn({ err: error }, 'reading the processing lag failed; ingest does not push back on lag until it is read again'),
     onReadRecovered: () => logger.info({}, 'reading the processing lag works again'),
   });
   metrics.readProcessingLagFrom(lagMonitor.lastLag);
@@ -94,7 +95,12 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     metrics.ingestEvents,
   );
   const authenticator = createAuthenticator({ store: adapters.apiKeys, adminKey: config.adminKey });
-  const keys = createKeyService({ store: adapters.apiKeys, authenticator, liveBus: adapters.liveBus, maxKeysPerTenant: config.maxKeysPerTenant });
+  const keys = createKeyService({
+    store: adapters.apiKeys,
+    authenticator,
+    liveBus: adapters.liveBus,
+    maxKeysPerTenant: config.maxKeysPerTenant,
+  });
   const queries = createQueryService({
     eventStore: adapters.eventStore,
     seriesStore: adapters.seriesStore,

@@ -89,7 +89,10 @@ const originList = optionalText.transform((text, ctx) => {
       // reported below
     }
     if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
-      ctx.addIssue({ code: 'custom', message: `"${origin}" is not a web origin such as https://app.example.com (scheme, host and port only, no trailing slash)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${origin}" is not a web origin such as https://app.example.com (scheme, host and port only, no trailing slash)`,
+      });
     }
   }
   return origins;
@@ -147,7 +150,7 @@ const environmentSchema = z.object({
   CASSANDRA_KEYSPACE: z.string().default('streamlens'),
   REDIS_URL: optionalText,
   ADMIN_KEY: optionalText.refine((key) => key === undefined || key.length >= 32, {
-    message: 'must be at least 32 characters (it unlocks every tenant\'s keys); generate one with: openssl rand -base64 32',
+    message: "must be at least 32 characters (it unlocks every tenant's keys); generate one with: openssl rand -base64 32",
   }),
   ALLOW_OPEN: z.enum(['0', '1', '']).default('0'),
 
@@ -243,7 +246,6 @@ export interface Config {
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
-
 
 export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   const parsed = environmentSchema.safeParse(env);

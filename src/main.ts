@@ -32,13 +32,22 @@ async function main(): Promise<void> {
     ]);
   }
   if (open) {
-    logger.warn({}, 'running OPEN: no ADMIN_KEY and no API key exist, so every caller is tenant "default" with every scope; create a key to require keys');
+    logger.warn(
+      {},
+      'running OPEN: no ADMIN_KEY and no API key exist, so every caller is tenant "default" with every scope; create a key to require keys',
+    );
   }
   if (open && !isLoopback(config.host) && config.browser.allowedHosts === null) {
-    logger.warn({}, 'running OPEN on a non-loopback HOST without ALLOWED_HOSTS: any Host header is served, so a web page can reach this service by DNS rebinding; set ALLOWED_HOSTS');
+    logger.warn(
+      {},
+      'running OPEN on a non-loopback HOST without ALLOWED_HOSTS: any Host header is served, so a web page can reach this service by DNS rebinding; set ALLOWED_HOSTS',
+    );
   }
   const app = await startApp(config, adapters, logger);
-  logger.info({ url: app.server.url, port: app.server.port, dataDir: config.dataDir, ...names }, `Streamlens is listening on ${app.server.url}`);
+  logger.info(
+    { url: app.server.url, port: app.server.port, dataDir: config.dataDir, ...names },
+    `Streamlens is listening on ${app.server.url}`,
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -36,10 +36,12 @@ export function parseOptions(argv: string[]): BenchOptions {
     process.exit(0);
   }
   const backend = values.backend;
-  if (backend !== 'embedded' && backend !== 'real' && backend !== 'both') throw new Error(`--backend must be embedded, real or both, not ${backend}\n${USAGE}`);
+  if (backend !== 'embedded' && backend !== 'real' && backend !== 'both')
+    throw new Error(`--backend must be embedded, real or both, not ${backend}\n${USAGE}`);
   const pairs = Number(values.pairs);
   const seconds = Number(values.seconds);
-  if (!Number.isInteger(pairs) || pairs < 5 || pairs > 50) throw new Error(`--pairs must be an integer from 5 to 50 (the spec asks for at least 5)`);
+  if (!Number.isInteger(pairs) || pairs < 5 || pairs > 50)
+    throw new Error(`--pairs must be an integer from 5 to 50 (the spec asks for at least 5)`);
   if (!(seconds >= 0.5 && seconds <= 10)) throw new Error(`--seconds must be from 0.5 to 10`);
   return {
     backends: backend === 'both' ? ['embedded', 'real'] : [backend],

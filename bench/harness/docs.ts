@@ -70,7 +70,9 @@ export function latencySvg(rows: ResultRow[]): string {
     const maxMs = Math.max(...curves.flatMap(([, summary]) => summary.curve.map(([, ms]) => ms)), 0.001) * 1.05;
     const px = (p: number) => ox + margin.left + (xOf(p) / 4) * plotW;
     const py = (ms: number) => oy + margin.top + plotH - (ms / maxMs) * plotH;
-    out.push(`<text x="${ox + margin.left}" y="${oy + 18}" font-weight="bold">${escape(`${row.id} ${row.backend} — ${row.variant}`)}</text>`);
+    out.push(
+      `<text x="${ox + margin.left}" y="${oy + 18}" font-weight="bold">${escape(`${row.id} ${row.backend} — ${row.variant}`)}</text>`,
+    );
     out.push(`<rect x="${ox + margin.left}" y="${oy + margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
     for (const p of [0, 90, 99, 99.9, 99.99]) {
       out.push(`<line x1="${px(p)}" x2="${px(p)}" y1="${oy + margin.top}" y2="${oy + margin.top + plotH}" stroke="#eee"/>`);
@@ -80,13 +82,18 @@ export function latencySvg(rows: ResultRow[]): string {
       const ms = (maxMs * i) / 4;
       out.push(`<text x="${ox + margin.left - 6}" y="${py(ms) + 4}" text-anchor="end">${num(ms)}</text>`);
     }
-    out.push(`<text x="${ox + 14}" y="${oy + margin.top + plotH / 2}" transform="rotate(-90 ${ox + 14} ${oy + margin.top + plotH / 2})" text-anchor="middle">ms</text>`);
+    out.push(
+      `<text x="${ox + 14}" y="${oy + margin.top + plotH / 2}" transform="rotate(-90 ${ox + 14} ${oy + margin.top + plotH / 2})" text-anchor="middle">ms</text>`,
+    );
     out.push(`<text x="${ox + margin.left + plotW / 2}" y="${oy + margin.top + plotH + 30}" text-anchor="middle">percentile</text>`);
     for (const [colour, summary] of curves) {
       const points = summary.curve.map(([p, ms]) => `${px(p).toFixed(1)},${py(ms).toFixed(1)}`).join(' ');
       out.push(`<polyline points="${points}" fill="none" stroke="${colour}" stroke-width="2"/>`);
     }
-    const legend = curves.map(([colour, summary], i) => `<text x="${ox + margin.left + 8}" y="${oy + margin.top + 14 + i * 14}" fill="${colour}">${i === 0 ? 'Streamlens' : 'baseline'}: p50 ${num(summary.p50)} ms, p99 ${num(summary.p99)} ms, n ${summary.count}</text>`);
+    const legend = curves.map(
+      ([colour, summary], i) =>
+        `<text x="${ox + margin.left + 8}" y="${oy + margin.top + 14 + i * 14}" fill="${colour}">${i === 0 ? 'Streamlens' : 'baseline'}: p50 ${num(summary.p50)} ms, p99 ${num(summary.p99)} ms, n ${summary.count}</text>`,
+    );
     out.push(...legend);
   });
   out.push('</svg>');

@@ -14,12 +14,20 @@ const WRITE_RETRY = { retries: 2, initialRetryTime: 200, maxRetryTime: 1_000, fa
 
 export function brokers(): string[] {
   const value = process.env.KAFKA_BROKERS;
-  if (!value) throw new Error('KAFKA_BROKERS is not set: `set -a; . /tmp/services.env; set +a` or export what scripts/services.sh up prints');
+  if (!value)
+    throw new Error('KAFKA_BROKERS is not set: `set -a; . /tmp/services.env; set +a` or export what scripts/services.sh up prints');
   return value.split(',');
 }
 
 export function kafka(clientId = 'bench-baseline'): Kafka {
-  return new Kafka({ brokers: brokers(), clientId, logLevel: logLevel.ERROR, connectionTimeout: 1_000, requestTimeout: 4_000, retry: WRITE_RETRY });
+  return new Kafka({
+    brokers: brokers(),
+    clientId,
+    logLevel: logLevel.ERROR,
+    connectionTimeout: 1_000,
+    requestTimeout: 4_000,
+    retry: WRITE_RETRY,
+  });
 }
 
 export async function baselineProducer(client: Kafka): Promise<Producer> {
@@ -35,7 +43,11 @@ export async function baselineProducer(client: Kafka): Promise<Producer> {
 
 export async function createTopic(admin: Admin, prefix: string): Promise<string> {
   const topic = uniqueName(prefix);
-  await admin.createTopics({ topics: [{ topic, numPartitions: KAFKA_PARTITIONS, replicationFactor: -1 }], waitForLeaders: true, timeout: 10_000 });
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: KAFKA_PARTITIONS, replicationFactor: -1 }],
+    waitForLeaders: true,
+    timeout: 10_000,
+  });
   return topic;
 }
 

@@ -52,13 +52,20 @@ export async function runPairs(options: PairsOptions): Promise<PairsOutcome> {
     outcome.ratios.push(ratioOf(a.value, b.value));
     if (a.histogram) (outcome.aHistogram ??= newHistogram()).add(a.histogram);
     if (b.histogram) (outcome.bHistogram ??= newHistogram()).add(b.histogram);
-    process.stderr.write(`  ${options.label} pair ${pair + 1}/${options.pairs}: ${fmt(a.value)} vs ${fmt(b.value)} → ${fmt(outcome.ratios.at(-1)!)}\n`);
+    process.stderr.write(
+      `  ${options.label} pair ${pair + 1}/${options.pairs}: ${fmt(a.value)} vs ${fmt(b.value)} → ${fmt(outcome.ratios.at(-1)!)}\n`,
+    );
   }
   return outcome;
 }
 
 /** Runs only one arm, for rows without a baseline process (an absolute target). */
-export async function runRounds(label: string, rounds: number, a: () => Promise<ArmResult>, settle?: () => Promise<void>): Promise<PairsOutcome> {
+export async function runRounds(
+  label: string,
+  rounds: number,
+  a: () => Promise<ArmResult>,
+  settle?: () => Promise<void>,
+): Promise<PairsOutcome> {
   const outcome: PairsOutcome = { a: [], b: [], ratios: [], aHistogram: null, bHistogram: null };
   await a();
   await settle?.();
@@ -77,7 +84,11 @@ function fmt(value: number): string {
 }
 
 /** Runs `work` in `concurrency` loops until `seconds` have passed; returns the total it counted and the time taken. */
-export async function forSeconds(seconds: number, concurrency: number, work: (worker: number) => Promise<number>): Promise<{ count: number; elapsedS: number }> {
+export async function forSeconds(
+  seconds: number,
+  concurrency: number,
+  work: (worker: number) => Promise<number>,
+): Promise<{ count: number; elapsedS: number }> {
   const started = performance.now();
   const deadline = started + seconds * 1000;
   let count = 0;

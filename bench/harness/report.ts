@@ -50,7 +50,10 @@ export function rowOf(
     notes: base.notes ?? [],
     streamlens: armFigures(labels.a, outcome.a),
     baseline: labels.b && outcome.b.length > 0 ? armFigures(labels.b, outcome.b) : null,
-    ratio: outcome.ratios.length > 0 ? { ...mapSpread(spreadOf(outcome.ratios)), values: outcome.ratios.map((r) => round(r, 3)), of: labels.ratioOf } : null,
+    ratio:
+      outcome.ratios.length > 0
+        ? { ...mapSpread(spreadOf(outcome.ratios)), values: outcome.ratios.map((r) => round(r, 3)), of: labels.ratioOf }
+        : null,
     met: null,
   };
   if (outcome.aHistogram || outcome.bHistogram) {
@@ -79,7 +82,13 @@ export interface RunResults {
 
 export function machine(): RunResults['machine'] {
   const cpu = cpus();
-  return { cpus: cpu[0]?.model ?? 'unknown', cores: cpu.length, memoryGb: round(totalmem() / 2 ** 30, 1), kernel: release(), node: process.version };
+  return {
+    cpus: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    memoryGb: round(totalmem() / 2 ** 30, 1),
+    kernel: release(),
+    node: process.version,
+  };
 }
 
 const RESULTS_DIR = new URL('../results/', import.meta.url).pathname;

@@ -106,7 +106,11 @@ export interface StreamStatus {
 }
 
 export async function streamStatus(url: string): Promise<StreamStatus> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: statusQuery }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: statusQuery }),
+  });
   const body = (await response.json()) as { data?: { streamStatus: StreamStatus }; errors?: unknown };
   if (!body.data) throw new Error(`streamStatus failed: ${JSON.stringify(body.errors)}`);
   return body.data.streamStatus;

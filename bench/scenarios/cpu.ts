@@ -35,7 +35,13 @@ export const cpuScenario: Scenario = {
         const used = process.cpuUsage(before);
         return { value: (used.user + used.system) / iterations };
       };
-      const outcome = await runPairs({ label: `P9 ${backend}`, pairs: options.pairs, a: streamlensArm, b: baselineArm, settle: async () => void (await drained(server.url)) });
+      const outcome = await runPairs({
+        label: `P9 ${backend}`,
+        pairs: options.pairs,
+        a: streamlensArm,
+        b: baselineArm,
+        settle: async () => void (await drained(server.url)),
+      });
       return {
         rows: [
           rowOf(
@@ -47,7 +53,10 @@ export const cpuScenario: Scenario = {
               unit: 'µs CPU/event',
               target: '≤ 25×',
               judged: true,
-              notes: [`event JSON ${Buffer.byteLength(text)} bytes; clock ticks of /proc are 10 ms, so each arm runs ≥ ${options.seconds} s`, `(${sink > 0 ? 'checksum ok' : ''})`],
+              notes: [
+                `event JSON ${Buffer.byteLength(text)} bytes; clock ticks of /proc are 10 ms, so each arm runs ≥ ${options.seconds} s`,
+                `(${sink > 0 ? 'checksum ok' : ''})`,
+              ],
             },
             outcome,
             { a: 'Streamlens service CPU/event', b: 'JSON.parse + JSON.stringify/event', ratioOf: 'Streamlens ÷ baseline' },

@@ -27,7 +27,14 @@ const SUBSCRIBERS: Record<string, number[]> = { embedded: [1_000, 5_000], real: 
 /** How many processing batches the service has stored so far (its saveBatch counter in /metrics). */
 async function processedBatches(graphqlUrl: string): Promise<number> {
   const text = await (await fetch(new URL('/metrics', graphqlUrl))).text();
-  const line = text.split('\n').find((l) => l.startsWith('streamlens_store_operation_duration_seconds_count{') && l.includes('operation="saveBatch"') && l.includes('outcome="ok"'));
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('streamlens_store_operation_duration_seconds_count{') &&
+        l.includes('operation="saveBatch"') &&
+        l.includes('outcome="ok"'),
+    );
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
@@ -38,7 +45,10 @@ export const fanoutScenario: Scenario = {
     const skipped = [
       `P5 ${backend} N=10000: not run; with 2 shared cores the ${backend === 'real' ? 'N=5000 and ' : ''}N=10000 arms would hold 20k+ sockets in this one client process, which then measures itself rather than the server`,
     ];
-    if (backend === 'real') skipped.unshift('P5 real N=5000: not run; every update re-reads its bucket from Cassandra once per subscriber, so N=5000 takes minutes per arm');
+    if (backend === 'real')
+      skipped.unshift(
+        'P5 real N=5000: not run; every update re-reads its bucket from Cassandra once per subscriber, so N=5000 takes minutes per arm',
+      );
     for (const n of SUBSCRIBERS[backend]!) {
       const server = await startBenchServer(backend, { profile: options.profileName?.(`P5-${backend}-${n}`) ?? null });
       const baseline = await startWsBaseline();

@@ -66,7 +66,9 @@ export const freshnessScenario: Scenario = {
     });
     try {
       await waitForSubscriptions(server.url, 1);
-      const measured = earlier.find((row) => row.backend === backend && (row.id === 'P1' || row.id === 'P2') && row.variant === 'batch 100');
+      const measured = earlier.find(
+        (row) => row.backend === backend && (row.id === 'P1' || row.id === 'P2') && row.variant === 'batch 100',
+      );
       const maxRate = measured?.streamlens.median ?? (await maxIngestRate(server, options.seconds));
       const loadRate = maxRate / 2;
       const armSeconds = options.seconds * 2;
@@ -176,7 +178,10 @@ export const freshnessScenario: Scenario = {
                 unit: 'ms (p99 per pair)',
                 target: 'p99 ≤ 50 ms',
                 judged: true,
-                notes: [`max ingest rate ${Math.round(maxRate)} events/s (P1 batch 100${measured ? '' : ', measured here'}); probes every ${PROBE_EVERY_MS} ms`, ...streamlensNotes()],
+                notes: [
+                  `max ingest rate ${Math.round(maxRate)} events/s (P1 batch 100${measured ? '' : ', measured here'}); probes every ${PROBE_EVERY_MS} ms`,
+                  ...streamlensNotes(),
+                ],
               },
               outcome,
               { a: 'Streamlens p99', b: 'kafkajs produce → consume p99', ratioOf: 'Streamlens p99 ÷ baseline p99' },

@@ -30,7 +30,9 @@ function sqliteBaseline(): { append(records: { key: string; value: string }[]): 
   const db = new Database(join(dir, 'log.sqlite'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE records (offset INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, value TEXT NOT NULL, appended_at INTEGER NOT NULL)');
+  db.exec(
+    'CREATE TABLE records (offset INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, value TEXT NOT NULL, appended_at INTEGER NOT NULL)',
+  );
   const insert = db.prepare('INSERT INTO records (key, value, appended_at) VALUES (?, ?, ?)');
   const appendAll = db.transaction((records: { key: string; value: string }[], now: number) => {
     for (const record of records) insert.run(record.key, record.value, now);

@@ -93,7 +93,13 @@ export const memoryScenario: Scenario = {
     // The same pairs, read as the growth over the first M connections (the warm-up pair dropped).
     const first = streamlensRuns.slice(1).map((run) => run.first);
     const firstBaseline = baselineRuns.slice(1).map((run) => run.first);
-    const firstOutcome = { a: first, b: firstBaseline, ratios: first.map((a, i) => a / firstBaseline[i]!), aHistogram: null, bHistogram: null };
+    const firstOutcome = {
+      a: first,
+      b: firstBaseline,
+      ratios: first.map((a, i) => a / firstBaseline[i]!),
+      aHistogram: null,
+      bHistogram: null,
+    };
     const labels = { a: 'Streamlens subscriber', b: 'raw ws connection', ratioOf: 'Streamlens ÷ baseline' };
     return {
       rows: [

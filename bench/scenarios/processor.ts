@@ -109,7 +109,9 @@ export const processorScenario: Scenario = {
         return { value: counted / ((lastAt - firstAt) / 1000) };
       };
 
-      const ingestRow = earlier.find((row) => row.backend === backend && (row.id === 'P1' || row.id === 'P2') && row.variant === 'batch 100');
+      const ingestRow = earlier.find(
+        (row) => row.backend === backend && (row.id === 'P1' || row.id === 'P2') && row.variant === 'batch 100',
+      );
       const ingestRate = ingestRow?.streamlens.median ?? null;
       const ingestNote = ingestRate
         ? `max ingest rate (P${backend === 'real' ? 1 : 2}, batch 100) ${Math.round(ingestRate)} events/s`
@@ -127,7 +129,11 @@ export const processorScenario: Scenario = {
                 unit: 'events/s',
                 target: '≥ 0.6× and ≥ 1.5× max ingest',
                 judged: true,
-                notes: [ingestNote, `timed: ${method}`, ...(ingestRate ? [`processor ÷ max ingest: ${(median(outcome.a) / ingestRate).toFixed(2)}×`] : [])],
+                notes: [
+                  ingestNote,
+                  `timed: ${method}`,
+                  ...(ingestRate ? [`processor ÷ max ingest: ${(median(outcome.a) / ingestRate).toFixed(2)}×`] : []),
+                ],
               },
               outcome,
               { a: 'Streamlens processor', b: 'no-op kafkajs eachBatch consumer', ratioOf: 'Streamlens ÷ baseline' },
@@ -150,7 +156,11 @@ export const processorScenario: Scenario = {
               unit: 'events/s',
               target: '≥ 1.5× max ingest',
               judged: true,
-              notes: [ingestNote, `timed: ${method} (empty start ${Math.round(emptyStartMs)} ms)`, 'no kafkajs baseline on the embedded log: judged against the ingest rate only'],
+              notes: [
+                ingestNote,
+                `timed: ${method} (empty start ${Math.round(emptyStartMs)} ms)`,
+                'no kafkajs baseline on the embedded log: judged against the ingest rate only',
+              ],
             },
             outcome,
             { a: 'Streamlens processor', b: null, ratioOf: 'processor ÷ max ingest rate (P2)' },

@@ -32,7 +32,8 @@ const DAY = 86_400_000;
 const MINUTE_WINDOW_MS = 6 * 3_600_000;
 const seriesQuery = print(ReadSeriesDocument);
 /** Context variant: only the fields the baseline computes, no percentiles, min, max or avg. */
-const countSumQuery = 'query ReadSeriesCountSum($query: SeriesQuery!) { series(query: $query) { group watermark points { start count sum } } }';
+const countSumQuery =
+  'query ReadSeriesCountSum($query: SeriesQuery!) { series(query: $query) { group watermark points { start count sum } } }';
 
 type Grouped = Map<string, Map<number, { count: number; sum: number }>>;
 
@@ -75,7 +76,17 @@ export const seriesQueryScenario: Scenario = {
       if (!(await drained(server.url, 180_000))) throw new Error('P7: the history was not processed within 180 s');
       const from = now - DAY;
       const to = now + MINUTE;
-      const variables = { query: { type: TYPE, value: 'amount', interval: 'MINUTE', groupBy: 'country', from: new Date(from).toISOString(), to: new Date(to).toISOString(), fill: false } };
+      const variables = {
+        query: {
+          type: TYPE,
+          value: 'amount',
+          interval: 'MINUTE',
+          groupBy: 'country',
+          from: new Date(from).toISOString(),
+          to: new Date(to).toISOString(),
+          fill: false,
+        },
+      };
       const body = JSON.stringify({ query: seriesQuery, variables });
       const countSumBody = JSON.stringify({ query: countSumQuery, variables });
 
@@ -99,7 +110,8 @@ export const seriesQueryScenario: Scenario = {
         );
         baselineQuery = async () => {
           const grouped: Grouped = new Map();
-          for (const row of select.iterate('default', TYPE, 'MINUTE', Math.floor(from / MINUTE) * MINUTE, to)) group(grouped, row.bucket_start, row.dimensions, row.aggregate);
+          for (const row of select.iterate('default', TYPE, 'MINUTE', Math.floor(from / MINUTE) * MINUTE, to))
+            group(grouped, row.bucket_start, row.dimensions, row.aggregate);
           if (grouped.size !== 10) throw new Error(`P7 baseline found ${grouped.size} groups`);
         };
       } else {
@@ -114,11 +126,15 @@ export const seriesQueryScenario: Scenario = {
           WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start >= ? AND bucket_start < ?`;
         baselineQuery = async () => {
           const windows: number[] = [];
-          for (let start = Math.floor(from / MINUTE_WINDOW_MS) * MINUTE_WINDOW_MS; start < to; start += MINUTE_WINDOW_MS) windows.push(start);
+          for (let start = Math.floor(from / MINUTE_WINDOW_MS) * MINUTE_WINDOW_MS; start < to; start += MINUTE_WINDOW_MS)
+            windows.push(start);
           const grouped: Grouped = new Map();
           await Promise.all(
             windows.map(async (windowStart) => {
-              const result = await client!.execute(cql, ['default', TYPE, 'MINUTE', BigInt(windowStart), BigInt(from), BigInt(to)], { prepare: true, fetchSize: 2_000 });
+              const result = await client!.execute(cql, ['default', TYPE, 'MINUTE', BigInt(windowStart), BigInt(from), BigInt(to)], {
+                prepare: true,
+                fetchSize: 2_000,
+              });
               for await (const row of result) group(grouped, Number(row.get('bucket_start')), row.get('dimensions'), row.get('aggregate'));
             }),
           );
@@ -140,8 +156,17 @@ export const seriesQueryScenario: Scenario = {
       };
       const outcome = await runPairs({ label: `P7 ${backend}`, pairs: options.pairs, a: timed(streamlensQuery), b: timed(baselineQuery) });
       const answerParse = await clientParseOfAnswer(server.url, body);
-      const countSumOutcome = await runPairs({ label: `P7 ${backend} count/sum only`, pairs: options.pairs, a: timed(queryWith(countSumBody)), b: timed(baselineQuery) });
-      const labels = { a: 'Streamlens series (GraphQL over HTTP)', b: backend === 'real' ? 'cassandra-driver read + group' : 'better-sqlite3 read + group', ratioOf: 'Streamlens p50 ÷ baseline p50' };
+      const countSumOutcome = await runPairs({
+        label: `P7 ${backend} count/sum only`,
+        pairs: options.pairs,
+        a: timed(queryWith(countSumBody)),
+        b: timed(baselineQuery),
+      });
+      const labels = {
+        a: 'Streamlens series (GraphQL over HTTP)',
+        b: backend === 'real' ? 'cassandra-driver read + group' : 'better-sqlite3 read + group',
+        ratioOf: 'Streamlens p50 ÷ baseline p50',
+      };
       return {
         rows: [
           rowOf(

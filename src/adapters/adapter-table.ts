@@ -49,7 +49,15 @@ export type Port = keyof PortAdapters;
  * The order ports are opened in, one after the other: a real server that cannot be reached
  * fails the start with its own name, before the next one is tried.
  */
-export const ALL_PORTS = ['log', 'eventStore', 'seriesStore', 'liveBus', 'apiKeys', 'rateLimits', 'resultCache'] as const satisfies readonly Port[];
+export const ALL_PORTS = [
+  'log',
+  'eventStore',
+  'seriesStore',
+  'liveBus',
+  'apiKeys',
+  'rateLimits',
+  'resultCache',
+] as const satisfies readonly Port[];
 
 /** Where adapters report what they cannot throw (a dropped connection, a server's warning). */
 export interface AdapterLogger {
@@ -100,7 +108,8 @@ const ADAPTER_TABLE: AdapterTable = {
       : {
           shownAs: 'embedded',
           usesDataDir: true,
-          open: () => createEmbeddedEventLog({ dataDir: config.dataDir, retentionMs: config.logRetentionMs, onError: report.error('embedded log') }),
+          open: () =>
+            createEmbeddedEventLog({ dataDir: config.dataDir, retentionMs: config.logRetentionMs, onError: report.error('embedded log') }),
         },
 
   eventStore: (config, report) =>
@@ -109,12 +118,18 @@ const ADAPTER_TABLE: AdapterTable = {
           what: 'MongoDB event store',
           shownAs: 'mongodb',
           usesDataDir: false,
-          open: () => createMongoEventStore({ url: config.mongodbUrl!, retentionMs: config.eventRetentionMs, onWarning: report.warning('mongodb') }),
+          open: () =>
+            createMongoEventStore({ url: config.mongodbUrl!, retentionMs: config.eventRetentionMs, onWarning: report.warning('mongodb') }),
         }
       : {
           shownAs: 'embedded',
           usesDataDir: true,
-          open: () => createEmbeddedEventStore({ dataDir: config.dataDir, retentionMs: config.eventRetentionMs, onError: report.error('embedded event store') }),
+          open: () =>
+            createEmbeddedEventStore({
+              dataDir: config.dataDir,
+              retentionMs: config.eventRetentionMs,
+              onError: report.error('embedded event store'),
+            }),
         },
 
   seriesStore: (config, report) =>

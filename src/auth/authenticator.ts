@@ -21,9 +21,7 @@ export interface Principal {
   isRootAdmin: boolean;
 }
 
-export type Authentication =
-  | { ok: true; principal: Principal }
-  | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' };
+export type Authentication = { ok: true; principal: Principal } | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' };
 
 export interface Authenticator {
   authenticate(authorization: string | null | undefined): Promise<Authentication>;

@@ -22,7 +22,12 @@ const MAX_NAME_LENGTH = 128;
 export const UNSAFE_NAME_CHARACTERS = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
 
 export interface KeyService {
-  create(principal: Principal, tenant: string, scopes: readonly ApiScope[], name: string | null): Promise<{ key: string; apiKey: ApiKeyRecord }>;
+  create(
+    principal: Principal,
+    tenant: string,
+    scopes: readonly ApiScope[],
+    name: string | null,
+  ): Promise<{ key: string; apiKey: ApiKeyRecord }>;
   revoke(principal: Principal, id: string): Promise<ApiKeyRecord>;
   list(principal: Principal): Promise<ApiKeyRecord[]>;
   /** Called for every revocation, from this instance or another. */
@@ -67,9 +72,13 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
     if (Number.isFinite(maxKeys)) {
       const active = (await options.store.list(tenant)).filter((key) => key.revokedAt === null).length;
       if (active >= maxKeys) {
-        throw new StreamlensError('KEY_LIMIT', `tenant ${tenant} already has ${active} active keys, the most it may hold (${maxKeys}); revoke one first`, {
-          details: { limit: maxKeys },
-        });
+        throw new StreamlensError(
+          'KEY_LIMIT',
+          `tenant ${tenant} already has ${active} active keys, the most it may hold (${maxKeys}); revoke one first`,
+          {
+            details: { limit: maxKeys },
+          },
+        );
       }
     }
     const generated = generateKey();
@@ -95,9 +104,11 @@ export function createKeyService(options: KeyServiceOptions): KeyService {
 
   return {
     async create(principal, tenant, scopes, name) {
-      if (!TENANT_PATTERN.test(tenant)) throw badInput('tenant must be 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit');
+      if (!TENANT_PATTERN.test(tenant))
+        throw badInput('tenant must be 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit');
       if (scopes.length === 0) throw badInput('a key needs at least one scope');
-      if (name !== null && (name.length === 0 || name.length > MAX_NAME_LENGTH)) throw badInput(`name must be 1 to ${MAX_NAME_LENGTH} characters`);
+      if (name !== null && (name.length === 0 || name.length > MAX_NAME_LENGTH))
+        throw badInput(`name must be 1 to ${MAX_NAME_LENGTH} characters`);
       // Stored as UTF-8, a lone surrogate would come back as U+FFFD: a different name from the one sent.
       if (name !== null && !name.isWellFormed()) throw badInput(illFormedMessage('name', name));
       if (name !== null && UNSAFE_NAME_CHARACTERS.test(name)) {

@@ -116,8 +116,7 @@ const CONNECTION_TEXT: Record<ConnectionState, string> = {
 function renderConnection(detail?: string): void {
   view.connection.dataset.state = state.connection;
   view.connectionText.textContent = CONNECTION_TEXT[state.connection];
-  view.connection.title =
-    state.connection === 'resumed' ? 'Live again; the data missed while disconnected was re-read.' : (detail ?? '');
+  view.connection.title = state.connection === 'resumed' ? 'Live again; the data missed while disconnected was re-read.' : (detail ?? '');
   if (state.connection === 'disconnected') showProblem(`Live connection closed: ${detail ?? 'unknown reason'}.`);
 }
 
@@ -169,11 +168,7 @@ function fillPickers(): void {
   const types = catalog.map((entry) => entry.type);
   // A type named in the URL is kept even before its first event, so a link works on a new server.
   if (selection.type && !types.includes(selection.type)) types.push(selection.type);
-  fillSelect(
-    view.type,
-    types.length > 0 ? types.map((type) => [type, type]) : [['', 'no events yet']],
-    selection.type ?? '',
-  );
+  fillSelect(view.type, types.length > 0 ? types.map((type) => [type, type]) : [['', 'no events yet']], selection.type ?? '');
   view.type.disabled = types.length === 0;
 
   const entry = catalog.find((candidate) => candidate.type === selection.type);

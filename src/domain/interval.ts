@@ -61,5 +61,9 @@ export function coarsestCover(from: number, to: number, intervals: readonly Inte
   const innerFrom = Math.ceil(from / size) * size;
   const innerTo = Math.floor(to / size) * size;
   if (innerFrom >= innerTo) return coarsestCover(from, to, finer);
-  return [...coarsestCover(from, innerFrom, finer), { interval: interval!, from: innerFrom, to: innerTo }, ...coarsestCover(innerTo, to, finer)];
+  return [
+    ...coarsestCover(from, innerFrom, finer),
+    { interval: interval!, from: innerFrom, to: innerTo },
+    ...coarsestCover(innerTo, to, finer),
+  ];
 }

@@ -21,13 +21,16 @@ function isDimensionMap(value: unknown): value is Record<string, DimensionValue>
   return (
     isRecord(value) &&
     Object.entries(value).every(
-      ([key, v]) => MAP_KEY_PATTERN.test(key) && (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))),
+      ([key, v]) =>
+        MAP_KEY_PATTERN.test(key) && (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))),
     )
   );
 }
 
 function isValueMap(value: unknown): value is Record<string, number> {
-  return isRecord(value) && Object.entries(value).every(([key, v]) => MAP_KEY_PATTERN.test(key) && typeof v === 'number' && Number.isFinite(v));
+  return (
+    isRecord(value) && Object.entries(value).every(([key, v]) => MAP_KEY_PATTERN.test(key) && typeof v === 'number' && Number.isFinite(v))
+  );
 }
 
 /**

@@ -3,7 +3,15 @@
  * reads as a series point. Pure: no I/O, no clock.
  */
 import type { DDSketch } from '@datadog/sketches-js';
-import { decodeSketch, encodeSketch, isCanonicalStoredSketch, mergeSketch, newSketch, storedSketchQuantile, type EncodedSketch } from './sketch.ts';
+import {
+  decodeSketch,
+  encodeSketch,
+  isCanonicalStoredSketch,
+  mergeSketch,
+  newSketch,
+  storedSketchQuantile,
+  type EncodedSketch,
+} from './sketch.ts';
 
 /** Statistics of one key of `values` within one bucket. */
 export interface ValueStats {
@@ -38,8 +46,7 @@ function statsOf(aggregate: Aggregate, key: string): ValueStats {
 
 function addToSum(stats: ValueStats, addend: number): void {
   const total = stats.sum + addend;
-  stats.sumCompensation +=
-    Math.abs(stats.sum) >= Math.abs(addend) ? stats.sum - total + addend : addend - total + stats.sum;
+  stats.sumCompensation += Math.abs(stats.sum) >= Math.abs(addend) ? stats.sum - total + addend : addend - total + stats.sum;
   stats.sum = total;
 }
 

@@ -22,7 +22,12 @@ export interface TakeResult {
   retryAfterMs: number;
 }
 
-export function takeTokens(state: BucketState | null, cost: number, rule: BucketRule, now: number): { state: BucketState; result: TakeResult } {
+export function takeTokens(
+  state: BucketState | null,
+  cost: number,
+  rule: BucketRule,
+  now: number,
+): { state: BucketState; result: TakeResult } {
   const elapsedSeconds = state ? Math.max(0, now - state.updatedAt) / 1000 : 0;
   const tokens = state ? Math.min(rule.capacity, state.tokens + elapsedSeconds * rule.refillPerSecond) : rule.capacity;
   if (cost <= tokens) {
@@ -30,6 +35,7 @@ export function takeTokens(state: BucketState | null, cost: number, rule: Bucket
   }
   // A request larger than the whole bucket can never pass: say so with the time for a full bucket.
   const missing = Math.min(cost, rule.capacity) - tokens;
-  const retryAfterMs = cost > rule.capacity ? Math.ceil((rule.capacity / rule.refillPerSecond) * 1000) : Math.ceil((missing / rule.refillPerSecond) * 1000);
+  const retryAfterMs =
+    cost > rule.capacity ? Math.ceil((rule.capacity / rule.refillPerSecond) * 1000) : Math.ceil((missing / rule.refillPerSecond) * 1000);
   return { state: { tokens, updatedAt: now }, result: { allowed: false, remaining: tokens, retryAfterMs } };
 }

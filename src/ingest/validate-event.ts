@@ -148,7 +148,11 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
     for (const [key, value] of entries) {
       const path = `dimensions.${printableKey(key)}`;
       if (!MAP_KEY_PATTERN.test(key)) {
-        return fail('INVALID_DIMENSIONS', path, 'dimension keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :');
+        return fail(
+          'INVALID_DIMENSIONS',
+          path,
+          'dimension keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :',
+        );
       }
       if (typeof value === 'string') {
         if (value.length > MAX_DIMENSION_TEXT_LENGTH) {
@@ -194,7 +198,11 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
     if (illFormed) return fail('INVALID_PROPERTIES', illFormed.path, illFormedMessage(illFormed.path, illFormed.text ?? ''));
     const bytes = Buffer.byteLength(JSON.stringify(input.properties));
     if (bytes > context.limits.maxPropertiesBytes) {
-      return fail('INVALID_PROPERTIES', 'properties', `properties are ${bytes} bytes of JSON; the limit is ${context.limits.maxPropertiesBytes}`);
+      return fail(
+        'INVALID_PROPERTIES',
+        'properties',
+        `properties are ${bytes} bytes of JSON; the limit is ${context.limits.maxPropertiesBytes}`,
+      );
     }
     properties = input.properties;
   }

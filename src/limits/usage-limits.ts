@@ -94,16 +94,28 @@ export function createUsageLimits(store: RateLimitStore, config: UsageLimitsConf
   return {
     config,
     takeIngest(principal, events) {
-      return takeBoth('ingest', principal, Math.max(1, events), { key: keyIngest, tenant: tenantIngest }, {
-        key: `this key may ingest ${config.ingestEventsPerSecond} events per second; retry this batch later`,
-        tenant: `this tenant may ingest ${config.tenantIngestEventsPerSecond} events per second over all its keys; retry this batch later`,
-      });
+      return takeBoth(
+        'ingest',
+        principal,
+        Math.max(1, events),
+        { key: keyIngest, tenant: tenantIngest },
+        {
+          key: `this key may ingest ${config.ingestEventsPerSecond} events per second; retry this batch later`,
+          tenant: `this tenant may ingest ${config.tenantIngestEventsPerSecond} events per second over all its keys; retry this batch later`,
+        },
+      );
     },
     takeOperation(principal) {
-      return takeBoth('operations', principal, 1, { key: keyOperations, tenant: tenantOperations }, {
-        key: `this key may start ${config.operationsPerSecond} operations per second`,
-        tenant: `this tenant may start ${config.tenantOperationsPerSecond} operations per second over all its keys`,
-      });
+      return takeBoth(
+        'operations',
+        principal,
+        1,
+        { key: keyOperations, tenant: tenantOperations },
+        {
+          key: `this key may start ${config.operationsPerSecond} operations per second`,
+          tenant: `this tenant may start ${config.tenantOperationsPerSecond} operations per second over all its keys`,
+        },
+      );
     },
     async takeUnauthenticated(remoteAddress) {
       // Without an address (not a socket: never in practice) every such caller shares one bucket.
@@ -117,9 +129,13 @@ export function createUsageLimits(store: RateLimitStore, config: UsageLimitsConf
     },
     checkSubscriptions(tenant, open) {
       if (open >= config.maxSubscriptionsPerTenant) {
-        throw new StreamlensError('SUBSCRIPTION_LIMIT', `tenant ${tenant} already holds ${open} subscriptions on this instance, the most it may`, {
-          details: { limit: config.maxSubscriptionsPerTenant },
-        });
+        throw new StreamlensError(
+          'SUBSCRIPTION_LIMIT',
+          `tenant ${tenant} already holds ${open} subscriptions on this instance, the most it may`,
+          {
+            details: { limit: config.maxSubscriptionsPerTenant },
+          },
+        );
       }
     },
   };

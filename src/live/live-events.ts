@@ -38,7 +38,10 @@ export interface EventsSubscriptionDependencies {
 const REPLAY_PAGE_SIZE = 500;
 
 function tooSlow(): StreamlensError {
-  return new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscriber fell too far behind; subscribe again with `after` set to the last cursor it received');
+  return new StreamlensError(
+    'SUBSCRIBER_TOO_SLOW',
+    'this subscriber fell too far behind; subscribe again with `after` set to the last cursor it received',
+  );
 }
 
 /** Where the stores stand now: every partition's "stored through" offset. */

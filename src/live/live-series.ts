@@ -54,8 +54,7 @@ interface SeriesFeed {
   close(): Promise<void>;
 }
 
-const tooSlow = () =>
-  new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscriber fell too far behind; subscribe again to continue');
+const tooSlow = () => new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscriber fell too far behind; subscribe again to continue');
 
 /** A subscriber's queue fails with a GraphQL error carrying the same code and extensions. */
 async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, type: string, shape: SeriesShape): Promise<SeriesFeed> {
@@ -128,7 +127,9 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
       // One bucket changing for more groups than a series answer may hold: the subscription is
       // as much too large as the query would be, and says so instead of flooding its queue.
       if (groups.size > maxSeriesGroups) {
-        failAll(queryTooLarge('groups', maxSeriesGroups, null, `one bucket of this live series changed for too many ${shape.groupBy} groups`));
+        failAll(
+          queryTooLarge('groups', maxSeriesGroups, null, `one bucket of this live series changed for too many ${shape.groupBy} groups`),
+        );
         dirty.clear();
         return;
       }
@@ -166,7 +167,11 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
       groupBy: validateKeyName(input.groupBy ?? null, 'query.groupBy'),
       dimensions: validateDimensionFilter(input.dimensions, 'query.dimensions'),
     };
-    const sortedFilter = shape.dimensions ? Object.keys(shape.dimensions).sort().map((k) => [k, String(shape.dimensions![k])]) : null;
+    const sortedFilter = shape.dimensions
+      ? Object.keys(shape.dimensions)
+          .sort()
+          .map((k) => [k, String(shape.dimensions![k])])
+      : null;
     const key = JSON.stringify([tenant, input.type, shape.interval, shape.value, shape.groupBy, sortedFilter]);
 
     let feed: SeriesFeed | null = null;

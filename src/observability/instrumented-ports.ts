@@ -18,8 +18,7 @@ export type StoreDurationHistogram = Histogram<'port' | 'operation' | 'outcome'>
 /** Times one call; a synchronous throw is an error outcome like a rejection. */
 function timed<T>(histogram: StoreDurationHistogram, port: string, operation: string, call: () => Promise<T>): Promise<T> {
   const started = performance.now();
-  const record = (outcome: 'ok' | 'error') =>
-    histogram.observe({ port, operation, outcome }, (performance.now() - started) / 1000);
+  const record = (outcome: 'ok' | 'error') => histogram.observe({ port, operation, outcome }, (performance.now() - started) / 1000);
   let pending: Promise<T>;
   try {
     pending = call();

@@ -52,14 +52,17 @@ export function validateDimensionFilter(
  * instead of getting an empty answer.
  */
 export function validateTypeName(type: string, path: string): string {
-  if (!TYPE_PATTERN.test(type)) throw badInput(`${path}: "${type.slice(0, 64).toWellFormed()}" is not an event type (1 to 128 characters of A-Z, a-z, 0-9, _ . : -)`);
+  if (!TYPE_PATTERN.test(type))
+    throw badInput(`${path}: "${type.slice(0, 64).toWellFormed()}" is not an event type (1 to 128 characters of A-Z, a-z, 0-9, _ . : -)`);
   return type;
 }
 
 /** A dimension or value key as a query names it (groupBy, by, value): the ingest key rule. */
 export function validateKeyName<T extends string | null | undefined>(key: T, path: string): T {
   if (typeof key === 'string' && !MAP_KEY_PATTERN.test(key)) {
-    throw badInput(`${path}: "${key.slice(0, 64).toWellFormed()}" is not a dimension or value key (1 to 64 characters of A-Z, a-z, 0-9, _ : -)`);
+    throw badInput(
+      `${path}: "${key.slice(0, 64).toWellFormed()}" is not a dimension or value key (1 to 64 characters of A-Z, a-z, 0-9, _ : -)`,
+    );
   }
   return key;
 }

@@ -99,7 +99,11 @@ function checkRange(from: Date, to: Date): { from: number; to: number } {
 
 /** The same filter written in any key order is the same cache entry. */
 function sortedKeys(dimensions: Record<string, DimensionValue> | null): [string, string][] | null {
-  return dimensions === null ? null : Object.keys(dimensions).sort().map((key) => [key, String(dimensions[key])]);
+  return dimensions === null
+    ? null
+    : Object.keys(dimensions)
+        .sort()
+        .map((key) => [key, String(dimensions[key])]);
 }
 
 /**
@@ -240,7 +244,15 @@ export function createQueryService(options: {
         throw queryTooLarge('points', limits.maxSeriesPoints, limits.maxSeriesPoints - budget.pointsLeft() + buckets, 'the series answer');
       }
       const current = await finality();
-      const shape = { value: request.value ?? null, interval: request.interval, groupBy: request.groupBy ?? null, dimensions, from, to, fill: request.fill ?? false };
+      const shape = {
+        value: request.value ?? null,
+        interval: request.interval,
+        groupBy: request.groupBy ?? null,
+        dimensions,
+        from,
+        to,
+        fill: request.fill ?? false,
+      };
       const allFinal = isFinal(bucketStart(to - 1, request.interval), request.interval, current.watermark, current.allowedLatenessMs);
       let computed = false;
       /** Before any point is built (or, for a cached answer, before it is returned). */
@@ -251,19 +263,24 @@ export function createQueryService(options: {
         }
         budget.spendPoints(size.points, 'the series answer');
       };
-      const series = await cached('series', allFinal, { tenant, type: request.type, ...shape, dimensions: sortedKeys(dimensions) }, async () => {
-        const rows = await seriesStore.readRollups({
-          tenant,
-          type: request.type,
-          interval: request.interval,
-          from: bucketStart(from, request.interval),
-          to,
-          valueKey: shape.value,
-          maxRows: budget.rowsLeft(),
-        });
-        budget.spendRows(rows.length, 'the series query reads rollup rows');
-        return buildSeries(rows, shape, current, checkSeriesSize);
-      });
+      const series = await cached(
+        'series',
+        allFinal,
+        { tenant, type: request.type, ...shape, dimensions: sortedKeys(dimensions) },
+        async () => {
+          const rows = await seriesStore.readRollups({
+            tenant,
+            type: request.type,
+            interval: request.interval,
+            from: bucketStart(from, request.interval),
+            to,
+            valueKey: shape.value,
+            maxRows: budget.rowsLeft(),
+          });
+          budget.spendRows(rows.length, 'the series query reads rollup rows');
+          return buildSeries(rows, shape, current, checkSeriesSize);
+        },
+      );
       if (!computed) checkSeriesSize({ groups: series.length, points: series.reduce((sum, s) => sum + s.points.length, 0) });
       // The watermark moves on; the points over final buckets do not.
       return series.map((s) => ({ ...s, watermark: current.watermark }));
@@ -284,7 +301,16 @@ export function createQueryService(options: {
       const dimensions = validateDimensionFilter(request.dimensions, 'query.dimensions');
       const current = await finality();
       const allFinal = isFinal(bucketStart(to - 1, 'MINUTE'), 'MINUTE', current.watermark, current.allowedLatenessMs);
-      const topRequest = { tenant, type: request.type, by: request.by, value: request.value ?? null, from, to, limit, dimensions: sortedKeys(dimensions) };
+      const topRequest = {
+        tenant,
+        type: request.type,
+        by: request.by,
+        value: request.value ?? null,
+        from,
+        to,
+        limit,
+        dimensions: sortedKeys(dimensions),
+      };
       return cached('top', allFinal, topRequest, async () => {
         // The MINUTE buckets overlapping [from, to), read as whole days and hours where they can be.
         const blocks = coarsestCover(bucketStart(from, 'MINUTE'), bucketEnd(bucketStart(to - 1, 'MINUTE'), 'MINUTE'));
@@ -307,10 +333,13 @@ export function createQueryService(options: {
         }
         types.forEach((type, index) => validateTypeName(type, `types[${index}]`));
       }
-      const rows = await seriesStore.readCatalog(tenant, { ...(types ? { types: [...new Set(types)] } : {}), maxTypes: limits.maxEventTypes });
+      const rows = await seriesStore.readCatalog(tenant, {
+        ...(types ? { types: [...new Set(types)] } : {}),
+        maxTypes: limits.maxEventTypes,
+      });
       const summaries = mergeCatalog(rows);
       if (summaries.length > limits.maxEventTypes) {
-        throw queryTooLarge('types', limits.maxEventTypes, null, 'the tenant\'s catalog holds too many event types to list at once');
+        throw queryTooLarge('types', limits.maxEventTypes, null, "the tenant's catalog holds too many event types to list at once");
       }
       return summaries;
     },

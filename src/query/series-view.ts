@@ -133,9 +133,7 @@ export function buildTop(
     const stats = query.value ? total.values.get(query.value) : undefined;
     entries.push({ key, count: total.count, sum: stats ? valueSum(stats) : null });
   }
-  const rank = query.value
-    ? (e: TopEntryView) => e.sum ?? -Infinity
-    : (e: TopEntryView) => e.count;
+  const rank = query.value ? (e: TopEntryView) => e.sum ?? -Infinity : (e: TopEntryView) => e.count;
   entries.sort((a, b) => rank(b) - rank(a) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return entries.slice(0, query.limit);
 }

@@ -62,7 +62,8 @@ export function createSetAsideService(options: { eventStore: EventStore; log: Ev
 
   return {
     async list(scope, first, after) {
-      if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) throw badInput(`first must be a whole number from 0 to ${MAX_PAGE_SIZE}`);
+      if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE)
+        throw badInput(`first must be a whole number from 0 to ${MAX_PAGE_SIZE}`);
       const rows = await eventStore.listSetAside(scope, first + 1, after ? decodeCursor(after) : null);
       const page = rows.slice(0, first);
       const edges = page.map((node) => ({ cursor: encodeCursor(node), node }));

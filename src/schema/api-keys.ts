@@ -36,8 +36,7 @@ builder.mutationField('createApiKey', (t) =>
       scopes: t.arg({ type: [ApiScope], required: true }),
       name: t.arg.string(),
     },
-    resolve: (_root, args, context) =>
-      context.services.keys.create(requirePrincipal(context), args.tenant, args.scopes, args.name ?? null),
+    resolve: (_root, args, context) => context.services.keys.create(requirePrincipal(context), args.tenant, args.scopes, args.name ?? null),
   }),
 );
 

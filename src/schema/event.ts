@@ -26,7 +26,8 @@ export const Event = builder.objectRef<StoredEvent>('Event').implement({
     }),
     clockCorrectionMs: t.field({
       type: 'SafeInt',
-      description: "How much the client's timestamp was moved to correct its clock (receivedAt - sentAt of the batch); 0 when not corrected.",
+      description:
+        "How much the client's timestamp was moved to correct its clock (receivedAt - sentAt of the batch); 0 when not corrected.",
       resolve: (e) => e.clockCorrectionMs,
     }),
   }),
@@ -99,12 +100,13 @@ builder.queryField('events', (t) =>
 builder.subscriptionField('events', (t) =>
   t.field({
     type: EventEdge,
-    description: 'Each processed event that matches the filter, as soon as it is stored. The edge cursor is a stream position to resume from.',
+    description:
+      'Each processed event that matches the filter, as soon as it is stored. The edge cursor is a stream position to resume from.',
     args: {
       filter: t.arg({ type: EventFilter }),
       after: t.arg.string({
         description:
-          'A cursor this subscription (or a query\'s streamCursor) returned: replays every matching event after it from history, then continues live, with no gap and no duplicate. Over SSE, Last-Event-ID does the same.',
+          "A cursor this subscription (or a query's streamCursor) returned: replays every matching event after it from history, then continues live, with no gap and no duplicate. Over SSE, Last-Event-ID does the same.",
       }),
     },
     // An explicit `after` wins over an SSE client's Last-Event-ID.

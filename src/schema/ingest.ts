@@ -9,7 +9,9 @@ const IngestStatus = builder.enumType('IngestStatus', { values: ['ACCEPTED', 'RE
 
 const IngestError = builder.objectRef<IngestErrorShape>('IngestError').implement({
   fields: (t) => ({
-    code: t.exposeString('code', { description: 'INVALID_ID, INVALID_TYPE, INVALID_TIMESTAMP, INVALID_SOURCE, INVALID_DIMENSIONS, INVALID_VALUES or INVALID_PROPERTIES.' }),
+    code: t.exposeString('code', {
+      description: 'INVALID_ID, INVALID_TYPE, INVALID_TIMESTAMP, INVALID_SOURCE, INVALID_DIMENSIONS, INVALID_VALUES or INVALID_PROPERTIES.',
+    }),
     message: t.exposeString('message'),
     path: t.exposeString('path', { nullable: true, description: 'Where in the event, for example dimensions.country.' }),
   }),

@@ -14,10 +14,14 @@ import { PageInfo } from './page-info.ts';
 const SetAsideReasonEnum = builder.enumType('SetAsideReason', {
   description: 'Why the stream processor set a log record aside instead of counting it.',
   values: {
-    UNDECODABLE: { value: SET_ASIDE_REASONS[0], description: 'Not an event: not JSON, or not the shape ingest writes (a foreign producer, a corrupted write).' },
+    UNDECODABLE: {
+      value: SET_ASIDE_REASONS[0],
+      description: 'Not an event: not JSON, or not the shape ingest writes (a foreign producer, a corrupted write).',
+    },
     UNPROCESSABLE: {
       value: SET_ASIDE_REASONS[1],
-      description: 'An event whose processing failed on its own, repeatedly, while the stores answered (a bug, or content a store refuses).',
+      description:
+        'An event whose processing failed on its own, repeatedly, while the stores answered (a bug, or content a store refuses).',
     },
   } as const,
 });
@@ -25,14 +29,22 @@ const SetAsideReasonEnum = builder.enumType('SetAsideReason', {
 const SetAsideRecordType = builder.objectRef<SetAsideRecord>('SetAsideRecord').implement({
   description: 'A log record the stream processor could not count, kept with the reason, until it is replayed.',
   fields: (t) => ({
-    id: t.id({ description: 'Its log position, "partition:offset": what replaySetAsideRecords takes.', resolve: (r) => setAsideId(r.position) }),
-    tenant: t.exposeString('tenant', { nullable: true, description: 'null when the record names no readable tenant (only the bootstrap admin sees those).' }),
+    id: t.id({
+      description: 'Its log position, "partition:offset": what replaySetAsideRecords takes.',
+      resolve: (r) => setAsideId(r.position),
+    }),
+    tenant: t.exposeString('tenant', {
+      nullable: true,
+      description: 'null when the record names no readable tenant (only the bootstrap admin sees those).',
+    }),
     eventId: t.exposeID('eventId', { nullable: true, description: 'The id of the event the record carries, when it can be read.' }),
     reason: t.field({ type: SetAsideReasonEnum, resolve: (r) => r.reason }),
     error: t.exposeString('error', { description: 'What failed: the last error, or why the record is not an event.' }),
     partition: t.int({ resolve: (r) => r.position.partition }),
     offset: t.field({ type: 'SafeInt', resolve: (r) => r.position.offset }),
-    record: t.exposeString('record', { description: 'The log record as read, with lone surrogates replaced by U+FFFD: what a replay appends.' }),
+    record: t.exposeString('record', {
+      description: 'The log record as read, with lone surrogates replaced by U+FFFD: what a replay appends.',
+    }),
     attempts: t.exposeInt('attempts', { description: 'Times processing was tried before the record was set aside.' }),
     setAsideAt: t.field({ type: 'DateTime', resolve: (r) => r.setAsideAt }),
   }),
@@ -63,7 +75,10 @@ const ReplaySetAsideResultType = builder.objectRef<ReplayResult>('ReplaySetAside
       description: 'The records appended to the log again (and no longer set aside); each is processed like a new record.',
       resolve: (r) => r.replayed,
     }),
-    notFound: t.idList({ description: 'Ids that name no set-aside record this caller may see (already replayed, or never set aside).', resolve: (r) => r.notFound }),
+    notFound: t.idList({
+      description: 'Ids that name no set-aside record this caller may see (already replayed, or never set aside).',
+      resolve: (r) => r.notFound,
+    }),
   }),
 });
 

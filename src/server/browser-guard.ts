@@ -38,7 +38,13 @@ export interface Refusal {
 
 export interface BrowserPolicy {
   /** The refusal of a request with these headers, or null when it may go on. */
-  check(request: { method: string; path: string; host: string | undefined; origin: string | undefined; contentType: string | undefined }): Refusal | null;
+  check(request: {
+    method: string;
+    path: string;
+    host: string | undefined;
+    origin: string | undefined;
+    contentType: string | undefined;
+  }): Refusal | null;
   /** Whether CORS answers may name this origin. */
   corsAllows(origin: string | null): boolean;
 }

@@ -19,7 +19,11 @@ type Compiled = CompiledQuery | 'not compiled';
 export function useCompiledQueries(): Plugin {
   const compiledByDocument = new WeakMap<DocumentNode, Map<string, Compiled>>();
 
-  function compiledFor(args: { schema: Parameters<typeof compileQuery>[0]; document: DocumentNode; operationName?: string | null }): Compiled {
+  function compiledFor(args: {
+    schema: Parameters<typeof compileQuery>[0];
+    document: DocumentNode;
+    operationName?: string | null;
+  }): Compiled {
     let byOperation = compiledByDocument.get(args.document);
     if (!byOperation) compiledByDocument.set(args.document, (byOperation = new Map()));
     const operationName = args.operationName ?? '';

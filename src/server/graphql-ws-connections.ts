@@ -50,7 +50,11 @@ export function createConnectionCounter(maxPerKey: number): ConnectionCounter {
       const bucket = bucketOf(auth.principal as Principal);
       const open = openByKey.get(bucket) ?? 0;
       if (open >= maxPerKey) {
-        return { accept: false, closeCode: CLOSE_TOO_MANY_CONNECTIONS, reason: refusalReason('TOO_MANY_CONNECTIONS', `this key already holds ${maxPerKey} WebSocket connections here, the most it may`) };
+        return {
+          accept: false,
+          closeCode: CLOSE_TOO_MANY_CONNECTIONS,
+          reason: refusalReason('TOO_MANY_CONNECTIONS', `this key already holds ${maxPerKey} WebSocket connections here, the most it may`),
+        };
       }
       openByKey.set(bucket, open + 1);
       let released = false;

@@ -18,7 +18,12 @@ import { useSseEventIds } from './sse-event-ids.ts';
 import { useOperationRateLimit } from './operation-rate-limit.ts';
 import { resolvePersistedOperation, useAllowList, useNoIntrospection, type PersistedOperations } from './persisted-operations.ts';
 import { checkUpgrade, createBrowserPolicy, guardHttp, type BrowserPolicyConfig } from './browser-guard.ts';
-import { CLOSE_TOO_MANY_CONNECTIONS, CONNECTION_INIT_TIMEOUT_MS, createConnectionCounter, MAX_CLOSE_REASON_CHARACTERS } from './graphql-ws-connections.ts';
+import {
+  CLOSE_TOO_MANY_CONNECTIONS,
+  CONNECTION_INIT_TIMEOUT_MS,
+  createConnectionCounter,
+  MAX_CLOSE_REASON_CHARACTERS,
+} from './graphql-ws-connections.ts';
 import type { Authentication } from '../auth/authenticator.ts';
 import type { RequestLimits } from '../config.ts';
 import { useRequestLimits } from './limits.ts';
@@ -38,7 +43,12 @@ export interface HttpServerOptions {
    * `lastEventId` is the Last-Event-ID header of a reconnecting SSE client; `requestId` the id of
    * the HTTP request (of the upgrade, for graphql-ws) the operation came in on.
    */
-  createContext: (request: { lastEventId: string | null; authorization: string | null; requestId?: string; remoteAddress?: string | null }) => Promise<GraphQLContext>;
+  createContext: (request: {
+    lastEventId: string | null;
+    authorization: string | null;
+    requestId?: string;
+    remoteAddress?: string | null;
+  }) => Promise<GraphQLContext>;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkReadiness: () => Promise<void>;
   logger: ErrorLogger & { info(object: object, message: string): void; warn(object: object, message: string): void };
@@ -113,15 +123,23 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         remoteAddress: incoming?.socket?.remoteAddress ?? null,
       });
     },
-    graphiql: options.exposure?.graphiql === false ? false : {
-      title: 'Streamlens',
-      defaultQuery: graphiqlExamples(),
-      // Open mode ignores the header; with keys on, replace the placeholder with a key.
-      headers: JSON.stringify({ Authorization: 'Bearer <your API key, when keys are on>' }, null, 2),
-      subscriptionsProtocol: 'SSE',
-    },
+    graphiql:
+      options.exposure?.graphiql === false
+        ? false
+        : {
+            title: 'Streamlens',
+            defaultQuery: graphiqlExamples(),
+            // Open mode ignores the header; with keys on, replace the placeholder with a key.
+            headers: JSON.stringify({ Authorization: 'Bearer <your API key, when keys are on>' }, null, 2),
+            subscriptionsProtocol: 'SSE',
+          },
     renderGraphiQL,
-    maskedErrors: { maskError: createErrorMasker(options.logger, { hideSuggestions: options.exposure?.introspection === false, loggedErrors: maskedAndLogged }) },
+    maskedErrors: {
+      maskError: createErrorMasker(options.logger, {
+        hideSuggestions: options.exposure?.introspection === false,
+        loggedErrors: maskedAndLogged,
+      }),
+    },
     logging: createYogaLogging(options.logger, (error) => typeof error === 'object' && error !== null && maskedAndLogged.has(error)),
     plugins: [
       ...(options.metrics ? [useMetricsEndpoint(options.metrics.registry), useGraphQLMetrics(options.metrics)] : []),
@@ -185,7 +203,10 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         const socket = ctx.extra.socket;
         let auth: Authentication;
         try {
-          auth = await options.authenticateConnection(typeof fromParams === 'string' ? fromParams : null, ctx.extra.request.socket.remoteAddress ?? null);
+          auth = await options.authenticateConnection(
+            typeof fromParams === 'string' ? fromParams : null,
+            ctx.extra.request.socket.remoteAddress ?? null,
+          );
         } catch (error) {
           if (!(error instanceof StreamlensError) || error.code !== 'RATE_LIMITED') throw error;
           socket.close(CLOSE_TOO_MANY_CONNECTIONS, refusalReason(error.code, error.message).slice(0, MAX_CLOSE_REASON_CHARACTERS));

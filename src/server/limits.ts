@@ -38,7 +38,10 @@ function queryTooComplex(message: string, measure: QueryMeasure, limit: number):
 }
 
 function payloadTooLarge(limit: number): GraphQLError {
-  return codedGraphQLError('PAYLOAD_TOO_LARGE', `the request body is larger than the limit of ${limit} bytes`, { details: { limit }, http: { status: 413 } });
+  return codedGraphQLError('PAYLOAD_TOO_LARGE', `the request body is larger than the limit of ${limit} bytes`, {
+    details: { limit },
+    http: { status: 413 },
+  });
 }
 
 function badRequest(message: string): GraphQLError {
@@ -50,7 +53,11 @@ function badRequest(message: string): GraphQLError {
  * The body as a stream that fails once it has passed `limit` bytes or stops being UTF-8, so
  * the parser downstream never holds more than the limit.
  */
-function limitedBody(request: Request, limit: number, fetchAPI: { Request: typeof Request; TransformStream: typeof TransformStream }): Request {
+function limitedBody(
+  request: Request,
+  limit: number,
+  fetchAPI: { Request: typeof Request; TransformStream: typeof TransformStream },
+): Request {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   let bytesRead = 0;
   // A native body needs the native TransformStream, a ponyfill body the ponyfill's

@@ -22,7 +22,12 @@ export function loadPersistedOperations(path: string): PersistedOperations {
   } catch (error) {
     throw new Error(`PERSISTED_OPERATIONS_FILE ${path} is not readable JSON: ${(error as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === 'string')) {
+  if (
+    typeof parsed !== 'object' ||
+    parsed === null ||
+    Array.isArray(parsed) ||
+    !Object.values(parsed).every((v) => typeof v === 'string')
+  ) {
     throw new Error(`PERSISTED_OPERATIONS_FILE ${path} must be a JSON object of operation id to GraphQL document`);
   }
   return new Map(Object.entries(parsed as Record<string, string>));

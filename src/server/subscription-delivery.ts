@@ -133,7 +133,8 @@ export function useSharedSubscriptionResults(): Plugin {
       (event) => resultOf(args, operationKey, event),
       directDeliveries.get(args.contextValue as object) ?? null,
       // The same shape graphql-js gives a failing source, so error masking treats it the same.
-      (error) => new GraphQLError((error as Error).message, { originalError: error as Error, ...(operation ? { nodes: [operation] } : {}) }),
+      (error) =>
+        new GraphQLError((error as Error).message, { originalError: error as Error, ...(operation ? { nodes: [operation] } : {}) }),
     );
   }
 

@@ -38,11 +38,7 @@ export function watermarkOf(progress: ReadonlyMap<number, PartitionProgress>, po
 }
 
 /** Why the event must not be counted, or null when it counts. */
-export function quarantineReason(
-  event: AcceptedEvent,
-  watermark: number | null,
-  policy: EventTimePolicy,
-): QuarantineReason | null {
+export function quarantineReason(event: AcceptedEvent, watermark: number | null, policy: EventTimePolicy): QuarantineReason | null {
   if (event.timestamp > event.receivedAt + policy.futureToleranceMs) return 'FUTURE';
   if (watermark !== null && event.timestamp < watermark - policy.allowedLatenessMs) return 'TOO_LATE';
   return null;

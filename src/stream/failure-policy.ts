@@ -58,8 +58,23 @@ const OUTAGE_ERROR_NAMES = new Set([
 
 /** Node system and SQLite error codes of an unreachable or full resource. */
 const OUTAGE_CODE_PREFIXES = [
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOSPC', 'EIO',
-  'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_PROTOCOL', 'SQLITE_NOMEM',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOSPC',
+  'EIO',
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_FULL',
+  'SQLITE_IOERR',
+  'SQLITE_CANTOPEN',
+  'SQLITE_READONLY',
+  'SQLITE_PROTOCOL',
+  'SQLITE_NOMEM',
 ];
 
 /**
@@ -119,9 +134,7 @@ export function isOutage(error: unknown): boolean {
 /** A message for logs and the dead letter: one line, bounded, well-formed. */
 export function describeFailure(error: unknown, maxLength = 1_000): string {
   const chain = chainOf(error);
-  const text = chain
-    .map((link) => (link instanceof Error ? `${link.name}: ${link.message}` : String(link)))
-    .join(' <- caused by ');
+  const text = chain.map((link) => (link instanceof Error ? `${link.name}: ${link.message}` : String(link))).join(' <- caused by ');
   const oneLine = text.replace(/\s+/g, ' ').toWellFormed();
   return oneLine.length > maxLength ? `${oneLine.slice(0, maxLength - 1)}…` : oneLine;
 }

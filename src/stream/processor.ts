@@ -39,13 +39,7 @@ import type { StoredEvent } from '../domain/event.ts';
 import type { Interval } from '../domain/interval.ts';
 import { decodeLogRecord } from '../domain/log-record.ts';
 import { quarantineReason, watermarkOf, type EventTimePolicy } from './event-time.ts';
-import {
-  catalogRowIdsOfBatch,
-  mergeIntoCatalog,
-  mergeIntoRollups,
-  rollupRowIdsOfBatch,
-  type CountedEvent,
-} from './rollup-plan.ts';
+import { catalogRowIdsOfBatch, mergeIntoCatalog, mergeIntoRollups, rollupRowIdsOfBatch, type CountedEvent } from './rollup-plan.ts';
 import { encodeLiveMessage, type LiveTopic, type SeriesMessage } from '../domain/live-messages.ts';
 import { createRollupCache } from './rollup-cache.ts';
 
@@ -80,7 +74,13 @@ export interface StreamProcessorOptions {
  * here, implemented in observability/, so the processor knows nothing of Prometheus.
  */
 export interface ProcessorMetrics {
-  observeBatch(batch: { counted: readonly CountedEvent[]; duplicates: number; quarantined: number; poison: number; publishedAt: number }): void;
+  observeBatch(batch: {
+    counted: readonly CountedEvent[];
+    duplicates: number;
+    quarantined: number;
+    poison: number;
+    publishedAt: number;
+  }): void;
   /** Records set aside (kept in the event store with their reason). */
   observeSetAside(reason: SetAsideReason, count: number): void;
   /** A delivered batch failed: for an outage (a dependency unreachable), or for an error of its data. */
@@ -215,7 +215,14 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   function announceSetAside(records: readonly SetAsideRecord[]): void {
     for (const record of records) {
       logger.warn(
-        { position: record.position, reason: record.reason, tenant: record.tenant, eventId: record.eventId, attempts: record.attempts, error: record.error },
+        {
+          position: record.position,
+          reason: record.reason,
+          tenant: record.tenant,
+          eventId: record.eventId,
+          attempts: record.attempts,
+          error: record.error,
+        },
         `set aside the log record at partition ${record.position.partition} offset ${record.position.offset}: ${record.reason}`,
       );
       options.metrics?.observeSetAside(record.reason, 1);

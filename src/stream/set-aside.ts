@@ -26,13 +26,7 @@ export function namesOfRecord(value: string): { tenant: string | null; eventId: 
   return { tenant: readableName(fields.tenant), eventId: readableName(fields.id) };
 }
 
-export function setAsideEntry(
-  record: LogRecord,
-  reason: SetAsideReason,
-  error: string,
-  attempts: number,
-  now: number,
-): SetAsideRecord {
+export function setAsideEntry(record: LogRecord, reason: SetAsideReason, error: string, attempts: number, now: number): SetAsideRecord {
   return {
     position: { partition: record.position.partition, offset: record.position.offset },
     ...namesOfRecord(record.value),

@@ -194,7 +194,12 @@ describe('dashboard page with API keys on', () => {
   });
 
   it('shows the tenant of the key entered, and nothing without one', async () => {
-    const created = await query(server.url, CreateApiKeyDocument, { tenant: 'dash', scopes: ['READ', 'INGEST'], name: 'dashboard' }, { apiKey: ADMIN_KEY });
+    const created = await query(
+      server.url,
+      CreateApiKeyDocument,
+      { tenant: 'dash', scopes: ['READ', 'INGEST'], name: 'dashboard' },
+      { apiKey: ADMIN_KEY },
+    );
     const key = { apiKey: created.createApiKey.key };
     const page = await browser.newPage();
     await page.goto(`${server.baseUrl}${VIEW}`);

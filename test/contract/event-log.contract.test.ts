@@ -35,7 +35,10 @@ describe.each(eventLogAdapters)('EventLog contract: $name', (factory) => {
   it('delivers appended records in order, once each, with increasing offsets', async () => {
     harness = factory.harness();
     const log = await openLog();
-    await log.append([{ key: 't:a', value: 'one' }, { key: 't:a', value: 'two' }]);
+    await log.append([
+      { key: 't:a', value: 'one' },
+      { key: 't:a', value: 'two' },
+    ]);
     await log.append([{ key: 't:a', value: 'three' }]);
     const batches: LogBatch[] = [];
     const consumer = await log.consume({ groupId: 'g', handleBatch: collectInto(batches) });
@@ -52,7 +55,10 @@ describe.each(eventLogAdapters)('EventLog contract: $name', (factory) => {
   it('keeps appended records and committed positions across a reopen', async () => {
     harness = factory.harness();
     const first = await openLog();
-    await first.append([{ key: 'k', value: 'a' }, { key: 'k', value: 'b' }]);
+    await first.append([
+      { key: 'k', value: 'a' },
+      { key: 'k', value: 'b' },
+    ]);
     const seen: LogBatch[] = [];
     const consumer = await first.consume({ groupId: 'g', handleBatch: collectInto(seen) });
     await until(() => values(seen).length === 2, 'two records');

@@ -95,7 +95,8 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     });
     await store.claim([event, stored('plain', { timestamp: T0 + 1, dimensions: { country: 'NL' } })]);
     expect(await store.findByIds('acme', ['proto'])).toEqual([event]);
-    const ids = async (dimensions: Record<string, string | boolean>) => (await store.listEvents({ tenant: 'acme', dimensions }, 10)).events.map((e) => e.id);
+    const ids = async (dimensions: Record<string, string | boolean>) =>
+      (await store.listEvents({ tenant: 'acme', dimensions }, 10)).events.map((e) => e.id);
     expect(await ids({ constructor: 'a', _bsontype: 'ObjectId', hasOwnProperty: true })).toEqual(['proto']);
     expect(await ids({ toString: String(Object.prototype.toString) })).toEqual([]);
     expect(await ids({ valueOf: 'x' })).toEqual([]);
@@ -136,7 +137,10 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
   it('fills a page whatever its scan bound when the matches come first, and says nothing more', async () => {
     await store.claim(['a', 'b', 'c', 'd'].map((id, i) => stored(id, { timestamp: T0 + i * 1000, dimensions: { country: 'NL' } })));
     expect(await store.listEvents({ tenant: 'acme', dimensions: { country: 'NL' } }, 2, null, 2)).toMatchObject({ scannedUpTo: null });
-    expect((await store.listEvents({ tenant: 'acme', dimensions: { country: 'NL' } }, 2, null, 2)).events.map((e) => e.id)).toEqual(['d', 'c']);
+    expect((await store.listEvents({ tenant: 'acme', dimensions: { country: 'NL' } }, 2, null, 2)).events.map((e) => e.id)).toEqual([
+      'd',
+      'c',
+    ]);
   });
 
   it('keeps quarantined events out of event reads, and lists them newest receipt first', async () => {
@@ -147,7 +151,10 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     ]);
     expect((await store.findByIds('acme', ['late', 'ok'])).map((e) => e.id)).toEqual(['ok']);
     const listed = await store.listQuarantine('acme', 10);
-    expect(listed.map((e) => [e.id, e.quarantine])).toEqual([['future', 'FUTURE'], ['late', 'TOO_LATE']]);
+    expect(listed.map((e) => [e.id, e.quarantine])).toEqual([
+      ['future', 'FUTURE'],
+      ['late', 'TOO_LATE'],
+    ]);
     expect((await store.listQuarantine('acme', 10, { receivedAt: T0 + 2, id: 'future' })).map((e) => e.id)).toEqual(['late']);
   });
 
@@ -166,16 +173,46 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     ]);
     const ids = (events: StoredEvent[]) => events.map((e) => e.id);
     expect(ids(await store.listAfterPositions('acme', new Map(), 100))).toEqual(['p0-1', 'p0-2', 'p0-4', 'p1-1', 'p1-2', 'p2-5']);
-    expect(ids(await store.listAfterPositions('acme', new Map([[0, 2], [1, 2]]), 100))).toEqual(['p0-4', 'p2-5']);
+    expect(
+      ids(
+        await store.listAfterPositions(
+          'acme',
+          new Map([
+            [0, 2],
+            [1, 2],
+          ]),
+          100,
+        ),
+      ),
+    ).toEqual(['p0-4', 'p2-5']);
     expect(ids(await store.listAfterPositions('acme', new Map([[0, 1]]), 3))).toEqual(['p0-2', 'p0-4', 'p1-1']);
-    expect(ids(await store.listAfterPositions('acme', new Map([[0, 4], [1, 2], [2, 5]]), 100))).toEqual([]);
+    expect(
+      ids(
+        await store.listAfterPositions(
+          'acme',
+          new Map([
+            [0, 4],
+            [1, 2],
+            [2, 5],
+          ]),
+          100,
+        ),
+      ),
+    ).toEqual([]);
   });
 
   it('claims large batches', async () => {
     const events = Array.from({ length: 2500 }, (_, i) => stored(`bulk-${i}`, { position: { partition: 0, offset: i } }));
     const claims = await store.claim(events);
     expect(claims.size).toBe(2500);
-    expect((await store.findByIds('acme', events.map((e) => e.id))).length).toBe(2500);
+    expect(
+      (
+        await store.findByIds(
+          'acme',
+          events.map((e) => e.id),
+        )
+      ).length,
+    ).toBe(2500);
   });
 
   it('keeps set-aside records by log position, each once, and lists them newest first per tenant', async () => {
@@ -203,8 +240,17 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     expect(positions(await store.listSetAside({ tenant: 'acme' }, 10, after))).toEqual(['0:7', '0:3']);
     expect(positions(await store.listSetAside('ALL', 2, after))).toEqual(['0:7', '0:3']);
 
-    expect(await store.findSetAside([{ partition: 2, offset: 4 }, { partition: 5, offset: 5 }])).toEqual([ofNobody]);
-    await store.deleteSetAside([{ partition: 0, offset: 7 }, { partition: 2, offset: 4 }, { partition: 5, offset: 5 }]);
+    expect(
+      await store.findSetAside([
+        { partition: 2, offset: 4 },
+        { partition: 5, offset: 5 },
+      ]),
+    ).toEqual([ofNobody]);
+    await store.deleteSetAside([
+      { partition: 0, offset: 7 },
+      { partition: 2, offset: 4 },
+      { partition: 5, offset: 5 },
+    ]);
     expect(positions(await store.listSetAside('ALL', 10))).toEqual(['2:1', '1:2', '0:9', '0:3']);
   });
 
@@ -236,7 +282,9 @@ describe('embedded event store: the scan bound of a filtered page', () => {
     store = await harness.open();
     // Ten events, newest first j..a; only b and h are from DE.
     await store.claim(
-      [...'abcdefghij'].map((id, i) => stored(id, { timestamp: T0 + i * 1000, dimensions: { country: id === 'b' || id === 'h' ? 'DE' : 'NL' } })),
+      [...'abcdefghij'].map((id, i) =>
+        stored(id, { timestamp: T0 + i * 1000, dimensions: { country: id === 'b' || id === 'h' ? 'DE' : 'NL' } }),
+      ),
     );
   });
   afterEach(async () => {

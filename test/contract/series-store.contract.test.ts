@@ -43,7 +43,8 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   // rows with a progress that claims nothing, or progress with no rows.
   const saveRows = (rollups: RollupRow[], catalog: CatalogRow[] = []) =>
     store.saveBatch({ rollups, catalog, partition: 0, progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0 } });
-  const saveProgress = (partition: number, progress: PartitionProgress) => store.saveBatch({ rollups: [], catalog: [], partition, progress });
+  const saveProgress = (partition: number, progress: PartitionProgress) =>
+    store.saveBatch({ rollups: [], catalog: [], partition, progress });
 
   it('saves and loads whole rows, replacing on save', async () => {
     const original = row({}, [1, 2, 3]);
@@ -93,8 +94,17 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
 
   it('keeps the type catalog per partition', async () => {
     const catalog = {
-      tenant: 'acme', type: 'purchase', partition: 0, appliedOffset: 3, count: 3, firstSeen: MINUTE, lastSeen: MINUTE + 5,
-      dimensionKeys: ['country'], valueKeys: ['amount'], droppedDimensionKeys: 0, droppedValueKeys: 0,
+      tenant: 'acme',
+      type: 'purchase',
+      partition: 0,
+      appliedOffset: 3,
+      count: 3,
+      firstSeen: MINUTE,
+      lastSeen: MINUTE + 5,
+      dimensionKeys: ['country'],
+      valueKeys: ['amount'],
+      droppedDimensionKeys: 0,
+      droppedValueKeys: 0,
     };
     await saveRows([], [catalog, { ...catalog, type: 'click' }, { ...catalog, tenant: 'other' }]);
     expect(await store.loadCatalog([catalog])).toEqual([catalog]);
@@ -118,13 +128,25 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     expect((await store.readRollups({ ...range, maxRows: 0 })).length).toBe(1);
   });
 
-  it('keeps the catalog\'s overflow counters, and reads only the types asked, up to maxTypes + 1', async () => {
+  it("keeps the catalog's overflow counters, and reads only the types asked, up to maxTypes + 1", async () => {
     const catalog = {
-      tenant: 'acme', type: 'purchase', partition: 0, appliedOffset: 3, count: 3, firstSeen: MINUTE, lastSeen: MINUTE + 5,
-      dimensionKeys: ['country'], valueKeys: ['amount'], droppedDimensionKeys: 7, droppedValueKeys: 2,
+      tenant: 'acme',
+      type: 'purchase',
+      partition: 0,
+      appliedOffset: 3,
+      count: 3,
+      firstSeen: MINUTE,
+      lastSeen: MINUTE + 5,
+      dimensionKeys: ['country'],
+      valueKeys: ['amount'],
+      droppedDimensionKeys: 7,
+      droppedValueKeys: 2,
     };
     const types = ['a', 'b', 'c', 'd'];
-    await saveRows([], types.flatMap((type) => [0, 1].map((partition) => ({ ...catalog, type, partition }))));
+    await saveRows(
+      [],
+      types.flatMap((type) => [0, 1].map((partition) => ({ ...catalog, type, partition }))),
+    );
     expect(await store.loadCatalog([{ ...catalog, type: 'a' }])).toEqual([{ ...catalog, type: 'a' }]);
     const typesOf = (rows: { type: string; partition: number }[]) => rows.map((r) => `${r.type}${r.partition}`).sort();
     expect(typesOf(await store.readCatalog('acme'))).toEqual(['a0', 'a1', 'b0', 'b1', 'c0', 'c1', 'd0', 'd1']);
@@ -133,7 +155,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     expect(typesOf(await store.readCatalog('acme', { types: ['d', 'b', 'c'], maxTypes: 1 }))).toEqual(['b0', 'b1', 'c0', 'c1']);
   });
 
-  it('keeps each partition\'s progress, and only ever raises it', async () => {
+  it("keeps each partition's progress, and only ever raises it", async () => {
     await saveProgress(0, { maxEventTime: null, storedThrough: 3, lastActiveAt: 100 });
     await saveProgress(0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200 });
     await saveProgress(1, { maxEventTime: 500, storedThrough: 7, lastActiveAt: 150 });
@@ -150,11 +172,25 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
 
   it('writes a processed batch: rows, catalog and progress together', async () => {
     const catalog = {
-      tenant: 'acme', type: 'purchase', partition: 3, appliedOffset: 42, count: 2, firstSeen: MINUTE, lastSeen: MINUTE + 1,
-      dimensionKeys: ['country'], valueKeys: ['amount'], droppedDimensionKeys: 0, droppedValueKeys: 0,
+      tenant: 'acme',
+      type: 'purchase',
+      partition: 3,
+      appliedOffset: 42,
+      count: 2,
+      firstSeen: MINUTE,
+      lastSeen: MINUTE + 1,
+      dimensionKeys: ['country'],
+      valueKeys: ['amount'],
+      droppedDimensionKeys: 0,
+      droppedValueKeys: 0,
     };
     const rows = [row({ partition: 3, appliedOffset: 42 }, [5, 7]), row({ partition: 3, appliedOffset: 41, interval: 'HOUR' }, [5])];
-    await store.saveBatch({ rollups: rows, catalog: [catalog], partition: 3, progress: { maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 } });
+    await store.saveBatch({
+      rollups: rows,
+      catalog: [catalog],
+      partition: 3,
+      progress: { maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 },
+    });
     expect((await store.loadRollups(rows)).map(summary)).toEqual(rows.map(summary));
     expect(await store.loadCatalog([catalog])).toEqual([catalog]);
     expect((await store.loadProgress()).get(3)).toEqual({ maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 });
@@ -166,10 +202,24 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     addEvent(aggregate, { constructor: 2.25 });
     const proto = row({ dimensionsKey: '[["constructor","a"]]', dimensions: { constructor: 'a', _bsontype: 'x' }, aggregate });
     const catalog = {
-      tenant: 'acme', type: 'purchase', partition: 0, appliedOffset: 1, count: 2, firstSeen: MINUTE, lastSeen: MINUTE,
-      dimensionKeys: ['_bsontype', 'constructor'], valueKeys: ['_bsontype', 'constructor', 'toString'], droppedDimensionKeys: 0, droppedValueKeys: 0,
+      tenant: 'acme',
+      type: 'purchase',
+      partition: 0,
+      appliedOffset: 1,
+      count: 2,
+      firstSeen: MINUTE,
+      lastSeen: MINUTE,
+      dimensionKeys: ['_bsontype', 'constructor'],
+      valueKeys: ['_bsontype', 'constructor', 'toString'],
+      droppedDimensionKeys: 0,
+      droppedValueKeys: 0,
     };
-    await store.saveBatch({ rollups: [proto], catalog: [catalog], partition: 0, progress: { maxEventTime: MINUTE, storedThrough: 1, lastActiveAt: 1 } });
+    await store.saveBatch({
+      rollups: [proto],
+      catalog: [catalog],
+      partition: 0,
+      progress: { maxEventTime: MINUTE, storedThrough: 1, lastActiveAt: 1 },
+    });
     const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 1 };
     for (const valueKey of [undefined, 'constructor']) {
       const [read] = await store.readRollups({ ...range, valueKey });

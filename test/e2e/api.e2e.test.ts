@@ -50,7 +50,13 @@ describe.each(BACKENDS)('API on %s', (backend) => {
       expect(html).toContain('<title>Streamlens</title>');
       expect(html).not.toMatch(/unpkg\.com|jsdelivr|cdn\./);
       expect(html).toContain('Bearer <your API key, when keys are on>');
-      for (const operation of ['mutation IngestExample', 'query PageViewsPerMinuteByCountry', 'query TopCountriesByRevenue', 'subscription LiveEvents', 'subscription LivePageViewsPerSecond']) {
+      for (const operation of [
+        'mutation IngestExample',
+        'query PageViewsPerMinuteByCountry',
+        'query TopCountriesByRevenue',
+        'subscription LiveEvents',
+        'subscription LivePageViewsPerSecond',
+      ]) {
         expect(html).toContain(operation);
       }
     });
@@ -60,7 +66,15 @@ describe.each(BACKENDS)('API on %s', (backend) => {
     it('runs every example query and mutation without an error', async () => {
       const document = parse(graphiqlExamples());
       const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
-      expect(operations.map((o) => o.operation).sort()).toEqual(['mutation', 'query', 'query', 'query', 'query', 'subscription', 'subscription']);
+      expect(operations.map((o) => o.operation).sort()).toEqual([
+        'mutation',
+        'query',
+        'query',
+        'query',
+        'query',
+        'subscription',
+        'subscription',
+      ]);
       for (const operation of operations.filter((o) => o.operation !== 'subscription')) {
         const response = await fetch(server.url, {
           method: 'POST',
@@ -150,7 +164,11 @@ describe.each(BACKENDS)('API on %s', (backend) => {
 
     it('finds events by id, batching look-ups in one operation', async () => {
       const document = `{ a: event(id: "p1") { id type timestamp dimensions values } b: event(id: "p5") { id values } missing: event(id: "nope") { id } }`;
-      const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: document }) });
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: document }),
+      });
       const { data } = (await response.json()) as { data: Record<string, unknown> };
       expect(data).toEqual({
         a: { id: 'p1', type: 'q_purchase', timestamp: at(1_000), dimensions: { country: 'NL', plan: 'pro' }, values: { amount: 10 } },
@@ -159,18 +177,26 @@ describe.each(BACKENDS)('API on %s', (backend) => {
       });
     });
 
-    it('resolves each event\'s type from the catalog, with one catalog read per operation', async () => {
+    it("resolves each event's type from the catalog, with one catalog read per operation", async () => {
       const catalogReads = async () => {
         const text = await (await fetch(`${server.baseUrl}/metrics`)).text();
-        const match = /^streamlens_store_operation_duration_seconds_count\{port="series_store",operation="readCatalog",outcome="ok"\} (\d+)$/m.exec(text);
+        const match =
+          /^streamlens_store_operation_duration_seconds_count\{port="series_store",operation="readCatalog",outcome="ok"\} (\d+)$/m.exec(
+            text,
+          );
         return match ? Number(match[1]) : 0;
       };
       const before = await catalogReads();
       const document = '{ events(filter: { types: ["q_purchase"] }) { edges { node { id typeInfo { type count dimensions } } } } }';
-      const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: document }) });
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: document }),
+      });
       const { data } = (await response.json()) as { data: { events: { edges: { node: { id: string; typeInfo: unknown } }[] } } };
       expect(data.events.edges).toHaveLength(6);
-      for (const edge of data.events.edges) expect(edge.node.typeInfo).toEqual({ type: 'q_purchase', count: 6, dimensions: ['country', 'plan'] });
+      for (const edge of data.events.edges)
+        expect(edge.node.typeInfo).toEqual({ type: 'q_purchase', count: 6, dimensions: ['country', 'plan'] });
       expect((await catalogReads()) - before).toBe(1);
     });
 
@@ -189,7 +215,11 @@ describe.each(BACKENDS)('API on %s', (backend) => {
       expect(page1.events.edges.map((e) => e.node.id)).toEqual(['p6', 'p5', 'p4', 'p3']);
       expect(page1.events.pageInfo.hasNextPage).toBe(true);
       await ingest([{ id: 'p-newer', type: 'q_purchase_paging', timestamp: at(500_000) }]);
-      const page2 = await query(server.url, ListEventsDocument, { filter: { types: ['q_purchase'] }, first: 4, after: page1.events.pageInfo.endCursor });
+      const page2 = await query(server.url, ListEventsDocument, {
+        filter: { types: ['q_purchase'] },
+        first: 4,
+        after: page1.events.pageInfo.endCursor,
+      });
       expect(page2.events.edges.map((e) => e.node.id)).toEqual(['p2', 'p1']);
       expect(page2.events.pageInfo).toEqual({ hasNextPage: false, endCursor: page2.events.edges[1]!.cursor });
     });
@@ -210,7 +240,13 @@ describe.each(BACKENDS)('API on %s', (backend) => {
       const shape = series.map((s) => [s.group, s.points.map((p) => [p.start, p.count, p.sum, p.min, p.max, p.avg])]);
       expect(shape).toEqual([
         ['DE', [[at(0), 1, 5, 5, 5, 5]]],
-        ['NL', [[at(0), 2, 40, 10, 30, 20], [at(60_000), 1, 2.5, 2.5, 2.5, 2.5]]],
+        [
+          'NL',
+          [
+            [at(0), 2, 40, 10, 30, 20],
+            [at(60_000), 1, 2.5, 2.5, 2.5, 2.5],
+          ],
+        ],
         ['US', [[at(120_000), 2, 100, 100, 100, 100]]],
       ]);
       const filtered = await query(server.url, ReadSeriesDocument, {
@@ -242,7 +278,9 @@ describe.each(BACKENDS)('API on %s', (backend) => {
     });
 
     it('ranks the top values of a dimension by count or by sum', async () => {
-      const byCount = await query(server.url, ReadTopDocument, { query: { type: 'q_purchase', by: 'country', from: at(0), to: at(300_000) } });
+      const byCount = await query(server.url, ReadTopDocument, {
+        query: { type: 'q_purchase', by: 'country', from: at(0), to: at(300_000) },
+      });
       expect(byCount.top).toEqual([
         { key: 'NL', count: 3, sum: null },
         { key: 'US', count: 2, sum: null },
@@ -288,8 +326,15 @@ describe.each(BACKENDS)('API on %s', (backend) => {
         `${alias}: events(first: 1000) { edges { cursor node { id type timestamp receivedAt source dimensions values properties clockCorrectionMs } } }`;
       const ask = async (aliases: number) => {
         const document = `{ ${Array.from({ length: aliases }, (_, i) => page(`p${i}`)).join(' ')} }`;
-        const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: document }) });
-        return (await response.json()) as { data?: unknown; errors?: { message: string; extensions: { code: string; measure?: string } }[] };
+        const response = await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: document }),
+        });
+        return (await response.json()) as {
+          data?: unknown;
+          errors?: { message: string; extensions: { code: string; measure?: string } }[];
+        };
       };
       // One full page costs about 12,000, under the limit of 50,000; five of them do not fit.
       expect((await ask(1)).errors).toBeUndefined();
@@ -299,9 +344,13 @@ describe.each(BACKENDS)('API on %s', (backend) => {
     });
 
     it('refuses impossible series ranges with BAD_USER_INPUT', async () => {
-      const backwards = await execute(server.url, ReadSeriesDocument, { query: { type: 'q_purchase', interval: 'MINUTE', from: at(60_000), to: at(0) } });
+      const backwards = await execute(server.url, ReadSeriesDocument, {
+        query: { type: 'q_purchase', interval: 'MINUTE', from: at(60_000), to: at(0) },
+      });
       expect(backwards.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-      const huge = await execute(server.url, ReadSeriesDocument, { query: { type: 'q_purchase', interval: 'SECOND', from: at(0), to: at(86_400_000) } });
+      const huge = await execute(server.url, ReadSeriesDocument, {
+        query: { type: 'q_purchase', interval: 'SECOND', from: at(0), to: at(86_400_000) },
+      });
       expect(huge.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       expect(huge.errors?.[0]?.message).toContain('coarser interval');
     });

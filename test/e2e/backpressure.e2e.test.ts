@@ -26,7 +26,13 @@ describe('a subscriber that stops reading', () => {
     await new Promise((resolve) => stalled.once('open', resolve));
     stalled.send(JSON.stringify({ type: 'connection_init' }));
     await new Promise((resolve) => setTimeout(resolve, 200));
-    stalled.send(JSON.stringify({ id: 'slow', type: 'subscribe', payload: { query: print(LiveEventsDocument), variables: { filter: { types: ['flood'] } } } }));
+    stalled.send(
+      JSON.stringify({
+        id: 'slow',
+        type: 'subscribe',
+        payload: { query: print(LiveEventsDocument), variables: { filter: { types: ['flood'] } } },
+      }),
+    );
     const healthy = wsClient(server.wsUrl);
     const other = await subscribe(healthy, LiveEventsDocument, { filter: { types: ['flood'] } });
     await waitForLiveSubscriptions(server.url, 2);

@@ -78,7 +78,10 @@ describe('hostile sizes with the default limits (embedded)', () => {
 
   it('refuses the 10-million-point series (1,000 groups x 10,000 SECOND buckets, fill) with QUERY_TOO_LARGE', async () => {
     // The issue's request: 1,000 events, each with its own groupBy value.
-    await ingest(server, Array.from({ length: 1_000 }, (_, i) => ({ type: 'wide', timestamp: at(i * 10), dimensions: { user: `u${i}` } })));
+    await ingest(
+      server,
+      Array.from({ length: 1_000 }, (_, i) => ({ type: 'wide', timestamp: at(i * 10), dimensions: { user: `u${i}` } })),
+    );
     await waitForProcessing(server.url);
     const answer = await post(server.url, SERIES, {
       q: { type: 'wide', interval: 'SECOND', groupBy: 'user', fill: true, from: at(-5_000_000), to: at(5_000_000) },
@@ -91,9 +94,11 @@ describe('hostile sizes with the default limits (embedded)', () => {
     await expectHealthy(server);
 
     // The same data asked honestly: without fill, one point per group.
-    const series = (await data(server.url, SERIES, {
-      q: { type: 'wide', interval: 'SECOND', groupBy: 'user', fill: false, from: at(-5_000_000), to: at(5_000_000) },
-    })).series as { group: string; points: { count: number }[] }[];
+    const series = (
+      await data(server.url, SERIES, {
+        q: { type: 'wide', interval: 'SECOND', groupBy: 'user', fill: false, from: at(-5_000_000), to: at(5_000_000) },
+      })
+    ).series as { group: string; points: { count: number }[] }[];
     expect(series.length).toBe(1_000);
     expect(series.every((s) => s.points.length === 1 && s.points[0]!.count === 1)).toBe(true);
   });
@@ -107,9 +112,11 @@ describe('hostile sizes with the default limits (embedded)', () => {
     }));
     await ingest(server, events);
     await waitForProcessing(server.url);
-    const series = (await data(server.url, SERIES, {
-      q: { type: 'honest', value: 'amount', interval: 'MINUTE', groupBy: 'country', fill: true, from: at(-3_600_000), to: at(0) },
-    })).series as { group: string; points: { start: string; count: number; sum: number | null }[] }[];
+    const series = (
+      await data(server.url, SERIES, {
+        q: { type: 'honest', value: 'amount', interval: 'MINUTE', groupBy: 'country', fill: true, from: at(-3_600_000), to: at(0) },
+      })
+    ).series as { group: string; points: { start: string; count: number; sum: number | null }[] }[];
     expect(series.map((s) => s.group)).toEqual(Array.from({ length: 10 }, (_, i) => `c${i}`));
     for (const [g, s] of series.entries()) {
       expect(s.points.length).toBe(60);
@@ -133,7 +140,9 @@ describe('hostile sizes with the default limits (embedded)', () => {
     await waitForProcessing(server.url, 60_000);
     await expectHealthy(server);
 
-    const firstKeys = Array.from({ length: 8 }, (_, i) => Array.from({ length: 32 }, (_, k) => key(i, k))).flat().sort();
+    const firstKeys = Array.from({ length: 8 }, (_, i) => Array.from({ length: 32 }, (_, k) => key(i, k)))
+      .flat()
+      .sort();
     const { eventTypes } = await data(server.url, EVENT_TYPES, { types: ['noisy'] });
     expect(eventTypes).toEqual([
       {
@@ -148,7 +157,11 @@ describe('hostile sizes with the default limits (embedded)', () => {
       },
     ]);
     // A type within the cap is complete, and says so.
-    const all = (await data(server.url, EVENT_TYPES)).eventTypes as { type: string; dimensionsTruncated: boolean; droppedDimensionKeys: number }[];
+    const all = (await data(server.url, EVENT_TYPES)).eventTypes as {
+      type: string;
+      dimensionsTruncated: boolean;
+      droppedDimensionKeys: number;
+    }[];
     expect(all.find((t) => t.type === 'honest')).toMatchObject({ dimensionsTruncated: false, droppedDimensionKeys: 0 });
   });
 });
@@ -166,7 +179,12 @@ describe.each<Backend>(['embedded', 'real servers'])('hostile sizes against smal
     // 600 rollup rows per interval: 600 dimension combinations in one MINUTE bucket, 3 groups.
     await ingest(
       server,
-      Array.from({ length: 600 }, (_, i) => ({ type: 'rows', timestamp: at(i), dimensions: { id: `r${i}`, plan: `p${i % 3}` }, values: { amount: 1 } })),
+      Array.from({ length: 600 }, (_, i) => ({
+        type: 'rows',
+        timestamp: at(i),
+        dimensions: { id: `r${i}`, plan: `p${i % 3}` },
+        values: { amount: 1 },
+      })),
     );
     await waitForProcessing(server.url, 60_000);
   });
@@ -191,25 +209,39 @@ describe.each<Backend>(['embedded', 'real servers'])('hostile sizes against smal
 
   it('counts rows per operation: two aliases share one budget', async () => {
     // 300 rows per interval: under the limit once, over it twice.
-    await ingest(server, Array.from({ length: 300 }, (_, i) => ({ type: 'half', timestamp: at(i), dimensions: { id: `h${i}` } })));
+    await ingest(
+      server,
+      Array.from({ length: 300 }, (_, i) => ({ type: 'half', timestamp: at(i), dimensions: { id: `h${i}` } })),
+    );
     await waitForProcessing(server.url);
     const q = { type: 'half', interval: 'MINUTE', ...range };
     const once = await data(server.url, SERIES, { q });
     expect(once.series).toEqual([{ group: null, points: [{ start: at(0), count: 300, sum: null }] }]);
-    const twice = await post(server.url, 'query Twice($q: SeriesQuery!) { a: series(query: $q) { group } b: series(query: $q) { group } }', { q });
+    const twice = await post(
+      server.url,
+      'query Twice($q: SeriesQuery!) { a: series(query: $q) { group } b: series(query: $q) { group } }',
+      { q },
+    );
     expectTooLarge(twice, { measure: 'rows', limit: 500 }, ['more than 500 rows']);
     await expectHealthy(server);
   });
 
   it('refuses a series answer with more than MAX_SERIES_GROUPS groups, and one past the points left', async () => {
-    await ingest(server, Array.from({ length: 6 }, (_, i) => ({ type: 'groups', timestamp: at(i), dimensions: { country: `c${i}` } })));
+    await ingest(
+      server,
+      Array.from({ length: 6 }, (_, i) => ({ type: 'groups', timestamp: at(i), dimensions: { country: `c${i}` } })),
+    );
     await waitForProcessing(server.url);
     const tooMany = await post(server.url, SERIES, { q: { type: 'groups', interval: 'MINUTE', groupBy: 'country', ...range } });
     expectTooLarge(tooMany, { measure: 'groups', limit: 5, actual: 6 }, ['groups by country: 6 groups, above the limit of 5']);
     // Fill alone is too large before anything is read: 3,000 SECOND buckets, 2,000 points at most.
-    const filled = await post(server.url, SERIES, { q: { type: 'groups', interval: 'SECOND', fill: true, from: at(0), to: at(3_000_000) } });
+    const filled = await post(server.url, SERIES, {
+      q: { type: 'groups', interval: 'SECOND', fill: true, from: at(0), to: at(3_000_000) },
+    });
     expectTooLarge(filled, { measure: 'points', limit: 2_000, actual: 3_000 }, ['3000 points, above the limit of 2000']);
-    const honest = await data(server.url, SERIES, { q: { type: 'groups', interval: 'MINUTE', groupBy: 'country', dimensions: { country: 'c1' }, ...range } });
+    const honest = await data(server.url, SERIES, {
+      q: { type: 'groups', interval: 'MINUTE', groupBy: 'country', dimensions: { country: 'c1' }, ...range },
+    });
     expect(honest.series).toEqual([{ group: 'c1', points: [{ start: at(0), count: 1, sum: null }] }]);
     await expectHealthy(server);
   });
@@ -228,21 +260,27 @@ describe.each<Backend>(['embedded', 'real servers'])('hostile sizes against smal
     await expectHealthy(server);
   });
 
-  it.each(['graphql-ws', 'SSE'])('ends a live series over %s whose bucket changes for more than MAX_SERIES_GROUPS groups', async (transport) => {
-    const type = `live_${transport === 'SSE' ? 'sse' : 'ws'}`;
-    const sse = transport === 'SSE' ? sseClient(server.url) : null;
-    const live = await subscribe(sse ?? ws, LIVE_SERIES, { q: { type, interval: 'MINUTE', groupBy: 'country' } });
-    await waitForLiveSubscriptions(server.url, 1);
-    await ingest(server, Array.from({ length: 6 }, (_, i) => ({ type, timestamp: at(i), dimensions: { country: `c${i}` } })));
-    await expect(live.waitFor(1, 15_000)).rejects.toThrow(/QUERY_TOO_LARGE/);
-    const [errors] = live.errors as { message: string; extensions?: Record<string, unknown> }[][];
-    expect(errors![0]!.extensions).toEqual({ code: 'QUERY_TOO_LARGE', measure: 'groups', limit: 5 });
-    expect(errors![0]!.message).toContain('changed for too many country groups: more than 5 groups');
-    live.stop();
-    sse?.dispose();
-    await waitForLiveSubscriptions(server.url, 0);
-    await expectHealthy(server);
-  });
+  it.each(['graphql-ws', 'SSE'])(
+    'ends a live series over %s whose bucket changes for more than MAX_SERIES_GROUPS groups',
+    async (transport) => {
+      const type = `live_${transport === 'SSE' ? 'sse' : 'ws'}`;
+      const sse = transport === 'SSE' ? sseClient(server.url) : null;
+      const live = await subscribe(sse ?? ws, LIVE_SERIES, { q: { type, interval: 'MINUTE', groupBy: 'country' } });
+      await waitForLiveSubscriptions(server.url, 1);
+      await ingest(
+        server,
+        Array.from({ length: 6 }, (_, i) => ({ type, timestamp: at(i), dimensions: { country: `c${i}` } })),
+      );
+      await expect(live.waitFor(1, 15_000)).rejects.toThrow(/QUERY_TOO_LARGE/);
+      const [errors] = live.errors as { message: string; extensions?: Record<string, unknown> }[][];
+      expect(errors![0]!.extensions).toEqual({ code: 'QUERY_TOO_LARGE', measure: 'groups', limit: 5 });
+      expect(errors![0]!.message).toContain('changed for too many country groups: more than 5 groups');
+      live.stop();
+      sse?.dispose();
+      await waitForLiveSubscriptions(server.url, 0);
+      await expectHealthy(server);
+    },
+  );
 });
 
 describe('an honest top over days stays within MAX_ROWS_READ', () => {
@@ -255,7 +293,12 @@ describe('an honest top over days stays within MAX_ROWS_READ', () => {
   const events = Array.from({ length: QUARTER_HOURS }, (_, k) =>
     [0, 1, 2]
       .filter((plan) => k % (plan + 1) === 0)
-      .map((plan) => ({ type: 'longtop', timestamp: new Date(first + k * 15 * 60_000).toISOString(), dimensions: { plan: `p${plan}` }, values: { amount: (plan + 1) ** 2 } })),
+      .map((plan) => ({
+        type: 'longtop',
+        timestamp: new Date(first + k * 15 * 60_000).toISOString(),
+        dimensions: { plan: `p${plan}` },
+        values: { amount: (plan + 1) ** 2 },
+      })),
   ).flat();
 
   beforeAll(async () => {
@@ -283,7 +326,9 @@ describe('an honest top over days stays within MAX_ROWS_READ', () => {
       { key: 'p0', count: 144, sum: 144 },
     ]);
     // The last event alone, from inside its minute to the range's end: MINUTE buckets only.
-    const lastMinute = await data(server.url, TOP, { q: { type: 'longtop', by: 'plan', from: new Date(first + 143 * 15 * 60_000 + 1).toISOString(), to: range.to } });
+    const lastMinute = await data(server.url, TOP, {
+      q: { type: 'longtop', by: 'plan', from: new Date(first + 143 * 15 * 60_000 + 1).toISOString(), to: range.to },
+    });
     expect(lastMinute.top).toEqual([{ key: 'p0', count: 1, sum: null }]);
     await expectHealthy(server);
   });
@@ -291,14 +336,20 @@ describe('an honest top over days stays within MAX_ROWS_READ', () => {
 
 describe('a filtered events page reads at most MAX_ROWS_READ stored events (embedded)', () => {
   let server: TestServer;
-  const EVENTS = 'query Events($f: EventFilter, $after: String) { events(filter: $f, first: 10, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
+  const EVENTS =
+    'query Events($f: EventFilter, $after: String) { events(filter: $f, first: 10, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
 
   beforeAll(async () => {
     server = await startServer({ env: { MAX_ROWS_READ: '50' } });
     // 120 events, one a second; only 3 of them from DE, spread out.
     await ingest(
       server,
-      Array.from({ length: 120 }, (_, i) => ({ id: `scan-${i}`, type: 'scan', timestamp: at(i * 1000), dimensions: { country: [5, 70, 110].includes(i) ? 'DE' : 'NL' } })),
+      Array.from({ length: 120 }, (_, i) => ({
+        id: `scan-${i}`,
+        type: 'scan',
+        timestamp: at(i * 1000),
+        dimensions: { country: [5, 70, 110].includes(i) ? 'DE' : 'NL' },
+      })),
     );
     await waitForProcessing(server.url, 60_000);
   });

@@ -24,7 +24,8 @@ const INGEST = 'mutation Ingest($e: [EventInput!]!) { ingest(events: $e) { accep
 const TWO_ALIASED_INGESTS = 'mutation Twice($e: [EventInput!]!) { a: ingest(events: $e) { accepted } b: ingest(events: $e) { accepted } }';
 const INGESTS_IN_A_FRAGMENT =
   'mutation Spread($e: [EventInput!]!) { ...Both } fragment Both on Mutation { a: ingest(events: $e) { accepted } b: ingest(events: $e) { accepted } }';
-const CREATE_KEY = 'mutation Create($t: String!, $s: [ApiScope!]!, $n: String) { createApiKey(tenant: $t, scopes: $s, name: $n) { key apiKey { id name } } }';
+const CREATE_KEY =
+  'mutation Create($t: String!, $s: [ApiScope!]!, $n: String) { createApiKey(tenant: $t, scopes: $s, name: $n) { key apiKey { id name } } }';
 const REVOKE_KEY = 'mutation Revoke($id: ID!) { revokeApiKey(id: $id) { id } }';
 const EVENT_TYPES = '{ eventTypes { type } }';
 const EVENTS_OF_TYPE = 'query Stored($f: EventFilter) { events(filter: $f, first: 1000) { edges { node { id } } } }';
@@ -65,7 +66,13 @@ async function expectHealthy(server: TestServer): Promise<void> {
   expect(elapsed).toBeLessThan(100);
 }
 
-async function createKey(server: TestServer, tenant: string, scopes: string[], name: string, by = ADMIN_KEY): Promise<{ key: string; id: string }> {
+async function createKey(
+  server: TestServer,
+  tenant: string,
+  scopes: string[],
+  name: string,
+  by = ADMIN_KEY,
+): Promise<{ key: string; id: string }> {
   const answer = await post(server, CREATE_KEY, { t: tenant, s: scopes, n: name }, by);
   const created = (answer.result.data as { createApiKey?: { key: string; apiKey: { id: string } } } | null)?.createApiKey;
   if (!created) throw new Error(`could not create a key: ${JSON.stringify(answer.result.errors)}`);
@@ -77,7 +84,9 @@ const batch = (count: number, type: string, prefix: string) => Array.from({ leng
 /** How the service closes a graphql-ws connection whose connection_init carries this key. */
 async function refusedConnection(server: TestServer, apiKey: string): Promise<{ code: number; reason: string }> {
   const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
   socket.on('error', () => {});
   await once(socket, 'open');
   socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${apiKey}` } }));
@@ -85,7 +94,12 @@ async function refusedConnection(server: TestServer, apiKey: string): Promise<{ 
 }
 
 /** One operation over graphql-ws: its single result. */
-async function overWebSocket(server: TestServer, query: string, variables: Record<string, unknown>, apiKey?: string): Promise<ExecutionResult> {
+async function overWebSocket(
+  server: TestServer,
+  query: string,
+  variables: Record<string, unknown>,
+  apiKey?: string,
+): Promise<ExecutionResult> {
   const client = wsClient(server.wsUrl, apiKey ? { apiKey } : undefined);
   try {
     return await new Promise<ExecutionResult>((resolve, reject) => {
@@ -200,11 +214,31 @@ describe('hostile limits: one server with tight batch and ingest limits', () => 
       const { key } = await createKey(server, 'mistakes', ['INGEST', 'READ'], 'mistakes');
       const mistakes: [string, () => Promise<Answer>, string][] = [
         ['coercion', () => post(server, INGEST, { e: 5 }, key, { 'x-request-id': 'mistake-coercion' }), 'BAD_USER_INPUT'],
-        ['bad tenant', () => post(server, CREATE_KEY, { t: 'BAD TENANT', s: ['READ'] }, ADMIN_KEY, { 'x-request-id': 'mistake-tenant' }), 'BAD_USER_INPUT'],
-        ['forbidden', () => post(server, CREATE_KEY, { t: 'mistakes', s: ['READ'] }, key, { 'x-request-id': 'mistake-forbidden' }), 'FORBIDDEN'],
-        ['unauthenticated', () => post(server, EVENT_TYPES, {}, 'sl_AAAAAAAAAAAAAAAA_' + 'B'.repeat(43), { 'x-request-id': 'mistake-unauth' }), 'UNAUTHENTICATED'],
-        ['oversized', () => post(server, INGEST, { e: batch(MAX_BATCH + 1, 'mistake', 'm') }, key, { 'x-request-id': 'mistake-batch' }), 'BAD_USER_INPUT'],
-        ['bad cursor', () => post(server, EVENTS_OF_TYPE.replace('first: 1000', 'after: "forged"'), {}, key, { 'x-request-id': 'mistake-cursor' }), 'BAD_USER_INPUT'],
+        [
+          'bad tenant',
+          () => post(server, CREATE_KEY, { t: 'BAD TENANT', s: ['READ'] }, ADMIN_KEY, { 'x-request-id': 'mistake-tenant' }),
+          'BAD_USER_INPUT',
+        ],
+        [
+          'forbidden',
+          () => post(server, CREATE_KEY, { t: 'mistakes', s: ['READ'] }, key, { 'x-request-id': 'mistake-forbidden' }),
+          'FORBIDDEN',
+        ],
+        [
+          'unauthenticated',
+          () => post(server, EVENT_TYPES, {}, 'sl_AAAAAAAAAAAAAAAA_' + 'B'.repeat(43), { 'x-request-id': 'mistake-unauth' }),
+          'UNAUTHENTICATED',
+        ],
+        [
+          'oversized',
+          () => post(server, INGEST, { e: batch(MAX_BATCH + 1, 'mistake', 'm') }, key, { 'x-request-id': 'mistake-batch' }),
+          'BAD_USER_INPUT',
+        ],
+        [
+          'bad cursor',
+          () => post(server, EVENTS_OF_TYPE.replace('first: 1000', 'after: "forged"'), {}, key, { 'x-request-id': 'mistake-cursor' }),
+          'BAD_USER_INPUT',
+        ],
       ];
       for (const [, send, code] of mistakes) expect(codeOf(await send())).toBe(code);
       const lines = () =>
@@ -215,7 +249,11 @@ describe('hostile limits: one server with tight batch and ingest limits', () => 
           .map((line) => JSON.parse(line) as { level: number; requestId?: string; code?: string; msg: string });
       // The mistakes whose errors graphql-yoga reports (the masked and coerced ones) have a debug line.
       const debugLine = (requestId: string) => lines().find((line) => line.requestId === requestId && line.level === 20);
-      await waitUntil(async () => debugLine('mistake-coercion') && debugLine('mistake-tenant') && debugLine('mistake-cursor'), 5_000, 'debug lines');
+      await waitUntil(
+        async () => debugLine('mistake-coercion') && debugLine('mistake-tenant') && debugLine('mistake-cursor'),
+        5_000,
+        'debug lines',
+      );
       expect(debugLine('mistake-tenant')).toMatchObject({ code: 'BAD_USER_INPUT', msg: 'client error' });
       const aboutMistakes = lines().filter((line) => line.requestId?.startsWith('mistake-'));
       expect(aboutMistakes.filter((line) => line.level >= 40)).toEqual([]);
@@ -377,7 +415,11 @@ describe('hostile limits: unauthenticated calls are rate-limited by remote addre
   it('HTTP, graphql-ws and SSE: missing and forged keys share one bucket per address; keys keep theirs', async () => {
     const forged = `sl_${'A'.repeat(16)}_${'B'.repeat(43)}`;
     // A burst of twice the rate of 1 a second, then RATE_LIMITED: a key guesser learns nothing more.
-    const answers = [await post(server, EVENT_TYPES, {}, null), await post(server, EVENT_TYPES, {}, forged), await post(server, EVENT_TYPES, {}, forged)];
+    const answers = [
+      await post(server, EVENT_TYPES, {}, null),
+      await post(server, EVENT_TYPES, {}, forged),
+      await post(server, EVENT_TYPES, {}, forged),
+    ];
     expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
     expect(answers.map(codeOf)).toEqual(['UNAUTHENTICATED', 'UNAUTHENTICATED', 'RATE_LIMITED']);
     const refused = answers[2]!;
@@ -402,7 +444,12 @@ describe('hostile limits: unauthenticated calls are rate-limited by remote addre
     });
     client.dispose();
     expect(overSse).toEqual({
-      errors: [{ message: 'calls without a valid API key may start 1 operations per second from one address', extensions: { code: 'RATE_LIMITED', retryAfter: 1 } }],
+      errors: [
+        {
+          message: 'calls without a valid API key may start 1 operations per second from one address',
+          extensions: { code: 'RATE_LIMITED', retryAfter: 1 },
+        },
+      ],
     });
     // A valid key from the same address is not affected.
     const { key } = await createKey(server, 'addressed', ['READ'], 'valid');

@@ -26,8 +26,17 @@ const HEALTH_BUDGET_MS = 100;
 
 /** Every member name of Object.prototype a key may take (the key rule refuses `__proto__`). */
 const PROTOTYPE_MEMBERS = [
-  'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString',
-  '__defineGetter__', '__defineSetter__', '__lookupGetter__', '__lookupSetter__',
+  'constructor',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
 ];
 
 describe.each(BACKENDS)('poison events on %s', (backend) => {
@@ -73,13 +82,32 @@ describe.each(BACKENDS)('poison events on %s', (backend) => {
 
   describe('keys named after Object.prototype members', () => {
     const type = 'poison_proto';
-    const hostile: { id: string; type: string; timestamp: string; values: Record<string, number>; dimensions: Record<string, unknown> }[] = [
-      { id: 'proto-1', type, timestamp: at(1_000), values: { constructor: 1.5, toString: 2, valueOf: 3 }, dimensions: { constructor: 'a', hasOwnProperty: 'b' } },
-      { id: 'proto-2', type, timestamp: at(2_000), values: { constructor: 2.25, toLocaleString: -4 }, dimensions: { constructor: 'a' } },
-      { id: 'proto-3', type, timestamp: at(3_000), values: { constructor: 1, __lookupGetter__: 8 }, dimensions: { constructor: 'toString', isPrototypeOf: true } },
-      // MongoDB's serialiser takes an object with a `_bsontype` key for one of its own types.
-      { id: 'proto-4', type, timestamp: at(4_000), values: { _bsontype: 5, valueOf: 0.5 }, dimensions: { _bsontype: 'ObjectId', propertyIsEnumerable: 1 } },
-    ];
+    const hostile: { id: string; type: string; timestamp: string; values: Record<string, number>; dimensions: Record<string, unknown> }[] =
+      [
+        {
+          id: 'proto-1',
+          type,
+          timestamp: at(1_000),
+          values: { constructor: 1.5, toString: 2, valueOf: 3 },
+          dimensions: { constructor: 'a', hasOwnProperty: 'b' },
+        },
+        { id: 'proto-2', type, timestamp: at(2_000), values: { constructor: 2.25, toLocaleString: -4 }, dimensions: { constructor: 'a' } },
+        {
+          id: 'proto-3',
+          type,
+          timestamp: at(3_000),
+          values: { constructor: 1, __lookupGetter__: 8 },
+          dimensions: { constructor: 'toString', isPrototypeOf: true },
+        },
+        // MongoDB's serialiser takes an object with a `_bsontype` key for one of its own types.
+        {
+          id: 'proto-4',
+          type,
+          timestamp: at(4_000),
+          values: { _bsontype: 5, valueOf: 0.5 },
+          dimensions: { _bsontype: 'ObjectId', propertyIsEnumerable: 1 },
+        },
+      ];
 
     beforeAll(async () => {
       const result = await query(server.url, IngestDocument, { events: hostile });
@@ -119,18 +147,36 @@ describe.each(BACKENDS)('poison events on %s', (backend) => {
           s.points.reduce((n, p) => n + p.count, 0),
           s.points.find((p) => p.count > 0)?.sum ?? null,
         ]);
-      expect(await grouped('constructor', 'constructor')).toEqual([['a', 2, 3.75], ['toString', 1, 1], [null, 2, null]]);
-      expect(await grouped('hasOwnProperty')).toEqual([['b', 1, null], [null, 4, null]]);
-      expect(await grouped('isPrototypeOf')).toEqual([['true', 1, null], [null, 4, null]]);
-      expect(await grouped('_bsontype')).toEqual([['ObjectId', 1, null], [null, 4, null]]);
-      for (const absent of PROTOTYPE_MEMBERS.filter((k) => !['constructor', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable'].includes(k))) {
+      expect(await grouped('constructor', 'constructor')).toEqual([
+        ['a', 2, 3.75],
+        ['toString', 1, 1],
+        [null, 2, null],
+      ]);
+      expect(await grouped('hasOwnProperty')).toEqual([
+        ['b', 1, null],
+        [null, 4, null],
+      ]);
+      expect(await grouped('isPrototypeOf')).toEqual([
+        ['true', 1, null],
+        [null, 4, null],
+      ]);
+      expect(await grouped('_bsontype')).toEqual([
+        ['ObjectId', 1, null],
+        [null, 4, null],
+      ]);
+      for (const absent of PROTOTYPE_MEMBERS.filter(
+        (k) => !['constructor', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable'].includes(k),
+      )) {
         expect(await grouped(absent)).toEqual([[null, 5, null]]);
       }
     });
 
     it('filters series by dimensions named after prototype members', async () => {
       const count = async (dimensions: Record<string, unknown>) =>
-        (await query(server.url, ReadSeriesDocument, { query: { type, dimensions, interval: 'HOUR', ...RANGE } })).series[0]!.points.reduce((n, p) => n + p.count, 0);
+        (await query(server.url, ReadSeriesDocument, { query: { type, dimensions, interval: 'HOUR', ...RANGE } })).series[0]!.points.reduce(
+          (n, p) => n + p.count,
+          0,
+        );
       expect(await count({ constructor: 'a' })).toBe(2);
       expect(await count({ constructor: 'a', hasOwnProperty: 'b' })).toBe(1);
       expect(await count({ _bsontype: 'ObjectId' })).toBe(1);
@@ -142,8 +188,14 @@ describe.each(BACKENDS)('poison events on %s', (backend) => {
     it('ranks top by a dimension and a value named constructor', async () => {
       const top = async (by: string, value?: string, dimensions?: Record<string, unknown>) =>
         (await query(server.url, ReadTopDocument, { query: { type, by, value, dimensions, ...RANGE } })).top;
-      expect(await top('constructor', 'constructor')).toEqual([{ key: 'a', count: 2, sum: 3.75 }, { key: 'toString', count: 1, sum: 1 }]);
-      expect(await top('constructor')).toEqual([{ key: 'a', count: 2, sum: null }, { key: 'toString', count: 1, sum: null }]);
+      expect(await top('constructor', 'constructor')).toEqual([
+        { key: 'a', count: 2, sum: 3.75 },
+        { key: 'toString', count: 1, sum: 1 },
+      ]);
+      expect(await top('constructor')).toEqual([
+        { key: 'a', count: 2, sum: null },
+        { key: 'toString', count: 1, sum: null },
+      ]);
       expect(await top('hasOwnProperty', 'valueOf', { constructor: 'a' })).toEqual([{ key: 'b', count: 1, sum: 3 }]);
       expect(await top('toString')).toEqual([]);
       expect(await top('valueOf', 'toString')).toEqual([]);
@@ -151,7 +203,9 @@ describe.each(BACKENDS)('poison events on %s', (backend) => {
 
     it('filters events by a dimension named constructor', async () => {
       const ids = async (dimensions: Record<string, unknown>) =>
-        (await query(server.url, ListEventsDocument, { filter: { types: [type], dimensions }, first: 10 })).events.edges.map((e) => e.node.id);
+        (await query(server.url, ListEventsDocument, { filter: { types: [type], dimensions }, first: 10 })).events.edges.map(
+          (e) => e.node.id,
+        );
       expect(await ids({ constructor: 'a' })).toEqual(['proto-2', 'proto-1']);
       expect(await ids({ hasOwnProperty: 'b' })).toEqual(['proto-1']);
       expect(await ids({ _bsontype: 'ObjectId' })).toEqual(['proto-4']);
@@ -187,7 +241,9 @@ describe.each(BACKENDS)('poison events on %s', (backend) => {
       expect(status).toBe(200);
       expect(json.errors).toBeUndefined();
       expectRejected(json.data!.ingest as IngestMutation['ingest'], 'INVALID_ID', 'id');
-      expect((json.data!.ingest as IngestMutation['ingest']).acks[0]!.error!.message).toBe('id must be well-formed Unicode: it holds a lone surrogate (U+D800)');
+      expect((json.data!.ingest as IngestMutation['ingest']).acks[0]!.error!.message).toBe(
+        'id must be well-formed Unicode: it holds a lone surrogate (U+D800)',
+      );
       await expectHealthy();
       await expectProcessorKeepsGoing(type);
       await expectHealthy();
@@ -208,7 +264,10 @@ describe.each(BACKENDS)('poison events on %s', (backend) => {
     });
 
     it('refuses a lone-surrogate id over graphql-ws and over SSE', async () => {
-      for (const [transport, client] of [['graphql-ws', wsClient(server.wsUrl)], ['SSE', sseClient(server.url)]] as const) {
+      for (const [transport, client] of [
+        ['graphql-ws', wsClient(server.wsUrl)],
+        ['SSE', sseClient(server.url)],
+      ] as const) {
         try {
           const collected = await subscribe(client, IngestDocument, { events: [{ id: `${transport}-\udbff`, type }] });
           const [result] = await collected.waitFor(1);
@@ -232,20 +291,30 @@ describe.each(BACKENDS)('poison events on %s', (backend) => {
       // The id both would have become in a UTF-8 store is an ordinary id of its own.
       expect((await ingest('twin-\ufffd')).acks[0]!.status).toBe('ACCEPTED');
       await waitForProcessing(server.url);
-      const events = (await query(server.url, ListEventsDocument, { filter: { types: [type] }, first: 100 })).events.edges.map((e) => e.node.id);
+      const events = (await query(server.url, ListEventsDocument, { filter: { types: [type] }, first: 100 })).events.edges.map(
+        (e) => e.node.id,
+      );
       expect(events.filter((id) => id.startsWith('twin-'))).toEqual(['twin-\ufffd']);
       expect((await query(server.url, ReadEventDocument, { id: 'twin-\ufffd' })).event?.id).toBe('twin-\ufffd');
       await expectHealthy();
     });
 
     it.each([
-      ['event(id:)', { query: print(ReadEventDocument), variables: { id: 'twin-\ud800' } }, 'id must be well-formed Unicode: it holds a lone surrogate (U+D800)'],
+      [
+        'event(id:)',
+        { query: print(ReadEventDocument), variables: { id: 'twin-\ud800' } },
+        'id must be well-formed Unicode: it holds a lone surrogate (U+D800)',
+      ],
       [
         'an events dimension filter',
         { query: print(ListEventsDocument), variables: { filter: { dimensions: { country: 'N\ud800' } } } },
         'filter.dimensions.country must be well-formed Unicode: it holds a lone surrogate (U+D800)',
       ],
-      ['an events source filter', { query: print(ListEventsDocument), variables: { filter: { source: '\udc00' } } }, 'filter.source must be well-formed Unicode: it holds a lone surrogate (U+DC00)'],
+      [
+        'an events source filter',
+        { query: print(ListEventsDocument), variables: { filter: { source: '\udc00' } } },
+        'filter.source must be well-formed Unicode: it holds a lone surrogate (U+DC00)',
+      ],
       [
         'a forged events cursor',
         { query: print(ListEventsDocument), variables: { after: Buffer.from('["e",1,"twin-\\ud800"]').toString('base64url') } },
@@ -253,13 +322,32 @@ describe.each(BACKENDS)('poison events on %s', (backend) => {
       ],
       [
         'a series dimension filter',
-        { query: print(ReadSeriesDocument), variables: { query: { type, interval: 'HOUR', ...RANGE, dimensions: { constructor: '\ud800' } } } },
+        {
+          query: print(ReadSeriesDocument),
+          variables: { query: { type, interval: 'HOUR', ...RANGE, dimensions: { constructor: '\ud800' } } },
+        },
         'query.dimensions.constructor must be well-formed Unicode: it holds a lone surrogate (U+D800)',
       ],
-      ['a series type', { query: print(ReadSeriesDocument), variables: { query: { type: `${type}\ud800`, interval: 'HOUR', ...RANGE } } }, 'is not an event type'],
-      ['a series groupBy', { query: print(ReadSeriesDocument), variables: { query: { type, groupBy: 'g\ud800', interval: 'HOUR', ...RANGE } } }, 'is not a dimension or value key'],
-      ['a top by', { query: print(ReadTopDocument), variables: { query: { type, by: 'b\udfff', ...RANGE } } }, 'is not a dimension or value key'],
-      ['a top value', { query: print(ReadTopDocument), variables: { query: { type, by: 'b', value: 'v\udfff', ...RANGE } } }, 'is not a dimension or value key'],
+      [
+        'a series type',
+        { query: print(ReadSeriesDocument), variables: { query: { type: `${type}\ud800`, interval: 'HOUR', ...RANGE } } },
+        'is not an event type',
+      ],
+      [
+        'a series groupBy',
+        { query: print(ReadSeriesDocument), variables: { query: { type, groupBy: 'g\ud800', interval: 'HOUR', ...RANGE } } },
+        'is not a dimension or value key',
+      ],
+      [
+        'a top by',
+        { query: print(ReadTopDocument), variables: { query: { type, by: 'b\udfff', ...RANGE } } },
+        'is not a dimension or value key',
+      ],
+      [
+        'a top value',
+        { query: print(ReadTopDocument), variables: { query: { type, by: 'b', value: 'v\udfff', ...RANGE } } },
+        'is not a dimension or value key',
+      ],
       // The server runs open here, so anyone is the bootstrap admin.
       [
         'an API key name',

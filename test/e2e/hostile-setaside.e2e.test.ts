@@ -94,13 +94,17 @@ describe.each(BACKENDS)('hostile log records on %s', (backend: Backend) => {
     expect(result.ingest.accepted).toBe(ids.length);
   };
   const listed = async (credentials: Credentials, allTenants = false): Promise<SetAsideRecordFieldsFragment[]> =>
-    (await query(server.url, ListSetAsideRecordsDocument, { first: 100, allTenants }, credentials)).setAsideRecords.edges.map((e) => e.node);
+    (await query(server.url, ListSetAsideRecordsDocument, { first: 100, allTenants }, credentials)).setAsideRecords.edges.map(
+      (e) => e.node,
+    );
 
   beforeAll(async () => {
     const env = backend === 'real servers' ? realServerEnv() : {};
     server = await startServer({ backend, env: { ...env, ADMIN_KEY } });
     producer = backend === 'real servers' ? await kafkaProducer(env.KAFKA_BROKERS!, env.KAFKA_TOPIC!) : embeddedProducer(server.dataDir);
-    tenant.apiKey = (await query(server.url, CreateApiKeyDocument, { tenant: TENANT, scopes: ['INGEST', 'READ', 'ADMIN'] }, admin)).createApiKey.key;
+    tenant.apiKey = (
+      await query(server.url, CreateApiKeyDocument, { tenant: TENANT, scopes: ['INGEST', 'READ', 'ADMIN'] }, admin)
+    ).createApiKey.key;
     readOnly.apiKey = (await query(server.url, CreateApiKeyDocument, { tenant: 'other', scopes: ['READ'] }, admin)).createApiKey.key;
   });
 
@@ -155,7 +159,12 @@ describe.each(BACKENDS)('hostile log records on %s', (backend: Backend) => {
     await waitForProcessing(server.url, 60_000, tenant);
     expect(await countOf(TYPE)).toBe(5);
     const entry = (await listed(tenant)).find((r) => r.eventId === 'deep-properties')!;
-    expect(entry).toMatchObject({ tenant: TENANT, reason: 'UNPROCESSABLE', record: poison, attempts: DEFAULT_MAX_ATTEMPTS + ATTEMPTS_ALONE });
+    expect(entry).toMatchObject({
+      tenant: TENANT,
+      reason: 'UNPROCESSABLE',
+      record: poison,
+      attempts: DEFAULT_MAX_ATTEMPTS + ATTEMPTS_ALONE,
+    });
     expect(entry.error).toContain('RangeError: Maximum call stack size exceeded');
     await waitUntil(async () => (await fetch(`${server.baseUrl}/ready`)).status === 200, 10_000, '/ready to recover');
     expect(await metric(server, 'streamlens_stalled_partitions')).toBe(0);
@@ -182,7 +191,9 @@ describe.each(BACKENDS)('hostile log records on %s', (backend: Backend) => {
     expect(again).toHaveLength(1);
     expect(again[0]!.id).not.toBe(before!.id);
     expect(again[0]!.record).toBe(before!.record);
-    expect((await query(server.url, ReplaySetAsideRecordsDocument, { ids: [before!.id] }, tenant)).replaySetAsideRecords.notFound).toEqual([before!.id]);
+    expect((await query(server.url, ReplaySetAsideRecordsDocument, { ids: [before!.id] }, tenant)).replaySetAsideRecords.notFound).toEqual([
+      before!.id,
+    ]);
     expect(await countOf(TYPE)).toBe(6);
     await healthWithin100ms(server);
   });

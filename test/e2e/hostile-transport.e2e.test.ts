@@ -48,7 +48,8 @@ async function expectHealthy(server: TestServer): Promise<void> {
 }
 
 async function createKey(server: TestServer, tenant: string, scopes: ('READ' | 'INGEST' | 'ADMIN')[]) {
-  const created = (await query(server.url, CreateApiKeyDocument, { tenant, scopes, name: `${tenant}-${scopes.join('-')}` }, admin)).createApiKey;
+  const created = (await query(server.url, CreateApiKeyDocument, { tenant, scopes, name: `${tenant}-${scopes.join('-')}` }, admin))
+    .createApiKey;
   return { key: created.key, id: created.apiKey.id };
 }
 
@@ -157,7 +158,9 @@ async function openWs(
     socket.once('unexpected-response', (_request, response) => {
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk));
-      response.on('end', () => reject(Object.assign(new Error(`upgrade refused: ${response.statusCode}`), { status: response.statusCode, body: text })));
+      response.on('end', () =>
+        reject(Object.assign(new Error(`upgrade refused: ${response.statusCode}`), { status: response.statusCode, body: text })),
+      );
     }),
   );
   await Promise.race([once(socket, 'open'), refused]);
@@ -213,7 +216,9 @@ async function messagesUntilEnd(session: WsSession, id: string, timeoutMs = 10_0
       // A loop would send more: give it a moment to show itself.
       await new Promise((resolve) => setTimeout(resolve, 200));
       while (true) {
-        const more = await Promise.race([session.next(10), new Promise<null>((resolve) => setTimeout(() => resolve(null), 20))]).catch(() => null);
+        const more = await Promise.race([session.next(10), new Promise<null>((resolve) => setTimeout(() => resolve(null), 20))]).catch(
+          () => null,
+        );
         if (!more) break;
         if (more.id === id) messages.push(more);
       }
@@ -230,11 +235,14 @@ function rawHttp(
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const port = Number(new URL(server.baseUrl).port);
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, method: options.method, path: options.path ?? '/graphql', headers: options.headers }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
-    });
+    const request = httpRequest(
+      { host: '127.0.0.1', port, method: options.method, path: options.path ?? '/graphql', headers: options.headers },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+      },
+    );
     request.on('error', reject);
     request.end(options.body);
   });
@@ -280,7 +288,12 @@ describe('hostile transports with API keys on', () => {
     });
 
     it('SSE: a cursor of 512 partitions is accepted', async () => {
-      const stream = openSse(server, { query: LIVE_EVENTS, variables: { after: forgedCursor(MAX_CURSOR_PARTITIONS) } }, { authorization: `Bearer ${reader.key}` }, 1_500);
+      const stream = openSse(
+        server,
+        { query: LIVE_EVENTS, variables: { after: forgedCursor(MAX_CURSOR_PARTITIONS) } },
+        { authorization: `Bearer ${reader.key}` },
+        1_500,
+      );
       const ended = await stream.ended;
       // Still open when the client cut it: a live subscription, no error.
       expect(ended).toEqual({ status: 200, endedByServer: false });
@@ -289,7 +302,11 @@ describe('hostile transports with API keys on', () => {
     });
 
     it('SSE: a cursor that is megabytes of text is BAD_USER_INPUT before it is decoded', async () => {
-      const stream = openSse(server, { query: LIVE_EVENTS, variables: { after: 'A'.repeat(900_000) } }, { authorization: `Bearer ${reader.key}` });
+      const stream = openSse(
+        server,
+        { query: LIVE_EVENTS, variables: { after: 'A'.repeat(900_000) } },
+        { authorization: `Bearer ${reader.key}` },
+      );
       expect(await stream.ended).toEqual({ status: 200, endedByServer: true });
       expect(codesOf(stream.frames[0])).toEqual(['BAD_USER_INPUT']);
       expect(stream.frames[0]!.data).toContain('too long');
@@ -299,7 +316,9 @@ describe('hostile transports with API keys on', () => {
     it('graphql-ws: a cursor over 512 partitions is BAD_USER_INPUT, once, and the operation ends', async () => {
       const session = await openWs(server, { init: `Bearer ${reader.key}` });
       try {
-        session.socket.send(JSON.stringify({ id: 'forged', type: 'subscribe', payload: { query: LIVE_EVENTS, variables: { after: forgedCursor(1_200) } } }));
+        session.socket.send(
+          JSON.stringify({ id: 'forged', type: 'subscribe', payload: { query: LIVE_EVENTS, variables: { after: forgedCursor(1_200) } } }),
+        );
         const messages = await messagesUntilEnd(session, 'forged');
         expect(messages.map((m) => m.type)).toEqual(['next', 'complete']);
         expect(wsErrorCodes(messages[0]!)).toEqual(['BAD_USER_INPUT']);
@@ -318,7 +337,12 @@ describe('hostile transports with API keys on', () => {
       expect(await stream.ended).toEqual({ status: 200, endedByServer: true });
       expect(stream.frames.map((f) => f.event)).toEqual(['next', 'complete']);
       expect(codesOf(stream.frames[0])).toEqual(['UNAUTHENTICATED']);
-      expect(server.output().split('\n').filter((line) => line.includes('the API key has been revoked')).length).toBeLessThanOrEqual(1);
+      expect(
+        server
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('the API key has been revoked')).length,
+      ).toBeLessThanOrEqual(1);
       await expectHealthy(server);
     });
 
@@ -358,7 +382,7 @@ describe('hostile transports with API keys on', () => {
       await expectHealthy(server);
     });
 
-    it('closes a key\'s connection past MAX_WS_CONNECTIONS_PER_KEY with 4429', async () => {
+    it("closes a key's connection past MAX_WS_CONNECTIONS_PER_KEY with 4429", async () => {
       const own = await createKey(server, 'many-sockets', ['READ']);
       const sessions = [];
       try {
@@ -391,7 +415,9 @@ describe('hostile transports with API keys on', () => {
         }
         await waitForLiveSubscriptions(server.url, 5, { apiKey: own.key });
         // Nothing else was refused, and nothing more is open.
-        const late = await Promise.race([session.next(300), new Promise<null>((resolve) => setTimeout(() => resolve(null), 500))]).catch(() => null);
+        const late = await Promise.race([session.next(300), new Promise<null>((resolve) => setTimeout(() => resolve(null), 500))]).catch(
+          () => null,
+        );
         expect(wsErrorCodes(late)).toEqual([]);
         expect(refused).toHaveLength(7);
       } finally {
@@ -418,7 +444,10 @@ describe('hostile transports with API keys on', () => {
       const result = await fetch(server.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${reader.key}` },
-        body: JSON.stringify({ query: 'query($f: EventFilter) { events(filter: $f) { edges { cursor } } }', variables: { f: { typez: ['x'] } } }),
+        body: JSON.stringify({
+          query: 'query($f: EventFilter) { events(filter: $f) { edges { cursor } } }',
+          variables: { f: { typez: ['x'] } },
+        }),
       });
       const body = (await result.json()) as { errors: { message: string; extensions: { code: string } }[] };
       expect(body.errors.map((e) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
@@ -484,7 +513,10 @@ describe('open mode in a browser', () => {
   it.each([
     ['text/plain', ingest],
     ['application/x-www-form-urlencoded', `query=${encodeURIComponent(ingest)}`],
-    ['multipart/form-data; boundary=x', `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: ingest })}\r\n--x--\r\n`],
+    [
+      'multipart/form-data; boundary=x',
+      `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${JSON.stringify({ query: ingest })}\r\n--x--\r\n`,
+    ],
     ['application/graphql', ingest],
   ])('refuses a POST of %s with 415 UNSUPPORTED_MEDIA_TYPE', async (contentType, body) => {
     const answer = await rawHttp(server, { method: 'POST', headers: { host: `127.0.0.1:${port}`, 'content-type': contentType }, body });
@@ -513,14 +545,26 @@ describe('open mode in a browser', () => {
   });
 
   it('refuses a DNS-rebound Host with 403 HOST_NOT_ALLOWED, and serves the loopback names', async () => {
-    const rebound = await rawHttp(server, { method: 'POST', headers: { host: `evil.example:${port}`, origin: `http://evil.example:${port}`, 'content-type': 'application/json' }, body: json });
+    const rebound = await rawHttp(server, {
+      method: 'POST',
+      headers: { host: `evil.example:${port}`, origin: `http://evil.example:${port}`, 'content-type': 'application/json' },
+      body: json,
+    });
     expect({ status: rebound.status, code: errorCode(rebound.body) }).toEqual({ status: 403, code: 'HOST_NOT_ALLOWED' });
     // A name that is not this machine's, even without an Origin (a rebound page's fetch sends one anyway).
-    const named = await rawHttp(server, { method: 'POST', headers: { host: `streamlens.internal:${port}`, 'content-type': 'application/json' }, body: json });
+    const named = await rawHttp(server, {
+      method: 'POST',
+      headers: { host: `streamlens.internal:${port}`, 'content-type': 'application/json' },
+      body: json,
+    });
     expect({ status: named.status, code: errorCode(named.body) }).toEqual({ status: 403, code: 'HOST_NOT_ALLOWED' });
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
       // A same-origin page sends its own origin: served.
-      const answer = await rawHttp(server, { method: 'POST', headers: { host, origin: `http://${host}`, 'content-type': 'application/json' }, body: json });
+      const answer = await rawHttp(server, {
+        method: 'POST',
+        headers: { host, origin: `http://${host}`, 'content-type': 'application/json' },
+        body: json,
+      });
       expect({ host, status: answer.status, body: answer.body }).toEqual({ host, status: 200, body: '{"data":{"eventTypes":[]}}' });
     }
     await expectHealthy(server);
@@ -529,18 +573,31 @@ describe('open mode in a browser', () => {
   it('opens CORS to an origin named in CORS_ORIGINS, and only to it', async () => {
     const preflight = await rawHttp(server, {
       method: 'OPTIONS',
-      headers: { host: `127.0.0.1:${port}`, origin: PARTNER, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+      headers: {
+        host: `127.0.0.1:${port}`,
+        origin: PARTNER,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe(PARTNER);
     expect(preflight.headers['access-control-allow-credentials']).toBeUndefined();
-    const answer = await rawHttp(server, { method: 'POST', headers: { host: `127.0.0.1:${port}`, origin: PARTNER, 'content-type': 'application/json' }, body: json });
+    const answer = await rawHttp(server, {
+      method: 'POST',
+      headers: { host: `127.0.0.1:${port}`, origin: PARTNER, 'content-type': 'application/json' },
+      body: json,
+    });
     expect({ status: answer.status, allow: answer.headers['access-control-allow-origin'] }).toEqual({ status: 200, allow: PARTNER });
     await expectHealthy(server);
   });
 
   it('keeps GET queries read-only: a mutation over GET is 405', async () => {
-    const answer = await rawHttp(server, { method: 'GET', path: `/graphql?query=${encodeURIComponent(ingest)}`, headers: { host: `127.0.0.1:${port}`, accept: 'application/json' } });
+    const answer = await rawHttp(server, {
+      method: 'GET',
+      path: `/graphql?query=${encodeURIComponent(ingest)}`,
+      headers: { host: `127.0.0.1:${port}`, accept: 'application/json' },
+    });
     expect(answer.status).toBe(405);
     await expectHealthy(server);
   });
@@ -589,7 +646,11 @@ describe('persisted operations on every transport', () => {
   const arbitrary = 'mutation { ingest(events: [{ type: "smuggled" }]) { accepted } }';
 
   it('HTTP and graphql-ws refuse an arbitrary document with the same code', async () => {
-    const overHttp = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: arbitrary }) });
+    const overHttp = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: arbitrary }),
+    });
     const httpCode = errorCode(await overHttp.text());
     expect(httpCode).toBe('CANNOT_SEND_PQ_ID_AND_BODY');
     const session = await openWs(server, { init: null });
@@ -613,7 +674,11 @@ describe('persisted operations on every transport', () => {
       expect(await session.next()).toEqual({ id: 'by-id', type: 'next', payload: { data: { eventTypes: [] } } });
       expect(await session.next()).toEqual({ id: 'by-id', type: 'complete' });
       session.socket.send(
-        JSON.stringify({ id: 'by-hash', type: 'subscribe', payload: { query: '', extensions: { persistedQuery: { version: 1, sha256Hash: 'list-types' } } } }),
+        JSON.stringify({
+          id: 'by-hash',
+          type: 'subscribe',
+          payload: { query: '', extensions: { persistedQuery: { version: 1, sha256Hash: 'list-types' } } },
+        }),
       );
       expect(await session.next()).toEqual({ id: 'by-hash', type: 'next', payload: { data: { eventTypes: [] } } });
       expect(await session.next()).toEqual({ id: 'by-hash', type: 'complete' });

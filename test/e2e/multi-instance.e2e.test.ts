@@ -58,7 +58,9 @@ describe('two instances on the real servers', () => {
     }
     // Together the instances processed each record once (how they split it depends on when the
     // second one joined the consumer group).
-    const processed = await Promise.all([first, second].map(async (server) => (await query(server.url, ReadStreamStatusDocument)).streamStatus.processed));
+    const processed = await Promise.all(
+      [first, second].map(async (server) => (await query(server.url, ReadStreamStatusDocument)).streamStatus.processed),
+    );
     console.info(`records processed per instance: ${processed.join(' + ')}`);
     expect(processed[0]! + processed[1]!).toBe(24);
     events.stop();

@@ -100,7 +100,9 @@ describe('observability (embedded)', () => {
     await waitForProcessing(server.url);
     const from = new Date(Date.now() - 3_600_000).toISOString();
     const to = new Date(Date.now() + 60_000).toISOString();
-    const { series } = await query(server.url, ReadSeriesDocument, { query: { type: 'obs_click', value: 'ms', interval: 'MINUTE', from, to } });
+    const { series } = await query(server.url, ReadSeriesDocument, {
+      query: { type: 'obs_click', value: 'ms', interval: 'MINUTE', from, to },
+    });
     expect(series[0]!.points.reduce((n, p) => n + p.count, 0)).toBe(5);
 
     const { text, samples } = await scrape(server.baseUrl);
@@ -142,7 +144,11 @@ describe('observability (embedded)', () => {
     expect(valueOf(samples, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
 
     // The lag gauge follows the lag monitor, which samples twice a second.
-    await waitUntil(async () => valueOf((await scrape(server.baseUrl)).samples, 'streamlens_processing_lag_events') === 0, 5_000, 'lag gauge 0');
+    await waitUntil(
+      async () => valueOf((await scrape(server.baseUrl)).samples, 'streamlens_processing_lag_events') === 0,
+      5_000,
+      'lag gauge 0',
+    );
 
     live.stop();
     await waitForLiveSubscriptions(server.url, 0);
@@ -164,7 +170,11 @@ describe('observability (embedded)', () => {
     expect((await postGraphQL(server.url, ingest, { 'x-request-id': 'a b<script>' })).requestId).toMatch(UUID);
     expect((await postGraphQL(server.url, ingest, { 'x-request-id': 'x'.repeat(129) })).requestId).toMatch(UUID);
 
-    const badInput = await postGraphQL(server.url, { query: print(ListEventsDocument), variables: { after: 'not-a-cursor' } }, { 'x-request-id': 'test-bad-1' });
+    const badInput = await postGraphQL(
+      server.url,
+      { query: print(ListEventsDocument), variables: { after: 'not-a-cursor' } },
+      { 'x-request-id': 'test-bad-1' },
+    );
     expect(badInput.result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(badInput.requestId).toBe('test-bad-1');
 
@@ -228,7 +238,11 @@ describe('masked errors (embedded, in-process)', () => {
   });
 
   it('answers INTERNAL_SERVER_ERROR with the error id and the request id, both in the log line', async () => {
-    const { requestId, result } = await postGraphQL(app.server.url, { query: print(ListEventsDocument), variables: {} }, { 'x-request-id': 'test-err-1' });
+    const { requestId, result } = await postGraphQL(
+      app.server.url,
+      { query: print(ListEventsDocument), variables: {} },
+      { 'x-request-id': 'test-err-1' },
+    );
     expect(requestId).toBe('test-err-1');
     const extensions = result.errors?.[0]?.extensions;
     expect(extensions).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', requestId: 'test-err-1', errorId: expect.stringMatching(UUID) });
@@ -238,7 +252,13 @@ describe('masked errors (embedded, in-process)', () => {
 
     // The failure is timed as an error outcome of the port.
     const { samples } = await scrape(app.server.url.replace(/\/graphql$/, ''));
-    expect(valueOf(samples, 'streamlens_store_operation_duration_seconds_count', { port: 'event_store', operation: 'listEvents', outcome: 'error' })).toBe(1);
+    expect(
+      valueOf(samples, 'streamlens_store_operation_duration_seconds_count', {
+        port: 'event_store',
+        operation: 'listEvents',
+        outcome: 'error',
+      }),
+    ).toBe(1);
   });
 
   it('names the request id in a masked error over graphql-ws too', async () => {

@@ -14,7 +14,10 @@ import { IngestDocument, ListEventTypesDocument, ReadSeriesDocument, ReadTopDocu
 
 async function post(server: TestServer, body: unknown) {
   const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] },
+  };
 }
 
 describe('production exposure', () => {
@@ -97,8 +100,14 @@ describe('result cache', () => {
     expect(await cacheCounter('hits', 'series')).toBe(1);
 
     const top = { type: 'cached', by: 'country', value: 'v', from: iso(old), to: iso(old + 60_000) };
-    expect((await query(server.url, ReadTopDocument, { query: top })).top).toEqual([{ key: 'DE', count: 1, sum: 3 }, { key: 'NL', count: 1, sum: 2 }]);
-    expect((await query(server.url, ReadTopDocument, { query: top })).top).toEqual([{ key: 'DE', count: 1, sum: 3 }, { key: 'NL', count: 1, sum: 2 }]);
+    expect((await query(server.url, ReadTopDocument, { query: top })).top).toEqual([
+      { key: 'DE', count: 1, sum: 3 },
+      { key: 'NL', count: 1, sum: 2 },
+    ]);
+    expect((await query(server.url, ReadTopDocument, { query: top })).top).toEqual([
+      { key: 'DE', count: 1, sum: 3 },
+      { key: 'NL', count: 1, sum: 2 },
+    ]);
     expect(await cacheCounter('hits', 'top')).toBe(1);
 
     // A range that is not all final is never cached: it always shows the newest events.

@@ -14,7 +14,8 @@ describe.each(BACKENDS)('limits on %s', (backend) => {
   let first: TestServer;
   let second: TestServer | null = null;
   const key = async (server: TestServer, name: string): Promise<Credentials> => ({
-    apiKey: (await query(server.url, CreateApiKeyDocument, { tenant: 'limited', scopes: ['INGEST', 'READ'], name }, { apiKey: ADMIN_KEY })).createApiKey.key,
+    apiKey: (await query(server.url, CreateApiKeyDocument, { tenant: 'limited', scopes: ['INGEST', 'READ'], name }, { apiKey: ADMIN_KEY }))
+      .createApiKey.key,
   });
 
   beforeAll(async () => {
@@ -36,7 +37,9 @@ describe.each(BACKENDS)('limits on %s', (backend) => {
     // 1,500 events against a bucket of 200 that regains 200 a second.
     const started = performance.now();
     const answers = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => execute((i % 2 === 1 && second ? second : first).url, IngestDocument, { events: batch(150, `a${i}`) }, credentials)),
+      Array.from({ length: 10 }, (_, i) =>
+        execute((i % 2 === 1 && second ? second : first).url, IngestDocument, { events: batch(150, `a${i}`) }, credentials),
+      ),
     );
     const seconds = (performance.now() - started) / 1000;
     const accepted = answers.flatMap((answer) => (answer.data ? [answer.data.ingest.accepted] : []));

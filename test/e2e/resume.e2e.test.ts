@@ -53,7 +53,7 @@ describe.each(BACKENDS)('resuming event subscriptions on %s', (backend) => {
     await waitForLiveSubscriptions(server.url, 0);
   });
 
-  it('subscribes from a query\'s streamCursor without a gap', async () => {
+  it("subscribes from a query's streamCursor without a gap", async () => {
     await ingest('snapshot', ids('s', 0, 5));
     await waitForProcessing(server.url);
     const snapshot = await query(server.url, ListEventsDocument, { filter: { types: ['snapshot'] } });

@@ -17,11 +17,19 @@ describe('graceful shutdown', () => {
       // A raw graphql-ws conversation, to see the close code and reason the server sends.
       const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
       const received: string[] = [];
-      const closedWith = new Promise<[number, string]>((resolve) => socket.on('close', (code, reason) => resolve([code, reason.toString()])));
+      const closedWith = new Promise<[number, string]>((resolve) =>
+        socket.on('close', (code, reason) => resolve([code, reason.toString()])),
+      );
       socket.on('message', (data) => {
         const message = JSON.parse(data.toString()) as { type: string; payload?: { data?: { events: { node: { id: string } } } } };
         if (message.type === 'connection_ack') {
-          socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: print(LiveEventsDocument), variables: { filter: { types: ['shutdown'] } } } }));
+          socket.send(
+            JSON.stringify({
+              id: '1',
+              type: 'subscribe',
+              payload: { query: print(LiveEventsDocument), variables: { filter: { types: ['shutdown'] } } },
+            }),
+          );
         }
         if (message.type === 'next') received.push(message.payload!.data!.events.node.id);
         if (message.type === 'error') received.push(`error: ${JSON.stringify(message.payload)}`);
@@ -32,7 +40,9 @@ describe('graceful shutdown', () => {
 
       // SIGTERM lands while batches are in flight: each either answers ACCEPTED (durable) or is
       // refused as a whole.
-      const batches = Array.from({ length: 6 }, (_, b) => Array.from({ length: 1000 }, (_, i) => ({ id: `s-${b}-${i}`, type: 'shutdown' })));
+      const batches = Array.from({ length: 6 }, (_, b) =>
+        Array.from({ length: 1000 }, (_, i) => ({ id: `s-${b}-${i}`, type: 'shutdown' })),
+      );
       const answers = batches.map((events) => execute(server.url, IngestDocument, { events }).catch(() => null));
       await new Promise((resolve) => setTimeout(resolve, 15));
       const exitCode = await server.stop();

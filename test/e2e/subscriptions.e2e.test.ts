@@ -7,14 +7,7 @@ import type { Client as WsClient } from 'graphql-ws';
 import { parse } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { BACKENDS, startServer, type TestServer } from '../support/server.ts';
-import {
-  query,
-  sseClient,
-  subscribe,
-  waitForLiveSubscriptions,
-  waitForProcessing,
-  wsClient,
-} from '../support/clients.ts';
+import { query, sseClient, subscribe, waitForLiveSubscriptions, waitForProcessing, wsClient } from '../support/clients.ts';
 import {
   IngestDocument,
   LiveEventsDocument,
@@ -27,10 +20,7 @@ import {
 /** Each delivered event with its type's catalog entry, as it stands when the event is delivered. */
 const LiveEventsWithTypeInfo = parse(
   'subscription LiveEventsWithTypeInfo($filter: EventFilter) { events(filter: $filter) { node { id typeInfo { count lastSeen } } } }',
-) as TypedDocumentNode<
-  { events: { node: { id: string; typeInfo: { count: number; lastSeen: string } | null } } },
-  { filter: EventFilter }
->;
+) as TypedDocumentNode<{ events: { node: { id: string; typeInfo: { count: number; lastSeen: string } | null } } }, { filter: EventFilter }>;
 
 describe.each(BACKENDS)('subscriptions on %s', (backend) => {
   let server: TestServer;
@@ -80,7 +70,11 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
       const sse = sseClient(server.url);
       const live = await subscribe(sse, LiveEventsDocument, { filter: { types: ['sse_view'] } });
       await waitForLiveSubscriptions(server.url, 1);
-      await ingest([{ id: 'sse-1', type: 'sse_view' }, { id: 'sse-x', type: 'sse_other' }, { id: 'sse-2', type: 'sse_view' }]);
+      await ingest([
+        { id: 'sse-1', type: 'sse_view' },
+        { id: 'sse-x', type: 'sse_other' },
+        { id: 'sse-2', type: 'sse_view' },
+      ]);
       await live.waitFor(2);
       await waitForProcessing(server.url);
       expect(live.items.map((item) => item.events.node.id)).toEqual(['sse-1', 'sse-2']);
@@ -93,14 +87,17 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
       await waitForLiveSubscriptions(server.url, 1);
       await ingest([{ id: 'dup-1', type: 'dup_push' }]);
       await live.waitFor(1);
-      await ingest([{ id: 'dup-1', type: 'dup_push' }, { id: 'dup-2', type: 'dup_push' }]);
+      await ingest([
+        { id: 'dup-1', type: 'dup_push' },
+        { id: 'dup-2', type: 'dup_push' },
+      ]);
       await live.waitFor(2);
       await waitForProcessing(server.url);
       expect(live.items.map((item) => item.events.node.id)).toEqual(['dup-1', 'dup-2']);
       live.stop();
     });
 
-    it('resolves each delivered event\'s typeInfo as the catalog stands then, not as it stood when the subscription opened', async () => {
+    it("resolves each delivered event's typeInfo as the catalog stands then, not as it stood when the subscription opened", async () => {
       const live = await subscribe(ws, LiveEventsWithTypeInfo, { filter: { types: ['ti_tick'] } });
       await waitForLiveSubscriptions(server.url, 1);
       // One at a time: the catalog counts each event before the event is published.
@@ -127,7 +124,9 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
       const live = await subscribe(ws, LiveSeriesDocument, {
         query: { type: 'live_purchase', value: 'amount', interval: 'MINUTE', groupBy: 'country' },
       });
-      const other = await subscribe(ws, LiveSeriesDocument, { query: { type: 'live_purchase', interval: 'MINUTE', dimensions: { country: 'FR' } } });
+      const other = await subscribe(ws, LiveSeriesDocument, {
+        query: { type: 'live_purchase', interval: 'MINUTE', dimensions: { country: 'FR' } },
+      });
       await waitForLiveSubscriptions(server.url, 2);
 
       await ingest([
@@ -149,7 +148,9 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
       await ingest([{ id: 'lp-late', type: 'live_purchase', timestamp: at(1_000), dimensions: { country: 'NL' }, values: { amount: 4 } }]);
       await waitForProcessing(server.url);
       await expect.poll(() => latest().get(`NL@${at(0)}`)?.point.count, { timeout: 10_000 }).toBe(1);
-      await ingest([{ id: 'lp-late-2', type: 'live_purchase', timestamp: at(2_000), dimensions: { country: 'NL' }, values: { amount: 6 } }]);
+      await ingest([
+        { id: 'lp-late-2', type: 'live_purchase', timestamp: at(2_000), dimensions: { country: 'NL' }, values: { amount: 6 } },
+      ]);
       await expect.poll(() => latest().get(`NL@${at(0)}`)?.point.sum, { timeout: 10_000 }).toBe(10);
       expect(latest().get(`NL@${at(0)}`)!.point.count).toBe(2);
       expect(latest().get(`NL@${at(0)}`)!.watermark).not.toBeNull();
@@ -194,11 +195,14 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
       const sse = sseClient(server.url);
       const live = await subscribe(sse, LiveSeriesDocument, { query: { type: 'sse_series', interval: 'HOUR' } });
       await waitForLiveSubscriptions(server.url, 1);
-      await ingest([{ id: 'ss-1', type: 'sse_series', timestamp: at(0) }, { id: 'ss-2', type: 'sse_series', timestamp: at(1) }]);
+      await ingest([
+        { id: 'ss-1', type: 'sse_series', timestamp: at(0) },
+        { id: 'ss-2', type: 'sse_series', timestamp: at(1) },
+      ]);
       await waitForProcessing(server.url);
       await expect.poll(() => live.items.at(-1)?.series.point.count, { timeout: 10_000 }).toBe(2);
       expect(live.items.at(-1)!.series.group).toBeNull();
-      expect(live.items.at(-1)!.series.point.start).toBe(new Date(Math.floor((minute) / 3_600_000) * 3_600_000).toISOString());
+      expect(live.items.at(-1)!.series.point.start).toBe(new Date(Math.floor(minute / 3_600_000) * 3_600_000).toISOString());
       live.stop();
       sse.dispose();
     });

@@ -46,7 +46,10 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
     ] as const) {
       keys[name] = (await query(server.url, CreateApiKeyDocument, { tenant, scopes: [...scopes], name }, admin)).createApiKey.key;
     }
-    for (const [name, country] of [['a', 'NL'], ['b', 'DE']] as const) {
+    for (const [name, country] of [
+      ['a', 'NL'],
+      ['b', 'DE'],
+    ] as const) {
       const events = Array.from({ length: 3 }, (_, i) => ({ id: `shared-${i}`, type: 'visit', dimensions: { country }, values: { n: i } }));
       expect((await query(server.url, IngestDocument, { events }, as(name))).ingest.accepted).toBe(3);
     }
@@ -77,7 +80,10 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
   });
 
   it('keeps each tenant to its own data in every query, filter and cursor', async () => {
-    for (const [name, country] of [['a', 'NL'], ['b', 'DE']] as const) {
+    for (const [name, country] of [
+      ['a', 'NL'],
+      ['b', 'DE'],
+    ] as const) {
       const events = await query(server.url, ListEventsDocument, { filter: { types: ['visit'] } }, as(name));
       expect(events.events.edges.map((e) => [e.node.id, e.node.dimensions.country])).toEqual([
         ['shared-2', country],
@@ -85,7 +91,12 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
         ['shared-0', country],
       ]);
       expect((await query(server.url, ReadEventDocument, { id: 'shared-1' }, as(name))).event!.dimensions).toEqual({ country });
-      const { series } = await query(server.url, ReadSeriesDocument, { query: { type: 'visit', value: 'n', interval: 'DAY', from, to, groupBy: 'country' } }, as(name));
+      const { series } = await query(
+        server.url,
+        ReadSeriesDocument,
+        { query: { type: 'visit', value: 'n', interval: 'DAY', from, to, groupBy: 'country' } },
+        as(name),
+      );
       expect(series.map((s) => [s.group, s.points.reduce((n, p) => n + p.count, 0)])).toEqual([[country, 3]]);
       const { top } = await query(server.url, ReadTopDocument, { query: { type: 'visit', by: 'country', from, to } }, as(name));
       expect(top).toEqual([{ key: country, count: 3, sum: null }]);
@@ -97,7 +108,12 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
     // pages is only a position in time: used by tenant b, it pages through b's own events
     // older than that position (b ingested after a, so none).
     const aPage = await query(server.url, ListEventsDocument, { filter: { types: ['visit'] }, first: 3 }, as('a'));
-    const bWithACursor = await query(server.url, ListEventsDocument, { filter: { types: ['visit'] }, after: aPage.events.pageInfo.endCursor }, as('b'));
+    const bWithACursor = await query(
+      server.url,
+      ListEventsDocument,
+      { filter: { types: ['visit'] }, after: aPage.events.pageInfo.endCursor },
+      as('b'),
+    );
     expect(bWithACursor.events.edges).toEqual([]);
     expect((await query(server.url, ListEventsDocument, { filter: { dimensions: { country: 'NL' } } }, as('b'))).events.edges).toEqual([]);
   });
@@ -166,7 +182,12 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
   });
 
   it('stops a revoked key at once, and ends the subscriptions opened with it', async () => {
-    const created = await query(server.url, CreateApiKeyDocument, { tenant: 'tenant-a', scopes: ['READ', 'INGEST'], name: 'temporary' }, as('aAdmin'));
+    const created = await query(
+      server.url,
+      CreateApiKeyDocument,
+      { tenant: 'tenant-a', scopes: ['READ', 'INGEST'], name: 'temporary' },
+      as('aAdmin'),
+    );
     const temporary: Credentials = { apiKey: created.createApiKey.key };
     const ws = wsClient(server.wsUrl, temporary);
     try {
@@ -197,7 +218,16 @@ describe('open mode', () => {
       }
       const refused = spawnSync(process.execPath, ['src/main.ts'], {
         cwd: root,
-        env: { ...process.env, HOST: '0.0.0.0', PORT: '0', DATA_DIR: dataDir, KAFKA_BROKERS: '', MONGODB_URL: '', CASSANDRA_CONTACT_POINTS: '', REDIS_URL: '' },
+        env: {
+          ...process.env,
+          HOST: '0.0.0.0',
+          PORT: '0',
+          DATA_DIR: dataDir,
+          KAFKA_BROKERS: '',
+          MONGODB_URL: '',
+          CASSANDRA_CONTACT_POINTS: '',
+          REDIS_URL: '',
+        },
         encoding: 'utf8',
         timeout: 20_000,
       });
@@ -212,7 +242,11 @@ describe('open mode', () => {
     const dataDir = newDataDir();
     try {
       const env = { ...process.env, DATA_DIR: dataDir, MONGODB_URL: '' };
-      const created = spawnSync(process.execPath, ['src/cli/keys.ts', 'create', '--tenant', 'cli', '--scopes', 'READ,INGEST'], { cwd: root, env, encoding: 'utf8' });
+      const created = spawnSync(process.execPath, ['src/cli/keys.ts', 'create', '--tenant', 'cli', '--scopes', 'READ,INGEST'], {
+        cwd: root,
+        env,
+        encoding: 'utf8',
+      });
       expect(created.status).toBe(0);
       const key = created.stdout.trim();
       expect(key).toMatch(/^sl_[A-Za-z0-9]{16}_[A-Za-z0-9_-]{43}$/);

@@ -8,7 +8,15 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { newDataDir, realServerEnv, removeDataDir, startServer, type TestServer } from '../support/server.ts';
 import { sseClient, subscribe, waitForLiveSubscriptions, waitForProcessing, waitUntil } from '../support/clients.ts';
-import { expectExactlyOnce, newLedger, readStreamStatus, resendUnanswered, sendUntilAccepted, sustainIngest, type IngestShape } from '../support/exactly-once.ts';
+import {
+  expectExactlyOnce,
+  newLedger,
+  readStreamStatus,
+  resendUnanswered,
+  sendUntilAccepted,
+  sustainIngest,
+  type IngestShape,
+} from '../support/exactly-once.ts';
 import { assertRestartable, ensureServiceUp, restartService, type RestartableService } from '../support/service-restarts.ts';
 import { LiveEventsDocument } from '../generated/operations.ts';
 
@@ -91,7 +99,11 @@ it('keeps exactly-once and recovers readiness across a Kafka broker restart and 
       const unavailableBefore = ledger.unavailableAnswers;
       const restartBegan = performance.now();
       restartedMs[service] = await restartService(service);
-      await waitUntil(async () => readiness.lastStatus() === 200 && readiness.samples.at(-1)!.at > restartBegan + restartedMs[service]!, RECOVERY_TIMEOUT_MS, `/ready 200 after the ${service} restart`);
+      await waitUntil(
+        async () => readiness.lastStatus() === 200 && readiness.samples.at(-1)!.at > restartBegan + restartedMs[service]!,
+        RECOVERY_TIMEOUT_MS,
+        `/ready 200 after the ${service} restart`,
+      );
       readyAgainMs[service] = performance.now() - restartBegan;
       notReadyMs[service] = readiness.notReadyMsSince(restartBegan);
       unavailableDuring[service] = ledger.unavailableAnswers - unavailableBefore;

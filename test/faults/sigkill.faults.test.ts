@@ -10,7 +10,14 @@
 import { afterAll, expect, it } from 'vitest';
 import { newDataDir, realServerEnv, removeDataDir, startServer } from '../support/server.ts';
 import { waitForProcessing } from '../support/clients.ts';
-import { expectExactlyOnce, newLedger, readStreamStatus, resendUnanswered, sustainIngest, type IngestShape } from '../support/exactly-once.ts';
+import {
+  expectExactlyOnce,
+  newLedger,
+  readStreamStatus,
+  resendUnanswered,
+  sustainIngest,
+  type IngestShape,
+} from '../support/exactly-once.ts';
 
 const ROUNDS = 10;
 /** About 750 events a second: well within what the processor keeps up with on this 2-core machine. */

@@ -9,7 +9,9 @@ export function fuzzSettings(file: string, defaults: { seed: number; runs: numbe
   const seed = process.env.FUZZ_SEED === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED ?? defaults.seed);
   const numRuns = Number(process.env.FUZZ_RUNS ?? defaults.runs);
   if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(numRuns) || numRuns < 1) {
-    throw new Error(`FUZZ_SEED must be a whole number or "random", and FUZZ_RUNS a whole number above 0 (got ${process.env.FUZZ_SEED}, ${process.env.FUZZ_RUNS})`);
+    throw new Error(
+      `FUZZ_SEED must be a whole number or "random", and FUZZ_RUNS a whole number above 0 (got ${process.env.FUZZ_SEED}, ${process.env.FUZZ_RUNS})`,
+    );
   }
   console.log(`fuzz ${file}: seed ${seed}, ${numRuns} runs per property (replay with FUZZ_SEED=${seed} FUZZ_RUNS=${numRuns})`);
   return { seed, numRuns };

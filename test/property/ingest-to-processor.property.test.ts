@@ -39,18 +39,36 @@ const text = (value: string): Json => raw(JSON.stringify(value));
 const object = (entries: [string, Json][]): Json => raw(`{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v.json}`).join(',')}}`);
 const array = (items: Json[]): Json => raw(`[${items.map((i) => i.json).join(',')}]`);
 
-const PROTOTYPE_NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', 'isPrototypeOf', '__defineGetter__', 'prototype'];
+const PROTOTYPE_NAMES = [
+  'constructor',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  '__proto__',
+  'isPrototypeOf',
+  '__defineGetter__',
+  'prototype',
+];
 /** Any UTF-16 code unit, so lone surrogates and control characters come up often. */
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((unit) => String.fromCharCode(unit));
 const hostileString = fc.oneof(
   fc.constantFrom(...PROTOTYPE_NAMES, '', 'a.b', '$gt', 'x\u0000y', '\ud800', 'sur-\udfff', '\u202e', 'ok_key'),
-  fc.array(fc.oneof(codeUnit, fc.constantFrom('\ud83d', '\ude00', '\u0000', '\u001b', 'a', '_')), { maxLength: 12 }).map((units) => units.join('')),
+  fc
+    .array(fc.oneof(codeUnit, fc.constantFrom('\ud83d', '\ude00', '\u0000', '\u001b', 'a', '_')), { maxLength: 12 })
+    .map((units) => units.join('')),
   fc.string({ maxLength: 12 }),
 );
 /** Keys: mostly names ingest accepts (so events get through to the processor), often hostile. */
-const key = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...PROTOTYPE_NAMES, 'country', 'plan', 'n', 'ms') }, { weight: 1, arbitrary: hostileString });
+const key = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...PROTOTYPE_NAMES, 'country', 'plan', 'n', 'ms') },
+  { weight: 1, arbitrary: hostileString },
+);
 const finiteNumber = fc.double({ noNaN: true, noDefaultInfinity: true });
-const scalar: fc.Arbitrary<Json> = fc.oneof(hostileString.map(text), finiteNumber.map((n) => raw(JSON.stringify(n))), fc.boolean().map((b) => raw(String(b))));
+const scalar: fc.Arbitrary<Json> = fc.oneof(
+  hostileString.map(text),
+  finiteNumber.map((n) => raw(JSON.stringify(n))),
+  fc.boolean().map((b) => raw(String(b))),
+);
 const flatMap = (value: fc.Arbitrary<Json>) => fc.array(fc.tuple(key, value), { maxLength: 5 }).map(object);
 const nested: fc.Arbitrary<Json> = fc.letrec<{ node: Json }>((tie) => ({
   node: fc.oneof(
@@ -115,7 +133,14 @@ describe('ingest to processor, with arbitrary events', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'streamlens-property-'));
     // One failed delivery before isolation: the property is about the outcome, not the patience.
-    const loaded = loadConfig({ DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', PROCESSING_MAX_ATTEMPTS: '1', INGEST_RATE_PER_KEY: '100000000', QUERY_RATE_PER_KEY: '1000000' });
+    const loaded = loadConfig({
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      PROCESSING_MAX_ATTEMPTS: '1',
+      INGEST_RATE_PER_KEY: '100000000',
+      QUERY_RATE_PER_KEY: '1000000',
+    });
     if (!loaded.ok) throw new Error(loaded.problems.join('; '));
     const silent = { info() {}, warn() {}, error() {} };
     app = await startApp(
@@ -139,56 +164,68 @@ describe('ingest to processor, with arbitrary events', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('counts every accepted event or sets it aside with a reason, and never stalls', async () => {
-    let sentinels = 0;
-    /** What became of the accepted events, printed at the end: the size of the run. */
-    const outcomes = new Map<string, number>();
-    await fc.assert(
-      fc.asyncProperty(fc.array(eventInput, { minLength: 1, maxLength: 6 }), async (events) => {
-        const call = (sentinels += 1);
-        const before = await countsByType();
-        // Ids unique to this call (hostile after the prefix), so the counts of each call can be checked exactly.
-        const inputs = events.map((e) => object([...(e.id === null ? [] : [['id', text(`c${call}-${e.id}`)] as [string, Json]]), ['type', text(e.type)], ...e.fields]));
-        const answer = await post(`{"query":${JSON.stringify(INGEST)},"variables":{"events":${array(inputs).json}}}`);
-        // A whole call may be refused (a value the JSONObject scalar rejects): then nothing was accepted.
-        const acks: { id: string | null; status: string }[] = answer.data?.ingest?.acks ?? [];
-        if (!answer.data) expect(answer.errors?.[0]?.extensions?.code).toBeTypeOf('string');
-        const accepted = new Set(acks.filter((ack) => ack.status === 'ACCEPTED').map((ack) => ack.id!));
+  it(
+    'counts every accepted event or sets it aside with a reason, and never stalls',
+    async () => {
+      let sentinels = 0;
+      /** What became of the accepted events, printed at the end: the size of the run. */
+      const outcomes = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(fc.array(eventInput, { minLength: 1, maxLength: 6 }), async (events) => {
+          const call = (sentinels += 1);
+          const before = await countsByType();
+          // Ids unique to this call (hostile after the prefix), so the counts of each call can be checked exactly.
+          const inputs = events.map((e) =>
+            object([...(e.id === null ? [] : [['id', text(`c${call}-${e.id}`)] as [string, Json]]), ['type', text(e.type)], ...e.fields]),
+          );
+          const answer = await post(`{"query":${JSON.stringify(INGEST)},"variables":{"events":${array(inputs).json}}}`);
+          // A whole call may be refused (a value the JSONObject scalar rejects): then nothing was accepted.
+          const acks: { id: string | null; status: string }[] = answer.data?.ingest?.acks ?? [];
+          if (!answer.data) expect(answer.errors?.[0]?.extensions?.code).toBeTypeOf('string');
+          const accepted = new Set(acks.filter((ack) => ack.status === 'ACCEPTED').map((ack) => ack.id!));
 
-        const sentinel = `sentinel-${call}`;
-        const sent = await graphql(INGEST, { events: [{ id: sentinel, type: 'sentinel' }] });
-        expect(sent.data.ingest.acks[0].status).toBe('ACCEPTED');
-        const deadline = Date.now() + SENTINEL_TIMEOUT_MS;
-        while ((await countsByType()).get('sentinel') !== call) {
-          if (Date.now() > deadline) throw new Error(`processing stalled: ${sentinel} was not counted within ${SENTINEL_TIMEOUT_MS} ms`);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
+          const sentinel = `sentinel-${call}`;
+          const sent = await graphql(INGEST, { events: [{ id: sentinel, type: 'sentinel' }] });
+          expect(sent.data.ingest.acks[0].status).toBe('ACCEPTED');
+          const deadline = Date.now() + SENTINEL_TIMEOUT_MS;
+          while ((await countsByType()).get('sentinel') !== call) {
+            if (Date.now() > deadline) throw new Error(`processing stalled: ${sentinel} was not counted within ${SENTINEL_TIMEOUT_MS} ms`);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
 
-        const quarantined = new Set<string>((await graphql(QUARANTINE)).data.quarantine.edges.map((e: { node: { id: string } }) => e.node.id));
-        const setAside = new Map<string, { reason: string; error: string }>(
-          (await graphql(SET_ASIDE)).data.setAsideRecords.edges.map((e: { node: { eventId: string; reason: string; error: string } }) => [e.node.eventId, e.node]),
-        );
-        const expectedDelta = new Map<string, number>();
-        for (const id of accepted) {
-          // Counted: stored with the occurrence that owns the id (the first one that could be
-          // counted: an occurrence set aside frees the id for a later one, a client's retry).
-          const type = await storedType(id);
-          const entry = setAside.get(id.toWellFormed());
-          const outcome = type !== null ? 'counted' : quarantined.has(id) ? 'quarantined' : entry ? `set aside (${entry.reason})` : 'lost';
-          expect(outcome, `accepted event ${JSON.stringify(id)}`).not.toBe('lost');
-          if (entry) expect(entry.error.length).toBeGreaterThan(0);
-          if (type !== null) expectedDelta.set(type, (expectedDelta.get(type) ?? 0) + 1);
-          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-        }
-        // Counted means in the rollups, exactly once: each type's count grew by its counted events.
-        const after = await countsByType();
-        for (const type of new Set([...expectedDelta.keys(), ...after.keys()])) {
-          if (type === 'sentinel') continue;
-          expect((after.get(type) ?? 0) - (before.get(type) ?? 0), `count of type ${type}`).toBe(expectedDelta.get(type) ?? 0);
-        }
-      }),
-      { seed, numRuns, endOnFailure: true },
-    );
-    console.log(`fuzz: ${sentinels} ingest calls; accepted events: ${JSON.stringify(Object.fromEntries(outcomes))}`);
-  }, Math.max(60_000, numRuns * SENTINEL_TIMEOUT_MS));
+          const quarantined = new Set<string>(
+            (await graphql(QUARANTINE)).data.quarantine.edges.map((e: { node: { id: string } }) => e.node.id),
+          );
+          const setAside = new Map<string, { reason: string; error: string }>(
+            (await graphql(SET_ASIDE)).data.setAsideRecords.edges.map((e: { node: { eventId: string; reason: string; error: string } }) => [
+              e.node.eventId,
+              e.node,
+            ]),
+          );
+          const expectedDelta = new Map<string, number>();
+          for (const id of accepted) {
+            // Counted: stored with the occurrence that owns the id (the first one that could be
+            // counted: an occurrence set aside frees the id for a later one, a client's retry).
+            const type = await storedType(id);
+            const entry = setAside.get(id.toWellFormed());
+            const outcome =
+              type !== null ? 'counted' : quarantined.has(id) ? 'quarantined' : entry ? `set aside (${entry.reason})` : 'lost';
+            expect(outcome, `accepted event ${JSON.stringify(id)}`).not.toBe('lost');
+            if (entry) expect(entry.error.length).toBeGreaterThan(0);
+            if (type !== null) expectedDelta.set(type, (expectedDelta.get(type) ?? 0) + 1);
+            outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+          }
+          // Counted means in the rollups, exactly once: each type's count grew by its counted events.
+          const after = await countsByType();
+          for (const type of new Set([...expectedDelta.keys(), ...after.keys()])) {
+            if (type === 'sentinel') continue;
+            expect((after.get(type) ?? 0) - (before.get(type) ?? 0), `count of type ${type}`).toBe(expectedDelta.get(type) ?? 0);
+          }
+        }),
+        { seed, numRuns, endOnFailure: true },
+      );
+      console.log(`fuzz: ${sentinels} ingest calls; accepted events: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    },
+    Math.max(60_000, numRuns * SENTINEL_TIMEOUT_MS),
+  );
 });

@@ -14,7 +14,15 @@ import { MAP_KEY_PATTERN } from '../../src/domain/event-rules.ts';
 import { validateEvent, type EventInput, type IngestErrorCode } from '../../src/ingest/validate-event.ts';
 import { decodeLogRecord, encodeLogRecord } from '../../src/domain/log-record.ts';
 import { mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
-import { addEvent, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats, type Aggregate } from '../../src/domain/rollup.ts';
+import {
+  addEvent,
+  decodeAggregate,
+  emptyAggregate,
+  encodeAggregate,
+  mergeInto,
+  pointStats,
+  type Aggregate,
+} from '../../src/domain/rollup.ts';
 import type { AcceptedEvent } from '../../src/domain/event.ts';
 import { fuzzSettings } from './fuzz-settings.ts';
 
@@ -22,7 +30,15 @@ import { fuzzSettings } from './fuzz-settings.ts';
 const options = fuzzSettings('poison-events', { seed: 20261127, runs: 300 });
 
 const PROTOTYPE_MEMBERS = Object.getOwnPropertyNames(Object.prototype);
-const CODES: IngestErrorCode[] = ['INVALID_ID', 'INVALID_TYPE', 'INVALID_TIMESTAMP', 'INVALID_SOURCE', 'INVALID_DIMENSIONS', 'INVALID_VALUES', 'INVALID_PROPERTIES'];
+const CODES: IngestErrorCode[] = [
+  'INVALID_ID',
+  'INVALID_TYPE',
+  'INVALID_TIMESTAMP',
+  'INVALID_SOURCE',
+  'INVALID_DIMENSIONS',
+  'INVALID_VALUES',
+  'INVALID_PROPERTIES',
+];
 
 /** One UTF-16 unit or code point of a hostile string: lone surrogates, controls, store syntax, emoji, ASCII. */
 const hostileUnit = fc.oneof(
@@ -73,28 +89,51 @@ const context = {
 const mostly = <T, U = T>(usual: fc.Arbitrary<T>, hostile: fc.Arbitrary<U>): fc.Arbitrary<T | U> =>
   fc.oneof({ weight: 12, arbitrary: usual }, { weight: 1, arbitrary: hostile });
 /** Well-formed text, controls and emoji included. */
-const text = fc.string({ unit: fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 })), maxLength: 12 });
+const text = fc.string({
+  unit: fc.oneof(
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+    fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
+  ),
+  maxLength: 12,
+});
 const anyString = mostly(text, hostileString);
 const anyKey = mostly(validKey, hostileKey);
 const map = <T>(value: fc.Arbitrary<T>) => fc.array(fc.tuple(anyKey, value), { maxLength: 6 }).map(objectOf);
 
-const number = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer({ min: -1_000, max: 1_000 }), fc.constantFrom(-0, 0.5, 1e308));
+const number = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer({ min: -1_000, max: 1_000 }),
+  fc.constantFrom(-0, 0.5, 1e308),
+);
 const anyNumber = mostly(number, fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY));
-const properties = fc.jsonValue({ maxDepth: 4, stringUnit: fc.oneof({ weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) }, { weight: 1, arbitrary: hostileUnit }) }).map(withoutNegativeZero);
+const properties = fc
+  .jsonValue({
+    maxDepth: 4,
+    stringUnit: fc.oneof(
+      { weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
+      { weight: 1, arbitrary: hostileUnit },
+    ),
+  })
+  .map(withoutNegativeZero);
 
 const hostileEvent: fc.Arbitrary<EventInput> = fc.record(
   {
     id: fc.option(mostly(fc.stringMatching(/^[a-z0-9-]{1,20}$/), hostileString), { nil: null }),
     type: mostly(fc.constantFrom('page_view', 'constructor', 'toString', '__proto__', '_bsontype'), hostileString),
-    timestamp: fc.option(mostly(fc.integer({ min: 0, max: context.receivedAt }), fc.constantFrom(-1, Number.NaN, 4_102_444_800_000)).map((ms) => new Date(ms)), { nil: null }),
+    timestamp: fc.option(
+      mostly(fc.integer({ min: 0, max: context.receivedAt }), fc.constantFrom(-1, Number.NaN, 4_102_444_800_000)).map((ms) => new Date(ms)),
+      { nil: null },
+    ),
     source: fc.option(anyString, { nil: null }),
-    dimensions: fc.option(map(mostly(fc.oneof(anyString, anyNumber, fc.boolean()), fc.oneof(fc.constant(null), fc.array(fc.integer(), { maxLength: 2 })))), { nil: null }),
+    dimensions: fc.option(
+      map(mostly(fc.oneof(anyString, anyNumber, fc.boolean()), fc.oneof(fc.constant(null), fc.array(fc.integer(), { maxLength: 2 })))),
+      { nil: null },
+    ),
     values: fc.option(map(mostly(anyNumber, fc.oneof(hostileString, fc.boolean()))), { nil: null }),
     properties: fc.option(map(properties), { nil: null }),
   },
   { requiredKeys: ['type'] },
 );
-
 
 /** Whether every string of an accepted event, keys included and at any depth, is well-formed. */
 function everyStringWellFormed(event: AcceptedEvent): boolean {
@@ -136,7 +175,11 @@ describe('hostile events, property-based', () => {
           const result = validateEvent(input, context);
           return result.ok ? [decodeLogRecord(encodeLogRecord(result.event))!] : [];
         });
-        const counted: CountedEvent[] = accepted.map((event, offset) => ({ partition: 0, offset, event: { ...event, position: { partition: 0, offset }, quarantine: null } }));
+        const counted: CountedEvent[] = accepted.map((event, offset) => ({
+          partition: 0,
+          offset,
+          event: { ...event, position: { partition: 0, offset }, quarantine: null },
+        }));
         const rows = mergeIntoRollups([], counted);
         acceptedEvents += accepted.length;
         const reference = new Map<string, { count: number; values: number[] }>();
@@ -168,7 +211,9 @@ describe('hostile events, property-based', () => {
   it('addEvent and mergeInto over arbitrary keys give exact counts and sums, equal to a naive Map-based reference', () => {
     // Quarters of integers are exact in binary floating point, so every sum is exact whatever its order.
     const exactNumber = fc.integer({ min: -4_000_000, max: 4_000_000 }).map((n) => n / 4);
-    const measurement = fc.array(fc.tuple(validKey, exactNumber), { maxLength: 5 }).map((entries) => Object.fromEntries(entries) as Record<string, number>);
+    const measurement = fc
+      .array(fc.tuple(validKey, exactNumber), { maxLength: 5 })
+      .map((entries) => Object.fromEntries(entries) as Record<string, number>);
     fc.assert(
       fc.property(fc.array(fc.tuple(measurement, fc.integer({ min: 0, max: 2 }), fc.boolean()), { maxLength: 30 }), (events) => {
         const reference = new Map<string, { count: number; sum: number; min: number; max: number }>();
@@ -177,7 +222,12 @@ describe('hostile events, property-based', () => {
           addEvent(parts[part]!, values);
           for (const [key, value] of Object.entries(values)) {
             const entry = reference.get(key) ?? { count: 0, sum: 0, min: Infinity, max: -Infinity };
-            reference.set(key, { count: entry.count + 1, sum: entry.sum + value, min: Math.min(entry.min, value), max: Math.max(entry.max, value) });
+            reference.set(key, {
+              count: entry.count + 1,
+              sum: entry.sum + value,
+              min: Math.min(entry.min, value),
+              max: Math.max(entry.max, value),
+            });
           }
         }
         const merged = emptyAggregate();
@@ -188,7 +238,11 @@ describe('hostile events, property-based', () => {
         for (const [key, entry] of reference) {
           expect(pointStats(merged, key)).toMatchObject({ count: events.length, sum: entry.sum, min: entry.min, max: entry.max });
           expect(merged.values.get(key)!.count).toBe(entry.count);
-          expect(pointStats(decodeAggregate(encodeAggregate(merged), key), key)).toMatchObject({ sum: entry.sum, min: entry.min, max: entry.max });
+          expect(pointStats(decodeAggregate(encodeAggregate(merged), key), key)).toMatchObject({
+            sum: entry.sum,
+            min: entry.min,
+            max: entry.max,
+          });
         }
       }),
       options,

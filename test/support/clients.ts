@@ -74,7 +74,9 @@ function collector<R>(): { collected: Collected<R>; push(item: R): void; fail(er
           };
           const timer = setTimeout(() => {
             waiters = waiters.filter((w) => w !== check);
-            reject(new Error(`expected ${count} items within ${timeoutMs} ms, got ${items.length}: ${JSON.stringify(items).slice(0, 2000)}`));
+            reject(
+              new Error(`expected ${count} items within ${timeoutMs} ms, got ${items.length}: ${JSON.stringify(items).slice(0, 2000)}`),
+            );
           }, timeoutMs);
           waiters.push(check);
           check();

@@ -210,7 +210,10 @@ export async function expectExactlyOnce(url: string, type: string, ledger: Inges
   for (const interval of ['MINUTE', 'HOUR', 'DAY'] as const) {
     const { series } = await query(url, ReadSeriesDocument, { query: { type, value: 'amount', interval, from, to, groupBy: 'country' } });
     const rolledUp = new Map(
-      series.map((s) => [s.group!, { count: s.points.reduce((n, p) => n + p.count, 0), sum: s.points.reduce((n, p) => n + (p.sum ?? 0), 0) }]),
+      series.map((s) => [
+        s.group!,
+        { count: s.points.reduce((n, p) => n + p.count, 0), sum: s.points.reduce((n, p) => n + (p.sum ?? 0), 0) },
+      ]),
     );
     expect([...rolledUp.keys()].sort()).toEqual([...byCountry.keys()].sort());
     for (const [country, expected] of byCountry) {

@@ -45,9 +45,13 @@ export function restartProblems(services: RestartableService[] = ['kafka', 'redi
     const status = servicesStatus(service);
     if (!wanted) problems.push(`${VARIABLE_OF[service]} is not set`);
     else if (!status || status.state !== 'up') {
-      problems.push(`${service} at ${wanted} was not started by scripts/services.sh with the state folder ${stateDir} (status: ${status?.state ?? 'unknown'})`);
+      problems.push(
+        `${service} at ${wanted} was not started by scripts/services.sh with the state folder ${stateDir} (status: ${status?.state ?? 'unknown'})`,
+      );
     } else if (status.address !== wanted) {
-      problems.push(`scripts/services.sh (state folder ${stateDir}) runs ${service} at ${status.address}, but ${VARIABLE_OF[service]} points at ${wanted}`);
+      problems.push(
+        `scripts/services.sh (state folder ${stateDir}) runs ${service} at ${status.address}, but ${VARIABLE_OF[service]} points at ${wanted}`,
+      );
     }
   }
   return problems;

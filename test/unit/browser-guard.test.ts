@@ -39,14 +39,24 @@ describe('browser policy', () => {
     for (const origin of ['https://evil.example', 'null', 'http://127.0.0.1:4001']) {
       expect(loopback.check(request({ origin }))?.code).toBe('ORIGIN_NOT_ALLOWED');
     }
-    expect([loopback.corsAllows('https://partner.example'), loopback.corsAllows('https://evil.example'), loopback.corsAllows(null)]).toEqual([true, false, false]);
+    expect([
+      loopback.corsAllows('https://partner.example'),
+      loopback.corsAllows('https://evil.example'),
+      loopback.corsAllows(null),
+    ]).toEqual([true, false, false]);
   });
 
   it('takes POST /graphql as application/json only', () => {
     for (const contentType of ['application/json', 'application/json; charset=utf-8', 'Application/JSON']) {
       expect(loopback.check(request({ method: 'POST', contentType }))).toBeNull();
     }
-    for (const contentType of [undefined, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/graphql']) {
+    for (const contentType of [
+      undefined,
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/graphql',
+    ]) {
       expect(loopback.check(request({ method: 'POST', contentType }))).toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
     }
   });
@@ -56,7 +66,9 @@ describe('stream cursors', () => {
   it(`name at most ${MAX_STREAM_CURSOR_PARTITIONS} partitions`, () => {
     const position = (count: number) => new Map(Array.from({ length: count }, (_, i) => [i, 1_000_000_000_000] as [number, number]));
     expect(decodeStreamCursor(encodeStreamCursor(position(MAX_STREAM_CURSOR_PARTITIONS))).size).toBe(MAX_STREAM_CURSOR_PARTITIONS);
-    expect(() => decodeStreamCursor(encodeStreamCursor(position(MAX_STREAM_CURSOR_PARTITIONS + 1)))).toThrow(`at most ${MAX_STREAM_CURSOR_PARTITIONS} partitions`);
+    expect(() => decodeStreamCursor(encodeStreamCursor(position(MAX_STREAM_CURSOR_PARTITIONS + 1)))).toThrow(
+      `at most ${MAX_STREAM_CURSOR_PARTITIONS} partitions`,
+    );
     expect(() => decodeStreamCursor('A'.repeat(100_000))).toThrow('too long');
   });
 });

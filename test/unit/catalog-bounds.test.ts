@@ -15,8 +15,15 @@ const KEYS_PER_EVENT = 32;
 
 function counted(offset: number, dimensions: Record<string, string>, values: Record<string, number> = {}): CountedEvent {
   const event = {
-    tenant: 'acme', id: `e${offset}`, type: 'noisy', timestamp: T0 + offset, receivedAt: T0 + offset,
-    dimensions, values, source: null, properties: null,
+    tenant: 'acme',
+    id: `e${offset}`,
+    type: 'noisy',
+    timestamp: T0 + offset,
+    receivedAt: T0 + offset,
+    dimensions,
+    values,
+    source: null,
+    properties: null,
   } as unknown as StoredEvent;
   return { event, partition: 0, offset };
 }
@@ -33,8 +40,18 @@ function freshKeyEvents(total: number, firstOffset = 0): { events: CountedEvent[
 }
 
 const row = (overrides: Partial<CatalogRow>): CatalogRow => ({
-  tenant: 'acme', type: 'noisy', partition: 0, appliedOffset: -1, count: 0, firstSeen: T0, lastSeen: T0,
-  dimensionKeys: [], valueKeys: [], droppedDimensionKeys: 0, droppedValueKeys: 0, ...overrides,
+  tenant: 'acme',
+  type: 'noisy',
+  partition: 0,
+  appliedOffset: -1,
+  count: 0,
+  firstSeen: T0,
+  lastSeen: T0,
+  dimensionKeys: [],
+  valueKeys: [],
+  droppedDimensionKeys: 0,
+  droppedValueKeys: 0,
+  ...overrides,
 });
 
 afterEach(() => vi.restoreAllMocks());
@@ -67,7 +84,8 @@ describe('mergeIntoCatalog', () => {
 
   it('adds no key to a full row, counts every event that brings one, and keeps replays harmless', () => {
     const full = row({
-      appliedOffset: 9, count: 10,
+      appliedOffset: 9,
+      count: 10,
       dimensionKeys: Array.from({ length: 256 }, (_, i) => `d${String(i).padStart(3, '0')}`),
       valueKeys: ['amount'],
     });

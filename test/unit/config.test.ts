@@ -26,7 +26,12 @@ describe('configuration', () => {
   });
 
   it('reads server lists', () => {
-    const result = loadConfig({ KAFKA_BROKERS: 'a:9092, b:9092', CASSANDRA_CONTACT_POINTS: 'c1,c2', CASSANDRA_KEYSPACE: 'ks', EVENT_RETENTION: '30d' });
+    const result = loadConfig({
+      KAFKA_BROKERS: 'a:9092, b:9092',
+      CASSANDRA_CONTACT_POINTS: 'c1,c2',
+      CASSANDRA_KEYSPACE: 'ks',
+      EVENT_RETENTION: '30d',
+    });
     expect(result.ok && result.config.kafka).toEqual({ brokers: ['a:9092', 'b:9092'], topic: 'streamlens.events', partitions: 6 });
     expect(result.ok && result.config.eventRetentionMs).toBe(30 * 86_400_000);
     expect(result.ok && result.config.cassandra).toEqual({ contactPoints: ['c1', 'c2'], localDataCenter: 'datacenter1', keyspace: 'ks' });

@@ -21,7 +21,12 @@ function tableRows(text: string): string[][] {
   const rows = text
     .split('\n')
     .filter((line) => line.startsWith('|'))
-    .map((line) => line.slice(1, line.endsWith('|') ? -1 : undefined).split('|').map((cell) => cell.trim()));
+    .map((line) =>
+      line
+        .slice(1, line.endsWith('|') ? -1 : undefined)
+        .split('|')
+        .map((cell) => cell.trim()),
+    );
   return rows.slice(2);
 }
 

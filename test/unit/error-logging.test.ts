@@ -5,7 +5,8 @@ import { badInput, unavailable } from '../../src/errors.ts';
 
 function capture() {
   const lines: { level: string; object: Record<string, unknown>; message: string }[] = [];
-  const at = (level: string) => (object: object, message: string) => void lines.push({ level, object: object as Record<string, unknown>, message });
+  const at = (level: string) => (object: object, message: string) =>
+    void lines.push({ level, object: object as Record<string, unknown>, message });
   return { lines, logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
@@ -14,7 +15,17 @@ describe('log levels of errors', () => {
     const located = (original: Error) => new GraphQLError(original.message, { originalError: original, path: ['field'] });
     expect(isClientError(located(badInput('bad')))).toBe(true);
     expect(isClientError(new GraphQLError('Variable "$e" got invalid value 5'))).toBe(true);
-    for (const code of ['UNAUTHENTICATED', 'FORBIDDEN', 'RATE_LIMITED', 'QUERY_TOO_COMPLEX', 'QUERY_TOO_LARGE', 'PAYLOAD_TOO_LARGE', 'PERSISTED_QUERY_NOT_IN_LIST', 'KEY_LIMIT', 'GRAPHQL_VALIDATION_FAILED']) {
+    for (const code of [
+      'UNAUTHENTICATED',
+      'FORBIDDEN',
+      'RATE_LIMITED',
+      'QUERY_TOO_COMPLEX',
+      'QUERY_TOO_LARGE',
+      'PAYLOAD_TOO_LARGE',
+      'PERSISTED_QUERY_NOT_IN_LIST',
+      'KEY_LIMIT',
+      'GRAPHQL_VALIDATION_FAILED',
+    ]) {
       expect(isClientError(new GraphQLError('x', { extensions: { code } }))).toBe(true);
     }
     expect(isClientError(located(unavailable('the log is down')))).toBe(false);

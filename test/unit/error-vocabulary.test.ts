@@ -31,14 +31,24 @@ describe('the error vocabulary', () => {
 
   it('marks UNAVAILABLE retryable, and gives RATE_LIMITED its Retry-After header (yoga moves `http` out of the body)', () => {
     const mask = createErrorMasker(silent);
-    expect((mask(unavailable('the event log is down'), 'Unexpected error.') as GraphQLError).extensions).toEqual({ code: 'UNAVAILABLE', retryable: true });
-    expect((mask(rateLimited('this key may start 10 operations per second', 2_400), 'Unexpected error.') as GraphQLError).extensions).toEqual({
+    expect((mask(unavailable('the event log is down'), 'Unexpected error.') as GraphQLError).extensions).toEqual({
+      code: 'UNAVAILABLE',
+      retryable: true,
+    });
+    expect(
+      (mask(rateLimited('this key may start 10 operations per second', 2_400), 'Unexpected error.') as GraphQLError).extensions,
+    ).toEqual({
       code: 'RATE_LIMITED',
       retryAfter: 3,
       http: { headers: { 'Retry-After': '3' } },
     });
     const tooLarge = new StreamlensError('QUERY_TOO_LARGE', 'too many points', { details: { measure: 'points', limit: 10, actual: 12 } });
-    expect((mask(tooLarge, 'Unexpected error.') as GraphQLError).extensions).toEqual({ code: 'QUERY_TOO_LARGE', measure: 'points', limit: 10, actual: 12 });
+    expect((mask(tooLarge, 'Unexpected error.') as GraphQLError).extensions).toEqual({
+      code: 'QUERY_TOO_LARGE',
+      measure: 'points',
+      limit: 10,
+      actual: 12,
+    });
   });
 
   it('counts every code as the client’s mistake except the server faults', () => {

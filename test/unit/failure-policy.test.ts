@@ -17,7 +17,10 @@ describe('telling an outage from a poison record', () => {
     ['a Cassandra cluster without hosts', driverError('NoHostAvailableError')],
     ['a refused connection', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })],
     ['a full SQLite disk', driverError('SqliteError', { code: 'SQLITE_FULL' })],
-    ['an outage wrapped by an adapter', unavailable('the MongoDB event store could not store events', driverError('MongoServerSelectionError'))],
+    [
+      'an outage wrapped by an adapter',
+      unavailable('the MongoDB event store could not store events', driverError('MongoServerSelectionError')),
+    ],
   ])('%s is an outage', (_, error) => {
     expect(isOutage(error)).toBe(true);
   });
@@ -25,9 +28,18 @@ describe('telling an outage from a poison record', () => {
   it.each([
     ['a plain error of the processor', new Error('the event store returned no claim for event x')],
     ['a TypeError of our code on this data', new TypeError("Cannot read properties of undefined (reading 'accept')")],
-    ['a stack overflow, even wrapped as UNAVAILABLE by a SQLite adapter', unavailable('the embedded event store could not store events', new RangeError('Maximum call stack size exceeded'))],
-    ['a document MongoDB refuses, wrapped as UNAVAILABLE', unavailable('the MongoDB event store could not store events', driverError('MongoServerError', { code: 10334 }))],
-    ['a statement Cassandra refuses as invalid', unavailable('the Cassandra series store could not write rollups', driverError('ResponseError', { code: 0x2200 }))],
+    [
+      'a stack overflow, even wrapped as UNAVAILABLE by a SQLite adapter',
+      unavailable('the embedded event store could not store events', new RangeError('Maximum call stack size exceeded')),
+    ],
+    [
+      'a document MongoDB refuses, wrapped as UNAVAILABLE',
+      unavailable('the MongoDB event store could not store events', driverError('MongoServerError', { code: 10334 })),
+    ],
+    [
+      'a statement Cassandra refuses as invalid',
+      unavailable('the Cassandra series store could not write rollups', driverError('ResponseError', { code: 0x2200 })),
+    ],
     ['a thrown string', 'boom'],
   ])('%s is not an outage', (_, error) => {
     expect(isOutage(error)).toBe(false);

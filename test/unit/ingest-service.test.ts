@@ -25,7 +25,13 @@ describe('ingest service', () => {
   it('refuses with a retryable UNAVAILABLE while processing is past its lag bound, and accepts again after', async () => {
     const eventLog = openLog();
     await eventLog.append(Array.from({ length: 5 }, (_, i) => ({ key: 'k', value: String(i) })));
-    const monitor = createLagMonitor({ log: eventLog, groupId: 'processor', maxLag: 3, onReadFailure: () => {}, onReadRecovered: () => {} });
+    const monitor = createLagMonitor({
+      log: eventLog,
+      groupId: 'processor',
+      maxLag: 3,
+      onReadFailure: () => {},
+      onReadRecovered: () => {},
+    });
     try {
       await expect.poll(() => monitor.lastLag()).toBe(5);
       const ingest = createIngestService({ log: eventLog, limits, overloadReason: monitor.overloadReason });

@@ -97,7 +97,10 @@ describe('key service: create', () => {
   it('ends open mode with the first key', async () => {
     const instance = startInstance(null);
     const open = await instance.authenticator.authenticate(null);
-    expect(open).toEqual({ ok: true, principal: { tenant: 'default', keyId: null, scopes: new Set(['INGEST', 'READ', 'ADMIN']), isRootAdmin: true } });
+    expect(open).toEqual({
+      ok: true,
+      principal: { tenant: 'default', keyId: null, scopes: new Set(['INGEST', 'READ', 'ADMIN']), isRootAdmin: true },
+    });
     await instance.keys.create((open as Extract<Authentication, { ok: true }>).principal, 'acme', ['READ'], null);
     expect(await instance.authenticator.authenticate(null)).toEqual({ ok: false, reason: 'missing' });
   });
@@ -105,7 +108,8 @@ describe('key service: create', () => {
   it('refuses a tenant, scopes or a name that break the rules, with BAD_USER_INPUT, and stores nothing', async () => {
     const instance = startInstance();
     const root = await principalOf(instance, ADMIN_KEY);
-    const create = (tenant: string, scopes: ('READ' | 'INGEST' | 'ADMIN')[], name: string | null) => refusal(instance.keys.create(root, tenant, scopes, name));
+    const create = (tenant: string, scopes: ('READ' | 'INGEST' | 'ADMIN')[], name: string | null) =>
+      refusal(instance.keys.create(root, tenant, scopes, name));
 
     const badTenant = 'tenant must be 1 to 63 characters of a-z, 0-9, _ and -, starting with a letter or digit';
     for (const tenant of ['', 'Acme', '-acme', 'a'.repeat(64), 'acme corp', 'acme:1']) {
@@ -113,7 +117,11 @@ describe('key service: create', () => {
     }
     expect(await create('acme', [], null)).toEqual({ code: 'BAD_USER_INPUT', message: 'a key needs at least one scope', details: {} });
     for (const name of ['', 'n'.repeat(129)]) {
-      expect(await create('acme', ['READ'], name)).toEqual({ code: 'BAD_USER_INPUT', message: 'name must be 1 to 128 characters', details: {} });
+      expect(await create('acme', ['READ'], name)).toEqual({
+        code: 'BAD_USER_INPUT',
+        message: 'name must be 1 to 128 characters',
+        details: {},
+      });
     }
     const unsafe = 'name must not contain control characters (terminal escape sequences) or bidirectional formatting characters';
     for (const name of ['build\u001b[2J', 'tab\there', 'evil\u202Eexe.txt', 'isolate\u2066x\u2069', 'c1\u009b']) {
@@ -171,7 +179,11 @@ describe('key service: list', () => {
     const instance = startInstance();
     const root = await principalOf(instance, ADMIN_KEY);
     const created = [];
-    for (const [tenant, name] of [['acme', 'a1'], ['globex', 'g1'], ['acme', 'a2']] as const) {
+    for (const [tenant, name] of [
+      ['acme', 'a1'],
+      ['globex', 'g1'],
+      ['acme', 'a2'],
+    ] as const) {
       clock += 1_000;
       created.push((await instance.keys.create(root, tenant, ['READ'], name)).apiKey);
     }
@@ -182,7 +194,11 @@ describe('key service: list', () => {
     expect((await instance.keys.list(globexAdmin)).map((key) => key.name)).toEqual(['g1', 'g2']);
 
     const reader = await principalOf(instance, (await instance.keys.create(root, 'initech', ['READ', 'INGEST'], null)).key);
-    expect(await refusal(instance.keys.list(reader))).toEqual({ code: 'FORBIDDEN', message: 'managing API keys needs the ADMIN scope', details: {} });
+    expect(await refusal(instance.keys.list(reader))).toEqual({
+      code: 'FORBIDDEN',
+      message: 'managing API keys needs the ADMIN scope',
+      details: {},
+    });
   });
 });
 
@@ -230,10 +246,26 @@ describe('key service: revoke', () => {
     const acmeAdmin = await principalOf(instance, (await instance.keys.create(root, 'acme', ['ADMIN'], null)).key);
     const acmeReader = await principalOf(instance, (await instance.keys.create(root, 'acme', ['READ'], null)).key);
 
-    expect(await refusal(instance.keys.revoke(acmeAdmin, globexKey.id))).toEqual({ code: 'NOT_FOUND', message: `no API key with id ${globexKey.id}`, details: {} });
-    expect(await refusal(instance.keys.revoke(root, 'AAAAAAAAAAAAAAAA'))).toEqual({ code: 'NOT_FOUND', message: 'no API key with id AAAAAAAAAAAAAAAA', details: {} });
-    expect(await refusal(instance.keys.revoke(acmeReader, globexKey.id))).toEqual({ code: 'FORBIDDEN', message: 'managing API keys needs the ADMIN scope', details: {} });
-    expect(await refusal(instance.keys.revoke(acmeReader, acmeReader.keyId!))).toEqual({ code: 'FORBIDDEN', message: 'managing API keys needs the ADMIN scope', details: {} });
+    expect(await refusal(instance.keys.revoke(acmeAdmin, globexKey.id))).toEqual({
+      code: 'NOT_FOUND',
+      message: `no API key with id ${globexKey.id}`,
+      details: {},
+    });
+    expect(await refusal(instance.keys.revoke(root, 'AAAAAAAAAAAAAAAA'))).toEqual({
+      code: 'NOT_FOUND',
+      message: 'no API key with id AAAAAAAAAAAAAAAA',
+      details: {},
+    });
+    expect(await refusal(instance.keys.revoke(acmeReader, globexKey.id))).toEqual({
+      code: 'FORBIDDEN',
+      message: 'managing API keys needs the ADMIN scope',
+      details: {},
+    });
+    expect(await refusal(instance.keys.revoke(acmeReader, acmeReader.keyId!))).toEqual({
+      code: 'FORBIDDEN',
+      message: 'managing API keys needs the ADMIN scope',
+      details: {},
+    });
 
     expect(instance.revoked).toEqual([]);
     expect((await store.findById(globexKey.id))?.revokedAt).toBeNull();

@@ -81,7 +81,12 @@ async function startLive(env: Record<string, string> = {}): Promise<Live> {
   const seriesStore = createEmbeddedSeriesStore({ dataDir });
   const liveBus = createEmbeddedLiveBus();
   const processor = createStreamProcessor({
-    log, eventStore, seriesStore, liveBus, policy: config.eventTime, secondRetentionMs: config.secondRetentionMs,
+    log,
+    eventStore,
+    seriesStore,
+    liveBus,
+    policy: config.eventTime,
+    secondRetentionMs: config.secondRetentionMs,
     logger: { info() {}, warn() {}, error() {} },
   });
   await processor.start();
@@ -107,7 +112,11 @@ async function startLive(env: Record<string, string> = {}): Promise<Live> {
   return {
     live,
     async ingest(events) {
-      const result = await ingest.ingest('acme', events.map((event) => ({ timestamp: AT, ...event })), null);
+      const result = await ingest.ingest(
+        'acme',
+        events.map((event) => ({ timestamp: AT, ...event })),
+        null,
+      );
       expect(result.accepted).toBe(events.length);
     },
     busSubscriptions: bus.open,
@@ -165,7 +174,11 @@ describe('live service: series feeds', () => {
     const second = await seriesIterator(live, { ...purchases });
     expect(busSubscriptions()).toBe(1);
 
-    for (const [change, amount] of [[1, 10], [2, 5], [3, 7]] as const) {
+    for (const [change, amount] of [
+      [1, 10],
+      [2, 5],
+      [3, 7],
+    ] as const) {
       await ingest([{ id: `p-${change}`, type: 'purchase', values: { amount } }]);
       const [a, b] = [await nextValue(first), await nextValue(second)];
       // The very same update object: read once, pushed to both.

@@ -5,7 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createEmbeddedLiveBus } from '../../src/adapters/embedded/embedded-live-bus.ts';
-import { decodeEventsMessage, decodeSeriesMessage, encodeLiveMessage, type EventsMessage, type SeriesMessage } from '../../src/domain/live-messages.ts';
+import {
+  decodeEventsMessage,
+  decodeSeriesMessage,
+  encodeLiveMessage,
+  type EventsMessage,
+  type SeriesMessage,
+} from '../../src/domain/live-messages.ts';
 import { liveTopics, type LiveBus } from '../../src/ports/live-bus.ts';
 
 const seriesMessage: SeriesMessage = { watermark: 60_000, buckets: [{ start: 0, dimensions: { country: 'NL' } }] };

@@ -2,8 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { decodeLogRecord } from '../../src/domain/log-record.ts';
 
 const valid = {
-  tenant: 'default', id: 'a', type: 'click', timestamp: 1, receivedAt: 2, clockCorrectionMs: 0,
-  source: null, dimensions: { country: 'NL', n: 1, ok: true }, values: { ms: 5 }, properties: { any: { nested: ['thing'] } },
+  tenant: 'default',
+  id: 'a',
+  type: 'click',
+  timestamp: 1,
+  receivedAt: 2,
+  clockCorrectionMs: 0,
+  source: null,
+  dimensions: { country: 'NL', n: 1, ok: true },
+  values: { ms: 5 },
+  properties: { any: { nested: ['thing'] } },
 };
 
 describe('decodeLogRecord', () => {

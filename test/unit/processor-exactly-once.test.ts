@@ -30,8 +30,17 @@ const NO_PROGRESS = { maxEventTime: null, storedThrough: 0, lastActiveAt: 0 };
 
 function event(id: string, ms: number, overrides: Partial<AcceptedEvent> = {}): AcceptedEvent {
   return {
-    tenant: 'acme', id, type: 'click', timestamp: NOW - 1_000, receivedAt: NOW, clockCorrectionMs: 0,
-    source: null, dimensions: { country: 'NL' }, values: { ms }, properties: null, ...overrides,
+    tenant: 'acme',
+    id,
+    type: 'click',
+    timestamp: NOW - 1_000,
+    receivedAt: NOW,
+    clockCorrectionMs: 0,
+    source: null,
+    dimensions: { country: 'NL' },
+    values: { ms },
+    properties: null,
+    ...overrides,
   };
 }
 const record = (e: AcceptedEvent) => ({ key: logKey(e.tenant, e.type), value: encodeLogRecord(e) });
@@ -109,7 +118,11 @@ async function startRun(dataDir: string, faults: Partial<Faults> = {}): Promise<
   const eventStore = createEmbeddedEventStore({ dataDir });
   const seriesStore = createEmbeddedSeriesStore({ dataDir });
   const run: Run = {
-    log, eventStore, seriesStore, faults: allFaults, failures: 0,
+    log,
+    eventStore,
+    seriesStore,
+    faults: allFaults,
+    failures: 0,
     processor: createStreamProcessor({
       log: redeliveringLog(log, allFaults),
       eventStore,
@@ -230,7 +243,7 @@ describe('stream processor: every event counted exactly once', () => {
     expect(second.processor.stats()).toMatchObject({ processed: 2, duplicates: 0 });
   });
 
-  it('writes a batch\'s progress last: a store that fails the write leaves it where it was, and the redelivery completes it', async () => {
+  it("writes a batch's progress last: a store that fails the write leaves it where it was, and the redelivery completes it", async () => {
     const run = await startRun(newRunDir());
     await run.log.append([record(event('a', 1))]);
     await caughtUp(run);

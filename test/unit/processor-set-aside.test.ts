@@ -26,8 +26,17 @@ const MAX_ATTEMPTS = 3;
 
 function event(id: string, overrides: Partial<AcceptedEvent> = {}): AcceptedEvent {
   return {
-    tenant: 'acme', id, type: 'click', timestamp: NOW, receivedAt: NOW, clockCorrectionMs: 0,
-    source: null, dimensions: { country: 'NL' }, values: { ms: 1 }, properties: null, ...overrides,
+    tenant: 'acme',
+    id,
+    type: 'click',
+    timestamp: NOW,
+    receivedAt: NOW,
+    clockCorrectionMs: 0,
+    source: null,
+    dimensions: { country: 'NL' },
+    values: { ms: 1 },
+    properties: null,
+    ...overrides,
   };
 }
 const record = (e: AcceptedEvent) => ({ key: `${e.tenant}:${e.type}`, value: JSON.stringify(e) });
@@ -83,7 +92,10 @@ afterEach(async () => {
   }
 });
 
-async function startRun(dataDir = newDataDir(), faults: Faults = { refusedType: null, down: false, downError: () => unavailable('down') }): Promise<Run> {
+async function startRun(
+  dataDir = newDataDir(),
+  faults: Faults = { refusedType: null, down: false, downError: () => unavailable('down') },
+): Promise<Run> {
   const log = createEmbeddedEventLog({ dataDir, retentionMs: 86_400_000 });
   const rawEventStore = createEmbeddedEventStore({ dataDir });
   const rawSeriesStore = createEmbeddedSeriesStore({ dataDir });
@@ -93,7 +105,12 @@ async function startRun(dataDir = newDataDir(), faults: Faults = { refusedType: 
   const setAside: SetAsideReason[] = [];
   const warnings: string[] = [];
   const processor = createStreamProcessor({
-    log, eventStore, seriesStore, liveBus: createEmbeddedLiveBus(), policy: POLICY, secondRetentionMs: 3_600_000,
+    log,
+    eventStore,
+    seriesStore,
+    liveBus: createEmbeddedLiveBus(),
+    policy: POLICY,
+    secondRetentionMs: 3_600_000,
     logger: { info() {}, warn: (_o, message) => void warnings.push(message), error() {} },
     metrics: {
       observeBatch() {},
@@ -106,7 +123,16 @@ async function startRun(dataDir = newDataDir(), faults: Faults = { refusedType: 
   });
   await processor.start();
   const run: Run = {
-    dataDir, log, eventStore, seriesStore, processor, faults, failures, setAside, warnings, stallsSeen: [],
+    dataDir,
+    log,
+    eventStore,
+    seriesStore,
+    processor,
+    faults,
+    failures,
+    setAside,
+    warnings,
+    stallsSeen: [],
     async close() {
       await processor.stop();
       await log.close();
@@ -172,23 +198,26 @@ describe('stream processor: records it cannot count are set aside, never a halt'
   it.each([
     ['reported as UNAVAILABLE', () => unavailable('the series store could not write rollups')],
     ['unclassified, while the health checks fail', () => new Error('socket hang up')],
-  ])('retries through an outage (%s) without setting anything aside, and counts everything once the store is back', async (_, downError) => {
-    const run = await startRun(undefined, { refusedType: null, down: true, downError });
-    await run.log.append([record(event('a')), record(event('b')), record(event('c'))]);
-    // Well past the bound on attempts: an outage keeps retrying, isolation included.
-    await until(run, () => run.failures.length >= MAX_ATTEMPTS + 3, 'failed attempts during the outage');
-    expect(await run.eventStore.listSetAside('ALL', 10)).toEqual([]);
-    expect(run.processor.stalledPartitions()).toMatchObject([{ partition: 0, offset: 1 }]);
+  ])(
+    'retries through an outage (%s) without setting anything aside, and counts everything once the store is back',
+    async (_, downError) => {
+      const run = await startRun(undefined, { refusedType: null, down: true, downError });
+      await run.log.append([record(event('a')), record(event('b')), record(event('c'))]);
+      // Well past the bound on attempts: an outage keeps retrying, isolation included.
+      await until(run, () => run.failures.length >= MAX_ATTEMPTS + 3, 'failed attempts during the outage');
+      expect(await run.eventStore.listSetAside('ALL', 10)).toEqual([]);
+      expect(run.processor.stalledPartitions()).toMatchObject([{ partition: 0, offset: 1 }]);
 
-    run.faults.down = false;
-    await until(run, caughtUp(run), 'the backlog after the outage');
-    expect(await countOf(run, 'click')).toBe(3);
-    expect(await run.eventStore.listSetAside('ALL', 10)).toEqual([]);
-    expect(run.setAside).toEqual([]);
-    expect(run.processor.stalledPartitions()).toEqual([]);
-    // One line for the whole outage, not one per attempt.
-    expect(run.warnings.filter((w) => w.startsWith('processing partition 0 failed')).length).toBe(1);
-  });
+      run.faults.down = false;
+      await until(run, caughtUp(run), 'the backlog after the outage');
+      expect(await countOf(run, 'click')).toBe(3);
+      expect(await run.eventStore.listSetAside('ALL', 10)).toEqual([]);
+      expect(run.setAside).toEqual([]);
+      expect(run.processor.stalledPartitions()).toEqual([]);
+      // One line for the whole outage, not one per attempt.
+      expect(run.warnings.filter((w) => w.startsWith('processing partition 0 failed')).length).toBe(1);
+    },
+  );
 
   it('sets aside an undecodable record at once, with its reason, and counts the rest', async () => {
     const run = await startRun();

@@ -8,7 +8,15 @@ import { matchesDimensions } from '../../src/domain/event.ts';
 import { MAP_KEY_PATTERN } from '../../src/domain/event-rules.ts';
 import { buildSeries, buildTop } from '../../src/query/series-view.ts';
 import { mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
-import { addEvent, cloneAggregate, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats } from '../../src/domain/rollup.ts';
+import {
+  addEvent,
+  cloneAggregate,
+  decodeAggregate,
+  emptyAggregate,
+  encodeAggregate,
+  mergeInto,
+  pointStats,
+} from '../../src/domain/rollup.ts';
 
 /** Every member name of Object.prototype a key may take (`__proto__` is refused by the key rule). */
 export const PROTOTYPE_MEMBER_NAMES = Object.getOwnPropertyNames(Object.prototype).filter((name) => MAP_KEY_PATTERN.test(name));
@@ -16,7 +24,17 @@ export const PROTOTYPE_MEMBER_NAMES = Object.getOwnPropertyNames(Object.prototyp
 describe('keys named after Object.prototype members', () => {
   it('covers every member a key may name', () => {
     expect(PROTOTYPE_MEMBER_NAMES).toEqual(
-      expect.arrayContaining(['constructor', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupGetter__']),
+      expect.arrayContaining([
+        'constructor',
+        'toString',
+        'valueOf',
+        'hasOwnProperty',
+        'isPrototypeOf',
+        'propertyIsEnumerable',
+        'toLocaleString',
+        '__defineGetter__',
+        '__lookupGetter__',
+      ]),
     );
     expect(PROTOTYPE_MEMBER_NAMES).not.toContain('__proto__');
   });
@@ -54,22 +72,39 @@ describe('keys named after Object.prototype members', () => {
       partition: 0,
       offset,
       event: {
-        tenant: 'default', id: `e${offset}`, type: 'x', timestamp: base + 1_000, receivedAt: base, clockCorrectionMs: 0,
-        source: null, dimensions, values, properties: null, position: { partition: 0, offset }, quarantine: null,
+        tenant: 'default',
+        id: `e${offset}`,
+        type: 'x',
+        timestamp: base + 1_000,
+        receivedAt: base,
+        clockCorrectionMs: 0,
+        source: null,
+        dimensions,
+        values,
+        properties: null,
+        position: { partition: 0, offset },
+        quarantine: null,
       },
     };
   }
 
   it('groups, filters and ranks by dimensions and values named after prototype members, through storage', () => {
-    const rows = mergeIntoRollups([], [
-      counted({ constructor: 'a', hasOwnProperty: 'b' }, { constructor: 1.5, toString: 2, valueOf: 3 }),
-      counted({ constructor: 'a' }, { constructor: 2.25 }),
-      counted({ constructor: 'toString', country: 'NL' }, { constructor: 1 }),
-      counted({ country: 'NL' }, { valueOf: 7 }),
-    ])
+    const rows = mergeIntoRollups(
+      [],
+      [
+        counted({ constructor: 'a', hasOwnProperty: 'b' }, { constructor: 1.5, toString: 2, valueOf: 3 }),
+        counted({ constructor: 'a' }, { constructor: 2.25 }),
+        counted({ constructor: 'toString', country: 'NL' }, { constructor: 1 }),
+        counted({ country: 'NL' }, { valueOf: 7 }),
+      ],
+    )
       .filter((row) => row.interval === 'MINUTE')
       // As a store hands them back: JSON text parsed again.
-      .map((row) => ({ ...row, dimensions: JSON.parse(JSON.stringify(row.dimensions)), aggregate: decodeAggregate(encodeAggregate(row.aggregate)) }));
+      .map((row) => ({
+        ...row,
+        dimensions: JSON.parse(JSON.stringify(row.dimensions)),
+        aggregate: decodeAggregate(encodeAggregate(row.aggregate)),
+      }));
     const range = { interval: 'MINUTE' as const, from: base, to: base + 60_000 };
     const finality = { watermark: null, allowedLatenessMs: 0 };
 
@@ -82,8 +117,13 @@ describe('keys named after Object.prototype members', () => {
     for (const key of PROTOTYPE_MEMBER_NAMES.filter((k) => k !== 'constructor' && k !== 'hasOwnProperty')) {
       expect(buildSeries(rows, { ...range, groupBy: key }, finality).map((s) => [s.group, s.points[0]!.count])).toEqual([[null, 4]]);
     }
-    expect(buildSeries(rows, { ...range, value: 'valueOf', dimensions: { hasOwnProperty: 'b' } }, finality)[0]!.points[0]).toMatchObject({ count: 1, sum: 3 });
-    expect(buildSeries(rows, { ...range, dimensions: { toString: 'function toString() { [native code] }' } }, finality)[0]!.points).toEqual([]);
+    expect(buildSeries(rows, { ...range, value: 'valueOf', dimensions: { hasOwnProperty: 'b' } }, finality)[0]!.points[0]).toMatchObject({
+      count: 1,
+      sum: 3,
+    });
+    expect(buildSeries(rows, { ...range, dimensions: { toString: 'function toString() { [native code] }' } }, finality)[0]!.points).toEqual(
+      [],
+    );
 
     expect(buildTop(rows, { by: 'constructor', value: 'constructor', limit: 10 })).toEqual([
       { key: 'a', count: 2, sum: 3.75 },

@@ -23,8 +23,18 @@ const T0 = Date.UTC(2026, 10, 27, 12);
 
 function stored(id: string, quarantine: StoredEvent['quarantine']): StoredEvent {
   return {
-    tenant: 'acme', id, type: 'click', timestamp: T0, receivedAt: T0, clockCorrectionMs: 0, source: null,
-    dimensions: {}, values: {}, properties: null, position: { partition: 0, offset: 1 }, quarantine,
+    tenant: 'acme',
+    id,
+    type: 'click',
+    timestamp: T0,
+    receivedAt: T0,
+    clockCorrectionMs: 0,
+    source: null,
+    dimensions: {},
+    values: {},
+    properties: null,
+    position: { partition: 0, offset: 1 },
+    quarantine,
   };
 }
 

@@ -11,11 +11,16 @@ const events = (n: number) => Array.from({ length: n }, () => ({ type: 't' }));
 describe('the batch bound per request', () => {
   it('counts the events of every ingest field, aliased, spread or inline', () => {
     expect(count('mutation($e: [EventInput!]!) { ingest(events: $e) { accepted } }', { e: events(7) })).toBe(7);
-    expect(count('mutation($e: [EventInput!]!) { a: ingest(events: $e) { accepted } b: ingest(events: $e) { accepted } }', { e: events(7) })).toBe(14);
     expect(
-      count('mutation($e: [EventInput!]!) { ...F ... on Mutation { c: ingest(events: $e) { accepted } } } fragment F on Mutation { a: ingest(events: $e) { accepted } b: ingest(events: $e) { accepted } }', {
-        e: events(5),
-      }),
+      count('mutation($e: [EventInput!]!) { a: ingest(events: $e) { accepted } b: ingest(events: $e) { accepted } }', { e: events(7) }),
+    ).toBe(14);
+    expect(
+      count(
+        'mutation($e: [EventInput!]!) { ...F ... on Mutation { c: ingest(events: $e) { accepted } } } fragment F on Mutation { a: ingest(events: $e) { accepted } b: ingest(events: $e) { accepted } }',
+        {
+          e: events(5),
+        },
+      ),
     ).toBe(15);
   });
 
@@ -28,7 +33,12 @@ describe('the batch bound per request', () => {
 
   it('counts nothing for queries, and survives a cyclic fragment spread (validation refuses it later)', () => {
     expect(count('query { eventTypes { type } }')).toBe(0);
-    expect(count('mutation($e: [EventInput!]!) { ...A } fragment A on Mutation { ingest(events: $e) { accepted } ...B } fragment B on Mutation { ...A }', { e: events(2) })).toBe(2);
+    expect(
+      count(
+        'mutation($e: [EventInput!]!) { ...A } fragment A on Mutation { ingest(events: $e) { accepted } ...B } fragment B on Mutation { ...A }',
+        { e: events(2) },
+      ),
+    ).toBe(2);
   });
 
   it('refuses a request over the bound with BAD_USER_INPUT and extensions.limit', () => {
@@ -45,7 +55,9 @@ describe('the batch bound per request', () => {
       const document = parse(text);
       return onlyIngests(document, getOperationAST(document)!);
     };
-    expect(is('mutation { a: ingest(events: []) { accepted } ...F } fragment F on Mutation { b: ingest(events: []) { accepted } }')).toBe(true);
+    expect(is('mutation { a: ingest(events: []) { accepted } ...F } fragment F on Mutation { b: ingest(events: []) { accepted } }')).toBe(
+      true,
+    );
     expect(is('mutation { ingest(events: []) { accepted } __typename }')).toBe(false);
     expect(is('mutation { ingest(events: []) { accepted } revokeApiKey(id: "x") { id } }')).toBe(false);
     expect(is('mutation { ... on Mutation { createApiKey(tenant: "t", scopes: [READ]) { key } } }')).toBe(false);

@@ -4,11 +4,19 @@ import { emptyAggregate } from '../../src/domain/rollup.ts';
 import type { RollupRow } from '../../src/ports/series-store.ts';
 
 const row = (partition: number, bucketStart: number): RollupRow => ({
-  tenant: 't', type: 'x', interval: 'MINUTE', bucketStart, dimensionsKey: '[]', partition, dimensions: {}, appliedOffset: 1, aggregate: emptyAggregate(),
+  tenant: 't',
+  type: 'x',
+  interval: 'MINUTE',
+  bucketStart,
+  dimensionsKey: '[]',
+  partition,
+  dimensions: {},
+  appliedOffset: 1,
+  aggregate: emptyAggregate(),
 });
 
 describe('rollup cache', () => {
-  it('serves the rows of the last batch while the partition\'s batches follow each other', () => {
+  it("serves the rows of the last batch while the partition's batches follow each other", () => {
     const cache = createRollupCache(10);
     cache.startBatch(0, 1);
     cache.commitBatch(0, 5, [row(0, 0), row(0, 60_000)]);
@@ -18,7 +26,7 @@ describe('rollup cache', () => {
     expect(missing.map((r) => r.bucketStart)).toEqual([120_000]);
   });
 
-  it('drops a partition\'s rows when its next batch does not follow the last one committed', () => {
+  it("drops a partition's rows when its next batch does not follow the last one committed", () => {
     const cache = createRollupCache(10);
     cache.startBatch(0, 1);
     cache.commitBatch(0, 5, [row(0, 0)]);

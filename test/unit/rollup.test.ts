@@ -23,7 +23,17 @@ describe('rollup maths', () => {
   it('reads counts only when no value is asked for, or the value is absent', () => {
     const aggregate = aggregateOf([1, 2]);
     addEvent(aggregate, {});
-    expect(pointStats(aggregate, null)).toEqual({ count: 3, sum: null, min: null, max: null, avg: null, p50: null, p90: null, p95: null, p99: null });
+    expect(pointStats(aggregate, null)).toEqual({
+      count: 3,
+      sum: null,
+      min: null,
+      max: null,
+      avg: null,
+      p50: null,
+      p90: null,
+      p95: null,
+      p99: null,
+    });
     expect(pointStats(aggregate, 'other').count).toBe(3);
     expect(pointStats(aggregate, 'v')).toMatchObject({ count: 3, sum: 3, avg: 1.5 });
   });
@@ -35,12 +45,20 @@ describe('rollup maths', () => {
     for (const part of parts) mergeInto(merged, decodeAggregate(encodeAggregate(part)));
     const sorted = [...data].sort((a, b) => a - b);
     const stats = pointStats(merged, 'v');
-    for (const [q, actual] of [[0.5, stats.p50], [0.9, stats.p90], [0.95, stats.p95], [0.99, stats.p99]] as const) {
+    for (const [q, actual] of [
+      [0.5, stats.p50],
+      [0.9, stats.p90],
+      [0.95, stats.p95],
+      [0.99, stats.p99],
+    ] as const) {
       const expected = exactQuantile(sorted, q);
       expect(Math.abs(actual! - expected) / expected).toBeLessThanOrEqual(0.01);
     }
     expect(stats.count).toBe(5000);
-    expect(stats.sum).toBeCloseTo(data.reduce((a, b) => a + b, 0), 6);
+    expect(stats.sum).toBeCloseTo(
+      data.reduce((a, b) => a + b, 0),
+      6,
+    );
   });
 
   it('merges in any order to the same totals', () => {
@@ -60,7 +78,9 @@ describe('rollup maths', () => {
     const data = Array.from({ length: 3000 }, (_, i) => ((i * 7919) % 2999) - 1500 + 0.25);
     const whole = pointStats(aggregateOf(data), 'v');
     // Parts of mixed signs, and a part of negatives only merged into a non-empty aggregate.
-    const parts = [data.filter((v) => v > 0), data.filter((v) => v < 0).slice(0, 700), data.filter((v) => v < 0).slice(700)].map(aggregateOf);
+    const parts = [data.filter((v) => v > 0), data.filter((v) => v < 0).slice(0, 700), data.filter((v) => v < 0).slice(700)].map(
+      aggregateOf,
+    );
     const merged = emptyAggregate();
     for (const part of parts) mergeInto(merged, decodeAggregate(encodeAggregate(part)));
     expect(pointStats(merged, 'v')).toEqual(whole);
@@ -80,7 +100,7 @@ describe('rollup maths', () => {
 describe('percentiles of rows read for a query', () => {
   it('answers exactly as the decoded sketch does, negatives and zeros included, without building it', () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     for (let round = 0; round < 300; round++) {
       const values = Array.from({ length: 1 + Math.floor(random() * 40) }, () => {
         const kind = random();
@@ -102,14 +122,27 @@ describe('percentiles of rows read for a query', () => {
 
 describe('rollup planning', () => {
   const event = (id: string, timestamp: number, values: Record<string, number>): StoredEvent => ({
-    tenant: 'default', id, type: 'purchase', timestamp, receivedAt: timestamp, clockCorrectionMs: 0, source: null,
-    dimensions: { country: 'NL' }, values, properties: null, position: { partition: 0, offset: 0 }, quarantine: null,
+    tenant: 'default',
+    id,
+    type: 'purchase',
+    timestamp,
+    receivedAt: timestamp,
+    clockCorrectionMs: 0,
+    source: null,
+    dimensions: { country: 'NL' },
+    values,
+    properties: null,
+    position: { partition: 0, offset: 0 },
+    quarantine: null,
   });
   const counted = (offset: number, e: StoredEvent): CountedEvent => ({ event: e, partition: 0, offset });
   const minute = Date.parse('2026-11-27T12:00:00Z');
 
   it('writes one row per interval for a dimension combination', () => {
-    const rows = mergeIntoRollups([], [counted(1, event('a', minute + 1000, { amount: 5 })), counted(2, event('b', minute + 2000, { amount: 7 }))]);
+    const rows = mergeIntoRollups(
+      [],
+      [counted(1, event('a', minute + 1000, { amount: 5 })), counted(2, event('b', minute + 2000, { amount: 7 }))],
+    );
     expect(rows.map((r) => [r.interval, r.bucketStart, r.aggregate.count, r.appliedOffset])).toEqual([
       ['SECOND', minute + 1000, 1, 1],
       ['MINUTE', minute, 2, 2],
@@ -140,12 +173,27 @@ describe('rollup planning', () => {
   });
 
   it('keeps the catalog per type with first and last seen and the keys', () => {
-    const rows = mergeIntoCatalog([], [
-      counted(1, { ...event('a', minute + 5000, { amount: 1 }), dimensions: { country: 'NL' } }),
-      counted(2, { ...event('b', minute, { qty: 2 }), dimensions: { plan: 'pro' } }),
-    ]);
+    const rows = mergeIntoCatalog(
+      [],
+      [
+        counted(1, { ...event('a', minute + 5000, { amount: 1 }), dimensions: { country: 'NL' } }),
+        counted(2, { ...event('b', minute, { qty: 2 }), dimensions: { plan: 'pro' } }),
+      ],
+    );
     expect(rows).toEqual([
-      { tenant: 'default', type: 'purchase', partition: 0, appliedOffset: 2, count: 2, firstSeen: minute, lastSeen: minute + 5000, dimensionKeys: ['country', 'plan'], valueKeys: ['amount', 'qty'], droppedDimensionKeys: 0, droppedValueKeys: 0 },
+      {
+        tenant: 'default',
+        type: 'purchase',
+        partition: 0,
+        appliedOffset: 2,
+        count: 2,
+        firstSeen: minute,
+        lastSeen: minute + 5000,
+        dimensionKeys: ['country', 'plan'],
+        valueKeys: ['amount', 'qty'],
+        droppedDimensionKeys: 0,
+        droppedValueKeys: 0,
+      },
     ]);
     expect(mergeIntoCatalog(rows, [counted(2, event('b', minute, {}))])).toEqual([]);
   });

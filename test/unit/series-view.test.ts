@@ -6,25 +6,43 @@ import { encodeAggregate } from '../../src/domain/rollup.ts';
 
 const base = Date.parse('2026-11-27T12:00:00Z');
 let offset = 0;
-function counted(minuteOffset: number, dimensions: Record<string, DimensionValue>, values: Record<string, number>, partition = 0): CountedEvent {
+function counted(
+  minuteOffset: number,
+  dimensions: Record<string, DimensionValue>,
+  values: Record<string, number>,
+  partition = 0,
+): CountedEvent {
   offset += 1;
   return {
     partition,
     offset,
     event: {
-      tenant: 'default', id: `e${offset}`, type: 'purchase', timestamp: base + minuteOffset * 60_000 + 1_000, receivedAt: base, clockCorrectionMs: 0,
-      source: null, dimensions, values, properties: null, position: { partition, offset }, quarantine: null,
+      tenant: 'default',
+      id: `e${offset}`,
+      type: 'purchase',
+      timestamp: base + minuteOffset * 60_000 + 1_000,
+      receivedAt: base,
+      clockCorrectionMs: 0,
+      source: null,
+      dimensions,
+      values,
+      properties: null,
+      position: { partition, offset },
+      quarantine: null,
     },
   };
 }
 
-const rows = mergeIntoRollups([], [
-  counted(0, { country: 'NL', plan: 'pro' }, { amount: 10 }),
-  counted(0, { country: 'NL', plan: 'free' }, { amount: 5 }),
-  counted(0, { country: 'DE', plan: 'pro' }, { amount: 20 }),
-  counted(2, { country: 'NL', plan: 'pro' }, { amount: 1 }, 1),
-  counted(2, { plan: 'pro' }, {}),
-]).filter((row) => row.interval === 'MINUTE');
+const rows = mergeIntoRollups(
+  [],
+  [
+    counted(0, { country: 'NL', plan: 'pro' }, { amount: 10 }),
+    counted(0, { country: 'NL', plan: 'free' }, { amount: 5 }),
+    counted(0, { country: 'DE', plan: 'pro' }, { amount: 20 }),
+    counted(2, { country: 'NL', plan: 'pro' }, { amount: 1 }, 1),
+    counted(2, { plan: 'pro' }, {}),
+  ],
+).filter((row) => row.interval === 'MINUTE');
 
 const finality = { watermark: null, allowedLatenessMs: 0 };
 
@@ -40,16 +58,30 @@ describe('buildSeries', () => {
   });
 
   it('groups by a dimension, puts events without it in group null last, and filters', () => {
-    const series = buildSeries(rows, { interval: 'MINUTE', groupBy: 'country', dimensions: { plan: 'pro' }, from: base, to: base + 180_000 }, finality);
+    const series = buildSeries(
+      rows,
+      { interval: 'MINUTE', groupBy: 'country', dimensions: { plan: 'pro' }, from: base, to: base + 180_000 },
+      finality,
+    );
     expect(series.map((s) => [s.group, s.points.map((p) => [p.start - base, p.count])])).toEqual([
       ['DE', [[0, 1]]],
-      ['NL', [[0, 1], [120_000, 1]]],
+      [
+        'NL',
+        [
+          [0, 1],
+          [120_000, 1],
+        ],
+      ],
       [null, [[120_000, 1]]],
     ]);
   });
 
   it('fills empty buckets with count 0 and no statistics', () => {
-    const [series] = buildSeries(rows, { interval: 'MINUTE', value: 'amount', dimensions: { country: 'DE' }, fill: true, from: base + 30_000, to: base + 180_000 }, finality);
+    const [series] = buildSeries(
+      rows,
+      { interval: 'MINUTE', value: 'amount', dimensions: { country: 'DE' }, fill: true, from: base + 30_000, to: base + 180_000 },
+      finality,
+    );
     expect(series!.points.map((p) => [p.start - base, p.count, p.sum])).toEqual([
       [0, 1, 20],
       [60_000, 0, null],
@@ -70,7 +102,11 @@ describe('buildSeries', () => {
   });
 
   it('flags final buckets from the watermark', () => {
-    const [series] = buildSeries(rows, { interval: 'MINUTE', from: base, to: base + 180_000 }, { watermark: base + 120_000, allowedLatenessMs: 60_000 });
+    const [series] = buildSeries(
+      rows,
+      { interval: 'MINUTE', from: base, to: base + 180_000 },
+      { watermark: base + 120_000, allowedLatenessMs: 60_000 },
+    );
     expect(series!.points.map((p) => p.final)).toEqual([true, false]);
   });
 });

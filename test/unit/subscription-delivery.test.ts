@@ -27,7 +27,12 @@ function fakeDelivery() {
 
 const data = (value: number): ExecutionResult => ({ data: { value } });
 const shared = (result: ExecutionResult) => ({ result, json: result.errors ? null : JSON.stringify(result) });
-const sourceOf = () => createLiveQueue<number>({ limit: 2, overflowError: () => new GraphQLError('too slow', { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } }), onClose: () => {} });
+const sourceOf = () =>
+  createLiveQueue<number>({
+    limit: 2,
+    overflowError: () => new GraphQLError('too slow', { extensions: { code: 'SUBSCRIBER_TOO_SLOW' } }),
+    onClose: () => {},
+  });
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('subscription delivery', () => {
@@ -35,7 +40,12 @@ describe('subscription delivery', () => {
     const source = sourceOf();
     const socket = fakeDelivery();
     let executions = 0;
-    const stream = deliveryStream(source, (n) => (executions++, shared(data(n as number))), socket.delivery, (e) => e as Error);
+    const stream = deliveryStream(
+      source,
+      (n) => (executions++, shared(data(n as number))),
+      socket.delivery,
+      (e) => e as Error,
+    );
     let yielded = false;
     const next = stream.next().then(() => (yielded = true));
     source.push(1);
@@ -52,7 +62,12 @@ describe('subscription delivery', () => {
     const source = sourceOf();
     const socket = fakeDelivery();
     const failed: ExecutionResult = { data: null, errors: [new GraphQLError('boom')] };
-    const stream = deliveryStream(source, (n) => shared(n === 2 ? failed : data(n as number)), socket.delivery, (e) => e as Error);
+    const stream = deliveryStream(
+      source,
+      (n) => shared(n === 2 ? failed : data(n as number)),
+      socket.delivery,
+      (e) => e as Error,
+    );
     const next = stream.next();
     source.push(1);
     source.push(2);
@@ -64,7 +79,12 @@ describe('subscription delivery', () => {
   it('stops reading while the socket is congested, so the subscriber’s own queue fills and fails', async () => {
     const source = sourceOf();
     const socket = fakeDelivery();
-    const stream = deliveryStream(source, (n) => shared(data(n as number)), socket.delivery, (e) => e as Error);
+    const stream = deliveryStream(
+      source,
+      (n) => shared(data(n as number)),
+      socket.delivery,
+      (e) => e as Error,
+    );
     const next = stream.next();
     socket.congest();
     source.push(1);
@@ -81,14 +101,24 @@ describe('subscription delivery', () => {
 
   it('yields every result when the transport cannot be written to directly (SSE)', async () => {
     const source = sourceOf();
-    const stream = deliveryStream(source, (n) => shared(data(n as number)), null, (e) => e as Error);
+    const stream = deliveryStream(
+      source,
+      (n) => shared(data(n as number)),
+      null,
+      (e) => e as Error,
+    );
     source.push(7);
     expect(await stream.next()).toEqual({ value: data(7), done: false });
   });
 
   it('ends a pending read when the subscriber leaves', async () => {
     const source = sourceOf();
-    const stream = deliveryStream(source, (n) => shared(data(n as number)), fakeDelivery().delivery, (e) => e as Error);
+    const stream = deliveryStream(
+      source,
+      (n) => shared(data(n as number)),
+      fakeDelivery().delivery,
+      (e) => e as Error,
+    );
     const next = stream.next();
     await stream.return(undefined);
     expect(await next).toEqual({ value: undefined, done: true });
@@ -98,7 +128,12 @@ describe('subscription delivery', () => {
     const source = sourceOf();
     let reads = 0;
     const counting: AsyncIterator<unknown> = { next: () => (reads++, source.next()), return: () => source.return!() };
-    const stream = deliveryStream(counting, (n) => shared(data(n as number)), null, (e) => e as Error);
+    const stream = deliveryStream(
+      counting,
+      (n) => shared(data(n as number)),
+      null,
+      (e) => e as Error,
+    );
     source.fail(new GraphQLError('revoked', { extensions: { code: 'UNAUTHENTICATED' } }));
     await expect(stream.next()).rejects.toThrow('revoked');
     expect(await stream.next()).toEqual({ value: undefined, done: true });

@@ -4,7 +4,9 @@ import { escapeForTerminal } from '../../src/cli/terminal-text.ts';
 
 describe('text printed to a terminal', () => {
   it('shows control and bidi characters as visible escapes', () => {
-    expect(escapeForTerminal('ops\u001b]0;owned\u0007\u001b[2J\u009b\u202e\u2066 tab\there')).toBe('ops\\x1b]0;owned\\x07\\x1b[2J\\x9b\\u202e\\u2066 tab\\x09here');
+    expect(escapeForTerminal('ops\u001b]0;owned\u0007\u001b[2J\u009b\u202e\u2066 tab\there')).toBe(
+      'ops\\x1b]0;owned\\x07\\x1b[2J\\x9b\\u202e\\u2066 tab\\x09here',
+    );
     expect(escapeForTerminal('plain name: ünïcode ✓')).toBe('plain name: ünïcode ✓');
   });
 

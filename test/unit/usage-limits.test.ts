@@ -15,7 +15,12 @@ const CONFIG: UsageLimitsConfig = {
   unauthenticatedOperationsPerSecond: 1,
   maxSubscriptionsPerTenant: 5,
 };
-const keyOf = (keyId: string | null, tenant: string | null = 'acme'): Principal => ({ tenant, keyId, scopes: new Set(['INGEST', 'READ']), isRootAdmin: false });
+const keyOf = (keyId: string | null, tenant: string | null = 'acme'): Principal => ({
+  tenant,
+  keyId,
+  scopes: new Set(['INGEST', 'READ']),
+  isRootAdmin: false,
+});
 
 /** The limits on a frozen clock: no token comes back during a test. */
 function limits() {
@@ -67,7 +72,9 @@ describe('usage limits', () => {
     for (let i = 0; i < 20; i++) expect(await refusal(usage.takeOperation(keyOf('reader1')))).toBeNull();
     expect((await refusal(usage.takeOperation(keyOf('reader1'))))?.message).toBe('this key may start 10 operations per second');
     for (let i = 0; i < 10; i++) expect(await refusal(usage.takeOperation(keyOf('reader2')))).toBeNull();
-    expect((await refusal(usage.takeOperation(keyOf('reader2'))))?.message).toBe('this tenant may start 15 operations per second over all its keys');
+    expect((await refusal(usage.takeOperation(keyOf('reader2'))))?.message).toBe(
+      'this tenant may start 15 operations per second over all its keys',
+    );
   });
 
   it('gives open mode and the bootstrap admin one bucket each, without a separate tenant bucket', async () => {
@@ -103,13 +110,27 @@ describe('usage limit configuration', () => {
     expect(defaults.ok && defaults.config.maxKeysPerTenant).toBe(100);
     const derived = loadConfig({ INGEST_RATE_PER_KEY: '10', QUERY_RATE_PER_KEY: '3' });
     expect(derived.ok && derived.config.usage).toMatchObject({ tenantIngestEventsPerSecond: 50, tenantOperationsPerSecond: 15 });
-    const set = loadConfig({ INGEST_RATE_PER_TENANT: '7', QUERY_RATE_PER_TENANT: '2', UNAUTHENTICATED_RATE_PER_ADDRESS: '4', MAX_KEYS_PER_TENANT: '3' });
-    expect(set.ok && set.config.usage).toMatchObject({ tenantIngestEventsPerSecond: 7, tenantOperationsPerSecond: 2, unauthenticatedOperationsPerSecond: 4 });
+    const set = loadConfig({
+      INGEST_RATE_PER_TENANT: '7',
+      QUERY_RATE_PER_TENANT: '2',
+      UNAUTHENTICATED_RATE_PER_ADDRESS: '4',
+      MAX_KEYS_PER_TENANT: '3',
+    });
+    expect(set.ok && set.config.usage).toMatchObject({
+      tenantIngestEventsPerSecond: 7,
+      tenantOperationsPerSecond: 2,
+      unauthenticatedOperationsPerSecond: 4,
+    });
     expect(set.ok && set.config.maxKeysPerTenant).toBe(3);
   });
 
   it('names every bad limit', () => {
-    const result = loadConfig({ INGEST_RATE_PER_TENANT: 'lots', QUERY_RATE_PER_TENANT: '0', UNAUTHENTICATED_RATE_PER_ADDRESS: '-1', MAX_KEYS_PER_TENANT: '0' });
+    const result = loadConfig({
+      INGEST_RATE_PER_TENANT: 'lots',
+      QUERY_RATE_PER_TENANT: '0',
+      UNAUTHENTICATED_RATE_PER_ADDRESS: '-1',
+      MAX_KEYS_PER_TENANT: '0',
+    });
     expect(result.ok).toBe(false);
     expect((result.ok ? [] : result.problems).map((problem) => problem.split(':')[0]).sort()).toEqual([
       'INGEST_RATE_PER_TENANT',

@@ -98,10 +98,7 @@ describe('validateEvent', () => {
 
   it('accepts the edges of every limit', () => {
     const dimensions = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`d${i}`, 'x'.repeat(256)]));
-    const result = validateEvent(
-      { id: 'x'.repeat(128), type: 'a.b:c-d_E9'.padEnd(128, 'z'), dimensions, timestamp: new Date(0) },
-      context,
-    );
+    const result = validateEvent({ id: 'x'.repeat(128), type: 'a.b:c-d_E9'.padEnd(128, 'z'), dimensions, timestamp: new Date(0) }, context);
     expect(result.ok).toBe(true);
     expect(rejectCode({ type: 'a', dimensions: { ...dimensions, d32: 'x' } })).toEqual(['INVALID_DIMENSIONS', 'dimensions']);
   });

@@ -32,12 +32,27 @@ describe('validateEvent refuses strings that are not well-formed Unicode', () =>
     ['a lone low surrogate in the id', { type: 'a', id: `${LOW}x` }, 'INVALID_ID', 'id'],
     ['reversed surrogates in the id', { type: 'a', id: `${LOW}${HIGH}` }, 'INVALID_ID', 'id'],
     ['a lone surrogate in the source', { type: 'a', source: `web${HIGH}` }, 'INVALID_SOURCE', 'source'],
-    ['a lone surrogate in a dimension value', { type: 'a', dimensions: { country: `N${LOW}L` } }, 'INVALID_DIMENSIONS', 'dimensions.country'],
+    [
+      'a lone surrogate in a dimension value',
+      { type: 'a', dimensions: { country: `N${LOW}L` } },
+      'INVALID_DIMENSIONS',
+      'dimensions.country',
+    ],
     ['a lone surrogate in a dimension key', { type: 'a', dimensions: { [`k${HIGH}`]: 'x' } }, 'INVALID_DIMENSIONS', 'dimensions.k\ufffd'],
     ['a lone surrogate in a value key', { type: 'a', values: { [`k${HIGH}`]: 1 } }, 'INVALID_VALUES', 'values.k\ufffd'],
     ['a lone surrogate in a property string', { type: 'a', properties: { note: `x${HIGH}` } }, 'INVALID_PROPERTIES', 'properties.note'],
-    ['a lone surrogate deep in properties', { type: 'a', properties: { a: { b: [1, { c: [`${LOW}`] }] } } }, 'INVALID_PROPERTIES', 'properties.a.b[1].c[0]'],
-    ['a lone surrogate in a property key', { type: 'a', properties: { a: { [`k${HIGH}`]: 1 } } }, 'INVALID_PROPERTIES', 'properties.a.k\ufffd'],
+    [
+      'a lone surrogate deep in properties',
+      { type: 'a', properties: { a: { b: [1, { c: [`${LOW}`] }] } } },
+      'INVALID_PROPERTIES',
+      'properties.a.b[1].c[0]',
+    ],
+    [
+      'a lone surrogate in a property key',
+      { type: 'a', properties: { a: { [`k${HIGH}`]: 1 } } },
+      'INVALID_PROPERTIES',
+      'properties.a.k\ufffd',
+    ],
   ] as [string, EventInput, string, string][])('%s', (_, input, code, path) => {
     const error = rejection(input);
     expect([error.code, error.path]).toEqual([code, path]);
@@ -62,8 +77,16 @@ describe('validateEvent refuses strings that are not well-formed Unicode', () =>
 
 describe('decodeLogRecord refuses records ingest would have refused', () => {
   const valid = {
-    tenant: 'default', id: 'a', type: 'click', timestamp: 1, receivedAt: 2, clockCorrectionMs: 0,
-    source: null, dimensions: { country: 'NL' }, values: { ms: 5 }, properties: { any: ['thing'] },
+    tenant: 'default',
+    id: 'a',
+    type: 'click',
+    timestamp: 1,
+    receivedAt: 2,
+    clockCorrectionMs: 0,
+    source: null,
+    dimensions: { country: 'NL' },
+    values: { ms: 5 },
+    properties: { any: ['thing'] },
   };
 
   it.each([
@@ -112,7 +135,10 @@ describe('decodeLogRecord refuses records ingest would have refused', () => {
 describe('query arguments that would reach a store', () => {
   it('refuses a lone surrogate in a dimension filter value', () => {
     expect(() => validateDimensionFilter({ country: `N${HIGH}` }, 'filter.dimensions')).toThrow(
-      expect.objectContaining({ code: 'BAD_USER_INPUT', message: 'filter.dimensions.country must be well-formed Unicode: it holds a lone surrogate (U+D800)' }),
+      expect.objectContaining({
+        code: 'BAD_USER_INPUT',
+        message: 'filter.dimensions.country must be well-formed Unicode: it holds a lone surrogate (U+D800)',
+      }),
     );
   });
 

@@ -34,7 +34,16 @@ describe('window assignment', () => {
 describe('event time', () => {
   const policy = { outOfOrdernessMs: 5_000, idlePartitionMs: 30_000, allowedLatenessMs: 60_000, futureToleranceMs: 600_000 };
   const event = (timestamp: number, receivedAt = timestamp): AcceptedEvent => ({
-    tenant: 'default', id: 'e', type: 'x', timestamp, receivedAt, clockCorrectionMs: 0, source: null, dimensions: {}, values: {}, properties: null,
+    tenant: 'default',
+    id: 'e',
+    type: 'x',
+    timestamp,
+    receivedAt,
+    clockCorrectionMs: 0,
+    source: null,
+    dimensions: {},
+    values: {},
+    properties: null,
   });
 
   const now = 1_000_000;
@@ -43,13 +52,29 @@ describe('event time', () => {
   it('trails the slowest active partition by the out-of-orderness bound', () => {
     expect(watermarkOf(new Map(), policy, now)).toBeNull();
     expect(watermarkOf(new Map([[0, progress(null, 0)]]), policy, now)).toBeNull();
-    expect(watermarkOf(new Map([[0, progress(100_000, 0)], [1, progress(80_000, 1_000)]]), policy, now)).toBe(75_000);
+    expect(
+      watermarkOf(
+        new Map([
+          [0, progress(100_000, 0)],
+          [1, progress(80_000, 1_000)],
+        ]),
+        policy,
+        now,
+      ),
+    ).toBe(75_000);
   });
 
   it('leaves idle partitions out, unless every partition is idle', () => {
-    const someIdle = new Map([[0, progress(100_000, 0)], [1, progress(80_000, 30_001)], [2, progress(null, 0)]]);
+    const someIdle = new Map([
+      [0, progress(100_000, 0)],
+      [1, progress(80_000, 30_001)],
+      [2, progress(null, 0)],
+    ]);
     expect(watermarkOf(someIdle, policy, now)).toBe(95_000);
-    const allIdle = new Map([[0, progress(100_000, 60_000)], [1, progress(80_000, 60_000)]]);
+    const allIdle = new Map([
+      [0, progress(100_000, 60_000)],
+      [1, progress(80_000, 60_000)],
+    ]);
     expect(watermarkOf(allIdle, policy, now)).toBe(95_000);
   });
 
@@ -84,7 +109,9 @@ describe('coarsest cover of a MINUTE range', () => {
       { interval: 'HOUR', from: day + DAY, to: day + DAY + HOUR },
       { interval: 'MINUTE', from: day + DAY + HOUR, to: day + DAY + HOUR + 37 * MINUTE },
     ]);
-    expect(coarsestCover(day + 5 * MINUTE, day + 9 * MINUTE)).toEqual([{ interval: 'MINUTE', from: day + 5 * MINUTE, to: day + 9 * MINUTE }]);
+    expect(coarsestCover(day + 5 * MINUTE, day + 9 * MINUTE)).toEqual([
+      { interval: 'MINUTE', from: day + 5 * MINUTE, to: day + 9 * MINUTE },
+    ]);
     expect(coarsestCover(day, day)).toEqual([]);
   });
 
@@ -105,7 +132,10 @@ describe('coarsest cover of a MINUTE range', () => {
         }
         expect(next).toBe(to);
         // At most two partial hours of MINUTE buckets and two partial days of HOUR buckets.
-        const count = (interval: string) => blocks.filter((b) => b.interval === interval).reduce((n, b) => n + (b.to - b.from) / { MINUTE, HOUR, DAY }[b.interval as 'MINUTE'], 0);
+        const count = (interval: string) =>
+          blocks
+            .filter((b) => b.interval === interval)
+            .reduce((n, b) => n + (b.to - b.from) / { MINUTE, HOUR, DAY }[b.interval as 'MINUTE'], 0);
         expect(count('MINUTE')).toBeLessThanOrEqual(2 * 59);
         expect(count('HOUR')).toBeLessThanOrEqual(2 * 23);
       }),

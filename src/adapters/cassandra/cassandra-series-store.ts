@@ -69,7 +69,11 @@ async function mapConcurrently<T, R>(items: readonly T[], limit: number, task: (
 
 function mergeProgress(stored: PartitionProgress, update: PartitionProgress): PartitionProgress {
   const maxEventTime =
-    stored.maxEventTime === null ? update.maxEventTime : update.maxEventTime === null ? stored.maxEventTime : Math.max(stored.maxEventTime, update.maxEventTime);
+    stored.maxEventTime === null
+      ? update.maxEventTime
+      : update.maxEventTime === null
+        ? stored.maxEventTime
+        : Math.max(stored.maxEventTime, update.maxEventTime);
   return {
     maxEventTime,
     storedThrough: Math.max(stored.storedThrough, update.storedThrough),
@@ -178,23 +182,22 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
                 keepReading,
               ),
         );
-        return perWindow.flat().slice(0, wanted).map((row) => toRollupRow(row, range.valueKey));
+        return perWindow
+          .flat()
+          .slice(0, wanted)
+          .map((row) => toRollupRow(row, range.valueKey));
       });
     },
 
     loadCatalog(ids: CatalogRowId[]) {
       return guarded('read the catalog', async () => {
-        const results = await selectEach(
-          ids.map((id) => ({ query: cql.selectCatalog, params: [id.tenant, id.type, id.partition] })),
-        );
+        const results = await selectEach(ids.map((id) => ({ query: cql.selectCatalog, params: [id.tenant, id.type, id.partition] })));
         return results.flatMap((result) => result.rows.map(toCatalogRow));
       });
     },
 
     saveCatalog(rows) {
-      return guarded('write the catalog', () =>
-        executeEach(cql.upsertCatalog, rows.map(catalogParameters)),
-      );
+      return guarded('write the catalog', () => executeEach(cql.upsertCatalog, rows.map(catalogParameters)));
     },
 
     readCatalog(tenant, range = {}) {
@@ -268,7 +271,10 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
         // A partition tombstone even when the count was 0: it is a single marker, and it covers
         // a row that arrived after the count, so nothing older than `before` survives.
         await executeEach(cql.deleteWindow, whole.map(partitionKey));
-        await executeEach(cql.deleteWindowBefore, boundary.map((ref) => [...partitionKey(ref), toBigInt(before)]));
+        await executeEach(
+          cql.deleteWindowBefore,
+          boundary.map((ref) => [...partitionKey(ref), toBigInt(before)]),
+        );
         // Unregistered only once their rows are gone: a failure in between leaves a registered,
         // empty window that the next purge deletes again.
         await windows.unregister(whole);

@@ -45,9 +45,15 @@ export function createEmbeddedApiKeyStore(options: { dataDir: string }): ApiKeyS
   return {
     create(record) {
       return guarded('create a key', () => {
-        db.prepare(
-          'INSERT INTO api_keys (id, tenant, name, scopes, created_at, revoked_at, secret_hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        ).run(record.id, record.tenant, record.name, JSON.stringify(record.scopes), record.createdAt, record.revokedAt, record.secretHash);
+        db.prepare('INSERT INTO api_keys (id, tenant, name, scopes, created_at, revoked_at, secret_hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+          record.id,
+          record.tenant,
+          record.name,
+          JSON.stringify(record.scopes),
+          record.createdAt,
+          record.revokedAt,
+          record.secretHash,
+        );
       });
     },
     findById(id) {

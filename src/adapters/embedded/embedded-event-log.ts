@@ -43,9 +43,7 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
   const readRecords = db.prepare<[number, number], { offset: number; value: string }>(
     'SELECT offset, value FROM records WHERE offset > ? ORDER BY offset LIMIT ?',
   );
-  const readCommitted = db.prepare<[string], { last_offset: number }>(
-    'SELECT last_offset FROM committed_offsets WHERE group_id = ?',
-  );
+  const readCommitted = db.prepare<[string], { last_offset: number }>('SELECT last_offset FROM committed_offsets WHERE group_id = ?');
   const writeCommitted = db.prepare(
     'INSERT INTO committed_offsets (group_id, last_offset) VALUES (?, ?) ON CONFLICT (group_id) DO UPDATE SET last_offset = excluded.last_offset',
   );

@@ -138,9 +138,20 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
   const insertAll = db.transaction((events: StoredEvent[]) => {
     for (const e of events) {
       insert.run(
-        e.tenant, e.id, e.type, e.timestamp, e.receivedAt, e.clockCorrectionMs, e.source,
-        JSON.stringify(e.dimensions), JSON.stringify(dimensionsAsText(e.dimensions)), JSON.stringify(e.values),
-        e.properties === null ? null : JSON.stringify(e.properties), e.position.partition, e.position.offset, e.quarantine,
+        e.tenant,
+        e.id,
+        e.type,
+        e.timestamp,
+        e.receivedAt,
+        e.clockCorrectionMs,
+        e.source,
+        JSON.stringify(e.dimensions),
+        JSON.stringify(dimensionsAsText(e.dimensions)),
+        JSON.stringify(e.values),
+        e.properties === null ? null : JSON.stringify(e.properties),
+        e.position.partition,
+        e.position.offset,
+        e.quarantine,
       );
     }
   });
@@ -153,7 +164,17 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
   const releaseClaim = db.prepare('DELETE FROM events WHERE tenant = ? AND id = ? AND log_partition = ? AND log_offset = ?');
   const setAsideAll = db.transaction((records: SetAsideRecord[]) => {
     for (const r of records) {
-      insertSetAside.run(r.position.partition, r.position.offset, r.tenant, r.eventId, r.reason, r.error, r.record, r.attempts, r.setAsideAt);
+      insertSetAside.run(
+        r.position.partition,
+        r.position.offset,
+        r.tenant,
+        r.eventId,
+        r.reason,
+        r.error,
+        r.record,
+        r.attempts,
+        r.setAsideAt,
+      );
       if (r.tenant !== null && r.eventId !== null) releaseClaim.run(r.tenant, r.eventId, r.position.partition, r.position.offset);
     }
   });
@@ -256,16 +277,27 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
         const scanned = `SELECT * FROM events WHERE ${window.join(' AND ')} ORDER BY timestamp DESC, id DESC LIMIT ?`;
         const windowArgs = [...windowParams, maxScanned];
         if (filters.length === 0) {
-          return { events: db.prepare<unknown[], EventRow>(scanned).all(...windowParams, limit).map(toStoredEvent), scannedUpTo: null };
+          return {
+            events: db
+              .prepare<unknown[], EventRow>(scanned)
+              .all(...windowParams, limit)
+              .map(toStoredEvent),
+            scannedUpTo: null,
+          };
         }
         const sql = `SELECT * FROM (${scanned}) WHERE ${filters.join(' AND ')} ORDER BY timestamp DESC, id DESC LIMIT ?`;
-        const events = db.prepare<unknown[], EventRow>(sql).all(...windowArgs, ...filterParams, limit).map(toStoredEvent);
+        const events = db
+          .prepare<unknown[], EventRow>(sql)
+          .all(...windowArgs, ...filterParams, limit)
+          .map(toStoredEvent);
         if (events.length >= limit) return { events, scannedUpTo: null };
         // A short page: did it stop because the window ended, or because the bound did?
         const examined = db.prepare<unknown[], { n: number }>(`SELECT count(*) AS n FROM (${scanned})`).get(...windowArgs)!.n;
         if (examined < maxScanned) return { events, scannedUpTo: null };
         const oldest = db
-          .prepare<unknown[], { timestamp: number; id: string }>(`SELECT timestamp, id FROM (${scanned}) ORDER BY timestamp ASC, id ASC LIMIT 1`)
+          .prepare<unknown[], { timestamp: number; id: string }>(
+            `SELECT timestamp, id FROM (${scanned}) ORDER BY timestamp ASC, id ASC LIMIT 1`,
+          )
           .get(...windowArgs)!;
         return { events, scannedUpTo: { timestamp: oldest.timestamp, id: oldest.id } };
       });
@@ -282,7 +314,10 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
         }
         const sql = `SELECT * FROM events WHERE tenant = ? AND quarantine IS NULL AND (${conditions.join(' OR ')})
           ORDER BY log_partition, log_offset LIMIT ?`;
-        return db.prepare<unknown[], EventRow>(sql).all(...params, limit).map(toStoredEvent);
+        return db
+          .prepare<unknown[], EventRow>(sql)
+          .all(...params, limit)
+          .map(toStoredEvent);
       });
     },
 
@@ -323,7 +358,10 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
         }
         const sql = `SELECT * FROM set_aside ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
           ORDER BY set_aside_at DESC, log_partition DESC, log_offset DESC LIMIT ?`;
-        return db.prepare<unknown[], SetAsideRow>(sql).all(...params, limit).map(toSetAsideRecord);
+        return db
+          .prepare<unknown[], SetAsideRow>(sql)
+          .all(...params, limit)
+          .map(toSetAsideRecord);
       });
     },
 

@@ -31,7 +31,11 @@ interface StoredCatalog {
   dropped_value_keys: number;
 }
 
-function toRollupRow(row: StoredRollup, onlyValue?: string | null, dimensions: Record<string, string> = JSON.parse(row.dimensions)): RollupRow {
+function toRollupRow(
+  row: StoredRollup,
+  onlyValue?: string | null,
+  dimensions: Record<string, string> = JSON.parse(row.dimensions),
+): RollupRow {
   return {
     tenant: row.tenant,
     type: row.type,
@@ -100,7 +104,12 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
   `);
 
   // A catalog table made before the key cap lacks the overflow counters: add them (0 so far).
-  const catalogColumns = new Set(db.prepare<[], { name: string }>('PRAGMA table_info(catalog)').all().map((column) => column.name));
+  const catalogColumns = new Set(
+    db
+      .prepare<[], { name: string }>('PRAGMA table_info(catalog)')
+      .all()
+      .map((column) => column.name),
+  );
   for (const column of ['dropped_dimension_keys', 'dropped_value_keys']) {
     if (!catalogColumns.has(column)) db.exec(`ALTER TABLE catalog ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
   }
@@ -117,9 +126,7 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
     `SELECT * FROM rollups WHERE tenant = ? AND type = ? AND interval = ? AND bucket_start >= ? AND bucket_start < ?
      ORDER BY bucket_start LIMIT ?`,
   );
-  const selectCatalog = db.prepare<unknown[], StoredCatalog>(
-    'SELECT * FROM catalog WHERE tenant = ? AND type = ? AND log_partition = ?',
-  );
+  const selectCatalog = db.prepare<unknown[], StoredCatalog>('SELECT * FROM catalog WHERE tenant = ? AND type = ? AND log_partition = ?');
   const upsertCatalog = db.prepare(
     `INSERT OR REPLACE INTO catalog (tenant, type, log_partition, applied_offset, count, first_seen, last_seen,
        dimension_keys, value_keys, dropped_dimension_keys, dropped_value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -127,8 +134,15 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
   const saveRollups = db.transaction((rows: RollupRow[]) => {
     for (const r of rows) {
       upsertRollup.run(
-        r.tenant, r.type, r.interval, r.bucketStart, r.dimensionsKey, r.partition,
-        JSON.stringify(r.dimensions), r.appliedOffset, encodeAggregate(r.aggregate),
+        r.tenant,
+        r.type,
+        r.interval,
+        r.bucketStart,
+        r.dimensionsKey,
+        r.partition,
+        JSON.stringify(r.dimensions),
+        r.appliedOffset,
+        encodeAggregate(r.aggregate),
       );
     }
   });
@@ -143,8 +157,17 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
   const saveCatalog = db.transaction((rows: CatalogRow[]) => {
     for (const r of rows) {
       upsertCatalog.run(
-        r.tenant, r.type, r.partition, r.appliedOffset, r.count, r.firstSeen, r.lastSeen,
-        JSON.stringify(r.dimensionKeys), JSON.stringify(r.valueKeys), r.droppedDimensionKeys, r.droppedValueKeys,
+        r.tenant,
+        r.type,
+        r.partition,
+        r.appliedOffset,
+        r.count,
+        r.firstSeen,
+        r.lastSeen,
+        JSON.stringify(r.dimensionKeys),
+        JSON.stringify(r.valueKeys),
+        r.droppedDimensionKeys,
+        r.droppedValueKeys,
       );
     }
   });
@@ -202,7 +225,10 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
         const types = `SELECT DISTINCT type FROM catalog WHERE ${where.join(' AND ')} ORDER BY type LIMIT ?`;
         const sql = `SELECT * FROM catalog WHERE tenant = ? AND type IN (${types}) ORDER BY type, log_partition`;
         const limit = range.maxTypes === undefined ? -1 : range.maxTypes + 1;
-        return db.prepare<unknown[], StoredCatalog>(sql).all(tenant, ...params, limit).map(toCatalogRow);
+        return db
+          .prepare<unknown[], StoredCatalog>(sql)
+          .all(tenant, ...params, limit)
+          .map(toCatalogRow);
       });
     },
     loadProgress() {
@@ -224,8 +250,9 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       return guarded('write a batch', () => saveBatch(batch));
     },
     deleteBucketsBefore(interval, before) {
-      return guarded('delete old buckets', () =>
-        db.prepare('DELETE FROM rollups WHERE interval = ? AND bucket_start < ?').run(interval, before).changes,
+      return guarded(
+        'delete old buckets',
+        () => db.prepare('DELETE FROM rollups WHERE interval = ? AND bucket_start < ?').run(interval, before).changes,
       );
     },
     checkHealth() {

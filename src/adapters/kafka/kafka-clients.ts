@@ -43,7 +43,10 @@ export interface KafkaClientOptions {
 }
 
 /** kafkajs' own log messages at the chosen level or above go to `report`. */
-export function createKafkaClients(options: KafkaClientOptions, report: (error: unknown) => void): { writeClient: Kafka; readClient: Kafka } {
+export function createKafkaClients(
+  options: KafkaClientOptions,
+  report: (error: unknown) => void,
+): { writeClient: Kafka; readClient: Kafka } {
   const sharedConfig: KafkaConfig = {
     brokers: options.brokers,
     clientId: options.clientId ?? 'streamlens',

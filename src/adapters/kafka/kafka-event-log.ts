@@ -71,7 +71,8 @@ export async function createKafkaEventLog(options: KafkaEventLogOptions): Promis
 
     async consume({ groupId, handleBatch, maxBatchSize = DEFAULT_MAX_BATCH }) {
       if (closing) throw unavailable('the Kafka event log is closed');
-      if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new Error(`maxBatchSize must be a positive integer, not ${maxBatchSize}`);
+      if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1)
+        throw new Error(`maxBatchSize must be a positive integer, not ${maxBatchSize}`);
       const member = await startKafkaConsumer(readClient, topic, { groupId, handleBatch, maxBatchSize });
       let stopping: Promise<void> | null = null;
       const logConsumer: LogConsumer = {

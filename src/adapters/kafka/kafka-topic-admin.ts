@@ -66,7 +66,9 @@ export function createKafkaTopicAdmin(
       // A partition without a leader can be neither written nor read until an election gives it one.
       const leaderless = partitionsOfTopic.filter((entry) => entry.leader < 0).length;
       if (partitionsOfTopic.length === 0 || leaderless > 0) {
-        throw unavailable(`the Kafka event log is unavailable: ${leaderless} of ${partitionsOfTopic.length} partitions of ${topic} have no leader`);
+        throw unavailable(
+          `the Kafka event log is unavailable: ${leaderless} of ${partitionsOfTopic.length} partitions of ${topic} have no leader`,
+        );
       }
     },
 

@@ -45,7 +45,12 @@ export async function createMongoApiKeyStore(options: { url: string; database?: 
     },
     list(tenant) {
       return guarded('list keys', async () =>
-        (await keys.find(tenant === null ? {} : { tenant: { $eq: tenant } }).sort({ createdAt: 1, _id: 1 }).toArray()).map(toRecord),
+        (
+          await keys
+            .find(tenant === null ? {} : { tenant: { $eq: tenant } })
+            .sort({ createdAt: 1, _id: 1 })
+            .toArray()
+        ).map(toRecord),
       );
     },
     revoke(id, at) {

@@ -301,10 +301,7 @@ function eventsFilter(query: EventQuery, after: EventPageKey | null | undefined)
   if (after) {
     // The `$lte` bound is implied by the `$or`, but it gives the planner a range on the index.
     timestamp.$lte = after.timestamp;
-    filter.$or = [
-      { timestamp: { $lt: after.timestamp } },
-      { timestamp: { $eq: after.timestamp }, id: { $lt: after.id } },
-    ];
+    filter.$or = [{ timestamp: { $lt: after.timestamp } }, { timestamp: { $eq: after.timestamp }, id: { $lt: after.id } }];
   }
   if (Object.keys(timestamp).length > 0) filter.timestamp = timestamp;
   const dimensionFilter: Record<string, { $eq: string }> = {};
@@ -318,10 +315,7 @@ function quarantineFilter(tenant: string, after: QuarantinePageKey | null | unde
   const filter: Filter<EventDocument> = { tenant: { $eq: tenant }, counted: false };
   if (after) {
     filter.receivedAt = { $lte: after.receivedAt };
-    filter.$or = [
-      { receivedAt: { $lt: after.receivedAt } },
-      { receivedAt: { $eq: after.receivedAt }, id: { $lt: after.id } },
-    ];
+    filter.$or = [{ receivedAt: { $lt: after.receivedAt } }, { receivedAt: { $eq: after.receivedAt }, id: { $lt: after.id } }];
   }
   return filter;
 }
@@ -510,10 +504,7 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
 
   /** The stored claims of these `_id`s, keyed by `eventKey`. */
   async function readClaims(ids: string[], claims: Map<string, EventClaim>): Promise<void> {
-    const found = events.find(
-      { _id: { $in: ids } },
-      { projection: { _id: 0, tenant: 1, id: 1, position: 1, quarantine: 1 } },
-    );
+    const found = events.find({ _id: { $in: ids } }, { projection: { _id: 0, tenant: 1, id: 1, position: 1, quarantine: 1 } });
     for await (const doc of found) claims.set(eventKey(doc.tenant, doc.id), claimOf(doc));
   }
 
@@ -585,11 +576,7 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
       return guarded('list events', async () => {
         // A limit of 0 means "no limit" to MongoDB, and a negative one means something else again.
         if (limit <= 0) return { events: [], scannedUpTo: null };
-        const docs = await events
-          .find(eventsFilter(query, after))
-          .sort({ timestamp: -1, id: -1 })
-          .limit(limit)
-          .toArray();
+        const docs = await events.find(eventsFilter(query, after)).sort({ timestamp: -1, id: -1 }).limit(limit).toArray();
         return { events: docs.map(toStoredEvent), scannedUpTo: null };
       });
     },
@@ -613,11 +600,7 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
     listQuarantine(tenant, limit, after) {
       return guarded('list the quarantine', async () => {
         if (limit <= 0) return [];
-        const docs = await events
-          .find(quarantineFilter(tenant, after))
-          .sort({ receivedAt: -1, id: -1 })
-          .limit(limit)
-          .toArray();
+        const docs = await events.find(quarantineFilter(tenant, after)).sort({ receivedAt: -1, id: -1 }).limit(limit).toArray();
         return docs.map(toStoredEvent);
       });
     },

@@ -38,7 +38,9 @@ return { allowed, tostring(tokens), retry }
 export async function createRedisRateLimitStore(options: { url: string; onError?: (error: unknown) => void }): Promise<RateLimitStore> {
   const redis = await connectFailFastRedis({ ...options, connectionName: 'streamlens-limits', purpose: 'rate limit store' });
   redis.defineCommand('takeTokens', { numberOfKeys: 1, lua: TAKE_SCRIPT });
-  const take = (redis as unknown as { takeTokens(key: string, ...args: (string | number)[]): Promise<[number, string, number]> }).takeTokens.bind(redis);
+  const take = (
+    redis as unknown as { takeTokens(key: string, ...args: (string | number)[]): Promise<[number, string, number]> }
+  ).takeTokens.bind(redis);
   return {
     async take(key, cost, rule) {
       try {
