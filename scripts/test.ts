@@ -2,8 +2,9 @@
  * `npm test`: every check, in order, with the real servers the suites need.
  *
  * 1. Type-check, fail on schema drift (schema.graphql and the typed operations must be what
- *    codegen.ts generates from the Pothos schema), and check the boundaries between the folders
- *    of src/ (.dependency-cruiser.cjs).
+ *    codegen.ts generates from the Pothos schema), check the boundaries between the folders of
+ *    src/ (.dependency-cruiser.cjs), and check the formatting (biome.json; `npm run format`
+ *    fixes it).
  * 2. Real servers: each of KAFKA_BROKERS, MONGODB_URL, CASSANDRA_CONTACT_POINTS and REDIS_URL
  *    that is set must be reachable; for each that is not set, a server already listening at
  *    the default address is used, and otherwise scripts/services.sh starts one. When neither
@@ -153,6 +154,7 @@ function ensureChromium(): void {
 step('type-check', bin('tsc'), ['-p', 'tsconfig.json']);
 step('schema drift (codegen --check)', bin('graphql-codegen'), ['--config', 'codegen.ts', '--check', '--silent']);
 step('dependency rules (dependency-cruiser)', bin('depcruise'), ['src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err']);
+step('format check (biome; npm run format fixes it)', bin('biome'), ['format', '.']);
 ensureChromium();
 const started = await provisionServers();
 
