@@ -10,7 +10,8 @@
  * field) or from a capped set (GraphQL operation names, see graphql-metrics.ts).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { PartitionStall, ProcessorMetrics } from '../stream/processor.ts';
+import type { ProcessorMetrics } from '../stream/processor.ts';
+import type { PartitionStall } from '../stream/batch-failures.ts';
 import { SET_ASIDE_REASONS } from '../domain/set-aside.ts';
 
 /** What became of the events of ingest calls. */

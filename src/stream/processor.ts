@@ -10,7 +10,8 @@
  *   3. publish live updates, then return, so the log commits the batch's offsets.
  * A crash between any two steps replays the batch, and every step is harmless to repeat.
  *
- * A record it cannot count never halts the partition (failure-policy.ts has the rule):
+ * A record it cannot count never halts the partition (batch-failures.ts does it, by the rule of
+ * failure-policy.ts):
  *   - a record that is not an event is set aside (kept with its reason in the event store)
  *     before step 1, and the batch goes on;
  *   - a batch that fails is delivered again after a growing pause; after `maxAttempts` failed
@@ -29,9 +30,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventKey, type EventStore } from '../ports/event-store.ts';
-import type { EventLog, LogBatch, LogConsumer, LogRecord } from '../ports/event-log.ts';
+import type { EventLog, LogConsumer, LogRecord } from '../ports/event-log.ts';
 import type { SetAsideReason, SetAsideRecord } from '../domain/set-aside.ts';
-import { ATTEMPTS_ALONE, backoffMs, DEFAULT_MAX_ATTEMPTS, describeFailure, isOutage, STALLED_AFTER_FAILURES } from './failure-policy.ts';
+import { backoffMs, DEFAULT_MAX_ATTEMPTS } from './failure-policy.ts';
+import { createBatchFailureHandling, type PartitionStall } from './batch-failures.ts';
 import { setAsideEntry, whyUndecodable } from './set-aside.ts';
 import type { PartitionProgress, SeriesStore } from '../ports/series-store.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
@@ -97,22 +99,6 @@ export interface ProcessorStats {
   setAside: number;
 }
 
-/** A partition whose batch keeps failing: /ready and the metrics report it. */
-export interface PartitionStall {
-  partition: number;
-  /** The first offset of the batch that fails. */
-  offset: number;
-  /** Failed deliveries in a row. */
-  failures: number;
-  /** When the first of them failed (epoch ms). */
-  since: number;
-  /** Whether the last failure was an outage (a dependency unreachable) rather than an error of the data. */
-  outage: boolean;
-  lastError: string;
-  /** Whether its records are being isolated (the failures reached the bound). */
-  isolating: boolean;
-}
-
 export interface StreamProcessor {
   start(): Promise<void>;
   /** Finishes the batch in hand, commits it, and stops. */
@@ -125,16 +111,6 @@ export interface StreamProcessor {
   stalledPartitions(): PartitionStall[];
 }
 
-/** A one-line reason naming the stalled partitions, for /ready. */
-export function describeStalls(stalls: readonly PartitionStall[], now: number): string {
-  const parts = stalls.map(
-    (s) =>
-      `partition ${s.partition} at offset ${s.offset} (${s.failures} failed attempts over ${Math.round((now - s.since) / 1000)} s, ` +
-      `${s.outage ? 'a dependency is unavailable' : s.isolating ? 'isolating the record that fails' : 'retrying'}: ${s.lastError.slice(0, 200)})`,
-  );
-  return `the stream processor is stalled on ${parts.join('; ')}`;
-}
-
 /** Decoded rollup rows kept between batches: the live buckets of a few thousand dimension combinations. */
 const ROLLUP_CACHE_ROWS = 20_000;
 /** How often other instances' partition progress is read: well inside the idle timeout. */
@@ -143,17 +119,6 @@ const PROGRESS_REFRESH_MS = 5_000;
 const PURGE_EVERY_MS = 60_000;
 /** A store's health check answers in milliseconds; one that does not within this is not answering. */
 const HEALTH_CHECK_TIMEOUT_MS = 2_000;
-/**
- * A failure streak not touched for this long is forgotten: its partition went to another
- * instance (a rebalance), which now reports it. Far above the longest pause between attempts.
- */
-const FORGET_STREAK_AFTER_MS = 60_000;
-
-interface FailureStreak extends PartitionStall {
-  /** The last time a delivery of the partition started or failed: a streak not touched is stale. */
-  touchedAt: number;
-}
-
 export function createStreamProcessor(options: StreamProcessorOptions): StreamProcessor {
   const { log, eventStore, seriesStore, liveBus, policy, logger } = options;
   /** Every partition's progress: this instance's own, and the others' as last read from the store. */
@@ -164,10 +129,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let timers: NodeJS.Timeout[] = [];
   const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0, setAside: 0 };
   const rollupCache = createRollupCache(ROLLUP_CACHE_ROWS);
-  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const pauseAfter = options.backoffMs ?? backoffMs;
-  /** The partitions whose current batch has failed, by partition. */
-  const streaks = new Map<number, FailureStreak>();
   /** Aborts the pauses between attempts when the processor stops. */
   let stopping = new AbortController();
 
@@ -190,11 +151,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     } catch (error) {
       logger.warn({ err: error }, 'reading the progress of other partitions failed; will retry');
     }
-  }
-
-  /** Pauses between attempts; cut short when the processor stops. */
-  async function pause(ms: number): Promise<void> {
-    await sleep(ms, undefined, { signal: stopping.signal }).catch(() => {});
   }
 
   /** Whether the stores the processor writes answer their health checks now. */
@@ -289,109 +245,20 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     announceSetAside(undecodable);
   }
 
-  /**
-   * Processes the records by bisection: the whole range first, and on a failure each half in
-   * turn (left first: log order), down to single records. k culprits among n records cost
-   * about 2·k·log2(n) attempts. An outage ends the isolation: it is retried as a whole later.
-   */
-  async function isolate(partition: number, records: readonly LogRecord[], deliveries: number): Promise<void> {
-    touch(partition);
-    if (records.length === 1) return processAlone(partition, records[0]!, deliveries);
-    try {
-      await processRecords(partition, records);
-      return;
-    } catch (error) {
-      if (isOutage(error)) throw error;
-    }
-    const middle = Math.ceil(records.length / 2);
-    await isolate(partition, records.slice(0, middle), deliveries);
-    await isolate(partition, records.slice(middle), deliveries);
-  }
-
-  /**
-   * One record on its own: tried ATTEMPTS_ALONE times, then set aside, unless the failure is an
-   * outage or the stores do not answer, which leaves it for the next delivery.
-   */
-  async function processAlone(partition: number, record: LogRecord, deliveries: number): Promise<void> {
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= ATTEMPTS_ALONE; attempt++) {
-      try {
-        await processRecords(partition, [record]);
-        return;
-      } catch (error) {
-        if (isOutage(error)) throw error;
-        lastError = error;
-      }
-    }
-    if (!(await storesAnswer())) throw lastError;
-    const entry = setAsideEntry(record, 'UNPROCESSABLE', describeFailure(lastError), deliveries + ATTEMPTS_ALONE, Date.now());
-    await eventStore.setAside([entry]);
-    announceSetAside([entry]);
-  }
-
-  function touch(partition: number): void {
-    const streak = streaks.get(partition);
-    if (streak) streak.touchedAt = Date.now();
-  }
-
-  /** Counts a failed delivery; logs the first of a streak only, so an outage is one line, not one per attempt. */
-  function noteFailure(partition: number, offset: number, error: unknown): FailureStreak {
-    const outage = isOutage(error);
-    const lastError = describeFailure(error);
-    options.metrics?.observeBatchFailure(outage ? 'outage' : 'error');
-    const now = Date.now();
-    let streak = streaks.get(partition);
-    if (!streak) {
-      streak = { partition, offset, failures: 0, since: now, outage, lastError, isolating: false, touchedAt: now };
-      streaks.set(partition, streak);
-      logger.warn(
-        { partition, offset, outage, error: lastError },
-        `processing partition ${partition} failed at offset ${offset}; retrying with backoff (logged again when it recovers or its records are isolated)`,
-      );
-    }
-    streak.failures += 1;
-    streak.outage = outage;
-    streak.lastError = lastError;
-    streak.touchedAt = now;
-    return streak;
-  }
-
-  async function handleBatch(batch: LogBatch): Promise<void> {
-    const { partition } = batch;
-    const offset = batch.records[0]!.position.offset;
-    let streak = streaks.get(partition);
-    // A batch that starts elsewhere: the failing one was handled meanwhile (by another instance).
-    if (streak && streak.offset !== offset) {
-      streaks.delete(partition);
-      streak = undefined;
-    }
-    try {
-      if (streak && streak.failures >= maxAttempts) {
-        if (!streak.isolating) {
-          streak.isolating = true;
-          logger.warn(
-            { partition, offset, failures: streak.failures, error: streak.lastError },
-            `partition ${partition} failed ${streak.failures} times at offset ${offset}; isolating the records that fail`,
-          );
-        }
-        await isolate(partition, batch.records, streak.failures);
-      } else {
-        touch(partition);
-        await processRecords(partition, batch.records);
-      }
-    } catch (error) {
-      const failed = noteFailure(partition, offset, error);
-      await pause(pauseAfter(failed.failures));
-      throw error;
-    }
-    if (streak) {
-      streaks.delete(partition);
-      logger.info(
-        { partition, offset, failures: streak.failures, stalledMs: Date.now() - streak.since },
-        `partition ${partition} advances again after ${streak.failures} failed attempts`,
-      );
-    }
-  }
+  // What makes a failing batch end: retries with backoff, isolation, setting aside (batch-failures.ts).
+  const failures = createBatchFailureHandling({
+    processRecords,
+    async setAside(entry) {
+      await eventStore.setAside([entry]);
+      announceSetAside([entry]);
+    },
+    storesAnswer,
+    logger,
+    ...(options.metrics ? { observeBatchFailure: (cause: 'outage' | 'error') => options.metrics!.observeBatchFailure(cause) } : {}),
+    maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    pauseAfter: options.backoffMs ?? backoffMs,
+    stopping: () => stopping.signal,
+  });
 
   async function publish(counted: CountedEvent[], changedRollups: ReturnType<typeof mergeIntoRollups>): Promise<void> {
     const eventsByTenant = new Map<string, StoredEvent[]>();
@@ -435,7 +302,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       progress = await seriesStore.loadProgress();
       consumer = await log.consume({
         groupId: PROCESSOR_GROUP_ID,
-        handleBatch,
+        handleBatch: failures.handleBatch,
         ...(options.maxBatchSize ? { maxBatchSize: options.maxBatchSize } : {}),
       });
       timers = [setInterval(() => void purgeOldSeconds(), PURGE_EVERY_MS), setInterval(() => void refreshProgress(), PROGRESS_REFRESH_MS)];
@@ -450,17 +317,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     watermark: currentWatermark,
     lag: () => log.lag(PROCESSOR_GROUP_ID),
     stats: () => ({ ...stats }),
-    stalledPartitions() {
-      const now = Date.now();
-      const stalled: PartitionStall[] = [];
-      for (const [partition, streak] of streaks) {
-        if (now - streak.touchedAt > FORGET_STREAK_AFTER_MS) streaks.delete(partition);
-        else if (streak.failures >= STALLED_AFTER_FAILURES) {
-          const { touchedAt: _touchedAt, ...stall } = streak;
-          stalled.push(stall);
-        }
-      }
-      return stalled;
-    },
+    stalledPartitions: failures.stalledPartitions,
   };
 }

@@ -10,7 +10,8 @@ import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-eve
 import { createEmbeddedEventStore } from '../../src/adapters/embedded/embedded-event-store.ts';
 import { createEmbeddedSeriesStore } from '../../src/adapters/embedded/embedded-series-store.ts';
 import { createEmbeddedLiveBus } from '../../src/adapters/embedded/embedded-live-bus.ts';
-import { createStreamProcessor, PROCESSOR_GROUP_ID, type PartitionStall, type StreamProcessor } from '../../src/stream/processor.ts';
+import { createStreamProcessor, PROCESSOR_GROUP_ID, type StreamProcessor } from '../../src/stream/processor.ts';
+import type { PartitionStall } from '../../src/stream/batch-failures.ts';
 import { createSetAsideService } from '../../src/query/set-aside-service.ts';
 import { unavailable } from '../../src/errors.ts';
 import type { EventLog } from '../../src/ports/event-log.ts';
