@@ -29,8 +29,15 @@ import {
   type QuarantinePageKey,
 } from '../../ports/event-store.ts';
 import { badInput, unavailable } from '../../errors.ts';
-import type { LogPosition } from '../../domain/event.ts';
-import type { SetAsidePageKey, SetAsideReason, SetAsideRecord } from '../../domain/set-aside.ts';
+import {
+  ensureSetAsideIndexes,
+  SET_ASIDE_COLLECTION,
+  setAsideDocumentId,
+  setAsideFilter,
+  toSetAsideDocument,
+  toSetAsideRecord,
+  type SetAsideDocument,
+} from './mongo-set-aside-documents.ts';
 
 export interface MongoEventStoreOptions {
   url: string;
@@ -44,7 +51,6 @@ export interface MongoEventStoreOptions {
 
 const COLLECTION = 'events';
 /** Log records the processor set aside, keyed by their log position. */
-const SET_ASIDE_COLLECTION = 'set_aside';
 const DEFAULT_DATABASE = 'streamlens';
 
 /**
@@ -104,63 +110,6 @@ interface EventDocument {
    * partial index filters.
    */
   counted: boolean;
-}
-
-interface SetAsideDocument {
-  /** `setAsideDocumentId(position)`: one entry per log position. */
-  _id: string;
-  position: { partition: number; offset: number };
-  tenant: string | null;
-  eventId: string | null;
-  reason: SetAsideReason;
-  error: string;
-  record: string;
-  attempts: number;
-  setAsideAt: number;
-}
-
-function setAsideDocumentId(position: LogPosition): string {
-  return `${position.partition}:${position.offset}`;
-}
-
-function toSetAsideDocument(record: SetAsideRecord): SetAsideDocument {
-  return {
-    _id: setAsideDocumentId(record.position),
-    position: { partition: record.position.partition, offset: record.position.offset },
-    tenant: record.tenant,
-    eventId: record.eventId,
-    reason: record.reason,
-    error: record.error,
-    record: record.record,
-    attempts: record.attempts,
-    setAsideAt: record.setAsideAt,
-  };
-}
-
-function toSetAsideRecord(doc: SetAsideDocument): SetAsideRecord {
-  return {
-    position: { partition: doc.position.partition, offset: doc.position.offset },
-    tenant: doc.tenant,
-    eventId: doc.eventId,
-    reason: doc.reason,
-    error: doc.error,
-    record: doc.record,
-    attempts: doc.attempts,
-    setAsideAt: doc.setAsideAt,
-  };
-}
-
-function setAsideFilter(scope: { tenant: string } | 'ALL', after: SetAsidePageKey | null | undefined): Filter<SetAsideDocument> {
-  const filter: Filter<SetAsideDocument> = scope === 'ALL' ? {} : { tenant: { $eq: scope.tenant } };
-  if (after) {
-    filter.setAsideAt = { $lte: after.setAsideAt };
-    filter.$or = [
-      { setAsideAt: { $lt: after.setAsideAt } },
-      { setAsideAt: { $eq: after.setAsideAt }, 'position.partition': { $lt: after.partition } },
-      { setAsideAt: { $eq: after.setAsideAt }, 'position.partition': { $eq: after.partition }, 'position.offset': { $lt: after.offset } },
-    ];
-  }
-  return filter;
 }
 
 /**
@@ -369,21 +318,6 @@ async function ensureQueryIndexes(events: Collection<EventDocument>, warn: Warn)
     { partialFilterExpression: { counted: false } },
     { tenant: 1, counted: 1, receivedAt: -1, id: -1 },
   );
-}
-
-async function ensureSetAsideIndexes(records: Collection<SetAsideDocument>, warn: Warn): Promise<void> {
-  // Both listings (an operator's over every tenant, a tenant's own) read in index order.
-  for (const [name, key] of [
-    ['set_aside_newest_first', { setAsideAt: -1, 'position.partition': -1, 'position.offset': -1 }],
-    ['set_aside_of_tenant_newest_first', { tenant: 1, setAsideAt: -1, 'position.partition': -1, 'position.offset': -1 }],
-  ] as const) {
-    try {
-      await records.createIndex(key, { name });
-    } catch (error) {
-      if (!(error instanceof MongoServerError)) throw error;
-      warn(`MongoDB refused the index ${name}; listing set-aside records will scan more`, error);
-    }
-  }
 }
 
 /**
