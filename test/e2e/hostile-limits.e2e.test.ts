@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionResult } from 'graphql';
 import WebSocket from 'ws';
-import { newDataDir, realServerEnv, removeDataDir, startServer, type TestServer } from '../support/server.ts';
+import { newDataDir, realServerEnv, removeDataDir, startServer, type TestServer, expectHealthy } from '../support/server.ts';
 import { sseClient, waitForProcessing, waitUntil, wsClient } from '../support/clients.ts';
 import { createEmbeddedApiKeyStore } from '../../src/adapters/embedded/embedded-api-key-store.ts';
 
@@ -57,14 +57,6 @@ async function post(
 }
 
 const codeOf = (answer: Answer) => (answer.result.errors?.[0]?.extensions?.code as string | undefined) ?? null;
-
-async function expectHealthy(server: TestServer): Promise<void> {
-  const started = performance.now();
-  const response = await fetch(`${server.baseUrl}/health`);
-  const elapsed = performance.now() - started;
-  expect(response.status).toBe(200);
-  expect(elapsed).toBeLessThan(100);
-}
 
 async function createKey(
   server: TestServer,

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, realServerEnv, startServer, type Backend, type TestServer } from '../support/server.ts';
+import { BACKENDS, realServerEnv, startServer, type Backend, type TestServer, expectHealthy } from '../support/server.ts';
 import { execute, query, waitForProcessing, waitUntil, type Credentials } from '../support/clients.ts';
 import {
   CreateApiKeyDocument,
@@ -64,14 +64,6 @@ async function kafkaProducer(brokers: string, topic: string): Promise<ForeignPro
 function acceptedEvent(id: string, properties: unknown): string {
   const now = Date.now();
   return `{"tenant":"${TENANT}","id":"${id}","type":"${TYPE}","timestamp":${now},"receivedAt":${now},"clockCorrectionMs":0,"source":null,"dimensions":{},"values":{"n":1},"properties":${properties}}`;
-}
-
-async function healthWithin100ms(server: TestServer): Promise<void> {
-  const started = performance.now();
-  const response = await fetch(`${server.baseUrl}/health`);
-  const elapsed = performance.now() - started;
-  expect(response.status).toBe(200);
-  expect(elapsed).toBeLessThan(100);
 }
 
 async function metric(server: TestServer, name: string, labels = ''): Promise<number> {
@@ -131,7 +123,7 @@ describe.each(BACKENDS)('hostile log records on %s', (backend: Backend) => {
     expect(orphan.error).toMatch(/^not JSON: /);
     expect(await listed(readOnly)).toEqual([]);
     expect(await metric(server, 'streamlens_set_aside_records_total', '{reason="UNDECODABLE"}')).toBe(2);
-    await healthWithin100ms(server);
+    await expectHealthy(server);
   });
 
   it('reports a stalled partition on /ready and in the metrics, then sets aside the record that fails alone and counts the rest', async () => {
@@ -171,7 +163,7 @@ describe.each(BACKENDS)('hostile log records on %s', (backend: Backend) => {
     expect(await metric(server, 'streamlens_set_aside_records_total', '{reason="UNPROCESSABLE"}')).toBe(1);
     expect(await metric(server, 'streamlens_processing_batch_failures_total', '{cause="error"}')).toBe(DEFAULT_MAX_ATTEMPTS);
     expect(await metric(server, 'streamlens_processing_batch_failures_total', '{cause="outage"}')).toBe(0);
-    await healthWithin100ms(server);
+    await expectHealthy(server);
   });
 
   it('replays a set-aside record for its tenant ADMIN only, appending it to the log again', async () => {
@@ -195,6 +187,6 @@ describe.each(BACKENDS)('hostile log records on %s', (backend: Backend) => {
       before!.id,
     ]);
     expect(await countOf(TYPE)).toBe(6);
-    await healthWithin100ms(server);
+    await expectHealthy(server);
   });
 });

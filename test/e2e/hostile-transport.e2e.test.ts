@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { print } from 'graphql';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../support/server.ts';
+import { startServer, type TestServer, expectHealthy } from '../support/server.ts';
 import { execute, query, waitForLiveSubscriptions, type Credentials } from '../support/clients.ts';
 import { CreateApiKeyDocument, ListEventTypesDocument, RevokeApiKeyDocument } from '../generated/operations.ts';
 
@@ -37,14 +37,6 @@ const LIVE_EVENTS = 'subscription Live($after: String) { events(after: $after) {
 /** A stream cursor naming `partitions` partitions, as a forger would write it. */
 function forgedCursor(partitions: number): string {
   return Buffer.from(JSON.stringify(['s', Array.from({ length: partitions }, (_, i) => [i, 0])])).toString('base64url');
-}
-
-async function expectHealthy(server: TestServer): Promise<void> {
-  const started = performance.now();
-  const response = await fetch(`${server.baseUrl}/health`);
-  const elapsed = performance.now() - started;
-  expect(response.status).toBe(200);
-  expect(elapsed).toBeLessThan(100);
 }
 
 async function createKey(server: TestServer, tenant: string, scopes: ('READ' | 'INGEST' | 'ADMIN')[]) {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { expect } from 'vitest';
 import { requireServerEnv, uniqueName } from './real-servers.ts';
 
 export interface TestServer {
@@ -127,4 +128,19 @@ export async function startServer(
       await exited;
     },
   };
+}
+
+/**
+ * How fast GET /health must answer after a hostile request: within this, the request did not
+ * hold the event loop (issue 11's bar for every case of the hostile suite).
+ */
+export const HEALTH_BUDGET_MS = 100;
+
+/** The service still answers GET /health with 200, within HEALTH_BUDGET_MS. */
+export async function expectHealthy(server: TestServer): Promise<void> {
+  const started = performance.now();
+  const response = await fetch(`${server.baseUrl}/health`, { signal: AbortSignal.timeout(5_000) });
+  const elapsed = performance.now() - started;
+  expect(response.status).toBe(200);
+  expect(elapsed).toBeLessThan(HEALTH_BUDGET_MS);
 }
