@@ -2,13 +2,7 @@
  * Composes Streamlens from its ports: ingest, the stream processor, queries and the HTTP server.
  * Knows no adapter: main.ts chooses them.
  */
-import type { EventLog } from './ports/event-log.ts';
-import type { EventStore } from './ports/event-store.ts';
-import type { SeriesStore } from './ports/series-store.ts';
-import type { LiveBus } from './ports/live-bus.ts';
-import type { ApiKeyStore } from './ports/api-key-store.ts';
-import type { RateLimitStore } from './ports/rate-limit-store.ts';
-import type { ResultCache } from './ports/result-cache.ts';
+import type { PortAdapters } from './ports/port-adapters.ts';
 import { createUsageLimits } from './limits/usage-limits.ts';
 import { loadPersistedOperations } from './server/persisted-operations.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
@@ -29,15 +23,8 @@ import { instrumentPorts } from './observability/instrumented-ports.ts';
 import { instrumentIngest } from './observability/instrumented-ingest.ts';
 import { withRequestIdInLogs } from './server/request-ids.ts';
 
-export interface Adapters {
-  log: EventLog;
-  eventStore: EventStore;
-  seriesStore: SeriesStore;
-  liveBus: LiveBus;
-  apiKeys: ApiKeyStore;
-  rateLimits: RateLimitStore;
-  resultCache: ResultCache;
-}
+/** The ports the app runs on, opened by the caller (main.ts, through the adapter table). */
+export type Adapters = PortAdapters;
 
 /**
  * Per-subscriber queue bounds. Events: ten processing batches, so a healthy subscriber absorbs

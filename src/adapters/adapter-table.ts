@@ -9,13 +9,6 @@
  * contract suites against each of them.
  */
 import type { Config } from '../config.ts';
-import type { EventLog } from '../ports/event-log.ts';
-import type { EventStore } from '../ports/event-store.ts';
-import type { SeriesStore } from '../ports/series-store.ts';
-import type { LiveBus } from '../ports/live-bus.ts';
-import type { ApiKeyStore } from '../ports/api-key-store.ts';
-import type { RateLimitStore } from '../ports/rate-limit-store.ts';
-import type { ResultCache } from '../ports/result-cache.ts';
 import { createEmbeddedEventLog } from './embedded/embedded-event-log.ts';
 import { createEmbeddedEventStore } from './embedded/embedded-event-store.ts';
 import { createEmbeddedSeriesStore } from './embedded/embedded-series-store.ts';
@@ -27,21 +20,13 @@ import { acquireDataDirLock } from './embedded/data-dir-lock.ts';
 import { createKafkaEventLog } from './kafka/kafka-event-log.ts';
 import { createMongoEventStore } from './mongo/mongo-event-store.ts';
 import { createMongoApiKeyStore } from './mongo/mongo-api-key-store.ts';
+import type { PortAdapters } from '../ports/port-adapters.ts';
 import { createCassandraSeriesStore } from './cassandra/cassandra-series-store.ts';
 import { createRedisLiveBus } from './redis/redis-live-bus.ts';
 import { createRedisRateLimitStore } from './redis/redis-rate-limit-store.ts';
 import { createRedisResultCache } from './redis/redis-result-cache.ts';
 
-/** Every port a Streamlens process may open, under the names app.ts's `Adapters` gives them. */
-export interface PortAdapters {
-  log: EventLog;
-  eventStore: EventStore;
-  seriesStore: SeriesStore;
-  liveBus: LiveBus;
-  apiKeys: ApiKeyStore;
-  rateLimits: RateLimitStore;
-  resultCache: ResultCache;
-}
+export type { PortAdapters };
 
 export type Port = keyof PortAdapters;
 
