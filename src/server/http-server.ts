@@ -97,6 +97,10 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     graphqlEndpoint: GRAPHQL_PATH,
     healthCheckEndpoint: '/health',
     landingPage: false,
+    // The body is bounded by MAX_REQUEST_BYTES, counted while it is read (PAYLOAD_TOO_LARGE); yoga's
+    // own 25 MB bound would answer REQUEST_ENTITY_TOO_LARGE, a code outside ERROR_CODES, to a
+    // body between 25 MB and a MAX_REQUEST_BYTES set above it.
+    maxRequestBodySize: false,
     // Other origins get CORS only when CORS_ORIGINS lists them (browser-guard.ts refuses the rest).
     cors: (request) => {
       const origin = request.headers.get('origin');

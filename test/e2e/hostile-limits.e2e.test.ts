@@ -473,3 +473,31 @@ describe('hostile limits on real servers: a tenant-wide bucket holds across inst
     await expectHealthy(second);
   });
 });
+
+describe('hostile limits: the request body bound is MAX_REQUEST_BYTES, whatever its size', () => {
+  const LIMIT = 30_000_000;
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ env: { MAX_REQUEST_BYTES: String(LIMIT) } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const padded = (bytes: number) => `{"query": "{ eventTypes { type } }", "extensions": { "pad": "${'x'.repeat(bytes)}" }}`;
+  const postBody = (body: string) =>
+    fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      body,
+    });
+
+  it('serves a 26 MB body under a 30 MB limit, and refuses one over it with PAYLOAD_TOO_LARGE', async () => {
+    // 26 MB is past graphql-yoga's own default bound (25 MB), which must not answer first.
+    const served = await postBody(padded(26_000_000));
+    expect({ status: served.status, body: await served.json() }).toEqual({ status: 200, body: { data: { eventTypes: [] } } });
+    const refused = await postBody(padded(LIMIT));
+    expect(refused.status).toBe(413);
+    expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    await expectHealthy(server);
+  });
+});
