@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { print, type ExecutionResult } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROTOTYPE_MEMBER_KEYS } from '../support/prototype-members.ts';
 import { BACKENDS, startServer, type TestServer, expectHealthy } from '../support/server.ts';
 import { query, sseClient, subscribe, waitForProcessing, wsClient } from '../support/clients.ts';
 import {
@@ -22,21 +23,6 @@ import {
 } from '../generated/operations.ts';
 
 /** The /health answer time the issue asks for after every hostile request. */
-
-/** Every member name of Object.prototype a key may take (the key rule refuses `__proto__`). */
-const PROTOTYPE_MEMBERS = [
-  'constructor',
-  'toString',
-  'valueOf',
-  'hasOwnProperty',
-  'isPrototypeOf',
-  'propertyIsEnumerable',
-  'toLocaleString',
-  '__defineGetter__',
-  '__defineSetter__',
-  '__lookupGetter__',
-  '__lookupSetter__',
-];
 
 describe.each(BACKENDS)('poison events on %s', (backend) => {
   let server: TestServer;
@@ -155,7 +141,7 @@ describe.each(BACKENDS)('poison events on %s', (backend) => {
         ['ObjectId', 1, null],
         [null, 4, null],
       ]);
-      for (const absent of PROTOTYPE_MEMBERS.filter(
+      for (const absent of PROTOTYPE_MEMBER_KEYS.filter(
         (k) => !['constructor', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable'].includes(k),
       )) {
         expect(await grouped(absent)).toEqual([[null, 5, null]]);

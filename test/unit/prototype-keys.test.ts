@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { matchesDimensions } from '../../src/domain/event.ts';
-import { MAP_KEY_PATTERN } from '../../src/domain/event-rules.ts';
+import { PROTOTYPE_MEMBER_KEYS } from '../support/prototype-members.ts';
 import { buildSeries, buildTop } from '../../src/query/series-view.ts';
 import { mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
 import {
@@ -18,12 +18,9 @@ import {
   pointStats,
 } from '../../src/domain/rollup.ts';
 
-/** Every member name of Object.prototype a key may take (`__proto__` is refused by the key rule). */
-export const PROTOTYPE_MEMBER_NAMES = Object.getOwnPropertyNames(Object.prototype).filter((name) => MAP_KEY_PATTERN.test(name));
-
 describe('keys named after Object.prototype members', () => {
   it('covers every member a key may name', () => {
-    expect(PROTOTYPE_MEMBER_NAMES).toEqual(
+    expect(PROTOTYPE_MEMBER_KEYS).toEqual(
       expect.arrayContaining([
         'constructor',
         'toString',
@@ -36,10 +33,10 @@ describe('keys named after Object.prototype members', () => {
         '__lookupGetter__',
       ]),
     );
-    expect(PROTOTYPE_MEMBER_NAMES).not.toContain('__proto__');
+    expect(PROTOTYPE_MEMBER_KEYS).not.toContain('__proto__');
   });
 
-  it.each(PROTOTYPE_MEMBER_NAMES)('rolls up a value key named %s with exact count, sum, min and max', (key) => {
+  it.each(PROTOTYPE_MEMBER_KEYS)('rolls up a value key named %s with exact count, sum, min and max', (key) => {
     const aggregate = emptyAggregate();
     for (const value of [1.5, -2, 4]) addEvent(aggregate, { [key]: value });
     expect(pointStats(aggregate, key)).toMatchObject({ count: 3, sum: 3.5, min: -2, max: 4, avg: 3.5 / 3 });
@@ -52,14 +49,14 @@ describe('keys named after Object.prototype members', () => {
     expect(pointStats(cloneAggregate(merged), key)).toMatchObject({ count: 9, sum: 10.5 });
   });
 
-  it.each(PROTOTYPE_MEMBER_NAMES)('reads no statistics for an absent value key named %s', (key) => {
+  it.each(PROTOTYPE_MEMBER_KEYS)('reads no statistics for an absent value key named %s', (key) => {
     const aggregate = emptyAggregate();
     addEvent(aggregate, { other: 1 });
     expect(pointStats(aggregate, key)).toMatchObject({ count: 1, sum: null, min: null });
     expect(pointStats(decodeAggregate(encodeAggregate(aggregate), key), key)).toMatchObject({ count: 1, sum: null });
   });
 
-  it.each(PROTOTYPE_MEMBER_NAMES)('never matches a filter on an absent dimension named %s', (key) => {
+  it.each(PROTOTYPE_MEMBER_KEYS)('never matches a filter on an absent dimension named %s', (key) => {
     expect(matchesDimensions({ country: 'NL' }, { [key]: String(Object.prototype[key as keyof object]) })).toBe(false);
     expect(matchesDimensions({ [key]: 'a' }, { [key]: 'a' })).toBe(true);
   });
@@ -114,7 +111,7 @@ describe('keys named after Object.prototype members', () => {
       ['toString', [[1, 1, 1, 1]]],
       [null, [[1, null, null, null]]],
     ]);
-    for (const key of PROTOTYPE_MEMBER_NAMES.filter((k) => k !== 'constructor' && k !== 'hasOwnProperty')) {
+    for (const key of PROTOTYPE_MEMBER_KEYS.filter((k) => k !== 'constructor' && k !== 'hasOwnProperty')) {
       expect(buildSeries(rows, { ...range, groupBy: key }, finality).map((s) => [s.group, s.points[0]!.count])).toEqual([[null, 4]]);
     }
     expect(buildSeries(rows, { ...range, value: 'valueOf', dimensions: { hasOwnProperty: 'b' } }, finality)[0]!.points[0]).toMatchObject({
