@@ -13,6 +13,7 @@ import { getIntrospectionQuery } from 'graphql';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../support/server.ts';
+import { openRawGraphqlWs } from '../support/raw-graphql-ws.ts';
 import { query, waitForProcessing, type Credentials } from '../support/clients.ts';
 import {
   CreateApiKeyDocument,
@@ -1235,47 +1236,6 @@ async function snapshot(server: TestServer): Promise<Snapshot> {
 // ---------------------------------------------------------------------------------------------
 // graphql-ws, spoken by hand so that every frame and close code is visible.
 
-interface WsSession {
-  socket: WebSocket;
-  /** The next message, or null once the socket is closed. */
-  next(timeoutMs?: number): Promise<{ type: string; id?: string; payload?: unknown } | null>;
-  closed: Promise<{ code: number; reason: string }>;
-}
-
-async function openWs(server: TestServer, authorization: string | null): Promise<WsSession> {
-  const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
-  const inbox: { type: string; id?: string; payload?: unknown }[] = [];
-  let wake = () => {};
-  let isClosed = false;
-  socket.on('message', (data) => {
-    inbox.push(JSON.parse(String(data)));
-    wake();
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    socket.on('close', (code, reason) => {
-      isClosed = true;
-      resolve({ code, reason: String(reason) });
-      wake();
-    }),
-  );
-  socket.on('error', () => {}); // a refused frame closes the socket; `closed` reports it
-  await once(socket, 'open');
-  const next = async (timeoutMs = 10_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (inbox.length === 0 && !isClosed) {
-      if (Date.now() > deadline) throw new Error('no WebSocket message in time');
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 100);
-      });
-    }
-    return inbox.shift() ?? null;
-  };
-  socket.send(JSON.stringify({ type: 'connection_init', payload: authorization ? { authorization } : {} }));
-  expect((await next())?.type).toBe('connection_ack');
-  return { socket, next, closed };
-}
-
 interface WsCase {
   name: string;
   /** A subscribe payload, or a raw frame. */
@@ -1391,7 +1351,7 @@ describe('hostile input on embedded', () => {
   });
 
   it.each(WS_CASES)('graphql-ws: $name', async (c) => {
-    const session = await openWs(server, `Bearer ${keys.tenant}`);
+    const session = await openRawGraphqlWs(server, { init: `Bearer ${keys.tenant}` });
     try {
       session.socket.send('raw' in c.send ? c.send.raw : JSON.stringify({ id: 'op', type: 'subscribe', payload: c.send }));
       if ('close' in c.expect) {

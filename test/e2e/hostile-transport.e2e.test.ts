@@ -13,15 +13,14 @@
  *
  * Every case is followed by GET /health answering within 100 ms.
  */
-import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { print } from 'graphql';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer, expectHealthy } from '../support/server.ts';
+import { openRawGraphqlWs, type WsMessage, type WsSession } from '../support/raw-graphql-ws.ts';
 import { execute, query, waitForLiveSubscriptions, type Credentials } from '../support/clients.ts';
 import { CreateApiKeyDocument, ListEventTypesDocument, RevokeApiKeyDocument } from '../generated/operations.ts';
 
@@ -113,66 +112,6 @@ function openSse(server: TestServer, body: unknown, headers: Record<string, stri
 /** The error codes of an SSE `next` frame's result. */
 const codesOf = (frame: SseFrame | undefined): unknown[] =>
   ((JSON.parse(frame?.data || '{}') as { errors?: { extensions?: { code?: string } }[] }).errors ?? []).map((e) => e.extensions?.code);
-
-type WsMessage = { type: string; id?: string; payload?: unknown };
-
-interface WsSession {
-  socket: WebSocket;
-  next(timeoutMs?: number): Promise<WsMessage | null>;
-  closed: Promise<{ code: number; reason: string }>;
-}
-
-/**
- * A graphql-transport-ws socket. `init` sends connection_init with this authorization (null: no
- * key; undefined: no connection_init at all). Rejects with the HTTP status if the upgrade is refused.
- */
-async function openWs(
-  server: TestServer,
-  options: { init?: string | null; headers?: Record<string, string>; expectAck?: boolean } = {},
-): Promise<WsSession> {
-  const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws', { headers: options.headers ?? {} });
-  const inbox: WsMessage[] = [];
-  let wake = () => {};
-  let isClosed = false;
-  socket.on('message', (data) => {
-    inbox.push(JSON.parse(String(data)) as WsMessage);
-    wake();
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    socket.on('close', (code, reason) => {
-      isClosed = true;
-      resolve({ code, reason: String(reason) });
-      wake();
-    }),
-  );
-  socket.on('error', () => {}); // `closed` and the upgrade status report what happened
-  const refused = new Promise<never>((_, reject) =>
-    socket.once('unexpected-response', (_request, response) => {
-      let text = '';
-      response.on('data', (chunk: Buffer) => (text += chunk));
-      response.on('end', () =>
-        reject(Object.assign(new Error(`upgrade refused: ${response.statusCode}`), { status: response.statusCode, body: text })),
-      );
-    }),
-  );
-  await Promise.race([once(socket, 'open'), refused]);
-  const next = async (timeoutMs = 10_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (inbox.length === 0 && !isClosed) {
-      if (Date.now() > deadline) throw new Error('no WebSocket message in time');
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, 50);
-      });
-    }
-    return inbox.shift() ?? null;
-  };
-  if (options.init !== undefined) {
-    socket.send(JSON.stringify({ type: 'connection_init', payload: options.init ? { authorization: options.init } : {} }));
-    if (options.expectAck ?? true) expect((await next())?.type).toBe('connection_ack');
-  }
-  return { socket, next, closed };
-}
 
 /** The upgrade's refusal: its HTTP status and body. */
 async function refusedUpgrade(attempt: Promise<WsSession>): Promise<{ status: number; body: string }> {
@@ -306,7 +245,7 @@ describe('hostile transports with API keys on', () => {
     });
 
     it('graphql-ws: a cursor over 512 partitions is BAD_USER_INPUT, once, and the operation ends', async () => {
-      const session = await openWs(server, { init: `Bearer ${reader.key}` });
+      const session = await openRawGraphqlWs(server, { init: `Bearer ${reader.key}` });
       try {
         session.socket.send(
           JSON.stringify({ id: 'forged', type: 'subscribe', payload: { query: LIVE_EVENTS, variables: { after: forgedCursor(1_200) } } }),
@@ -340,7 +279,7 @@ describe('hostile transports with API keys on', () => {
 
     it('graphql-ws: revoking the key ends its subscription with one UNAUTHENTICATED error', async () => {
       const doomed = await createKey(server, 'revoked-ws', ['READ']);
-      const session = await openWs(server, { init: `Bearer ${doomed.key}` });
+      const session = await openRawGraphqlWs(server, { init: `Bearer ${doomed.key}` });
       try {
         session.socket.send(JSON.stringify({ id: 'live', type: 'subscribe', payload: { query: LIVE_EVENTS } }));
         await waitForLiveSubscriptions(server.url, 1, { apiKey: (await createKey(server, 'revoked-ws', ['READ'])).key });
@@ -357,19 +296,19 @@ describe('hostile transports with API keys on', () => {
 
   describe('graphql-ws connections', () => {
     it('closes a connection_init without a key with 4403', async () => {
-      const session = await openWs(server, { init: null, expectAck: false });
+      const session = await openRawGraphqlWs(server, { init: null, expectAck: false });
       expect(await session.closed).toEqual({ code: 4403, reason: expect.stringContaining('UNAUTHENTICATED') });
       await expectHealthy(server);
     });
 
     it('closes a connection_init with a forged key with 4403', async () => {
-      const session = await openWs(server, { init: `Bearer sl_${'a'.repeat(16)}_${'B'.repeat(43)}`, expectAck: false });
+      const session = await openRawGraphqlWs(server, { init: `Bearer sl_${'a'.repeat(16)}_${'B'.repeat(43)}`, expectAck: false });
       expect((await session.closed).code).toBe(4403);
       await expectHealthy(server);
     });
 
     it('closes a connection that never sends connection_init with 4408', async () => {
-      const session = await openWs(server);
+      const session = await openRawGraphqlWs(server);
       expect(await session.closed).toEqual({ code: 4408, reason: 'Connection initialisation timeout' });
       await expectHealthy(server);
     });
@@ -378,11 +317,11 @@ describe('hostile transports with API keys on', () => {
       const own = await createKey(server, 'many-sockets', ['READ']);
       const sessions = [];
       try {
-        for (let i = 0; i < 3; i++) sessions.push(await openWs(server, { init: `Bearer ${own.key}` }));
-        const fourth = await openWs(server, { init: `Bearer ${own.key}`, expectAck: false });
+        for (let i = 0; i < 3; i++) sessions.push(await openRawGraphqlWs(server, { init: `Bearer ${own.key}` }));
+        const fourth = await openRawGraphqlWs(server, { init: `Bearer ${own.key}`, expectAck: false });
         expect(await fourth.closed).toEqual({ code: 4429, reason: expect.stringContaining('3 WebSocket connections') });
         // Another key is not held back by this one.
-        const other = await openWs(server, { init: `Bearer ${reader.key}` });
+        const other = await openRawGraphqlWs(server, { init: `Bearer ${reader.key}` });
         other.socket.close();
         // A closed connection frees its slot.
         sessions.pop()!.socket.close();
@@ -395,7 +334,7 @@ describe('hostile transports with API keys on', () => {
 
     it('holds concurrent subscribes on one socket to MAX_SUBSCRIPTIONS_PER_TENANT', async () => {
       const own = await createKey(server, 'concurrent', ['READ']);
-      const session = await openWs(server, { init: `Bearer ${own.key}` });
+      const session = await openRawGraphqlWs(server, { init: `Bearer ${own.key}` });
       try {
         for (let i = 0; i < 12; i++) {
           session.socket.send(JSON.stringify({ id: `s${i}`, type: 'subscribe', payload: { query: LIVE_EVENTS } }));
@@ -449,7 +388,7 @@ describe('hostile transports with API keys on', () => {
     });
 
     it('graphql-ws: a misspelt field is refused without "Did you mean"', async () => {
-      const session = await openWs(server, { init: `Bearer ${reader.key}` });
+      const session = await openRawGraphqlWs(server, { init: `Bearer ${reader.key}` });
       try {
         session.socket.send(JSON.stringify({ id: 'typo', type: 'subscribe', payload: { query: 'subscription { evnts { cursor } }' } }));
         const message = await session.next();
@@ -472,7 +411,7 @@ async function waitForSocketsOf(server: TestServer, key: string, count: number):
       // With `count` held, exactly 3 - count more are acknowledged.
       let acknowledged = 0;
       for (let i = 0; i < 3 - count + 1; i++) {
-        const probe = await openWs(server, { init: `Bearer ${key}`, expectAck: false });
+        const probe = await openRawGraphqlWs(server, { init: `Bearer ${key}`, expectAck: false });
         probes.push(probe);
         const reply = await probe.next();
         if (reply?.type === 'connection_ack') acknowledged += 1;
@@ -595,12 +534,12 @@ describe('open mode in a browser', () => {
   });
 
   it('refuses a cross-site WebSocket upgrade and a rebound Host with 403; serves non-browser and same-origin clients', async () => {
-    const crossSite = await refusedUpgrade(openWs(server, { headers: { origin: 'https://evil.example' } }));
+    const crossSite = await refusedUpgrade(openRawGraphqlWs(server, { headers: { origin: 'https://evil.example' } }));
     expect(crossSite).toEqual({ status: 403, body: expect.stringContaining('ORIGIN_NOT_ALLOWED') });
-    const rebound = await refusedUpgrade(openWs(server, { headers: { host: `evil.example:${port}` } }));
+    const rebound = await refusedUpgrade(openRawGraphqlWs(server, { headers: { host: `evil.example:${port}` } }));
     expect(rebound).toEqual({ status: 403, body: expect.stringContaining('HOST_NOT_ALLOWED') });
     for (const headers of [{}, { origin: `http://127.0.0.1:${port}` }, { origin: PARTNER }] as Record<string, string>[]) {
-      const session = await openWs(server, { init: null, headers });
+      const session = await openRawGraphqlWs(server, { init: null, headers });
       session.socket.close();
       await session.closed;
     }
@@ -610,8 +549,8 @@ describe('open mode in a browser', () => {
   it('refuses a WebSocket upgrade past MAX_WS_CONNECTIONS with 503', async () => {
     const sessions: WsSession[] = [];
     try {
-      for (let i = 0; i < 4; i++) sessions.push(await openWs(server, { init: null }));
-      const refused = await refusedUpgrade(openWs(server, { init: null }));
+      for (let i = 0; i < 4; i++) sessions.push(await openRawGraphqlWs(server, { init: null }));
+      const refused = await refusedUpgrade(openRawGraphqlWs(server, { init: null }));
       expect(refused).toEqual({ status: 503, body: expect.stringContaining('TOO_MANY_CONNECTIONS') });
     } finally {
       for (const session of sessions) session.socket.close();
@@ -645,7 +584,7 @@ describe('persisted operations on every transport', () => {
     });
     const httpCode = errorCode(await overHttp.text());
     expect(httpCode).toBe('CANNOT_SEND_PQ_ID_AND_BODY');
-    const session = await openWs(server, { init: null });
+    const session = await openRawGraphqlWs(server, { init: null });
     try {
       session.socket.send(JSON.stringify({ id: 'smuggled', type: 'subscribe', payload: { query: arbitrary } }));
       const message = await session.next();
@@ -660,7 +599,7 @@ describe('persisted operations on every transport', () => {
   });
 
   it('graphql-ws runs a listed operation by documentId or persistedQuery hash, and refuses an unknown id', async () => {
-    const session = await openWs(server, { init: null });
+    const session = await openRawGraphqlWs(server, { init: null });
     try {
       session.socket.send(JSON.stringify({ id: 'by-id', type: 'subscribe', payload: { query: '', documentId: 'list-types' } }));
       expect(await session.next()).toEqual({ id: 'by-id', type: 'next', payload: { data: { eventTypes: [] } } });
