@@ -231,9 +231,10 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       maxEventTime: batchMax === null ? (previous?.maxEventTime ?? null) : Math.max(batchMax, previous?.maxEventTime ?? -Infinity),
       storedThrough: records.at(-1)!.position.offset,
       lastActiveAt: Date.now(),
+      version: previous?.version ?? 0,
     };
     await seriesStore.saveBatch({ rollups: changedRollups, catalog: changedCatalog, partition, progress: next });
-    progress = new Map(progress).set(partition, next);
+    progress = new Map(progress).set(partition, { ...next, version: next.version + 1 });
     rollupCache.commitBatch(partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
 
     await publish(counted, changedRollups);

@@ -40,11 +40,18 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   });
 
   // Rows reach a store only through saveBatch, the processor's one write; these tests write
-  // rows with a progress that claims nothing, or progress with no rows.
-  const saveRows = (rollups: RollupRow[], catalog: CatalogRow[] = []) =>
-    store.saveBatch({ rollups, catalog, partition: 0, progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0 } });
-  const saveProgress = (partition: number, progress: PartitionProgress) =>
-    store.saveBatch({ rollups: [], catalog: [], partition, progress });
+  // rows with a progress that claims nothing, or progress with no rows, each naming the
+  // version it reads first (the fence).
+  const versionOf = async (partition: number) => (await store.loadProgress()).get(partition)?.version ?? 0;
+  const saveRows = async (rollups: RollupRow[], catalog: CatalogRow[] = []) =>
+    store.saveBatch({
+      rollups,
+      catalog,
+      partition: 0,
+      progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, version: await versionOf(0) },
+    });
+  const saveProgress = async (partition: number, progress: Omit<PartitionProgress, 'version'>) =>
+    store.saveBatch({ rollups: [], catalog: [], partition, progress: { ...progress, version: await versionOf(partition) } });
 
   it('saves and loads whole rows, replacing on save', async () => {
     const original = row({}, [1, 2, 3]);
@@ -164,8 +171,8 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     await saveProgress(1, { maxEventTime: null, storedThrough: 9, lastActiveAt: 300 });
     expect(await store.loadProgress()).toEqual(
       new Map([
-        [0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200 }],
-        [1, { maxEventTime: 500, storedThrough: 9, lastActiveAt: 300 }],
+        [0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200, version: 3 }],
+        [1, { maxEventTime: 500, storedThrough: 9, lastActiveAt: 300, version: 2 }],
       ]),
     );
   });
@@ -189,11 +196,11 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
       rollups: rows,
       catalog: [catalog],
       partition: 3,
-      progress: { maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 },
+      progress: { maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000, version: 0 },
     });
     expect((await store.loadRollups(rows)).map(summary)).toEqual(rows.map(summary));
     expect(await store.loadCatalog([catalog])).toEqual([catalog]);
-    expect((await store.loadProgress()).get(3)).toEqual({ maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 });
+    expect((await store.loadProgress()).get(3)).toEqual({ maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000, version: 1 });
   });
 
   it('keeps value and dimension keys named after Object.prototype members, and _bsontype, as ordinary keys', async () => {
@@ -218,7 +225,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
       rollups: [proto],
       catalog: [catalog],
       partition: 0,
-      progress: { maxEventTime: MINUTE, storedThrough: 1, lastActiveAt: 1 },
+      progress: { maxEventTime: MINUTE, storedThrough: 1, lastActiveAt: 1, version: 0 },
     });
     const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 1 };
     for (const valueKey of [undefined, 'constructor']) {

@@ -78,6 +78,7 @@ function mergeProgress(stored: PartitionProgress, update: PartitionProgress): Pa
     maxEventTime,
     storedThrough: Math.max(stored.storedThrough, update.storedThrough),
     lastActiveAt: Math.max(stored.lastActiveAt, update.lastActiveAt),
+    version: update.version + 1,
   };
 }
 

@@ -218,5 +218,6 @@ export function toProgress(row: types.Row): PartitionProgress {
     maxEventTime: maxEventTime === null || maxEventTime === undefined ? null : toNumber(maxEventTime, 'max_event_time'),
     storedThrough: toNumber(row.get('stored_through'), 'stored_through'),
     lastActiveAt: toNumber(row.get('last_active_at'), 'last_active_at'),
+    version: 0,
   };
 }
