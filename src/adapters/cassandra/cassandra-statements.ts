@@ -112,6 +112,9 @@ export function cqlFor(keyspace: string) {
     selectProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at, version
       FROM ${keyspace}.log_partition_progress WHERE log_partition = ?`,
     // The two fenced writes (lightweight transactions): the first of a partition, and the next.
+    // Cassandra refuses USING TIMESTAMP on them (Paxos picks the timestamp), which is why
+    // progress has a table of its own and is never written by a plain upsert: mixing the two
+    // on one row would order its writes by two different clocks.
     insertProgressIfAbsent: `INSERT INTO ${keyspace}.log_partition_progress
       (log_partition, max_event_time, stored_through, last_active_at, version) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
     updateProgressIfVersion: `UPDATE ${keyspace}.log_partition_progress
