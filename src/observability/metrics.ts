@@ -21,8 +21,11 @@ export type IngestEventResult = (typeof INGEST_RESULTS)[number];
 /** What the processor did with each log record it read. */
 export const PROCESSING_OUTCOMES = ['counted', 'duplicate', 'quarantined', 'poison'] as const;
 
-/** Why a delivered batch failed: a dependency was unreachable, or its data made processing fail. */
-export const BATCH_FAILURE_CAUSES = ['outage', 'error'] as const;
+/**
+ * Why a delivered batch failed: a dependency was unreachable, its data made processing fail, or
+ * another writer had taken its partition over (fenced: the batch is abandoned, never set aside).
+ */
+export const BATCH_FAILURE_CAUSES = ['outage', 'error', 'fenced'] as const;
 
 /** The subscription root fields of the schema: the `kind` of an active subscription. */
 export const SUBSCRIPTION_KINDS = ['events', 'series'] as const;
@@ -110,7 +113,7 @@ export function createMetrics(): StreamlensMetrics {
 
   const batchFailures = new Counter({
     name: 'streamlens_processing_batch_failures_total',
-    help: 'Deliveries of a log batch the stream processor failed to process (each is delivered again after a pause), by cause: outage (a store or the log unreachable) or error (an error of the data or the code).',
+    help: 'Deliveries of a log batch the stream processor failed to process (each is delivered again after a pause), by cause: outage (a store or the log unreachable), error (an error of the data or the code) or fenced (another instance wrote the partition meanwhile).',
     labelNames: ['cause'],
     registers: [registry],
   });

@@ -6,13 +6,25 @@
  *     processed as a batch of its own, in log order, through the processor's three steps;
  *   - a record that then fails alone, not for an outage, while the stores answer, is set aside,
  *     and processing goes on with the next;
- *   - an outage never sets anything aside: the batch waits until the stores are back.
+ *   - an outage never sets anything aside: the batch waits until the stores are back;
+ *   - a fenced batch (another writer took the partition over, PartitionFencedError) is neither
+ *     retried here nor isolated: it fails at once, whole, logged as 'partition fenced', and the
+ *     log delivers it again (to this instance, whose processor reloaded the progress) or not at
+ *     all (the partition was revoked). It does not count toward `maxAttempts`.
  * The rule that tells an outage from a poison record is failure-policy.ts's.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LogBatch, LogRecord } from '../ports/event-log.ts';
 import type { SetAsideRecord } from '../domain/set-aside.ts';
-import { ATTEMPTS_ALONE, describeFailure, isOutage, STALLED_AFTER_FAILURES } from './failure-policy.ts';
+import {
+  ATTEMPTS_ALONE,
+  describeFailure,
+  failureCause,
+  isFenced,
+  isOutage,
+  STALLED_AFTER_FAILURES,
+  type FailureCause,
+} from './failure-policy.ts';
 import { setAsideEntry } from './set-aside.ts';
 
 /** A partition whose batch keeps failing: /ready and the metrics report it. */
@@ -60,7 +72,7 @@ export interface BatchFailureOptions {
   /** Whether the stores the processor writes answer now. */
   storesAnswer(): Promise<boolean>;
   logger: { info(object: object, message: string): void; warn(object: object, message: string): void };
-  observeBatchFailure?(cause: 'outage' | 'error'): void;
+  observeBatchFailure?(cause: FailureCause): void;
   /** Failed deliveries of a batch before its records are isolated. */
   maxAttempts: number;
   /** The pause after the n-th failure in a row. */
@@ -97,7 +109,7 @@ export function createBatchFailureHandling(options: BatchFailureOptions): BatchF
       await options.processRecords(partition, records);
       return;
     } catch (error) {
-      if (isOutage(error)) throw error;
+      if (isOutage(error) || isFenced(error)) throw error;
     }
     const middle = Math.ceil(records.length / 2);
     await isolate(partition, records.slice(0, middle), deliveries);
@@ -115,7 +127,7 @@ export function createBatchFailureHandling(options: BatchFailureOptions): BatchF
         await options.processRecords(partition, [record]);
         return;
       } catch (error) {
-        if (isOutage(error)) throw error;
+        if (isOutage(error) || isFenced(error)) throw error;
         lastError = error;
       }
     }
@@ -174,6 +186,15 @@ export function createBatchFailureHandling(options: BatchFailureOptions): BatchF
         await options.processRecords(partition, batch.records);
       }
     } catch (error) {
+      if (failureCause(error) === 'fenced') {
+        // Not a failure of this batch's data or of a store: no streak, no pause, no isolation.
+        options.observeBatchFailure?.('fenced');
+        options.logger.warn(
+          { partition, offset, error: describeFailure(error) },
+          `partition ${partition} fenced at offset ${offset}: another writer took it over; the batch is abandoned and delivered again`,
+        );
+        throw error;
+      }
       const failed = noteFailure(partition, offset, error);
       await pause(options.pauseAfter(failed.failures));
       throw error;

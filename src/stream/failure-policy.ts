@@ -11,6 +11,7 @@
  *   retrying, and says so on /ready and in the metrics until the outage ends.
  */
 import { StreamlensError } from '../errors.ts';
+import { PartitionFencedError } from '../ports/series-store.ts';
 
 /**
  * Deliveries of a failing batch before its records are isolated; PROCESSING_MAX_ATTEMPTS
@@ -129,6 +130,23 @@ export function isOutage(error: unknown): boolean {
   const chain = chainOf(error);
   if (chain.some((link) => DETERMINISTIC_ERRORS.some((kind) => link instanceof kind) || isRefusal(link))) return false;
   return chain.some(signalsOutage);
+}
+
+/**
+ * True when the batch was fenced: another writer (the partition's new owner after a rebalance)
+ * wrote the partition's progress since this batch read it. That says nothing about the data or
+ * the stores: the batch is abandoned whole, as it is, and delivered again (or goes with the
+ * partition), never bisected and never set aside.
+ */
+export function isFenced(error: unknown): boolean {
+  return chainOf(error).some((link) => link instanceof PartitionFencedError);
+}
+
+/** What a failed batch is, for its handling and the metrics: fenced wins, then outage. */
+export type FailureCause = 'fenced' | 'outage' | 'error';
+
+export function failureCause(error: unknown): FailureCause {
+  return isFenced(error) ? 'fenced' : isOutage(error) ? 'outage' : 'error';
 }
 
 /** A message for logs and the dead letter: one line, bounded, well-formed. */

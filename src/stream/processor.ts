@@ -10,6 +10,20 @@
  *   3. publish live updates, then return, so the log commits the batch's offsets.
  * A crash between any two steps replays the batch, and every step is harmless to repeat.
  *
+ * Several instances, rebalances: a former owner of a partition may still be inside a batch
+ * when the new owner starts on it. Neither can spoil the other's work (docs/architecture.md):
+ *   - claims are insert-if-absent, so both owners read the same claim of every id and count
+ *     the same events, with the same quarantine;
+ *   - a row's content at a given appliedOffset is therefore the same whoever computes it, and
+ *     the series store orders a row's versions by appliedOffset, so a late write of a lower
+ *     offset changes nothing;
+ *   - the progress row is the fencing token: a batch carries the version it read, and the
+ *     store refuses it (PartitionFencedError) if another writer wrote in between. The batch is
+ *     then abandoned: the partition's cached rows and progress are dropped and reloaded, and
+ *     the log delivers the batch again (or the partition has gone). A fence is never a reason
+ *     to set a record aside, and a record is set aside only after a fenced write confirmed
+ *     that no other writer has written the partition since.
+ *
  * A record it cannot count never halts the partition (batch-failures.ts does it, by the rule of
  * failure-policy.ts):
  *   - a record that is not an event is set aside (kept with its reason in the event store)
@@ -32,10 +46,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { eventKey, type EventStore } from '../ports/event-store.ts';
 import type { EventLog, LogConsumer, LogRecord } from '../ports/event-log.ts';
 import type { SetAsideReason, SetAsideRecord } from '../domain/set-aside.ts';
-import { backoffMs, DEFAULT_MAX_ATTEMPTS } from './failure-policy.ts';
+import { backoffMs, DEFAULT_MAX_ATTEMPTS, type FailureCause } from './failure-policy.ts';
 import { createBatchFailureHandling, type PartitionStall } from './batch-failures.ts';
 import { setAsideEntry, whyUndecodable } from './set-aside.ts';
-import type { PartitionProgress, SeriesStore } from '../ports/series-store.ts';
+import { PartitionFencedError, type PartitionProgress, type SeriesStore } from '../ports/series-store.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { StoredEvent } from '../domain/event.ts';
 import type { Interval } from '../domain/interval.ts';
@@ -85,8 +99,11 @@ export interface ProcessorMetrics {
   }): void;
   /** Records set aside (kept in the event store with their reason). */
   observeSetAside(reason: SetAsideReason, count: number): void;
-  /** A delivered batch failed: for an outage (a dependency unreachable), or for an error of its data. */
-  observeBatchFailure(cause: 'outage' | 'error'): void;
+  /**
+   * A delivered batch failed: for an outage (a dependency unreachable), for an error of its data,
+   * or fenced (another writer took its partition over).
+   */
+  observeBatchFailure(cause: FailureCause): void;
 }
 
 export interface ProcessorStats {
@@ -138,14 +155,19 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     return emittedWatermark;
   };
 
-  /** Other instances advance their partitions: read theirs, keep ours. */
+  /**
+   * Other instances advance their partitions: read theirs, keep ours unless another writer has
+   * written it since (a higher version): then theirs is the truth, and the rows this instance
+   * cached for the partition may be behind it, so they are dropped.
+   */
   async function refreshProgress(): Promise<void> {
     try {
       const stored = await seriesStore.loadProgress();
       const merged = new Map(stored);
       for (const [partition, own] of progress) {
         const theirs = stored.get(partition);
-        if (!theirs || theirs.storedThrough <= own.storedThrough) merged.set(partition, own);
+        if (!theirs || theirs.version <= own.version) merged.set(partition, own);
+        else rollupCache.dropPartition(partition);
       }
       progress = merged;
     } catch (error) {
@@ -186,8 +208,52 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     stats.setAside += records.length;
   }
 
+  /**
+   * A progress write of the partition was fenced: another writer wrote it since this instance
+   * read it. What this instance holds of the partition may be behind: its cached rows and its
+   * progress are dropped, and the progress read again, so a redelivered batch starts from the
+   * store. Throws what the reload throws (an outage is then retried as one).
+   */
+  async function onFenced(fence: PartitionFencedError): Promise<void> {
+    const { partition } = fence;
+    rollupCache.dropPartition(partition);
+    const withoutIt = new Map(progress);
+    withoutIt.delete(partition);
+    progress = withoutIt;
+    logger.info(
+      { partition, expectedVersion: fence.expectedVersion, storedVersion: fence.storedVersion },
+      `partition ${partition} fenced: another writer wrote its progress since this instance read it; dropping its cached rows and reloading`,
+    );
+    const reloaded = (await seriesStore.loadProgress()).get(partition);
+    if (reloaded) progress = new Map(progress).set(partition, reloaded);
+  }
+
+  /** saveBatch, reacting to a fence before passing it on. */
+  async function saveFenced(batch: Parameters<SeriesStore['saveBatch']>[0]): Promise<void> {
+    try {
+      await seriesStore.saveBatch(batch);
+    } catch (error) {
+      if (error instanceof PartitionFencedError) await onFenced(error);
+      throw error;
+    }
+  }
+
+  /** The progress a batch ending at `lastOffset` leaves, from the one it read (its version is the one read). */
+  function progressAfter(read: PartitionProgress | undefined, lastOffset: number, batchMaxEventTime: number | null): PartitionProgress {
+    const maxEventTime =
+      batchMaxEventTime === null ? (read?.maxEventTime ?? null) : Math.max(batchMaxEventTime, read?.maxEventTime ?? -Infinity);
+    return {
+      maxEventTime,
+      storedThrough: Math.max(lastOffset, read?.storedThrough ?? -1),
+      lastActiveAt: Math.max(Date.now(), read?.lastActiveAt ?? 0),
+      version: read?.version ?? 0,
+    };
+  }
+
   /** The three steps of the exactly-once argument, for records of one partition in log order. */
   async function processRecords(partition: number, records: readonly LogRecord[]): Promise<void> {
+    // The fencing token: the progress as read before anything of this batch is done.
+    const progressRead = progress.get(partition);
     rollupCache.startBatch(partition, records[0]!.position.offset);
     const watermark = currentWatermark();
     const stored: StoredEvent[] = [];
@@ -224,16 +290,12 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     const changedRollups = mergeIntoRollups([...cached, ...loadedRollups], counted);
     const changedCatalog = mergeIntoCatalog(storedCatalog, counted);
 
-    // Progress last: "stored through" must never run ahead of what the stores hold.
-    const previous = progress.get(partition);
+    // Progress last: "stored through" must never run ahead of what the stores hold. Fenced on
+    // the version read at the start: a writer that wrote since then makes this batch fail.
     const batchMax = counted.length > 0 ? Math.max(...counted.map((c) => c.event.timestamp)) : null;
-    const next: PartitionProgress = {
-      maxEventTime: batchMax === null ? (previous?.maxEventTime ?? null) : Math.max(batchMax, previous?.maxEventTime ?? -Infinity),
-      storedThrough: records.at(-1)!.position.offset,
-      lastActiveAt: Date.now(),
-    };
-    await seriesStore.saveBatch({ rollups: changedRollups, catalog: changedCatalog, partition, progress: next });
-    progress = new Map(progress).set(partition, next);
+    const next = progressAfter(progressRead, records.at(-1)!.position.offset, batchMax);
+    await saveFenced({ rollups: changedRollups, catalog: changedCatalog, partition, progress: next });
+    progress = new Map(progress).set(partition, { ...next, version: next.version + 1 });
     rollupCache.commitBatch(partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
 
     await publish(counted, changedRollups);
@@ -249,12 +311,20 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const failures = createBatchFailureHandling({
     processRecords,
     async setAside(entry) {
+      // Releasing the record's claim is safe only if no other writer counted it: a fenced write
+      // of the progress first (no rows) fails if another writer has written the partition since
+      // this instance read it, and makes any write of theirs from before fail from now on.
+      const { partition, offset } = entry.position;
+      const read = progress.get(partition);
+      const confirmed = progressAfter(read, offset - 1, null);
+      await saveFenced({ rollups: [], catalog: [], partition, progress: confirmed });
+      progress = new Map(progress).set(partition, { ...confirmed, version: confirmed.version + 1 });
       await eventStore.setAside([entry]);
       announceSetAside([entry]);
     },
     storesAnswer,
     logger,
-    ...(options.metrics ? { observeBatchFailure: (cause: 'outage' | 'error') => options.metrics!.observeBatchFailure(cause) } : {}),
+    ...(options.metrics ? { observeBatchFailure: (cause: FailureCause) => options.metrics!.observeBatchFailure(cause) } : {}),
     maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     pauseAfter: options.backoffMs ?? backoffMs,
     stopping: () => stopping.signal,

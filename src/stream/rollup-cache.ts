@@ -3,11 +3,11 @@
  * touching them (the current SECOND, MINUTE, HOUR and DAY buckets, mostly) skips the read and
  * the sketch decoding.
  *
- * Safe because each row has one writer, the consumer of its log partition, and it is that
- * consumer's own copy: the cache of a partition is trusted only while its batches arrive
+ * Safe because each row has one writer at a time, the consumer of its log partition, and it is
+ * that consumer's own copy: the cache of a partition is trusted only while its batches arrive
  * back to back. A batch that does not start right after the last one this processor
  * committed (another instance had the partition meanwhile, or a replay after a crash) drops the
- * partition's rows first.
+ * partition's rows first, and so does a fence (another writer wrote the partition: dropPartition).
  */
 import type { RollupRow, RollupRowId } from '../ports/series-store.ts';
 import { rollupRowKey } from './rollup-plan.ts';
@@ -17,6 +17,8 @@ export interface RollupCache {
   startBatch(partition: number, firstOffset: number): void;
   /** The cached rows among `ids`, and the ids to read from the store. */
   lookup(ids: readonly RollupRowId[]): { cached: RollupRow[]; missing: RollupRowId[] };
+  /** Forgets the partition's rows and where its last batch ended. */
+  dropPartition(partition: number): void;
   /** After a batch is stored: remembers the rows it read and wrote, and where it ended. */
   commitBatch(partition: number, lastOffset: number, rows: readonly RollupRow[]): void;
 }
@@ -26,13 +28,18 @@ export function createRollupCache(maxRows: number): RollupCache {
   const rows = new Map<string, RollupRow>();
   const lastCommitted = new Map<number, number>();
 
+  function dropPartition(partition: number): void {
+    for (const [key, row] of rows) if (row.partition === partition) rows.delete(key);
+    lastCommitted.delete(partition);
+  }
+
   return {
     startBatch(partition, firstOffset) {
       const last = lastCommitted.get(partition);
       if (last !== undefined && firstOffset === last + 1) return;
-      for (const [key, row] of rows) if (row.partition === partition) rows.delete(key);
-      lastCommitted.delete(partition);
+      dropPartition(partition);
     },
+    dropPartition,
     lookup(ids) {
       const cached: RollupRow[] = [];
       const missing: RollupRowId[] = [];

@@ -66,7 +66,12 @@ function faultySeriesStore(store: SeriesStore, faults: Faults): SeriesStore {
       if (dead || faults.seriesStoreDown) throw unavailable('the series store is down');
       if (faults.dieAfterRows) {
         dead = true;
-        await store.saveBatch({ rollups: batch.rollups, catalog: [], partition: batch.partition, progress: NO_PROGRESS });
+        await store.saveBatch({
+          rollups: batch.rollups,
+          catalog: [],
+          partition: batch.partition,
+          progress: { ...NO_PROGRESS, version: batch.progress.version },
+        });
         throw unavailable('the process died after writing the rollup rows');
       }
       return store.saveBatch(batch);

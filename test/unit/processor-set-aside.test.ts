@@ -78,7 +78,7 @@ interface Run {
   seriesStore: SeriesStore;
   processor: StreamProcessor;
   faults: Faults;
-  failures: ('outage' | 'error')[];
+  failures: ('outage' | 'error' | 'fenced')[];
   setAside: SetAsideReason[];
   stallsSeen: PartitionStall[];
   warnings: string[];
@@ -102,7 +102,7 @@ async function startRun(
   const rawSeriesStore = createEmbeddedSeriesStore({ dataDir });
   const eventStore = faultyEventStore(rawEventStore, faults);
   const seriesStore = faultySeriesStore(rawSeriesStore, faults);
-  const failures: ('outage' | 'error')[] = [];
+  const failures: ('outage' | 'error' | 'fenced')[] = [];
   const setAside: SetAsideReason[] = [];
   const warnings: string[] = [];
   const processor = createStreamProcessor({

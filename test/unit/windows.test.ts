@@ -47,7 +47,12 @@ describe('event time', () => {
   });
 
   const now = 1_000_000;
-  const progress = (maxEventTime: number | null, idleFor: number) => ({ maxEventTime, storedThrough: 1, lastActiveAt: now - idleFor });
+  const progress = (maxEventTime: number | null, idleFor: number) => ({
+    maxEventTime,
+    storedThrough: 1,
+    lastActiveAt: now - idleFor,
+    version: 1,
+  });
 
   it('trails the slowest active partition by the out-of-orderness bound', () => {
     expect(watermarkOf(new Map(), policy, now)).toBeNull();

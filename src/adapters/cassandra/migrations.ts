@@ -103,6 +103,23 @@ export const seriesStoreMigrations: readonly Migration[] = [
       `ALTER TABLE ${keyspace}.catalog ADD IF NOT EXISTS dropped_value_keys bigint`,
     ],
   },
+  {
+    version: 6,
+    description: 'processor progress with a version (the fencing token), one Cassandra partition per log partition',
+    statements: (keyspace) => [
+      // Progress is written with lightweight transactions, whose Paxos rounds contend per
+      // Cassandra partition: one per log partition keeps the owners of different log partitions
+      // from queueing behind each other. The rows of partition_progress (migration 4) are read
+      // as version 0 until a fenced write replaces them here (cassandra-series-store.ts).
+      `CREATE TABLE IF NOT EXISTS ${keyspace}.log_partition_progress (
+         log_partition int PRIMARY KEY,
+         max_event_time bigint,
+         stored_through bigint,
+         last_active_at bigint,
+         version bigint
+       )`,
+    ],
+  },
 ];
 
 /** Unquoted CQL identifiers fold to lower case; insisting on it keeps every statement unquoted. */
