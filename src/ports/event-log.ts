@@ -50,7 +50,8 @@ export interface EventLog {
   /**
    * Appends the records. Resolves only when every record is durable (fsync'd locally, or
    * acknowledged by all in-sync replicas). Rejects with an UNAVAILABLE StreamlensError when the
-   * log cannot take them; then none of them may be reported as accepted.
+   * log cannot take them; then none of them may be reported as accepted, though some may have
+   * been written (Kafka writes each partition's share on its own): they will be delivered.
    */
   append(records: AppendRecord[]): Promise<void>;
   consume(options: ConsumeOptions): Promise<LogConsumer>;
