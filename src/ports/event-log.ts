@@ -60,4 +60,10 @@ export interface EventLog {
   /** Resolves when the log can be written and read; rejects otherwise. */
   checkHealth(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * What names this log, and changes whenever the log is replaced by another whose offsets start
+   * again (a Kafka topic deleted and created again, the embedded log.sqlite removed): stores
+   * that remember offsets record it, so that they are never applied to another log's offsets.
+   */
+  identity(): Promise<string>;
 }

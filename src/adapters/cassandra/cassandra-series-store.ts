@@ -248,6 +248,19 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       await store.saveProgress(batch.partition, batch.progress);
     },
 
+    recordLogIdentity(identity) {
+      return guarded('record the log identity', async () => {
+        // A lightweight transaction: of two instances starting at once on empty stores, one writes
+        // and the other is answered with the row it lost to ([applied] false, and the row's columns).
+        const result = await client.execute(cql.recordLogIdentity, [PROGRESS_SCOPE, identity, new Date()], {
+          prepare: true,
+          serialConsistency: cassandra.types.consistencies.localSerial,
+        });
+        const row = result.first();
+        return row.get('[applied]') === true ? identity : (row.get('identity') as string);
+      });
+    },
+
     deleteBucketsBefore(interval, before) {
       return guarded('delete old buckets', async () => {
         const registered = await windows.windowsBefore(interval, before);

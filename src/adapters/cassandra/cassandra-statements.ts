@@ -70,6 +70,7 @@ export function cqlFor(keyspace: string) {
     selectAllProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at FROM ${keyspace}.partition_progress WHERE scope = ?`,
     selectProgress: `SELECT max_event_time, stored_through, last_active_at FROM ${keyspace}.partition_progress WHERE scope = ? AND log_partition = ?`,
     upsertProgress: `INSERT INTO ${keyspace}.partition_progress (scope, log_partition, max_event_time, stored_through, last_active_at) VALUES (?, ?, ?, ?, ?)`,
+    recordLogIdentity: `INSERT INTO ${keyspace}.log_identity (scope, identity, recorded_at) VALUES (?, ?, ?) IF NOT EXISTS`,
   };
 }
 

@@ -101,6 +101,12 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       stored_through INTEGER NOT NULL,
       last_active_at INTEGER NOT NULL
     );
+    -- One row: the identity of the event log whose offsets the progress and the rows refer to.
+    CREATE TABLE IF NOT EXISTS log_identity (
+      single_row INTEGER PRIMARY KEY CHECK (single_row = 1),
+      identity TEXT NOT NULL,
+      recorded_at INTEGER NOT NULL
+    );
   `);
 
   // A catalog table made before the key cap lacks the overflow counters: add them (0 so far).
@@ -248,6 +254,12 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
     },
     saveBatch(batch) {
       return guarded('write a batch', () => saveBatch(batch));
+    },
+    recordLogIdentity(identity) {
+      return guarded('record the log identity', () => {
+        db.prepare('INSERT OR IGNORE INTO log_identity (single_row, identity, recorded_at) VALUES (1, ?, ?)').run(identity, Date.now());
+        return db.prepare<[], { identity: string }>('SELECT identity FROM log_identity').get()!.identity;
+      });
     },
     deleteBucketsBefore(interval, before) {
       return guarded(
