@@ -15,14 +15,60 @@ export function newSketch(): DDSketch {
 }
 
 /**
- * Merges `from` into `into`. DDSketch's own `merge` (sketches-js 2.1.1) forgets the negative
- * values of `from` when `into` is not empty, while still counting them, so every quantile of a
- * merge with negative values was off: the negative bins are merged here.
+ * Merges `from` into `into`, bin by bin, over the stores' own arrays.
+ *
+ * For whoever upgrades `@datadog/sketches-js` (findings on 2.1.1): its merges are not used here,
+ * because two of them lose values while still counting them, which moves every quantile:
+ * - `DDSketch.merge` merges only the positive store: the negative values of `from` are dropped
+ *   when `into` is not empty;
+ * - `DenseStore.merge` extends its range with `_extendRange(minKey, maxKey)`, which starts with
+ *   `secondKey = secondKey || key`: a `maxKey` of 0 (values in (0.980, 1.0] at 1% accuracy, or
+ *   their negatives) reads as absent, the range stops short of key 0, and the bins written past
+ *   the array's end become NaN (`undefined + count`). Rows {0.5} and {0.5, 1, 1, 1} merged into
+ *   one point then answered p50 = 0.50 instead of 1.0 (test/unit/sketch-merge.test.ts).
+ * Before switching back to the library's merge, run that test and the property test
+ * test/property/sketch-merge.property.test.ts against the new version.
+ *
+ * A merge allocates nothing when `into` already spans `from`'s keys, and otherwise one array
+ * spanning exactly both ranges (the layout `fillStore` makes), so the stores stay valid for the
+ * library's `add` (which extends with a single key, the case its `||` gets right).
  */
 export function mergeSketch(into: DDSketch, from: DDSketch): void {
-  const bothHoldValues = into.count > 0 && from.count > 0;
-  into.merge(from);
-  if (bothHoldValues) (into.negativeStore as unknown as { merge(store: unknown): void }).merge(from.negativeStore);
+  if (from.count === 0) return;
+  mergeBins(into.store as unknown as BinStore, from.store as unknown as BinStore);
+  mergeBins(into.negativeStore as unknown as BinStore, from.negativeStore as unknown as BinStore);
+  into.zeroCount += from.zeroCount;
+  // The quantile walk ranks over the sketch's `count`; its min, max and sum are not read here
+  // (the aggregate keeps exact ones of its own).
+  into.count += from.count;
+}
+
+/** Adds every bin of `from` to `into`, growing `into` to span both key ranges first when it must. */
+function mergeBins(into: BinStore, from: BinStore): void {
+  if (from.count === 0) return;
+  if (into.count === 0 || from.minKey < into.minKey || from.maxKey > into.maxKey) {
+    spanKeys(into, Math.min(into.minKey, from.minKey), Math.max(into.maxKey, from.maxKey));
+  }
+  for (let key = from.minKey; key <= from.maxKey; key++) {
+    const count = from.bins[key - from.offset] ?? 0;
+    if (count > 0) into.bins[key - into.offset]! += count;
+  }
+  into.count += from.count;
+}
+
+/**
+ * Lays `store` out over one array holding exactly the keys [minKey, maxKey], its bins kept.
+ * An empty store's minKey and maxKey are ±Infinity, which Math.min/max above already skip.
+ */
+function spanKeys(store: BinStore, minKey: number, maxKey: number): void {
+  const bins = new Array<number>(maxKey - minKey + 1).fill(0);
+  if (store.count > 0) {
+    for (let key = store.minKey; key <= store.maxKey; key++) bins[key - minKey] = store.bins[key - store.offset] ?? 0;
+  }
+  store.bins = bins;
+  store.offset = minKey;
+  store.minKey = minKey;
+  store.maxKey = maxKey;
 }
 
 /** Sparse bins: parallel arrays of bin keys and counts, plus the count of zeros. */

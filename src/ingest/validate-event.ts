@@ -94,20 +94,27 @@ function depthOf(value: unknown, limit: number): number {
   return deepest + 1;
 }
 
+/**
+ * Why `id` cannot be an event id (nor an ingest call's idempotency key, which names ids), or
+ * null when it can. `name` is the field named in the message.
+ */
+export function whyIdIsInvalid(id: unknown, name: string): string | null {
+  if (typeof id !== 'string' || id.length < 1 || id.length > MAX_ID_LENGTH) return `${name} must be 1 to ${MAX_ID_LENGTH} characters`;
+  if (CONTROL_CHARACTERS.test(id)) return `${name} must not contain control characters`;
+  // Stored as UTF-8, a lone surrogate becomes U+FFFD: two different ids would be one.
+  if (!id.isWellFormed()) return illFormedMessage(name, id);
+  return null;
+}
+
 /** Validates one event; never throws for bad input. */
 export function validateEvent(input: EventInput, context: ValidationContext): ValidationResult {
   let id: string;
   if (input.id == null) {
     id = context.newId();
-  } else if (typeof input.id !== 'string' || input.id.length < 1 || input.id.length > MAX_ID_LENGTH) {
-    return fail('INVALID_ID', 'id', `id must be 1 to ${MAX_ID_LENGTH} characters`);
-  } else if (CONTROL_CHARACTERS.test(input.id)) {
-    return fail('INVALID_ID', 'id', 'id must not contain control characters');
-  } else if (!input.id.isWellFormed()) {
-    // Stored as UTF-8, a lone surrogate becomes U+FFFD: two different ids would be one.
-    return fail('INVALID_ID', 'id', illFormedMessage('id', input.id));
   } else {
-    id = input.id;
+    const invalid = whyIdIsInvalid(input.id, 'id');
+    if (invalid) return fail('INVALID_ID', 'id', invalid);
+    id = input.id as string;
   }
 
   if (typeof input.type !== 'string' || !TYPE_PATTERN.test(input.type)) {

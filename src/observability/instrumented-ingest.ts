@@ -1,7 +1,7 @@
 /**
  * Counts what becomes of ingested events, around the ingest service: accepted and rejected
  * from each call's acknowledgements, and every event of a call that failed as a whole as
- * refused (none of them is in the log; the client is told to retry).
+ * refused (the client is told to retry; on Kafka part of them may be in the log all the same).
  */
 import type { Counter } from 'prom-client';
 import type { IngestService } from '../ingest/ingest-service.ts';
@@ -12,9 +12,9 @@ export function instrumentIngest(ingest: IngestService, events: Counter<'result'
     if (value > 0) events.inc({ result }, value);
   };
   return {
-    async ingest(tenant, batch, sentAt) {
+    async ingest(tenant, batch, sentAt, idempotencyKey) {
       try {
-        const result = await ingest.ingest(tenant, batch, sentAt);
+        const result = await ingest.ingest(tenant, batch, sentAt, idempotencyKey);
         count('accepted', result.accepted);
         count('rejected', result.rejected);
         return result;

@@ -46,6 +46,7 @@ export function instrumentEventLog(log: EventLog, histogram: StoreDurationHistog
     lag: (groupId) => log.lag(groupId),
     checkHealth: () => log.checkHealth(),
     close: () => log.close(),
+    identity: () => log.identity(),
   };
 }
 
@@ -75,6 +76,7 @@ export function instrumentSeriesStore(store: SeriesStore, histogram: StoreDurati
     readCatalog: (tenant, range) => time('readCatalog', () => store.readCatalog(tenant, range)),
     loadProgress: () => time('loadProgress', () => store.loadProgress()),
     saveBatch: (batch) => time('saveBatch', () => store.saveBatch(batch)),
+    recordLogIdentity: (identity) => store.recordLogIdentity(identity),
     deleteBucketsBefore: (interval, before) => time('deleteBucketsBefore', () => store.deleteBucketsBefore(interval, before)),
     checkHealth: () => store.checkHealth(),
     close: () => store.close(),

@@ -50,7 +50,8 @@ export interface EventLog {
   /**
    * Appends the records. Resolves only when every record is durable (fsync'd locally, or
    * acknowledged by all in-sync replicas). Rejects with an UNAVAILABLE StreamlensError when the
-   * log cannot take them; then none of them may be reported as accepted.
+   * log cannot take them; then none of them may be reported as accepted, though some may have
+   * been written (Kafka writes each partition's share on its own): they will be delivered.
    */
   append(records: AppendRecord[]): Promise<void>;
   consume(options: ConsumeOptions): Promise<LogConsumer>;
@@ -59,4 +60,10 @@ export interface EventLog {
   /** Resolves when the log can be written and read; rejects otherwise. */
   checkHealth(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * What names this log, and changes whenever the log is replaced by another whose offsets start
+   * again (a Kafka topic deleted and created again, the embedded log.sqlite removed): stores
+   * that remember offsets record it, so that they are never applied to another log's offsets.
+   */
+  identity(): Promise<string>;
 }

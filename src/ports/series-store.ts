@@ -153,6 +153,13 @@ export interface SeriesStore {
    * fenced batch may leave rows behind, which by the rule above are right for their offset.
    */
   saveBatch(batch: ProcessedBatch): Promise<void>;
+  /**
+   * Records the identity of the event log (EventLog.identity) whose offsets the progress and
+   * the rows' applied offsets refer to, unless one is recorded already, and returns the one
+   * recorded: `identity` itself on the first call, whoever makes it (concurrent first calls
+   * agree on one), and the first one recorded ever after.
+   */
+  recordLogIdentity(identity: string): Promise<string>;
   /** Deletes the rows of the interval whose bucket starts before `before`; returns how many. */
   deleteBucketsBefore(interval: Interval, before: number): Promise<number>;
   checkHealth(): Promise<void>;

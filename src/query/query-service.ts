@@ -156,6 +156,12 @@ export function mergeCatalog(rows: readonly CatalogRow[]): EventTypeSummary[] {
 
 /** Cached results are immutable (final buckets only): the TTL only bounds the cache's size. */
 const CACHE_TTL_MS = 3_600_000;
+/**
+ * Part of every cache key. Raise it whenever a change makes the same request answer differently,
+ * so that no answer cached by an older build (in Redis, shared and kept for CACHE_TTL_MS) is served:
+ * 2 since percentiles of points merged from several rows were fixed near ±1 (issue 12, item 3).
+ */
+const RESULT_CACHE_VERSION = 2;
 
 export function createQueryService(options: {
   eventStore: EventStore;
@@ -178,7 +184,7 @@ export function createQueryService(options: {
    */
   async function cached<T>(name: 'series' | 'top', allFinal: boolean, request: unknown, compute: () => Promise<T>): Promise<T> {
     if (!cache || !allFinal) return compute();
-    const key = `${name}:${createHash('sha256').update(JSON.stringify(request)).digest('base64url')}`;
+    const key = `v${RESULT_CACHE_VERSION}:${name}:${createHash('sha256').update(JSON.stringify(request)).digest('base64url')}`;
     const hit = await cache.get(key);
     options.onCacheLookup?.(name, hit !== null);
     if (hit !== null) return JSON.parse(hit) as T;

@@ -54,6 +54,10 @@ builder.mutationField('ingest', (t) =>
     args: {
       events: t.arg({ type: [EventInput], required: true }),
       sentAt: t.arg({ type: 'DateTime' }),
+      idempotencyKey: t.arg.string({
+        description:
+          'Names this batch, for retries: an event without an `id` gets one derived from the key and its index in `events`, so sending the same batch again with the same key (after UNAVAILABLE, say) counts each event once. Use a new key for each new batch. 1..128 characters, no control characters.',
+      }),
     },
     resolve: async (_root, args, context) => {
       const tenant = requireScope(context, 'INGEST');
@@ -70,6 +74,7 @@ builder.mutationField('ingest', (t) =>
         tenant,
         args.events.map((e) => ({ ...e, id: e.id == null ? null : String(e.id) })),
         args.sentAt ?? null,
+        args.idempotencyKey ?? null,
       );
     },
   }),

@@ -58,6 +58,7 @@ import { quarantineReason, watermarkOf, type EventTimePolicy } from './event-tim
 import { catalogRowIdsOfBatch, mergeIntoCatalog, mergeIntoRollups, rollupRowIdsOfBatch, type CountedEvent } from './rollup-plan.ts';
 import { encodeLiveMessage, type LiveTopic, type SeriesMessage } from '../domain/live-messages.ts';
 import { createRollupCache } from './rollup-cache.ts';
+import { verifyLogIdentity } from './log-identity.ts';
 
 export const PROCESSOR_GROUP_ID = 'streamlens-processor';
 
@@ -369,6 +370,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   return {
     async start() {
       stopping = new AbortController();
+      // Before anything is read or written: the stored offsets must be this log's (log-identity.ts).
+      await verifyLogIdentity(log, seriesStore);
       progress = await seriesStore.loadProgress();
       consumer = await log.consume({
         groupId: PROCESSOR_GROUP_ID,

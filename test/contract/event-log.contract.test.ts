@@ -138,4 +138,46 @@ describe.each(eventLogAdapters)('EventLog contract: $name', (factory) => {
     const log = await openLog();
     await expect(log.checkHealth()).resolves.toBeUndefined();
   });
+
+  it("item 7: has an identity that stays across a reopen, and differs from another log's", async () => {
+    harness = factory.harness();
+    const first = await openLog();
+    const identity = await first.identity();
+    expect(identity).toMatch(/\S{8,}/);
+    await first.close();
+    const reopened = await openLog();
+    expect(await reopened.identity()).toBe(identity);
+
+    const otherHarness = factory.harness();
+    try {
+      const other = await otherHarness.open();
+      open.push(other);
+      expect(await other.identity()).not.toBe(identity);
+    } finally {
+      for (const log of open.splice(0)) await log.close();
+      await otherHarness.cleanup();
+    }
+  });
+
+  it('item 7: a log removed and created again in the same place (file, topic) has a new identity', async () => {
+    harness = factory.harness();
+    const original = await openLog();
+    const identity = await original.identity();
+    await original.close();
+    open.splice(0);
+    await harness.cleanup();
+    // A Kafka topic's deletion completes in the background: until it has, opening finds the old topic.
+    const deadline = Date.now() + 30_000;
+    let recreated: string | null = null;
+    while (recreated === null || recreated === identity) {
+      if (Date.now() > deadline) throw new Error(`the log created again still has the identity ${recreated}`);
+      const log = await openLog().catch(() => null);
+      recreated = log ? await log.identity().catch(() => null) : null;
+      if (recreated === null || recreated === identity) {
+        for (const stale of open.splice(0)) await stale.close();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    expect(recreated).not.toBe(identity);
+  });
 });

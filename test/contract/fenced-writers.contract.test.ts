@@ -63,6 +63,7 @@ function handDrivenLog(): EventLog & { deliver(batch: LogBatch): Promise<void> }
       return { stop: async () => void (handleBatch = null) };
     },
     lag: async () => 0,
+    identity: async () => 'hand-driven:fenced-writers',
     checkHealth: async () => {},
     close: async () => {},
     deliver: (delivered) => handleBatch!(delivered),

@@ -183,6 +183,21 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     );
   });
 
+  it('item 7: records the first log identity and keeps it, across a reopen and against any later one', async () => {
+    expect(await store.recordLogIdentity('log-A')).toBe('log-A');
+    expect(await store.recordLogIdentity('log-A')).toBe('log-A');
+    expect(await store.recordLogIdentity('log-B')).toBe('log-A');
+    await store.close();
+    store = await harness.open();
+    expect(await store.recordLogIdentity('log-B')).toBe('log-A');
+  });
+
+  it('item 7: of concurrent first records, one wins and every caller is told the same', async () => {
+    const answers = await Promise.all(['log-1', 'log-2', 'log-3', 'log-4'].map((identity) => store.recordLogIdentity(identity)));
+    expect(new Set(answers).size).toBe(1);
+    expect(['log-1', 'log-2', 'log-3', 'log-4']).toContain(answers[0]);
+  });
+
   it('writes a processed batch: rows, catalog and progress together', async () => {
     const catalog = {
       tenant: 'acme',

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createIngestService } from '../../src/ingest/ingest-service.ts';
+import { createIngestService, derivedEventId } from '../../src/ingest/ingest-service.ts';
 import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-event-log.ts';
 import { createLagMonitor } from '../../src/stream/lag-monitor.ts';
 import type { EventLog } from '../../src/ports/event-log.ts';
@@ -93,5 +93,43 @@ describe('ingest service', () => {
     } finally {
       monitor.stop();
     }
+  });
+});
+
+describe('ids derived from an idempotency key', () => {
+  it('item 9: the same call sent again gets the same ids for its events without one; ids of their own are kept', async () => {
+    const ingest = createIngestService({ log: openLog(), limits });
+    const batch = [{ type: 'x' }, { type: 'x', id: 'mine' }, { type: 'x' }];
+    const first = await ingest.ingest('default', batch, null, 'call-1');
+    const again = await ingest.ingest('default', batch, null, 'call-1');
+    expect(first.acks.map((ack) => ack.id)).toEqual([
+      derivedEventId('default', 'call-1', 0),
+      'mine',
+      derivedEventId('default', 'call-1', 2),
+    ]);
+    expect(again.acks).toEqual(first.acks);
+    // Another key, another tenant or no key at all: other ids.
+    const other = await ingest.ingest('default', batch, null, 'call-2');
+    const otherTenant = await ingest.ingest('acme', batch, null, 'call-1');
+    const unkeyed = await ingest.ingest('default', batch, null);
+    const firstIds = new Set([first.acks[0]!.id, first.acks[2]!.id]);
+    for (const result of [other, otherTenant, unkeyed]) {
+      expect(firstIds.has(result.acks[0]!.id)).toBe(false);
+      expect(firstIds.has(result.acks[2]!.id)).toBe(false);
+    }
+  });
+
+  it('derives RFC 9562 version 8 UUIDs, one per index', () => {
+    const ids = Array.from({ length: 1000 }, (_, index) => derivedEventId('default', 'k', index));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(1000);
+  });
+
+  it('refuses the whole call with BAD_USER_INPUT for a key that could not be an id', async () => {
+    const ingest = createIngestService({ log: openLog(), limits });
+    for (const key of ['', 'x'.repeat(129), 'a\u0000b', 'lone \ud800']) {
+      await expect(ingest.ingest('default', [{ type: 'x' }], null, key)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    }
+    expect(await log.lag('processor')).toBe(0);
   });
 });

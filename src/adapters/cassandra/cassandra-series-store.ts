@@ -65,6 +65,8 @@ export interface CassandraSeriesStoreOptions {
 const HEALTH_TIMEOUT_MS = 2_000;
 /** The one partition of partition_progress, where progress lived before migration 6. */
 const LEGACY_PROGRESS_SCOPE = 'stream-processor';
+/** The log identity table has one row per scope; the processor's is the only one. */
+const LOG_IDENTITY_SCOPE = 'stream-processor';
 /** Lightweight transactions: Paxos among the local data center's replicas, committed at LOCAL_QUORUM. */
 const FENCED_WRITE: cassandra.QueryOptions = {
   prepare: true,
@@ -312,6 +314,19 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       // so "stored through" never runs ahead; a crash in between replays the batch harmlessly.
       await Promise.all([store.saveRollups(batch.rollups), store.saveCatalog(batch.catalog)]);
       await store.saveProgress(batch.partition, batch.progress);
+    },
+
+    recordLogIdentity(identity) {
+      return guarded('record the log identity', async () => {
+        // A lightweight transaction: of two instances starting at once on empty stores, one writes
+        // and the other is answered with the row it lost to ([applied] false, and the row's columns).
+        const result = await client.execute(cql.recordLogIdentity, [LOG_IDENTITY_SCOPE, identity, new Date()], {
+          prepare: true,
+          serialConsistency: cassandra.types.consistencies.localSerial,
+        });
+        const row = result.first();
+        return row.get('[applied]') === true ? identity : (row.get('identity') as string);
+      });
     },
 
     deleteBucketsBefore(interval, before) {

@@ -119,6 +119,8 @@ export function cqlFor(keyspace: string) {
       (log_partition, max_event_time, stored_through, last_active_at, version) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
     updateProgressIfVersion: `UPDATE ${keyspace}.log_partition_progress
       SET max_event_time = ?, stored_through = ?, last_active_at = ?, version = ? WHERE log_partition = ? IF version = ?`,
+    // Written once per keyspace; the lightweight transaction makes concurrent first starts agree.
+    recordLogIdentity: `INSERT INTO ${keyspace}.log_identity (scope, identity, recorded_at) VALUES (?, ?, ?) IF NOT EXISTS`,
   };
 }
 

@@ -120,6 +120,19 @@ export const seriesStoreMigrations: readonly Migration[] = [
        )`,
     ],
   },
+  // Version 7 belongs to another change of issue 12 (persisted watermarks).
+  {
+    version: 8,
+    description: 'the identity of the event log whose offsets the progress and the rows refer to',
+    statements: (keyspace) => [
+      // One row per scope, written once with a lightweight transaction: concurrent first starts agree on one.
+      `CREATE TABLE IF NOT EXISTS ${keyspace}.log_identity (
+         scope text PRIMARY KEY,
+         identity text,
+         recorded_at timestamp
+       )`,
+    ],
+  },
 ];
 
 /** Unquoted CQL identifiers fold to lower case; insisting on it keeps every statement unquoted. */

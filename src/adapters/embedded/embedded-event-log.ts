@@ -5,6 +5,7 @@
  * prepared joins the same transaction, so concurrent ingest calls share one fsync instead of
  * queueing for one each.
  */
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppendRecord, ConsumeOptions, EventLog, LogConsumer, LogRecord } from '../../ports/event-log.ts';
@@ -38,7 +39,15 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
       group_id TEXT PRIMARY KEY,
       last_offset INTEGER NOT NULL
     );
+    -- One row: the log's identity, made with the file, so a new file (offsets from 1 again) has another.
+    CREATE TABLE IF NOT EXISTS log_identity (
+      single_row INTEGER PRIMARY KEY CHECK (single_row = 1),
+      identity TEXT NOT NULL
+    );
   `);
+  // A file made before identities existed gets one on its first open by this version.
+  db.prepare('INSERT OR IGNORE INTO log_identity (single_row, identity) VALUES (1, ?)').run(`embedded:${randomUUID()}`);
+  const logIdentity = db.prepare<[], { identity: string }>('SELECT identity FROM log_identity').get()!.identity;
   const insertRecord = db.prepare('INSERT INTO records (key, value, appended_at) VALUES (?, ?, ?)');
   const readRecords = db.prepare<[number, number], { offset: number; value: string }>(
     'SELECT offset, value FROM records WHERE offset > ? ORDER BY offset LIMIT ?',
@@ -150,6 +159,10 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
     async checkHealth() {
       if (closed) throw unavailable('the event log is closed');
       db.prepare('SELECT 1').get();
+    },
+
+    async identity() {
+      return logIdentity;
     },
 
     async close() {

@@ -102,6 +102,12 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       last_active_at INTEGER NOT NULL,
       version INTEGER NOT NULL DEFAULT 0
     );
+    -- One row: the identity of the event log whose offsets the progress and the rows refer to.
+    CREATE TABLE IF NOT EXISTS log_identity (
+      single_row INTEGER PRIMARY KEY CHECK (single_row = 1),
+      identity TEXT NOT NULL,
+      recorded_at INTEGER NOT NULL
+    );
   `);
 
   // A catalog table made before the key cap lacks the overflow counters: add them (0 so far).
@@ -286,6 +292,12 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
         }
       }).then((fenced) => {
         if (fenced) throw fenced;
+      });
+    },
+    recordLogIdentity(identity) {
+      return guarded('record the log identity', () => {
+        db.prepare('INSERT OR IGNORE INTO log_identity (single_row, identity, recorded_at) VALUES (1, ?, ?)').run(identity, Date.now());
+        return db.prepare<[], { identity: string }>('SELECT identity FROM log_identity').get()!.identity;
       });
     },
     deleteBucketsBefore(interval, before) {

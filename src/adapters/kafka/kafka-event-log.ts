@@ -7,7 +7,8 @@
  * - kafka-producer.ts: appends, group-committed, with acks=all, and the producer session that
  *   is replaced after a failed send;
  * - kafka-consumer.ts: the consumer-group members, their heartbeats and offset commits;
- * - kafka-topic-admin.ts: creating the topic, its partitions, lag and health.
+ * - kafka-topic-admin.ts: creating the topic, its partitions, lag and health;
+ * - kafka-topic-id.ts: the topic's id, the log's identity, which kafkajs cannot read.
  */
 import type { ISocketFactory } from 'kafkajs';
 import type { EventLog, LogConsumer } from '../../ports/event-log.ts';
@@ -16,6 +17,7 @@ import { createKafkaClients, messageOf, withinDeadline, type KafkaLogLevel } fro
 import { createKafkaAppender } from './kafka-producer.ts';
 import { startKafkaConsumer } from './kafka-consumer.ts';
 import { TOPIC_SETUP_TIMEOUT_MS, createKafkaTopicAdmin } from './kafka-topic-admin.ts';
+import { readTopicId } from './kafka-topic-id.ts';
 
 export { kafkaGroupId } from './kafka-consumer.ts';
 export type { KafkaLogLevel } from './kafka-clients.ts';
@@ -87,6 +89,16 @@ export async function createKafkaEventLog(options: KafkaEventLogOptions): Promis
 
     lag: (groupId) => topicAdmin.lag(groupId),
     checkHealth: () => topicAdmin.checkHealth(),
+
+    async identity() {
+      if (closing) throw unavailable('the Kafka event log is closed');
+      try {
+        // The topic's name and its id: another topic, or this one deleted and created again, is another log.
+        return `kafka:${topic}:${await readTopicId(options.brokers, topic, options.clientId ?? 'streamlens')}`;
+      } catch (error) {
+        throw unavailable(`the Kafka event log is unavailable: ${messageOf(error)}`, error);
+      }
+    },
 
     close() {
       closing ??= (async () => {

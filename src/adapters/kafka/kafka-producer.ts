@@ -92,7 +92,12 @@ export function createKafkaAppender(writeClient: Kafka, topic: string, report: (
     }
   }
 
-  /** One group of appends in one send (or a few, by size); a failure fails the whole group. */
+  /**
+   * One group of appends in one send (or a few, by size); a failure fails the whole group. A
+   * failed group may still be partly written: the chunks sent before the failure, and within a
+   * send the partitions whose leader took its records. Ingest does not try to make this all or
+   * nothing; retries are made exact by event ids instead (derivedEventId in ingest-service.ts).
+   */
   async function sendGroup(group: AppendRecord[][]): Promise<void> {
     const messages = group.flatMap((records) => records.map(({ key, value }): OutgoingMessage => ({ key, value })));
     let session: ProducerSession | null = null;
