@@ -76,6 +76,7 @@ export function instrumentSeriesStore(store: SeriesStore, histogram: StoreDurati
     loadProgress: () => time('loadProgress', () => store.loadProgress()),
     saveBatch: (batch) => time('saveBatch', () => store.saveBatch(batch)),
     deleteBucketsBefore: (interval, before) => time('deleteBucketsBefore', () => store.deleteBucketsBefore(interval, before)),
+    holdPurgeLease: (holder, forMs) => time('holdPurgeLease', () => store.holdPurgeLease(holder, forMs)),
     checkHealth: () => store.checkHealth(),
     close: () => store.close(),
   };
