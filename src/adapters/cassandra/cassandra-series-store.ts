@@ -113,15 +113,18 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
     });
   }
 
+  let legacyRegistryIsNew = false;
   try {
     await client.connect();
-    await migrate(client, {
+    const { applied } = await migrate(client, {
       keyspace,
       localDataCenter: options.localDataCenter,
       replicationFactor: options.replicationFactor ?? 1,
       migrations: seriesStoreMigrations,
       ...(onWarning ? { onWarning } : {}),
     });
+    // Migration 1 created the registry of before migration 9 just now: it is empty.
+    legacyRegistryIsNew = applied.includes(1);
   } catch (error) {
     await client.shutdown().catch(() => {});
     throw unavailable(`the Cassandra series store could not open keyspace ${keyspace}`, error);
@@ -133,7 +136,7 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
   let closing: Promise<void> | null = null;
 
   try {
-    await windows.carryOverLegacyRegistry({ secondRowTtlSeconds: secondRowTtl, now: Date.now() });
+    await windows.carryOverLegacyRegistry({ secondRowTtlSeconds: secondRowTtl, now: Date.now(), legacyRegistryIsNew });
   } catch (error) {
     await client.shutdown().catch(() => {});
     throw unavailable(`the Cassandra series store could not carry the window registry of keyspace ${keyspace} over`, error);

@@ -109,7 +109,7 @@ export interface WindowRegistry {
    * Copies the windows of the registry of migration 1 into this one, once per interval (a
    * keyspace an older build wrote); later opens read one row per interval to learn it is done.
    */
-  carryOverLegacyRegistry(options: { secondRowTtlSeconds: number; now: number }): Promise<void>;
+  carryOverLegacyRegistry(options: { secondRowTtlSeconds: number; now: number; legacyRegistryIsNew: boolean }): Promise<void>;
 }
 
 /**
@@ -130,20 +130,24 @@ export function createWindowRegistry({ cql, executeEach, selectAll }: CassandraS
     return purgedBefore === null || purgedBefore === undefined ? null : toNumber(purgedBefore, 'purged_before');
   }
 
-  /** The registered windows of the interval in [from, to), spans read concurrently, in time order. */
-  async function registeredBetween(interval: Interval, from: number, to: number): Promise<WindowRef[]> {
+  /**
+   * The listed spans that overlap [from, to), and their registered windows in that range: spans
+   * read concurrently, windows in time order.
+   */
+  async function registeredBetween(interval: Interval, from: number, to: number): Promise<{ spans: number[]; windows: WindowRef[] }> {
     const spans = (await selectAll(cql.spansBetween, [interval, toBigInt(spanStartOf(interval, from)), toBigInt(to)])).map((row) =>
       toNumber(row.get('span_start'), 'span_start'),
     );
     const perSpan = await mapConcurrently(spans, CONCURRENCY, (span) =>
       selectAll(cql.windowsOfSpanBetween, [interval, toBigInt(span), toBigInt(Math.max(from, span)), toBigInt(to)]),
     );
-    return perSpan.flat().map((row) => ({
+    const windows = perSpan.flat().map((row) => ({
       interval,
       windowStart: toNumber(row.get('window_start'), 'window_start'),
-      tenant: row.get('tenant'),
-      type: row.get('type'),
+      tenant: row.get('tenant') as string,
+      type: row.get('type') as string,
     }));
+    return { spans, windows };
   }
 
   /**
@@ -200,17 +204,17 @@ export function createWindowRegistry({ cql, executeEach, selectAll }: CassandraS
       // A span's partition holds every tenant and type of the interval; such wide ranges are
       // rare enough that filtering here beats a registry per series.
       const start = Math.max(first, firstLiveWindow(interval, await purgedBeforeOf(interval)));
-      const registered = await registeredBetween(interval, start, to);
+      const { windows: registered } = await registeredBetween(interval, start, to);
       return registered.filter((ref) => ref.tenant === tenant && ref.type === type).map((ref) => ref.windowStart);
     },
 
     async planPurge(interval, before) {
       const previousCut = await purgedBeforeOf(interval);
       const from = firstLiveWindow(interval, previousCut);
-      const windows = from < before ? await registeredBetween(interval, from, before) : [];
-      const emptiedSpans = [...new Set(windows.map((ref) => spanStartOf(interval, ref.windowStart)))].filter(
-        (span) => span + spanMs(interval) <= before,
-      );
+      const { spans, windows } = from < before ? await registeredBetween(interval, from, before) : { spans: [], windows: [] };
+      // Every listed span the cut has passed, whether or not it still had windows past the
+      // cursor: one left behind would never be read again, nor dropped.
+      const emptiedSpans = spans.filter((span) => span + spanMs(interval) <= before);
       return { windows, emptiedSpans, registryRowsRead: windows.length, previousCut };
     },
 
@@ -232,12 +236,16 @@ export function createWindowRegistry({ cql, executeEach, selectAll }: CassandraS
       }
     },
 
-    async carryOverLegacyRegistry({ secondRowTtlSeconds, now }) {
+    async carryOverLegacyRegistry({ secondRowTtlSeconds, now, legacyRegistryIsNew }) {
       for (const interval of INTERVALS) {
         const [state] = await selectAll(cql.selectPurgeState, [interval]);
         if (state?.get('legacy_registry_carried_over') === true) continue;
-        const rows =
-          interval === 'SECOND' ? await legacySecondWindows(secondRowTtlSeconds, now) : await selectAll(cql.legacyWindows, [interval]);
+        // Created by this very start (a new keyspace): nothing in it to carry.
+        const rows = legacyRegistryIsNew
+          ? []
+          : interval === 'SECOND'
+            ? await legacySecondWindows(secondRowTtlSeconds, now)
+            : await selectAll(cql.legacyWindows, [interval]);
         await writeEntries(
           rows.map((row) => ({
             interval,
