@@ -78,6 +78,17 @@ const optionalText = z
   .optional()
   .transform((text) => (text && text.trim() !== '' ? text.trim() : undefined));
 
+/** A duration that may be left unset (its default then derives from other settings). */
+const optionalDuration = optionalText.transform((text, ctx) => {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration such as 500ms, 5s, 10m, 24h or 7d` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 /** CORS_ORIGINS: each entry a web origin, `scheme://host[:port]`, exactly as browsers send it. */
 const originList = optionalText.transform((text, ctx) => {
   const origins = text === undefined ? [] : list(text);
@@ -125,6 +136,49 @@ const optionalInteger = (min: number, max: number) =>
 /** A tenant's rate, when not set: as much as this many keys at their own rate. */
 const TENANT_RATE_IN_KEYS = 5;
 
+/** SECOND buckets are kept at least this long by default: a few hours of per-second detail. */
+const DEFAULT_SECOND_RETENTION_MS = 6 * 3_600_000;
+/** The span of one SECOND bucket: an event counted just in time may lie at its very start. */
+const SECOND_BUCKET_MS = 1_000;
+
+/**
+ * The shortest SECOND retention the event-time settings allow. An event still counts while it is
+ * no more than ALLOWED_LATENESS behind the watermark, which trails the newest event time (about
+ * now) by OUT_OF_ORDERNESS; its bucket may start up to one SECOND bucket earlier. The purge
+ * deletes buckets that start more than the retention ago, so a shorter retention would purge
+ * buckets that late events (and the processor's cached rows) still update, bringing deleted
+ * rows back with part of their counts. (Were the watermark behind the clock, the processor
+ * still never writes a SECOND bucket before the purge's cut: rollup-plan.ts.)
+ */
+export function minimumSecondRetentionMs(eventTime: { allowedLatenessMs: number; outOfOrdernessMs: number }): number {
+  return eventTime.allowedLatenessMs + eventTime.outOfOrdernessMs + SECOND_BUCKET_MS;
+}
+
+/** The SECOND retention: as set (refused below the minimum), else 6h or the minimum when that is more. */
+function secondRetentionOf(
+  configured: number | undefined,
+  eventTime: { allowedLatenessMs: number; outOfOrdernessMs: number },
+): { ms: number } | { problem: string } {
+  const minimum = minimumSecondRetentionMs(eventTime);
+  if (configured === undefined) return { ms: Math.max(DEFAULT_SECOND_RETENTION_MS, minimum) };
+  if (configured >= minimum) return { ms: configured };
+  return {
+    problem:
+      `SECOND_RETENTION: ${formatDuration(configured)} is shorter than ALLOWED_LATENESS + OUT_OF_ORDERNESS + 1s ` +
+      `(${formatDuration(minimum)}): a late event could still update a SECOND bucket after the purge deleted it. ` +
+      `Set SECOND_RETENTION to ${formatDuration(minimum)} or more (or leave it unset), or lower ALLOWED_LATENESS`,
+  };
+}
+
+/** A duration in the largest unit that states it exactly, as SECOND_RETENTION accepts it back. */
+function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = DURATION_UNITS_MS[unit]!;
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 const environmentSchema = z.object({
   PORT: integer(4000, 0, 65_535),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -158,7 +212,8 @@ const environmentSchema = z.object({
   IDLE_PARTITION_TIMEOUT: duration('30s'),
   ALLOWED_LATENESS: duration('24h'),
   FUTURE_TOLERANCE: duration('10m'),
-  SECOND_RETENTION: duration('6h'),
+  // Unset: the larger of DEFAULT_SECOND_RETENTION_MS and what the lateness needs (secondRetentionOf).
+  SECOND_RETENTION: optionalDuration,
   LOG_RETENTION: duration('7d'),
   INGEST_MAX_BATCH_EVENTS: integer(1000, 1, 100_000),
   INGEST_MAX_PROPERTIES_BYTES: integer(16_384, 0, 1_048_576),
@@ -211,6 +266,10 @@ export interface Config {
   /** Whether the service may run without keys on a non-loopback HOST. */
   allowOpen: boolean;
   eventTime: { outOfOrdernessMs: number; idlePartitionMs: number; allowedLatenessMs: number; futureToleranceMs: number };
+  /**
+   * How long SECOND buckets are kept: SECOND_RETENTION, never below minimumSecondRetentionMs;
+   * unset, the larger of 6h and that minimum (24h 6s with the default lateness).
+   */
   secondRetentionMs: number;
   logRetentionMs: number;
   ingest: { maxBatchEvents: number; maxPropertiesBytes: number };
@@ -254,6 +313,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
     return { ok: false, problems };
   }
   const e = parsed.data;
+  const secondRetention = secondRetentionOf(e.SECOND_RETENTION, {
+    allowedLatenessMs: e.ALLOWED_LATENESS,
+    outOfOrdernessMs: e.OUT_OF_ORDERNESS,
+  });
+  if ('problem' in secondRetention) return { ok: false, problems: [secondRetention.problem] };
   return {
     ok: true,
     config: {
@@ -276,7 +340,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
         allowedLatenessMs: e.ALLOWED_LATENESS,
         futureToleranceMs: e.FUTURE_TOLERANCE,
       },
-      secondRetentionMs: e.SECOND_RETENTION,
+      secondRetentionMs: secondRetention.ms,
       logRetentionMs: e.LOG_RETENTION,
       ingest: { maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS, maxPropertiesBytes: e.INGEST_MAX_PROPERTIES_BYTES },
       maxProcessingLag: e.MAX_PROCESSING_LAG,

@@ -78,6 +78,7 @@ export function instrumentSeriesStore(store: SeriesStore, histogram: StoreDurati
     saveBatch: (batch) => time('saveBatch', () => store.saveBatch(batch)),
     recordLogIdentity: (identity) => store.recordLogIdentity(identity),
     deleteBucketsBefore: (interval, before) => time('deleteBucketsBefore', () => store.deleteBucketsBefore(interval, before)),
+    holdPurgeLease: (holder, forMs) => time('holdPurgeLease', () => store.holdPurgeLease(holder, forMs)),
     checkHealth: () => store.checkHealth(),
     close: () => store.close(),
   };

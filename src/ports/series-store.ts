@@ -162,6 +162,13 @@ export interface SeriesStore {
   recordLogIdentity(identity: string): Promise<string>;
   /** Deletes the rows of the interval whose bucket starts before `before`; returns how many. */
   deleteBucketsBefore(interval: Interval, before: number): Promise<number>;
+  /**
+   * Takes, or renews, the lease that makes one instance the one that purges: true when `holder`
+   * holds it for the next `forMs` (rounded up to whole seconds). It lapses unless renewed, so
+   * another instance takes over within `forMs` of the holder's end. A store only one process
+   * opens (the embedded one) always grants it.
+   */
+  holdPurgeLease(holder: string, forMs: number): Promise<boolean>;
   checkHealth(): Promise<void>;
   close(): Promise<void>;
 }

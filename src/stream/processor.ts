@@ -42,6 +42,7 @@
  * counted in its place, and a replay of the set-aside one is then a duplicate. Either way the
  * id is counted once.
  */
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventKey, type EventStore } from '../ports/event-store.ts';
 import type { EventLog, LogConsumer, LogRecord } from '../ports/event-log.ts';
@@ -55,7 +56,14 @@ import type { StoredEvent } from '../domain/event.ts';
 import type { Interval } from '../domain/interval.ts';
 import { decodeLogRecord } from '../domain/log-record.ts';
 import { quarantineReason, watermarkOf, type EventTimePolicy } from './event-time.ts';
-import { catalogRowIdsOfBatch, mergeIntoCatalog, mergeIntoRollups, rollupRowIdsOfBatch, type CountedEvent } from './rollup-plan.ts';
+import {
+  catalogRowIdsOfBatch,
+  mergeIntoCatalog,
+  mergeIntoRollups,
+  rollupRowIdsOfBatch,
+  withoutPurgedSeconds,
+  type CountedEvent,
+} from './rollup-plan.ts';
 import { encodeLiveMessage, type LiveTopic, type SeriesMessage } from '../domain/live-messages.ts';
 import { createRollupCache } from './rollup-cache.ts';
 import { verifyLogIdentity } from './log-identity.ts';
@@ -74,7 +82,10 @@ export interface StreamProcessorOptions {
   seriesStore: SeriesStore;
   liveBus: LiveBus;
   policy: EventTimePolicy;
-  /** SECOND buckets older than this are deleted. */
+  /**
+   * SECOND buckets older than this are deleted, and never written again (config.ts makes it
+   * cover the allowed lateness).
+   */
   secondRetentionMs: number;
   logger: ProcessorLogger;
   maxBatchSize?: number;
@@ -135,6 +146,11 @@ const ROLLUP_CACHE_ROWS = 20_000;
 const PROGRESS_REFRESH_MS = 5_000;
 /** How often old SECOND buckets are purged; retention is hours, so once a minute is plenty. */
 const PURGE_EVERY_MS = 60_000;
+/**
+ * The purge lease lasts three purge periods: a holder renews it each minute, a renewal that
+ * fails once does not hand it over, and a holder that died is replaced within three minutes.
+ */
+const PURGE_LEASE_MS = 3 * PURGE_EVERY_MS;
 /** A store's health check answers in milliseconds; one that does not within this is not answering. */
 const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 export function createStreamProcessor(options: StreamProcessorOptions): StreamProcessor {
@@ -149,6 +165,10 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const rollupCache = createRollupCache(ROLLUP_CACHE_ROWS);
   /** Aborts the pauses between attempts when the processor stops. */
   let stopping = new AbortController();
+  /** Who this processor is to the purge lease: only the instance that holds it purges. */
+  const purgeLeaseHolder = randomUUID();
+  /** A purge slower than its period must not have the next one start beside it. */
+  let purging = false;
 
   const currentWatermark = () => {
     const computed = watermarkOf(progress, policy, Date.now());
@@ -288,7 +308,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       missing.length > 0 ? seriesStore.loadRollups(missing) : Promise.resolve([]),
       seriesStore.loadCatalog(catalogRowIdsOfBatch(counted)),
     ]);
-    const changedRollups = mergeIntoRollups([...cached, ...loadedRollups], counted);
+    const changedRollups = withoutPurgedSeconds(mergeIntoRollups([...cached, ...loadedRollups], counted), secondPurgeCut());
     const changedCatalog = mergeIntoCatalog(storedCatalog, counted);
 
     // Progress last: "stored through" must never run ahead of what the stores hold. Fenced on
@@ -358,12 +378,23 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     }
   }
 
+  /** SECOND buckets starting before this are purged, and so never written. */
+  function secondPurgeCut(): number {
+    return Date.now() - options.secondRetentionMs;
+  }
+
+  /** Every instance runs the timer; the one holding the purge lease purges. */
   async function purgeOldSeconds(): Promise<void> {
+    if (purging) return;
+    purging = true;
     try {
-      const deleted = await seriesStore.deleteBucketsBefore('SECOND', Date.now() - options.secondRetentionMs);
+      if (!(await seriesStore.holdPurgeLease(purgeLeaseHolder, PURGE_LEASE_MS))) return;
+      const deleted = await seriesStore.deleteBucketsBefore('SECOND', secondPurgeCut());
       if (deleted > 0) logger.info({ deleted }, 'purged SECOND buckets past retention');
     } catch (error) {
       logger.warn({ err: error }, 'purging old SECOND buckets failed; will retry');
+    } finally {
+      purging = false;
     }
   }
 

@@ -74,6 +74,19 @@ export function mergeIntoRollups(stored: readonly RollupRow[], events: readonly 
   return [...changed.values()];
 }
 
+/**
+ * The rows minus the SECOND ones whose bucket starts before `purgeCut`, the cut of the SECOND
+ * purge. The purge deletes those buckets and does not visit their windows again, so writing one
+ * would bring back a purged row (from a late event, or from the processor's row cache holding
+ * the deleted row) that only the TTL would remove. The events still count in the MINUTE and
+ * coarser rows. SECOND_RETENTION covers ALLOWED_LATENESS + OUT_OF_ORDERNESS (config.ts), so
+ * while the watermark keeps up with the clock the TOO_LATE quarantine already keeps such events
+ * out; this holds the line when it does not (a backfill, a partition that fell behind).
+ */
+export function withoutPurgedSeconds(rows: RollupRow[], purgeCut: number): RollupRow[] {
+  return rows.filter((row) => row.interval !== 'SECOND' || row.bucketStart >= purgeCut);
+}
+
 export function catalogRowIdsOfBatch(events: readonly CountedEvent[]): CatalogRowId[] {
   const ids = new Map<string, CatalogRowId>();
   for (const { event, partition } of events) {

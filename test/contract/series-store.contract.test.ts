@@ -321,4 +321,23 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     expect((await store.readRollups({ tenant: 'acme', type: 'purchase', interval: 'SECOND', from: 0, to: MINUTE * 2 })).length).toBe(1);
     expect((await store.readRollups({ tenant: 'acme', type: 'purchase', interval: 'MINUTE', from: 0, to: MINUTE * 2 })).length).toBe(1);
   });
+
+  it('deletes SECOND buckets cut after cut across windows, each row once, and a cut that goes back deletes nothing', async () => {
+    const HOUR = 3_600_000;
+    const rows = [0, 1, 2, 3].flatMap((hours) =>
+      ['acme', 'globex'].map((tenant) => row({ tenant, interval: 'SECOND', bucketStart: MINUTE + hours * HOUR + 1000 })),
+    );
+    await saveRows(rows);
+    expect(await store.deleteBucketsBefore('SECOND', MINUTE + HOUR + 2000)).toBe(4);
+    expect(await store.deleteBucketsBefore('SECOND', MINUTE + HOUR + 2000)).toBe(0);
+    expect(await store.deleteBucketsBefore('SECOND', MINUTE)).toBe(0);
+    expect(await store.deleteBucketsBefore('SECOND', MINUTE + 3 * HOUR)).toBe(2);
+    const left = await store.readRollups({ tenant: 'globex', type: 'purchase', interval: 'SECOND', from: 0, to: MINUTE * 2 });
+    expect(left.map((r) => r.bucketStart)).toEqual([MINUTE + 3 * HOUR + 1000]);
+  });
+
+  it('grants the purge lease to its holder again and again', async () => {
+    expect(await store.holdPurgeLease('instance-a', 60_000)).toBe(true);
+    expect(await store.holdPurgeLease('instance-a', 60_000)).toBe(true);
+  });
 });

@@ -44,4 +44,28 @@ describe('configuration', () => {
     expect(parseDuration('5')).toBeNull();
     expect(parseDuration('-5s')).toBeNull();
   });
+
+  it('item 11: refuses a SECOND_RETENTION shorter than ALLOWED_LATENESS + OUT_OF_ORDERNESS + one SECOND bucket, saying what would do', () => {
+    const result = loadConfig({ SECOND_RETENTION: '6h' });
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.problems).toEqual([
+      'SECOND_RETENTION: 6h is shorter than ALLOWED_LATENESS + OUT_OF_ORDERNESS + 1s (86406s): a late event could still ' +
+        'update a SECOND bucket after the purge deleted it. Set SECOND_RETENTION to 86406s or more (or leave it unset), ' +
+        'or lower ALLOWED_LATENESS',
+    ]);
+    // Exactly the minimum is enough; so is any retention with a lateness that fits in it.
+    expect(loadConfig({ SECOND_RETENTION: '86406s' }).ok).toBe(true);
+    const short = loadConfig({ SECOND_RETENTION: '1h', ALLOWED_LATENESS: '30m' });
+    expect(short.ok && short.config.secondRetentionMs).toBe(3_600_000);
+  });
+
+  it('item 11: unset, SECOND_RETENTION is 6h, or what the allowed lateness needs when that is more', () => {
+    const defaults = loadConfig({});
+    // 24h + 5s + 1s: a bucket is purged only once no event can change it any more.
+    expect(defaults.ok && defaults.config.secondRetentionMs).toBe(86_406_000);
+    const shortLateness = loadConfig({ ALLOWED_LATENESS: '1m' });
+    expect(shortLateness.ok && shortLateness.config.secondRetentionMs).toBe(6 * 3_600_000);
+    const longLateness = loadConfig({ ALLOWED_LATENESS: '7d', OUT_OF_ORDERNESS: '0s' });
+    expect(longLateness.ok && longLateness.config.secondRetentionMs).toBe(7 * 86_400_000 + 1_000);
+  });
 });

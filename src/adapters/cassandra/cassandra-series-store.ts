@@ -15,9 +15,13 @@
  * The store composes two parts: the statements (cassandra-statements.ts: the CQL, how it runs,
  * how rows are encoded) and the window registry (cassandra-window-registry.ts: which window
  * partitions hold data, for the purge and for very wide reads).
+ *
+ * The purge lease is the one place that uses lightweight transactions: it decides which of the
+ * instances sharing the keyspace purges (see holdPurgeLease).
  */
 import cassandra from 'cassandra-driver';
 import type { Client } from 'cassandra-driver';
+import type { Interval } from '../../domain/interval.ts';
 import {
   PartitionFencedError,
   type CatalogRow,
@@ -33,6 +37,7 @@ import {
   WINDOW_MS,
   catalogParameters,
   createStatements,
+  mapConcurrently,
   progressColumns,
   rollupKey,
   rollupParameters,
@@ -60,6 +65,18 @@ export interface CassandraSeriesStoreOptions {
   secondRowTtlSeconds?: number;
   /** Driver and server warnings (large partitions, tombstones, schema agreement) and unknown schema versions. */
   onWarning?: (message: string, detail?: unknown) => void;
+  /** What each purge read and deleted: for logs and tests. */
+  onPurge?: (report: PurgeReport) => void;
+}
+
+export interface PurgeReport {
+  interval: Interval;
+  before: number;
+  /** Window registry entries the purge read: the windows that may still hold rows at or after the previous cut, up to this one. */
+  registryRowsRead: number;
+  /** Registry spans (a day of SECOND windows) dropped whole, because the cut passed their end. */
+  spansDropped: number;
+  rowsDeleted: number;
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -77,19 +94,8 @@ const FENCED_WRITE: cassandra.QueryOptions = {
   isIdempotent: false,
 };
 
-/** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
-async function mapConcurrently<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index]!);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
+/** The purge_lease row of the purge of old buckets (the only lease there is). */
+const PURGE_LEASE = 'bucket-purge';
 
 /** Each field the larger of the two (null lowest); the version is the update's, not a maximum. */
 function mergeProgress(stored: PartitionProgress, update: PartitionProgress): PartitionProgress {
@@ -138,15 +144,18 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
     });
   }
 
+  let legacyRegistryIsNew = false;
   try {
     await client.connect();
-    await migrate(client, {
+    const { applied } = await migrate(client, {
       keyspace,
       localDataCenter: options.localDataCenter,
       replicationFactor: options.replicationFactor ?? 1,
       migrations: seriesStoreMigrations,
       ...(onWarning ? { onWarning } : {}),
     });
+    // Migration 1 created the registry of before migration 9 just now: it is empty.
+    legacyRegistryIsNew = applied.includes(1);
   } catch (error) {
     await client.shutdown().catch(() => {});
     throw unavailable(`the Cassandra series store could not open keyspace ${keyspace}`, error);
@@ -156,6 +165,13 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
   const { cql, executeEach, selectEach, selectAll } = statements;
   const windows = createWindowRegistry(statements);
   let closing: Promise<void> | null = null;
+
+  try {
+    await windows.carryOverLegacyRegistry({ secondRowTtlSeconds: secondRowTtl, now: Date.now(), legacyRegistryIsNew });
+  } catch (error) {
+    await client.shutdown().catch(() => {});
+    throw unavailable(`the Cassandra series store could not carry the window registry of keyspace ${keyspace} over`, error);
+  }
 
   async function guarded<T>(what: string, operation: () => Promise<T>): Promise<T> {
     try {
@@ -331,7 +347,8 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
 
     deleteBucketsBefore(interval, before) {
       return guarded('delete old buckets', async () => {
-        const registered = await windows.windowsBefore(interval, before);
+        const plan = await windows.planPurge(interval, before);
+        const registered = plan.windows;
         const endsBefore = (ref: WindowRef) => ref.windowStart + WINDOW_MS[interval] <= before;
         const partitionKey = (ref: WindowRef) => [ref.tenant, ref.type, interval, toBigInt(ref.windowStart)];
 
@@ -356,10 +373,32 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
           cql.deleteWindowBefore,
           boundary.map((ref) => [...partitionKey(ref), toBigInt(before)]),
         );
-        // Unregistered only once their rows are gone: a failure in between leaves a registered,
-        // empty window that the next purge deletes again.
-        await windows.unregister(whole);
-        return counts.reduce((sum, count) => sum + count, 0);
+        // Forgotten only once their rows are gone: a failure in between leaves the cursor where
+        // it was, and the next purge visits the same windows again.
+        await windows.finishPurge(interval, before, plan);
+        const rowsDeleted = counts.reduce((sum, count) => sum + count, 0);
+        options.onPurge?.({
+          interval,
+          before,
+          registryRowsRead: plan.registryRowsRead,
+          spansDropped: plan.emptiedSpans.length,
+          rowsDeleted,
+        });
+        return rowsDeleted;
+      });
+    },
+
+    holdPurgeLease(holder, forMs) {
+      return guarded('take the purge lease', async () => {
+        // TTL in whole seconds, at least one: Cassandra's unit, and 0 would mean "forever".
+        const ttlSeconds = Math.max(1, Math.ceil(forMs / 1000));
+        // SERIAL: a Paxos round among all replicas decides, so two instances never hold it at
+        // once, even in two data centres; once a minute, its cross-DC latency does not matter.
+        const serial = { serialConsistency: cassandra.types.consistencies.serial };
+        // Taken when free, renewed when this holder has it (its own lease, or a write whose
+        // answer was lost and retried), refused when another instance holds it.
+        const result = await client.execute(cql.holdPurgeLease, [ttlSeconds, holder, PURGE_LEASE, holder], serial);
+        return result.first().get('[applied]') === true;
       });
     },
 

@@ -90,11 +90,23 @@ export function cqlFor(keyspace: string) {
       WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ?`,
     deleteWindowBefore: `DELETE FROM ${keyspace}.rollups USING TIMESTAMP ${PURGE_TIMESTAMP}
       WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start < ?`,
-    registerWindow: `INSERT INTO ${keyspace}.rollup_windows (interval, window_start, tenant, type) VALUES (?, ?, ?, ?)`,
-    unregisterWindow: `DELETE FROM ${keyspace}.rollup_windows WHERE interval = ? AND window_start = ? AND tenant = ? AND type = ?`,
-    windowsBetween: `SELECT window_start, tenant, type FROM ${keyspace}.rollup_windows
-      WHERE interval = ? AND window_start >= ? AND window_start < ?`,
-    windowsBefore: `SELECT window_start, tenant, type FROM ${keyspace}.rollup_windows WHERE interval = ? AND window_start < ?`,
+    registerWindow: `INSERT INTO ${keyspace}.rollup_windows_by_span (interval, span_start, window_start, tenant, type) VALUES (?, ?, ?, ?, ?)`,
+    registerSpan: `INSERT INTO ${keyspace}.rollup_window_spans (interval, span_start) VALUES (?, ?)`,
+    spansBetween: `SELECT span_start FROM ${keyspace}.rollup_window_spans WHERE interval = ? AND span_start >= ? AND span_start < ?`,
+    windowsOfSpanBetween: `SELECT window_start, tenant, type FROM ${keyspace}.rollup_windows_by_span
+      WHERE interval = ? AND span_start = ? AND window_start >= ? AND window_start < ?`,
+    dropSpanWindows: `DELETE FROM ${keyspace}.rollup_windows_by_span WHERE interval = ? AND span_start = ?`,
+    dropSpan: `DELETE FROM ${keyspace}.rollup_window_spans WHERE interval = ? AND span_start = ?`,
+    selectPurgeState: `SELECT purged_before, legacy_registry_carried_over FROM ${keyspace}.rollup_purges WHERE interval = ?`,
+    savePurgedBefore: `UPDATE ${keyspace}.rollup_purges SET purged_before = ? WHERE interval = ?`,
+    markLegacyRegistryCarriedOver: `UPDATE ${keyspace}.rollup_purges SET legacy_registry_carried_over = true WHERE interval = ?`,
+    /** The registry of migration 1, read once per interval to carry its windows over. */
+    legacyWindows: `SELECT window_start, tenant, type FROM ${keyspace}.rollup_windows WHERE interval = ?`,
+    legacyWindowsAt: `SELECT window_start, tenant, type FROM ${keyspace}.rollup_windows WHERE interval = ? AND window_start = ?`,
+    legacyWindowsFrom: `SELECT window_start, tenant, type FROM ${keyspace}.rollup_windows WHERE interval = ? AND window_start >= ?`,
+    // An UPDATE, not an INSERT: it writes no row marker, so the row is gone once its one cell
+    // expires, and a free lease (no row, or its cell expired) reads as holder = null.
+    holdPurgeLease: `UPDATE ${keyspace}.purge_lease USING TTL ? SET holder = ? WHERE name = ? IF holder IN (null, ?)`,
     selectCatalog: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ? AND type = ? AND log_partition = ?`,
     selectTenantCatalog: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ?`,
     selectTenantCatalogTypes: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ? AND type IN ?`,
@@ -122,6 +134,20 @@ export function cqlFor(keyspace: string) {
     // Written once per keyspace; the lightweight transaction makes concurrent first starts agree.
     recordLogIdentity: `INSERT INTO ${keyspace}.log_identity (scope, identity, recorded_at) VALUES (?, ?, ?) IF NOT EXISTS`,
   };
+}
+
+/** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
+export async function mapConcurrently<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 export interface CassandraStatements {

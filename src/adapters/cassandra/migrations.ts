@@ -133,6 +133,46 @@ export const seriesStoreMigrations: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    version: 9,
+    description: 'window registry partitioned by span, the purge cursor and the purge lease',
+    statements: (keyspace) => [
+      // The registry of migration 1 kept every window of an interval in one partition, and the
+      // purge deleted its entries one by one: every purge then read all the deletions of the
+      // days before (Cassandra warns past 1,000 and fails the read past 100,000). Here a
+      // partition holds the windows of one span (a day of SECOND windows), entries are never
+      // deleted one by one, and a span's partition is dropped whole once the purge has passed
+      // its end (cassandra-window-registry.ts).
+      `CREATE TABLE IF NOT EXISTS ${keyspace}.rollup_windows_by_span (
+         interval text,
+         span_start bigint,
+         window_start bigint,
+         tenant text,
+         type text,
+         PRIMARY KEY ((interval, span_start), window_start, tenant, type)
+       ) WITH CLUSTERING ORDER BY (window_start ASC, tenant ASC, type ASC)`,
+      // Which spans hold registered windows: one small partition per interval. The purge reads
+      // it from its cursor on, so the entries of spans it dropped are never read again.
+      `CREATE TABLE IF NOT EXISTS ${keyspace}.rollup_window_spans (
+         interval text,
+         span_start bigint,
+         PRIMARY KEY ((interval), span_start)
+       ) WITH CLUSTERING ORDER BY (span_start ASC)`,
+      // Per interval: every bucket before purged_before has been deleted (the purge's cursor),
+      // and whether the windows of the registry of migration 1 have been copied over.
+      `CREATE TABLE IF NOT EXISTS ${keyspace}.rollup_purges (
+         interval text PRIMARY KEY,
+         purged_before bigint,
+         legacy_registry_carried_over boolean
+       )`,
+      // One row per lease, taken and renewed by a conditional update (a lightweight
+      // transaction) whose TTL makes it lapse: the instance that holds it is the one that purges.
+      `CREATE TABLE IF NOT EXISTS ${keyspace}.purge_lease (
+         name text PRIMARY KEY,
+         holder text
+       )`,
+    ],
+  },
 ];
 
 /** Unquoted CQL identifiers fold to lower case; insisting on it keeps every statement unquoted. */

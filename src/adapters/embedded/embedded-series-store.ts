@@ -306,6 +306,10 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
         () => db.prepare('DELETE FROM rollups WHERE interval = ? AND bucket_start < ?').run(interval, before).changes,
       );
     },
+    // One process per DATA_DIR (data-dir-lock.ts): it is always the one that purges.
+    async holdPurgeLease() {
+      return true;
+    },
     checkHealth() {
       return guarded('be read', () => void db.prepare('SELECT 1').get());
     },

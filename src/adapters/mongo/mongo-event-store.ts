@@ -13,6 +13,7 @@ import {
   MongoError,
   MongoServerError,
   type Collection,
+  type CommandStartedEvent,
   type Db,
   type Filter,
   type IndexDirection,
@@ -47,6 +48,8 @@ export interface MongoEventStoreOptions {
   retentionMs: number | null;
   /** Degraded set-ups (a refused index or TTL, a failing purge); each is reported once. */
   onWarning?: (message: string, detail?: unknown) => void;
+  /** Every command the driver sends (command monitoring), for diagnostics and tests. */
+  onCommandStarted?: (event: CommandStartedEvent) => void;
 }
 
 const COLLECTION = 'events';
@@ -70,6 +73,26 @@ const PURGE_INTERVAL_MS = 60_000;
  * right then (an event received longer ago than the retention); claiming it again is correct.
  */
 const MAX_CLAIM_ROUNDS = 3;
+
+/**
+ * Claims decide which log position owns an event id, and the processor counts an event (and
+ * commits its offset) on the strength of its claim. A write acknowledged by the primary alone
+ * is rolled back if the primary fails over before a majority has it: the event has then been
+ * counted under a claim that no longer exists, and a replay or a client's retry claims the id
+ * again at another position and counts it twice. So every claim write (and the release of a
+ * claim when its record is set aside, and the set-aside entry itself) waits for a majority and
+ * the journal, and survives any failover or restart once acknowledged. Pinned here, so that a
+ * connection string or a server default (w: 1) cannot lower it.
+ */
+const CLAIM_WRITE_CONCERN = { w: 'majority', journal: true } as const;
+/**
+ * The reads that decide ownership (a claim found taken, whose owner is read back) see only
+ * majority-committed claims: never one that a failover could still roll back, which would make
+ * this batch skip an event as a duplicate of a claim that then disappears. A concurrent claim
+ * not yet majority-committed is not seen; the claim round then retries, and past
+ * MAX_CLAIM_ROUNDS the batch fails and is delivered again.
+ */
+const CLAIM_READ_CONCERN = { level: 'majority' } as const;
 
 const SERVER_CODE = {
   /** `createIndex` found an index with this name or key but other options (e.g. another TTL). */
@@ -411,11 +434,14 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
     throw new TypeError(`retentionMs must be a positive number of milliseconds or null, not ${retentionMs}`);
   }
   const warn: Warn = options.onWarning ?? (() => {});
-  const client = new MongoClient(url, clientOptions(url));
+  const client = new MongoClient(url, { ...clientOptions(url), ...(options.onCommandStarted ? { monitorCommands: true } : {}) });
+  if (options.onCommandStarted) client.on('commandStarted', options.onCommandStarted);
   const db = client.db(options.database ?? databaseInUrl(url) ?? DEFAULT_DATABASE);
   const events = db.collection<EventDocument>(COLLECTION);
-  const writes = db.collection<WrittenEventDocument>(COLLECTION);
-  const setAsideRecords = db.collection<SetAsideDocument>(SET_ASIDE_COLLECTION);
+  /** The same collection, for claims: their writes and the reads that decide ownership. */
+  const claimReads = db.collection<EventDocument>(COLLECTION, { readConcern: CLAIM_READ_CONCERN });
+  const claimWrites = db.collection<WrittenEventDocument>(COLLECTION, { writeConcern: CLAIM_WRITE_CONCERN });
+  const setAsideRecords = db.collection<SetAsideDocument>(SET_ASIDE_COLLECTION, { writeConcern: CLAIM_WRITE_CONCERN });
   let purging: { stop(): void } | null = null;
 
   try {
@@ -438,7 +464,7 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
 
   /** The stored claims of these `_id`s, keyed by `eventKey`. */
   async function readClaims(ids: string[], claims: Map<string, EventClaim>): Promise<void> {
-    const found = events.find({ _id: { $in: ids } }, { projection: { _id: 0, tenant: 1, id: 1, position: 1, quarantine: 1 } });
+    const found = claimReads.find({ _id: { $in: ids } }, { projection: { _id: 0, tenant: 1, id: 1, position: 1, quarantine: 1 } });
     for await (const doc of found) claims.set(eventKey(doc.tenant, doc.id), claimOf(doc));
   }
 
@@ -450,7 +476,7 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
    */
   async function insertAll(docs: WrittenEventDocument[]): Promise<boolean> {
     try {
-      const result = await writes.insertMany(docs, { ordered: false });
+      const result = await claimWrites.insertMany(docs, { ordered: false });
       return result.acknowledged && result.insertedCount === docs.length;
     } catch (error) {
       if (onlyAlreadyClaimed(error)) return false;
@@ -552,7 +578,7 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
         // batch sets aside (and releases) again.
         for (const record of records) {
           if (record.tenant === null || record.eventId === null) continue;
-          await events.deleteOne({
+          await claimWrites.deleteOne({
             _id: { $eq: documentId(record.tenant, record.eventId) },
             'position.partition': { $eq: record.position.partition },
             'position.offset': { $eq: record.position.offset },
