@@ -85,7 +85,7 @@ export function instrumentSeriesStore(store: SeriesStore, histogram: StoreDurati
 export function instrumentLiveBus(bus: LiveBus, histogram: StoreDurationHistogram): LiveBus {
   return {
     publish: (topic, message) => timed(histogram, 'live_bus', 'publish', () => bus.publish(topic, message)),
-    subscribe: (topic, onMessage) => bus.subscribe(topic, onMessage),
+    subscribe: (topic, onMessage, onPossibleLoss) => bus.subscribe(topic, onMessage, onPossibleLoss),
     checkHealth: () => bus.checkHealth(),
     close: () => bus.close(),
   };

@@ -46,8 +46,8 @@ function countingBus(bus: LiveBus): { bus: LiveBus; open: () => number } {
   return {
     bus: {
       ...bus,
-      async subscribe(topic, onMessage) {
-        const unsubscribe = await bus.subscribe(topic, onMessage);
+      async subscribe(topic, onMessage, onPossibleLoss) {
+        const unsubscribe = await bus.subscribe(topic, onMessage, onPossibleLoss);
         open += 1;
         let closed = false;
         return async () => {
