@@ -108,6 +108,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     maxPendingEvents: MAX_PENDING_EVENTS,
     maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES,
     eventRetentionMs: config.eventRetentionMs,
+    futureToleranceMs: config.eventTime.futureToleranceMs,
   });
   const services: Services = {
     ingest,

@@ -41,6 +41,8 @@ export interface SeriesFeedDependencies {
   queryLimits: Pick<QueryLimits, 'maxRowsRead' | 'maxSeriesGroups'>;
   /** Limit of one subscriber's queue, and of the changed buckets a feed holds before re-reading them. */
   maxPendingSeriesUpdates: number;
+  /** FUTURE_TOLERANCE: no counted event lies further ahead of now, which bounds a re-read after a loss. */
+  futureToleranceMs?: number;
 }
 
 export interface LiveSeriesInput {
@@ -69,7 +71,7 @@ interface SeriesFeed {
 
 /** How often finality is read for the feeds of an instance: one progress read, shared by every feed. */
 const FINALITY_CHECK_MS = 2_000;
-/** Ingest refuses timestamps more than a year ahead: no bucket starts later than this from now. */
+/** Without FUTURE_TOLERANCE: ingest refuses timestamps more than a year ahead, so no bucket starts later. */
 const LATEST_BUCKET_AHEAD_MS = 366 * 86_400_000;
 
 const tooSlow = () => new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscriber fell too far behind; subscribe again to continue');
@@ -78,6 +80,12 @@ const tooSlow = () => new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscribe
 async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, type: string, shape: SeriesShape): Promise<SeriesFeed> {
   const [initialFinality, progressAtOpen] = await Promise.all([dependencies.queries.finality(), dependencies.seriesStore.loadProgress()]);
   let finality: Finality = initialFinality;
+  /**
+   * No bucket changed since the feed opened starts before this: an event later than the watermark
+   * at open minus the allowed lateness is quarantined, not counted.
+   */
+  const earliestChangeable =
+    initialFinality.watermark === null ? 0 : initialFinality.watermark - initialFinality.allowedLatenessMs - INTERVAL_MS[shape.interval];
   /** Per partition, what was stored when the feed opened: a row applied past it changed since. */
   const storedAtOpen = new Map([...progressAtOpen].map(([partition, p]) => [partition, p.storedThrough]));
   const { maxRowsRead, maxSeriesGroups } = dependencies.queryLimits;
@@ -136,9 +144,9 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
 
   /** After a possible loss: every non-final bucket with a row changed since the feed opened. */
   async function rereadChangedBuckets(): Promise<boolean> {
-    const earliestNotFinal =
-      finality.watermark === null ? Number.MIN_SAFE_INTEGER : finality.watermark - finality.allowedLatenessMs - intervalMs;
-    const rows = await readRows(Math.max(earliestNotFinal, 0), Date.now() + LATEST_BUCKET_AHEAD_MS);
+    const earliestNotFinal = finality.watermark === null ? 0 : finality.watermark - finality.allowedLatenessMs - intervalMs;
+    const latest = Date.now() + (dependencies.futureToleranceMs ?? LATEST_BUCKET_AHEAD_MS) + intervalMs;
+    const rows = await readRows(Math.max(earliestNotFinal, earliestChangeable, 0), latest);
     if (!rows) return false;
     const changedStarts = new Set<number>();
     for (const row of rows) if (row.appliedOffset > (storedAtOpen.get(row.partition) ?? -1)) changedStarts.add(row.bucketStart);

@@ -39,6 +39,8 @@ export interface LiveServiceOptions {
   maxPendingSeriesUpdates: number;
   /** EVENT_RETENTION: a resume from an older cursor is refused with CURSOR_EXPIRED; null: forever. */
   eventRetentionMs?: number | null;
+  /** FUTURE_TOLERANCE, which bounds the buckets a series feed re-reads after the bus lost messages. */
+  futureToleranceMs?: number;
 }
 
 /**
