@@ -40,7 +40,13 @@ export function planMessage(standsAt: number, message: EventsMessage): MessagePl
   if (message.to <= standsAt) return { fillThrough: null, events: [], advanceTo: standsAt };
   if (message.events === null) return { fillThrough: message.to, events: [], advanceTo: message.to };
   if (message.from > standsAt) return { fillThrough: message.from, events: message.events, advanceTo: message.to };
-  const events = message.events.filter((event) => event.position.offset > standsAt);
+  // The common case, a message that starts where the subscriber stands, shares the message's
+  // array: one decoded message is handed to every subscriber, and this runs for each.
+  const first = message.events[0];
+  const events =
+    first === undefined || first.position.offset > standsAt
+      ? message.events
+      : message.events.filter((event) => event.position.offset > standsAt);
   return { fillThrough: null, events, advanceTo: message.to };
 }
 
