@@ -107,6 +107,8 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     queryLimits: config.queryLimits,
     maxPendingEvents: MAX_PENDING_EVENTS,
     maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES,
+    eventRetentionMs: config.eventRetentionMs,
+    futureToleranceMs: config.eventTime.futureToleranceMs,
   });
   const services: Services = {
     ingest,
@@ -178,6 +180,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
       // Subscribers get what the last batches published, unless they are too slow to take it.
       await live.drain(SUBSCRIBER_DRAIN_TIMEOUT_MS);
       await server.close();
+      live.close();
       await adapters.log.close();
       await Promise.all([
         adapters.eventStore.close(),

@@ -35,6 +35,8 @@ export const ERROR_CODES = [
   'SUBSCRIPTION_LIMIT',
   'TOO_MANY_CONNECTIONS',
   'SUBSCRIBER_TOO_SLOW',
+  // Resumable streams
+  'CURSOR_EXPIRED',
   // The server's side
   'UNAVAILABLE',
   'INTERNAL_SERVER_ERROR',

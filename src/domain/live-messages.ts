@@ -19,14 +19,55 @@ export type LiveTopic<M> = string & { readonly [topicMessage]?: M };
 /** A message of type M as it travels on the bus: serialised once, shared by every subscriber. */
 export type LiveMessageText<M> = string & { readonly [textMessage]?: M };
 
+/**
+ * One tenant's counted events of one log partition, over a range of the log. The range says
+ * what the message covers, so that a subscriber can tell a lost message from a quiet stretch:
+ * the tenant has no counted event in the partition at an offset in (from, to] other than those
+ * in `events`. A subscriber complete through `from` (or further) is complete through `to` after
+ * taking the message; one complete only through less than `from` has a gap, which it fills from
+ * the event store first (src/live/event-coverage.ts).
+ *
+ * `events: null` is a doorbell: everything of the tenant in (from, to] is stored, read it from
+ * the store (sent when a publish failed, instead of the events, which may be many).
+ */
 export interface EventsMessage {
-  events: StoredEvent[];
+  partition: number;
+  from: number;
+  to: number;
+  events: StoredEvent[] | null;
 }
 
 /** The buckets of one (tenant, interval, type) that a batch changed. */
 export interface SeriesMessage {
   watermark: number | null;
   buckets: { start: number; dimensions: Record<string, string> }[];
+}
+
+/**
+ * One message saying what two refused messages of the same topic said, for the retry: two
+ * doorbells of a partition ring for the union of their ranges; two series messages name the
+ * buckets of both, with the later watermark.
+ */
+export function mergeUnpublished<M extends EventsMessage | SeriesMessage>(earlier: M, later: M): M;
+export function mergeUnpublished(
+  earlier: EventsMessage | SeriesMessage,
+  later: EventsMessage | SeriesMessage,
+): EventsMessage | SeriesMessage {
+  if ('partition' in earlier && 'partition' in later) {
+    return { partition: later.partition, from: Math.min(earlier.from, later.from), to: Math.max(earlier.to, later.to), events: null };
+  }
+  const a = earlier as SeriesMessage;
+  const b = later as SeriesMessage;
+  const seen = new Set<string>();
+  const buckets: SeriesMessage['buckets'] = [];
+  for (const bucket of [...a.buckets, ...b.buckets]) {
+    const key = JSON.stringify([bucket.start, bucket.dimensions]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    buckets.push(bucket);
+  }
+  const watermark = a.watermark === null ? b.watermark : b.watermark === null ? a.watermark : Math.max(a.watermark, b.watermark);
+  return { watermark, buckets };
 }
 
 export function encodeLiveMessage(message: EventsMessage): LiveMessageText<EventsMessage>;

@@ -1,21 +1,31 @@
 /**
  * The events subscription: a replay from the event store from a stream position, then the
- * live events from the bus, through one bounded queue, with no gap and no duplicate.
+ * live events from the bus, through one bounded queue, with no gap and no duplicate, even when
+ * the bus loses messages.
  *
- * The live topic is subscribed first and buffered while the replay runs; the replay then reads
- * every stored event after the starting position; finally the buffer and the live stream are
- * delivered, skipping whatever the replay already covered. Every event carries its log
- * position, and per partition positions only grow, so "already delivered" is one comparison.
- * Without `after`, the subscription starts where the stores stand now (their "stored through"
- * offsets), so even the first events cannot fall between the stores and the bus.
+ * The subscription keeps its coverage: per log partition, the offset through which every
+ * counted event of its tenant has been offered to it (event-coverage.ts). It subscribes to the
+ * live topic first, then reads where the stores stand (the "stored through" offset of every
+ * partition), replays the stored events from its starting position up to there (never further:
+ * claims of a batch still in flight are visible before the batch is stored, and its live message
+ * comes later), and then takes the live messages in order. Each message says which range of
+ * its partition it covers; one that does not start where the subscription stands leaves a gap,
+ * which is read from the store before the message's events are offered. When the bus says it
+ * may have lost messages, and when a periodic check finds the subscription behind what was
+ * stored a while ago, it reads from the store up to the stored position. Work that must wait
+ * for a store read (a gap, a fill) queues behind it in arrival order, so events are offered in
+ * log order per partition; a message that continues the coverage while nothing waits is offered
+ * at once, with no store read.
+ * Without `after`, the subscription starts where the stores stand now.
  */
 import type { StoredEvent } from '../domain/event.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
-import type { SeriesStore } from '../ports/series-store.ts';
-import { decodeStreamCursor, encodeStreamCursor } from '../query/cursors.ts';
+import { checkCursorAge, decodeStreamCursorWithAge, encodeStreamCursor } from '../query/cursors.ts';
 import { matchesEventQuery, toEventQuery, type EventFilterInput } from '../query/event-filter.ts';
-import { decodeEventsMessage } from '../domain/live-messages.ts';
+import { decodeEventsMessage, type EventsMessage } from '../domain/live-messages.ts';
+import { behindStored, completeThrough, planMessage } from './event-coverage.ts';
+import type { StoredPosition, StoredPositionReader } from './stored-position.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
 import { StreamlensError, unavailable } from '../errors.ts';
@@ -25,13 +35,27 @@ export interface LiveEventEdge {
   node: StoredEvent;
 }
 
+/** An open events subscription, as the periodic check of the live service sees it. */
+export interface EventsFollower {
+  /**
+   * Reads from the store whatever the subscription has not been offered up to `stored`, a
+   * stored position read at least one check period ago: its live messages are long due, so if
+   * the subscription is still behind it, they were lost (or covered nothing of its tenant).
+   */
+  catchUpTo(stored: StoredPosition): void;
+}
+
 export interface EventsSubscriptionDependencies {
   liveBus: LiveBus;
   eventStore: EventStore;
-  /** Its progress says where the stores stand: where a subscription without a cursor starts. */
-  seriesStore: SeriesStore;
-  /** Limit of one subscriber's queue. */
+  /** Where the stores stand; callers of the same moment share one read. */
+  storedPosition: StoredPositionReader;
+  /** The open subscriptions, for the periodic check: each is in it while it is open. */
+  followers: Set<EventsFollower>;
+  /** Limit of one subscriber's queue, and of the events waiting behind a store read. */
   maxPendingEvents: number;
+  /** EVENT_RETENTION: a resume from a cursor older than this is refused; null: kept forever. */
+  eventRetentionMs: number | null;
 }
 
 /** Events read from the store per replay query. */
@@ -44,11 +68,11 @@ function tooSlow(): StreamlensError {
   );
 }
 
-/** Where the stores stand now: every partition's "stored through" offset. */
-async function currentStreamPosition(seriesStore: SeriesStore): Promise<Map<number, number>> {
-  const progress = await seriesStore.loadProgress();
-  return new Map([...progress].map(([partition, p]) => [partition, p.storedThrough]));
-}
+/** What waits behind a store read, in arrival order. */
+type Work =
+  | { kind: 'message'; message: EventsMessage }
+  /** Read the store up to these offsets; null: up to where the stores stand when the read starts. */
+  | { kind: 'fill'; through: StoredPosition | null };
 
 /**
  * Opens an events subscription in the slot reserved for it; `resumeFrom` is a cursor it
@@ -61,63 +85,143 @@ export async function openEventsSubscription(
   filter: EventFilterInput | null | undefined,
   resumeFrom: string | null,
 ): Promise<AsyncIterable<LiveEventEdge>> {
-  const { liveBus, eventStore, seriesStore, maxPendingEvents } = dependencies;
+  const { liveBus, eventStore, storedPosition, followers, maxPendingEvents } = dependencies;
   const query = toEventQuery(tenant, filter);
-  const delivered = resumeFrom ? decodeStreamCursor(resumeFrom) : null;
+  const resumed = resumeFrom ? decodeStreamCursorWithAge(resumeFrom) : null;
+  if (resumed) checkCursorAge(resumed, dependencies.eventRetentionMs, Date.now());
 
+  /** Per partition, the offset through which every counted event has been offered (event-coverage.ts). */
+  const coverage = new Map<number, number>();
+  /** Whether the replay is done: until then, live messages wait in `backlog`. */
+  let started = false;
+  const backlog: Work[] = [];
+  /** Events held in `backlog`, bounded like the queue. */
+  let backlogEvents = 0;
+  let pumping = false;
+  let closed = false;
+
+  const follower: EventsFollower = {
+    catchUpTo(stored) {
+      if (!started || closed) return;
+      const behind = behindStored(coverage, stored);
+      if (behind.size > 0) enqueue({ kind: 'fill', through: behind });
+    },
+  };
   let unsubscribe: () => Promise<void> = async () => {};
   const queue: LiveQueue<LiveEventEdge> = slot.openQueue<LiveEventEdge>({
     limit: maxPendingEvents,
     overflowError: tooSlow,
-    onClose: () => unsubscribe(),
+    onClose: () => {
+      closed = true;
+      followers.delete(follower);
+      return unsubscribe();
+    },
   });
 
-  /**
-   * Advances the position past the event; the edge to deliver when the event is new and
-   * matches, else null (already delivered, or filtered out).
-   */
-  function offer(event: StoredEvent, position: Map<number, number>): LiveEventEdge | null {
-    const seen = position.get(event.position.partition);
-    if (seen !== undefined && event.position.offset <= seen) return null;
-    position.set(event.position.partition, event.position.offset);
-    return matchesEventQuery(event, query) ? { cursor: encodeStreamCursor(position), node: event } : null;
+  /** Moves the coverage past the event; the edge to deliver when it matches, else null. */
+  function offer(event: StoredEvent): LiveEventEdge | null {
+    coverage.set(event.position.partition, event.position.offset);
+    // Later records of the partition were received after this one: the cursor's age (cursors.ts).
+    return matchesEventQuery(event, query) ? { cursor: encodeStreamCursor(coverage, event.receivedAt), node: event } : null;
   }
 
-  let buffer: StoredEvent[] | null = [];
-  let position: Map<number, number> | null = null;
-  unsubscribe = await liveBus.subscribe(liveTopics.events(tenant), onLiveMessage);
+  function advance(partition: number, through: number): void {
+    if (through > completeThrough(coverage, partition)) coverage.set(partition, through);
+  }
 
-  function onLiveMessage(message: string): void {
-    const events = decodeEventsMessage(message).events;
-    if (buffer) {
-      buffer.push(...events);
-      // The replay is taking long and live traffic is heavy: better to start over later.
-      if (buffer.length > maxPendingEvents) queue.fail(tooSlow());
-      return;
+  /** Reads the stored events above the coverage, up to `through` per partition, and offers them. False once the queue closed. */
+  async function fill(through: StoredPosition): Promise<boolean> {
+    if (through.size === 0) return true;
+    for (;;) {
+      const page = await eventStore.listAfterPositions(tenant, coverage, REPLAY_PAGE_SIZE, through);
+      for (const event of page) {
+        if (event.position.offset <= completeThrough(coverage, event.position.partition)) continue;
+        const edge = offer(event);
+        if (edge && !(await queue.pushWhenRoom(edge))) return false;
+      }
+      if (page.length < REPLAY_PAGE_SIZE) break;
     }
-    for (const event of events) {
-      const edge = offer(event, position!);
-      if (edge && !queue.push(edge)) return;
+    for (const [partition, offset] of through) advance(partition, offset);
+    return true;
+  }
+
+  /** Takes the queued work in order, reading the store where needed. */
+  async function pump(): Promise<void> {
+    pumping = true;
+    try {
+      while (backlog.length > 0 && !closed) {
+        const work = backlog.shift()!;
+        if (work.kind === 'fill') {
+          const stored = work.through ?? (await storedPosition());
+          if (!(await fill(behindStored(coverage, stored)))) return;
+          continue;
+        }
+        const { message } = work;
+        backlogEvents -= message.events?.length ?? 0;
+        const plan = planMessage(completeThrough(coverage, message.partition), message);
+        if (plan.fillThrough !== null && !(await fill(new Map([[message.partition, plan.fillThrough]])))) return;
+        for (const event of plan.events) {
+          if (event.position.offset <= completeThrough(coverage, message.partition)) continue;
+          const edge = offer(event);
+          if (edge && !(await queue.pushWhenRoom(edge))) return;
+        }
+        advance(message.partition, plan.advanceTo);
+      }
+    } catch (error) {
+      queue.fail(unavailable('the events subscription could not read history; subscribe again to continue', error));
+    } finally {
+      pumping = false;
     }
   }
+
+  function enqueue(work: Work): void {
+    if (closed) return;
+    const last = backlog.at(-1);
+    // A fill up to the stored position already waiting covers this one too.
+    if (work.kind === 'fill' && work.through === null && last?.kind === 'fill' && last.through === null) return;
+    backlog.push(work);
+    if (work.kind === 'message') {
+      backlogEvents += work.message.events?.length ?? 0;
+      // The store reads are taking long and live traffic is heavy: better to start over later.
+      if (backlogEvents > maxPendingEvents) {
+        queue.fail(tooSlow());
+        return;
+      }
+    }
+    if (started && !pumping) void pump();
+  }
+
+  function onLiveMessage(text: string): void {
+    if (closed) return;
+    const message = decodeEventsMessage(text);
+    if (started && !pumping && backlog.length === 0) {
+      const standsAt = completeThrough(coverage, message.partition);
+      const plan = planMessage(standsAt, message);
+      if (plan.fillThrough === null) {
+        // The common case: the message continues the coverage, so it is offered at once.
+        for (const event of plan.events) {
+          const edge = offer(event);
+          if (edge && !queue.push(edge)) return;
+        }
+        advance(message.partition, plan.advanceTo);
+        return;
+      }
+    }
+    enqueue({ kind: 'message', message });
+  }
+
+  unsubscribe = await liveBus.subscribe(liveTopics.events(tenant), onLiveMessage, () => enqueue({ kind: 'fill', through: null }));
+  followers.add(follower);
 
   void (async () => {
     try {
-      position = delivered ?? (await currentStreamPosition(seriesStore));
-      for (;;) {
-        const page = await eventStore.listAfterPositions(tenant, position, REPLAY_PAGE_SIZE);
-        for (const event of page) {
-          const edge = offer(event, position);
-          if (edge && !(await queue.pushWhenRoom(edge))) return;
-        }
-        if (page.length < REPLAY_PAGE_SIZE) break;
-      }
-      const buffered = buffer ?? [];
-      buffer = null;
-      for (const event of buffered) {
-        const edge = offer(event, position);
-        if (edge && !queue.push(edge)) return;
-      }
+      // Read after the bus subscription is active: every batch stored later is announced to it.
+      const stored = await storedPosition();
+      for (const [partition, offset] of resumed?.position ?? stored) coverage.set(partition, offset);
+      // The replay reads only what is stored; the rest comes live (or by a gap's fill).
+      if (!(await fill(behindStored(coverage, stored)))) return;
+      started = true;
+      await pump();
     } catch (error) {
       queue.fail(unavailable('the events subscription could not read history; subscribe again to continue', error));
     }

@@ -7,14 +7,25 @@
  * Subscriptions asking for the same series (tenant, type, interval, value, groupBy, filter) on
  * this instance share one feed: one bus subscription and one store read per changed bucket,
  * whatever the number of subscribers; each subscriber keeps its own bounded queue.
+ *
+ * A feed remembers the buckets it pushed that are not final yet. Finality comes from the query
+ * service (`queries.finality()`, the same answer as the series query's `final`), read once per
+ * FINALITY_CHECK_MS for every feed of the instance: a remembered bucket whose end plus the
+ * allowed lateness the watermark has passed is read once more and pushed with `final: true`,
+ * then forgotten. When the bus may have lost messages, a feed reads again every non-final
+ * bucket that changed since it opened (rows whose applied offset is past the stored position
+ * it opened at) and pushes their totals, so a lost message never leaves a point stale.
  */
 import { dimensionOf, matchesDimensions } from '../domain/event.ts';
+import type { Aggregate } from '../domain/rollup.ts';
 import type { Interval } from '../domain/interval.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { SeriesStore } from '../ports/series-store.ts';
 import type { QueryService } from '../query/query-service.ts';
 import { validateDimensionFilter, validateKeyName, validateTypeName } from '../query/event-filter.ts';
-import { aggregateByGroup, toPoint, type PointView, type SeriesShape } from '../query/series-view.ts';
+import { aggregateByGroup, toPoint, type Finality, type PointView, type SeriesShape } from '../query/series-view.ts';
+import { INTERVAL_MS } from '../domain/interval.ts';
+import type { RollupRow } from '../ports/series-store.ts';
 import { decodeSeriesMessage } from '../domain/live-messages.ts';
 import { queryTooLarge, type QueryLimits } from '../query/query-limits.ts';
 import { StreamlensError, unavailable } from '../errors.ts';
@@ -30,6 +41,8 @@ export interface SeriesFeedDependencies {
   queryLimits: Pick<QueryLimits, 'maxRowsRead' | 'maxSeriesGroups'>;
   /** Limit of one subscriber's queue, and of the changed buckets a feed holds before re-reading them. */
   maxPendingSeriesUpdates: number;
+  /** FUTURE_TOLERANCE: no counted event lies further ahead of now, which bounds a re-read after a loss. */
+  futureToleranceMs?: number;
 }
 
 export interface LiveSeriesInput {
@@ -51,17 +64,38 @@ interface SeriesFeed {
   subscribers: Set<LiveQueue<SeriesUpdateView>>;
   /** True once the last subscriber left and the feed stopped listening. */
   closed: boolean;
+  /** The query service's finality, read again: pushes the buckets it made final with `final: true`. */
+  onFinality(finality: Finality): void;
   close(): Promise<void>;
 }
+
+/** How often finality is read for the feeds of an instance: one progress read, shared by every feed. */
+const FINALITY_CHECK_MS = 2_000;
+/** Without FUTURE_TOLERANCE: ingest refuses timestamps more than a year ahead, so no bucket starts later. */
+const LATEST_BUCKET_AHEAD_MS = 366 * 86_400_000;
 
 const tooSlow = () => new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscriber fell too far behind; subscribe again to continue');
 
 /** A subscriber's queue fails with a GraphQL error carrying the same code and extensions. */
 async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, type: string, shape: SeriesShape): Promise<SeriesFeed> {
-  const allowedLatenessMs = (await dependencies.queries.finality()).allowedLatenessMs;
+  const [initialFinality, progressAtOpen] = await Promise.all([dependencies.queries.finality(), dependencies.seriesStore.loadProgress()]);
+  let finality: Finality = initialFinality;
+  /**
+   * No bucket changed since the feed opened starts before this: an event later than the watermark
+   * at open minus the allowed lateness is quarantined, not counted.
+   */
+  const earliestChangeable =
+    initialFinality.watermark === null ? 0 : initialFinality.watermark - initialFinality.allowedLatenessMs - INTERVAL_MS[shape.interval];
+  /** Per partition, what was stored when the feed opened: a row applied past it changed since. */
+  const storedAtOpen = new Map([...progressAtOpen].map(([partition, p]) => [partition, p.storedThrough]));
   const { maxRowsRead, maxSeriesGroups } = dependencies.queryLimits;
+  const intervalMs = INTERVAL_MS[shape.interval];
   /** Changed buckets not yet re-read: start → affected groups. */
   const dirty = new Map<number, Set<string | null>>();
+  /** Buckets pushed and not final yet: start → groups pushed. Each is pushed once more when final. */
+  const notFinal = new Map<number, Set<string | null>>();
+  /** The bus may have lost messages: read every non-final bucket changed since the feed opened. */
+  let rereadChanged = false;
   let watermark: number | null = null;
   let refreshing = false;
   const subscribers = new Set<LiveQueue<SeriesUpdateView>>();
@@ -69,77 +103,144 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
     for (const queue of subscribers) queue.fail(error);
   };
 
+  /** Pushes the groups' points of one bucket, and remembers the bucket until it is final. */
+  function pushBucket(start: number, groups: Iterable<string | null>, byGroup: Map<string | null, Map<number, Aggregate>>): void {
+    for (const group of groups) {
+      const aggregate = byGroup.get(group)?.get(start);
+      if (!aggregate) continue;
+      const point = toPoint(start, aggregate, shape, finality);
+      const update: SeriesUpdateView = { group, point, watermark };
+      // A subscriber whose queue overflows fails and leaves; the others are not held up.
+      for (const queue of subscribers) queue.push(update, `${group}\u0000${start}`);
+      let pending = notFinal.get(start);
+      if (point.final) {
+        pending?.delete(group);
+        if (pending?.size === 0) notFinal.delete(start);
+      } else {
+        if (!pending) notFinal.set(start, (pending = new Set()));
+        pending.add(group);
+      }
+    }
+  }
+
+  /** Reads the rows of [from, to); null (and every subscriber failed) past the rows limit. */
+  async function readRows(from: number, to: number): Promise<RollupRow[] | null> {
+    const rows = await dependencies.seriesStore.readRollups({
+      tenant,
+      type,
+      interval: shape.interval,
+      from,
+      to,
+      valueKey: shape.value ?? null,
+      maxRows: maxRowsRead,
+    });
+    if (rows.length > maxRowsRead) {
+      failAll(queryTooLarge('rows', maxRowsRead, null, 'one bucket of this live series reads rollup rows'));
+      dirty.clear();
+      return null;
+    }
+    return rows;
+  }
+
+  /** After a possible loss: every non-final bucket with a row changed since the feed opened. */
+  async function rereadChangedBuckets(): Promise<boolean> {
+    const earliestNotFinal = finality.watermark === null ? 0 : finality.watermark - finality.allowedLatenessMs - intervalMs;
+    const latest = Date.now() + (dependencies.futureToleranceMs ?? LATEST_BUCKET_AHEAD_MS) + intervalMs;
+    const rows = await readRows(Math.max(earliestNotFinal, earliestChangeable, 0), latest);
+    if (!rows) return false;
+    const changedStarts = new Set<number>();
+    for (const row of rows) if (row.appliedOffset > (storedAtOpen.get(row.partition) ?? -1)) changedStarts.add(row.bucketStart);
+    const byGroup = aggregateByGroup(
+      rows.filter((row) => changedStarts.has(row.bucketStart)),
+      shape,
+    );
+    for (const start of changedStarts) {
+      const groups = [...byGroup.keys()].filter((group) => byGroup.get(group)!.has(start));
+      pushBucket(start, groups, byGroup);
+    }
+    return true;
+  }
+
   async function refresh(): Promise<void> {
     if (refreshing) return;
     refreshing = true;
     try {
+      if (rereadChanged && subscribers.size > 0) {
+        rereadChanged = false;
+        if (!(await rereadChangedBuckets())) return;
+      }
       while (dirty.size > 0 && subscribers.size > 0) {
         const [start, groups] = dirty.entries().next().value!;
         dirty.delete(start);
         // Just this bucket: every row whose bucket starts exactly at `start`.
-        const rows = await dependencies.seriesStore.readRollups({
-          tenant,
-          type,
-          interval: shape.interval,
-          from: start,
-          to: start + 1,
-          valueKey: shape.value ?? null,
-          maxRows: maxRowsRead,
-        });
-        if (rows.length > maxRowsRead) {
-          failAll(queryTooLarge('rows', maxRowsRead, null, 'one bucket of this live series reads rollup rows'));
-          dirty.clear();
-          return;
-        }
-        const byGroup = aggregateByGroup(rows, shape);
-        for (const group of groups) {
-          const aggregate = byGroup.get(group)?.get(start);
-          if (!aggregate) continue;
-          const update: SeriesUpdateView = { group, point: toPoint(start, aggregate, shape, { watermark, allowedLatenessMs }), watermark };
-          // A subscriber whose queue overflows fails and leaves; the others are not held up.
-          for (const queue of subscribers) queue.push(update, `${group}\u0000${start}`);
-        }
+        const rows = await readRows(start, start + 1);
+        if (!rows) return;
+        pushBucket(start, groups, aggregateByGroup(rows, shape));
       }
     } catch (error) {
       failAll(unavailable('live series updates are unavailable; subscribe again to continue', error));
     } finally {
       refreshing = false;
     }
+    // Work that came in during the last read.
+    if ((rereadChanged || dirty.size > 0) && subscribers.size > 0) void refresh();
   }
 
-  const unsubscribe = await dependencies.liveBus.subscribe(liveTopics.series(tenant, shape.interval, type), (text) => {
-    const message = decodeSeriesMessage(text);
-    if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
-    for (const bucket of message.buckets) {
-      if (!matchesDimensions(bucket.dimensions, shape.dimensions)) continue;
-      const group = shape.groupBy ? (dimensionOf(bucket.dimensions, shape.groupBy) ?? null) : null;
-      let groups = dirty.get(bucket.start);
-      if (!groups) {
-        // The store reads cannot keep up with the changes: every subscriber is equally behind.
-        if (dirty.size >= dependencies.maxPendingSeriesUpdates) {
-          failAll(tooSlow());
-          dirty.clear();
-          return;
-        }
-        dirty.set(bucket.start, (groups = new Set()));
-      }
-      groups.add(group);
-      // One bucket changing for more groups than a series answer may hold: the subscription is
-      // as much too large as the query would be, and says so instead of flooding its queue.
-      if (groups.size > maxSeriesGroups) {
-        failAll(
-          queryTooLarge('groups', maxSeriesGroups, null, `one bucket of this live series changed for too many ${shape.groupBy} groups`),
-        );
+  /** Marks a bucket's group as changed; false (and every subscriber failed) past a limit. */
+  function markDirty(start: number, group: string | null): boolean {
+    let groups = dirty.get(start);
+    if (!groups) {
+      // The store reads cannot keep up with the changes: every subscriber is equally behind.
+      if (dirty.size >= dependencies.maxPendingSeriesUpdates) {
+        failAll(tooSlow());
         dirty.clear();
-        return;
+        return false;
       }
+      dirty.set(start, (groups = new Set()));
     }
-    void refresh();
-  });
+    groups.add(group);
+    // One bucket changing for more groups than a series answer may hold: the subscription is
+    // as much too large as the query would be, and says so instead of flooding its queue.
+    if (groups.size > maxSeriesGroups) {
+      failAll(
+        queryTooLarge('groups', maxSeriesGroups, null, `one bucket of this live series changed for too many ${shape.groupBy} groups`),
+      );
+      dirty.clear();
+      return false;
+    }
+    return true;
+  }
+
+  const unsubscribe = await dependencies.liveBus.subscribe(
+    liveTopics.series(tenant, shape.interval, type),
+    (text) => {
+      const message = decodeSeriesMessage(text);
+      if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
+      for (const bucket of message.buckets) {
+        if (!matchesDimensions(bucket.dimensions, shape.dimensions)) continue;
+        const group = shape.groupBy ? (dimensionOf(bucket.dimensions, shape.groupBy) ?? null) : null;
+        if (!markDirty(bucket.start, group)) return;
+      }
+      void refresh();
+    },
+    () => {
+      rereadChanged = true;
+      void refresh();
+    },
+  );
 
   const feed: SeriesFeed = {
     subscribers,
     closed: false,
+    onFinality(next) {
+      finality = next;
+      if (next.watermark === null) return;
+      for (const [start, groups] of notFinal) {
+        if (start + intervalMs + next.allowedLatenessMs > next.watermark) continue;
+        for (const group of groups) if (!markDirty(start, group)) return;
+      }
+      if (dirty.size > 0) void refresh();
+    },
     async close() {
       feed.closed = true;
       await unsubscribe();
@@ -152,11 +253,33 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
 export interface SeriesFeeds {
   /** Opens a series subscription in the slot reserved for it, on the feed of its series. */
   subscribe(slot: SubscriptionSlot, tenant: string, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>>;
+  /** Stops reading finality (the feeds themselves close with their last subscriber). */
+  close(): void;
 }
 
 export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesFeeds {
   /** The open (or opening) feeds, by what they follow. */
   const feeds = new Map<string, Promise<SeriesFeed>>();
+  /** The opened feeds, for the finality check. */
+  const opened = new Set<SeriesFeed>();
+  let checking = false;
+  const finalityTimer = setInterval(() => {
+    if (opened.size === 0 || checking) return;
+    checking = true;
+    dependencies.queries
+      .finality()
+      .then(
+        (finality) => {
+          for (const feed of opened) if (!feed.closed) feed.onFinality(finality);
+        },
+        // Finality is read again at the next check; until then points just stay not final.
+        () => {},
+      )
+      .finally(() => {
+        checking = false;
+      });
+  }, FINALITY_CHECK_MS);
+  finalityTimer.unref();
 
   async function subscribe(slot: SubscriptionSlot, tenant: string, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>> {
     // The same name rules as the series query: a name that cannot exist is refused, not watched forever.
@@ -183,6 +306,7 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
         feed.subscribers.delete(queue);
         if (feed.subscribers.size === 0 && !feed.closed) {
           feeds.delete(key);
+          opened.delete(feed);
           await feed.close();
         }
       },
@@ -206,8 +330,14 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
       }
     }
     feed.subscribers.add(queue);
+    opened.add(feed);
     return queue;
   }
 
-  return { subscribe };
+  return {
+    subscribe,
+    close() {
+      clearInterval(finalityTimer);
+    },
+  };
 }

@@ -15,7 +15,8 @@ import type { EventFilterInput } from '../query/event-filter.ts';
 import type { QueryLimits } from '../query/query-limits.ts';
 import type { QueryService } from '../query/query-service.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
-import { openEventsSubscription, type LiveEventEdge } from './live-events.ts';
+import { openEventsSubscription, type EventsFollower, type LiveEventEdge } from './live-events.ts';
+import { createStoredPositionReader, type StoredPosition } from './stored-position.ts';
 import { createSeriesFeeds, type LiveSeriesInput, type SeriesUpdateView } from './live-series.ts';
 import { createSubscriptionRegistry, type LiveSubscriber, type SubscriptionSlot } from './subscription-registry.ts';
 import { unauthenticated } from '../errors.ts';
@@ -36,7 +37,21 @@ export interface LiveServiceOptions {
   maxPendingEvents: number;
   /** Bound of one series subscriber's queue (updates conflate per bucket, so: distinct buckets). */
   maxPendingSeriesUpdates: number;
+  /** EVENT_RETENTION: a resume from an older cursor is refused with CURSOR_EXPIRED; null: forever. */
+  eventRetentionMs?: number | null;
+  /** FUTURE_TOLERANCE, which bounds the buckets a series feed re-reads after the bus lost messages. */
+  futureToleranceMs?: number;
 }
+
+/**
+ * How often this instance compares its events subscriptions with what was stored one period
+ * earlier. A live message is lost only when the bus fails, and the bus says so; the check is for
+ * what it cannot say (a publish that failed and was never retried because its instance died,
+ * followed by silence), so a subscriber is never stale for longer than about two periods. One
+ * progress read per period per instance, shared by every subscription; a subscription reads
+ * the event store only when it is behind a position stored a whole period ago.
+ */
+const STORED_POSITION_CHECK_MS = 10_000;
 
 export interface LiveService {
   /**
@@ -59,11 +74,38 @@ export interface LiveService {
    * graceful shutdown lets subscribers have the last updates, unless they are too slow to take them.
    */
   drain(timeoutMs: number): Promise<void>;
+  /** Stops the periodic checks (the subscriptions themselves end with their queues). */
+  close(): void;
 }
 
 export function createLiveService(options: LiveServiceOptions): LiveService {
   const registry = createSubscriptionRegistry((tenant, open) => options.limits.checkSubscriptions(tenant, open));
   const seriesFeeds = createSeriesFeeds(options);
+  const storedPosition = createStoredPositionReader(options.seriesStore);
+  const followers = new Set<EventsFollower>();
+  const eventsDependencies = {
+    ...options,
+    storedPosition,
+    followers,
+    eventRetentionMs: options.eventRetentionMs ?? null,
+  };
+  /** The stored position of the previous check: what every subscription must have been offered by now. */
+  let storedAtLastCheck: StoredPosition | null = null;
+  const checkTimer = setInterval(() => {
+    if (followers.size === 0) {
+      storedAtLastCheck = null;
+      return;
+    }
+    storedPosition().then(
+      (stored) => {
+        if (storedAtLastCheck) for (const follower of followers) follower.catchUpTo(storedAtLastCheck);
+        storedAtLastCheck = stored;
+      },
+      // The subscriptions read the stores themselves and fail if they cannot; the next check retries.
+      () => {},
+    );
+  }, STORED_POSITION_CHECK_MS);
+  checkTimer.unref();
 
   /** Opens a subscription in a slot reserved for it, giving the slot back if opening fails. */
   async function inSlot<T>(subscriber: LiveSubscriber, open: (slot: SubscriptionSlot) => Promise<T>): Promise<T> {
@@ -78,7 +120,7 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
 
   return {
     subscribeToEvents(subscriber, filter, resumeFrom) {
-      return inSlot(subscriber, (slot) => openEventsSubscription(options, slot, subscriber.tenant, filter, resumeFrom));
+      return inSlot(subscriber, (slot) => openEventsSubscription(eventsDependencies, slot, subscriber.tenant, filter, resumeFrom));
     },
     subscribeToSeries(subscriber, input) {
       return inSlot(subscriber, (slot) => seriesFeeds.subscribe(slot, subscriber.tenant, input));
@@ -96,6 +138,10 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
         timer = setTimeout(resolve, timeoutMs);
       });
       await Promise.race([drained, timeUp]).finally(() => clearTimeout(timer));
+    },
+    close() {
+      clearInterval(checkTimer);
+      seriesFeeds.close();
     },
   };
 }

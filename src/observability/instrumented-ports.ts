@@ -56,7 +56,8 @@ export function instrumentEventStore(store: EventStore, histogram: StoreDuration
     claim: (events) => time('claim', () => store.claim(events)),
     findByIds: (tenant, ids) => time('findByIds', () => store.findByIds(tenant, ids)),
     listEvents: (query, limit, after, maxScanned) => time('listEvents', () => store.listEvents(query, limit, after, maxScanned)),
-    listAfterPositions: (tenant, after, limit) => time('listAfterPositions', () => store.listAfterPositions(tenant, after, limit)),
+    listAfterPositions: (tenant, after, limit, through) =>
+      time('listAfterPositions', () => store.listAfterPositions(tenant, after, limit, through)),
     listQuarantine: (tenant, limit, after) => time('listQuarantine', () => store.listQuarantine(tenant, limit, after)),
     setAside: (records) => time('setAside', () => store.setAside(records)),
     listSetAside: (scope, limit, after) => time('listSetAside', () => store.listSetAside(scope, limit, after)),
@@ -87,7 +88,7 @@ export function instrumentSeriesStore(store: SeriesStore, histogram: StoreDurati
 export function instrumentLiveBus(bus: LiveBus, histogram: StoreDurationHistogram): LiveBus {
   return {
     publish: (topic, message) => timed(histogram, 'live_bus', 'publish', () => bus.publish(topic, message)),
-    subscribe: (topic, onMessage) => bus.subscribe(topic, onMessage),
+    subscribe: (topic, onMessage, onPossibleLoss) => bus.subscribe(topic, onMessage, onPossibleLoss),
     checkHealth: () => bus.checkHealth(),
     close: () => bus.close(),
   };

@@ -64,9 +64,17 @@ export interface EventStore {
   /**
    * Counted events of the tenant whose log position is after `after` (per partition; all of a
    * partition `after` does not name), ordered by partition then offset: the replay that lets
-   * a subscriber resume from a stream cursor.
+   * a subscriber resume from a stream cursor. With `through`, only the partitions it names, each
+   * up to its offset (inclusive): a replay bounded by what is stored, so that the claims of a
+   * batch still in flight (visible before its rollups and progress are) are never read ahead
+   * of it.
    */
-  listAfterPositions(tenant: string, after: ReadonlyMap<number, number>, limit: number): Promise<StoredEvent[]>;
+  listAfterPositions(
+    tenant: string,
+    after: ReadonlyMap<number, number>,
+    limit: number,
+    through?: ReadonlyMap<number, number>,
+  ): Promise<StoredEvent[]>;
   /** Quarantined events of the tenant, newest receipt first. */
   listQuarantine(tenant: string, limit: number, after?: QuarantinePageKey | null): Promise<StoredEvent[]>;
   /**

@@ -3,7 +3,7 @@
  * with their kind, so a cursor of one kind is refused where another is expected.
  */
 import type { EventPageKey, QuarantinePageKey } from '../ports/event-store.ts';
-import { badInput } from '../errors.ts';
+import { badInput, StreamlensError } from '../errors.ts';
 
 function encode(parts: unknown[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
@@ -63,8 +63,44 @@ export const MAX_STREAM_CURSOR_PARTITIONS = 512;
  */
 const MAX_STREAM_CURSOR_CHARS = 32_768;
 
-export function encodeStreamCursor(position: StreamPosition): string {
-  return encode(['s', [...position].sort(([a], [b]) => a - b)]);
+/**
+ * A stream cursor also carries its age: `issuedAt` (ms), a time before which none of the events
+ * after the position was received, so that a resume can tell whether EVENT_RETENTION may have
+ * removed some of them. For an event's edge it is that event's receive time (later records of
+ * its partition were received after it); for a query's streamCursor, the time of the query.
+ */
+export function encodeStreamCursor(position: StreamPosition, issuedAt: number): string {
+  return encode(['s', [...position].sort(([a], [b]) => a - b), issuedAt]);
+}
+
+export interface DecodedStreamCursor {
+  position: Map<number, number>;
+  /** Null for a cursor issued before cursors carried their age: it is accepted as it is. */
+  issuedAt: number | null;
+}
+
+/** The position and the age of a stream cursor; refuses anything this API did not issue. */
+export function decodeStreamCursorWithAge(cursor: string): DecodedStreamCursor {
+  const position = decodeStreamCursor(cursor);
+  const issuedAt = decode(cursor, 's')[2];
+  if (issuedAt === undefined) return { position, issuedAt: null };
+  if (!Number.isSafeInteger(issuedAt)) throw badInput('the cursor is not one this field returned');
+  return { position, issuedAt: issuedAt as number };
+}
+
+/**
+ * Refuses a resume from a cursor older than the retention of raw events (CURSOR_EXPIRED): some
+ * events after it may already be deleted, and a replay would skip them without a word.
+ */
+export function checkCursorAge(cursor: DecodedStreamCursor, retentionMs: number | null, now: number): void {
+  if (retentionMs === null || cursor.issuedAt === null) return;
+  if (now - cursor.issuedAt > retentionMs) {
+    throw new StreamlensError(
+      'CURSOR_EXPIRED',
+      'the cursor is older than the event retention (EVENT_RETENTION), so events after it may be gone: ' +
+        'subscribe without `after` (or from a new streamCursor of the events query) and re-read what you need',
+    );
+  }
 }
 
 export function decodeStreamCursor(cursor: string): Map<number, number> {

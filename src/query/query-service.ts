@@ -212,7 +212,7 @@ export function createQueryService(options: {
       // Read before the events: everything up to it is already stored, so a subscription from
       // it misses nothing the query could not have returned.
       const progress = await seriesStore.loadProgress();
-      const streamCursor = encodeStreamCursor(new Map([...progress].map(([partition, p]) => [partition, p.storedThrough])));
+      const streamCursor = encodeStreamCursor(new Map([...progress].map(([partition, p]) => [partition, p.storedThrough])), Date.now());
       // One extra row tells whether another page exists without a count query. The store
       // examines at most MAX_ROWS_READ events for this page: when a filter matches too few of
       // them, the page is short and its endCursor points past what was examined, so following

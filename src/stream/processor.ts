@@ -24,6 +24,13 @@
  *     to set a record aside, and a record is set aside only after a fenced write confirmed
  *     that no other writer has written the partition since.
  *
+ * Live updates may be lost (a bus is at most once), and subscribers must see that they were:
+ * each tenant's events message names the range of the partition it covers (live-messages.ts),
+ * from where this instance's previous message to that tenant ended (when it published every
+ * batch of the partition in between) or else from just before the batch; a publish that fails
+ * is retried in the background as a doorbell ("this range is stored, read it"), and the
+ * series buckets it named are published again, until the bus takes them.
+ *
  * A record it cannot count never halts the partition (batch-failures.ts does it, by the rule of
  * failure-policy.ts):
  *   - a record that is not an event is set aside (kept with its reason in the event store)
@@ -64,7 +71,7 @@ import {
   withoutPurgedSeconds,
   type CountedEvent,
 } from './rollup-plan.ts';
-import { encodeLiveMessage, type LiveTopic, type SeriesMessage } from '../domain/live-messages.ts';
+import { encodeLiveMessage, mergeUnpublished, type EventsMessage, type LiveTopic, type SeriesMessage } from '../domain/live-messages.ts';
 import { createRollupCache } from './rollup-cache.ts';
 import { verifyLogIdentity } from './log-identity.ts';
 
@@ -144,6 +151,15 @@ export interface StreamProcessor {
 const ROLLUP_CACHE_ROWS = 20_000;
 /** How often other instances' partition progress is read: well inside the idle timeout. */
 const PROGRESS_REFRESH_MS = 5_000;
+/** How often live messages that could not be published are tried again: a bus outage lasts seconds. */
+const REPUBLISH_EVERY_MS = 1_000;
+/** Live messages kept for a retry: one per topic (merged), so this bounds the topics, not the traffic. */
+const MAX_UNPUBLISHED_TOPICS = 10_000;
+/**
+ * Tenants whose last message this instance remembers per partition. Forgetting costs only a
+ * store read per subscriber (its next message starts at its batch), so the bound is memory's.
+ */
+const MAX_ANNOUNCED_TENANTS = 10_000;
 /** How often old SECOND buckets are purged; retention is hours, so once a minute is plenty. */
 const PURGE_EVERY_MS = 60_000;
 /**
@@ -169,6 +185,16 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const purgeLeaseHolder = randomUUID();
   /** A purge slower than its period must not have the next one start beside it. */
   let purging = false;
+  /**
+   * Per partition, what this instance announced on the bus: the last offset of the last batch
+   * it published, and per tenant where that tenant's last message ended. While batches follow
+   * each other in one instance, a tenant's next message starts where its last one ended: the
+   * batches in between held nothing of the tenant, so its subscribers, who heard nothing, have
+   * no gap to fill.
+   */
+  const announced = new Map<number, { through: number; tenantFrom: Map<string, number> }>();
+  /** Live messages the bus refused, to try again: by topic (events: per partition). */
+  const unpublished = new Map<string, { topic: string; message: EventsMessage | SeriesMessage }>();
 
   const currentWatermark = () => {
     const computed = watermarkOf(progress, policy, Date.now());
@@ -319,7 +345,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     progress = new Map(progress).set(partition, { ...next, version: next.version + 1 });
     rollupCache.commitBatch(partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
 
-    await publish(counted, changedRollups);
+    await publish(partition, records[0]!.position.offset, next.storedThrough, counted, changedRollups);
     stats.processed += stored.length;
     stats.duplicates += duplicates;
     stats.quarantined += quarantined;
@@ -351,7 +377,26 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     stopping: () => stopping.signal,
   });
 
-  async function publish(counted: CountedEvent[], changedRollups: ReturnType<typeof mergeIntoRollups>): Promise<void> {
+  /**
+   * Publishes the batch's live updates: per tenant its counted events with the range they cover,
+   * per (tenant, interval, type) the changed buckets. The bus is best effort: the data is stored,
+   * so a failed publish does not fail the batch; it is kept and tried again (retryUnpublished),
+   * and the tenant's next message starts at its batch, so its subscribers see the gap and read it.
+   */
+  async function publish(
+    partition: number,
+    firstOffset: number,
+    lastOffset: number,
+    counted: CountedEvent[],
+    changedRollups: ReturnType<typeof mergeIntoRollups>,
+  ): Promise<void> {
+    let partitionState = announced.get(partition);
+    // Another instance may have processed the records in between: nothing is known of them.
+    if (!partitionState || partitionState.through !== firstOffset - 1) {
+      partitionState = { through: firstOffset - 1, tenantFrom: new Map() };
+      announced.set(partition, partitionState);
+    }
+    if (partitionState.tenantFrom.size > MAX_ANNOUNCED_TENANTS) partitionState.tenantFrom.clear();
     const eventsByTenant = new Map<string, StoredEvent[]>();
     for (const { event } of counted) {
       const list = eventsByTenant.get(event.tenant) ?? [];
@@ -368,13 +413,58 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     }
     const publications: Promise<void>[] = [];
     for (const [tenant, events] of eventsByTenant) {
-      publications.push(liveBus.publish(liveTopics.events(tenant), encodeLiveMessage({ events })));
+      const message: EventsMessage = { partition, from: partitionState.tenantFrom.get(tenant) ?? firstOffset - 1, to: lastOffset, events };
+      const tenantFrom = partitionState.tenantFrom;
+      publications.push(
+        liveBus.publish(liveTopics.events(tenant), encodeLiveMessage(message)).then(
+          () => {
+            tenantFrom.set(tenant, lastOffset);
+          },
+          (error: unknown) => {
+            tenantFrom.delete(tenant);
+            keepUnpublished(liveTopics.events(tenant), { ...message, events: null });
+            throw error;
+          },
+        ),
+      );
     }
-    for (const [topic, message] of bucketsByTopic) publications.push(liveBus.publish(topic, encodeLiveMessage(message)));
-    // The bus is best effort: the data is stored, and subscribers can always re-read it.
+    for (const [topic, message] of bucketsByTopic) {
+      publications.push(
+        liveBus.publish(topic, encodeLiveMessage(message)).catch((error: unknown) => {
+          keepUnpublished(topic, message);
+          throw error;
+        }),
+      );
+    }
     const results = await Promise.allSettled(publications);
+    partitionState.through = lastOffset;
     for (const result of results) {
-      if (result.status === 'rejected') logger.warn({ err: result.reason }, 'a live update could not be published');
+      if (result.status === 'rejected') logger.warn({ err: result.reason }, 'a live update could not be published; it will be tried again');
+    }
+  }
+
+  /** Keeps a refused message for a retry, merged with what its topic already waits with. */
+  function keepUnpublished(topic: string, message: EventsMessage | SeriesMessage): void {
+    const key = 'partition' in message ? `${topic}\u0000${message.partition}` : topic;
+    const waiting = unpublished.get(key)?.message;
+    if (!waiting && unpublished.size >= MAX_UNPUBLISHED_TOPICS) {
+      logger.error({ topic }, 'too many live updates wait for the bus; this one is dropped (subscribers catch up by their periodic check)');
+      return;
+    }
+    unpublished.set(key, { topic, message: waiting ? mergeUnpublished(waiting, message) : message });
+  }
+
+  async function retryUnpublished(): Promise<void> {
+    for (const [key, { topic, message }] of [...unpublished]) {
+      try {
+        // The topic was bound to its message's type when the message was first published.
+        const text: string = 'partition' in message ? encodeLiveMessage(message) : encodeLiveMessage(message);
+        await liveBus.publish(topic, text);
+        if (unpublished.get(key)?.message === message) unpublished.delete(key);
+      } catch {
+        // Still refused (the bus is down): the next round tries again.
+        return;
+      }
     }
   }
 
@@ -409,7 +499,11 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         handleBatch: failures.handleBatch,
         ...(options.maxBatchSize ? { maxBatchSize: options.maxBatchSize } : {}),
       });
-      timers = [setInterval(() => void purgeOldSeconds(), PURGE_EVERY_MS), setInterval(() => void refreshProgress(), PROGRESS_REFRESH_MS)];
+      timers = [
+        setInterval(() => void purgeOldSeconds(), PURGE_EVERY_MS),
+        setInterval(() => void refreshProgress(), PROGRESS_REFRESH_MS),
+        setInterval(() => void retryUnpublished(), REPUBLISH_EVERY_MS),
+      ];
       for (const timer of timers) timer.unref();
     },
     async stop() {

@@ -201,6 +201,31 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     ).toEqual([]);
   });
 
+  it('item 8: a replay bounded by the stored position reads only the partitions named, each up to its offset', async () => {
+    const at = (partition: number, offset: number, id: string) => stored(id, { position: { partition, offset } });
+    // Partition 0 is stored through 2; its claims at 3 and 4 are of a batch still in flight.
+    // Partition 1 is stored through 1 and partition 2 not at all (no progress yet).
+    await store.claim([
+      at(0, 1, 'p0-1'),
+      at(0, 2, 'p0-2'),
+      at(0, 3, 'p0-3'),
+      at(0, 4, 'p0-4'),
+      at(1, 1, 'p1-1'),
+      at(1, 2, 'p1-2'),
+      at(2, 0, 'p2-0'),
+    ]);
+    const ids = (events: StoredEvent[]) => events.map((e) => e.id);
+    const storedThrough = new Map([
+      [0, 2],
+      [1, 1],
+    ]);
+    expect(ids(await store.listAfterPositions('acme', new Map(), 100, storedThrough))).toEqual(['p0-1', 'p0-2', 'p1-1']);
+    expect(ids(await store.listAfterPositions('acme', new Map([[0, 1]]), 100, storedThrough))).toEqual(['p0-2', 'p1-1']);
+    expect(ids(await store.listAfterPositions('acme', new Map([[0, 1]]), 1, storedThrough))).toEqual(['p0-2']);
+    expect(ids(await store.listAfterPositions('acme', new Map([[0, 2]]), 100, new Map([[0, 4]])))).toEqual(['p0-3', 'p0-4']);
+    expect(await store.listAfterPositions('acme', new Map(), 100, new Map())).toEqual([]);
+  });
+
   it('claims large batches', async () => {
     const events = Array.from({ length: 2500 }, (_, i) => stored(`bulk-${i}`, { position: { partition: 0, offset: i } }));
     const claims = await store.claim(events);

@@ -123,3 +123,43 @@ async function openSse(url: string, body: string, headers: Record<string, string
     close: () => abort.abort(),
   };
 }
+
+describe('resuming from an expired cursor', () => {
+  let server: TestServer;
+  let ws: WsClient;
+  const HOUR_MS = 3_600_000;
+
+  beforeAll(async () => {
+    server = await startServer({ env: { EVENT_RETENTION: '1h' } });
+    ws = wsClient(server.wsUrl);
+  });
+  afterAll(async () => {
+    await ws?.dispose();
+    await server?.stop();
+  });
+
+  /** A stream cursor as the API writes one (cursors.ts): kind, position, and when it was issued. */
+  const cursorIssuedAt = (issuedAt: number | undefined) =>
+    Buffer.from(JSON.stringify(issuedAt === undefined ? ['s', []] : ['s', [], issuedAt])).toString('base64url');
+
+  it('item 11: refuses over graphql-ws a cursor issued longer ago than EVENT_RETENTION with CURSOR_EXPIRED', async () => {
+    const expired = await subscribe(ws, LiveEventsDocument, {
+      filter: { types: ['expiry'] },
+      after: cursorIssuedAt(Date.now() - 2 * HOUR_MS),
+    });
+    await expect(expired.waitFor(1)).rejects.toThrow('CURSOR_EXPIRED');
+    expect(JSON.stringify(expired.errors)).toContain('EVENT_RETENTION');
+
+    // A cursor within the retention, and one issued before cursors carried their age, still resume.
+    await query(server.url, IngestDocument, { events: [{ id: 'x-0', type: 'expiry' }] });
+    await waitForProcessing(server.url);
+    for (const after of [cursorIssuedAt(Date.now() - HOUR_MS / 2), cursorIssuedAt(undefined)]) {
+      const resumed = await subscribe(ws, LiveEventsDocument, { filter: { types: ['expiry'] }, after });
+      expect((await resumed.waitFor(1))[0]!.events.node.id).toBe('x-0');
+      resumed.stop();
+    }
+    // The cursors the API issues carry their age: one from the events query resumes as well.
+    const { streamCursor } = (await query(server.url, ListEventsDocument, { filter: { types: ['expiry'] }, first: 1 })).events;
+    expect(JSON.parse(Buffer.from(streamCursor!, 'base64url').toString())[2]).toBeGreaterThan(Date.now() - 60_000);
+  });
+});

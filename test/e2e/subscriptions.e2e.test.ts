@@ -208,3 +208,42 @@ describe.each(BACKENDS)('subscriptions on %s', (backend) => {
     });
   });
 });
+
+describe('series subscription finality', () => {
+  let server: TestServer;
+  let ws: WsClient;
+
+  beforeAll(async () => {
+    // A lateness of a second and no out-of-orderness: a bucket becomes final as soon as an event
+    // a few seconds later is counted.
+    server = await startServer({ env: { ALLOWED_LATENESS: '1s', OUT_OF_ORDERNESS: '0s' } });
+    ws = wsClient(server.wsUrl);
+  });
+  afterAll(async () => {
+    await ws?.dispose();
+    await server?.stop();
+  });
+
+  it('item 11: pushes a point once more, with final: true, when the watermark passes its end plus the allowed lateness', async () => {
+    const second = Math.floor(Date.now() / 1_000) * 1_000 - 30_000;
+    const live = await subscribe(ws, LiveSeriesDocument, { query: { type: 'final_push', interval: 'SECOND', value: 'v' } });
+    await waitForLiveSubscriptions(server.url, 1);
+    const ingest = async (events: EventInput[]) =>
+      expect((await query(server.url, IngestDocument, { events })).ingest.accepted).toBe(events.length);
+    await ingest([
+      { id: 'fp-1', type: 'final_push', timestamp: new Date(second + 100).toISOString(), values: { v: 2 } },
+      { id: 'fp-2', type: 'final_push', timestamp: new Date(second + 200).toISOString(), values: { v: 3 } },
+    ]);
+    const start = new Date(second).toISOString();
+    await expect
+      .poll(() => live.items.some((item) => item.series.point.start === start && item.series.point.count === 2), { timeout: 10_000 })
+      .toBe(true);
+    expect(live.items.every((item) => !item.series.point.final)).toBe(true);
+    // Ten seconds later in event time: the watermark passes the first bucket's end plus a second.
+    await ingest([{ id: 'fp-3', type: 'final_push', timestamp: new Date(second + 10_000).toISOString(), values: { v: 1 } }]);
+    await expect.poll(() => live.items.filter((item) => item.series.point.final).length, { timeout: 15_000 }).toBe(1);
+    const final = live.items.find((item) => item.series.point.final)!;
+    expect(final.series.point).toMatchObject({ start, count: 2, sum: 5, final: true });
+    live.stop();
+  });
+});

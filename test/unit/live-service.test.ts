@@ -46,8 +46,8 @@ function countingBus(bus: LiveBus): { bus: LiveBus; open: () => number } {
   return {
     bus: {
       ...bus,
-      async subscribe(topic, onMessage) {
-        const unsubscribe = await bus.subscribe(topic, onMessage);
+      async subscribe(topic, onMessage, onPossibleLoss) {
+        const unsubscribe = await bus.subscribe(topic, onMessage, onPossibleLoss);
         open += 1;
         let closed = false;
         return async () => {
@@ -132,7 +132,7 @@ async function seriesIterator(live: LiveService, input: LiveSeriesInput, subscri
  * From the start of the stream: an event processed while the subscription reads where the
  * stores stand then comes by the replay instead of the bus, never not at all.
  */
-const FROM_THE_START = encodeStreamCursor(new Map());
+const FROM_THE_START = encodeStreamCursor(new Map(), Date.now());
 
 async function eventsIterator(live: LiveService, subscriber = ACME) {
   return (await live.subscribeToEvents(subscriber, null, FROM_THE_START))[Symbol.asyncIterator]();

@@ -15,7 +15,7 @@ import {
 import { liveTopics, type LiveBus } from '../../src/ports/live-bus.ts';
 
 const seriesMessage: SeriesMessage = { watermark: 60_000, buckets: [{ start: 0, dimensions: { country: 'NL' } }] };
-const eventsMessage: EventsMessage = { events: [] };
+const eventsMessage: EventsMessage = { partition: 0, from: -1, to: 4, events: [] };
 
 /** Never called: it only has to type-check as marked. */
 function misuses(bus: LiveBus): void {

@@ -196,6 +196,29 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
         }, PURGE_EVERY_MS);
   purgeTimer?.unref();
 
+  /** The bounded replay: per partition named in `through`, the events in (after, through]. */
+  function listBetweenPositions(
+    tenant: string,
+    after: ReadonlyMap<number, number>,
+    through: ReadonlyMap<number, number>,
+    limit: number,
+  ): StoredEvent[] {
+    if (through.size === 0) return [];
+    const conditions: string[] = [];
+    const params: unknown[] = [tenant];
+    for (const [partition, last] of through) {
+      conditions.push('(log_partition = ? AND log_offset > ? AND log_offset <= ?)');
+      // Offsets start at 0: a partition `after` does not name is read from its start.
+      params.push(partition, after.get(partition) ?? -1, last);
+    }
+    const sql = `SELECT * FROM events WHERE tenant = ? AND quarantine IS NULL AND (${conditions.join(' OR ')})
+      ORDER BY log_partition, log_offset LIMIT ?`;
+    return db
+      .prepare<unknown[], EventRow>(sql)
+      .all(...params, limit)
+      .map(toStoredEvent);
+  }
+
   return {
     claim(events) {
       return guarded('store events', () => {
@@ -303,8 +326,9 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
       });
     },
 
-    listAfterPositions(tenant, after, limit) {
+    listAfterPositions(tenant, after, limit, through) {
       return guarded('replay events', () => {
+        if (through) return listBetweenPositions(tenant, after, through, limit);
         const named = [...after.keys()];
         const conditions = [`log_partition NOT IN (${placeholders(named.length)})`];
         const params: unknown[] = [tenant, ...named];

@@ -1,4 +1,7 @@
-/** The single-process live bus: topics are in-memory sets of listeners. */
+/**
+ * The single-process live bus: topics are in-memory sets of listeners. A publish calls every
+ * listener before it resolves, so nothing is ever lost and `onPossibleLoss` is never called.
+ */
 import type { LiveBus } from '../../ports/live-bus.ts';
 
 export function createEmbeddedLiveBus(options: { onError?: (error: unknown) => void } = {}): LiveBus {

@@ -541,12 +541,24 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
       });
     },
 
-    listAfterPositions(tenant, after, limit) {
+    listAfterPositions(tenant, after, limit, through) {
       return guarded('replay events', async () => {
         if (limit <= 0) return [];
-        const afterPosition: Filter<EventDocument>[] = [{ 'position.partition': { $nin: [...after.keys()] } }];
-        for (const [partition, offset] of after) {
-          afterPosition.push({ 'position.partition': { $eq: partition }, 'position.offset': { $gt: offset } });
+        const afterPosition: Filter<EventDocument>[] = [];
+        if (through) {
+          for (const [partition, last] of through) {
+            const first = after.get(partition);
+            afterPosition.push({
+              'position.partition': { $eq: partition },
+              'position.offset': first === undefined ? { $lte: last } : { $gt: first, $lte: last },
+            });
+          }
+          if (afterPosition.length === 0) return [];
+        } else {
+          afterPosition.push({ 'position.partition': { $nin: [...after.keys()] } });
+          for (const [partition, offset] of after) {
+            afterPosition.push({ 'position.partition': { $eq: partition }, 'position.offset': { $gt: offset } });
+          }
         }
         const docs = await events
           .find({ tenant: { $eq: tenant }, counted: { $eq: true }, $or: afterPosition })

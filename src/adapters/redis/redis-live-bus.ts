@@ -4,6 +4,12 @@
  * a mode where it can do nothing else); topics are subscribed in Redis only while this process
  * has listeners for them.
  *
+ * Redis pub/sub keeps nothing: what is published while the subscribing connection is down (a
+ * Redis restart, a network cut, Redis closing it at its pub/sub output-buffer limit) is gone.
+ * So every drop of that connection is reported to the topic's subscribers as a possible loss,
+ * once when it drops and once more when every topic is subscribed again, so that they re-read
+ * the stores (the port's `onPossibleLoss`).
+ *
  * Why not @graphql-yoga/redis-event-target: the port promises that subscribe() resolves once
  * the subscription is active (so no later publish is missed), and an EventTarget's
  * addEventListener cannot say when Redis has confirmed SUBSCRIBE.
@@ -32,8 +38,9 @@ export async function createRedisLiveBus(options: RedisLiveBusOptions): Promise<
   };
   const publisher = new Redis(options.url, { ...connectionOptions, connectionName: 'streamlens-publisher' });
   // The subscriber keeps its offline queue: SUBSCRIBE issued while reconnecting must not be
-  // lost, and ioredis re-subscribes every channel after a reconnect.
-  const subscriber = new Redis(options.url, { lazyConnect: true, connectionName: 'streamlens-subscriber' });
+  // lost. It re-subscribes its topics itself after a reconnect (not ioredis's autoResubscribe),
+  // so that it knows when they are active again and can say so.
+  const subscriber = new Redis(options.url, { lazyConnect: true, connectionName: 'streamlens-subscriber', autoResubscribe: false });
   for (const connection of [publisher, subscriber]) connection.on('error', (error) => options.onError?.(error));
   try {
     await Promise.all([publisher.connect(), subscriber.connect()]);
@@ -44,6 +51,8 @@ export async function createRedisLiveBus(options: RedisLiveBusOptions): Promise<
   }
 
   const listeners = new Map<string, Set<(message: string) => void>>();
+  /** Per topic, what to call when its messages may have been lost. */
+  const lossListeners = new Map<string, Set<() => void>>();
   /** Topics whose SUBSCRIBE is in flight, so concurrent subscribers share one round trip. */
   const subscribing = new Map<string, Promise<unknown>>();
 
@@ -58,6 +67,44 @@ export async function createRedisLiveBus(options: RedisLiveBusOptions): Promise<
   });
 
   let closed = false;
+  /** Whether the subscribing connection has dropped since it was last ready with every topic subscribed. */
+  let dropped = false;
+
+  function reportPossibleLoss(): void {
+    for (const set of lossListeners.values()) {
+      for (const listener of set) {
+        try {
+          listener();
+        } catch (error) {
+          options.onError?.(error);
+        }
+      }
+    }
+  }
+
+  function onDrop(): void {
+    if (closed || dropped) return;
+    dropped = true;
+    reportPossibleLoss();
+  }
+  subscriber.on('close', onDrop);
+  subscriber.on('end', onDrop);
+  subscriber.on('error', onDrop);
+  subscriber.on('ready', () => {
+    if (closed || !dropped) return;
+    const topics = [...listeners.keys()];
+    const resubscribed = topics.length > 0 ? subscriber.subscribe(...topics) : Promise.resolve();
+    resubscribed.then(
+      () => {
+        dropped = false;
+        // Active again: a re-read of the stores now, plus what arrives from here on, is complete.
+        reportPossibleLoss();
+      },
+      // The connection dropped again before the topics were back: the next 'ready' retries.
+      (error: unknown) => options.onError?.(error),
+    );
+  });
+
   return {
     async publish(topic, message) {
       try {
@@ -67,11 +114,20 @@ export async function createRedisLiveBus(options: RedisLiveBusOptions): Promise<
       }
     },
 
-    async subscribe(topic, onMessage) {
+    async subscribe(topic, onMessage, onPossibleLoss) {
       let set = listeners.get(topic);
       if (!set) listeners.set(topic, (set = new Set()));
       const listener = (message: string) => onMessage(message);
       set.add(listener);
+      let lossSet = lossListeners.get(topic);
+      if (!lossSet) lossListeners.set(topic, (lossSet = new Set()));
+      // Wrapped, like the listener, so that the same function given twice is two registrations.
+      const lossListener = () => onPossibleLoss?.();
+      lossSet.add(lossListener);
+      const forgetLossListener = () => {
+        lossSet.delete(lossListener);
+        if (lossSet.size === 0 && lossListeners.get(topic) === lossSet) lossListeners.delete(topic);
+      };
       let pending = subscribing.get(topic);
       if (!pending && set.size === 1) {
         pending = subscriber.subscribe(topic).finally(() => subscribing.delete(topic));
@@ -81,10 +137,12 @@ export async function createRedisLiveBus(options: RedisLiveBusOptions): Promise<
         await pending;
       } catch (error) {
         set.delete(listener);
+        forgetLossListener();
         throw unavailable('the Redis live bus could not subscribe', error);
       }
       return async () => {
         set.delete(listener);
+        forgetLossListener();
         if (set.size === 0 && listeners.get(topic) === set) {
           listeners.delete(topic);
           if (!closed) await subscriber.unsubscribe(topic).catch((error: unknown) => options.onError?.(error));
@@ -112,6 +170,7 @@ export async function createRedisLiveBus(options: RedisLiveBusOptions): Promise<
       if (closed) return;
       closed = true;
       listeners.clear();
+      lossListeners.clear();
       await Promise.allSettled([publisher.quit(), subscriber.quit()]);
     },
   };
