@@ -71,6 +71,13 @@ interface SeriesFeed {
 
 /** How often finality is read for the feeds of an instance: one progress read, shared by every feed. */
 const FINALITY_CHECK_MS = 2_000;
+/**
+ * Buckets a feed remembers for their `final: true` push. A SECOND feed open for a day with 24 h
+ * lateness would otherwise remember 86,400 of them (times its groups) and walk them all every
+ * check; past this, the bucket remembered first (in practice the oldest) is forgotten, and gets
+ * no final push. About two hours of SECOND buckets, a week of MINUTE ones.
+ */
+const MAX_BUCKETS_AWAITING_FINAL = 8_192;
 /** Without FUTURE_TOLERANCE: ingest refuses timestamps more than a year ahead, so no bucket starts later. */
 const LATEST_BUCKET_AHEAD_MS = 366 * 86_400_000;
 
@@ -117,7 +124,10 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
         pending?.delete(group);
         if (pending?.size === 0) notFinal.delete(start);
       } else {
-        if (!pending) notFinal.set(start, (pending = new Set()));
+        if (!pending) {
+          notFinal.set(start, (pending = new Set()));
+          if (notFinal.size > MAX_BUCKETS_AWAITING_FINAL) notFinal.delete(notFinal.keys().next().value!);
+        }
         pending.add(group);
       }
     }
