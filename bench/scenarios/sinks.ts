@@ -179,11 +179,13 @@ export const sinksScenario: Scenario = {
         pairs: options.pairs,
         a: () =>
           timedFor(options.seconds, rollups, async (batch: RollupRow[]) => {
+            // Each write names the progress version it read, as the processor's do (the fence).
+            const version = (await series.loadProgress()).get(0)?.version ?? 0;
             await series.saveBatch({
               rollups: batch,
               catalog: [],
               partition: 0,
-              progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0 },
+              progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, lastAppendedAt: null, committedWatermark: null, version },
             });
             return batch.length;
           }),

@@ -2,8 +2,10 @@ import type { Interval } from '../domain/interval.ts';
 import type { Aggregate } from '../domain/rollup.ts';
 
 /**
- * Identifies one rollup row. Rows are kept per log partition so that each row has exactly one
- * writer (the consumer that owns the partition): no concurrent read-modify-write, no counters.
+ * Identifies one rollup row. Rows are kept per log partition so that each row has one writer at
+ * a time (the consumer that owns the partition): no counters. A former owner may still write
+ * for a while after a rebalance; a row's versions are therefore ordered by `appliedOffset`, not
+ * by time (see saveBatch).
  */
 export interface RollupRowId {
   tenant: string;
@@ -73,7 +75,10 @@ export interface CatalogRow extends CatalogRowId {
   droppedValueKeys: number;
 }
 
-/** The processor's progress in one log partition, kept beside the rollups it qualifies. */
+/**
+ * The processor's progress in one log partition, kept beside the rollups it qualifies. The row
+ * is also the partition's fencing token: see `version` and saveBatch.
+ */
 export interface PartitionProgress {
   /** The largest event time counted in the partition; null before the first counted event. */
   maxEventTime: number | null;
@@ -93,13 +98,42 @@ export interface PartitionProgress {
    * from the minimum over partitions (src/stream/watermark.ts).
    */
   committedWatermark: number | null;
+  /**
+   * How many times this row has been written: 0 when there is no row yet. A writer passes back
+   * the version it read, and the store keeps version + 1, or refuses (PartitionFencedError).
+   */
+  version: number;
 }
 
 export interface ProcessedBatch {
   rollups: RollupRow[];
   catalog: CatalogRow[];
   partition: number;
+  /** The partition's new progress; its `version` is the version the writer READ (the expected one). */
   progress: PartitionProgress;
+}
+
+/**
+ * A progress write named a version that is no longer the stored one: another writer (the new
+ * owner of the partition after a rebalance, or this process's own earlier attempt) has written
+ * the row since it was read. The batch must be abandoned: it is not an error of its data.
+ */
+export class PartitionFencedError extends Error {
+  override readonly name = 'PartitionFencedError';
+  readonly partition: number;
+  /** The version the writer read and expected to replace. */
+  readonly expectedVersion: number;
+  /** The version found in the store instead, when the store tells it (null: unknown). */
+  readonly storedVersion: number | null;
+  constructor(partition: number, expectedVersion: number, storedVersion: number | null) {
+    super(
+      `partition ${partition} is fenced: its progress was at version ${expectedVersion} when read, ` +
+        `now at ${storedVersion ?? 'a later one'}; another writer has written it since`,
+    );
+    this.partition = partition;
+    this.expectedVersion = expectedVersion;
+    this.storedVersion = storedVersion;
+  }
 }
 
 /** Time-series rollups, the event-type catalog and the processor's progress. */
@@ -114,10 +148,21 @@ export interface SeriesStore {
   /** How far the processor has come in each log partition. */
   loadProgress(): Promise<Map<number, PartitionProgress>>;
   /**
-   * The one write: what one processed batch changed. Rollup and catalog rows are written whole
-   * (insert or replace), then the partition's progress, which must never run ahead of the rows;
-   * each progress field only ever rises (a stale write changes nothing). Idempotent. A store with
-   * transactions does it in one commit; one without writes the rows first and the progress last.
+   * The one write: what one processed batch changed.
+   *
+   * Rows: rollup and catalog rows are written whole. A stored row is replaced only by a row of
+   * the same id whose `appliedOffset` is at least its own; a row of a lower appliedOffset
+   * changes nothing, whenever and by whomever it is written (a former owner's late write cannot
+   * undo the new owner's). Rows of equal appliedOffset are equal: their content follows from the
+   * log up to that offset (claims decide duplicates and quarantine), so either may win.
+   *
+   * Progress, the fencing token: `batch.progress.version` must be the version stored now (0: no
+   * row yet). Then the progress is stored with version + 1, each other field the larger of the
+   * stored and the given value (maxEventTime: null counts as lowest). Otherwise it throws
+   * PartitionFencedError, unwrapped, and the progress is unchanged. The progress never runs
+   * ahead of the rows: a store with transactions does it all in one commit, and a fenced batch
+   * then changes nothing at all; one without writes the rows first and the progress last, so a
+   * fenced batch may leave rows behind, which by the rule above are right for their offset.
    */
   saveBatch(batch: ProcessedBatch): Promise<void>;
   /** Deletes the rows of the interval whose bucket starts before `before`; returns how many. */

@@ -83,8 +83,13 @@ export function candidateWatermark(
     const maxEventTime = view.progress?.maxEventTime ?? null;
     if (maxEventTime !== null) mostAdvanced = Math.max(mostAdvanced, maxEventTime);
     if (partition !== active && isIdle(view, policy, now)) continue;
+    if (maxEventTime === null) {
+      // Records not yet read may be of any time: it holds everything where it is. Caught up with
+      // none counted, it knows of no event time, and holds nothing.
+      if (partition === active || !isCaughtUp(view)) return null;
+      continue;
+    }
     anyHolding = true;
-    if (maxEventTime === null) return null;
     slowest = Math.min(slowest, maxEventTime);
   }
   const decisive = anyHolding ? slowest : mostAdvanced;

@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CatalogRow, PartitionProgress, RollupRow, SeriesStore } from '../../src/ports/series-store.ts';
+import {
+  PartitionFencedError,
+  type CatalogRow,
+  type PartitionProgress,
+  type RollupRow,
+  type SeriesStore,
+} from '../../src/ports/series-store.ts';
 import { addEvent, emptyAggregate, pointStats } from '../../src/domain/rollup.ts';
 import { seriesStoreAdapters, type AdapterHarness } from './adapters.ts';
 
@@ -40,11 +46,25 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   });
 
   // Rows reach a store only through saveBatch, the processor's one write; these tests write
-  // rows with a progress that claims nothing, or progress with no rows.
-  const saveRows = (rollups: RollupRow[], catalog: CatalogRow[] = []) =>
-    store.saveBatch({ rollups, catalog, partition: 0, progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0 } });
-  const saveProgress = (partition: number, progress: PartitionProgress) =>
-    store.saveBatch({ rollups: [], catalog: [], partition, progress });
+  // rows with a progress that claims nothing, or progress with no rows, each naming the
+  // version it reads first (the fence).
+  const versionOf = async (partition: number) => (await store.loadProgress()).get(partition)?.version ?? 0;
+  const saveRows = async (rollups: RollupRow[], catalog: CatalogRow[] = []) =>
+    store.saveBatch({
+      rollups,
+      catalog,
+      partition: 0,
+      progress: {
+        maxEventTime: null,
+        storedThrough: 0,
+        lastActiveAt: 0,
+        lastAppendedAt: null,
+        committedWatermark: null,
+        version: await versionOf(0),
+      },
+    });
+  const saveProgress = async (partition: number, progress: Omit<PartitionProgress, 'version'>) =>
+    store.saveBatch({ rollups: [], catalog: [], partition, progress: { ...progress, version: await versionOf(partition) } });
 
   it('saves and loads whole rows, replacing on save', async () => {
     const original = row({}, [1, 2, 3]);
@@ -156,16 +176,16 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   });
 
   it("keeps each partition's progress, and only ever raises it", async () => {
-    await saveProgress(0, { maxEventTime: null, storedThrough: 3, lastActiveAt: 100 });
-    await saveProgress(0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200 });
-    await saveProgress(1, { maxEventTime: 500, storedThrough: 7, lastActiveAt: 150 });
+    await saveProgress(0, { maxEventTime: null, storedThrough: 3, lastActiveAt: 100, lastAppendedAt: null, committedWatermark: null });
+    await saveProgress(0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200, lastAppendedAt: null, committedWatermark: null });
+    await saveProgress(1, { maxEventTime: 500, storedThrough: 7, lastActiveAt: 150, lastAppendedAt: null, committedWatermark: null });
     // A stale write (a replayed batch, a slow instance) changes nothing.
-    await saveProgress(0, { maxEventTime: 900, storedThrough: 8, lastActiveAt: 190 });
-    await saveProgress(1, { maxEventTime: null, storedThrough: 9, lastActiveAt: 300 });
+    await saveProgress(0, { maxEventTime: 900, storedThrough: 8, lastActiveAt: 190, lastAppendedAt: null, committedWatermark: null });
+    await saveProgress(1, { maxEventTime: null, storedThrough: 9, lastActiveAt: 300, lastAppendedAt: null, committedWatermark: null });
     expect(await store.loadProgress()).toEqual(
       new Map([
-        [0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200 }],
-        [1, { maxEventTime: 500, storedThrough: 9, lastActiveAt: 300 }],
+        [0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200, lastAppendedAt: null, committedWatermark: null, version: 3 }],
+        [1, { maxEventTime: 500, storedThrough: 9, lastActiveAt: 300, lastAppendedAt: null, committedWatermark: null, version: 2 }],
       ]),
     );
   });
@@ -189,11 +209,25 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
       rollups: rows,
       catalog: [catalog],
       partition: 3,
-      progress: { maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 },
+      progress: {
+        maxEventTime: MINUTE + 1,
+        storedThrough: 42,
+        lastActiveAt: 1_000,
+        lastAppendedAt: null,
+        committedWatermark: null,
+        version: 0,
+      },
     });
     expect((await store.loadRollups(rows)).map(summary)).toEqual(rows.map(summary));
     expect(await store.loadCatalog([catalog])).toEqual([catalog]);
-    expect((await store.loadProgress()).get(3)).toEqual({ maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000 });
+    expect((await store.loadProgress()).get(3)).toEqual({
+      maxEventTime: MINUTE + 1,
+      storedThrough: 42,
+      lastActiveAt: 1_000,
+      lastAppendedAt: null,
+      committedWatermark: null,
+      version: 1,
+    });
   });
 
   it('keeps value and dimension keys named after Object.prototype members, and _bsontype, as ordinary keys', async () => {
@@ -218,7 +252,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
       rollups: [proto],
       catalog: [catalog],
       partition: 0,
-      progress: { maxEventTime: MINUTE, storedThrough: 1, lastActiveAt: 1 },
+      progress: { maxEventTime: MINUTE, storedThrough: 1, lastActiveAt: 1, lastAppendedAt: null, committedWatermark: null, version: 0 },
     });
     const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 1 };
     for (const valueKey of [undefined, 'constructor']) {
@@ -230,6 +264,77 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     expect([...onlyAbsent!.aggregate.values.keys()]).toEqual([]);
     expect(pointStats(onlyAbsent!.aggregate, 'valueOf')).toMatchObject({ count: 2, sum: null });
     expect(await store.readCatalog('acme')).toEqual([catalog]);
+  });
+
+  it('item 1: a row of a lower appliedOffset never replaces a higher one, and a stale progress version is fenced', async () => {
+    const catalogAt = (appliedOffset: number, count: number): CatalogRow => ({
+      tenant: 'acme',
+      type: 'purchase',
+      partition: 0,
+      appliedOffset,
+      count,
+      firstSeen: MINUTE,
+      lastSeen: MINUTE + appliedOffset,
+      dimensionKeys: ['country'],
+      valueKeys: ['amount'],
+      droppedDimensionKeys: 0,
+      droppedValueKeys: 0,
+    });
+    // The new owner stores offset 20; the former owner's row of offset 10 arrives afterwards.
+    const newer = row({ appliedOffset: 20 }, [1, 2, 3, 4]);
+    await saveRows([newer], [catalogAt(20, 4)]);
+    await saveRows([row({ appliedOffset: 10 }, [1, 2])], [catalogAt(10, 2)]);
+    expect((await store.loadRollups([newer])).map(summary)).toEqual([summary(newer)]);
+    expect(await store.loadCatalog([catalogAt(20, 4)])).toEqual([catalogAt(20, 4)]);
+    // The same offset again (both owners wrote it) and a higher one both land.
+    await saveRows([newer], [catalogAt(20, 4)]);
+    const newest = row({ appliedOffset: 21 }, [1, 2, 3, 4, 5]);
+    await saveRows([newest], [catalogAt(21, 5)]);
+    expect((await store.loadRollups([newer])).map(summary)).toEqual([summary(newest)]);
+
+    // Progress: a writer naming a version that is no longer stored is fenced and changes nothing.
+    await saveProgress(0, {
+      maxEventTime: MINUTE + 21,
+      storedThrough: 21,
+      lastActiveAt: 2_000,
+      lastAppendedAt: null,
+      committedWatermark: null,
+    });
+    const before = await store.loadProgress();
+    expect(before.get(0)).toEqual({
+      maxEventTime: MINUTE + 21,
+      storedThrough: 21,
+      lastActiveAt: 2_000,
+      lastAppendedAt: null,
+      committedWatermark: null,
+      version: 5,
+    });
+    const staleWrite = store.saveBatch({
+      rollups: [row({ appliedOffset: 30 }, [9])],
+      catalog: [catalogAt(30, 9)],
+      partition: 0,
+      progress: {
+        maxEventTime: MINUTE + 30,
+        storedThrough: 30,
+        lastActiveAt: 3_000,
+        lastAppendedAt: null,
+        committedWatermark: null,
+        version: 4,
+      },
+    });
+    await expect(staleWrite).rejects.toBeInstanceOf(PartitionFencedError);
+    await expect(staleWrite).rejects.toMatchObject({ partition: 0, expectedVersion: 4, storedVersion: 5 });
+    expect(await store.loadProgress()).toEqual(before);
+    expect((await store.loadRollups([newer])).map(summary)).toEqual([summary(newest)]);
+    expect(await store.loadCatalog([catalogAt(21, 5)])).toEqual([catalogAt(21, 5)]);
+
+    // Two first writers of a partition both read "no row" (version 0): only one of them wins.
+    const first = { maxEventTime: null, storedThrough: 3, lastActiveAt: 1, lastAppendedAt: null, committedWatermark: null, version: 0 };
+    await store.saveBatch({ rollups: [], catalog: [], partition: 7, progress: first });
+    await expect(
+      store.saveBatch({ rollups: [], catalog: [], partition: 7, progress: { ...first, storedThrough: 2 } }),
+    ).rejects.toBeInstanceOf(PartitionFencedError);
+    expect((await store.loadProgress()).get(7)).toEqual({ ...first, version: 1 });
   });
 
   it('deletes the buckets of one interval before a time', async () => {

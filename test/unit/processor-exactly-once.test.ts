@@ -26,7 +26,7 @@ const DAY = 86_400_000;
 const NOW = Date.now();
 const POLICY = { outOfOrdernessMs: 5_000, idlePartitionMs: 30_000, allowedLatenessMs: DAY, futureToleranceMs: 600_000 };
 /** A progress that claims nothing: the embedded store keeps the highest of each field. */
-const NO_PROGRESS = { maxEventTime: null, storedThrough: 0, lastActiveAt: 0 };
+const NO_PROGRESS = { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, lastAppendedAt: null, committedWatermark: null };
 
 function event(id: string, ms: number, overrides: Partial<AcceptedEvent> = {}): AcceptedEvent {
   return {
@@ -66,7 +66,12 @@ function faultySeriesStore(store: SeriesStore, faults: Faults): SeriesStore {
       if (dead || faults.seriesStoreDown) throw unavailable('the series store is down');
       if (faults.dieAfterRows) {
         dead = true;
-        await store.saveBatch({ rollups: batch.rollups, catalog: [], partition: batch.partition, progress: NO_PROGRESS });
+        await store.saveBatch({
+          rollups: batch.rollups,
+          catalog: [],
+          partition: batch.partition,
+          progress: { ...NO_PROGRESS, version: batch.progress.version },
+        });
         throw unavailable('the process died after writing the rollup rows');
       }
       return store.saveBatch(batch);

@@ -2,9 +2,15 @@
  * The distributed series store: rollup rows, the type catalog and event-time progress in
  * Cassandra. Same semantics as the embedded (SQLite) adapter, proven by the same contract suite.
  *
- * Every row has exactly one writer (the consumer that owns its log partition) and carries the
+ * Every row has one writer at a time (the consumer that owns its log partition) and carries the
  * log offset it has absorbed, so writes are plain upserts of whole rows with deterministic keys:
- * no lightweight transactions, no counters, no batches, and a replay rewrites identical rows.
+ * no counters, no batches, and a replay rewrites identical rows. A former owner may still write
+ * after a rebalance; two rules keep it harmless (docs/architecture.md, "Several instances"):
+ *   - row versions are ordered by the offset they hold, not by the clock (offsetVersion in
+ *     cassandra-statements.ts), so a row of a lower offset never replaces one of a higher;
+ *   - the progress row is the fencing token: it is written only by a lightweight transaction
+ *     conditional on the version its writer read, so a writer that lost the partition fails
+ *     (PartitionFencedError) instead of lowering it.
  *
  * The store composes two parts: the statements (cassandra-statements.ts: the CQL, how it runs,
  * how rows are encoded) and the window registry (cassandra-window-registry.ts: which window
@@ -12,7 +18,14 @@
  */
 import cassandra from 'cassandra-driver';
 import type { Client } from 'cassandra-driver';
-import type { CatalogRow, CatalogRowId, PartitionProgress, RollupRow, SeriesStore } from '../../ports/series-store.ts';
+import {
+  PartitionFencedError,
+  type CatalogRow,
+  type CatalogRowId,
+  type PartitionProgress,
+  type RollupRow,
+  type SeriesStore,
+} from '../../ports/series-store.ts';
 import { unavailable } from '../../errors.ts';
 import { assertKeyspaceName, migrate, seriesStoreMigrations } from './migrations.ts';
 import {
@@ -20,7 +33,7 @@ import {
   WINDOW_MS,
   catalogParameters,
   createStatements,
-  progressParameters,
+  progressColumns,
   rollupKey,
   rollupParameters,
   toBigInt,
@@ -50,8 +63,17 @@ export interface CassandraSeriesStoreOptions {
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
-/** All max event times live in this one partition (see migration 3). */
-const PROGRESS_SCOPE = 'stream-processor';
+/** The one partition of partition_progress, where progress lived before migration 6. */
+const LEGACY_PROGRESS_SCOPE = 'stream-processor';
+/** Lightweight transactions: Paxos among the local data center's replicas, committed at LOCAL_QUORUM. */
+const FENCED_WRITE: cassandra.QueryOptions = {
+  prepare: true,
+  serialConsistency: cassandra.types.consistencies.localSerial,
+  consistency: cassandra.types.consistencies.localQuorum,
+  // A retried lightweight transaction may find its own first attempt applied and answer "not
+  // applied": not idempotent. (The processor recovers from that as from any fence: it reloads.)
+  isIdempotent: false,
+};
 
 /** Runs `task` over `items` with at most `limit` in flight; results keep the items' order. */
 async function mapConcurrently<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
@@ -67,18 +89,21 @@ async function mapConcurrently<T, R>(items: readonly T[], limit: number, task: (
   return results;
 }
 
+/** Each field the larger of the two (null lowest); the version is the update's, not a maximum. */
 function mergeProgress(stored: PartitionProgress, update: PartitionProgress): PartitionProgress {
-  const maxEventTime =
-    stored.maxEventTime === null
-      ? update.maxEventTime
-      : update.maxEventTime === null
-        ? stored.maxEventTime
-        : Math.max(stored.maxEventTime, update.maxEventTime);
+  const larger = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
   return {
-    maxEventTime,
+    maxEventTime: larger(stored.maxEventTime, update.maxEventTime),
+    lastAppendedAt: larger(stored.lastAppendedAt, update.lastAppendedAt),
+    committedWatermark: larger(stored.committedWatermark, update.committedWatermark),
     storedThrough: Math.max(stored.storedThrough, update.storedThrough),
     lastActiveAt: Math.max(stored.lastActiveAt, update.lastActiveAt),
+    version: update.version,
   };
+}
+
+function assertVersion(partition: number, expected: number, stored: number): void {
+  if (stored !== expected) throw new PartitionFencedError(partition, expected, stored);
 }
 
 export async function createCassandraSeriesStore(options: CassandraSeriesStoreOptions): Promise<SeriesStore> {
@@ -131,8 +156,29 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
     try {
       return await operation();
     } catch (error) {
+      // A fence is an answer, not a failure of the store: it reaches the caller unwrapped.
+      if (error instanceof PartitionFencedError) throw error;
       throw unavailable(`the Cassandra series store could not ${what}`, error);
     }
+  }
+
+  /** The partition's progress row and its version (0 when only a row from before migration 6, or none, exists). */
+  async function loadOneProgress(partition: number): Promise<{ exists: boolean; progress: PartitionProgress; version: number }> {
+    const current = (await client.execute(cql.selectProgress, [partition])).first();
+    if (current) {
+      const progress = toProgress(current);
+      return { exists: true, progress, version: progress.version };
+    }
+    const legacy = (await client.execute(cql.selectLegacyProgress, [LEGACY_PROGRESS_SCOPE, partition])).first();
+    const none: PartitionProgress = {
+      maxEventTime: null,
+      storedThrough: -1,
+      lastActiveAt: 0,
+      lastAppendedAt: null,
+      committedWatermark: null,
+      version: 0,
+    };
+    return { exists: legacy !== null, progress: legacy ? toProgress(legacy) : none, version: 0 };
   }
 
   // The three writes saveBatch makes, in its order; the port offers only saveBatch, the one
@@ -226,22 +272,46 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
 
     loadProgress() {
       return guarded('read progress', async () => {
-        const rows = await selectAll(cql.selectAllProgress, [PROGRESS_SCOPE]);
-        return new Map(rows.map((row) => [row.get('log_partition') as number, toProgress(row)]));
+        const [current, legacy] = await Promise.all([
+          selectAll(cql.selectAllProgress, []),
+          selectAll(cql.selectAllLegacyProgress, [LEGACY_PROGRESS_SCOPE]),
+        ]);
+        // A log partition not yet written since migration 6 keeps its old progress, as version 0.
+        const progress = new Map(legacy.map((row) => [row.get('log_partition') as number, toProgress(row)]));
+        for (const row of current) progress.set(row.get('log_partition') as number, toProgress(row));
+        return progress;
       });
     },
 
     saveProgress(partition, progress) {
       return guarded('write progress', async () => {
-        // Read, merge, write: not atomic, and it need not be. Only the consumer that owns the
-        // log partition writes its row, so nothing can slip in between the two steps.
-        const stored = (await client.execute(cql.selectProgress, [PROGRESS_SCOPE, partition])).first();
-        const merged = stored ? mergeProgress(toProgress(stored), progress) : progress;
-        await client.execute(cql.upsertProgress, progressParameters(PROGRESS_SCOPE, partition, merged));
+        // Read, merge (each field only rises), then write only if the version is still the one
+        // the writer read. The read alone decides nothing: the lightweight transaction does.
+        const expected = progress.version;
+        const stored = await loadOneProgress(partition);
+        assertVersion(partition, expected, stored.version);
+        const merged = stored.exists ? mergeProgress(stored.progress, progress) : progress;
+        const result =
+          expected === 0
+            ? await client.execute(cql.insertProgressIfAbsent, [partition, ...progressColumns(merged), toBigInt(1)], FENCED_WRITE)
+            : await client.execute(
+                cql.updateProgressIfVersion,
+                [...progressColumns(merged), toBigInt(expected + 1), partition, toBigInt(expected)],
+                FENCED_WRITE,
+              );
+        if (!result.wasApplied()) {
+          // The answer of a transaction not applied carries the row's current values.
+          const found = result.first()?.get('version');
+          throw new PartitionFencedError(partition, expected, found === null || found === undefined ? null : toNumber(found, 'version'));
+        }
       });
     },
 
     async saveBatch(batch) {
+      // A writer already fenced is turned away before it writes any row (rows it writes anyway,
+      // when fenced meanwhile, are right for their offset and lose to any later one).
+      const { version } = await guarded('read progress', () => loadOneProgress(batch.partition));
+      assertVersion(batch.partition, batch.progress.version, version);
       // Cassandra has no transaction across partitions: rows first (together), progress last,
       // so "stored through" never runs ahead; a crash in between replays the batch harmlessly.
       await Promise.all([store.saveRollups(batch.rollups), store.saveCatalog(batch.catalog)]);

@@ -39,6 +39,38 @@ export function windowStartOf(interval: Interval, bucketStart: number): number {
   return Math.floor(bucketStart / size) * size;
 }
 
+/**
+ * Row versions ordered by the log, not by the clock. Cassandra keeps, of two writes to a cell,
+ * the one with the higher write timestamp; by default that is the client's clock, so a former
+ * owner of a log partition writing late (after a rebalance) would replace the new owner's newer
+ * row with its older one. Every rollup and catalog row is therefore written `USING TIMESTAMP
+ * OFFSET_VERSION_BASE + appliedOffset`: a row of a lower offset can never replace one of a
+ * higher offset, whoever writes last. Ties (the same offset written by two owners) are harmless:
+ * a row's content at a given appliedOffset follows from the log up to that offset alone, since
+ * the claims (first log position wins) decide which events count and which are quarantined.
+ *
+ * The base is 2^60 so that these versions lie above every wall-clock timestamp (microseconds
+ * since 1970: about 2^50.6 today; 2^60 µs is some 36,000 years away): a write made with the
+ * ordinary client clock, such as a row from before this change, always loses to them.
+ * Offsets are safe integers (< 2^53), so versions stay below 2^61, well inside CQL's
+ * bigint (signed 64-bit, at most 2^63 - 1).
+ */
+export const OFFSET_VERSION_BASE = 1n << 60n;
+/**
+ * The write timestamp of the purge's deletes: above every offset version (< 2^61), so a purge
+ * removes whatever row is there, and a late write into a purged bucket (a replay of events past
+ * retention) stays deleted while the tombstone lives, instead of resurrecting the bucket.
+ */
+export const PURGE_TIMESTAMP = 1n << 62n;
+
+/** The write timestamp that orders a row's versions by the log offset it holds. */
+export function offsetVersion(appliedOffset: number): bigint {
+  if (!Number.isSafeInteger(appliedOffset) || appliedOffset < -1) {
+    throw new RangeError(`an applied offset must be a safe integer of at least -1, not ${appliedOffset}`);
+  }
+  return OFFSET_VERSION_BASE + BigInt(appliedOffset);
+}
+
 /** Enough in-flight requests to hide latency without queueing thousands on one connection. */
 export const CONCURRENCY = 32;
 const PAGE_SIZE = 2_000;
@@ -48,14 +80,15 @@ export function cqlFor(keyspace: string) {
     selectRollup: `SELECT * FROM ${keyspace}.rollups
       WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start = ? AND dimensions_key = ? AND log_partition = ?`,
     upsertRollup: `INSERT INTO ${keyspace}.rollups (tenant, type, interval, window_start, bucket_start, dimensions_key, log_partition,
-      dimensions, applied_offset, aggregate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?`,
+      dimensions, applied_offset, aggregate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ? AND TIMESTAMP ?`,
     selectWindowRange: `SELECT * FROM ${keyspace}.rollups
       WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start >= ? AND bucket_start < ? LIMIT ?`,
     countWindow: `SELECT COUNT(*) AS row_count FROM ${keyspace}.rollups WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ?`,
     countWindowBefore: `SELECT COUNT(*) AS row_count FROM ${keyspace}.rollups
       WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start < ?`,
-    deleteWindow: `DELETE FROM ${keyspace}.rollups WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ?`,
-    deleteWindowBefore: `DELETE FROM ${keyspace}.rollups
+    deleteWindow: `DELETE FROM ${keyspace}.rollups USING TIMESTAMP ${PURGE_TIMESTAMP}
+      WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ?`,
+    deleteWindowBefore: `DELETE FROM ${keyspace}.rollups USING TIMESTAMP ${PURGE_TIMESTAMP}
       WHERE tenant = ? AND type = ? AND interval = ? AND window_start = ? AND bucket_start < ?`,
     registerWindow: `INSERT INTO ${keyspace}.rollup_windows (interval, window_start, tenant, type) VALUES (?, ?, ?, ?)`,
     unregisterWindow: `DELETE FROM ${keyspace}.rollup_windows WHERE interval = ? AND window_start = ? AND tenant = ? AND type = ?`,
@@ -66,10 +99,25 @@ export function cqlFor(keyspace: string) {
     selectTenantCatalog: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ?`,
     selectTenantCatalogTypes: `SELECT * FROM ${keyspace}.catalog WHERE tenant = ? AND type IN ?`,
     upsertCatalog: `INSERT INTO ${keyspace}.catalog (tenant, type, log_partition, applied_offset, event_count, first_seen, last_seen,
-      dimension_keys, value_keys, dropped_dimension_keys, dropped_value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    selectAllProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at FROM ${keyspace}.partition_progress WHERE scope = ?`,
-    selectProgress: `SELECT max_event_time, stored_through, last_active_at FROM ${keyspace}.partition_progress WHERE scope = ? AND log_partition = ?`,
-    upsertProgress: `INSERT INTO ${keyspace}.partition_progress (scope, log_partition, max_event_time, stored_through, last_active_at) VALUES (?, ?, ?, ?, ?)`,
+      dimension_keys, value_keys, dropped_dimension_keys, dropped_value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      USING TIMESTAMP ?`,
+    // Progress before migration 6: one Cassandra partition (scope) for all; read, never written.
+    selectAllLegacyProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at
+      FROM ${keyspace}.partition_progress WHERE scope = ?`,
+    selectLegacyProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at
+      FROM ${keyspace}.partition_progress WHERE scope = ? AND log_partition = ?`,
+    // A handful of rows, one per log partition: reading them all is a small scan.
+    selectAllProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at, version, last_appended_at,
+      committed_watermark FROM ${keyspace}.log_partition_progress`,
+    selectProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at, version, last_appended_at,
+      committed_watermark FROM ${keyspace}.log_partition_progress WHERE log_partition = ?`,
+    // The two fenced writes (lightweight transactions): the first of a partition, and the next.
+    insertProgressIfAbsent: `INSERT INTO ${keyspace}.log_partition_progress
+      (log_partition, max_event_time, stored_through, last_active_at, last_appended_at, committed_watermark, version)
+      VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+    updateProgressIfVersion: `UPDATE ${keyspace}.log_partition_progress
+      SET max_event_time = ?, stored_through = ?, last_active_at = ?, last_appended_at = ?, committed_watermark = ?, version = ?
+      WHERE log_partition = ? IF version = ?`,
   };
 }
 
@@ -144,9 +192,19 @@ export function rollupKey(id: RollupRowId): unknown[] {
   ];
 }
 
-/** The parameters of upsertRollup. */
+/**
+ * The parameters of upsertRollup. The TTL is unaffected by the offset version: Cassandra counts
+ * a cell's expiry from the coordinator's clock at the write, not from the write timestamp.
+ */
 export function rollupParameters(row: RollupRow, ttlSeconds: number): unknown[] {
-  return [...rollupKey(row), JSON.stringify(row.dimensions), toBigInt(row.appliedOffset), encodeAggregate(row.aggregate), ttlSeconds];
+  return [
+    ...rollupKey(row),
+    JSON.stringify(row.dimensions),
+    toBigInt(row.appliedOffset),
+    encodeAggregate(row.aggregate),
+    ttlSeconds,
+    offsetVersion(row.appliedOffset),
+  ];
 }
 
 export function toRollupRow(row: types.Row, onlyValue?: string | null): RollupRow {
@@ -177,6 +235,7 @@ export function catalogParameters(row: CatalogRow): unknown[] {
     JSON.stringify(row.valueKeys),
     toBigInt(row.droppedDimensionKeys),
     toBigInt(row.droppedValueKeys),
+    offsetVersion(row.appliedOffset),
   ];
 }
 
@@ -201,22 +260,33 @@ function countOrZero(value: unknown, column: string): number {
   return value === null || value === undefined ? 0 : toNumber(value, column);
 }
 
-/** The parameters of upsertProgress. */
-export function progressParameters(scope: string, partition: number, progress: PartitionProgress): unknown[] {
+/** The columns of a progress row other than its key and version, in the order of the progress statements. */
+export function progressColumns(progress: PartitionProgress): unknown[] {
   return [
-    scope,
-    partition,
     progress.maxEventTime === null ? null : toBigInt(progress.maxEventTime),
     toBigInt(progress.storedThrough),
     toBigInt(progress.lastActiveAt),
+    progress.lastAppendedAt === null ? null : toBigInt(progress.lastAppendedAt),
+    progress.committedWatermark === null ? null : toBigInt(progress.committedWatermark),
   ];
 }
 
+/** A nullable bigint column, null also in rows (or tables) from before it existed. */
+function nullableNumber(row: types.Row, column: string): number | null {
+  const value = row.keys().includes(column) ? row.get(column) : null;
+  return value === null || value === undefined ? null : toNumber(value, column);
+}
+
+/** A progress row; one of partition_progress (before migration 6, no version column) counts as version 0. */
 export function toProgress(row: types.Row): PartitionProgress {
   const maxEventTime = row.get('max_event_time');
+  const version = row.keys().includes('version') ? row.get('version') : null;
   return {
     maxEventTime: maxEventTime === null || maxEventTime === undefined ? null : toNumber(maxEventTime, 'max_event_time'),
     storedThrough: toNumber(row.get('stored_through'), 'stored_through'),
     lastActiveAt: toNumber(row.get('last_active_at'), 'last_active_at'),
+    lastAppendedAt: nullableNumber(row, 'last_appended_at'),
+    committedWatermark: nullableNumber(row, 'committed_watermark'),
+    version: version === null || version === undefined ? 0 : toNumber(version, 'version'),
   };
 }

@@ -103,6 +103,33 @@ export const seriesStoreMigrations: readonly Migration[] = [
       `ALTER TABLE ${keyspace}.catalog ADD IF NOT EXISTS dropped_value_keys bigint`,
     ],
   },
+  {
+    version: 6,
+    description: 'processor progress with a version (the fencing token), one Cassandra partition per log partition',
+    statements: (keyspace) => [
+      // Progress is written with lightweight transactions, whose Paxos rounds contend per
+      // Cassandra partition: one per log partition keeps the owners of different log partitions
+      // from queueing behind each other. The rows of partition_progress (migration 4) are read
+      // as version 0 until a fenced write replaces them here (cassandra-series-store.ts).
+      `CREATE TABLE IF NOT EXISTS ${keyspace}.log_partition_progress (
+         log_partition int PRIMARY KEY,
+         max_event_time bigint,
+         stored_through bigint,
+         last_active_at bigint,
+         version bigint
+       )`,
+    ],
+  },
+  {
+    version: 7,
+    description: 'progress rows say when the last stored record was appended and which watermark the partition committed to',
+    statements: (keyspace) => [
+      // Null in rows written before: not known (idleness falls back to last_active_at) and no
+      // commitment yet (src/stream/watermark.ts).
+      `ALTER TABLE ${keyspace}.log_partition_progress ADD IF NOT EXISTS last_appended_at bigint`,
+      `ALTER TABLE ${keyspace}.log_partition_progress ADD IF NOT EXISTS committed_watermark bigint`,
+    ],
+  },
 ];
 
 /** Unquoted CQL identifiers fold to lower case; insisting on it keeps every statement unquoted. */

@@ -1,7 +1,7 @@
 /** The single-machine series store: rollup rows, the type catalog and watermarks in SQLite. */
 import { join } from 'node:path';
 import type { Interval } from '../../domain/interval.ts';
-import type { CatalogRow, ProcessedBatch, RollupRow, SeriesStore } from '../../ports/series-store.ts';
+import { PartitionFencedError, type CatalogRow, type ProcessedBatch, type RollupRow, type SeriesStore } from '../../ports/series-store.ts';
 import { decodeAggregate, encodeAggregate } from '../../domain/rollup.ts';
 import { openDatabase, runGuarded } from './sqlite.ts';
 
@@ -99,7 +99,10 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       log_partition INTEGER PRIMARY KEY,
       max_event_time INTEGER,
       stored_through INTEGER NOT NULL,
-      last_active_at INTEGER NOT NULL
+      last_active_at INTEGER NOT NULL,
+      version INTEGER NOT NULL DEFAULT 0,
+      last_appended_at INTEGER,
+      committed_watermark INTEGER
     );
   `);
 
@@ -113,14 +116,32 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
   for (const column of ['dropped_dimension_keys', 'dropped_value_keys']) {
     if (!catalogColumns.has(column)) db.exec(`ALTER TABLE catalog ADD COLUMN ${column} INTEGER NOT NULL DEFAULT 0`);
   }
+  // A progress table made before the fence lacks the version: its rows count as version 0, as
+  // if not yet written, so the first fenced write takes them over.
+  const progressColumns = new Set(
+    db
+      .prepare<[], { name: string }>('PRAGMA table_info(partition_progress)')
+      .all()
+      .map((column) => column.name),
+  );
+  if (!progressColumns.has('version')) db.exec('ALTER TABLE partition_progress ADD COLUMN version INTEGER NOT NULL DEFAULT 0');
+  // Made before the committed watermark: null, as for a partition that has not committed one yet.
+  for (const column of ['last_appended_at', 'committed_watermark']) {
+    if (!progressColumns.has(column)) db.exec(`ALTER TABLE partition_progress ADD COLUMN ${column} INTEGER`);
+  }
 
   const selectRollup = db.prepare<unknown[], StoredRollup>(
     `SELECT * FROM rollups WHERE tenant = ? AND type = ? AND interval = ? AND bucket_start = ?
        AND dimensions_key = ? AND log_partition = ?`,
   );
+  // A row replaces the stored one only from the same or a higher applied offset: versions are
+  // ordered by the log, not by who writes last (see saveBatch in ports/series-store.ts).
   const upsertRollup = db.prepare(
-    `INSERT OR REPLACE INTO rollups (tenant, type, interval, bucket_start, dimensions_key, log_partition,
-       dimensions, applied_offset, aggregate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO rollups (tenant, type, interval, bucket_start, dimensions_key, log_partition,
+       dimensions, applied_offset, aggregate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (tenant, type, interval, bucket_start, dimensions_key, log_partition) DO UPDATE SET
+       dimensions = excluded.dimensions, applied_offset = excluded.applied_offset, aggregate = excluded.aggregate
+     WHERE excluded.applied_offset >= rollups.applied_offset`,
   );
   const selectRange = db.prepare<unknown[], StoredRollup>(
     `SELECT * FROM rollups WHERE tenant = ? AND type = ? AND interval = ? AND bucket_start >= ? AND bucket_start < ?
@@ -128,8 +149,13 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
   );
   const selectCatalog = db.prepare<unknown[], StoredCatalog>('SELECT * FROM catalog WHERE tenant = ? AND type = ? AND log_partition = ?');
   const upsertCatalog = db.prepare(
-    `INSERT OR REPLACE INTO catalog (tenant, type, log_partition, applied_offset, count, first_seen, last_seen,
-       dimension_keys, value_keys, dropped_dimension_keys, dropped_value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO catalog (tenant, type, log_partition, applied_offset, count, first_seen, last_seen,
+       dimension_keys, value_keys, dropped_dimension_keys, dropped_value_keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (tenant, type, log_partition) DO UPDATE SET
+       applied_offset = excluded.applied_offset, count = excluded.count, first_seen = excluded.first_seen,
+       last_seen = excluded.last_seen, dimension_keys = excluded.dimension_keys, value_keys = excluded.value_keys,
+       dropped_dimension_keys = excluded.dropped_dimension_keys, dropped_value_keys = excluded.dropped_value_keys
+     WHERE excluded.applied_offset >= catalog.applied_offset`,
   );
   const saveRollups = db.transaction((rows: RollupRow[]) => {
     for (const r of rows) {
@@ -146,13 +172,20 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       );
     }
   });
+  const selectProgressVersion = db.prepare<[number], { version: number }>('SELECT version FROM partition_progress WHERE log_partition = ?');
   // max() in SQLite ignores NULL only in its aggregate form, hence coalesce for max_event_time.
+  // Run only after the version was checked in the same transaction: it always writes.
   const upsertProgress = db.prepare(
-    `INSERT INTO partition_progress (log_partition, max_event_time, stored_through, last_active_at) VALUES (?, ?, ?, ?)
+    `INSERT INTO partition_progress (log_partition, max_event_time, stored_through, last_active_at, version,
+       last_appended_at, committed_watermark) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (log_partition) DO UPDATE SET
        max_event_time = max(coalesce(max_event_time, excluded.max_event_time), coalesce(excluded.max_event_time, max_event_time)),
        stored_through = max(stored_through, excluded.stored_through),
-       last_active_at = max(last_active_at, excluded.last_active_at)`,
+       last_active_at = max(last_active_at, excluded.last_active_at),
+       version = excluded.version,
+       last_appended_at = max(coalesce(last_appended_at, excluded.last_appended_at), coalesce(excluded.last_appended_at, last_appended_at)),
+       committed_watermark = max(coalesce(committed_watermark, excluded.committed_watermark),
+         coalesce(excluded.committed_watermark, committed_watermark))`,
   );
   const saveCatalog = db.transaction((rows: CatalogRow[]) => {
     for (const r of rows) {
@@ -171,11 +204,23 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       );
     }
   });
-  // One commit (one fsync) for everything a processed batch changed.
+  // One commit (one fsync) for everything a processed batch changed. The fence is checked first,
+  // in the same transaction (SQLite has one writer at a time), so a fenced batch writes nothing.
   const saveBatch = db.transaction((batch: ProcessedBatch) => {
+    const { partition, progress } = batch;
+    const storedVersion = selectProgressVersion.get(partition)?.version ?? 0;
+    if (storedVersion !== progress.version) throw new PartitionFencedError(partition, progress.version, storedVersion);
     saveRollups(batch.rollups);
     saveCatalog(batch.catalog);
-    upsertProgress.run(batch.partition, batch.progress.maxEventTime, batch.progress.storedThrough, batch.progress.lastActiveAt);
+    upsertProgress.run(
+      partition,
+      progress.maxEventTime,
+      progress.storedThrough,
+      progress.lastActiveAt,
+      progress.version + 1,
+      progress.lastAppendedAt,
+      progress.committedWatermark,
+    );
   });
 
   const guarded = <T>(what: string, fn: () => T) => runGuarded('embedded series store', what, fn);
@@ -234,20 +279,47 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
     loadProgress() {
       return guarded('read progress', () => {
         const rows = db
-          .prepare<[], { log_partition: number; max_event_time: number | null; stored_through: number; last_active_at: number }>(
-            'SELECT * FROM partition_progress',
-          )
+          .prepare<
+            [],
+            {
+              log_partition: number;
+              max_event_time: number | null;
+              stored_through: number;
+              last_active_at: number;
+              version: number;
+              last_appended_at: number | null;
+              committed_watermark: number | null;
+            }
+          >('SELECT * FROM partition_progress')
           .all();
         return new Map(
           rows.map((row) => [
             row.log_partition,
-            { maxEventTime: row.max_event_time, storedThrough: row.stored_through, lastActiveAt: row.last_active_at },
+            {
+              maxEventTime: row.max_event_time,
+              storedThrough: row.stored_through,
+              lastActiveAt: row.last_active_at,
+              lastAppendedAt: row.last_appended_at,
+              committedWatermark: row.committed_watermark,
+              version: row.version,
+            },
           ]),
         );
       });
     },
     saveBatch(batch) {
-      return guarded('write a batch', () => saveBatch(batch));
+      return guarded('write a batch', () => {
+        try {
+          saveBatch(batch);
+          return null;
+        } catch (error) {
+          // A fence is an answer, not a failure of the store: it reaches the caller unwrapped.
+          if (error instanceof PartitionFencedError) return error;
+          throw error;
+        }
+      }).then((fenced) => {
+        if (fenced) throw fenced;
+      });
     },
     deleteBucketsBefore(interval, before) {
       return guarded(
