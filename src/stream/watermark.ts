@@ -97,15 +97,19 @@ export function candidateWatermark(
 }
 
 /**
- * The watermark every reader shows and decides `final` with: the lowest committed watermark
- * over the partitions that committed one. A partition without one (no row, or nothing decided
- * yet) does not count: its first threshold is at least this minimum, so adding it never lowers it.
+ * The watermark every reader shows and decides `final` with: the lowest committed watermark over
+ * the partitions that have a progress row, or null while one of them has committed none yet (its
+ * claims may have been decided with no threshold at all). A partition without a row does not
+ * count: its first threshold is at least this minimum (decisionWatermark, over a fresh read), so
+ * adding it never lowers it; and while it holds records and no row, no candidate advances
+ * (candidateWatermark), so the minimum does not run ahead of it either.
  */
 export function shownWatermark(progress: Iterable<PartitionProgress>): number | null {
   let lowest: number | null = null;
   for (const row of progress) {
     const committed = row.committedWatermark;
-    if (committed !== null && (lowest === null || committed < lowest)) lowest = committed;
+    if (committed === null) return null;
+    if (lowest === null || committed < lowest) lowest = committed;
   }
   return lowest;
 }
@@ -130,7 +134,10 @@ export function decisionWatermark(input: {
   candidate: number | null;
   replaying: boolean;
 }): number | null {
-  if (input.replaying && input.committed !== null) return input.committed;
+  // With none committed, the shown one: null while any row has none (then those claims may have
+  // been decided with no threshold at all); else a partition without a row, whose first claims
+  // were decided at no less than it, since no candidate advances while it holds unread records.
+  if (input.replaying) return input.committed ?? input.shown;
   return highest(input.committed, input.shown, input.candidate);
 }
 
