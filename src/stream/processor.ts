@@ -317,7 +317,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   async function openBatch(partition: number, records: readonly LogRecord[]): Promise<PartitionProgress | undefined> {
     const first = records[0]!.position.offset;
     let own = progress.get(partition);
-    if (!own || !trusted.has(partition) || own.committedWatermark === null || own.storedThrough + 1 !== first) {
+    if (!own || !trusted.has(partition) || own.storedThrough + 1 !== first) {
       const stored = await seriesStore.loadProgress();
       mergeStored(stored);
       const ends = await log.partitionEnds();

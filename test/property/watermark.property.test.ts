@@ -87,7 +87,7 @@ function simulate(steps: Step[]): void {
     const records = log[partition]!.slice(first, first + size);
     if (records.length === 0) return;
     const last = first + records.length - 1;
-    if (!trusted.has(partition) || !row || row.committedWatermark === null) {
+    if (!trusted.has(partition) || !row) {
       claimedThrough.set(partition, Math.max(claimedThrough.get(partition) ?? -1, log[partition]!.length - 1));
       trusted.add(partition);
     }
