@@ -58,11 +58,13 @@ const tooSlow = () => new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscribe
 
 /** A subscriber's queue fails with a GraphQL error carrying the same code and extensions. */
 async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, type: string, shape: SeriesShape): Promise<SeriesFeed> {
-  const allowedLatenessMs = (await dependencies.queries.finality()).allowedLatenessMs;
+  const opening = await dependencies.queries.finality();
+  const allowedLatenessMs = opening.allowedLatenessMs;
   const { maxRowsRead, maxSeriesGroups } = dependencies.queryLimits;
   /** Changed buckets not yet re-read: start → affected groups. */
   const dirty = new Map<number, Set<string | null>>();
-  let watermark: number | null = null;
+  /** From the store at opening, then the highest a message carried: it never goes back. */
+  let watermark: number | null = opening.watermark;
   let refreshing = false;
   const subscribers = new Set<LiveQueue<SeriesUpdateView>>();
   const failAll = (error: Error) => {

@@ -59,6 +59,36 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
     await server?.stop();
   });
 
+  it("item 11: streamStatus shows a tenant its own counters and the shared watermark, not another tenant's activity", async () => {
+    // Tenant b sends three more events (one a duplicate): tenant a's status must not move with them.
+    const more = [0, 1, 1].map((i) => ({ id: `b-more-${i}`, type: 'visit', dimensions: { country: 'DE' } }));
+    expect((await query(server.url, IngestDocument, { events: more }, as('b'))).ingest.accepted).toBe(3);
+    await waitForProcessing(server.url, 30_000, as('b'));
+    const [forA, forB] = await Promise.all(
+      ['a', 'b'].map(async (name) => (await query(server.url, ReadStreamStatusDocument, undefined, as(name))).streamStatus),
+    );
+    expect(forA).toMatchObject({
+      lag: 0,
+      processed: 3,
+      duplicates: 0,
+      quarantined: 0,
+      poisonRecords: 0,
+      liveSubscriptions: 0,
+      tenantScoped: true,
+    });
+    expect(forB).toMatchObject({
+      lag: 0,
+      processed: 6,
+      duplicates: 1,
+      quarantined: 0,
+      poisonRecords: 0,
+      liveSubscriptions: 0,
+      tenantScoped: true,
+    });
+    // The watermark decides every tenant's `final`: one, the same for both.
+    expect(forA.watermark).toBe(forB.watermark);
+  });
+
   it('refuses calls without a valid key with UNAUTHENTICATED, saying why', async () => {
     const cases: [Record<string, string>, string][] = [
       [{}, 'an API key is required'],
