@@ -67,7 +67,7 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
     const [forA, forB] = await Promise.all(
       ['a', 'b'].map(async (name) => (await query(server.url, ReadStreamStatusDocument, undefined, as(name))).streamStatus),
     );
-    expect(forA).toMatchObject({
+    expect(forA!).toMatchObject({
       lag: 0,
       processed: 3,
       duplicates: 0,
@@ -76,7 +76,7 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
       liveSubscriptions: 0,
       tenantScoped: true,
     });
-    expect(forB).toMatchObject({
+    expect(forB!).toMatchObject({
       lag: 0,
       processed: 6,
       duplicates: 1,
@@ -86,7 +86,7 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
       tenantScoped: true,
     });
     // The watermark decides every tenant's `final`: one, the same for both.
-    expect(forA.watermark).toBe(forB.watermark);
+    expect(forA!.watermark).toBe(forB!.watermark);
   });
 
   it('refuses calls without a valid key with UNAUTHENTICATED, saying why', async () => {
