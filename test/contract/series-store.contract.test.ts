@@ -190,6 +190,23 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     );
   });
 
+  it('keeps the committed watermark and the last append time, each only ever raised', async () => {
+    await saveProgress(4, { maxEventTime: 50, storedThrough: 1, lastActiveAt: 10, lastAppendedAt: 9, committedWatermark: 40 });
+    // A write naming lower (or no) values, as a heartbeat racing a batch could, lowers nothing.
+    await saveProgress(4, { maxEventTime: 50, storedThrough: 2, lastActiveAt: 20, lastAppendedAt: 5, committedWatermark: 30 });
+    await saveProgress(4, { maxEventTime: 50, storedThrough: 2, lastActiveAt: 20, lastAppendedAt: null, committedWatermark: null });
+    expect((await store.loadProgress()).get(4)).toEqual({
+      maxEventTime: 50,
+      storedThrough: 2,
+      lastActiveAt: 20,
+      lastAppendedAt: 9,
+      committedWatermark: 40,
+      version: 3,
+    });
+    await saveProgress(4, { maxEventTime: 60, storedThrough: 3, lastActiveAt: 30, lastAppendedAt: 29, committedWatermark: 55 });
+    expect((await store.loadProgress()).get(4)).toMatchObject({ lastAppendedAt: 29, committedWatermark: 55, version: 4 });
+  });
+
   it('writes a processed batch: rows, catalog and progress together', async () => {
     const catalog = {
       tenant: 'acme',
