@@ -185,7 +185,7 @@ export const sinksScenario: Scenario = {
               rollups: batch,
               catalog: [],
               partition: 0,
-              progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, version },
+              progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, lastAppendedAt: null, committedWatermark: null, version },
             });
             return batch.length;
           }),

@@ -103,7 +103,8 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
   const notFinal = new Map<number, Set<string | null>>();
   /** The bus may have lost messages: read every non-final bucket changed since the feed opened. */
   let rereadChanged = false;
-  let watermark: number | null = null;
+  /** From the store at opening, then the highest a message or a finality check carried: it never goes back. */
+  let watermark: number | null = initialFinality.watermark;
   let refreshing = false;
   const subscribers = new Set<LiveQueue<SeriesUpdateView>>();
   const failAll = (error: Error) => {
@@ -245,6 +246,8 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
     onFinality(next) {
       finality = next;
       if (next.watermark === null) return;
+      // A heartbeat of an idle partition raises the watermark without any message: shown here.
+      if (watermark === null || next.watermark > watermark) watermark = next.watermark;
       for (const [start, groups] of notFinal) {
         if (start + intervalMs + next.allowedLatenessMs > next.watermark) continue;
         for (const group of groups) if (!markDirty(start, group)) return;

@@ -44,6 +44,7 @@ export function instrumentEventLog(log: EventLog, histogram: StoreDurationHistog
     append: (records) => time('append', () => log.append(records)),
     consume: (options) => log.consume(options),
     lag: (groupId) => log.lag(groupId),
+    partitionEnds: () => log.partitionEnds(),
     checkHealth: () => log.checkHealth(),
     close: () => log.close(),
     identity: () => log.identity(),

@@ -4,6 +4,8 @@ import type { LogPosition } from '../domain/event.ts';
 export interface LogRecord {
   position: LogPosition;
   value: string;
+  /** When the log appended it (ms; Kafka: the record's timestamp), if the log says. */
+  appendedAt?: number;
 }
 
 /** Records of one partition, in offset order. */
@@ -57,6 +59,12 @@ export interface EventLog {
   consume(options: ConsumeOptions): Promise<LogConsumer>;
   /** Records appended but not yet committed by the group, over all partitions. */
   lag(groupId: string): Promise<number>;
+  /**
+   * Every partition of the log, with the offset of its newest record still held (null when it
+   * holds none). Read fresh on each call: the stream processor compares it with its stored
+   * positions to tell a caught-up partition from one that is behind (src/stream/watermark.ts).
+   */
+  partitionEnds(): Promise<Map<number, number | null>>;
   /** Resolves when the log can be written and read; rejects otherwise. */
   checkHealth(): Promise<void>;
   close(): Promise<void>;

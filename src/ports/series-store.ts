@@ -84,8 +84,20 @@ export interface PartitionProgress {
   maxEventTime: number | null;
   /** Every record up to this offset is stored: its event claimed and its rollups written. */
   storedThrough: number;
-  /** Wall-clock time of the last batch: a partition idle for long stops holding the watermark back. */
+  /** Wall-clock time of the last batch (or idle heartbeat). */
   lastActiveAt: number;
+  /**
+   * When the log appended the record at `storedThrough` (null: not known, rows written before it
+   * was kept): a caught-up partition with nothing appended for IDLE_PARTITION_TIMEOUT is idle.
+   */
+  lastAppendedAt: number | null;
+  /**
+   * The watermark the partition's lateness decisions are committed to (null: none yet); never
+   * lowered. Every event counted into this partition's rows after this row was stored is at or
+   * above it minus ALLOWED_LATENESS, so `final`, the watermark shown and the result cache derive
+   * from the minimum over partitions (src/stream/watermark.ts).
+   */
+  committedWatermark: number | null;
   /**
    * How many times this row has been written: 0 when there is no row yet. A writer passes back
    * the version it read, and the store keeps version + 1, or refuses (PartitionFencedError).

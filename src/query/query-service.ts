@@ -7,7 +7,8 @@ import { bucketCountBetween, bucketEnd, bucketStart, coarsestCover, type Interva
 import type { EventStore } from '../ports/event-store.ts';
 import type { CatalogRow, SeriesStore } from '../ports/series-store.ts';
 import { createHash } from 'node:crypto';
-import { isFinal, watermarkOf, type EventTimePolicy } from '../stream/event-time.ts';
+import { isFinal, type EventTimePolicy } from '../stream/event-time.ts';
+import { shownWatermark } from '../stream/watermark.ts';
 import type { ResultCache } from '../ports/result-cache.ts';
 import { badInput } from '../errors.ts';
 import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor, encodeStreamCursor } from './cursors.ts';
@@ -195,7 +196,9 @@ export function createQueryService(options: {
 
   async function finality(): Promise<Finality> {
     const progress = await seriesStore.loadProgress();
-    return { watermark: watermarkOf(progress, policy, Date.now()), allowedLatenessMs: policy.allowedLatenessMs };
+    // The committed watermarks, as stored: the processor decides lateness by them, so what they
+    // call final is final, and they only rise, so this never goes back (src/stream/watermark.ts).
+    return { watermark: shownWatermark(progress.values()), allowedLatenessMs: policy.allowedLatenessMs };
   }
 
   return {

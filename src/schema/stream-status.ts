@@ -9,16 +9,23 @@ interface StreamStatusShape {
   quarantined: number;
   poisonRecords: number;
   liveSubscriptions: number;
+  tenantScoped: boolean;
 }
 
 const StreamStatus = builder.objectRef<StreamStatusShape>('StreamStatus').implement({
-  description: "How far the stream processor has come. Counters are this instance's, since it started.",
+  description:
+    "How far the stream processor has come. Counters are this instance's, since it started; for a tenant's key, of that tenant's records only (docs/api.md).",
   fields: (t) => ({
-    lag: t.field({ type: 'SafeInt', description: 'Accepted events not yet processed and committed.', resolve: (s) => s.lag }),
+    lag: t.field({
+      type: 'SafeInt',
+      description:
+        "Accepted events not yet processed and committed. For a tenant's key only 0 (everything accepted is processed) or 1 (not yet): the count would tell other tenants' volume.",
+      resolve: (s) => s.lag,
+    }),
     watermark: t.field({
       type: 'DateTime',
       nullable: true,
-      description: 'Data complete up to this event time.',
+      description: 'Data complete up to this event time: the watermark that decides `final` (the same for every tenant; never goes back).',
       resolve: (s) => s.watermark,
     }),
     processed: t.field({ type: 'SafeInt', resolve: (s) => s.processed }),
@@ -29,7 +36,14 @@ const StreamStatus = builder.objectRef<StreamStatusShape>('StreamStatus').implem
     }),
     quarantined: t.field({ type: 'SafeInt', resolve: (s) => s.quarantined }),
     poisonRecords: t.field({ type: 'SafeInt', description: 'Log records that were not events, skipped.', resolve: (s) => s.poisonRecords }),
-    liveSubscriptions: t.int({ description: 'Subscriptions this instance is serving now.', resolve: (s) => s.liveSubscriptions }),
+    liveSubscriptions: t.int({
+      description: "Subscriptions this instance is serving now (for a tenant's key, that tenant's).",
+      resolve: (s) => s.liveSubscriptions,
+    }),
+    tenantScoped: t.boolean({
+      description: "True when the counters are the caller's tenant's only and `lag` is 0 or 1 (any key of a tenant); false in open mode.",
+      resolve: (s) => s.tenantScoped,
+    }),
   }),
 });
 
@@ -37,17 +51,38 @@ builder.queryField('streamStatus', (t) =>
   t.field({
     type: StreamStatus,
     resolve: async (_root, _args, context) => {
-      requireScope(context, 'READ');
-      const { processor } = context.services;
-      const stats = processor.stats();
+      const tenant = requireScope(context, 'READ');
+      const { processor, queries, live } = context.services;
+      // The committed watermark as stored: the one that decides this tenant's `final`, the same on
+      // every instance, never going back. It is global (docs/architecture.md says why).
+      const [lag, { watermark }] = await Promise.all([processor.lag(), queries.finality()]);
+      // Open mode serves one tenant, `default`: there is nobody else's activity to hide.
+      const wholeDeployment = context.auth.ok && context.auth.principal.isRootAdmin;
+      if (wholeDeployment) {
+        const stats = processor.stats();
+        return {
+          lag,
+          watermark,
+          processed: stats.processed,
+          duplicates: stats.duplicates,
+          quarantined: stats.quarantined,
+          poisonRecords: stats.poison,
+          liveSubscriptions: live.openCount(),
+          tenantScoped: false,
+        };
+      }
+      const own = processor.tenantStats(tenant);
       return {
-        lag: await processor.lag(),
-        watermark: processor.watermark(),
-        processed: stats.processed,
-        duplicates: stats.duplicates,
-        quarantined: stats.quarantined,
-        poisonRecords: stats.poison,
-        liveSubscriptions: context.services.live.openCount(),
+        // The log does not know whose records are behind without reading them: a tenant learns
+        // whether anything is, not how much (which would tell another tenant's volume).
+        lag: lag > 0 ? 1 : 0,
+        watermark,
+        processed: own.processed,
+        duplicates: own.duplicates,
+        quarantined: own.quarantined,
+        poisonRecords: own.poison,
+        liveSubscriptions: live.openCount(tenant),
+        tenantScoped: true,
       };
     },
   }),

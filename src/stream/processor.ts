@@ -62,7 +62,16 @@ import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { StoredEvent } from '../domain/event.ts';
 import type { Interval } from '../domain/interval.ts';
 import { decodeLogRecord } from '../domain/log-record.ts';
-import { quarantineReason, watermarkOf, type EventTimePolicy } from './event-time.ts';
+import { quarantineReason, type EventTimePolicy } from './event-time.ts';
+import {
+  candidateWatermark,
+  committedAfterBatch,
+  decisionWatermark,
+  heartbeatWatermark,
+  shownWatermark,
+  watermarkContribution,
+  type PartitionView,
+} from './watermark.ts';
 import {
   catalogRowIdsOfBatch,
   mergeIntoCatalog,
@@ -102,6 +111,8 @@ export interface StreamProcessorOptions {
   maxAttempts?: number;
   /** The pause after the n-th failure in a row; default failure-policy's backoffMs (tests shorten it). */
   backoffMs?: (failures: number) => number;
+  /** The wall clock; default Date.now (tests move it). */
+  now?: () => number;
 }
 
 /**
@@ -139,17 +150,35 @@ export interface StreamProcessor {
   start(): Promise<void>;
   /** Finishes the batch in hand, commits it, and stops. */
   stop(): Promise<void>;
-  /** "Data complete up to", or null before the first event. */
+  /**
+   * "Data complete up to", or null before the first event: the lowest committed watermark over
+   * the partitions as this instance last read them (src/stream/watermark.ts). Never above the
+   * stored one, so what it calls final is final.
+   */
   watermark(): number | null;
   lag(): Promise<number>;
   stats(): ProcessorStats;
   /** Partitions whose batch has failed STALLED_AFTER_FAILURES times or more in a row, now. */
   stalledPartitions(): PartitionStall[];
+  /** This instance's counters of one tenant's records, since it started. */
+  tenantStats(tenant: string): TenantStats;
+}
+
+/** What this instance processed of one tenant's records, since it started. */
+export interface TenantStats {
+  processed: number;
+  duplicates: number;
+  quarantined: number;
+  /** Records set aside as not events that still named this tenant. */
+  poison: number;
 }
 
 /** Decoded rollup rows kept between batches: the live buckets of a few thousand dimension combinations. */
 const ROLLUP_CACHE_ROWS = 20_000;
-/** How often other instances' partition progress is read: well inside the idle timeout. */
+/**
+ * How often other instances' partition progress and the log's ends are read, and idle
+ * partitions get their heartbeat: well inside the default idle timeout (30 s).
+ */
 const PROGRESS_REFRESH_MS = 5_000;
 /** How often live messages that could not be published are tried again: a bus outage lasts seconds. */
 const REPUBLISH_EVERY_MS = 1_000;
@@ -160,6 +189,8 @@ const MAX_UNPUBLISHED_TOPICS = 10_000;
  * store read per subscriber (its next message starts at its batch), so the bound is memory's.
  */
 const MAX_ANNOUNCED_TENANTS = 10_000;
+/** How many times a batch retries the write that opens it after an idle gap before failing (another writer keeps winning). */
+const OPENING_WRITE_ATTEMPTS = 5;
 /** How often old SECOND buckets are purged; retention is hours, so once a minute is plenty. */
 const PURGE_EVERY_MS = 60_000;
 /**
@@ -173,11 +204,25 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const { log, eventStore, seriesStore, liveBus, policy, logger } = options;
   /** Every partition's progress: this instance's own, and the others' as last read from the store. */
   let progress = new Map<number, PartitionProgress>();
-  /** The watermark never goes back, even when an idle partition wakes up behind it. */
-  let emittedWatermark: number | null = null;
+  /** Each partition's newest offset in the log, as last read (after the progress it is compared with). */
+  let logEnds = new Map<number, number | null>();
+  /**
+   * Per partition, the highest offset an earlier attempt (this process's, or a predecessor's
+   * before a crash or a rebalance) may have claimed: a batch at or below it replays claims whose
+   * lateness decisions were made then, so it must not raise the committed watermark.
+   */
+  const claimedThrough = new Map<number, number>();
+  /**
+   * Partitions whose row this instance holds as written by itself: any other (its first batch
+   * here, or after a failure) has its progress and the log's end read afresh before a decision.
+   */
+  const trusted = new Set<number>();
+  /** One batch or heartbeat of a partition at a time on this instance. */
+  const partitionTurns = new Map<number, Promise<unknown>>();
   let consumer: LogConsumer | null = null;
   let timers: NodeJS.Timeout[] = [];
   const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0, setAside: 0 };
+  const statsByTenant = new Map<string, TenantStats>();
   const rollupCache = createRollupCache(ROLLUP_CACHE_ROWS);
   /** Aborts the pauses between attempts when the processor stops. */
   let stopping = new AbortController();
@@ -195,30 +240,102 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const announced = new Map<number, { through: number; tenantFrom: Map<string, number> }>();
   /** Live messages the bus refused, to try again: by topic (events: per partition). */
   const unpublished = new Map<string, { topic: string; message: EventsMessage | SeriesMessage }>();
+  const now = options.now ?? Date.now;
 
-  const currentWatermark = () => {
-    const computed = watermarkOf(progress, policy, Date.now());
-    if (computed !== null && (emittedWatermark === null || computed > emittedWatermark)) emittedWatermark = computed;
-    return emittedWatermark;
+  const currentWatermark = () => shownWatermark(progress.values());
+
+  const tenantStats = (tenant: string): TenantStats => {
+    let entry = statsByTenant.get(tenant);
+    if (!entry) statsByTenant.set(tenant, (entry = { processed: 0, duplicates: 0, quarantined: 0, poison: 0 }));
+    return entry;
   };
 
+  /** The partitions as this instance knows them: every progress row and every partition of the log. */
+  function partitionViews(
+    rows: ReadonlyMap<number, PartitionProgress>,
+    ends: ReadonlyMap<number, number | null>,
+  ): Map<number, PartitionView> {
+    const views = new Map<number, PartitionView>();
+    for (const partition of new Set([...rows.keys(), ...ends.keys()])) {
+      views.set(partition, { progress: rows.get(partition), lastOffset: ends.has(partition) ? ends.get(partition) : undefined });
+    }
+    return views;
+  }
+
+  /** Runs `task` once every earlier batch or heartbeat of the partition on this instance is done. */
+  function inTurn<T>(partition: number, task: () => Promise<T>): Promise<T> {
+    const previous = partitionTurns.get(partition) ?? Promise.resolve();
+    const mine = previous.then(task, task);
+    const settled = mine.catch(() => {});
+    partitionTurns.set(partition, settled);
+    void settled.then(() => {
+      if (partitionTurns.get(partition) === settled) partitionTurns.delete(partition);
+    });
+    return mine;
+  }
+
+  /** Merges rows read from the store with ours: a row written since the read has a higher version. */
+  function mergeStored(stored: ReadonlyMap<number, PartitionProgress>): void {
+    const merged = new Map(stored);
+    for (const [partition, held] of progress) {
+      const read = stored.get(partition);
+      if (!read || read.version < held.version) merged.set(partition, held);
+      // Another writer wrote the partition since: the rows cached for it may be behind theirs.
+      else if (read.version > held.version) rollupCache.dropPartition(partition);
+    }
+    progress = merged;
+  }
+
   /**
-   * Other instances advance their partitions: read theirs, keep ours unless another writer has
-   * written it since (a higher version): then theirs is the truth, and the rows this instance
-   * cached for the partition may be behind it, so they are dropped.
+   * Other instances advance their partitions: read theirs (keep ours), then the log's ends (after
+   * the rows, so a record appended meanwhile makes its partition look behind, never idle), and
+   * raise the committed watermark of every partition that is caught up and idle.
    */
   async function refreshProgress(): Promise<void> {
+    let stored: Map<number, PartitionProgress>;
     try {
-      const stored = await seriesStore.loadProgress();
-      const merged = new Map(stored);
-      for (const [partition, own] of progress) {
-        const theirs = stored.get(partition);
-        if (!theirs || theirs.version <= own.version) merged.set(partition, own);
-        else rollupCache.dropPartition(partition);
-      }
-      progress = merged;
+      stored = await seriesStore.loadProgress();
+      logEnds = await log.partitionEnds();
+      mergeStored(stored);
     } catch (error) {
       logger.warn({ err: error }, 'reading the progress of other partitions failed; will retry');
+      return;
+    }
+    await heartbeatIdlePartitions(stored, logEnds);
+  }
+
+  /**
+   * An idle partition has no batch to carry its committed watermark forward, so it would hold
+   * finality back for good: any instance raises it with a progress write without rows, fenced by
+   * the row's version (a batch of its owner and a heartbeat cannot both win the same version).
+   */
+  async function heartbeatIdlePartitions(stored: ReadonlyMap<number, PartitionProgress>, ends: ReadonlyMap<number, number | null>) {
+    const views = partitionViews(stored, ends);
+    // Taken after the reads: a partition is idle only if it was quiet for the timeout before them.
+    const at = now();
+    for (const [partition, view] of views) {
+      const raised = heartbeatWatermark(partition, views, policy, at);
+      if (raised === null || !view.progress) continue;
+      const row = view.progress;
+      try {
+        await inTurn(partition, async () => {
+          const heartbeat: PartitionProgress = {
+            ...row,
+            committedWatermark: raised,
+            lastActiveAt: at,
+            // Kept as it was: a legacy row's quiet time must not restart with the heartbeat.
+            lastAppendedAt: row.lastAppendedAt ?? row.lastActiveAt,
+          };
+          await seriesStore.saveBatch({ rollups: [], catalog: [], partition, progress: heartbeat });
+          const written = { ...heartbeat, version: row.version + 1 };
+          const own = progress.get(partition);
+          if (!own || own.version <= row.version) progress = new Map(progress).set(partition, written);
+        });
+      } catch (error) {
+        // Another writer (the owner's batch, another instance's heartbeat) won: nothing to do.
+        if (!(error instanceof PartitionFencedError))
+          logger.warn({ err: error, partition }, 'an idle partition heartbeat failed; will retry');
+      }
     }
   }
 
@@ -285,24 +402,89 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     }
   }
 
-  /** The progress a batch ending at `lastOffset` leaves, from the one it read (its version is the one read). */
-  function progressAfter(read: PartitionProgress | undefined, lastOffset: number, batchMaxEventTime: number | null): PartitionProgress {
-    const maxEventTime =
-      batchMaxEventTime === null ? (read?.maxEventTime ?? null) : Math.max(batchMaxEventTime, read?.maxEventTime ?? -Infinity);
+  /**
+   * The progress that only confirms what is stored, before a record is set aside: nothing moves
+   * but the version (and the activity time), so it fails if another writer has written since.
+   */
+  function confirmationOf(read: PartitionProgress | undefined, setAsideOffset: number): PartitionProgress {
+    if (read) return { ...read, lastActiveAt: Math.max(now(), read.lastActiveAt) };
     return {
-      maxEventTime,
-      storedThrough: Math.max(lastOffset, read?.storedThrough ?? -1),
-      lastActiveAt: Math.max(Date.now(), read?.lastActiveAt ?? 0),
-      version: read?.version ?? 0,
+      maxEventTime: null,
+      storedThrough: setAsideOffset - 1,
+      lastActiveAt: now(),
+      lastAppendedAt: null,
+      committedWatermark: null,
+      version: 0,
     };
   }
 
+  /**
+   * Before deciding anything: when this instance cannot trust what it holds of the partition (its
+   * first batch here, a failure, a batch that does not follow its stored position), it reads the
+   * progress and the log's end afresh, and takes every record up to that end as possibly claimed
+   * by a predecessor. After an idle gap long enough for a heartbeat to have raised the committed
+   * watermark, it writes the row first (a version bump): a heartbeat racing with this batch then
+   * loses, or wins before any decision is made with a stale threshold.
+   */
+  async function openBatch(partition: number, records: readonly LogRecord[]): Promise<PartitionProgress | undefined> {
+    const first = records[0]!.position.offset;
+    let own = progress.get(partition);
+    if (!own || !trusted.has(partition) || own.storedThrough + 1 !== first) {
+      const stored = await seriesStore.loadProgress();
+      mergeStored(stored);
+      const ends = await log.partitionEnds();
+      logEnds = ends;
+      const end = ends.get(partition) ?? records.at(-1)!.position.offset;
+      claimedThrough.set(partition, Math.max(claimedThrough.get(partition) ?? -1, end));
+      trusted.add(partition);
+      own = progress.get(partition);
+    }
+    if (!own) return undefined;
+    const quietFor = (records[0]!.appendedAt ?? now()) - (own.lastAppendedAt ?? own.lastActiveAt);
+    // Half the timeout: instance clocks are taken to agree within that (NTP keeps them within milliseconds).
+    if (quietFor < policy.idlePartitionMs / 2) return own;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const opening: PartitionProgress = { ...own, lastActiveAt: now() };
+        await seriesStore.saveBatch({ rollups: [], catalog: [], partition, progress: opening });
+        own = { ...opening, version: own.version + 1 };
+        progress = new Map(progress).set(partition, own);
+        return own;
+      } catch (error) {
+        if (!(error instanceof PartitionFencedError) || attempt >= OPENING_WRITE_ATTEMPTS) throw error;
+        mergeStored(await seriesStore.loadProgress());
+        own = progress.get(partition);
+        if (!own) return undefined;
+      }
+    }
+  }
+
   /** The three steps of the exactly-once argument, for records of one partition in log order. */
-  async function processRecords(partition: number, records: readonly LogRecord[]): Promise<void> {
-    // The fencing token: the progress as read before anything of this batch is done.
-    const progressRead = progress.get(partition);
+  function processRecords(partition: number, records: readonly LogRecord[]): Promise<void> {
+    return inTurn(partition, async () => {
+      try {
+        await processInTurn(partition, records);
+      } catch (error) {
+        // Whatever was decided and claimed for these records may be replayed: trust nothing held.
+        trusted.delete(partition);
+        claimedThrough.set(partition, Math.max(claimedThrough.get(partition) ?? -1, records.at(-1)!.position.offset));
+        throw error;
+      }
+    });
+  }
+
+  async function processInTurn(partition: number, records: readonly LogRecord[]): Promise<void> {
     rollupCache.startBatch(partition, records[0]!.position.offset);
-    const watermark = currentWatermark();
+    const previous = await openBatch(partition, records);
+    const replaying = records[0]!.position.offset <= (claimedThrough.get(partition) ?? -1);
+    claimedThrough.set(partition, Math.max(claimedThrough.get(partition) ?? -1, records.at(-1)!.position.offset));
+    const views = partitionViews(progress, logEnds);
+    const watermark = decisionWatermark({
+      committed: previous?.committedWatermark ?? null,
+      shown: currentWatermark(),
+      candidate: candidateWatermark(views, policy, now(), partition),
+      replaying,
+    });
     const stored: StoredEvent[] = [];
     const undecodable: SetAsideRecord[] = [];
     for (const record of records) {
@@ -320,13 +502,21 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     const counted: CountedEvent[] = [];
     let duplicates = 0;
     let quarantined = 0;
+    const byTenant: { tenant: string; outcome: 'counted' | 'duplicate' | 'quarantined' }[] = [];
     for (const event of stored) {
       const claim = claims.get(eventKey(event.tenant, event.id));
       if (!claim) throw new Error(`the event store returned no claim for event ${event.id}`);
       const owned = claim.position.partition === event.position.partition && claim.position.offset === event.position.offset;
-      if (!owned) duplicates += 1;
-      else if (claim.quarantine) quarantined += 1;
-      else counted.push({ event: { ...event, quarantine: null }, partition, offset: event.position.offset });
+      if (!owned) {
+        duplicates += 1;
+        byTenant.push({ tenant: event.tenant, outcome: 'duplicate' });
+      } else if (claim.quarantine) {
+        quarantined += 1;
+        byTenant.push({ tenant: event.tenant, outcome: 'quarantined' });
+      } else {
+        counted.push({ event: { ...event, quarantine: null }, partition, offset: event.position.offset });
+        byTenant.push({ tenant: event.tenant, outcome: 'counted' });
+      }
     }
 
     const { cached, missing } = rollupCache.lookup(rollupRowIdsOfBatch(counted));
@@ -337,10 +527,28 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     const changedRollups = withoutPurgedSeconds(mergeIntoRollups([...cached, ...loadedRollups], counted), secondPurgeCut());
     const changedCatalog = mergeIntoCatalog(storedCatalog, counted);
 
-    // Progress last: "stored through" must never run ahead of what the stores hold. Fenced on
-    // the version read at the start: a writer that wrote since then makes this batch fail.
-    const batchMax = counted.length > 0 ? Math.max(...counted.map((c) => c.event.timestamp)) : null;
-    const next = progressAfter(progressRead, records.at(-1)!.position.offset, batchMax);
+    // Progress last: "stored through" must never run ahead of what the stores hold.
+    const batchMax = counted.length > 0 ? Math.max(...counted.map((c) => watermarkContribution(c.event))) : null;
+    const maxEventTime = batchMax === null ? (previous?.maxEventTime ?? null) : Math.max(batchMax, previous?.maxEventTime ?? -Infinity);
+    const last = records.at(-1)!;
+    const base: PartitionProgress = {
+      maxEventTime,
+      storedThrough: last.position.offset,
+      lastActiveAt: now(),
+      lastAppendedAt: last.appendedAt ?? now(),
+      committedWatermark: watermark,
+      version: previous?.version ?? 0,
+    };
+    const after = partitionViews(new Map(progress).set(partition, base), logEnds);
+    const next: PartitionProgress = {
+      ...base,
+      committedWatermark: committedAfterBatch({
+        decided: watermark,
+        candidate: candidateWatermark(after, policy, now(), partition),
+        replaying,
+      }),
+    };
+    // Fenced on the version read when the batch opened: a writer that wrote since makes it fail.
     await saveFenced({ rollups: changedRollups, catalog: changedCatalog, partition, progress: next });
     progress = new Map(progress).set(partition, { ...next, version: next.version + 1 });
     rollupCache.commitBatch(partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
@@ -350,6 +558,13 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     stats.duplicates += duplicates;
     stats.quarantined += quarantined;
     stats.poison += undecodable.length;
+    for (const { tenant, outcome } of byTenant) {
+      const entry = tenantStats(tenant);
+      entry.processed += 1;
+      if (outcome === 'duplicate') entry.duplicates += 1;
+      if (outcome === 'quarantined') entry.quarantined += 1;
+    }
+    for (const record of undecodable) if (record.tenant) tenantStats(record.tenant).poison += 1;
     options.metrics?.observeBatch({ counted, duplicates, quarantined, poison: undecodable.length, publishedAt: Date.now() });
     announceSetAside(undecodable);
   }
@@ -362,10 +577,11 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       // of the progress first (no rows) fails if another writer has written the partition since
       // this instance read it, and makes any write of theirs from before fail from now on.
       const { partition, offset } = entry.position;
-      const read = progress.get(partition);
-      const confirmed = progressAfter(read, offset - 1, null);
-      await saveFenced({ rollups: [], catalog: [], partition, progress: confirmed });
-      progress = new Map(progress).set(partition, { ...confirmed, version: confirmed.version + 1 });
+      await inTurn(partition, async () => {
+        const confirmed = confirmationOf(progress.get(partition), offset);
+        await saveFenced({ rollups: [], catalog: [], partition, progress: confirmed });
+        progress = new Map(progress).set(partition, { ...confirmed, version: confirmed.version + 1 });
+      });
       await eventStore.setAside([entry]);
       announceSetAside([entry]);
     },
@@ -494,14 +710,22 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       // Before anything is read or written: the stored offsets must be this log's (log-identity.ts).
       await verifyLogIdentity(log, seriesStore);
       progress = await seriesStore.loadProgress();
+      try {
+        logEnds = await log.partitionEnds();
+      } catch (error) {
+        // Until it is read, no partition counts as caught up: none is idle, nothing jumps.
+        logger.warn({ err: error }, "reading the log's partition ends failed; will retry");
+      }
       consumer = await log.consume({
         groupId: PROCESSOR_GROUP_ID,
         handleBatch: failures.handleBatch,
         ...(options.maxBatchSize ? { maxBatchSize: options.maxBatchSize } : {}),
       });
+      // At least twice per idle timeout, so an idle partition's heartbeat comes within 1.5 timeouts.
+      const refreshEvery = Math.max(1, Math.min(PROGRESS_REFRESH_MS, policy.idlePartitionMs / 2));
       timers = [
         setInterval(() => void purgeOldSeconds(), PURGE_EVERY_MS),
-        setInterval(() => void refreshProgress(), PROGRESS_REFRESH_MS),
+        setInterval(() => void refreshProgress(), refreshEvery),
         setInterval(() => void retryUnpublished(), REPUBLISH_EVERY_MS),
       ];
       for (const timer of timers) timer.unref();
@@ -515,6 +739,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     watermark: currentWatermark,
     lag: () => log.lag(PROCESSOR_GROUP_ID),
     stats: () => ({ ...stats }),
+    tenantStats: (tenant) => ({ ...(statsByTenant.get(tenant) ?? { processed: 0, duplicates: 0, quarantined: 0, poison: 0 }) }),
     stalledPartitions: failures.stalledPartitions,
   };
 }

@@ -63,7 +63,7 @@ async function saveRows(store: SeriesStore, rollups: RollupRow[]): Promise<void>
     rollups,
     catalog: [],
     partition: 0,
-    progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, version },
+    progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, lastAppendedAt: null, committedWatermark: null, version },
   });
 }
 

@@ -72,5 +72,5 @@ describe('item 1: Cassandra row versions', () => {
 });
 
 function progressAt(version: number) {
-  return { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, version };
+  return { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, lastAppendedAt: null, committedWatermark: null, version };
 }

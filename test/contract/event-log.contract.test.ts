@@ -113,6 +113,31 @@ describe.each(eventLogAdapters)('EventLog contract: $name', (factory) => {
     expect(await log.lag('fresh')).toBe(5);
   });
 
+  it("tells each partition's newest offset, and when each delivered record was appended", async () => {
+    harness = factory.harness();
+    const log = await openLog();
+    const before = await log.partitionEnds();
+    expect(before.size).toBeGreaterThan(0);
+    expect([...before.values()]).toEqual([...before.values()].map(() => null));
+    const appendedFrom = Date.now();
+    await log.append(Array.from({ length: 3 }, (_, i) => ({ key: 'one-key', value: String(i) })));
+    const seen: LogBatch[] = [];
+    const consumer = await log.consume({ groupId: 'ends', handleBatch: collectInto(seen) });
+    await until(() => values(seen).length === 3, 'three records');
+    await consumer.stop();
+    const records = seen.flatMap((b) => b.records);
+    const partition = records[0]!.position.partition;
+    const ends = await log.partitionEnds();
+    expect(ends.get(partition)).toBe(records.at(-1)!.position.offset);
+    // The other partitions hold nothing: one key lands in one partition.
+    expect([...ends].filter(([p]) => p !== partition).map(([, end]) => end)).toEqual([...ends.keys()].slice(1).map(() => null));
+    for (const record of records) {
+      // Kafka's timestamp is the producer's clock when it sent the record: a moment before the append.
+      expect(record.appendedAt).toBeGreaterThanOrEqual(appendedFrom - 1_000);
+      expect(record.appendedAt).toBeLessThanOrEqual(Date.now());
+    }
+  });
+
   it('makes every record of concurrent appends durable', async () => {
     harness = factory.harness();
     const log = await openLog();

@@ -54,6 +54,8 @@ const batch = (from: number, to: number): LogBatch => ({ partition: PARTITION, r
 /** A log whose batches the test hands over one by one, as the consumer of the partition would get them. */
 function handDrivenLog(): EventLog & { deliver(batch: LogBatch): Promise<void> } {
   let handleBatch: ((batch: LogBatch) => Promise<void>) | null = null;
+  /** The newest offset handed over per partition: the log's end, as far as the processors can tell. */
+  const ends = new Map<number, number | null>();
   return {
     async append() {
       throw new Error('the test delivers records itself');
@@ -64,9 +66,14 @@ function handDrivenLog(): EventLog & { deliver(batch: LogBatch): Promise<void> }
     },
     lag: async () => 0,
     identity: async () => 'hand-driven:fenced-writers',
+    partitionEnds: async () => new Map(ends),
     checkHealth: async () => {},
     close: async () => {},
-    deliver: (delivered) => handleBatch!(delivered),
+    deliver: (delivered) => {
+      const last = delivered.records.at(-1)!.position.offset;
+      ends.set(delivered.partition, Math.max(ends.get(delivered.partition) ?? -1, last));
+      return handleBatch!(delivered);
+    },
   };
 }
 

@@ -54,7 +54,14 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
       rollups,
       catalog,
       partition: 0,
-      progress: { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, version: await versionOf(0) },
+      progress: {
+        maxEventTime: null,
+        storedThrough: 0,
+        lastActiveAt: 0,
+        lastAppendedAt: null,
+        committedWatermark: null,
+        version: await versionOf(0),
+      },
     });
   const saveProgress = async (partition: number, progress: Omit<PartitionProgress, 'version'>) =>
     store.saveBatch({ rollups: [], catalog: [], partition, progress: { ...progress, version: await versionOf(partition) } });
@@ -169,16 +176,16 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   });
 
   it("keeps each partition's progress, and only ever raises it", async () => {
-    await saveProgress(0, { maxEventTime: null, storedThrough: 3, lastActiveAt: 100 });
-    await saveProgress(0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200 });
-    await saveProgress(1, { maxEventTime: 500, storedThrough: 7, lastActiveAt: 150 });
+    await saveProgress(0, { maxEventTime: null, storedThrough: 3, lastActiveAt: 100, lastAppendedAt: null, committedWatermark: null });
+    await saveProgress(0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200, lastAppendedAt: null, committedWatermark: null });
+    await saveProgress(1, { maxEventTime: 500, storedThrough: 7, lastActiveAt: 150, lastAppendedAt: null, committedWatermark: null });
     // A stale write (a replayed batch, a slow instance) changes nothing.
-    await saveProgress(0, { maxEventTime: 900, storedThrough: 8, lastActiveAt: 190 });
-    await saveProgress(1, { maxEventTime: null, storedThrough: 9, lastActiveAt: 300 });
+    await saveProgress(0, { maxEventTime: 900, storedThrough: 8, lastActiveAt: 190, lastAppendedAt: null, committedWatermark: null });
+    await saveProgress(1, { maxEventTime: null, storedThrough: 9, lastActiveAt: 300, lastAppendedAt: null, committedWatermark: null });
     expect(await store.loadProgress()).toEqual(
       new Map([
-        [0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200, version: 3 }],
-        [1, { maxEventTime: 500, storedThrough: 9, lastActiveAt: 300, version: 2 }],
+        [0, { maxEventTime: 1000, storedThrough: 10, lastActiveAt: 200, lastAppendedAt: null, committedWatermark: null, version: 3 }],
+        [1, { maxEventTime: 500, storedThrough: 9, lastActiveAt: 300, lastAppendedAt: null, committedWatermark: null, version: 2 }],
       ]),
     );
   });
@@ -196,6 +203,23 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     const answers = await Promise.all(['log-1', 'log-2', 'log-3', 'log-4'].map((identity) => store.recordLogIdentity(identity)));
     expect(new Set(answers).size).toBe(1);
     expect(['log-1', 'log-2', 'log-3', 'log-4']).toContain(answers[0]);
+  });
+
+  it('keeps the committed watermark and the last append time, each only ever raised', async () => {
+    await saveProgress(4, { maxEventTime: 50, storedThrough: 1, lastActiveAt: 10, lastAppendedAt: 9, committedWatermark: 40 });
+    // A write naming lower (or no) values, as a heartbeat racing a batch could, lowers nothing.
+    await saveProgress(4, { maxEventTime: 50, storedThrough: 2, lastActiveAt: 20, lastAppendedAt: 5, committedWatermark: 30 });
+    await saveProgress(4, { maxEventTime: 50, storedThrough: 2, lastActiveAt: 20, lastAppendedAt: null, committedWatermark: null });
+    expect((await store.loadProgress()).get(4)).toEqual({
+      maxEventTime: 50,
+      storedThrough: 2,
+      lastActiveAt: 20,
+      lastAppendedAt: 9,
+      committedWatermark: 40,
+      version: 3,
+    });
+    await saveProgress(4, { maxEventTime: 60, storedThrough: 3, lastActiveAt: 30, lastAppendedAt: 29, committedWatermark: 55 });
+    expect((await store.loadProgress()).get(4)).toMatchObject({ lastAppendedAt: 29, committedWatermark: 55, version: 4 });
   });
 
   it('writes a processed batch: rows, catalog and progress together', async () => {
@@ -217,11 +241,25 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
       rollups: rows,
       catalog: [catalog],
       partition: 3,
-      progress: { maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000, version: 0 },
+      progress: {
+        maxEventTime: MINUTE + 1,
+        storedThrough: 42,
+        lastActiveAt: 1_000,
+        lastAppendedAt: null,
+        committedWatermark: null,
+        version: 0,
+      },
     });
     expect((await store.loadRollups(rows)).map(summary)).toEqual(rows.map(summary));
     expect(await store.loadCatalog([catalog])).toEqual([catalog]);
-    expect((await store.loadProgress()).get(3)).toEqual({ maxEventTime: MINUTE + 1, storedThrough: 42, lastActiveAt: 1_000, version: 1 });
+    expect((await store.loadProgress()).get(3)).toEqual({
+      maxEventTime: MINUTE + 1,
+      storedThrough: 42,
+      lastActiveAt: 1_000,
+      lastAppendedAt: null,
+      committedWatermark: null,
+      version: 1,
+    });
   });
 
   it('keeps value and dimension keys named after Object.prototype members, and _bsontype, as ordinary keys', async () => {
@@ -246,7 +284,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
       rollups: [proto],
       catalog: [catalog],
       partition: 0,
-      progress: { maxEventTime: MINUTE, storedThrough: 1, lastActiveAt: 1, version: 0 },
+      progress: { maxEventTime: MINUTE, storedThrough: 1, lastActiveAt: 1, lastAppendedAt: null, committedWatermark: null, version: 0 },
     });
     const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 1 };
     for (const valueKey of [undefined, 'constructor']) {
@@ -287,14 +325,34 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     expect((await store.loadRollups([newer])).map(summary)).toEqual([summary(newest)]);
 
     // Progress: a writer naming a version that is no longer stored is fenced and changes nothing.
-    await saveProgress(0, { maxEventTime: MINUTE + 21, storedThrough: 21, lastActiveAt: 2_000 });
+    await saveProgress(0, {
+      maxEventTime: MINUTE + 21,
+      storedThrough: 21,
+      lastActiveAt: 2_000,
+      lastAppendedAt: null,
+      committedWatermark: null,
+    });
     const before = await store.loadProgress();
-    expect(before.get(0)).toEqual({ maxEventTime: MINUTE + 21, storedThrough: 21, lastActiveAt: 2_000, version: 5 });
+    expect(before.get(0)).toEqual({
+      maxEventTime: MINUTE + 21,
+      storedThrough: 21,
+      lastActiveAt: 2_000,
+      lastAppendedAt: null,
+      committedWatermark: null,
+      version: 5,
+    });
     const staleWrite = store.saveBatch({
       rollups: [row({ appliedOffset: 30 }, [9])],
       catalog: [catalogAt(30, 9)],
       partition: 0,
-      progress: { maxEventTime: MINUTE + 30, storedThrough: 30, lastActiveAt: 3_000, version: 4 },
+      progress: {
+        maxEventTime: MINUTE + 30,
+        storedThrough: 30,
+        lastActiveAt: 3_000,
+        lastAppendedAt: null,
+        committedWatermark: null,
+        version: 4,
+      },
     });
     await expect(staleWrite).rejects.toBeInstanceOf(PartitionFencedError);
     await expect(staleWrite).rejects.toMatchObject({ partition: 0, expectedVersion: 4, storedVersion: 5 });
@@ -303,7 +361,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     expect(await store.loadCatalog([catalogAt(21, 5)])).toEqual([catalogAt(21, 5)]);
 
     // Two first writers of a partition both read "no row" (version 0): only one of them wins.
-    const first = { maxEventTime: null, storedThrough: 3, lastActiveAt: 1, version: 0 };
+    const first = { maxEventTime: null, storedThrough: 3, lastActiveAt: 1, lastAppendedAt: null, committedWatermark: null, version: 0 };
     await store.saveBatch({ rollups: [], catalog: [], partition: 7, progress: first });
     await expect(
       store.saveBatch({ rollups: [], catalog: [], partition: 7, progress: { ...first, storedThrough: 2 } }),

@@ -129,7 +129,9 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
       const bFromACursor = await subscribe(ws, LiveEventsDocument, { filter: { types: ['live'] }, after: aCursor });
       const bSeries = await subscribe(ws, LiveSeriesDocument, { query: { type: 'live', interval: 'DAY' } });
       const aEvents = await subscribe(wsA, LiveEventsDocument, { filter: { types: ['live'] } });
-      await waitForLiveSubscriptions(server.url, 4, as('a'));
+      // A tenant's key counts that tenant's subscriptions only (streamStatus is per tenant).
+      await waitForLiveSubscriptions(server.url, 3, as('b'));
+      await waitForLiveSubscriptions(server.url, 1, as('a'));
       await query(server.url, IngestDocument, { events: [{ id: 'live-a', type: 'live' }] }, as('a'));
       await query(server.url, IngestDocument, { events: [{ id: 'live-b', type: 'live' }] }, as('b'));
       await aEvents.waitFor(1);
@@ -202,6 +204,52 @@ describe.each(BACKENDS)('tenants and API keys on %s', (backend) => {
     } finally {
       await ws.dispose();
     }
+  });
+});
+
+describe.each(BACKENDS)('streamStatus per tenant on %s', (backend) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ backend, env: { ADMIN_KEY } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("item 11: streamStatus shows a tenant its own counters and the shared watermark, not another tenant's activity", async () => {
+    // Two tenants of their own, so the other tests' exact answers are untouched.
+    const key = async (tenant: string) =>
+      (await query(server.url, CreateApiKeyDocument, { tenant, scopes: ['INGEST', 'READ'], name: tenant }, admin)).createApiKey.key;
+    const quiet = { apiKey: await key('tenant-status-quiet') };
+    const busy = { apiKey: await key('tenant-status-busy') };
+    const events = (prefix: string, ids: number[]) => ids.map((i) => ({ id: `${prefix}-${i}`, type: 'status_visit' }));
+    expect((await query(server.url, IngestDocument, { events: events('q', [0, 1]) }, quiet)).ingest.accepted).toBe(2);
+    // The busy tenant sends five, one of them a duplicate: the quiet tenant's status must not move with them.
+    expect((await query(server.url, IngestDocument, { events: events('b', [0, 1, 2, 3, 3]) }, busy)).ingest.accepted).toBe(5);
+    await waitForProcessing(server.url, 30_000, busy);
+    const [forQuiet, forBusy] = await Promise.all(
+      [quiet, busy].map(async (credentials) => (await query(server.url, ReadStreamStatusDocument, undefined, credentials)).streamStatus),
+    );
+    expect(forQuiet!).toMatchObject({
+      lag: 0,
+      processed: 2,
+      duplicates: 0,
+      quarantined: 0,
+      poisonRecords: 0,
+      liveSubscriptions: 0,
+      tenantScoped: true,
+    });
+    expect(forBusy!).toMatchObject({
+      lag: 0,
+      processed: 5,
+      duplicates: 1,
+      quarantined: 0,
+      poisonRecords: 0,
+      liveSubscriptions: 0,
+      tenantScoped: true,
+    });
+    // The watermark decides every tenant's `final`: one, the same for both.
+    expect(forQuiet!.watermark).toBe(forBusy!.watermark);
   });
 });
 

@@ -73,7 +73,7 @@ it('item 8: a claim of a batch still in flight is not replayed ahead of its batc
       rollups: [],
       catalog: [],
       partition: 0,
-      progress: { maxEventTime: null, storedThrough, lastActiveAt: Date.now(), version },
+      progress: { maxEventTime: null, storedThrough, lastActiveAt: Date.now(), lastAppendedAt: null, committedWatermark: null, version },
     });
     return events;
   };

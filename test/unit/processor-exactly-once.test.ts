@@ -26,7 +26,7 @@ const DAY = 86_400_000;
 const NOW = Date.now();
 const POLICY = { outOfOrdernessMs: 5_000, idlePartitionMs: 30_000, allowedLatenessMs: DAY, futureToleranceMs: 600_000 };
 /** A progress that claims nothing: the embedded store keeps the highest of each field. */
-const NO_PROGRESS = { maxEventTime: null, storedThrough: 0, lastActiveAt: 0 };
+const NO_PROGRESS = { maxEventTime: null, storedThrough: 0, lastActiveAt: 0, lastAppendedAt: null, committedWatermark: null };
 
 function event(id: string, ms: number, overrides: Partial<AcceptedEvent> = {}): AcceptedEvent {
   return {

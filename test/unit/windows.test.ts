@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bucketCountBetween, bucketStart, bucketStartsBetween, coarsestCover } from '../../src/domain/interval.ts';
-import { isFinal, quarantineReason, watermarkOf } from '../../src/stream/event-time.ts';
+import { isFinal, quarantineReason } from '../../src/stream/event-time.ts';
 import type { AcceptedEvent } from '../../src/domain/event.ts';
 
 const t = (iso: string) => Date.parse(iso);
@@ -44,43 +44,6 @@ describe('event time', () => {
     dimensions: {},
     values: {},
     properties: null,
-  });
-
-  const now = 1_000_000;
-  const progress = (maxEventTime: number | null, idleFor: number) => ({
-    maxEventTime,
-    storedThrough: 1,
-    lastActiveAt: now - idleFor,
-    version: 1,
-  });
-
-  it('trails the slowest active partition by the out-of-orderness bound', () => {
-    expect(watermarkOf(new Map(), policy, now)).toBeNull();
-    expect(watermarkOf(new Map([[0, progress(null, 0)]]), policy, now)).toBeNull();
-    expect(
-      watermarkOf(
-        new Map([
-          [0, progress(100_000, 0)],
-          [1, progress(80_000, 1_000)],
-        ]),
-        policy,
-        now,
-      ),
-    ).toBe(75_000);
-  });
-
-  it('leaves idle partitions out, unless every partition is idle', () => {
-    const someIdle = new Map([
-      [0, progress(100_000, 0)],
-      [1, progress(80_000, 30_001)],
-      [2, progress(null, 0)],
-    ]);
-    expect(watermarkOf(someIdle, policy, now)).toBe(95_000);
-    const allIdle = new Map([
-      [0, progress(100_000, 60_000)],
-      [1, progress(80_000, 60_000)],
-    ]);
-    expect(watermarkOf(allIdle, policy, now)).toBe(95_000);
   });
 
   it('quarantines events older than watermark minus lateness, and far-future events', () => {

@@ -99,14 +99,11 @@ const PURGE_LEASE = 'bucket-purge';
 
 /** Each field the larger of the two (null lowest); the version is the update's, not a maximum. */
 function mergeProgress(stored: PartitionProgress, update: PartitionProgress): PartitionProgress {
-  const maxEventTime =
-    stored.maxEventTime === null
-      ? update.maxEventTime
-      : update.maxEventTime === null
-        ? stored.maxEventTime
-        : Math.max(stored.maxEventTime, update.maxEventTime);
+  const larger = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
   return {
-    maxEventTime,
+    maxEventTime: larger(stored.maxEventTime, update.maxEventTime),
+    lastAppendedAt: larger(stored.lastAppendedAt, update.lastAppendedAt),
+    committedWatermark: larger(stored.committedWatermark, update.committedWatermark),
     storedThrough: Math.max(stored.storedThrough, update.storedThrough),
     lastActiveAt: Math.max(stored.lastActiveAt, update.lastActiveAt),
     version: update.version,
@@ -191,7 +188,14 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       return { exists: true, progress, version: progress.version };
     }
     const legacy = (await client.execute(cql.selectLegacyProgress, [LEGACY_PROGRESS_SCOPE, partition])).first();
-    const none: PartitionProgress = { maxEventTime: null, storedThrough: -1, lastActiveAt: 0, version: 0 };
+    const none: PartitionProgress = {
+      maxEventTime: null,
+      storedThrough: -1,
+      lastActiveAt: 0,
+      lastAppendedAt: null,
+      committedWatermark: null,
+      version: 0,
+    };
     return { exists: legacy !== null, progress: legacy ? toProgress(legacy) : none, version: 0 };
   }
 

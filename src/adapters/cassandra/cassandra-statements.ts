@@ -119,18 +119,20 @@ export function cqlFor(keyspace: string) {
     selectLegacyProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at
       FROM ${keyspace}.partition_progress WHERE scope = ? AND log_partition = ?`,
     // A handful of rows, one per log partition: reading them all is a small scan.
-    selectAllProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at, version
-      FROM ${keyspace}.log_partition_progress`,
-    selectProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at, version
-      FROM ${keyspace}.log_partition_progress WHERE log_partition = ?`,
+    selectAllProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at, version, last_appended_at,
+      committed_watermark FROM ${keyspace}.log_partition_progress`,
+    selectProgress: `SELECT log_partition, max_event_time, stored_through, last_active_at, version, last_appended_at,
+      committed_watermark FROM ${keyspace}.log_partition_progress WHERE log_partition = ?`,
     // The two fenced writes (lightweight transactions): the first of a partition, and the next.
     // Cassandra refuses USING TIMESTAMP on them (Paxos picks the timestamp), which is why
     // progress has a table of its own and is never written by a plain upsert: mixing the two
     // on one row would order its writes by two different clocks.
     insertProgressIfAbsent: `INSERT INTO ${keyspace}.log_partition_progress
-      (log_partition, max_event_time, stored_through, last_active_at, version) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
+      (log_partition, max_event_time, stored_through, last_active_at, last_appended_at, committed_watermark, version)
+      VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
     updateProgressIfVersion: `UPDATE ${keyspace}.log_partition_progress
-      SET max_event_time = ?, stored_through = ?, last_active_at = ?, version = ? WHERE log_partition = ? IF version = ?`,
+      SET max_event_time = ?, stored_through = ?, last_active_at = ?, last_appended_at = ?, committed_watermark = ?, version = ?
+      WHERE log_partition = ? IF version = ?`,
     // Written once per keyspace; the lightweight transaction makes concurrent first starts agree.
     recordLogIdentity: `INSERT INTO ${keyspace}.log_identity (scope, identity, recorded_at) VALUES (?, ?, ?) IF NOT EXISTS`,
   };
@@ -295,7 +297,15 @@ export function progressColumns(progress: PartitionProgress): unknown[] {
     progress.maxEventTime === null ? null : toBigInt(progress.maxEventTime),
     toBigInt(progress.storedThrough),
     toBigInt(progress.lastActiveAt),
+    progress.lastAppendedAt === null ? null : toBigInt(progress.lastAppendedAt),
+    progress.committedWatermark === null ? null : toBigInt(progress.committedWatermark),
   ];
+}
+
+/** A nullable bigint column, null also in rows (or tables) from before it existed. */
+function nullableNumber(row: types.Row, column: string): number | null {
+  const value = row.keys().includes(column) ? row.get(column) : null;
+  return value === null || value === undefined ? null : toNumber(value, column);
 }
 
 /** A progress row; one of partition_progress (before migration 6, no version column) counts as version 0. */
@@ -306,6 +316,8 @@ export function toProgress(row: types.Row): PartitionProgress {
     maxEventTime: maxEventTime === null || maxEventTime === undefined ? null : toNumber(maxEventTime, 'max_event_time'),
     storedThrough: toNumber(row.get('stored_through'), 'stored_through'),
     lastActiveAt: toNumber(row.get('last_active_at'), 'last_active_at'),
+    lastAppendedAt: nullableNumber(row, 'last_appended_at'),
+    committedWatermark: nullableNumber(row, 'committed_watermark'),
     version: version === null || version === undefined ? 0 : toNumber(version, 'version'),
   };
 }

@@ -120,7 +120,16 @@ export const seriesStoreMigrations: readonly Migration[] = [
        )`,
     ],
   },
-  // Version 7 belongs to another change of issue 12 (persisted watermarks).
+  {
+    version: 7,
+    description: 'progress rows say when the last stored record was appended and which watermark the partition committed to',
+    statements: (keyspace) => [
+      // Null in rows written before: not known (idleness falls back to last_active_at) and no
+      // commitment yet (src/stream/watermark.ts).
+      `ALTER TABLE ${keyspace}.log_partition_progress ADD IF NOT EXISTS last_appended_at bigint`,
+      `ALTER TABLE ${keyspace}.log_partition_progress ADD IF NOT EXISTS committed_watermark bigint`,
+    ],
+  },
   {
     version: 8,
     description: 'the identity of the event log whose offsets the progress and the rows refer to',

@@ -49,9 +49,10 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
   db.prepare('INSERT OR IGNORE INTO log_identity (single_row, identity) VALUES (1, ?)').run(`embedded:${randomUUID()}`);
   const logIdentity = db.prepare<[], { identity: string }>('SELECT identity FROM log_identity').get()!.identity;
   const insertRecord = db.prepare('INSERT INTO records (key, value, appended_at) VALUES (?, ?, ?)');
-  const readRecords = db.prepare<[number, number], { offset: number; value: string }>(
-    'SELECT offset, value FROM records WHERE offset > ? ORDER BY offset LIMIT ?',
+  const readRecords = db.prepare<[number, number], { offset: number; value: string; appended_at: number }>(
+    'SELECT offset, value, appended_at FROM records WHERE offset > ? ORDER BY offset LIMIT ?',
   );
+  const readNewest = db.prepare<[], { offset: number }>('SELECT offset FROM records ORDER BY offset DESC LIMIT 1');
   const readCommitted = db.prepare<[string], { last_offset: number }>('SELECT last_offset FROM committed_offsets WHERE group_id = ?');
   const writeCommitted = db.prepare(
     'INSERT INTO committed_offsets (group_id, last_offset) VALUES (?, ?) ON CONFLICT (group_id) DO UPDATE SET last_offset = excluded.last_offset',
@@ -125,6 +126,7 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
           const records: LogRecord[] = rows.map((row) => ({
             position: { partition: PARTITION, offset: row.offset },
             value: row.value,
+            appendedAt: row.appended_at,
           }));
           try {
             await handleBatch({ partition: PARTITION, records });
@@ -154,6 +156,11 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
 
     async lag(groupId) {
       return Math.max(0, endOffset() - committedOffset(groupId));
+    },
+
+    async partitionEnds() {
+      if (closed) throw unavailable('the event log is closed');
+      return new Map([[PARTITION, readNewest.get()?.offset ?? null]]);
     },
 
     async checkHealth() {

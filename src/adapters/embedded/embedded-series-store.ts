@@ -100,7 +100,9 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       max_event_time INTEGER,
       stored_through INTEGER NOT NULL,
       last_active_at INTEGER NOT NULL,
-      version INTEGER NOT NULL DEFAULT 0
+      version INTEGER NOT NULL DEFAULT 0,
+      last_appended_at INTEGER,
+      committed_watermark INTEGER
     );
     -- One row: the identity of the event log whose offsets the progress and the rows refer to.
     CREATE TABLE IF NOT EXISTS log_identity (
@@ -129,6 +131,10 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
       .map((column) => column.name),
   );
   if (!progressColumns.has('version')) db.exec('ALTER TABLE partition_progress ADD COLUMN version INTEGER NOT NULL DEFAULT 0');
+  // Made before the committed watermark: null, as for a partition that has not committed one yet.
+  for (const column of ['last_appended_at', 'committed_watermark']) {
+    if (!progressColumns.has(column)) db.exec(`ALTER TABLE partition_progress ADD COLUMN ${column} INTEGER`);
+  }
 
   const selectRollup = db.prepare<unknown[], StoredRollup>(
     `SELECT * FROM rollups WHERE tenant = ? AND type = ? AND interval = ? AND bucket_start = ?
@@ -176,12 +182,16 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
   // max() in SQLite ignores NULL only in its aggregate form, hence coalesce for max_event_time.
   // Run only after the version was checked in the same transaction: it always writes.
   const upsertProgress = db.prepare(
-    `INSERT INTO partition_progress (log_partition, max_event_time, stored_through, last_active_at, version) VALUES (?, ?, ?, ?, ?)
+    `INSERT INTO partition_progress (log_partition, max_event_time, stored_through, last_active_at, version,
+       last_appended_at, committed_watermark) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (log_partition) DO UPDATE SET
        max_event_time = max(coalesce(max_event_time, excluded.max_event_time), coalesce(excluded.max_event_time, max_event_time)),
        stored_through = max(stored_through, excluded.stored_through),
        last_active_at = max(last_active_at, excluded.last_active_at),
-       version = excluded.version`,
+       version = excluded.version,
+       last_appended_at = max(coalesce(last_appended_at, excluded.last_appended_at), coalesce(excluded.last_appended_at, last_appended_at)),
+       committed_watermark = max(coalesce(committed_watermark, excluded.committed_watermark),
+         coalesce(excluded.committed_watermark, committed_watermark))`,
   );
   const saveCatalog = db.transaction((rows: CatalogRow[]) => {
     for (const r of rows) {
@@ -208,7 +218,15 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
     if (storedVersion !== progress.version) throw new PartitionFencedError(partition, progress.version, storedVersion);
     saveRollups(batch.rollups);
     saveCatalog(batch.catalog);
-    upsertProgress.run(partition, progress.maxEventTime, progress.storedThrough, progress.lastActiveAt, progress.version + 1);
+    upsertProgress.run(
+      partition,
+      progress.maxEventTime,
+      progress.storedThrough,
+      progress.lastActiveAt,
+      progress.version + 1,
+      progress.lastAppendedAt,
+      progress.committedWatermark,
+    );
   });
 
   const guarded = <T>(what: string, fn: () => T) => runGuarded('embedded series store', what, fn);
@@ -269,13 +287,28 @@ export function createEmbeddedSeriesStore(options: { dataDir: string }): SeriesS
         const rows = db
           .prepare<
             [],
-            { log_partition: number; max_event_time: number | null; stored_through: number; last_active_at: number; version: number }
+            {
+              log_partition: number;
+              max_event_time: number | null;
+              stored_through: number;
+              last_active_at: number;
+              version: number;
+              last_appended_at: number | null;
+              committed_watermark: number | null;
+            }
           >('SELECT * FROM partition_progress')
           .all();
         return new Map(
           rows.map((row) => [
             row.log_partition,
-            { maxEventTime: row.max_event_time, storedThrough: row.stored_through, lastActiveAt: row.last_active_at, version: row.version },
+            {
+              maxEventTime: row.max_event_time,
+              storedThrough: row.stored_through,
+              lastActiveAt: row.last_active_at,
+              lastAppendedAt: row.last_appended_at,
+              committedWatermark: row.committed_watermark,
+              version: row.version,
+            },
           ]),
         );
       });

@@ -138,7 +138,14 @@ async function deliverInChunks(
 }
 
 function toLogRecord(partition: number, message: KafkaMessage): LogRecord {
-  return { position: { partition, offset: Number(message.offset) }, value: message.value?.toString('utf8') ?? '' };
+  // The producer stamps each record when it sends it (CreateTime), a moment before the broker
+  // appends it: close enough for telling an idle partition from a busy one.
+  const appendedAt = Number(message.timestamp);
+  return {
+    position: { partition, offset: Number(message.offset) },
+    value: message.value?.toString('utf8') ?? '',
+    ...(Number.isFinite(appendedAt) && appendedAt > 0 ? { appendedAt } : {}),
+  };
 }
 
 function* chunksOf<T>(items: T[], size: number): Generator<T[]> {

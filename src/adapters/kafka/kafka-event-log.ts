@@ -88,6 +88,7 @@ export async function createKafkaEventLog(options: KafkaEventLogOptions): Promis
     },
 
     lag: (groupId) => topicAdmin.lag(groupId),
+    partitionEnds: () => topicAdmin.partitionEnds(),
     checkHealth: () => topicAdmin.checkHealth(),
 
     async identity() {

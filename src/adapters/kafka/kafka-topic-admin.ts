@@ -17,6 +17,8 @@ export interface KafkaTopicAdmin {
   setUp(): Promise<void>;
   /** Records appended but not yet committed by the group, over all partitions. */
   lag(groupId: string): Promise<number>;
+  /** Each partition's newest offset still held, or null when it holds no record. */
+  partitionEnds(): Promise<Map<number, number | null>>;
   /** Rejects while a partition of the topic has no leader. */
   checkHealth(): Promise<void>;
   disconnect(): Promise<void>;
@@ -58,6 +60,12 @@ export function createKafkaTopicAdmin(
         lag += Math.max(0, Number(high) - from);
       }
       return lag;
+    },
+
+    async partitionEnds() {
+      const ends = await askAdmin('reading the end offsets', (admin) => admin.fetchTopicOffsets(topic));
+      // `high` is the offset the next record will take; `low` the oldest one retention kept.
+      return new Map(ends.map(({ partition, high, low }) => [partition, Number(high) > Number(low) ? Number(high) - 1 : null]));
     },
 
     async checkHealth() {
