@@ -476,7 +476,11 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   async function processInTurn(partition: number, records: readonly LogRecord[]): Promise<void> {
     rollupCache.startBatch(partition, records[0]!.position.offset);
     const previous = await openBatch(partition, records);
-    const replaying = records[0]!.position.offset <= (claimedThrough.get(partition) ?? -1);
+    const mayBeClaimedThrough = claimedThrough.get(partition) ?? -1;
+    const replaying = records[0]!.position.offset <= mayBeClaimedThrough;
+    // Once this batch is stored, no record an earlier attempt may have claimed is left to count
+    // unless the replay goes on past it: only then must the commitment wait.
+    const replayGoesOn = replaying && records.at(-1)!.position.offset < mayBeClaimedThrough;
     claimedThrough.set(partition, Math.max(claimedThrough.get(partition) ?? -1, records.at(-1)!.position.offset));
     const views = partitionViews(progress, logEnds);
     const watermark = decisionWatermark({
@@ -545,7 +549,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       committedWatermark: committedAfterBatch({
         decided: watermark,
         candidate: candidateWatermark(after, policy, now(), partition),
-        replaying,
+        replaying: replayGoesOn,
       }),
     };
     // Fenced on the version read when the batch opened: a writer that wrote since makes it fail.

@@ -143,7 +143,10 @@ export function decisionWatermark(input: {
 
 /**
  * What a batch commits after it stored its rows: the threshold it decided with, raised to what
- * its own new event times allow, unless it replayed (see decisionWatermark).
+ * its own new event times allow, unless `replaying`: records an earlier attempt may have claimed
+ * lie past this batch, still to be counted with decisions made then (see decisionWatermark).
+ * A batch that replayed the last of them may raise it: what was decided then is stored now, and
+ * the commitment only binds what is counted after it.
  */
 export function committedAfterBatch(input: { decided: number | null; candidate: number | null; replaying: boolean }): number | null {
   return input.replaying ? input.decided : highest(input.decided, input.candidate);

@@ -91,8 +91,10 @@ function simulate(steps: Step[]): void {
       claimedThrough.set(partition, Math.max(claimedThrough.get(partition) ?? -1, log[partition]!.length - 1));
       trusted.add(partition);
     }
-    const replaying = first <= (claimedThrough.get(partition) ?? -1);
-    claimedThrough.set(partition, Math.max(claimedThrough.get(partition) ?? -1, last));
+    const mayBeClaimedThrough = claimedThrough.get(partition) ?? -1;
+    const replaying = first <= mayBeClaimedThrough;
+    const replayGoesOn = replaying && last < mayBeClaimedThrough;
+    claimedThrough.set(partition, Math.max(mayBeClaimedThrough, last));
     const decided = decisionWatermark({
       committed: row?.committedWatermark ?? null,
       shown: shownWatermark(rows.values()),
@@ -128,7 +130,11 @@ function simulate(steps: Step[]): void {
     after.set(partition, { progress: base, lastOffset: ends().get(partition) });
     rows.set(partition, {
       ...base,
-      committedWatermark: committedAfterBatch({ decided, candidate: candidateWatermark(after, POLICY, now, partition), replaying }),
+      committedWatermark: committedAfterBatch({
+        decided,
+        candidate: candidateWatermark(after, POLICY, now, partition),
+        replaying: replayGoesOn,
+      }),
     });
   }
 
