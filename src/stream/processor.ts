@@ -82,7 +82,7 @@ import {
 } from './rollup-plan.ts';
 import { encodeLiveMessage, mergeUnpublished, type EventsMessage, type LiveTopic, type SeriesMessage } from '../domain/live-messages.ts';
 import { createRollupCache } from './rollup-cache.ts';
-import { verifyLogIdentity } from './log-identity.ts';
+import { assertLogNotBehindStores, verifyLogIdentity } from './log-identity.ts';
 
 export const PROCESSOR_GROUP_ID = 'streamlens-processor';
 
@@ -720,6 +720,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         // Until it is read, no partition counts as caught up: none is idle, nothing jumps.
         logger.warn({ err: error }, "reading the log's partition ends failed; will retry");
       }
+      // A log that ends below the stored progress was replaced under stores older than identities.
+      assertLogNotBehindStores(progress, logEnds);
       consumer = await log.consume({
         groupId: PROCESSOR_GROUP_ID,
         handleBatch: failures.handleBatch,
