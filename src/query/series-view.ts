@@ -10,7 +10,7 @@ export interface SeriesShape {
   value?: string | null;
   interval: Interval;
   groupBy?: string | null;
-  /** One to three keys, grouped as a combination; exclusive with groupBy (src/query/grouping.ts). */
+  /** Keys grouped as a combination (a query's 1 to 3, checked by validateGrouping); when set, groupBy is not read. */
   groupByDimensions?: readonly string[] | null;
   dimensions?: Record<string, DimensionValue> | null;
 }
