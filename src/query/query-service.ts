@@ -14,6 +14,7 @@ import { badInput } from '../errors.ts';
 import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor, encodeStreamCursor } from './cursors.ts';
 import { toEventQuery, validateDimensionFilter, validateKeyName, validateTypeName, type EventFilterInput } from './event-filter.ts';
 import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView } from './series-view.ts';
+import { validateGrouping } from './grouping.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
 
@@ -31,6 +32,7 @@ export interface SeriesRequest {
   from: Date;
   to: Date;
   groupBy?: string | null;
+  groupByDimensions?: readonly string[] | null;
   dimensions?: Record<string, unknown> | null;
   fill?: boolean | null;
 }
@@ -160,9 +162,10 @@ const CACHE_TTL_MS = 3_600_000;
 /**
  * Part of every cache key. Raise it whenever a change makes the same request answer differently,
  * so that no answer cached by an older build (in Redis, shared and kept for CACHE_TTL_MS) is served:
- * 2 since percentiles of points merged from several rows were fixed near ±1 (issue 12, item 3).
+ * 2 since percentiles of points merged from several rows were fixed near ±1 (issue 12, item 3);
+ * 3 since every series carries its groupKey (issue 14).
  */
-const RESULT_CACHE_VERSION = 2;
+const RESULT_CACHE_VERSION = 3;
 
 export function createQueryService(options: {
   eventStore: EventStore;
@@ -239,7 +242,7 @@ export function createQueryService(options: {
     async series(tenant, request, budget = newBudget()) {
       validateTypeName(request.type, 'query.type');
       validateKeyName(request.value, 'query.value');
-      validateKeyName(request.groupBy, 'query.groupBy');
+      const groupKeys = validateGrouping(request, 'query');
       const { from, to } = checkRange(request.from, request.to);
       const buckets = bucketCountBetween(from, to, request.interval);
       if (buckets > MAX_SERIES_BUCKETS) {
@@ -257,6 +260,7 @@ export function createQueryService(options: {
         value: request.value ?? null,
         interval: request.interval,
         groupBy: request.groupBy ?? null,
+        groupByDimensions: request.groupByDimensions ? groupKeys : null,
         dimensions,
         from,
         to,
@@ -268,7 +272,7 @@ export function createQueryService(options: {
       const checkSeriesSize = (size: { groups: number; points: number }) => {
         computed = true;
         if (size.groups > limits.maxSeriesGroups) {
-          throw queryTooLarge('groups', limits.maxSeriesGroups, size.groups, `the series answer groups by ${shape.groupBy}`);
+          throw queryTooLarge('groups', limits.maxSeriesGroups, size.groups, `the series answer groups by ${groupKeys.join(', ')}`);
         }
         budget.spendPoints(size.points, 'the series answer');
       };
