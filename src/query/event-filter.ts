@@ -85,9 +85,8 @@ export function validateWhere(where: readonly DimensionConditionInput[] | null |
     const named = `${at} (key "${input.key}")`;
     const set = OPERATORS.filter((operator) => input[operator] != null);
     if (set.length !== 1) {
-      throw badInput(
-        `${named} must set exactly one of eq, neq, in, notIn, exists; it sets ${set.length === 0 ? 'none' : set.join(' and ')}`,
-      );
+      const sets = set.length === 0 ? 'none' : `${set.slice(0, -1).join(', ')} and ${set.at(-1)}`;
+      throw badInput(`${named} must set exactly one of eq, neq, in, notIn, exists; it sets ${sets}`);
     }
     const operator = set[0]!;
     const key = input.key;
