@@ -5,6 +5,7 @@ import type { PointView } from '../query/series-view.ts';
 import type { SeriesUpdateView } from '../live/live-service.ts';
 import { builder } from './builder.ts';
 import { requireLiveSubscriber, requireScope } from '../resolvers/context.ts';
+import { DimensionCondition } from './dimension-condition.ts';
 
 export const Interval = builder.enumType('Interval', { values: INTERVALS });
 
@@ -21,6 +22,7 @@ const SeriesQuery = builder.inputType('SeriesQuery', {
         'One to three dimension keys: one series per combination of their values (an absent dimension counts as null). Exclusive with groupBy. At most MAX_SERIES_GROUPS series (default 1,000).',
     }),
     dimensions: t.field({ type: 'JSONObject', description: 'Exact-match filter.' }),
+    where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
     fill: t.boolean({ description: 'Include empty buckets between from and to.' }),
   }),
 });
@@ -79,6 +81,7 @@ const LiveSeriesQuery = builder.inputType('LiveSeriesQuery', {
     groupBy: t.string(),
     groupByDimensions: t.stringList({ description: 'As SeriesQuery.groupByDimensions.' }),
     dimensions: t.field({ type: 'JSONObject' }),
+    where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
   }),
 });
 
