@@ -3,9 +3,9 @@
  * calls the store ports, and shapes results with the pure functions beside it.
  */
 import type { DimensionValue, StoredEvent } from '../domain/event.ts';
-import { bucketCountBetween, bucketEnd, bucketStart, coarsestCover, type Interval } from '../domain/interval.ts';
+import { bucketCountBetween, bucketEnd, bucketStart, coarsestCover, type QueryInterval } from '../domain/interval.ts';
 import type { EventStore } from '../ports/event-store.ts';
-import type { CatalogRow, SeriesStore } from '../ports/series-store.ts';
+import type { CatalogRow, RollupRow, SeriesStore } from '../ports/series-store.ts';
 import { createHash } from 'node:crypto';
 import { isFinal, type EventTimePolicy } from '../stream/event-time.ts';
 import { shownWatermark } from '../stream/watermark.ts';
@@ -16,6 +16,7 @@ import { toEventQuery, validateDimensionFilter, validateKeyName, validateTypeNam
 import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView } from './series-view.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
+import { planBuckets, resolveTimeZone, type BucketPlan } from './bucket-plan.ts';
 
 /** A page never holds more events than this; clients page for more. */
 export const MAX_PAGE_SIZE = 1000;
@@ -27,12 +28,14 @@ export const MAX_TOP_LIMIT = 1000;
 export interface SeriesRequest {
   type: string;
   value?: string | null;
-  interval: Interval;
+  interval: QueryInterval;
   from: Date;
   to: Date;
   groupBy?: string | null;
   dimensions?: Record<string, unknown> | null;
   fill?: boolean | null;
+  /** An IANA name: where DAY, WEEK and MONTH buckets start. Absent: UTC. */
+  timeZone?: string | null;
 }
 
 export interface TopRequest {
@@ -164,6 +167,31 @@ const CACHE_TTL_MS = 3_600_000;
  */
 const RESULT_CACHE_VERSION = 2;
 
+/** How many store reads of one series query run at once: a half-hour zone reads twice per day. */
+const CONCURRENT_READS = 8;
+
+/**
+ * Runs `read` for every block, at most CONCURRENT_READS at a time, and returns the rows in order.
+ * After a read fails (the rows budget spent, a store error) no other read starts.
+ */
+async function readBlocks<T>(blocks: readonly T[], read: (block: T) => Promise<RollupRow[]>): Promise<RollupRow[][]> {
+  const results: RollupRow[][] = new Array(blocks.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    for (let index = next++; index < blocks.length && !failed; index = next++) {
+      try {
+        results[index] = await read(blocks[index]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT_READS, blocks.length) }, worker));
+  return results;
+}
+
 export function createQueryService(options: {
   eventStore: EventStore;
   seriesStore: SeriesStore;
@@ -241,10 +269,15 @@ export function createQueryService(options: {
       validateKeyName(request.value, 'query.value');
       validateKeyName(request.groupBy, 'query.groupBy');
       const { from, to } = checkRange(request.from, request.to);
-      const buckets = bucketCountBetween(from, to, request.interval);
-      if (buckets > MAX_SERIES_BUCKETS) {
-        throw badInput(
-          `the range spans ${buckets} ${request.interval} buckets; at most ${MAX_SERIES_BUCKETS} per query (use a coarser interval)`,
+      const timeZone = resolveTimeZone(request.timeZone, 'query.timeZone');
+      const plan: BucketPlan = planBuckets({ interval: request.interval, timeZone, from, to }, MAX_SERIES_BUCKETS);
+      const buckets = plan.starts.length;
+      if (plan.mergedBuckets > limits.maxMergedBuckets) {
+        throw queryTooLarge(
+          'mergedBuckets',
+          limits.maxMergedBuckets,
+          plan.mergedBuckets,
+          `${request.interval} buckets in ${timeZone} merge stored buckets`,
         );
       }
       const dimensions: Record<string, DimensionValue> | null = validateDimensionFilter(request.dimensions, 'query.dimensions');
@@ -255,14 +288,18 @@ export function createQueryService(options: {
       const current = await finality();
       const shape = {
         value: request.value ?? null,
-        interval: request.interval,
+        // The stored interval of the rows read; for a merged interval, `buckets` says what the points are.
+        interval: plan.reads[0]!.interval,
+        ...(plan.reads.length === 1 && plan.reads[0]!.interval === request.interval ? {} : { buckets: plan }),
         groupBy: request.groupBy ?? null,
         dimensions,
         from,
         to,
         fill: request.fill ?? false,
       };
-      const allFinal = isFinal(bucketStart(to - 1, request.interval), request.interval, current.watermark, current.allowedLatenessMs);
+      // Final when the last bucket's last stored bucket is: it ends where the last bucket ends.
+      const lastEnd = plan.endOf(plan.starts.at(-1)!);
+      const allFinal = current.watermark !== null && current.watermark >= lastEnd + current.allowedLatenessMs;
       let computed = false;
       /** Before any point is built (or, for a cached answer, before it is returned). */
       const checkSeriesSize = (size: { groups: number; points: number }) => {
@@ -272,24 +309,35 @@ export function createQueryService(options: {
         }
         budget.spendPoints(size.points, 'the series answer');
       };
-      const series = await cached(
-        'series',
-        allFinal,
-        { tenant, type: request.type, ...shape, dimensions: sortedKeys(dimensions) },
-        async () => {
-          const rows = await seriesStore.readRollups({
+      const cacheKey = {
+        tenant,
+        type: request.type,
+        value: shape.value,
+        interval: request.interval,
+        timeZone,
+        groupBy: shape.groupBy,
+        dimensions: sortedKeys(dimensions),
+        from,
+        to,
+        fill: shape.fill,
+      };
+      const series = await cached('series', allFinal, cacheKey, async () => {
+        const reads = await readBlocks(plan.reads, async (block) => {
+          const blockRows = await seriesStore.readRollups({
             tenant,
             type: request.type,
-            interval: request.interval,
-            from: bucketStart(from, request.interval),
-            to,
+            ...block,
             valueKey: shape.value,
             maxRows: budget.rowsLeft(),
           });
-          budget.spendRows(rows.length, 'the series query reads rollup rows');
-          return buildSeries(rows, shape, current, checkSeriesSize);
-        },
-      );
+          budget.spendRows(blockRows.length, 'the series query reads rollup rows');
+          return blockRows;
+        });
+        const rows = reads.flat();
+        // Each stored row counts in the query bucket that holds it.
+        const merged = shape.buckets ? rows.map((row) => ({ ...row, bucketStart: plan.bucketOf(row.bucketStart) })) : rows;
+        return buildSeries(merged, shape, current, checkSeriesSize);
+      });
       if (!computed) checkSeriesSize({ groups: series.length, points: series.reduce((sum, s) => sum + s.points.length, 0) });
       // The watermark moves on; the points over final buckets do not.
       return series.map((s) => ({ ...s, watermark: current.watermark }));

@@ -5,9 +5,19 @@ import type { RollupRow } from '../ports/series-store.ts';
 import { isFinal } from '../stream/event-time.ts';
 import { emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../domain/rollup.ts';
 
+/** The buckets of a query whose interval is not a stored one (bucket-plan.ts): stored rows are merged into them. */
+export interface QueryBuckets {
+  /** Every bucket of the range, in order. */
+  starts: readonly number[];
+  endOf(start: number): number;
+}
+
 export interface SeriesShape {
   value?: string | null;
+  /** The stored interval of the rows (when `buckets` is absent, also the answer's). */
   interval: Interval;
+  /** Present: the rows' bucketStart is already the query bucket's start, and these are the buckets. */
+  buckets?: QueryBuckets;
   groupBy?: string | null;
   dimensions?: Record<string, DimensionValue> | null;
 }
@@ -72,7 +82,11 @@ export function toPoint(start: number, aggregate: Aggregate, shape: SeriesShape,
     p90: stats.p90,
     p95: stats.p95,
     p99: stats.p99,
-    final: isFinal(start, shape.interval, finality.watermark, finality.allowedLatenessMs),
+    // A merged point is final only when every stored bucket in it is: when its last one, which
+    // ends where the point ends, is.
+    final: shape.buckets
+      ? finality.watermark !== null && finality.watermark >= shape.buckets.endOf(start) + finality.allowedLatenessMs
+      : isFinal(start, shape.interval, finality.watermark, finality.allowedLatenessMs),
   };
 }
 
@@ -98,10 +112,10 @@ export function buildSeries(
   const groups = aggregateByGroup(rows, shape);
   if (!shape.groupBy && groups.size === 0) groups.set(null, new Map());
   let points = 0;
-  if (shape.fill) points = groups.size * bucketCountBetween(shape.from, shape.to, shape.interval);
+  if (shape.fill) points = groups.size * (shape.buckets?.starts.length ?? bucketCountBetween(shape.from, shape.to, shape.interval));
   else for (const buckets of groups.values()) points += buckets.size;
   checkSize({ groups: groups.size, points });
-  const allStarts = shape.fill ? bucketStartsBetween(shape.from, shape.to, shape.interval) : null;
+  const allStarts = shape.fill ? (shape.buckets?.starts ?? bucketStartsBetween(shape.from, shape.to, shape.interval)) : null;
   return [...groups.keys()].sort(compareGroups).map((group) => {
     const buckets = groups.get(group)!;
     const starts = allStarts ?? [...buckets.keys()].sort((a, b) => a - b);
