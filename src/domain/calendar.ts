@@ -196,15 +196,33 @@ export function calendarBucketStart(instant: number, unit: CalendarUnit, zone: s
   return start;
 }
 
-/** The start of the bucket after the one starting at `start`. */
+/**
+ * The start of the bucket after the one starting at `start`. A date that never happened in the
+ * zone (Pacific/Apia skipped 2011-12-30 crossing the date line) starts where the next one does,
+ * and is passed over: a bucket is never empty.
+ */
 export function nextCalendarBucketStart(
   start: number,
   unit: CalendarUnit,
   zone: string,
   offsetAt: OffsetReader = offsetReader(zone),
 ): number {
-  const first = firstDayOfBucket(localDateAt(zone, start), unit);
-  return startOfLocalDay(zone, firstDayOfNextBucket(first, unit), offsetAt);
+  return bucketAfter(start, firstDayOfBucket(localDateAt(zone, start), unit), unit, zone, offsetAt).start;
+}
+
+function bucketAfter(
+  start: number,
+  first: CivilDate,
+  unit: CalendarUnit,
+  zone: string,
+  offsetAt: OffsetReader,
+): { start: number; first: CivilDate } {
+  let next = { start, first };
+  while (next.start <= start) {
+    const nextFirst = firstDayOfNextBucket(next.first, unit);
+    next = { start: startOfLocalDay(zone, nextFirst, offsetAt), first: nextFirst };
+  }
+  return next;
 }
 
 /**
@@ -227,8 +245,7 @@ export function calendarBucketStartsBetween(
   while (start < to) {
     if (starts.length === maxBuckets) return null;
     starts.push(start);
-    first = firstDayOfNextBucket(first, unit);
-    start = startOfLocalDay(zone, first, offsetAt);
+    ({ start, first } = bucketAfter(start, first, unit, zone, offsetAt));
   }
   return starts;
 }
