@@ -13,8 +13,8 @@
  *   MONTH, and days in a time zone, are merged from stored MINUTE, HOUR and DAY rows), counted
  *   per dimension combination from the range alone, before anything is read.
  *
- * Points and rows are a budget per operation (every alias of it draws from the same budget), so
- * aliasing a query thirty times does not multiply what one request may cost.
+ * Points, rows and merged buckets are a budget per operation (every alias of it draws from the
+ * same budget), so aliasing a query thirty times does not multiply what one request may cost.
  */
 import { StreamlensError } from '../errors.ts';
 
@@ -91,11 +91,14 @@ export interface QueryBudget {
   spendRows(count: number, what: string): void;
   /** Records points about to be built; throws QUERY_TOO_LARGE when they go past what was left. */
   spendPoints(count: number, what: string): void;
+  /** Records stored buckets a series query plans to merge, before it reads; throws QUERY_TOO_LARGE past what was left. */
+  spendMergedBuckets(count: number, what: string): void;
 }
 
 export function createQueryBudget(limits: QueryLimits): QueryBudget {
   let rowsRead = 0;
   let points = 0;
+  let mergedBuckets = 0;
   return {
     limits,
     rowsLeft: () => Math.max(0, limits.maxRowsRead - rowsRead),
@@ -107,6 +110,12 @@ export function createQueryBudget(limits: QueryLimits): QueryBudget {
     spendPoints(count, what) {
       if (points + count > limits.maxSeriesPoints) throw queryTooLarge('points', limits.maxSeriesPoints, points + count, what);
       points += count;
+    },
+    spendMergedBuckets(count, what) {
+      if (mergedBuckets + count > limits.maxMergedBuckets) {
+        throw queryTooLarge('mergedBuckets', limits.maxMergedBuckets, mergedBuckets + count, what);
+      }
+      mergedBuckets += count;
     },
   };
 }

@@ -272,14 +272,11 @@ export function createQueryService(options: {
       const timeZone = resolveTimeZone(request.timeZone, 'query.timeZone');
       const plan: BucketPlan = planBuckets({ interval: request.interval, timeZone, from, to }, MAX_SERIES_BUCKETS);
       const buckets = plan.starts.length;
-      if (plan.mergedBuckets > limits.maxMergedBuckets) {
-        throw queryTooLarge(
-          'mergedBuckets',
-          limits.maxMergedBuckets,
-          plan.mergedBuckets,
-          `${request.interval} buckets in ${timeZone} merge stored buckets`,
-        );
-      }
+      // Read from rows of its own interval, a point is one stored bucket; otherwise several are merged.
+      const merges = !(plan.reads.length === 1 && plan.reads[0]!.interval === request.interval);
+      // Before anything is read: how many stored buckets the points merge, per dimension combination.
+      if (merges)
+        budget.spendMergedBuckets(plan.mergedBuckets, `the series query's ${request.interval} buckets in ${timeZone} merge stored buckets`);
       const dimensions: Record<string, DimensionValue> | null = validateDimensionFilter(request.dimensions, 'query.dimensions');
       // With fill, every series has every bucket: refused before reading when one series is too many.
       if (request.fill && buckets > budget.pointsLeft()) {
@@ -290,7 +287,7 @@ export function createQueryService(options: {
         value: request.value ?? null,
         // The stored interval of the rows read; for a merged interval, `buckets` says what the points are.
         interval: plan.reads[0]!.interval,
-        ...(plan.reads.length === 1 && plan.reads[0]!.interval === request.interval ? {} : { buckets: plan }),
+        ...(merges ? { buckets: plan } : {}),
         groupBy: request.groupBy ?? null,
         dimensions,
         from,
