@@ -59,8 +59,9 @@ function formatterFor(zone: string): Intl.DateTimeFormat {
 }
 
 /**
- * The zone's canonical name (as Intl spells it: "america/new_york" → "America/New_York"), or null
- * when `name` is not a time-zone name the platform knows.
+ * The zone's identity as the platform names it (any spelling or alias of a zone gives the same:
+ * "america/new_york" → "America/New_York", "Asia/Kolkata" → "Asia/Calcutta" in Node's ICU), or
+ * null when `name` is not a time-zone name the platform knows.
  */
 export function canonicalTimeZone(name: string): string | null {
   if (name.length === 0 || name.length > MAX_TIME_ZONE_LENGTH || !TIME_ZONE_NAME.test(name)) return null;

@@ -270,13 +270,19 @@ export function createQueryService(options: {
       validateKeyName(request.groupBy, 'query.groupBy');
       const { from, to } = checkRange(request.from, request.to);
       const timeZone = resolveTimeZone(request.timeZone, 'query.timeZone');
-      const plan: BucketPlan = planBuckets({ interval: request.interval, timeZone, from, to }, MAX_SERIES_BUCKETS);
+      const plan: BucketPlan = planBuckets(
+        { interval: request.interval, timeZone: timeZone.id, zoneName: timeZone.name, from, to },
+        MAX_SERIES_BUCKETS,
+      );
       const buckets = plan.starts.length;
       // Read from rows of its own interval, a point is one stored bucket; otherwise several are merged.
       const merges = !(plan.reads.length === 1 && plan.reads[0]!.interval === request.interval);
       // Before anything is read: how many stored buckets the points merge, per dimension combination.
       if (merges)
-        budget.spendMergedBuckets(plan.mergedBuckets, `the series query's ${request.interval} buckets in ${timeZone} merge stored buckets`);
+        budget.spendMergedBuckets(
+          plan.mergedBuckets,
+          `the series query's ${request.interval} buckets in ${timeZone.name} merge stored buckets`,
+        );
       const dimensions: Record<string, DimensionValue> | null = validateDimensionFilter(request.dimensions, 'query.dimensions');
       // With fill, every series has every bucket: refused before reading when one series is too many.
       if (request.fill && buckets > budget.pointsLeft()) {
@@ -311,7 +317,7 @@ export function createQueryService(options: {
         type: request.type,
         value: shape.value,
         interval: request.interval,
-        timeZone,
+        timeZone: timeZone.id,
         groupBy: shape.groupBy,
         dimensions: sortedKeys(dimensions),
         from,

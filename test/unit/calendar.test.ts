@@ -110,10 +110,13 @@ describe('weeks and months', () => {
 });
 
 describe('time-zone names', () => {
-  it('resolves IANA names to their canonical spelling, UTC by default', () => {
+  it('resolves every spelling and alias of a zone to one identity, UTC by default', () => {
     expect(canonicalTimeZone('america/new_york')).toBe('America/New_York');
-    expect(resolveTimeZone(undefined, 'query.timeZone')).toBe('UTC');
-    expect(resolveTimeZone('Asia/Kathmandu', 'query.timeZone')).toBe('Asia/Kathmandu');
+    expect(canonicalTimeZone('asia/kolkata')).toBe(canonicalTimeZone('Asia/Calcutta'));
+    expect(canonicalTimeZone('Etc/UTC')).toBe('UTC');
+    expect(resolveTimeZone(undefined, 'query.timeZone')).toEqual({ name: 'UTC', id: 'UTC' });
+    expect(resolveTimeZone('utc', 'query.timeZone')).toEqual({ name: 'utc', id: 'UTC' });
+    expect(resolveTimeZone('Asia/Kolkata', 'query.timeZone')).toEqual({ name: 'Asia/Kolkata', id: canonicalTimeZone('Asia/Kolkata') });
   });
 
   it.each(['', 'Mars/Olympus_Mons', '+05:30', '__proto__', 'constructor', 'UTC\ud800', 'A'.repeat(10_000), '../etc/passwd'])(
