@@ -28,7 +28,7 @@ import { badInput } from '../errors.ts';
 export interface BucketPlan {
   /** Every query bucket that overlaps [from, to), in order. */
   starts: number[];
-  /** The stored rows to read; each lies wholly inside one query bucket. */
+  /** The stored rows to read; those `keeps` refuses are dropped, the others lie inside one query bucket each. */
   reads: BucketBlock[];
   /** How many stored buckets `reads` span, per dimension combination: what the query may merge. */
   mergedBuckets: number;
@@ -36,6 +36,8 @@ export interface BucketPlan {
   bucketOf(storedStart: number): number;
   /** The end (exclusive) of the query bucket starting at `start`. */
   endOf(start: number): number;
+  /** False for a stored bucket that straddles a query bucket boundary: finer rows cover it. */
+  keeps(interval: Interval, storedStart: number): boolean;
 }
 
 /** Query intervals of one fixed length, aligned to the UTC epoch (so to the hour). */
@@ -58,13 +60,19 @@ const FIXED_SOURCE: Partial<Record<QueryInterval, Interval>> = {
 
 const storedBucketsIn = (block: BucketBlock) => (block.to - block.from) / INTERVAL_MS[block.interval];
 
-/** Joins blocks of the same interval that touch, so that one read serves a run of buckets. */
+/**
+ * Joins blocks of the same interval that touch or are one stored bucket apart, so that one read
+ * serves a run of buckets. A stored bucket in such a gap is covered by finer blocks because it
+ * straddles a query bucket boundary (coarsestCover uses the coarse interval wherever a whole
+ * bucket fits): it is read and dropped (BucketPlan.keeps). In a half-hour zone this reads HOUR rows
+ * once for the whole range, one row per day and combination more, instead of once per day.
+ */
 function coalesce(blocks: readonly BucketBlock[]): BucketBlock[] {
   const joined: BucketBlock[] = [];
   const lastOf = new Map<Interval, BucketBlock>();
   for (const block of blocks) {
     const last = lastOf.get(block.interval);
-    if (last && last.to === block.from) {
+    if (last && block.from - last.to <= INTERVAL_MS[block.interval]) {
       last.to = block.to;
       continue;
     }
@@ -89,6 +97,7 @@ function fixedPlan(size: number, source: Interval, from: number, to: number, max
     mergedBuckets: storedBucketsIn(read),
     bucketOf: (storedStart) => Math.floor(storedStart / size) * size,
     endOf: (start) => start + size,
+    keeps: () => true,
   };
 }
 
@@ -133,6 +142,8 @@ function calendarPlan(unit: CalendarUnit, timeZone: string, zoneName: string, fr
     mergedBuckets: reads.reduce((total, block) => total + storedBucketsIn(block), 0),
     bucketOf: (storedStart) => starts[Math.max(0, lastAtOrBefore(starts, storedStart))]!,
     endOf: (start) => boundaries[lastAtOrBefore(starts, start) + 1]!,
+    keeps: (interval, storedStart) =>
+      lastAtOrBefore(starts, storedStart) === lastAtOrBefore(starts, storedStart + INTERVAL_MS[interval] - 1),
   };
 }
 

@@ -43,9 +43,9 @@ export interface QueryLimits {
  * - types: 1,000 types; a tenant with more names the ones it wants (`eventTypes(types: …)`);
  * - merged buckets: 100,000, twice the rows limit: a plan over more stored buckets fits the rows
  *   budget only if most of them are empty, and its store reads grow with it (a half-hour zone
- *   reads twice per day). It allows 69 days of FIFTEEN_MINUTES points (15 MINUTE buckets each),
+ *   reads once per day). It allows 69 days of FIFTEEN_MINUTES points (15 MINUTE buckets each),
  *   11 years of DAY in a whole-hour zone (24 HOUR buckets a day), 3.3 years of DAY in
- *   Asia/Kathmandu (83 a day: an hour of MINUTE rows around each local midnight).
+ *   Asia/Kathmandu (84 a day: 24 HOUR rows and an hour of MINUTE rows around each local midnight).
  */
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxSeriesPoints: 100_000,

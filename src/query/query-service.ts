@@ -167,7 +167,7 @@ const CACHE_TTL_MS = 3_600_000;
  */
 const RESULT_CACHE_VERSION = 2;
 
-/** How many store reads of one series query run at once: a half-hour zone reads twice per day. */
+/** How many store reads of one series query run at once: a half-hour zone reads MINUTE rows once per day. */
 const CONCURRENT_READS = 8;
 
 /**
@@ -337,8 +337,13 @@ export function createQueryService(options: {
           return blockRows;
         });
         const rows = reads.flat();
-        // Each stored row counts in the query bucket that holds it.
-        const merged = shape.buckets ? rows.map((row) => ({ ...row, bucketStart: plan.bucketOf(row.bucketStart) })) : rows;
+        // Each stored row counts in the query bucket that holds it; one across a boundary is
+        // covered by finer rows, and dropped.
+        const merged = shape.buckets
+          ? rows
+              .filter((row) => plan.keeps(row.interval, row.bucketStart))
+              .map((row) => ({ ...row, bucketStart: plan.bucketOf(row.bucketStart) }))
+          : rows;
         return buildSeries(merged, shape, current, checkSeriesSize);
       });
       if (!computed) checkSeriesSize({ groups: series.length, points: series.reduce((sum, s) => sum + s.points.length, 0) });

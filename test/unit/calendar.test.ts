@@ -157,14 +157,19 @@ describe('which stored rows serve a query', () => {
     expect(iso(p.endOf(t('2026-03-08T05:00:00Z')))).toBe('2026-03-09T04:00:00.000Z');
   });
 
-  it('days in a quarter-hour zone read MINUTE rows around each local midnight, HOUR rows between', () => {
-    expect(reads(plan('DAY', 'Asia/Kathmandu', '2026-06-01T00:00:00Z', '2026-06-02T00:00:00Z'))).toEqual([
+  it('days in a quarter-hour zone read MINUTE rows around each local midnight, HOUR rows in one read', () => {
+    const p = plan('DAY', 'Asia/Kathmandu', '2026-06-01T00:00:00Z', '2026-06-02T00:00:00Z');
+    expect(reads(p)).toEqual([
       'MINUTE 2026-05-31T18:15:00.000Z 2026-05-31T19:00:00.000Z',
-      'HOUR 2026-05-31T19:00:00.000Z 2026-06-01T18:00:00.000Z',
+      'HOUR 2026-05-31T19:00:00.000Z 2026-06-02T18:00:00.000Z',
       'MINUTE 2026-06-01T18:00:00.000Z 2026-06-01T19:00:00.000Z',
-      'HOUR 2026-06-01T19:00:00.000Z 2026-06-02T18:00:00.000Z',
       'MINUTE 2026-06-02T18:00:00.000Z 2026-06-02T18:15:00.000Z',
     ]);
+    // The HOUR row of 18:00 on June 1 straddles midnight (18:15): read, dropped, and covered by MINUTE rows.
+    expect(p.keeps('HOUR', t('2026-06-01T18:00:00Z'))).toBe(false);
+    expect(p.keeps('HOUR', t('2026-06-01T19:00:00Z'))).toBe(true);
+    expect(p.keeps('MINUTE', t('2026-06-01T18:14:00Z'))).toBe(true);
+    expect(p.mergedBuckets).toBe(45 + 47 + 60 + 15);
   });
 
   it('a UTC month reads DAY rows; a New York month DAY rows inside and HOUR rows at its edges', () => {
