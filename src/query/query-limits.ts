@@ -11,9 +11,12 @@
  * - `types`: event types of one `eventTypes` answer;
  * - `conditions` and `values`: the conditions of one `where`, and the values of one
  *   `in` / `notIn` list (fixed, see MAX_WHERE_CONDITIONS).
+ * - `mergedBuckets`: stored buckets one series query merges into its points (FIVE_MINUTES …
+ *   MONTH, and days in a time zone, are merged from stored MINUTE, HOUR and DAY rows), counted
+ *   per dimension combination from the range alone, before anything is read.
  *
- * Points and rows are a budget per operation (every alias of it draws from the same budget), so
- * aliasing a query thirty times does not multiply what one request may cost.
+ * Points, rows and merged buckets are a budget per operation (every alias of it draws from the
+ * same budget), so aliasing a query thirty times does not multiply what one request may cost.
  */
 import { StreamlensError } from '../errors.ts';
 
@@ -26,6 +29,8 @@ export interface QueryLimits {
   maxSeriesGroups: number;
   /** Most event types one `eventTypes` answer may hold. */
   maxEventTypes: number;
+  /** Most stored buckets (per dimension combination) one series query may merge into its points. */
+  maxMergedBuckets: number;
 }
 
 /**
@@ -37,13 +42,19 @@ export interface QueryLimits {
  *   one log partition, so one row per bucket and combination); 100,000 rows merged into one
  *   point took 3.5 s;
  * - groups: 1,000 series are far more than a chart or a table can show;
- * - types: 1,000 types; a tenant with more names the ones it wants (`eventTypes(types: …)`).
+ * - types: 1,000 types; a tenant with more names the ones it wants (`eventTypes(types: …)`);
+ * - merged buckets: 100,000, twice the rows limit: a plan over more stored buckets fits the rows
+ *   budget only if most of them are empty, and its store reads grow with it (a half-hour zone
+ *   reads once per day). It allows 69 days of FIFTEEN_MINUTES points (15 MINUTE buckets each),
+ *   11 years of DAY in a whole-hour zone (24 HOUR buckets a day), 3.3 years of DAY in
+ *   Asia/Kathmandu (84 a day: 24 HOUR rows and an hour of MINUTE rows around each local midnight).
  */
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxSeriesPoints: 100_000,
   maxRowsRead: 50_000,
   maxSeriesGroups: 1_000,
   maxEventTypes: 1_000,
+  maxMergedBuckets: 100_000,
 };
 
 /**
@@ -64,7 +75,7 @@ export const MAX_WHERE_CONDITIONS = 20;
  */
 export const MAX_CONDITION_VALUES = 100;
 
-export type QuerySizeMeasure = 'points' | 'rows' | 'groups' | 'types' | 'conditions' | 'values';
+export type QuerySizeMeasure = 'points' | 'rows' | 'groups' | 'types' | 'conditions' | 'values' | 'mergedBuckets';
 
 /** What a client can do to fit under each limit. */
 const ADVICE: Record<QuerySizeMeasure, string> = {
@@ -74,6 +85,7 @@ const ADVICE: Record<QuerySizeMeasure, string> = {
   types: 'name the types you want with eventTypes(types: [...])',
   conditions: 'combine conditions on the same key into one in or notIn list',
   values: 'use fewer values, or a notIn list of the values to leave out',
+  mergedBuckets: 'use a shorter range, or timeZone "UTC" or a zone whose offset is whole hours',
 };
 
 /**
@@ -101,11 +113,14 @@ export interface QueryBudget {
   spendRows(count: number, what: string): void;
   /** Records points about to be built; throws QUERY_TOO_LARGE when they go past what was left. */
   spendPoints(count: number, what: string): void;
+  /** Records stored buckets a series query plans to merge, before it reads; throws QUERY_TOO_LARGE past what was left. */
+  spendMergedBuckets(count: number, what: string): void;
 }
 
 export function createQueryBudget(limits: QueryLimits): QueryBudget {
   let rowsRead = 0;
   let points = 0;
+  let mergedBuckets = 0;
   return {
     limits,
     rowsLeft: () => Math.max(0, limits.maxRowsRead - rowsRead),
@@ -117,6 +132,12 @@ export function createQueryBudget(limits: QueryLimits): QueryBudget {
     spendPoints(count, what) {
       if (points + count > limits.maxSeriesPoints) throw queryTooLarge('points', limits.maxSeriesPoints, points + count, what);
       points += count;
+    },
+    spendMergedBuckets(count, what) {
+      if (mergedBuckets + count > limits.maxMergedBuckets) {
+        throw queryTooLarge('mergedBuckets', limits.maxMergedBuckets, mergedBuckets + count, what);
+      }
+      mergedBuckets += count;
     },
   };
 }
