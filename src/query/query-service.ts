@@ -13,7 +13,7 @@ import type { ResultCache } from '../ports/result-cache.ts';
 import { badInput } from '../errors.ts';
 import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor, encodeStreamCursor } from './cursors.ts';
 import { toEventQuery, validateDimensionFilter, validateKeyName, validateTypeName, type EventFilterInput } from './event-filter.ts';
-import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView } from './series-view.ts';
+import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView, type TopRanking } from './series-view.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
 
@@ -33,6 +33,8 @@ export interface SeriesRequest {
   groupBy?: string | null;
   dimensions?: Record<string, unknown> | null;
   fill?: boolean | null;
+  /** A key of the events' `distinct`: each point counts its different values. */
+  distinct?: string | null;
 }
 
 export interface TopRequest {
@@ -43,6 +45,22 @@ export interface TopRequest {
   to: Date;
   dimensions?: Record<string, unknown> | null;
   limit?: number | null;
+  distinct?: string | null;
+  rankBy?: TopRanking | null;
+}
+
+/**
+ * What a top request ranks by. Without `rankBy`, a request naming `value` ranks by its sum, as
+ * `top` did before `rankBy` existed (product contract: "value: rank by sum of this value"), and
+ * any other by count. A ranking without its argument is the client's mistake, said plainly.
+ */
+export function topRankingOf(request: Pick<TopRequest, 'value' | 'distinct' | 'rankBy'>): TopRanking {
+  const rankBy = request.rankBy ?? (request.value ? 'SUM' : 'COUNT');
+  if (rankBy === 'SUM' && !request.value) throw badInput('query.rankBy: SUM ranks by the sum of a value; name it in query.value');
+  if (rankBy === 'DISTINCT' && !request.distinct) {
+    throw badInput('query.rankBy: DISTINCT ranks by the different values of a distinct key; name it in query.distinct');
+  }
+  return rankBy;
 }
 
 export interface Page<T> {
@@ -240,6 +258,7 @@ export function createQueryService(options: {
       validateTypeName(request.type, 'query.type');
       validateKeyName(request.value, 'query.value');
       validateKeyName(request.groupBy, 'query.groupBy');
+      validateKeyName(request.distinct, 'query.distinct');
       const { from, to } = checkRange(request.from, request.to);
       const buckets = bucketCountBetween(from, to, request.interval);
       if (buckets > MAX_SERIES_BUCKETS) {
@@ -261,6 +280,7 @@ export function createQueryService(options: {
         from,
         to,
         fill: request.fill ?? false,
+        distinct: request.distinct ?? null,
       };
       const allFinal = isFinal(bucketStart(to - 1, request.interval), request.interval, current.watermark, current.allowedLatenessMs);
       let computed = false;
@@ -299,6 +319,8 @@ export function createQueryService(options: {
       validateTypeName(request.type, 'query.type');
       validateKeyName(request.by, 'query.by');
       validateKeyName(request.value, 'query.value');
+      validateKeyName(request.distinct, 'query.distinct');
+      const rankBy = topRankingOf(request);
       const { from, to } = checkRange(request.from, request.to);
       const limit = request.limit ?? DEFAULT_TOP_LIMIT;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TOP_LIMIT) {
@@ -319,6 +341,8 @@ export function createQueryService(options: {
         to,
         limit,
         dimensions: sortedKeys(dimensions),
+        distinct: request.distinct ?? null,
+        rankBy,
       };
       return cached('top', allFinal, topRequest, async () => {
         // The MINUTE buckets overlapping [from, to), read as whole days and hours where they can be.
@@ -331,7 +355,14 @@ export function createQueryService(options: {
         );
         const rows = reads.flat();
         budget.spendRows(rows.length, 'the top query reads rollup rows');
-        return buildTop(rows, { by: request.by, value: request.value ?? null, dimensions, limit });
+        return buildTop(rows, {
+          by: request.by,
+          value: request.value ?? null,
+          distinct: request.distinct ?? null,
+          rankBy,
+          dimensions,
+          limit,
+        });
       });
     },
 

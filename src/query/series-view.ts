@@ -3,18 +3,22 @@ import { dimensionOf, matchesDimensions, type DimensionValue } from '../domain/e
 import { bucketCountBetween, bucketStartsBetween, type Interval } from '../domain/interval.ts';
 import type { RollupRow } from '../ports/series-store.ts';
 import { isFinal } from '../stream/event-time.ts';
-import { emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../domain/rollup.ts';
+import { distinctCount, emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../domain/rollup.ts';
 
 export interface SeriesShape {
   value?: string | null;
   interval: Interval;
   groupBy?: string | null;
   dimensions?: Record<string, DimensionValue> | null;
+  /** A key of the events' `distinct`: points count its different values. */
+  distinct?: string | null;
 }
 
 export interface PointView extends PointStats {
   start: number;
   final: boolean;
+  /** Different values of the shape's distinct key (approximate past SPARSE_LIMIT); null when none is asked. */
+  distinct: number | null;
 }
 
 export interface SeriesView {
@@ -34,6 +38,7 @@ export interface Finality {
  */
 export function aggregateByGroup(rows: readonly RollupRow[], shape: SeriesShape): Map<string | null, Map<number, Aggregate>> {
   const valueKey = shape.value ?? null;
+  const distinctKey = shape.distinct ?? null;
   const groups = new Map<string | null, Map<number, Aggregate>>();
   /** The aggregates made here, which later rows may merge into; the others belong to a row. */
   const owned = new Set<Aggregate>();
@@ -50,11 +55,11 @@ export function aggregateByGroup(rows: readonly RollupRow[], shape: SeriesShape)
     let merged = existing;
     if (!owned.has(existing)) {
       merged = emptyAggregate();
-      mergeSelected(merged, existing, valueKey);
+      mergeSelected(merged, existing, valueKey, distinctKey);
       owned.add(merged);
       buckets.set(row.bucketStart, merged);
     }
-    mergeSelected(merged, row.aggregate, valueKey);
+    mergeSelected(merged, row.aggregate, valueKey, distinctKey);
   }
   return groups;
 }
@@ -73,6 +78,7 @@ export function toPoint(start: number, aggregate: Aggregate, shape: SeriesShape,
     p95: stats.p95,
     p99: stats.p99,
     final: isFinal(start, shape.interval, finality.watermark, finality.allowedLatenessMs),
+    distinct: distinctCount(aggregate, shape.distinct),
   };
 }
 
@@ -116,24 +122,52 @@ export interface TopEntryView {
   key: string;
   count: number;
   sum: number | null;
+  /** Different values of the query's distinct key over the whole range (a union, not a sum); null when none is asked. */
+  distinct: number | null;
 }
 
-/** Ranks the values of dimension `by` by event count, or by the sum of `value` when given. */
+/** What `top` orders by (TopRank). */
+export type TopRanking = 'COUNT' | 'SUM' | 'DISTINCT';
+
+/**
+ * Ranks the values of dimension `by` by event count, by the sum of `value`, or by the different
+ * values of `distinct`, largest first (ties by key). The caller has checked that the ranking's
+ * argument is given.
+ */
 export function buildTop(
   rows: readonly RollupRow[],
-  query: { by: string; value?: string | null; dimensions?: Record<string, DimensionValue> | null; limit: number },
+  query: {
+    by: string;
+    value?: string | null;
+    distinct?: string | null;
+    /** Absent: by the sum of `value` when one is named, else by count (as before rankBy existed). */
+    rankBy?: TopRanking | null;
+    dimensions?: Record<string, DimensionValue> | null;
+    limit: number;
+  },
 ): TopEntryView[] {
-  const shape = { interval: 'MINUTE' as const, value: query.value ?? null, groupBy: query.by, dimensions: query.dimensions ?? null };
+  const shape = {
+    interval: 'MINUTE' as const,
+    value: query.value ?? null,
+    distinct: query.distinct ?? null,
+    groupBy: query.by,
+    dimensions: query.dimensions ?? null,
+  };
   const totals = aggregateByGroup(rows, shape);
   const entries: TopEntryView[] = [];
   for (const [key, buckets] of totals) {
     if (key === null) continue;
     const total = emptyAggregate();
-    for (const aggregate of buckets.values()) mergeSelected(total, aggregate, shape.value);
+    for (const aggregate of buckets.values()) mergeSelected(total, aggregate, shape.value, shape.distinct);
     const stats = query.value ? total.values.get(query.value) : undefined;
-    entries.push({ key, count: total.count, sum: stats ? valueSum(stats) : null });
+    entries.push({ key, count: total.count, sum: stats ? valueSum(stats) : null, distinct: distinctCount(total, shape.distinct) });
   }
-  const rank = query.value ? (e: TopEntryView) => e.sum ?? -Infinity : (e: TopEntryView) => e.count;
+  const rankings: Record<TopRanking, (e: TopEntryView) => number> = {
+    COUNT: (e) => e.count,
+    SUM: (e) => e.sum ?? -Infinity,
+    DISTINCT: (e) => e.distinct ?? -Infinity,
+  };
+  const rank = rankings[query.rankBy ?? (query.value ? 'SUM' : 'COUNT')];
   entries.sort((a, b) => rank(b) - rank(a) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return entries.slice(0, query.limit);
 }
