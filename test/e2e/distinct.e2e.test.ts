@@ -104,6 +104,7 @@ describe.each(BACKENDS)('distinct counts on %s', (backend) => {
       { id: `${run}-visit-1`, distinct: { user: 'u2', session: 'u2-0' } },
     ]);
     await ingestAll(server, [{ id: `${run}-plain`, type: `plain_${run}`, timestamp: at(0) }]);
+    await waitForProcessing(server.url, 60_000);
     expect((await query(server.url, DistinctEventDocument, { id: `${run}-plain` })).event).toEqual({
       id: `${run}-plain`,
       distinct: null,

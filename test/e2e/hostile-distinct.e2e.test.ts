@@ -61,7 +61,9 @@ describe.each(BACKENDS)('hostile distinct input on %s', (backend) => {
 
   beforeAll(async () => {
     server = await startServer({ backend });
-  }, 60_000);
+    // Settled first (on Kafka the consumer joins its group in the background), so /health timings measure the cases.
+    await waitForProcessing(server.url, 60_000);
+  }, 90_000);
   afterAll(async () => {
     await server?.stop();
   });

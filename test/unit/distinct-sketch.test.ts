@@ -147,7 +147,7 @@ describe('distinct sketch', () => {
 
     const estimate = whole.estimate();
     const error = Math.abs(estimate - truth.size) / truth.size;
-    console.log(`distinct sketch: ${estimate} estimated for ${truth.size} different values, relative error ${(error * 100).toFixed(3)}%`);
+    console.log(`distinct sketch: ${estimate} estimated for ${truth.size} different values, relative error ${(error * 100).toFixed(4)}%`);
     expect(error).toBeLessThan(DISTINCT_RELATIVE_ERROR);
   });
 });
