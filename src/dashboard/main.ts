@@ -100,6 +100,8 @@ const state = {
   catalog: [] as CatalogEntry[],
   connection: 'connecting' as ConnectionState,
   series: new Map() as SeriesByGroup,
+  /** What the chart's legend calls each group: its values, "no plan" where a dimension is absent. */
+  groupLabels: new Map<string | null, string>(),
   watermark: null as number | null,
   top: [] as TopRow[],
   feed: [] as FeedEvent[],
@@ -342,6 +344,7 @@ function startLive(): void {
   generation += 1;
   const current = generation;
   state.series = new Map();
+  state.groupLabels = new Map();
   state.top = [];
   state.feed = [];
   state.watermark = null;
@@ -358,6 +361,7 @@ function startLive(): void {
     ({ series: update }) => {
       if (current !== generation) return;
       noteWatermark(update.watermark);
+      noteGroupLabel(update.group ?? null, update.groupKey);
       if (liveUpdatesApply()) {
         applyLiveUpdate(state.series, update.group ?? null, update.point);
         scheduleRender();
@@ -406,6 +410,7 @@ async function readSeries(forGeneration: number): Promise<void> {
   });
   if (forGeneration !== generation) return;
   for (const oneSeries of series) {
+    noteGroupLabel(oneSeries.group ?? null, oneSeries.groupKey);
     for (const point of oneSeries.points) applyQueriedPoint(state.series, oneSeries.group ?? null, point);
     noteWatermark(oneSeries.watermark);
   }
@@ -434,6 +439,16 @@ async function readHistory(forGeneration: number): Promise<void> {
       showProblem(`Could not read the history: ${(error as Error).message}`);
     }
   }
+}
+
+/**
+ * `group` joins the values with ", " and shows an absent one as nothing ("FR, "); the legend
+ * names it instead ("FR, no plan"), from `groupKey`, which holds each value or null.
+ */
+function noteGroupLabel(group: string | null, groupKey: Record<string, unknown>): void {
+  const entries = Object.entries(groupKey);
+  if (entries.length === 0) return;
+  state.groupLabels.set(group, entries.map(([key, value]) => (value === null ? `no ${key}` : String(value))).join(', '));
 }
 
 function noteWatermark(watermark: string | null): void {
@@ -565,7 +580,7 @@ function render(): void {
     : 'No events yet. Send some (for example with `npm run demo`) and they appear here.';
   view.chartNote.hidden = data.hiddenGroups === 0;
   view.chartNote.textContent = `Showing the ${MAX_CHART_LINES} busiest groups; ${data.hiddenGroups} more are not drawn.`;
-  chart.draw(data, (group) => (groupBy ? (group ?? `no ${groupBy}`) : MEASURE_LABEL[measure]), timeZone);
+  chart.draw(data, (group) => (groupBy ? (state.groupLabels.get(group) ?? group ?? `no ${groupBy}`) : MEASURE_LABEL[measure]), timeZone);
 
   const by = topDimension();
   const ranking = topRanking();
