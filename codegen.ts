@@ -24,7 +24,12 @@ function typedOperations(folder: string) {
       useTypeImports: true,
       enumsAsTypes: true,
       strictScalars: true,
-      scalars: { DateTime: 'string', JSONObject: 'Record<string, unknown>', SafeInt: 'number' },
+      scalars: {
+        DateTime: 'string',
+        JSONObject: 'Record<string, unknown>',
+        SafeInt: 'number',
+        DimensionValue: 'string | number | boolean',
+      },
       avoidOptionals: { field: true },
     },
   };

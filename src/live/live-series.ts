@@ -17,12 +17,19 @@
  * it opened at) and pushes their totals, so a lost message never leaves a point stale.
  */
 import { dimensionOf, matchesDimensions } from '../domain/event.ts';
+import { conditionsKey, matchesConditions } from '../domain/dimension-conditions.ts';
 import type { Aggregate } from '../domain/rollup.ts';
 import type { Interval } from '../domain/interval.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { SeriesStore } from '../ports/series-store.ts';
 import type { QueryService } from '../query/query-service.ts';
-import { validateDimensionFilter, validateKeyName, validateTypeName } from '../query/event-filter.ts';
+import {
+  validateDimensionFilter,
+  validateKeyName,
+  validateTypeName,
+  validateWhere,
+  type DimensionConditionInput,
+} from '../query/event-filter.ts';
 import { aggregateByGroup, toPoint, type Finality, type PointView, type SeriesShape } from '../query/series-view.ts';
 import { INTERVAL_MS } from '../domain/interval.ts';
 import type { RollupRow } from '../ports/series-store.ts';
@@ -51,6 +58,7 @@ export interface LiveSeriesInput {
   interval: Interval;
   groupBy?: string | null;
   dimensions?: Record<string, unknown> | null;
+  where?: readonly DimensionConditionInput[] | null;
 }
 
 export interface SeriesUpdateView {
@@ -228,7 +236,7 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
       const message = decodeSeriesMessage(text);
       if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
       for (const bucket of message.buckets) {
-        if (!matchesDimensions(bucket.dimensions, shape.dimensions)) continue;
+        if (!matchesDimensions(bucket.dimensions, shape.dimensions) || !matchesConditions(bucket.dimensions, shape.where)) continue;
         const group = shape.groupBy ? (dimensionOf(bucket.dimensions, shape.groupBy) ?? null) : null;
         if (!markDirty(bucket.start, group)) return;
       }
@@ -302,13 +310,14 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
       interval: input.interval,
       groupBy: validateKeyName(input.groupBy ?? null, 'query.groupBy'),
       dimensions: validateDimensionFilter(input.dimensions, 'query.dimensions'),
+      where: validateWhere(input.where, 'query.where'),
     };
     const sortedFilter = shape.dimensions
       ? Object.keys(shape.dimensions)
           .sort()
           .map((k) => [k, String(shape.dimensions![k])])
       : null;
-    const key = JSON.stringify([tenant, input.type, shape.interval, shape.value, shape.groupBy, sortedFilter]);
+    const key = JSON.stringify([tenant, input.type, shape.interval, shape.value, shape.groupBy, sortedFilter, conditionsKey(shape.where)]);
 
     let feed: SeriesFeed | null = null;
     const queue: LiveQueue<SeriesUpdateView> = slot.openQueue<SeriesUpdateView>({

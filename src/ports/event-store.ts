@@ -1,4 +1,5 @@
 import type { DimensionValue, LogPosition, QuarantineReason, StoredEvent } from '../domain/event.ts';
+import type { DimensionCondition } from '../domain/dimension-conditions.ts';
 import type { SetAsidePageKey, SetAsideRecord } from '../domain/set-aside.ts';
 
 export interface EventQuery {
@@ -11,6 +12,11 @@ export interface EventQuery {
   to?: number | null;
   /** Exact match on each key, compared as strings. */
   dimensions?: Record<string, DimensionValue> | null;
+  /**
+   * Every condition holds (ANDed with `dimensions`), exactly as `matchesConditions` decides:
+   * `neq` and `notIn` also hold where the dimension is absent.
+   */
+  where?: readonly DimensionCondition[] | null;
 }
 
 /** A page of `listEvents`. */

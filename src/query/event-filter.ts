@@ -1,9 +1,11 @@
 /** The events filter: validation of its input, and matching for live subscriptions. Pure. */
 import { matchesDimensions, type DimensionValue, type StoredEvent } from '../domain/event.ts';
 import { MAP_KEY_PATTERN, TYPE_PATTERN } from '../domain/event-rules.ts';
+import { matchesConditions, type ConditionOperator, type DimensionCondition } from '../domain/dimension-conditions.ts';
 import type { EventQuery } from '../ports/event-store.ts';
 import { badInput } from '../errors.ts';
 import { illFormedMessage } from '../domain/well-formed.ts';
+import { MAX_CONDITION_VALUES, MAX_WHERE_CONDITIONS, queryTooLarge } from './query-limits.ts';
 
 /**
  * A string argument compared with stored strings. Stores hold well-formed Unicode only (ingest
@@ -21,6 +23,17 @@ export interface EventFilterInput {
   from?: Date | null;
   to?: Date | null;
   dimensions?: Record<string, unknown> | null;
+  where?: readonly DimensionConditionInput[] | null;
+}
+
+/** One `DimensionCondition` as GraphQL hands it over: an operator is set when it is not null. */
+export interface DimensionConditionInput {
+  key: string;
+  eq?: DimensionValue | null;
+  neq?: DimensionValue | null;
+  in?: readonly DimensionValue[] | null;
+  notIn?: readonly DimensionValue[] | null;
+  exists?: boolean | null;
 }
 
 /**
@@ -44,6 +57,56 @@ export function validateDimensionFilter(
     }
   }
   return checked;
+}
+
+const OPERATORS: readonly ConditionOperator[] = ['eq', 'neq', 'in', 'notIn', 'exists'];
+
+/** A value of a condition in its compared form (the dimension's text), refused when no dimension can hold it. */
+function conditionValue(value: unknown, path: string): string {
+  if (typeof value === 'string') return requireWellFormed(value, path);
+  if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) return String(value);
+  throw badInput(`${path}: a condition value must be a string, a finite number or a boolean`);
+}
+
+/**
+ * Checks a `where` and puts it in the form the matcher and the stores take: at most
+ * MAX_WHERE_CONDITIONS conditions, each on a key ingest would accept, with exactly one operator
+ * (an error names the condition by its index and key), lists of at most MAX_CONDITION_VALUES
+ * values, values in their compared text. Null when there is no condition.
+ */
+export function validateWhere(where: readonly DimensionConditionInput[] | null | undefined, path: string): DimensionCondition[] | null {
+  if (where == null || where.length === 0) return null;
+  if (where.length > MAX_WHERE_CONDITIONS) {
+    throw queryTooLarge('conditions', MAX_WHERE_CONDITIONS, where.length, `${path} holds too many conditions`);
+  }
+  return where.map((input, index) => {
+    const at = `${path}[${index}]`;
+    validateKeyName(input.key, `${at}.key`);
+    const named = `${at} (key "${input.key}")`;
+    const set = OPERATORS.filter((operator) => input[operator] != null);
+    if (set.length !== 1) {
+      const sets = set.length === 0 ? 'none' : `${set.slice(0, -1).join(', ')} and ${set.at(-1)}`;
+      throw badInput(`${named} must set exactly one of eq, neq, in, notIn, exists; it sets ${sets}`);
+    }
+    const operator = set[0]!;
+    const key = input.key;
+    switch (operator) {
+      case 'eq':
+      case 'neq':
+        return { key, operator, value: conditionValue(input[operator], `${at}.${operator}`) };
+      case 'in':
+      case 'notIn': {
+        const list = input[operator]!;
+        if (list.length > MAX_CONDITION_VALUES) {
+          throw queryTooLarge('values', MAX_CONDITION_VALUES, list.length, `${at}.${operator}`);
+        }
+        return { key, operator, values: new Set(list.map((value, i) => conditionValue(value, `${at}.${operator}[${i}]`))) };
+      }
+      case 'exists':
+        if (typeof input.exists !== 'boolean') throw badInput(`${at}.exists must be true or false`);
+        return { key, operator, exists: input.exists };
+    }
+  });
 }
 
 /**
@@ -75,6 +138,7 @@ export function toEventQuery(tenant: string, filter: EventFilterInput | null | u
     from: filter?.from?.getTime() ?? null,
     to: filter?.to?.getTime() ?? null,
     dimensions: validateDimensionFilter(filter?.dimensions, 'filter.dimensions'),
+    where: validateWhere(filter?.where, 'filter.where'),
   };
 }
 
@@ -85,5 +149,5 @@ export function matchesEventQuery(event: StoredEvent, query: EventQuery): boolea
   if (query.source != null && event.source !== query.source) return false;
   if (query.from != null && event.timestamp < query.from) return false;
   if (query.to != null && event.timestamp >= query.to) return false;
-  return matchesDimensions(event.dimensions, query.dimensions);
+  return matchesDimensions(event.dimensions, query.dimensions) && matchesConditions(event.dimensions, query.where);
 }

@@ -8,7 +8,9 @@
  *   limit, so no adapter materialises an unbounded result;
  * - `groups`: series of one answer (distinct `groupBy` values), and groups one bucket of a live
  *   series subscription updates at once;
- * - `types`: event types of one `eventTypes` answer.
+ * - `types`: event types of one `eventTypes` answer;
+ * - `conditions` and `values`: the conditions of one `where`, and the values of one
+ *   `in` / `notIn` list (fixed, see MAX_WHERE_CONDITIONS).
  *
  * Points and rows are a budget per operation (every alias of it draws from the same budget), so
  * aliasing a query thirty times does not multiply what one request may cost.
@@ -44,7 +46,22 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxEventTypes: 1_000,
 };
 
-export type QuerySizeMeasure = 'points' | 'rows' | 'groups' | 'types';
+/**
+ * Conditions one `where` may hold. A `where` is written by hand or by a filter row of a dashboard,
+ * where a handful is usual; every condition is tested on every event a filtered `events` page
+ * examines (up to MAX_ROWS_READ, on the service's thread with the embedded store) and on every
+ * rollup row a series reads, so the bound keeps that work within a few times the one-condition cost.
+ */
+export const MAX_WHERE_CONDITIONS = 20;
+/**
+ * Values one `in` or `notIn` list may hold. Lists are matched through a set (SQLite, MongoDB and
+ * the in-process matcher alike), so the cost is in parsing and binding them: 20 × 100 values is
+ * a few thousand parameters, far below SQLite's 32,766 per statement. A longer list is usually a
+ * join that belongs in a dimension (a segment) rather than in a filter.
+ */
+export const MAX_CONDITION_VALUES = 100;
+
+export type QuerySizeMeasure = 'points' | 'rows' | 'groups' | 'types' | 'conditions' | 'values';
 
 /** What a client can do to fit under each limit. */
 const ADVICE: Record<QuerySizeMeasure, string> = {
@@ -52,6 +69,8 @@ const ADVICE: Record<QuerySizeMeasure, string> = {
   rows: 'use a shorter range, a coarser interval, or a dimensions filter',
   groups: 'group by a dimension with fewer values, or filter with dimensions',
   types: 'name the types you want with eventTypes(types: [...])',
+  conditions: 'combine conditions on the same key into one in or notIn list',
+  values: 'use fewer values, or a notIn list of the values to leave out',
 };
 
 /**

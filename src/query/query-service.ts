@@ -3,6 +3,7 @@
  * calls the store ports, and shapes results with the pure functions beside it.
  */
 import type { DimensionValue, StoredEvent } from '../domain/event.ts';
+import { conditionsKey } from '../domain/dimension-conditions.ts';
 import { bucketCountBetween, bucketEnd, bucketStart, coarsestCover, type Interval } from '../domain/interval.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import type { CatalogRow, SeriesStore } from '../ports/series-store.ts';
@@ -12,7 +13,15 @@ import { shownWatermark } from '../stream/watermark.ts';
 import type { ResultCache } from '../ports/result-cache.ts';
 import { badInput } from '../errors.ts';
 import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor, encodeStreamCursor } from './cursors.ts';
-import { toEventQuery, validateDimensionFilter, validateKeyName, validateTypeName, type EventFilterInput } from './event-filter.ts';
+import {
+  toEventQuery,
+  validateDimensionFilter,
+  validateKeyName,
+  validateTypeName,
+  validateWhere,
+  type DimensionConditionInput,
+  type EventFilterInput,
+} from './event-filter.ts';
 import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView } from './series-view.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
@@ -32,6 +41,7 @@ export interface SeriesRequest {
   to: Date;
   groupBy?: string | null;
   dimensions?: Record<string, unknown> | null;
+  where?: readonly DimensionConditionInput[] | null;
   fill?: boolean | null;
 }
 
@@ -42,6 +52,7 @@ export interface TopRequest {
   from: Date;
   to: Date;
   dimensions?: Record<string, unknown> | null;
+  where?: readonly DimensionConditionInput[] | null;
   limit?: number | null;
 }
 
@@ -248,6 +259,7 @@ export function createQueryService(options: {
         );
       }
       const dimensions: Record<string, DimensionValue> | null = validateDimensionFilter(request.dimensions, 'query.dimensions');
+      const where = validateWhere(request.where, 'query.where');
       // With fill, every series has every bucket: refused before reading when one series is too many.
       if (request.fill && buckets > budget.pointsLeft()) {
         throw queryTooLarge('points', limits.maxSeriesPoints, limits.maxSeriesPoints - budget.pointsLeft() + buckets, 'the series answer');
@@ -258,6 +270,7 @@ export function createQueryService(options: {
         interval: request.interval,
         groupBy: request.groupBy ?? null,
         dimensions,
+        where,
         from,
         to,
         fill: request.fill ?? false,
@@ -275,7 +288,7 @@ export function createQueryService(options: {
       const series = await cached(
         'series',
         allFinal,
-        { tenant, type: request.type, ...shape, dimensions: sortedKeys(dimensions) },
+        { tenant, type: request.type, ...shape, dimensions: sortedKeys(dimensions), where: conditionsKey(where) },
         async () => {
           const rows = await seriesStore.readRollups({
             tenant,
@@ -308,6 +321,7 @@ export function createQueryService(options: {
         throw badInput('top covers at most 31 days of MINUTE buckets');
       }
       const dimensions = validateDimensionFilter(request.dimensions, 'query.dimensions');
+      const where = validateWhere(request.where, 'query.where');
       const current = await finality();
       const allFinal = isFinal(bucketStart(to - 1, 'MINUTE'), 'MINUTE', current.watermark, current.allowedLatenessMs);
       const topRequest = {
@@ -319,6 +333,7 @@ export function createQueryService(options: {
         to,
         limit,
         dimensions: sortedKeys(dimensions),
+        where: conditionsKey(where),
       };
       return cached('top', allFinal, topRequest, async () => {
         // The MINUTE buckets overlapping [from, to), read as whole days and hours where they can be.
@@ -331,7 +346,7 @@ export function createQueryService(options: {
         );
         const rows = reads.flat();
         budget.spendRows(rows.length, 'the top query reads rollup rows');
-        return buildTop(rows, { by: request.by, value: request.value ?? null, dimensions, limit });
+        return buildTop(rows, { by: request.by, value: request.value ?? null, dimensions, where, limit });
       });
     },
 

@@ -1,5 +1,6 @@
 /** Shaping rollup rows into series, points and top lists. Pure. */
 import { dimensionOf, matchesDimensions, type DimensionValue } from '../domain/event.ts';
+import { matchesConditions, type DimensionCondition } from '../domain/dimension-conditions.ts';
 import { bucketCountBetween, bucketStartsBetween, type Interval } from '../domain/interval.ts';
 import type { RollupRow } from '../ports/series-store.ts';
 import { isFinal } from '../stream/event-time.ts';
@@ -10,6 +11,8 @@ export interface SeriesShape {
   interval: Interval;
   groupBy?: string | null;
   dimensions?: Record<string, DimensionValue> | null;
+  /** ANDed with `dimensions`: each row carries its dimension combination, which the conditions test. */
+  where?: readonly DimensionCondition[] | null;
 }
 
 export interface PointView extends PointStats {
@@ -38,7 +41,7 @@ export function aggregateByGroup(rows: readonly RollupRow[], shape: SeriesShape)
   /** The aggregates made here, which later rows may merge into; the others belong to a row. */
   const owned = new Set<Aggregate>();
   for (const row of rows) {
-    if (!matchesDimensions(row.dimensions, shape.dimensions)) continue;
+    if (!matchesDimensions(row.dimensions, shape.dimensions) || !matchesConditions(row.dimensions, shape.where)) continue;
     const group = shape.groupBy ? (dimensionOf(row.dimensions, shape.groupBy) ?? null) : null;
     let buckets = groups.get(group);
     if (!buckets) groups.set(group, (buckets = new Map()));
@@ -121,9 +124,21 @@ export interface TopEntryView {
 /** Ranks the values of dimension `by` by event count, or by the sum of `value` when given. */
 export function buildTop(
   rows: readonly RollupRow[],
-  query: { by: string; value?: string | null; dimensions?: Record<string, DimensionValue> | null; limit: number },
+  query: {
+    by: string;
+    value?: string | null;
+    dimensions?: Record<string, DimensionValue> | null;
+    where?: readonly DimensionCondition[] | null;
+    limit: number;
+  },
 ): TopEntryView[] {
-  const shape = { interval: 'MINUTE' as const, value: query.value ?? null, groupBy: query.by, dimensions: query.dimensions ?? null };
+  const shape = {
+    interval: 'MINUTE' as const,
+    value: query.value ?? null,
+    groupBy: query.by,
+    dimensions: query.dimensions ?? null,
+    where: query.where ?? null,
+  };
   const totals = aggregateByGroup(rows, shape);
   const entries: TopEntryView[] = [];
   for (const [key, buckets] of totals) {

@@ -2,6 +2,7 @@
 import SchemaBuilder from '@pothos/core';
 import ComplexityPlugin from '@pothos/plugin-complexity';
 import { StreamlensError } from '../errors.ts';
+import type { DimensionValue } from '../domain/event.ts';
 import type { GraphQLContext } from '../resolvers/context.ts';
 
 /**
@@ -19,6 +20,7 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date | number };
     JSONObject: { Input: Record<string, unknown>; Output: Record<string, unknown> };
     SafeInt: { Input: number; Output: number };
+    DimensionValue: { Input: DimensionValue; Output: DimensionValue };
     ID: { Input: string; Output: string };
   };
 }>({

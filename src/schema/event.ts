@@ -6,6 +6,7 @@ import { requireLiveSubscriber, requireScope } from '../resolvers/context.ts';
 import { requireWellFormed } from '../query/event-filter.ts';
 import { PageInfo } from './page-info.ts';
 import { EventTypeInfo } from './event-types.ts';
+import { DimensionCondition } from './dimension-condition.ts';
 
 export const Event = builder.objectRef<StoredEvent>('Event').implement({
   description: 'One event, as the stream processor stored it.',
@@ -40,6 +41,7 @@ export const EventFilter = builder.inputType('EventFilter', {
     from: t.field({ type: 'DateTime', description: 'Inclusive, event time.' }),
     to: t.field({ type: 'DateTime', description: 'Exclusive, event time.' }),
     dimensions: t.field({ type: 'JSONObject', description: 'Exact match on each given key, compared as strings.' }),
+    where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
   }),
 });
 

@@ -95,3 +95,30 @@ builder.scalarType('SafeInt', {
     return asSafeInt(Number(ast.value));
   },
 });
+
+/** What a dimension may hold (the ingest rule): a value of another kind could match nothing. */
+function asDimensionValue(value: unknown): string | number | boolean {
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  throw scalarRefusal('DimensionValue must be a string, a finite number or a boolean');
+}
+
+builder.scalarType('DimensionValue', {
+  description: 'A string, a finite number or a boolean: the values EventInput.dimensions may hold.',
+  serialize: (value) => asDimensionValue(value),
+  parseValue: (value) => asDimensionValue(value),
+  parseLiteral: (ast) => {
+    switch (ast.kind) {
+      case Kind.STRING:
+        return ast.value;
+      case Kind.BOOLEAN:
+        return ast.value;
+      // A literal such as 1e400 reads as Infinity, which no dimension holds: refused by the check.
+      case Kind.INT:
+      case Kind.FLOAT:
+        return asDimensionValue(Number(ast.value));
+      default:
+        throw scalarRefusal('DimensionValue must be a string, a finite number or a boolean');
+    }
+  },
+});

@@ -5,6 +5,7 @@ import type { PointView } from '../query/series-view.ts';
 import type { SeriesUpdateView } from '../live/live-service.ts';
 import { builder } from './builder.ts';
 import { requireLiveSubscriber, requireScope } from '../resolvers/context.ts';
+import { DimensionCondition } from './dimension-condition.ts';
 
 export const Interval = builder.enumType('Interval', { values: INTERVALS });
 
@@ -17,6 +18,7 @@ const SeriesQuery = builder.inputType('SeriesQuery', {
     to: t.field({ type: 'DateTime', required: true, description: 'Exclusive.' }),
     groupBy: t.string({ description: 'A dimension key: one series per distinct value.' }),
     dimensions: t.field({ type: 'JSONObject', description: 'Exact-match filter.' }),
+    where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
     fill: t.boolean({ description: 'Include empty buckets between from and to.' }),
   }),
 });
@@ -68,6 +70,7 @@ const LiveSeriesQuery = builder.inputType('LiveSeriesQuery', {
     interval: t.field({ type: Interval, required: true }),
     groupBy: t.string(),
     dimensions: t.field({ type: 'JSONObject' }),
+    where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
   }),
 });
 

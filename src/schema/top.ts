@@ -1,6 +1,7 @@
 import type { TopEntryView } from '../query/series-view.ts';
 import { builder } from './builder.ts';
 import { requireScope } from '../resolvers/context.ts';
+import { DimensionCondition } from './dimension-condition.ts';
 
 const TopQuery = builder.inputType('TopQuery', {
   fields: (t) => ({
@@ -10,6 +11,7 @@ const TopQuery = builder.inputType('TopQuery', {
     from: t.field({ type: 'DateTime', required: true }),
     to: t.field({ type: 'DateTime', required: true }),
     dimensions: t.field({ type: 'JSONObject' }),
+    where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
     limit: t.int({ description: 'Default 10, at most 1000.' }),
   }),
 });

@@ -3,6 +3,7 @@ import { eventKey, type EventPageKey, type EventStore } from '../../src/ports/ev
 import type { StoredEvent } from '../../src/domain/event.ts';
 import type { SetAsideRecord } from '../../src/domain/set-aside.ts';
 import { eventStoreAdapters, type AdapterHarness } from './adapters.ts';
+import { validateWhere, type DimensionConditionInput } from '../../src/query/event-filter.ts';
 
 const T0 = Date.parse('2026-11-27T12:00:00.000Z');
 
@@ -132,6 +133,44 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     await store.claim([stored('newest', { timestamp: T0 + 9000 })]);
     const page2 = await store.listEvents({ tenant: 'acme' }, 2, { timestamp: page1[1]!.timestamp, id: page1[1]!.id });
     expect(ids(page2.events)).toEqual(['b', 'a']);
+  });
+
+  it('filters with where: each operator, absent dimensions for neq, notIn and exists: false, ANDed with dimensions', async () => {
+    await store.claim([
+      stored('a', { timestamp: T0 + 1000, dimensions: { country: 'NL', plan: 'pro' } }),
+      stored('b', { timestamp: T0 + 2000, dimensions: { country: 'NL', plan: 'free' } }),
+      stored('c', { timestamp: T0 + 3000, dimensions: { country: 'DE', plan: 'pro', tier: 2 } }),
+      stored('d', { timestamp: T0 + 4000, dimensions: { country: 'DE' } }),
+      stored('e', { timestamp: T0 + 5000, dimensions: { plan: 'pro', tier: '2', flag: true } }),
+      stored('f', { timestamp: T0 + 6000, dimensions: { constructor: 'x', toString: 'NL', _bsontype: 'ObjectId' } }),
+      stored('q', { timestamp: T0 + 7000, dimensions: { country: 'NL' }, quarantine: 'TOO_LATE' }),
+    ]);
+    const ids = async (where: DimensionConditionInput[], dimensions: Record<string, string> | null = null) =>
+      (await store.listEvents({ tenant: 'acme', dimensions, where: validateWhere(where, 'where') }, 10)).events.map((e) => e.id);
+    expect(await ids([{ key: 'country', eq: 'NL' }])).toEqual(['b', 'a']);
+    expect(await ids([{ key: 'plan', neq: 'pro' }])).toEqual(['f', 'd', 'b']);
+    expect(await ids([{ key: 'country', in: ['DE', 'US'] }])).toEqual(['d', 'c']);
+    expect(await ids([{ key: 'country', in: [] }])).toEqual([]);
+    expect(await ids([{ key: 'country', notIn: ['NL', 'DE'] }])).toEqual(['f', 'e']);
+    expect(await ids([{ key: 'country', notIn: [] }])).toEqual(['f', 'e', 'd', 'c', 'b', 'a']);
+    expect(await ids([{ key: 'plan', exists: false }])).toEqual(['f', 'd']);
+    expect(await ids([{ key: 'tier', exists: true }])).toEqual(['e', 'c']);
+    // Values compare as text: 2 matches "2", true matches "true".
+    expect(await ids([{ key: 'tier', eq: 2 }])).toEqual(['e', 'c']);
+    expect(await ids([{ key: 'flag', in: [true] }])).toEqual(['e']);
+    // A list is ANDed, two conditions on one key included, and ANDed with the equality filter.
+    expect(
+      await ids([
+        { key: 'country', neq: 'NL' },
+        { key: 'country', neq: 'DE' },
+      ]),
+    ).toEqual(['f', 'e']);
+    expect(await ids([{ key: 'country', notIn: ['DE'] }], { plan: 'pro' })).toEqual(['e', 'a']);
+    // Keys named after prototype members and a BSON marker are ordinary keys.
+    expect(await ids([{ key: 'constructor', exists: true }])).toEqual(['f']);
+    expect(await ids([{ key: 'toString', eq: 'NL' }])).toEqual(['f']);
+    expect(await ids([{ key: '_bsontype', neq: 'ObjectId' }])).toEqual(['e', 'd', 'c', 'b', 'a']);
+    expect(await ids([{ key: 'valueOf', exists: false }])).toEqual(['f', 'e', 'd', 'c', 'b', 'a']);
   });
 
   it('fills a page whatever its scan bound when the matches come first, and says nothing more', async () => {
@@ -330,5 +369,16 @@ describe('embedded event store: the scan bound of a filtered page', () => {
     // Without the bound the same filter finds both at once.
     expect(await store.listEvents(de, 5)).toMatchObject({ scannedUpTo: null });
     expect((await store.listEvents(de, 5)).events.map((e) => e.id)).toEqual(['h', 'b']);
+  });
+
+  it('applies where inside the same bound', async () => {
+    const notNl = { tenant: 'acme', where: validateWhere([{ key: 'country', notIn: ['NL'] }], 'where') };
+    const page = async (after: EventPageKey | null) => {
+      const { events, scannedUpTo } = await store.listEvents(notNl, 5, after, 4);
+      return { ids: events.map((e) => e.id), scannedUpTo };
+    };
+    expect(await page(null)).toEqual({ ids: ['h'], scannedUpTo: { timestamp: T0 + 6000, id: 'g' } });
+    expect(await page({ timestamp: T0 + 6000, id: 'g' })).toEqual({ ids: [], scannedUpTo: { timestamp: T0 + 2000, id: 'c' } });
+    expect(await page({ timestamp: T0 + 2000, id: 'c' })).toEqual({ ids: ['b'], scannedUpTo: null });
   });
 });

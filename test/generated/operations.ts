@@ -10,6 +10,22 @@ export type ApiScope =
   | 'INGEST'
   | 'READ';
 
+/** One condition on a dimension; exactly one operator is set. A list of conditions is ANDed. Values compare as the dimension's text (2 matches "2"). At most 20 conditions per `where`, and 100 values per `in` or `notIn` list. */
+export type DimensionCondition = {
+  /** The dimension equals this value. */
+  eq?: string | number | boolean | null | undefined;
+  /** true: the event has the dimension; false: it has not. */
+  exists?: boolean | null | undefined;
+  /** The dimension equals one of these values. */
+  in?: Array<string | number | boolean> | null | undefined;
+  /** A dimension key. */
+  key: string;
+  /** The dimension differs from this value, or is absent. */
+  neq?: string | number | boolean | null | undefined;
+  /** The dimension equals none of these values, or is absent. */
+  notIn?: Array<string | number | boolean> | null | undefined;
+};
+
 export type EventFilter = {
   /** Exact match on each given key, compared as strings. */
   dimensions?: Record<string, unknown> | null | undefined;
@@ -20,6 +36,8 @@ export type EventFilter = {
   to?: string | null | undefined;
   /** Any of these types. */
   types?: Array<string> | null | undefined;
+  /** Conditions on dimensions, all of which hold; ANDed with `dimensions`. */
+  where?: Array<DimensionCondition> | null | undefined;
 };
 
 export type EventInput = {
@@ -54,6 +72,8 @@ export type LiveSeriesQuery = {
   interval: Interval;
   type: string;
   value?: string | null | undefined;
+  /** Conditions on dimensions, all of which hold; ANDed with `dimensions`. */
+  where?: Array<DimensionCondition> | null | undefined;
 };
 
 export type SeriesQuery = {
@@ -71,6 +91,8 @@ export type SeriesQuery = {
   type: string;
   /** A key of `values`; omitted: counts only. */
   value?: string | null | undefined;
+  /** Conditions on dimensions, all of which hold; ANDed with `dimensions`. */
+  where?: Array<DimensionCondition> | null | undefined;
 };
 
 /** Why the stream processor set a log record aside instead of counting it. */
@@ -91,6 +113,8 @@ export type TopQuery = {
   type: string;
   /** Rank by the sum of this value; omitted: by count. */
   value?: string | null | undefined;
+  /** Conditions on dimensions, all of which hold; ANDed with `dimensions`. */
+  where?: Array<DimensionCondition> | null | undefined;
 };
 
 export type CreateApiKeyMutationVariables = Exact<{

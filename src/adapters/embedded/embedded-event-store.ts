@@ -1,6 +1,7 @@
 /** The single-machine event store: raw events in SQLite, keyed by (tenant, id). */
 import { join } from 'node:path';
 import { dimensionsAsText, type QuarantineReason, type StoredEvent } from '../../domain/event.ts';
+import type { DimensionCondition } from '../../domain/dimension-conditions.ts';
 import { eventKey, type EventClaim, type EventQuery, type EventStore } from '../../ports/event-store.ts';
 import type { SetAsideReason, SetAsideRecord } from '../../domain/set-aside.ts';
 import { inChunks, openDatabase, placeholders, runGuarded } from './sqlite.ts';
@@ -69,6 +70,36 @@ function toSetAsideRecord(row: SetAsideRow): SetAsideRecord {
 /** A JSON path for one dimension key. Keys are validated to [A-Za-z0-9_:-], so quoting is safe. */
 function dimensionPath(key: string): string {
   return `$."${key}"`;
+}
+
+/**
+ * One `where` condition as SQL over `dimension_text`, deciding exactly what `matchesCondition`
+ * decides. `dimension_text` holds every value as a JSON string, so `json_extract` is NULL exactly
+ * when the dimension is absent; SQLite caches the parsed JSON of a row between the calls.
+ */
+function conditionSql(condition: DimensionCondition): { sql: string; params: unknown[] } {
+  const text = 'json_extract(dimension_text, ?)';
+  const path = dimensionPath(condition.key);
+  switch (condition.operator) {
+    case 'eq':
+      return { sql: `${text} = ?`, params: [path, condition.value] };
+    case 'neq':
+      // IS NOT is the null-safe inequality: an absent dimension (NULL) differs from every value.
+      return { sql: `${text} IS NOT ?`, params: [path, condition.value] };
+    case 'in': {
+      const values = [...condition.values];
+      if (values.length === 0) return { sql: '0', params: [] };
+      return { sql: `${text} IN (${placeholders(values.length)})`, params: [path, ...values] };
+    }
+    case 'notIn': {
+      const values = [...condition.values];
+      if (values.length === 0) return { sql: '1', params: [] };
+      // NULL NOT IN (…) is NULL, which WHERE treats as false: an absent dimension is let through here.
+      return { sql: `coalesce(${text} NOT IN (${placeholders(values.length)}), 1)`, params: [path, ...values] };
+    }
+    case 'exists':
+      return { sql: `${text} IS ${condition.exists ? 'NOT NULL' : 'NULL'}`, params: [path] };
+  }
 }
 
 /** Retention runs at MongoDB's TTL pace: once a minute. */
@@ -296,6 +327,11 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
         for (const [key, value] of Object.entries(dimensionsAsText(query.dimensions ?? {}))) {
           filters.push('json_extract(dimension_text, ?) = ?');
           filterParams.push(dimensionPath(key), value);
+        }
+        for (const condition of query.where ?? []) {
+          const { sql, params } = conditionSql(condition);
+          filters.push(sql);
+          filterParams.push(...params);
         }
         const scanned = `SELECT * FROM events WHERE ${window.join(' AND ')} ORDER BY timestamp DESC, id DESC LIMIT ?`;
         const windowArgs = [...windowParams, maxScanned];

@@ -20,6 +20,7 @@ import {
   type MongoClientOptions,
 } from 'mongodb';
 import { dimensionsAsText, type DimensionValue, type QuarantineReason, type StoredEvent } from '../../domain/event.ts';
+import type { DimensionCondition } from '../../domain/dimension-conditions.ts';
 import { MAP_KEY_PATTERN } from '../../domain/event-rules.ts';
 import {
   eventKey,
@@ -262,6 +263,27 @@ function dimensionTextPath(key: string): `dimensionText.${string}` {
   return `dimensionText.${key}`;
 }
 
+/**
+ * One `where` condition as a MongoDB filter on `dimensionText`, deciding exactly what
+ * `matchesCondition` decides: `$ne` and `$nin` also match a document without the field, which is
+ * the contract's "also true where the dimension is absent". Operators MongoDB and FerretDB share.
+ */
+function conditionFilter(condition: DimensionCondition): Filter<EventDocument> {
+  const path = dimensionTextPath(condition.key);
+  switch (condition.operator) {
+    case 'eq':
+      return { [path]: { $eq: condition.value } };
+    case 'neq':
+      return { [path]: { $ne: condition.value } };
+    case 'in':
+      return { [path]: { $in: [...condition.values] } };
+    case 'notIn':
+      return { [path]: { $nin: [...condition.values] } };
+    case 'exists':
+      return { [path]: { $exists: condition.exists } };
+  }
+}
+
 function eventsFilter(query: EventQuery, after: EventPageKey | null | undefined): Filter<EventDocument> {
   // `$eq` everywhere a caller's value lands: an object smuggled in is then compared, never run.
   const filter: Filter<EventDocument> = { tenant: { $eq: query.tenant }, counted: true };
@@ -280,7 +302,9 @@ function eventsFilter(query: EventQuery, after: EventPageKey | null | undefined)
   for (const [key, text] of Object.entries(dimensionsAsText(query.dimensions ?? {}))) {
     dimensionFilter[dimensionTextPath(key)] = { $eq: text };
   }
-  return { ...filter, ...dimensionFilter };
+  // One clause per condition: two conditions on the same key must not overwrite each other.
+  const where = query.where && query.where.length > 0 ? { $and: query.where.map(conditionFilter) } : {};
+  return { ...filter, ...dimensionFilter, ...where };
 }
 
 function quarantineFilter(tenant: string, after: QuarantinePageKey | null | undefined): Filter<EventDocument> {
