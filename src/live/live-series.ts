@@ -4,7 +4,7 @@
  * the store (rather than applying deltas) makes every update a correct total, corrections of
  * earlier buckets included, and lets pending updates of one bucket conflate to the latest.
  *
- * Subscriptions asking for the same series (tenant, type, interval, value, groupBy, filter) on
+ * Subscriptions asking for the same series (tenant, type, interval, value, grouping keys, filter) on
  * this instance share one feed: one bus subscription and one store read per changed bucket,
  * whatever the number of subscribers; each subscriber keeps its own bounded queue.
  *
@@ -16,7 +16,7 @@
  * bucket that changed since it opened (rows whose applied offset is past the stored position
  * it opened at) and pushes their totals, so a lost message never leaves a point stale.
  */
-import { dimensionOf, matchesDimensions } from '../domain/event.ts';
+import { matchesDimensions } from '../domain/event.ts';
 import { conditionsKey, matchesConditions } from '../domain/dimension-conditions.ts';
 import type { Aggregate } from '../domain/rollup.ts';
 import type { Interval } from '../domain/interval.ts';
@@ -30,7 +30,8 @@ import {
   validateWhere,
   type DimensionConditionInput,
 } from '../query/event-filter.ts';
-import { aggregateByGroup, toPoint, type Finality, type PointView, type SeriesShape } from '../query/series-view.ts';
+import { aggregateByGroup, describeGroup, toPoint, type Finality, type PointView, type SeriesShape } from '../query/series-view.ts';
+import { groupIdOf, groupingKeys, validateGrouping, type GroupId } from '../query/grouping.ts';
 import { INTERVAL_MS } from '../domain/interval.ts';
 import type { RollupRow } from '../ports/series-store.ts';
 import { decodeSeriesMessage } from '../domain/live-messages.ts';
@@ -57,12 +58,16 @@ export interface LiveSeriesInput {
   value?: string | null;
   interval: Interval;
   groupBy?: string | null;
+  groupByDimensions?: readonly string[] | null;
   dimensions?: Record<string, unknown> | null;
   where?: readonly DimensionConditionInput[] | null;
 }
 
 export interface SeriesUpdateView {
+  /** As Series.group: the group's values joined by ", ". */
   group: string | null;
+  /** As Series.groupKey: each grouping key with its value, null where absent; `{}` ungrouped. */
+  groupKey: Record<string, string | null>;
   point: PointView;
   watermark: number | null;
 }
@@ -105,10 +110,11 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
   const storedAtOpen = new Map([...progressAtOpen].map(([partition, p]) => [partition, p.storedThrough]));
   const { maxRowsRead, maxSeriesGroups } = dependencies.queryLimits;
   const intervalMs = INTERVAL_MS[shape.interval];
+  const groupKeys = groupingKeys(shape);
   /** Changed buckets not yet re-read: start → affected groups. */
-  const dirty = new Map<number, Set<string | null>>();
+  const dirty = new Map<number, Set<GroupId>>();
   /** Buckets pushed and not final yet: start → groups pushed. Each is pushed once more when final. */
-  const notFinal = new Map<number, Set<string | null>>();
+  const notFinal = new Map<number, Set<GroupId>>();
   /** The bus may have lost messages: read every non-final bucket changed since the feed opened. */
   let rereadChanged = false;
   /** From the store at opening, then the highest a message or a finality check carried: it never goes back. */
@@ -120,12 +126,12 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
   };
 
   /** Pushes the groups' points of one bucket, and remembers the bucket until it is final. */
-  function pushBucket(start: number, groups: Iterable<string | null>, byGroup: Map<string | null, Map<number, Aggregate>>): void {
+  function pushBucket(start: number, groups: Iterable<GroupId>, byGroup: Map<GroupId, Map<number, Aggregate>>): void {
     for (const group of groups) {
       const aggregate = byGroup.get(group)?.get(start);
       if (!aggregate) continue;
       const point = toPoint(start, aggregate, shape, finality);
-      const update: SeriesUpdateView = { group, point, watermark };
+      const update: SeriesUpdateView = { ...describeGroup(group, groupKeys), point, watermark };
       // A subscriber whose queue overflows fails and leaves; the others are not held up.
       for (const queue of subscribers) queue.push(update, `${group}\u0000${start}`);
       let pending = notFinal.get(start);
@@ -206,7 +212,7 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
   }
 
   /** Marks a bucket's group as changed; false (and every subscriber failed) past a limit. */
-  function markDirty(start: number, group: string | null): boolean {
+  function markDirty(start: number, group: GroupId): boolean {
     let groups = dirty.get(start);
     if (!groups) {
       // The store reads cannot keep up with the changes: every subscriber is equally behind.
@@ -222,7 +228,12 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
     // as much too large as the query would be, and says so instead of flooding its queue.
     if (groups.size > maxSeriesGroups) {
       failAll(
-        queryTooLarge('groups', maxSeriesGroups, null, `one bucket of this live series changed for too many ${shape.groupBy} groups`),
+        queryTooLarge(
+          'groups',
+          maxSeriesGroups,
+          null,
+          `one bucket of this live series changed for too many ${groupKeys.join(', ')} groups`,
+        ),
       );
       dirty.clear();
       return false;
@@ -237,8 +248,7 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
       if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
       for (const bucket of message.buckets) {
         if (!matchesDimensions(bucket.dimensions, shape.dimensions) || !matchesConditions(bucket.dimensions, shape.where)) continue;
-        const group = shape.groupBy ? (dimensionOf(bucket.dimensions, shape.groupBy) ?? null) : null;
-        if (!markDirty(bucket.start, group)) return;
+        if (!markDirty(bucket.start, groupIdOf(bucket.dimensions, groupKeys))) return;
       }
       void refresh();
     },
@@ -305,10 +315,12 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
   async function subscribe(slot: SubscriptionSlot, tenant: string, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>> {
     // The same name rules as the series query: a name that cannot exist is refused, not watched forever.
     validateTypeName(input.type, 'query.type');
+    const value = validateKeyName(input.value ?? null, 'query.value');
+    // groupBy: "country" and groupByDimensions: ["country"] answer alike, so they share a feed.
     const shape: SeriesShape = {
-      value: validateKeyName(input.value ?? null, 'query.value'),
+      value,
       interval: input.interval,
-      groupBy: validateKeyName(input.groupBy ?? null, 'query.groupBy'),
+      groupByDimensions: validateGrouping(input, 'query'),
       dimensions: validateDimensionFilter(input.dimensions, 'query.dimensions'),
       where: validateWhere(input.where, 'query.where'),
     };
@@ -317,7 +329,7 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
           .sort()
           .map((k) => [k, String(shape.dimensions![k])])
       : null;
-    const key = JSON.stringify([tenant, input.type, shape.interval, shape.value, shape.groupBy, sortedFilter, conditionsKey(shape.where)]);
+    const key = JSON.stringify([tenant, input.type, shape.interval, shape.value, shape.groupByDimensions, sortedFilter, conditionsKey(shape.where)]);
 
     let feed: SeriesFeed | null = null;
     const queue: LiveQueue<SeriesUpdateView> = slot.openQueue<SeriesUpdateView>({

@@ -6,8 +6,8 @@
  *   (group, bucket) pairs without), counted before any point is built;
  * - `rows`: rollup rows read from the series store; the store read itself stops past the
  *   limit, so no adapter materialises an unbounded result;
- * - `groups`: series of one answer (distinct `groupBy` values), and groups one bucket of a live
- *   series subscription updates at once;
+ * - `groups`: series of one answer (distinct `groupBy` values, or distinct combinations of the
+ *   `groupByDimensions` values), and groups one bucket of a live series subscription updates at once;
  * - `types`: event types of one `eventTypes` answer;
  * - `conditions` and `values`: the conditions of one `where`, and the values of one
  *   `in` / `notIn` list (fixed, see MAX_WHERE_CONDITIONS).
@@ -67,7 +67,7 @@ export type QuerySizeMeasure = 'points' | 'rows' | 'groups' | 'types' | 'conditi
 const ADVICE: Record<QuerySizeMeasure, string> = {
   points: 'use a shorter range, a coarser interval, a dimensions filter, or fill: false',
   rows: 'use a shorter range, a coarser interval, or a dimensions filter',
-  groups: 'group by a dimension with fewer values, or filter with dimensions',
+  groups: 'group by fewer dimensions or ones with fewer values, or filter with dimensions',
   types: 'name the types you want with eventTypes(types: [...])',
   conditions: 'combine conditions on the same key into one in or notIn list',
   values: 'use fewer values, or a notIn list of the values to leave out',

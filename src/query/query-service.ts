@@ -23,6 +23,7 @@ import {
   type EventFilterInput,
 } from './event-filter.ts';
 import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView } from './series-view.ts';
+import { validateGrouping } from './grouping.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
 
@@ -40,6 +41,7 @@ export interface SeriesRequest {
   from: Date;
   to: Date;
   groupBy?: string | null;
+  groupByDimensions?: readonly string[] | null;
   dimensions?: Record<string, unknown> | null;
   where?: readonly DimensionConditionInput[] | null;
   fill?: boolean | null;
@@ -171,9 +173,10 @@ const CACHE_TTL_MS = 3_600_000;
 /**
  * Part of every cache key. Raise it whenever a change makes the same request answer differently,
  * so that no answer cached by an older build (in Redis, shared and kept for CACHE_TTL_MS) is served:
- * 2 since percentiles of points merged from several rows were fixed near ±1 (issue 12, item 3).
+ * 2 since percentiles of points merged from several rows were fixed near ±1 (issue 12, item 3);
+ * 3 since every series carries its groupKey (issue 14).
  */
-const RESULT_CACHE_VERSION = 2;
+const RESULT_CACHE_VERSION = 3;
 
 export function createQueryService(options: {
   eventStore: EventStore;
@@ -250,7 +253,7 @@ export function createQueryService(options: {
     async series(tenant, request, budget = newBudget()) {
       validateTypeName(request.type, 'query.type');
       validateKeyName(request.value, 'query.value');
-      validateKeyName(request.groupBy, 'query.groupBy');
+      const groupKeys = validateGrouping(request, 'query');
       const { from, to } = checkRange(request.from, request.to);
       const buckets = bucketCountBetween(from, to, request.interval);
       if (buckets > MAX_SERIES_BUCKETS) {
@@ -269,6 +272,7 @@ export function createQueryService(options: {
         value: request.value ?? null,
         interval: request.interval,
         groupBy: request.groupBy ?? null,
+        groupByDimensions: request.groupByDimensions ? groupKeys : null,
         dimensions,
         where,
         from,
@@ -281,7 +285,7 @@ export function createQueryService(options: {
       const checkSeriesSize = (size: { groups: number; points: number }) => {
         computed = true;
         if (size.groups > limits.maxSeriesGroups) {
-          throw queryTooLarge('groups', limits.maxSeriesGroups, size.groups, `the series answer groups by ${shape.groupBy}`);
+          throw queryTooLarge('groups', limits.maxSeriesGroups, size.groups, `the series answer groups by ${groupKeys.join(', ')}`);
         }
         budget.spendPoints(size.points, 'the series answer');
       };

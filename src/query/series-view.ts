@@ -1,15 +1,18 @@
 /** Shaping rollup rows into series, points and top lists. Pure. */
-import { dimensionOf, matchesDimensions, type DimensionValue } from '../domain/event.ts';
+import { matchesDimensions, type DimensionValue } from '../domain/event.ts';
 import { matchesConditions, type DimensionCondition } from '../domain/dimension-conditions.ts';
 import { bucketCountBetween, bucketStartsBetween, type Interval } from '../domain/interval.ts';
 import type { RollupRow } from '../ports/series-store.ts';
 import { isFinal } from '../stream/event-time.ts';
 import { emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../domain/rollup.ts';
+import { compareGroupValues, groupIdOf, groupingKeys, groupKeyObject, groupLabel, groupValues, type GroupId } from './grouping.ts';
 
 export interface SeriesShape {
   value?: string | null;
   interval: Interval;
   groupBy?: string | null;
+  /** Keys grouped as a combination (a query's 1 to 3, checked by validateGrouping); when set, groupBy is not read. */
+  groupByDimensions?: readonly string[] | null;
   dimensions?: Record<string, DimensionValue> | null;
   /** ANDed with `dimensions`: each row carries its dimension combination, which the conditions test. */
   where?: readonly DimensionCondition[] | null;
@@ -21,7 +24,10 @@ export interface PointView extends PointStats {
 }
 
 export interface SeriesView {
+  /** The group's values joined by ", " (see groupLabel); null ungrouped or when every value is absent. */
   group: string | null;
+  /** Each grouping key with its value, null where absent; `{}` ungrouped. */
+  groupKey: Record<string, string | null>;
   points: PointView[];
 }
 
@@ -31,18 +37,20 @@ export interface Finality {
 }
 
 /**
- * Merges the rows that pass the filter into one aggregate per (group, bucket start). A bucket
+ * Merges the rows that pass the filter into one aggregate per (group, bucket start), a group
+ * being the rows' values of the grouping keys (GroupId; `[]` when not grouping). A bucket
  * with a single row keeps that row's aggregate as it is (read-only here): copying it into an
  * empty aggregate would copy its sketch, and at fine intervals most buckets hold one row.
  */
-export function aggregateByGroup(rows: readonly RollupRow[], shape: SeriesShape): Map<string | null, Map<number, Aggregate>> {
+export function aggregateByGroup(rows: readonly RollupRow[], shape: SeriesShape): Map<GroupId, Map<number, Aggregate>> {
   const valueKey = shape.value ?? null;
-  const groups = new Map<string | null, Map<number, Aggregate>>();
+  const keys = groupingKeys(shape);
+  const groups = new Map<GroupId, Map<number, Aggregate>>();
   /** The aggregates made here, which later rows may merge into; the others belong to a row. */
   const owned = new Set<Aggregate>();
   for (const row of rows) {
     if (!matchesDimensions(row.dimensions, shape.dimensions) || !matchesConditions(row.dimensions, shape.where)) continue;
-    const group = shape.groupBy ? (dimensionOf(row.dimensions, shape.groupBy) ?? null) : null;
+    const group = groupIdOf(row.dimensions, keys);
     let buckets = groups.get(group);
     if (!buckets) groups.set(group, (buckets = new Map()));
     const existing = buckets.get(row.bucketStart);
@@ -79,16 +87,15 @@ export function toPoint(start: number, aggregate: Aggregate, shape: SeriesShape,
   };
 }
 
-/** Groups sort by their value, and events without the groupBy dimension come last (group null). */
-function compareGroups(a: string | null, b: string | null): number {
-  if (a === b) return 0;
-  if (a === null) return 1;
-  if (b === null) return -1;
-  return a < b ? -1 : 1;
+/** What an answer shows of a group: its `group` label and its `groupKey`. */
+export function describeGroup(id: GroupId, keys: readonly string[]): { group: string | null; groupKey: Record<string, string | null> } {
+  const values = groupValues(id);
+  return { group: groupLabel(values), groupKey: groupKeyObject(keys, values) };
 }
 
 /**
- * One series per group (a single series with group null when not grouping), points ordered by
+ * One series per group (a single series with group null when not grouping), ordered by the
+ * groups' values (compareGroupValues: first key first, absent values last), points ordered by
  * start. With `fill`, every bucket overlapping [from, to) is present, empty ones with count 0.
  */
 export function buildSeries(
@@ -98,18 +105,22 @@ export function buildSeries(
   /** Told the size of the answer before any point is built; throws to refuse it. */
   checkSize: (size: { groups: number; points: number }) => void = () => {},
 ): SeriesView[] {
+  const keys = groupingKeys(shape);
   const groups = aggregateByGroup(rows, shape);
-  if (!shape.groupBy && groups.size === 0) groups.set(null, new Map());
+  if (keys.length === 0 && groups.size === 0) groups.set(groupIdOf({}, keys), new Map());
   let points = 0;
   if (shape.fill) points = groups.size * bucketCountBetween(shape.from, shape.to, shape.interval);
   else for (const buckets of groups.values()) points += buckets.size;
   checkSize({ groups: groups.size, points });
   const allStarts = shape.fill ? bucketStartsBetween(shape.from, shape.to, shape.interval) : null;
-  return [...groups.keys()].sort(compareGroups).map((group) => {
-    const buckets = groups.get(group)!;
+  const ordered = [...groups.keys()].map((id) => ({ id, values: groupValues(id) }));
+  ordered.sort((a, b) => compareGroupValues(a.values, b.values));
+  return ordered.map(({ id, values }) => {
+    const buckets = groups.get(id)!;
     const starts = allStarts ?? [...buckets.keys()].sort((a, b) => a - b);
     return {
-      group,
+      group: groupLabel(values),
+      groupKey: groupKeyObject(keys, values),
       points: starts.map((start) => toPoint(start, buckets.get(start) ?? emptyAggregate(), shape, finality)),
     };
   });
@@ -141,8 +152,9 @@ export function buildTop(
   };
   const totals = aggregateByGroup(rows, shape);
   const entries: TopEntryView[] = [];
-  for (const [key, buckets] of totals) {
-    if (key === null) continue;
+  for (const [id, buckets] of totals) {
+    const [key] = groupValues(id);
+    if (key == null) continue;
     const total = emptyAggregate();
     for (const aggregate of buckets.values()) mergeSelected(total, aggregate, shape.value);
     const stats = query.value ? total.values.get(query.value) : undefined;

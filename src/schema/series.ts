@@ -17,6 +17,10 @@ const SeriesQuery = builder.inputType('SeriesQuery', {
     from: t.field({ type: 'DateTime', required: true, description: 'Aligned down to the interval.' }),
     to: t.field({ type: 'DateTime', required: true, description: 'Exclusive.' }),
     groupBy: t.string({ description: 'A dimension key: one series per distinct value.' }),
+    groupByDimensions: t.stringList({
+      description:
+        'One to three dimension keys: one series per combination of their values (an absent dimension counts as null). Exclusive with groupBy. At most MAX_SERIES_GROUPS series (default 1,000).',
+    }),
     dimensions: t.field({ type: 'JSONObject', description: 'Exact-match filter.' }),
     where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
     fill: t.boolean({ description: 'Include empty buckets between from and to.' }),
@@ -41,9 +45,15 @@ const SeriesPoint = builder.objectRef<PointView>('SeriesPoint').implement({
   }),
 });
 
+const GROUP_DESCRIPTION =
+  'The groupBy value, or the groupByDimensions values joined by ", " in the order asked (an absent value shows as nothing); null when not grouping or when every value is absent. A label: groupKey identifies the group.';
+const GROUP_KEY_DESCRIPTION =
+  'The group\'s values by key: {} when not grouping, { country: "NL" } for groupBy: "country", { country: "NL", plan: null } where a dimension is absent.';
+
 const Series = builder.objectRef<SeriesResult>('Series').implement({
   fields: (t) => ({
-    group: t.exposeString('group', { nullable: true }),
+    group: t.exposeString('group', { nullable: true, description: GROUP_DESCRIPTION }),
+    groupKey: t.field({ type: 'JSONObject', description: GROUP_KEY_DESCRIPTION, resolve: (s) => s.groupKey }),
     points: t.field({ type: [SeriesPoint], resolve: (s) => s.points }),
     watermark: t.field({
       type: 'DateTime',
@@ -69,6 +79,7 @@ const LiveSeriesQuery = builder.inputType('LiveSeriesQuery', {
     value: t.string(),
     interval: t.field({ type: Interval, required: true }),
     groupBy: t.string(),
+    groupByDimensions: t.stringList({ description: 'As SeriesQuery.groupByDimensions.' }),
     dimensions: t.field({ type: 'JSONObject' }),
     where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
   }),
@@ -76,7 +87,8 @@ const LiveSeriesQuery = builder.inputType('LiveSeriesQuery', {
 
 const SeriesUpdate = builder.objectRef<SeriesUpdateView>('SeriesUpdate').implement({
   fields: (t) => ({
-    group: t.exposeString('group', { nullable: true }),
+    group: t.exposeString('group', { nullable: true, description: GROUP_DESCRIPTION }),
+    groupKey: t.field({ type: 'JSONObject', description: GROUP_KEY_DESCRIPTION, resolve: (u) => u.groupKey }),
     point: t.field({ type: SeriesPoint, resolve: (u) => u.point }),
     watermark: t.field({ type: 'DateTime', nullable: true, resolve: (u) => u.watermark }),
   }),

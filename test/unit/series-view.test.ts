@@ -90,7 +90,9 @@ describe('buildSeries', () => {
   });
 
   it('returns one empty series for an ungrouped query with no data', () => {
-    expect(buildSeries([], { interval: 'MINUTE', from: base, to: base + 60_000 }, finality)).toEqual([{ group: null, points: [] }]);
+    expect(buildSeries([], { interval: 'MINUTE', from: base, to: base + 60_000 }, finality)).toEqual([
+      { group: null, groupKey: {}, points: [] },
+    ]);
     expect(buildSeries([], { interval: 'MINUTE', groupBy: 'country', from: base, to: base + 60_000 }, finality)).toEqual([]);
   });
 

@@ -43,6 +43,8 @@ export type Interval =
 export type LiveSeriesQuery = {
   dimensions?: Record<string, unknown> | null | undefined;
   groupBy?: string | null | undefined;
+  /** As SeriesQuery.groupByDimensions. */
+  groupByDimensions?: Array<string> | null | undefined;
   interval: Interval;
   type: string;
   value?: string | null | undefined;
@@ -59,6 +61,8 @@ export type SeriesQuery = {
   from: string;
   /** A dimension key: one series per distinct value. */
   groupBy?: string | null | undefined;
+  /** One to three dimension keys: one series per combination of their values (an absent dimension counts as null). Exclusive with groupBy. At most MAX_SERIES_GROUPS series (default 1,000). */
+  groupByDimensions?: Array<string> | null | undefined;
   interval: Interval;
   /** Exclusive. */
   to: string;
