@@ -17,6 +17,13 @@ export const MAP_KEY_PATTERN = /^(?!__proto__$)[A-Za-z0-9_][A-Za-z0-9_:-]{0,63}$
 export const MAX_DIMENSIONS = 32;
 export const MAX_DIMENSION_TEXT_LENGTH = 256;
 export const MAX_VALUES = 32;
+/**
+ * Keys of `distinct` (users, sessions, devices): each is a sketch in every rollup row the event
+ * updates, up to 12 KB once it holds a couple of thousand values, so a handful is the limit.
+ */
+export const MAX_DISTINCT_KEYS = 4;
+/** The same bound as a dimension value: ids, not documents. */
+export const MAX_DISTINCT_VALUE_LENGTH = 256;
 /** Event times before the epoch are not analytics data; anything past a year ahead is a bug. */
 export const EARLIEST_TIMESTAMP = 0;
 export const MAX_FUTURE_MS = 366 * 86_400_000;

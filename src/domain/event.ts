@@ -22,6 +22,12 @@ export interface AcceptedEvent {
   source: string | null;
   dimensions: Record<string, DimensionValue>;
   values: Record<string, number>;
+  /**
+   * Values whose different occurrences are counted (a user id, a session id), by key; never
+   * dimensions, so they add no rollup rows. Absent when the event carries none (and on events
+   * accepted before distinct counts existed).
+   */
+  distinct?: Record<string, string>;
   properties: Record<string, unknown> | null;
 }
 

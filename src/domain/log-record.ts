@@ -1,7 +1,7 @@
 /** Writing events to the log and reading log records back into events: the record's key and value. Pure. */
 import type { AcceptedEvent, DimensionValue } from './event.ts';
 import { findIllFormedString } from './well-formed.ts';
-import { MAP_KEY_PATTERN, MAX_PROPERTIES_DEPTH, TYPE_PATTERN } from './event-rules.ts';
+import { MAP_KEY_PATTERN, MAX_DISTINCT_KEYS, MAX_DISTINCT_VALUE_LENGTH, MAX_PROPERTIES_DEPTH, TYPE_PATTERN } from './event-rules.ts';
 
 /** The log key: one tenant's events of one type stay in order (and in one Kafka partition). */
 export function logKey(tenant: string, type: string): string {
@@ -44,12 +44,24 @@ function mayHoldLoneSurrogates(text: string): boolean {
   return !text.isWellFormed() || /\\u[dD][89a-fA-F]/.test(text);
 }
 
+/** `distinct` as ingest writes it: a few string ids under valid keys (absent when the event has none). */
+function isDistinctMap(value: unknown): value is Record<string, string> {
+  if (!isRecord(value)) return false;
+  const entries = Object.entries(value);
+  return (
+    entries.length >= 1 &&
+    entries.length <= MAX_DISTINCT_KEYS &&
+    entries.every(([key, v]) => MAP_KEY_PATTERN.test(key) && typeof v === 'string' && v.length <= MAX_DISTINCT_VALUE_LENGTH)
+  );
+}
+
 function hasIllFormedString(event: AcceptedEvent): boolean {
   return (
     !event.tenant.isWellFormed() ||
     !event.id.isWellFormed() ||
     (event.source !== null && !event.source.isWellFormed()) ||
     findIllFormedString(event.dimensions, 'dimensions', 1) !== null ||
+    (event.distinct !== undefined && findIllFormedString(event.distinct, 'distinct', 1) !== null) ||
     (event.properties !== null && findIllFormedString(event.properties, 'properties', MAX_PROPERTIES_DEPTH) !== null)
   );
 }
@@ -87,6 +99,7 @@ export function decodeLogRecord(value: string): AcceptedEvent | null {
       (e.source === null || typeof e.source === 'string') &&
       isDimensionMap(e.dimensions) &&
       isValueMap(e.values) &&
+      (e.distinct === undefined || isDistinctMap(e.distinct)) &&
       (e.properties === null || isRecord(e.properties))
     )
   ) {
@@ -102,6 +115,7 @@ export function decodeLogRecord(value: string): AcceptedEvent | null {
     source: e.source as string | null,
     dimensions: e.dimensions,
     values: e.values,
+    ...(e.distinct === undefined ? {} : { distinct: e.distinct as Record<string, string> }),
     properties: e.properties as Record<string, unknown> | null,
   };
   if (mayHoldLoneSurrogates(value) && hasIllFormedString(event)) return null;

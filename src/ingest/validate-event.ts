@@ -9,6 +9,8 @@ import {
   MAP_KEY_PATTERN,
   MAX_DIMENSION_TEXT_LENGTH,
   MAX_DIMENSIONS,
+  MAX_DISTINCT_KEYS,
+  MAX_DISTINCT_VALUE_LENGTH,
   MAX_FUTURE_MS,
   MAX_ID_LENGTH,
   MAX_PROPERTIES_DEPTH,
@@ -26,6 +28,7 @@ export interface EventInput {
   source?: string | null;
   dimensions?: Record<string, unknown> | null;
   values?: Record<string, unknown> | null;
+  distinct?: Record<string, unknown> | null;
   properties?: Record<string, unknown> | null;
 }
 
@@ -41,6 +44,7 @@ export type IngestErrorCode =
   | 'INVALID_SOURCE'
   | 'INVALID_DIMENSIONS'
   | 'INVALID_VALUES'
+  | 'INVALID_DISTINCT'
   | 'INVALID_PROPERTIES';
 
 export interface IngestError {
@@ -195,6 +199,9 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
     }
   }
 
+  const distinct = validateDistinct(input.distinct);
+  if (!distinct.ok) return distinct;
+
   let properties: Record<string, unknown> | null = null;
   if (input.properties != null) {
     if (!isPlainObject(input.properties)) return fail('INVALID_PROPERTIES', 'properties', 'properties must be an object');
@@ -226,7 +233,39 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
       source,
       dimensions,
       values,
+      ...(distinct.values ? { distinct: distinct.values } : {}),
       properties,
     },
   };
+}
+
+/**
+ * `distinct`: at most MAX_DISTINCT_KEYS keys under the dimension key rule, each a string id.
+ * `values` is undefined when the event carries none (an empty object included), so events
+ * without distinct values look exactly as they did before the field existed.
+ */
+function validateDistinct(
+  input: Record<string, unknown> | null | undefined,
+): { ok: true; values: Record<string, string> | undefined } | { ok: false; error: IngestError } {
+  const failure = (path: string, message: string) => ({ ok: false as const, error: { code: 'INVALID_DISTINCT' as const, path, message } });
+  if (input == null) return { ok: true, values: undefined };
+  if (!isPlainObject(input)) return failure('distinct', 'distinct must be an object');
+  const entries = Object.entries(input);
+  if (entries.length > MAX_DISTINCT_KEYS) return failure('distinct', `at most ${MAX_DISTINCT_KEYS} distinct keys per event`);
+  if (entries.length === 0) return { ok: true, values: undefined };
+  const values: Record<string, string> = {};
+  for (const [key, value] of entries) {
+    const path = `distinct.${printableKey(key)}`;
+    if (!MAP_KEY_PATTERN.test(key)) {
+      return failure(path, 'distinct keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :');
+    }
+    if (typeof value !== 'string') return failure(path, 'distinct values must be strings (a user, session or device id)');
+    if (value.length > MAX_DISTINCT_VALUE_LENGTH) {
+      return failure(path, `distinct values are at most ${MAX_DISTINCT_VALUE_LENGTH} characters`);
+    }
+    // Two different ids with lone surrogates would hash alike once stored as UTF-8 (U+FFFD).
+    if (!value.isWellFormed()) return failure(path, illFormedMessage(path, value));
+    values[key] = value;
+  }
+  return { ok: true, values };
 }

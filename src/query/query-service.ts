@@ -22,7 +22,7 @@ import {
   type DimensionConditionInput,
   type EventFilterInput,
 } from './event-filter.ts';
-import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView } from './series-view.ts';
+import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView, type TopRanking } from './series-view.ts';
 import { validateGrouping } from './grouping.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
@@ -45,6 +45,8 @@ export interface SeriesRequest {
   dimensions?: Record<string, unknown> | null;
   where?: readonly DimensionConditionInput[] | null;
   fill?: boolean | null;
+  /** A key of the events' `distinct`: each point counts its different values. */
+  distinct?: string | null;
 }
 
 export interface TopRequest {
@@ -56,6 +58,22 @@ export interface TopRequest {
   dimensions?: Record<string, unknown> | null;
   where?: readonly DimensionConditionInput[] | null;
   limit?: number | null;
+  distinct?: string | null;
+  rankBy?: TopRanking | null;
+}
+
+/**
+ * What a top request ranks by. Without `rankBy`, a request naming `value` ranks by its sum, as
+ * `top` did before `rankBy` existed (product contract: "value: rank by sum of this value"), and
+ * any other by count. A ranking without its argument is the client's mistake, said plainly.
+ */
+export function topRankingOf(request: Pick<TopRequest, 'value' | 'distinct' | 'rankBy'>): TopRanking {
+  const rankBy = request.rankBy ?? (request.value ? 'SUM' : 'COUNT');
+  if (rankBy === 'SUM' && !request.value) throw badInput('query.rankBy: SUM ranks by the sum of a value; name it in query.value');
+  if (rankBy === 'DISTINCT' && !request.distinct) {
+    throw badInput('query.rankBy: DISTINCT ranks by the different values of a distinct key; name it in query.distinct');
+  }
+  return rankBy;
 }
 
 export interface Page<T> {
@@ -254,6 +272,7 @@ export function createQueryService(options: {
       validateTypeName(request.type, 'query.type');
       validateKeyName(request.value, 'query.value');
       const groupKeys = validateGrouping(request, 'query');
+      validateKeyName(request.distinct, 'query.distinct');
       const { from, to } = checkRange(request.from, request.to);
       const buckets = bucketCountBetween(from, to, request.interval);
       if (buckets > MAX_SERIES_BUCKETS) {
@@ -278,6 +297,7 @@ export function createQueryService(options: {
         from,
         to,
         fill: request.fill ?? false,
+        distinct: request.distinct ?? null,
       };
       const allFinal = isFinal(bucketStart(to - 1, request.interval), request.interval, current.watermark, current.allowedLatenessMs);
       let computed = false;
@@ -316,6 +336,8 @@ export function createQueryService(options: {
       validateTypeName(request.type, 'query.type');
       validateKeyName(request.by, 'query.by');
       validateKeyName(request.value, 'query.value');
+      validateKeyName(request.distinct, 'query.distinct');
+      const rankBy = topRankingOf(request);
       const { from, to } = checkRange(request.from, request.to);
       const limit = request.limit ?? DEFAULT_TOP_LIMIT;
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TOP_LIMIT) {
@@ -338,6 +360,8 @@ export function createQueryService(options: {
         limit,
         dimensions: sortedKeys(dimensions),
         where: conditionsKey(where),
+        distinct: request.distinct ?? null,
+        rankBy,
       };
       return cached('top', allFinal, topRequest, async () => {
         // The MINUTE buckets overlapping [from, to), read as whole days and hours where they can be.
@@ -350,7 +374,15 @@ export function createQueryService(options: {
         );
         const rows = reads.flat();
         budget.spendRows(rows.length, 'the top query reads rollup rows');
-        return buildTop(rows, { by: request.by, value: request.value ?? null, dimensions, where, limit });
+        return buildTop(rows, {
+          by: request.by,
+          value: request.value ?? null,
+          distinct: request.distinct ?? null,
+          rankBy,
+          dimensions,
+          where,
+          limit,
+        });
       });
     },
 

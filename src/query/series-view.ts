@@ -4,7 +4,7 @@ import { matchesConditions, type DimensionCondition } from '../domain/dimension-
 import { bucketCountBetween, bucketStartsBetween, type Interval } from '../domain/interval.ts';
 import type { RollupRow } from '../ports/series-store.ts';
 import { isFinal } from '../stream/event-time.ts';
-import { emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../domain/rollup.ts';
+import { distinctCount, emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../domain/rollup.ts';
 import { compareGroupValues, groupIdOf, groupingKeys, groupKeyObject, groupLabel, groupValues, type GroupId } from './grouping.ts';
 
 export interface SeriesShape {
@@ -16,11 +16,15 @@ export interface SeriesShape {
   dimensions?: Record<string, DimensionValue> | null;
   /** ANDed with `dimensions`: each row carries its dimension combination, which the conditions test. */
   where?: readonly DimensionCondition[] | null;
+  /** A key of the events' `distinct`: points count its different values. */
+  distinct?: string | null;
 }
 
 export interface PointView extends PointStats {
   start: number;
   final: boolean;
+  /** Different values of the shape's distinct key (approximate past SPARSE_LIMIT); null when none is asked. */
+  distinct: number | null;
 }
 
 export interface SeriesView {
@@ -44,6 +48,7 @@ export interface Finality {
  */
 export function aggregateByGroup(rows: readonly RollupRow[], shape: SeriesShape): Map<GroupId, Map<number, Aggregate>> {
   const valueKey = shape.value ?? null;
+  const distinctKey = shape.distinct ?? null;
   const keys = groupingKeys(shape);
   const groups = new Map<GroupId, Map<number, Aggregate>>();
   /** The aggregates made here, which later rows may merge into; the others belong to a row. */
@@ -61,11 +66,11 @@ export function aggregateByGroup(rows: readonly RollupRow[], shape: SeriesShape)
     let merged = existing;
     if (!owned.has(existing)) {
       merged = emptyAggregate();
-      mergeSelected(merged, existing, valueKey);
+      mergeSelected(merged, existing, valueKey, distinctKey);
       owned.add(merged);
       buckets.set(row.bucketStart, merged);
     }
-    mergeSelected(merged, row.aggregate, valueKey);
+    mergeSelected(merged, row.aggregate, valueKey, distinctKey);
   }
   return groups;
 }
@@ -84,6 +89,7 @@ export function toPoint(start: number, aggregate: Aggregate, shape: SeriesShape,
     p95: stats.p95,
     p99: stats.p99,
     final: isFinal(start, shape.interval, finality.watermark, finality.allowedLatenessMs),
+    distinct: distinctCount(aggregate, shape.distinct),
   };
 }
 
@@ -130,14 +136,26 @@ export interface TopEntryView {
   key: string;
   count: number;
   sum: number | null;
+  /** Different values of the query's distinct key over the whole range (a union, not a sum); null when none is asked. */
+  distinct: number | null;
 }
 
-/** Ranks the values of dimension `by` by event count, or by the sum of `value` when given. */
+/** What `top` orders by (TopRank). */
+export type TopRanking = 'COUNT' | 'SUM' | 'DISTINCT';
+
+/**
+ * Ranks the values of dimension `by` by event count, by the sum of `value`, or by the different
+ * values of `distinct`, largest first (ties by key). The caller has checked that the ranking's
+ * argument is given.
+ */
 export function buildTop(
   rows: readonly RollupRow[],
   query: {
     by: string;
     value?: string | null;
+    distinct?: string | null;
+    /** Absent: by the sum of `value` when one is named, else by count (as before rankBy existed). */
+    rankBy?: TopRanking | null;
     dimensions?: Record<string, DimensionValue> | null;
     where?: readonly DimensionCondition[] | null;
     limit: number;
@@ -146,6 +164,7 @@ export function buildTop(
   const shape = {
     interval: 'MINUTE' as const,
     value: query.value ?? null,
+    distinct: query.distinct ?? null,
     groupBy: query.by,
     dimensions: query.dimensions ?? null,
     where: query.where ?? null,
@@ -156,11 +175,16 @@ export function buildTop(
     const [key] = groupValues(id);
     if (key == null) continue;
     const total = emptyAggregate();
-    for (const aggregate of buckets.values()) mergeSelected(total, aggregate, shape.value);
+    for (const aggregate of buckets.values()) mergeSelected(total, aggregate, shape.value, shape.distinct);
     const stats = query.value ? total.values.get(query.value) : undefined;
-    entries.push({ key, count: total.count, sum: stats ? valueSum(stats) : null });
+    entries.push({ key, count: total.count, sum: stats ? valueSum(stats) : null, distinct: distinctCount(total, shape.distinct) });
   }
-  const rank = query.value ? (e: TopEntryView) => e.sum ?? -Infinity : (e: TopEntryView) => e.count;
+  const rankings: Record<TopRanking, (e: TopEntryView) => number> = {
+    COUNT: (e) => e.count,
+    SUM: (e) => e.sum ?? -Infinity,
+    DISTINCT: (e) => e.distinct ?? -Infinity,
+  };
+  const rank = rankings[query.rankBy ?? (query.value ? 'SUM' : 'COUNT')];
   entries.sort((a, b) => rank(b) - rank(a) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return entries.slice(0, query.limit);
 }

@@ -18,6 +18,13 @@ export const Event = builder.objectRef<StoredEvent>('Event').implement({
     source: t.exposeString('source', { nullable: true }),
     dimensions: t.field({ type: 'JSONObject', resolve: (e) => e.dimensions }),
     values: t.field({ type: 'JSONObject', resolve: (e) => e.values }),
+    distinct: t.field({
+      type: 'JSONObject',
+      nullable: true,
+      description:
+        'The values whose different occurrences `distinct` counts (users, sessions), as ingested; null when the event carries none.',
+      resolve: (e) => e.distinct ?? null,
+    }),
     properties: t.field({ type: 'JSONObject', nullable: true, resolve: (e) => e.properties }),
     typeInfo: t.field({
       type: EventTypeInfo,

@@ -10,7 +10,8 @@ const IngestStatus = builder.enumType('IngestStatus', { values: ['ACCEPTED', 'RE
 const IngestError = builder.objectRef<IngestErrorShape>('IngestError').implement({
   fields: (t) => ({
     code: t.exposeString('code', {
-      description: 'INVALID_ID, INVALID_TYPE, INVALID_TIMESTAMP, INVALID_SOURCE, INVALID_DIMENSIONS, INVALID_VALUES or INVALID_PROPERTIES.',
+      description:
+        'INVALID_ID, INVALID_TYPE, INVALID_TIMESTAMP, INVALID_SOURCE, INVALID_DIMENSIONS, INVALID_VALUES, INVALID_DISTINCT or INVALID_PROPERTIES.',
     }),
     message: t.exposeString('message'),
     path: t.exposeString('path', { nullable: true, description: 'Where in the event, for example dimensions.country.' }),
@@ -42,6 +43,11 @@ const EventInput = builder.inputType('EventInput', {
     source: t.string(),
     dimensions: t.field({ type: 'JSONObject', description: 'Flat: string, number or boolean values; compared as strings.' }),
     values: t.field({ type: 'JSONObject', description: 'Flat: finite numbers only.' }),
+    distinct: t.field({
+      type: 'JSONObject',
+      description:
+        'Up to 4 keys, each a string id (at most 256 characters) whose different values `SeriesQuery.distinct` and `TopQuery.distinct` count, e.g. { user: "u-1" }. Never dimensions: they add no rollup rows.',
+    }),
     properties: t.field({ type: 'JSONObject', description: 'Free-form, size-limited.' }),
   }),
 });

@@ -4,6 +4,7 @@ import type { SeriesResult } from '../query/query-service.ts';
 import type { PointView } from '../query/series-view.ts';
 import type { SeriesUpdateView } from '../live/live-service.ts';
 import { builder } from './builder.ts';
+import { DISTINCT_ERROR_TEXT } from './distinct-text.ts';
 import { requireLiveSubscriber, requireScope } from '../resolvers/context.ts';
 import { DimensionCondition } from './dimension-condition.ts';
 
@@ -24,6 +25,9 @@ const SeriesQuery = builder.inputType('SeriesQuery', {
     dimensions: t.field({ type: 'JSONObject', description: 'Exact-match filter.' }),
     where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
     fill: t.boolean({ description: 'Include empty buckets between from and to.' }),
+    distinct: t.string({
+      description: `A key of \`EventInput.distinct\`: each point's \`distinct\` counts its different values, merged by union (a DAY point's users are not the sum of its hours). ${DISTINCT_ERROR_TEXT}`,
+    }),
   }),
 });
 
@@ -39,6 +43,12 @@ const SeriesPoint = builder.objectRef<PointView>('SeriesPoint').implement({
     p90: t.exposeFloat('p90', { nullable: true }),
     p95: t.exposeFloat('p95', { nullable: true }),
     p99: t.exposeFloat('p99', { nullable: true }),
+    distinct: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description: `Different values of the query's \`distinct\` key among the bucket's events; null unless the query names one. ${DISTINCT_ERROR_TEXT}`,
+      resolve: (p) => p.distinct ?? null,
+    }),
     final: t.exposeBoolean('final', {
       description: 'True once the watermark has passed the end of the bucket plus the allowed lateness: it will not change again.',
     }),

@@ -1,5 +1,15 @@
 import type { TopEntryView } from '../query/series-view.ts';
 import { builder } from './builder.ts';
+import { DISTINCT_ERROR_TEXT } from './distinct-text.ts';
+
+export const TopRank = builder.enumType('TopRank', {
+  description: 'What `top` orders by, largest first (ties by key).',
+  values: {
+    COUNT: { description: 'The number of events (the default without `value`).' },
+    SUM: { description: 'The sum of `value` (needs `value`; the default when `value` is given).' },
+    DISTINCT: { description: 'The different values of `distinct` (needs `distinct`).' },
+  } as const,
+});
 import { requireScope } from '../resolvers/context.ts';
 import { DimensionCondition } from './dimension-condition.ts';
 
@@ -7,12 +17,20 @@ const TopQuery = builder.inputType('TopQuery', {
   fields: (t) => ({
     type: t.string({ required: true }),
     by: t.string({ required: true, description: 'Dimension key to rank.' }),
-    value: t.string({ description: 'Rank by the sum of this value; omitted: by count.' }),
+    value: t.string({ description: 'Rank by the sum of this value; omitted: by count. `rankBy` overrides the ranking.' }),
     from: t.field({ type: 'DateTime', required: true }),
     to: t.field({ type: 'DateTime', required: true }),
     dimensions: t.field({ type: 'JSONObject' }),
     where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
     limit: t.int({ description: 'Default 10, at most 1000.' }),
+    distinct: t.string({
+      description: `A key of \`EventInput.distinct\`: each entry's \`distinct\` counts its different values over the whole range. ${DISTINCT_ERROR_TEXT}`,
+    }),
+    rankBy: t.field({
+      type: TopRank,
+      description:
+        'COUNT (the default), SUM (needs `value`) or DISTINCT (needs `distinct`); without it, a query naming `value` ranks by SUM, as before `rankBy` existed. A ranking without its argument is BAD_USER_INPUT.',
+    }),
   }),
 });
 
@@ -21,6 +39,12 @@ const TopEntry = builder.objectRef<TopEntryView>('TopEntry').implement({
     key: t.exposeString('key'),
     count: t.field({ type: 'SafeInt', resolve: (e) => e.count }),
     sum: t.exposeFloat('sum', { nullable: true }),
+    distinct: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description: `Different values of the query's \`distinct\` key among this key's events; null unless the query names one. ${DISTINCT_ERROR_TEXT}`,
+      resolve: (e) => e.distinct ?? null,
+    }),
   }),
 });
 

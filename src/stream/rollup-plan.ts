@@ -8,7 +8,8 @@
 import { dimensionsAsText, dimensionsKey, type StoredEvent } from '../domain/event.ts';
 import { bucketStart, INTERVALS } from '../domain/interval.ts';
 import type { CatalogRow, CatalogRowId, RollupRow, RollupRowId } from '../ports/series-store.ts';
-import { addEvent, cloneAggregate, emptyAggregate } from '../domain/rollup.ts';
+import { addEvent, cloneAggregate, emptyAggregate, type DistinctHashes } from '../domain/rollup.ts';
+import { distinctHash } from '../domain/distinct-sketch.ts';
 
 /** An event that counts, with the log offset it was read at. */
 export interface CountedEvent {
@@ -54,6 +55,8 @@ export function mergeIntoRollups(stored: readonly RollupRow[], events: readonly 
   for (const row of stored) rows.set(rollupRowKey(row), row);
   const changed = new Map<string, RollupRow>();
   for (const counted of events) {
+    // Hashed lazily and once: an event updates a row per interval, and most events skip none.
+    let hashes: DistinctHashes | null = null;
     for (const id of rollupRowIdsOf(counted)) {
       const key = rollupRowKey(id);
       let row = changed.get(key);
@@ -67,11 +70,17 @@ export function mergeIntoRollups(stored: readonly RollupRow[], events: readonly 
       } else if (counted.offset <= row.appliedOffset) {
         continue;
       }
-      addEvent(row.aggregate, counted.event.values);
+      hashes ??= distinctHashesOf(counted.event.distinct);
+      addEvent(row.aggregate, counted.event.values, hashes);
       row.appliedOffset = counted.offset;
     }
   }
   return [...changed.values()];
+}
+
+/** An event's distinct values hashed for the sketches (own keys only: `constructor` is data). */
+export function distinctHashesOf(distinct: Readonly<Record<string, string>> | undefined): DistinctHashes {
+  return distinct ? Object.entries(distinct).map(([key, value]) => [key, distinctHash(value)] as const) : [];
 }
 
 /**

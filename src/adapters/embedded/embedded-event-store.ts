@@ -19,6 +19,8 @@ interface EventRow {
   source: string | null;
   dimensions: string;
   value_map: string;
+  /** JSON of the event's distinct values; NULL when it carries none. */
+  distinct_values: string | null;
   properties: string | null;
   log_partition: number;
   log_offset: number;
@@ -36,6 +38,7 @@ function toStoredEvent(row: EventRow): StoredEvent {
     source: row.source,
     dimensions: JSON.parse(row.dimensions),
     values: JSON.parse(row.value_map),
+    ...(row.distinct_values === null ? {} : { distinct: JSON.parse(row.distinct_values) }),
     properties: row.properties === null ? null : JSON.parse(row.properties),
     position: { partition: row.log_partition, offset: row.log_offset },
     quarantine: row.quarantine,
@@ -160,11 +163,19 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
     CREATE INDEX IF NOT EXISTS set_aside_of_tenant_newest_first
       ON set_aside (tenant, set_aside_at DESC, log_partition DESC, log_offset DESC);
   `);
+  // Added with distinct counts: a data directory from before them gains the column (NULL: none).
+  const eventColumns = new Set(
+    db
+      .prepare<[], { name: string }>('PRAGMA table_info(events)')
+      .all()
+      .map((column) => column.name),
+  );
+  if (!eventColumns.has('distinct_values')) db.exec('ALTER TABLE events ADD COLUMN distinct_values TEXT');
 
   const insert = db.prepare(`
     INSERT INTO events (tenant, id, type, timestamp, received_at, clock_correction_ms, source,
-      dimensions, dimension_text, value_map, properties, log_partition, log_offset, quarantine)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      dimensions, dimension_text, value_map, distinct_values, properties, log_partition, log_offset, quarantine)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (tenant, id) DO NOTHING`);
   const insertAll = db.transaction((events: StoredEvent[]) => {
     for (const e of events) {
@@ -179,6 +190,7 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
         JSON.stringify(e.dimensions),
         JSON.stringify(dimensionsAsText(e.dimensions)),
         JSON.stringify(e.values),
+        e.distinct === undefined ? null : JSON.stringify(e.distinct),
         e.properties === null ? null : JSON.stringify(e.properties),
         e.position.partition,
         e.position.offset,

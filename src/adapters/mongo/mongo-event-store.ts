@@ -121,6 +121,8 @@ interface EventDocument {
   /** Every dimension value as a string: what dimension filters compare (2 matches "2"). */
   dimensionText: Record<string, string>;
   values: Record<string, number>;
+  /** The event's distinct values; absent when it carries none. */
+  distinct?: Record<string, string>;
   /**
    * Properties are free-form JSON: their keys may hold `.`, a leading `$`, or NUL, which BSON
    * or some servers refuse as field names. They are never queried, so they are stored as text.
@@ -142,10 +144,11 @@ interface EventDocument {
  * refuses it (`{ dimensions: { _bsontype: "x" } }` failed every insert, on every retry). A Map
  * is written as the same sub-document, and read back as a plain object.
  */
-type WrittenEventDocument = Omit<EventDocument, 'dimensions' | 'dimensionText' | 'values'> & {
+type WrittenEventDocument = Omit<EventDocument, 'dimensions' | 'dimensionText' | 'values' | 'distinct'> & {
   dimensions: Map<string, DimensionValue>;
   dimensionText: Map<string, string>;
   values: Map<string, number>;
+  distinct?: Map<string, string>;
 };
 
 /**
@@ -178,6 +181,7 @@ function toDocument(event: StoredEvent, _id: string): WrittenEventDocument {
     dimensions: new Map(Object.entries(event.dimensions)),
     dimensionText: new Map(Object.entries(dimensionsAsText(event.dimensions))),
     values: new Map(Object.entries(event.values)),
+    ...(event.distinct === undefined ? {} : { distinct: new Map(Object.entries(event.distinct)) }),
     propertiesJson: event.properties === null ? null : JSON.stringify(event.properties),
     position: { partition: event.position.partition, offset: event.position.offset },
     quarantine: event.quarantine,
@@ -201,6 +205,7 @@ function toStoredEvent(doc: EventDocument): StoredEvent {
     source: doc.source,
     dimensions: doc.dimensions,
     values: doc.values,
+    ...(doc.distinct === undefined ? {} : { distinct: doc.distinct }),
     properties: doc.propertiesJson === null ? null : JSON.parse(doc.propertiesJson),
     position: { partition: doc.position.partition, offset: doc.position.offset },
     quarantine: doc.quarantine,
