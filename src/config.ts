@@ -248,6 +248,7 @@ const environmentSchema = z.object({
   MAX_ROWS_READ: integer(DEFAULT_QUERY_LIMITS.maxRowsRead, 1, 100_000_000),
   MAX_SERIES_GROUPS: integer(DEFAULT_QUERY_LIMITS.maxSeriesGroups, 1, 1_000_000),
   MAX_EVENT_TYPES: integer(DEFAULT_QUERY_LIMITS.maxEventTypes, 1, 1_000_000),
+  MAX_MERGED_BUCKETS: integer(DEFAULT_QUERY_LIMITS.maxMergedBuckets, 1, 100_000_000),
 });
 
 export interface Config {
@@ -372,6 +373,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
         maxRowsRead: e.MAX_ROWS_READ,
         maxSeriesGroups: e.MAX_SERIES_GROUPS,
         maxEventTypes: e.MAX_EVENT_TYPES,
+        maxMergedBuckets: e.MAX_MERGED_BUCKETS,
       },
     },
   };

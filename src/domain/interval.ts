@@ -3,6 +3,17 @@
 export const INTERVALS = ['SECOND', 'MINUTE', 'HOUR', 'DAY'] as const;
 export type Interval = (typeof INTERVALS)[number];
 
+/**
+ * The intervals a query may ask for (the GraphQL enum `Interval`): the four stored ones, and four
+ * merged from stored rows at query time (nothing is stored per FIVE_MINUTES … MONTH bucket).
+ */
+export const QUERY_INTERVALS = ['SECOND', 'MINUTE', 'FIVE_MINUTES', 'FIFTEEN_MINUTES', 'HOUR', 'DAY', 'WEEK', 'MONTH'] as const;
+export type QueryInterval = (typeof QUERY_INTERVALS)[number];
+
+export function isStoredInterval(interval: QueryInterval): interval is Interval {
+  return (INTERVALS as readonly string[]).includes(interval);
+}
+
 export const INTERVAL_MS: Record<Interval, number> = {
   SECOND: 1_000,
   MINUTE: 60_000,

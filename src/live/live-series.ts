@@ -19,7 +19,7 @@
 import { matchesDimensions } from '../domain/event.ts';
 import { conditionsKey, matchesConditions } from '../domain/dimension-conditions.ts';
 import type { Aggregate } from '../domain/rollup.ts';
-import type { Interval } from '../domain/interval.ts';
+import { isStoredInterval, type QueryInterval } from '../domain/interval.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { SeriesStore } from '../ports/series-store.ts';
 import type { QueryService } from '../query/query-service.ts';
@@ -36,7 +36,7 @@ import { INTERVAL_MS } from '../domain/interval.ts';
 import type { RollupRow } from '../ports/series-store.ts';
 import { decodeSeriesMessage } from '../domain/live-messages.ts';
 import { queryTooLarge, type QueryLimits } from '../query/query-limits.ts';
-import { StreamlensError, unavailable } from '../errors.ts';
+import { badInput, StreamlensError, unavailable } from '../errors.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
 
@@ -56,7 +56,8 @@ export interface SeriesFeedDependencies {
 export interface LiveSeriesInput {
   type: string;
   value?: string | null;
-  interval: Interval;
+  /** A stored interval: the others are refused (see subscribe). */
+  interval: QueryInterval;
   groupBy?: string | null;
   groupByDimensions?: readonly string[] | null;
   dimensions?: Record<string, unknown> | null;
@@ -316,10 +317,19 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
     // The same name rules as the series query: a name that cannot exist is refused, not watched forever.
     validateTypeName(input.type, 'query.type');
     const value = validateKeyName(input.value ?? null, 'query.value');
+    // A live feed re-reads each changed stored bucket; an interval merged from several of them
+    // (FIVE_MINUTES … MONTH) would need every stored bucket of the point re-read and merged
+    // for each change. Refused clearly rather than answered with stored buckets.
+    const interval = input.interval;
+    if (!isStoredInterval(interval)) {
+      throw badInput(
+        `query.interval: the live series subscription follows SECOND, MINUTE, HOUR or DAY buckets; ${interval} is served by the series query only`,
+      );
+    }
     // groupBy: "country" and groupByDimensions: ["country"] answer alike, so they share a feed.
     const shape: SeriesShape = {
       value,
-      interval: input.interval,
+      interval,
       groupByDimensions: validateGrouping(input, 'query'),
       dimensions: validateDimensionFilter(input.dimensions, 'query.dimensions'),
       where: validateWhere(input.where, 'query.where'),

@@ -10,7 +10,10 @@
  *   `groupByDimensions` values), and groups one bucket of a live series subscription updates at once;
  * - `types`: event types of one `eventTypes` answer;
  * - `conditions` and `values`: the conditions of one `where`, and the values of one
- *   `in` / `notIn` list (fixed, see MAX_WHERE_CONDITIONS).
+ *   `in` / `notIn` list (fixed, see MAX_WHERE_CONDITIONS);
+ * - `mergedBuckets`: stored buckets one series query merges into its points (FIVE_MINUTES …
+ *   MONTH, and days in a time zone, are merged from stored MINUTE, HOUR and DAY rows), counted
+ *   per dimension combination from the range alone, before anything is read.
  *
  * Points and rows are a budget per operation (every alias of it draws from the same budget), so
  * aliasing a query thirty times does not multiply what one request may cost.
@@ -26,6 +29,8 @@ export interface QueryLimits {
   maxSeriesGroups: number;
   /** Most event types one `eventTypes` answer may hold. */
   maxEventTypes: number;
+  /** Most stored buckets (per dimension combination) one series query may merge into its points. */
+  maxMergedBuckets: number;
 }
 
 /**
@@ -37,13 +42,19 @@ export interface QueryLimits {
  *   one log partition, so one row per bucket and combination); 100,000 rows merged into one
  *   point took 3.5 s;
  * - groups: 1,000 series are far more than a chart or a table can show;
- * - types: 1,000 types; a tenant with more names the ones it wants (`eventTypes(types: …)`).
+ * - types: 1,000 types; a tenant with more names the ones it wants (`eventTypes(types: …)`);
+ * - merged buckets: 100,000, twice the rows limit: a plan over more stored buckets fits the rows
+ *   budget only if most of them are empty, and its store reads grow with it (a half-hour zone
+ *   reads twice per day). It allows 69 days of FIFTEEN_MINUTES points (15 MINUTE buckets each),
+ *   11 years of DAY in a whole-hour zone (24 HOUR buckets a day), 3.3 years of DAY in
+ *   Asia/Kathmandu (83 a day: an hour of MINUTE rows around each local midnight).
  */
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxSeriesPoints: 100_000,
   maxRowsRead: 50_000,
   maxSeriesGroups: 1_000,
   maxEventTypes: 1_000,
+  maxMergedBuckets: 100_000,
 };
 
 /**
@@ -61,7 +72,7 @@ export const MAX_WHERE_CONDITIONS = 20;
  */
 export const MAX_CONDITION_VALUES = 100;
 
-export type QuerySizeMeasure = 'points' | 'rows' | 'groups' | 'types' | 'conditions' | 'values';
+export type QuerySizeMeasure = 'points' | 'rows' | 'groups' | 'types' | 'conditions' | 'values' | 'mergedBuckets';
 
 /** What a client can do to fit under each limit. */
 const ADVICE: Record<QuerySizeMeasure, string> = {
@@ -71,6 +82,7 @@ const ADVICE: Record<QuerySizeMeasure, string> = {
   types: 'name the types you want with eventTypes(types: [...])',
   conditions: 'combine conditions on the same key into one in or notIn list',
   values: 'use fewer values, or a notIn list of the values to leave out',
+  mergedBuckets: 'use a shorter range, or timeZone "UTC" or a zone whose offset is whole hours',
 };
 
 /**

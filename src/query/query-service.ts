@@ -4,9 +4,9 @@
  */
 import type { DimensionValue, StoredEvent } from '../domain/event.ts';
 import { conditionsKey } from '../domain/dimension-conditions.ts';
-import { bucketCountBetween, bucketEnd, bucketStart, coarsestCover, type Interval } from '../domain/interval.ts';
+import { bucketCountBetween, bucketEnd, bucketStart, coarsestCover, type QueryInterval } from '../domain/interval.ts';
 import type { EventStore } from '../ports/event-store.ts';
-import type { CatalogRow, SeriesStore } from '../ports/series-store.ts';
+import type { CatalogRow, RollupRow, SeriesStore } from '../ports/series-store.ts';
 import { createHash } from 'node:crypto';
 import { isFinal, type EventTimePolicy } from '../stream/event-time.ts';
 import { shownWatermark } from '../stream/watermark.ts';
@@ -26,6 +26,7 @@ import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryVie
 import { validateGrouping } from './grouping.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
+import { planBuckets, resolveTimeZone, type BucketPlan } from './bucket-plan.ts';
 
 /** A page never holds more events than this; clients page for more. */
 export const MAX_PAGE_SIZE = 1000;
@@ -37,7 +38,7 @@ export const MAX_TOP_LIMIT = 1000;
 export interface SeriesRequest {
   type: string;
   value?: string | null;
-  interval: Interval;
+  interval: QueryInterval;
   from: Date;
   to: Date;
   groupBy?: string | null;
@@ -47,6 +48,8 @@ export interface SeriesRequest {
   fill?: boolean | null;
   /** A key of the events' `distinct`: each point counts its different values. */
   distinct?: string | null;
+  /** An IANA name: where DAY, WEEK and MONTH buckets start. Absent: UTC. */
+  timeZone?: string | null;
 }
 
 export interface TopRequest {
@@ -196,6 +199,31 @@ const CACHE_TTL_MS = 3_600_000;
  */
 const RESULT_CACHE_VERSION = 3;
 
+/** How many store reads of one series query run at once: a half-hour zone reads twice per day. */
+const CONCURRENT_READS = 8;
+
+/**
+ * Runs `read` for every block, at most CONCURRENT_READS at a time, and returns the rows in order.
+ * After a read fails (the rows budget spent, a store error) no other read starts.
+ */
+async function readBlocks<T>(blocks: readonly T[], read: (block: T) => Promise<RollupRow[]>): Promise<RollupRow[][]> {
+  const results: RollupRow[][] = new Array(blocks.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    for (let index = next++; index < blocks.length && !failed; index = next++) {
+      try {
+        results[index] = await read(blocks[index]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT_READS, blocks.length) }, worker));
+  return results;
+}
+
 export function createQueryService(options: {
   eventStore: EventStore;
   seriesStore: SeriesStore;
@@ -274,10 +302,15 @@ export function createQueryService(options: {
       const groupKeys = validateGrouping(request, 'query');
       validateKeyName(request.distinct, 'query.distinct');
       const { from, to } = checkRange(request.from, request.to);
-      const buckets = bucketCountBetween(from, to, request.interval);
-      if (buckets > MAX_SERIES_BUCKETS) {
-        throw badInput(
-          `the range spans ${buckets} ${request.interval} buckets; at most ${MAX_SERIES_BUCKETS} per query (use a coarser interval)`,
+      const timeZone = resolveTimeZone(request.timeZone, 'query.timeZone');
+      const plan: BucketPlan = planBuckets({ interval: request.interval, timeZone, from, to }, MAX_SERIES_BUCKETS);
+      const buckets = plan.starts.length;
+      if (plan.mergedBuckets > limits.maxMergedBuckets) {
+        throw queryTooLarge(
+          'mergedBuckets',
+          limits.maxMergedBuckets,
+          plan.mergedBuckets,
+          `${request.interval} buckets in ${timeZone} merge stored buckets`,
         );
       }
       const dimensions: Record<string, DimensionValue> | null = validateDimensionFilter(request.dimensions, 'query.dimensions');
@@ -289,7 +322,9 @@ export function createQueryService(options: {
       const current = await finality();
       const shape = {
         value: request.value ?? null,
-        interval: request.interval,
+        // The stored interval of the rows read; for a merged interval, `buckets` says what the points are.
+        interval: plan.reads[0]!.interval,
+        ...(plan.reads.length === 1 && plan.reads[0]!.interval === request.interval ? {} : { buckets: plan }),
         groupBy: request.groupBy ?? null,
         groupByDimensions: request.groupByDimensions ? groupKeys : null,
         dimensions,
@@ -299,7 +334,9 @@ export function createQueryService(options: {
         fill: request.fill ?? false,
         distinct: request.distinct ?? null,
       };
-      const allFinal = isFinal(bucketStart(to - 1, request.interval), request.interval, current.watermark, current.allowedLatenessMs);
+      // Final when the last bucket's last stored bucket is: it ends where the last bucket ends.
+      const lastEnd = plan.endOf(plan.starts.at(-1)!);
+      const allFinal = current.watermark !== null && current.watermark >= lastEnd + current.allowedLatenessMs;
       let computed = false;
       /** Before any point is built (or, for a cached answer, before it is returned). */
       const checkSeriesSize = (size: { groups: number; points: number }) => {
@@ -309,24 +346,38 @@ export function createQueryService(options: {
         }
         budget.spendPoints(size.points, 'the series answer');
       };
-      const series = await cached(
-        'series',
-        allFinal,
-        { tenant, type: request.type, ...shape, dimensions: sortedKeys(dimensions), where: conditionsKey(where) },
-        async () => {
-          const rows = await seriesStore.readRollups({
+      const cacheKey = {
+        tenant,
+        type: request.type,
+        value: shape.value,
+        interval: request.interval,
+        timeZone,
+        groupBy: shape.groupBy,
+        groupByDimensions: shape.groupByDimensions,
+        dimensions: sortedKeys(dimensions),
+        where: conditionsKey(where),
+        distinct: shape.distinct,
+        from,
+        to,
+        fill: shape.fill,
+      };
+      const series = await cached('series', allFinal, cacheKey, async () => {
+        const reads = await readBlocks(plan.reads, async (block) => {
+          const blockRows = await seriesStore.readRollups({
             tenant,
             type: request.type,
-            interval: request.interval,
-            from: bucketStart(from, request.interval),
-            to,
+            ...block,
             valueKey: shape.value,
             maxRows: budget.rowsLeft(),
           });
-          budget.spendRows(rows.length, 'the series query reads rollup rows');
-          return buildSeries(rows, shape, current, checkSeriesSize);
-        },
-      );
+          budget.spendRows(blockRows.length, 'the series query reads rollup rows');
+          return blockRows;
+        });
+        const rows = reads.flat();
+        // Each stored row counts in the query bucket that holds it.
+        const merged = shape.buckets ? rows.map((row) => ({ ...row, bucketStart: plan.bucketOf(row.bucketStart) })) : rows;
+        return buildSeries(merged, shape, current, checkSeriesSize);
+      });
       if (!computed) checkSeriesSize({ groups: series.length, points: series.reduce((sum, s) => sum + s.points.length, 0) });
       // The watermark moves on; the points over final buckets do not.
       return series.map((s) => ({ ...s, watermark: current.watermark }));

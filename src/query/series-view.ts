@@ -7,9 +7,19 @@ import { isFinal } from '../stream/event-time.ts';
 import { distinctCount, emptyAggregate, mergeSelected, pointStats, valueSum, type Aggregate, type PointStats } from '../domain/rollup.ts';
 import { compareGroupValues, groupIdOf, groupingKeys, groupKeyObject, groupLabel, groupValues, type GroupId } from './grouping.ts';
 
+/** The buckets of a query whose interval is not a stored one (bucket-plan.ts): stored rows are merged into them. */
+export interface QueryBuckets {
+  /** Every bucket of the range, in order. */
+  starts: readonly number[];
+  endOf(start: number): number;
+}
+
 export interface SeriesShape {
   value?: string | null;
+  /** The stored interval of the rows (when `buckets` is absent, also the answer's). */
   interval: Interval;
+  /** Present: the rows' bucketStart is already the query bucket's start, and these are the buckets. */
+  buckets?: QueryBuckets;
   groupBy?: string | null;
   /** Keys grouped as a combination (a query's 1 to 3, checked by validateGrouping); when set, groupBy is not read. */
   groupByDimensions?: readonly string[] | null;
@@ -88,7 +98,11 @@ export function toPoint(start: number, aggregate: Aggregate, shape: SeriesShape,
     p90: stats.p90,
     p95: stats.p95,
     p99: stats.p99,
-    final: isFinal(start, shape.interval, finality.watermark, finality.allowedLatenessMs),
+    // A merged point is final only when every stored bucket in it is: when its last one, which
+    // ends where the point ends, is.
+    final: shape.buckets
+      ? finality.watermark !== null && finality.watermark >= shape.buckets.endOf(start) + finality.allowedLatenessMs
+      : isFinal(start, shape.interval, finality.watermark, finality.allowedLatenessMs),
     distinct: distinctCount(aggregate, shape.distinct),
   };
 }
@@ -115,10 +129,10 @@ export function buildSeries(
   const groups = aggregateByGroup(rows, shape);
   if (keys.length === 0 && groups.size === 0) groups.set(groupIdOf({}, keys), new Map());
   let points = 0;
-  if (shape.fill) points = groups.size * bucketCountBetween(shape.from, shape.to, shape.interval);
+  if (shape.fill) points = groups.size * (shape.buckets?.starts.length ?? bucketCountBetween(shape.from, shape.to, shape.interval));
   else for (const buckets of groups.values()) points += buckets.size;
   checkSize({ groups: groups.size, points });
-  const allStarts = shape.fill ? bucketStartsBetween(shape.from, shape.to, shape.interval) : null;
+  const allStarts = shape.fill ? (shape.buckets?.starts ?? bucketStartsBetween(shape.from, shape.to, shape.interval)) : null;
   const ordered = [...groups.keys()].map((id) => ({ id, values: groupValues(id) }));
   ordered.sort((a, b) => compareGroupValues(a.values, b.values));
   return ordered.map(({ id, values }) => {

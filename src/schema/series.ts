@@ -1,5 +1,5 @@
 /** Series: the `series` query, the live `series` subscription and their types. */
-import { INTERVALS } from '../domain/interval.ts';
+import { QUERY_INTERVALS, type QueryInterval } from '../domain/interval.ts';
 import type { SeriesResult } from '../query/query-service.ts';
 import type { PointView } from '../query/series-view.ts';
 import type { SeriesUpdateView } from '../live/live-service.ts';
@@ -8,7 +8,24 @@ import { DISTINCT_ERROR_TEXT } from './distinct-text.ts';
 import { requireLiveSubscriber, requireScope } from '../resolvers/context.ts';
 import { DimensionCondition } from './dimension-condition.ts';
 
-export const Interval = builder.enumType('Interval', { values: INTERVALS });
+/** What each interval's buckets are, and which stored rollups serve them (see docs/api.md, Intervals and time zones). */
+const INTERVAL_DESCRIPTIONS: Record<QueryInterval, string> = {
+  SECOND: 'UTC seconds (kept for SECOND_RETENTION).',
+  MINUTE: 'UTC minutes.',
+  FIVE_MINUTES: 'Five minutes, aligned to the hour (:00, :05, …); merged from MINUTE rollups.',
+  FIFTEEN_MINUTES: 'Fifteen minutes, aligned to the hour (:00, :15, :30, :45); merged from MINUTE rollups.',
+  HOUR: 'UTC hours.',
+  DAY: 'Days from midnight in `timeZone` (default UTC); a day that changes daylight-saving time has 23 or 25 hours.',
+  WEEK: 'Weeks from Monday 00:00 in `timeZone` (default UTC); merged from DAY, HOUR or MINUTE rollups.',
+  MONTH: 'Calendar months from the 1st, 00:00 in `timeZone` (default UTC); merged from DAY, HOUR or MINUTE rollups.',
+};
+
+export const Interval = builder.enumType('Interval', {
+  values: Object.fromEntries(QUERY_INTERVALS.map((interval) => [interval, { description: INTERVAL_DESCRIPTIONS[interval] }])) as Record<
+    QueryInterval,
+    { description: string }
+  >,
+});
 
 const SeriesQuery = builder.inputType('SeriesQuery', {
   fields: (t) => ({
@@ -27,6 +44,10 @@ const SeriesQuery = builder.inputType('SeriesQuery', {
     fill: t.boolean({ description: 'Include empty buckets between from and to.' }),
     distinct: t.string({
       description: `A key of \`EventInput.distinct\`: each point's \`distinct\` counts its different values, merged by union (a DAY point's users are not the sum of its hours). ${DISTINCT_ERROR_TEXT}`,
+    }),
+    timeZone: t.string({
+      description:
+        'An IANA time-zone name (for example "America/New_York"), default "UTC": where DAY, WEEK and MONTH buckets start. An unknown name is a BAD_USER_INPUT error.',
     }),
   }),
 });

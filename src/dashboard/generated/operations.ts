@@ -35,10 +35,22 @@ export type EventFilter = {
 };
 
 export type Interval =
+  /** Days from midnight in `timeZone` (default UTC); a day that changes daylight-saving time has 23 or 25 hours. */
   | 'DAY'
+  /** Fifteen minutes, aligned to the hour (:00, :15, :30, :45); merged from MINUTE rollups. */
+  | 'FIFTEEN_MINUTES'
+  /** Five minutes, aligned to the hour (:00, :05, …); merged from MINUTE rollups. */
+  | 'FIVE_MINUTES'
+  /** UTC hours. */
   | 'HOUR'
+  /** UTC minutes. */
   | 'MINUTE'
-  | 'SECOND';
+  /** Calendar months from the 1st, 00:00 in `timeZone` (default UTC); merged from DAY, HOUR or MINUTE rollups. */
+  | 'MONTH'
+  /** UTC seconds (kept for SECOND_RETENTION). */
+  | 'SECOND'
+  /** Weeks from Monday 00:00 in `timeZone` (default UTC); merged from DAY, HOUR or MINUTE rollups. */
+  | 'WEEK';
 
 export type LiveSeriesQuery = {
   dimensions?: Record<string, unknown> | null | undefined;
@@ -66,6 +78,8 @@ export type SeriesQuery = {
   /** One to three dimension keys: one series per combination of their values (an absent dimension counts as null). Exclusive with groupBy. At most MAX_SERIES_GROUPS series (default 1,000). */
   groupByDimensions?: Array<string> | null | undefined;
   interval: Interval;
+  /** An IANA time-zone name (for example "America/New_York"), default "UTC": where DAY, WEEK and MONTH buckets start. An unknown name is a BAD_USER_INPUT error. */
+  timeZone?: string | null | undefined;
   /** Exclusive. */
   to: string;
   type: string;
