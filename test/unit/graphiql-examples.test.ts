@@ -6,10 +6,17 @@
  * (test/e2e/api.e2e.test.ts runs the GraphiQL queries against a server as well.)
  */
 import { readFileSync } from 'node:fs';
-import { Kind, parse, validate, visit, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { createRequire } from 'node:module';
+import type { DocumentNode, OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.ts';
 import { graphiqlExamples } from '../../src/server/graphiql-examples.ts';
+
+/**
+ * graphql as Pothos loads it, its CommonJS build: vitest would give this file the ES module build,
+ * a second copy that graphql refuses to validate the schema with.
+ */
+const { Kind, parse, validate, visit } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
 
 const API_DOC = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
 
