@@ -98,6 +98,12 @@ export class DistinctSketch {
     return this.#sparse !== null;
   }
 
+  /** About how many bytes the sketch holds in memory (its registers, hashes or stored text). */
+  get memoryBytes(): number {
+    if (this.#stored !== null) return this.#stored.length;
+    return this.#registers ? this.#registers.byteLength : this.#sparse!.byteLength;
+  }
+
   addText(text: string): void {
     this.addHash(distinctHash(text));
   }

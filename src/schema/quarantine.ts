@@ -41,6 +41,7 @@ const QuarantinedEvent = builder.objectRef<StoredEvent>('QuarantinedEvent').impl
         source: e.source,
         dimensions: e.dimensions,
         values: e.values,
+        ...(e.distinct ? { distinct: e.distinct } : {}),
         properties: e.properties,
       }),
     }),

@@ -81,7 +81,7 @@ import {
   type CountedEvent,
 } from './rollup-plan.ts';
 import { encodeLiveMessage, mergeUnpublished, type EventsMessage, type LiveTopic, type SeriesMessage } from '../domain/live-messages.ts';
-import { createRollupCache } from './rollup-cache.ts';
+import { cachedRowWeight, createRollupCache } from './rollup-cache.ts';
 import { verifyLogIdentity } from './log-identity.ts';
 
 export const PROCESSOR_GROUP_ID = 'streamlens-processor';
@@ -173,7 +173,11 @@ export interface TenantStats {
   poison: number;
 }
 
-/** Decoded rollup rows kept between batches: the live buckets of a few thousand dimension combinations. */
+/**
+ * Decoded rollup rows kept between batches: the live buckets of a few thousand dimension
+ * combinations. A row weighs 1 plus one per KiB of its distinct sketches (cachedRowWeight), so
+ * rows full of dense sketches (16 KiB each) take about 20 MiB of sketches at most, not 1.3 GiB.
+ */
 const ROLLUP_CACHE_ROWS = 20_000;
 /**
  * How often other instances' partition progress and the log's ends are read, and idle
@@ -223,7 +227,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   let timers: NodeJS.Timeout[] = [];
   const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0, setAside: 0 };
   const statsByTenant = new Map<string, TenantStats>();
-  const rollupCache = createRollupCache(ROLLUP_CACHE_ROWS);
+  const rollupCache = createRollupCache(ROLLUP_CACHE_ROWS, cachedRowWeight);
   /** Aborts the pauses between attempts when the processor stops. */
   let stopping = new AbortController();
   /** Who this processor is to the purge lease: only the instance that holds it purges. */

@@ -12,6 +12,13 @@
 import type { RollupRow, RollupRowId } from '../ports/series-store.ts';
 import { rollupRowKey } from './rollup-plan.ts';
 
+/** 1 per row, plus 1 per KiB of its distinct sketches (a dense one: 16). */
+export function cachedRowWeight(row: RollupRow): number {
+  let bytes = 0;
+  for (const sketch of row.aggregate.distinct.values()) bytes += sketch.memoryBytes;
+  return 1 + Math.floor(bytes / 1024);
+}
+
 export interface RollupCache {
   /** Drops the partition's rows unless `firstOffset` follows the last batch committed for it. */
   startBatch(partition: number, firstOffset: number): void;
@@ -23,13 +30,26 @@ export interface RollupCache {
   commitBatch(partition: number, lastOffset: number, rows: readonly RollupRow[]): void;
 }
 
-export function createRollupCache(maxRows: number): RollupCache {
+/**
+ * `maxRows` counts rows by `weightOf` (1 each by default): the processor weighs a row holding
+ * distinct sketches by their memory, so a cache of dense sketches (16 KB each) stays bounded in
+ * bytes, not just in rows.
+ */
+export function createRollupCache(maxRows: number, weightOf: (row: RollupRow) => number = () => 1): RollupCache {
   // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
-  const rows = new Map<string, RollupRow>();
+  const rows = new Map<string, { row: RollupRow; weight: number }>();
+  let totalWeight = 0;
   const lastCommitted = new Map<number, number>();
 
+  function remove(key: string): void {
+    const entry = rows.get(key);
+    if (!entry) return;
+    rows.delete(key);
+    totalWeight -= entry.weight;
+  }
+
   function dropPartition(partition: number): void {
-    for (const [key, row] of rows) if (row.partition === partition) rows.delete(key);
+    for (const [key, entry] of rows) if (entry.row.partition === partition) remove(key);
     lastCommitted.delete(partition);
   }
 
@@ -44,8 +64,8 @@ export function createRollupCache(maxRows: number): RollupCache {
       const cached: RollupRow[] = [];
       const missing: RollupRowId[] = [];
       for (const id of ids) {
-        const row = rows.get(rollupRowKey(id));
-        if (row) cached.push(row);
+        const entry = rows.get(rollupRowKey(id));
+        if (entry) cached.push(entry.row);
         else missing.push(id);
       }
       return { cached, missing };
@@ -53,10 +73,12 @@ export function createRollupCache(maxRows: number): RollupCache {
     commitBatch(partition, lastOffset, written) {
       for (const row of written) {
         const key = rollupRowKey(row);
-        rows.delete(key);
-        rows.set(key, row);
+        remove(key);
+        const weight = weightOf(row);
+        rows.set(key, { row, weight });
+        totalWeight += weight;
       }
-      while (rows.size > maxRows) rows.delete(rows.keys().next().value!);
+      while (totalWeight > maxRows && rows.size > 0) remove(rows.keys().next().value!);
       lastCommitted.set(partition, lastOffset);
     },
   };

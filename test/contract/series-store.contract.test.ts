@@ -6,7 +6,8 @@ import {
   type RollupRow,
   type SeriesStore,
 } from '../../src/ports/series-store.ts';
-import { addEvent, emptyAggregate, pointStats } from '../../src/domain/rollup.ts';
+import { addEvent, distinctCount, emptyAggregate, encodeAggregate, pointStats } from '../../src/domain/rollup.ts';
+import { distinctHash } from '../../src/domain/distinct-sketch.ts';
 import { seriesStoreAdapters, type AdapterHarness } from './adapters.ts';
 
 const MINUTE = Date.parse('2026-11-27T12:00:00.000Z');
@@ -110,6 +111,39 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     expect(await keys('qty')).toEqual(['qty']);
     expect(await keys(null)).toEqual([]);
     expect((await store.readRollups({ ...range, valueKey: null }))[0]!.aggregate.count).toBe(1);
+  });
+
+  it('keeps distinct sketches with their row, sparse and dense, prototype names as keys, and reads them only when asked', async () => {
+    const withUsers = (users: number, offset: number) => {
+      const aggregate = emptyAggregate();
+      for (let i = 0; i < users; i++) {
+        addEvent(aggregate, { amount: 1 }, [
+          ['user', distinctHash(`u-${i}`)],
+          ['constructor', distinctHash(`c-${i % 3}`)],
+        ]);
+      }
+      return row({ aggregate, appliedOffset: offset });
+    };
+    const sparse = withUsers(3, 10);
+    const dense = { ...withUsers(5_000, 10), bucketStart: MINUTE + 60_000 };
+    await saveRows([sparse, dense]);
+    const [loadedSparse, loadedDense] = await store.loadRollups([sparse, dense]);
+    expect(distinctCount(loadedSparse!.aggregate, 'user')).toBe(3);
+    expect(distinctCount(loadedSparse!.aggregate, 'constructor')).toBe(3);
+    expect(distinctCount(loadedDense!.aggregate, 'user')).toBe(distinctCount(dense.aggregate, 'user'));
+    expect(distinctCount(loadedDense!.aggregate, 'constructor')).toBe(3);
+    expect(encodeAggregate(loadedDense!.aggregate)).toBe(encodeAggregate(dense.aggregate));
+
+    // A query's read leaves every sketch as stored text until one is asked for.
+    const range = { tenant: 'acme', type: 'purchase', interval: 'MINUTE' as const, from: MINUTE, to: MINUTE + 120_000, valueKey: null };
+    const read = await store.readRollups(range);
+    expect(read.flatMap((r) => [...r.aggregate.distinct.values()].map((sketch) => sketch.isUnread))).toEqual([true, true, true, true]);
+    expect(read.map((r) => distinctCount(r.aggregate, 'user'))).toEqual([3, distinctCount(dense.aggregate, 'user')]);
+
+    // Replaced whole by a row of a higher offset, never by one of a lower offset.
+    await saveRows([withUsers(7, 20)]);
+    await saveRows([withUsers(1, 15)]);
+    expect(distinctCount((await store.loadRollups([sparse]))[0]!.aggregate, 'user')).toBe(7);
   });
 
   it('keeps the type catalog per partition', async () => {

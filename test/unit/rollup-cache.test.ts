@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRollupCache } from '../../src/stream/rollup-cache.ts';
-import { emptyAggregate } from '../../src/domain/rollup.ts';
+import { addEvent, emptyAggregate } from '../../src/domain/rollup.ts';
+import { cachedRowWeight } from '../../src/stream/rollup-cache.ts';
+import { distinctHash } from '../../src/domain/distinct-sketch.ts';
 import type { RollupRow } from '../../src/ports/series-store.ts';
 
 const row = (partition: number, bucketStart: number): RollupRow => ({
@@ -45,5 +47,17 @@ describe('rollup cache', () => {
     cache.startBatch(0, 1);
     cache.commitBatch(0, 1, [row(0, 0), row(0, 1), row(0, 2)]);
     expect(cache.lookup([row(0, 0), row(0, 1), row(0, 2)]).cached.map((r) => r.bucketStart)).toEqual([1, 2]);
+  });
+
+  it('weighs rows by their distinct sketches: rows of dense sketches take the room of many plain rows', () => {
+    const dense = row(0, 0);
+    for (let i = 0; i < 2_000; i++) addEvent(dense.aggregate, {}, [['user', distinctHash(`u-${i}`)]]);
+    expect(cachedRowWeight(row(0, 1))).toBe(1);
+    expect(cachedRowWeight(dense)).toBe(17);
+    const cache = createRollupCache(20, cachedRowWeight);
+    cache.startBatch(0, 1);
+    cache.commitBatch(0, 1, [row(0, 1), row(0, 2), row(0, 3), row(0, 4), dense]);
+    // 4 + 17 = 21 > 20: the least recently used plain row goes.
+    expect(cache.lookup([row(0, 1), row(0, 2), row(0, 3), row(0, 4), dense]).cached.map((r) => r.bucketStart)).toEqual([2, 3, 4, 0]);
   });
 });
