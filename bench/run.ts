@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: runs P1–P9 of /work/shared/brief/performance.md (summarised in
- * docs/performance.md), each Streamlens arm interleaved with its baseline, on the embedded
+ * `npm run bench`: runs P1–P9 of /work/shared/brief/performance.md, and P10 (issue 14: a calendar
+ * query in a time zone; summarised in docs/performance.md), each Streamlens arm interleaved with its baseline, on the embedded
  * default and/or the real servers, and writes bench/results/<time>.json, latest.json,
  * docs/performance.md and docs/performance-latency.svg.
  *
@@ -20,6 +20,7 @@ import { freshnessScenario } from './scenarios/freshness.ts';
 import { processorScenario } from './scenarios/processor.ts';
 import { fanoutScenario } from './scenarios/fanout.ts';
 import { seriesQueryScenario } from './scenarios/series-query.ts';
+import { calendarQueryScenario } from './scenarios/calendar-query.ts';
 import { sinksScenario } from './scenarios/sinks.ts';
 import { cpuScenario } from './scenarios/cpu.ts';
 import { memoryScenario } from './scenarios/memory.ts';
@@ -31,6 +32,7 @@ const SCENARIOS: Scenario[] = [
   fanoutScenario,
   memoryScenario,
   seriesQueryScenario,
+  calendarQueryScenario,
   sinksScenario,
   cpuScenario,
 ];

@@ -6,7 +6,7 @@ import type { LatencySummary } from './hdr.ts';
 const DOCS = new URL('../../docs/', import.meta.url).pathname;
 export const PLOT_FILE = 'performance-latency.svg';
 
-const ORDER = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9'];
+const ORDER = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10'];
 
 function sortRows(rows: ResultRow[]): ResultRow[] {
   return [...rows].sort((a, b) => ORDER.indexOf(a.id) - ORDER.indexOf(b.id) || a.backend.localeCompare(b.backend));
@@ -156,6 +156,7 @@ ${results.skipped.length > 0 ? `\n**Not run:**\n\n${results.skipped.map((s) => `
 | P7 | \`series\` 24 h × MINUTE grouped by a 10-value dimension | same rows read + grouped by better-sqlite3 / cassandra-driver | bench/scenarios/series-query.ts |
 | P8 | Mongo \`claim\` and Cassandra \`saveBatch\` (rollup rows) adapters, 1000-event batches | \`insertMany\` unordered; prepared \`executeConcurrent\` | bench/scenarios/sinks.ts |
 | P9 | service CPU (from /proc) per ingested + processed event | \`JSON.stringify(JSON.parse(event))\` in the same Node | bench/scenarios/cpu.ts |
+| P10 | \`series\` 30 local days × DAY in America/New_York (merged from HOUR rollups) grouped by dimensions (issue 14) | same HOUR rows read + put in New York days + grouped by better-sqlite3 / cassandra-driver | bench/scenarios/calendar-query.ts |
 
 The harness is in bench/harness/ (pairs runner, HdrHistogram helpers, result writer, this page and its SVG).
 
@@ -174,7 +175,7 @@ npm run bench -- --only P9 --profile            # also write V8 CPU profiles of 
 - **Real servers** are read from \`KAFKA_BROKERS\`, \`MONGODB_URL\`, \`CASSANDRA_CONTACT_POINTS\` (and \`CASSANDRA_LOCAL_DC\`) and
   \`REDIS_URL\`: start them with \`npm run services -- up\` (or \`docker compose up -d --wait\`) and export what it prints, e.g.
   \`export $(scripts/services.sh up)\`. Each run uses topics, keyspaces and databases of unique names.
-- Per scenario: \`--only P1\` (Kafka ingest: real only), \`--only P2\` (embedded only), \`--only P3\`…\`P7\`, \`P9\` (both
+- Per scenario: \`--only P1\` (Kafka ingest: real only), \`--only P2\` (embedded only), \`--only P3\`…\`P7\`, \`P9\`, \`P10\` (both
   backends), \`--only P8\` (real only). A partial run keeps the other rows of the previous \`latest.json\` in this page,
   marked "from an earlier run".
 - The service under test runs with \`INGEST_RATE_PER_KEY=100000000\`, \`QUERY_RATE_PER_KEY=1000000\`,

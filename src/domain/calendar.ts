@@ -59,8 +59,9 @@ function formatterFor(zone: string): Intl.DateTimeFormat {
 }
 
 /**
- * The zone's canonical name (as Intl spells it: "america/new_york" → "America/New_York"), or null
- * when `name` is not a time-zone name the platform knows.
+ * The zone's identity as the platform names it (any spelling or alias of a zone gives the same:
+ * "america/new_york" → "America/New_York", "Asia/Kolkata" → "Asia/Calcutta" in Node's ICU), or
+ * null when `name` is not a time-zone name the platform knows.
  */
 export function canonicalTimeZone(name: string): string | null {
   if (name.length === 0 || name.length > MAX_TIME_ZONE_LENGTH || !TIME_ZONE_NAME.test(name)) return null;
@@ -178,10 +179,11 @@ function firstDayOfNextBucket(first: CivilDate, unit: CalendarUnit): CivilDate {
 
 /**
  * The start of the local day, week (Monday) or month that holds `instant` in `zone`: the latest
- * bucket start at or before it. Usually the start of the bucket of its wall-clock date; a change
- * that sets clocks back across midnight (Tehran's DST ended at 24:00 until 2022: 00:00 back to
- * 23:00) repeats an hour of the previous date after the new day started, and that hour belongs
- * to the new day, so buckets never overlap.
+ * bucket start at or before it. That is the start of the bucket of its wall-clock date, except
+ * where clocks are set back from after midnight to before it (00:30 back to 23:30): the repeated
+ * half hour of the previous date comes after the new day started, and belongs to the new day, so
+ * that buckets never overlap. (Tehran's DST ended at 24:00 until 2022: that is not such a case,
+ * the clock read 00:00 only at the change, so the day before simply had 25 hours.)
  */
 export function calendarBucketStart(instant: number, unit: CalendarUnit, zone: string): number {
   const offsetAt = offsetReader(zone);

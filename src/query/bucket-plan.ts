@@ -28,7 +28,7 @@ import { badInput } from '../errors.ts';
 export interface BucketPlan {
   /** Every query bucket that overlaps [from, to), in order. */
   starts: number[];
-  /** The stored rows to read; each lies wholly inside one query bucket. */
+  /** The stored rows to read; those `keeps` refuses are dropped, the others lie inside one query bucket each. */
   reads: BucketBlock[];
   /** How many stored buckets `reads` span, per dimension combination: what the query may merge. */
   mergedBuckets: number;
@@ -36,6 +36,8 @@ export interface BucketPlan {
   bucketOf(storedStart: number): number;
   /** The end (exclusive) of the query bucket starting at `start`. */
   endOf(start: number): number;
+  /** False for a stored bucket that straddles a query bucket boundary: finer rows cover it. */
+  keeps(interval: Interval, storedStart: number): boolean;
 }
 
 /** Query intervals of one fixed length, aligned to the UTC epoch (so to the hour). */
@@ -58,13 +60,19 @@ const FIXED_SOURCE: Partial<Record<QueryInterval, Interval>> = {
 
 const storedBucketsIn = (block: BucketBlock) => (block.to - block.from) / INTERVAL_MS[block.interval];
 
-/** Joins blocks of the same interval that touch, so that one read serves a run of buckets. */
+/**
+ * Joins blocks of the same interval that touch or are one stored bucket apart, so that one read
+ * serves a run of buckets. A stored bucket in such a gap is covered by finer blocks because it
+ * straddles a query bucket boundary (coarsestCover uses the coarse interval wherever a whole
+ * bucket fits): it is read and dropped (BucketPlan.keeps). In a half-hour zone this reads HOUR rows
+ * once for the whole range, one row per day and combination more, instead of once per day.
+ */
 function coalesce(blocks: readonly BucketBlock[]): BucketBlock[] {
   const joined: BucketBlock[] = [];
   const lastOf = new Map<Interval, BucketBlock>();
   for (const block of blocks) {
     const last = lastOf.get(block.interval);
-    if (last && last.to === block.from) {
+    if (last && block.from - last.to <= INTERVAL_MS[block.interval]) {
       last.to = block.to;
       continue;
     }
@@ -89,6 +97,7 @@ function fixedPlan(size: number, source: Interval, from: number, to: number, max
     mergedBuckets: storedBucketsIn(read),
     bucketOf: (storedStart) => Math.floor(storedStart / size) * size,
     endOf: (start) => start + size,
+    keeps: () => true,
   };
 }
 
@@ -107,11 +116,11 @@ function lastAtOrBefore(sorted: readonly number[], value: number): number {
   return found;
 }
 
-function calendarPlan(unit: CalendarUnit, timeZone: string, from: number, to: number, maxBuckets: number): BucketPlan {
+function calendarPlan(unit: CalendarUnit, timeZone: string, zoneName: string, from: number, to: number, maxBuckets: number): BucketPlan {
   const starts = calendarBucketStartsBetween(from, to, unit, timeZone, maxBuckets);
   if (starts === null) {
     throw badInput(
-      `the range spans more than ${maxBuckets} ${unit} buckets in ${timeZone}; at most ${maxBuckets} per query (use a coarser interval)`,
+      `the range spans more than ${maxBuckets} ${unit} buckets in ${zoneName}; at most ${maxBuckets} per query (use a coarser interval)`,
     );
   }
   // Bucket i spans [boundaries[i], boundaries[i + 1]): the last ends where the one after it starts.
@@ -121,7 +130,7 @@ function calendarPlan(unit: CalendarUnit, timeZone: string, from: number, to: nu
     // Local mean times before standard time (Africa/Monrovia until 1972: −0:44:30) start days
     // on a second of UTC that no stored bucket ends at.
     throw badInput(
-      `in ${timeZone} a ${unit} bucket starts at ${new Date(offMinute).toISOString()}, not on a whole minute: stored rollups cannot be split there`,
+      `in ${zoneName} a ${unit} bucket starts at ${new Date(offMinute).toISOString()}, not on a whole minute: stored rollups cannot be split there`,
     );
   }
   const blocks: BucketBlock[] = [];
@@ -133,15 +142,18 @@ function calendarPlan(unit: CalendarUnit, timeZone: string, from: number, to: nu
     mergedBuckets: reads.reduce((total, block) => total + storedBucketsIn(block), 0),
     bucketOf: (storedStart) => starts[Math.max(0, lastAtOrBefore(starts, storedStart))]!,
     endOf: (start) => boundaries[lastAtOrBefore(starts, start) + 1]!,
+    keeps: (interval, storedStart) =>
+      lastAtOrBefore(starts, storedStart) === lastAtOrBefore(starts, storedStart + INTERVAL_MS[interval] - 1),
   };
 }
 
 /**
- * The plan of a series query over [from, to): `timeZone` is a canonical zone name
- * (canonicalTimeZone). Throws BAD_USER_INPUT when the range spans more than `maxBuckets` buckets.
+ * The plan of a series query over [from, to): `timeZone` is a zone's identity (resolveTimeZone's
+ * `id`), `zoneName` how the caller spelled it, for messages. Throws BAD_USER_INPUT when the range
+ * spans more than `maxBuckets` buckets.
  */
 export function planBuckets(
-  request: { interval: QueryInterval; timeZone: string; from: number; to: number },
+  request: { interval: QueryInterval; timeZone: string; zoneName?: string; from: number; to: number },
   maxBuckets: number,
 ): BucketPlan {
   const { interval, timeZone, from, to } = request;
@@ -149,21 +161,33 @@ export function planBuckets(
   if (size !== undefined) return fixedPlan(size, FIXED_SOURCE[interval]!, from, to, maxBuckets, interval);
   // UTC days are DAY rows: the stored interval itself, as before time zones existed.
   if (interval === 'DAY' && timeZone === 'UTC') return fixedPlan(INTERVAL_MS.DAY, 'DAY', from, to, maxBuckets, interval);
-  return calendarPlan(interval as CalendarUnit, timeZone, from, to, maxBuckets);
+  return calendarPlan(interval as CalendarUnit, timeZone, request.zoneName ?? timeZone, from, to, maxBuckets);
+}
+
+/** A time zone as a query names it, and its identity. */
+export interface ResolvedTimeZone {
+  /** As the caller wrote it ("UTC" when absent): what messages say. */
+  name: string;
+  /**
+   * The platform's identity of the zone: every spelling and alias of a zone has the same one
+   * ("asia/kolkata", "Asia/Kolkata" and "Asia/Calcutta" are "Asia/Calcutta" in Node's ICU), so
+   * they share cached answers.
+   */
+  id: string;
 }
 
 /**
- * The canonical name of `timeZone` (default "UTC"), or BAD_USER_INPUT naming `path`. An unknown
- * name, an offset ("+05:30"), an empty or over-long string and lone surrogates are all refused:
- * the message quotes at most 64 characters of it, made well-formed.
+ * The zone `timeZone` names (default "UTC"), or BAD_USER_INPUT naming `path`. An unknown name,
+ * an offset ("+05:30"), an empty or over-long string and lone surrogates are all refused: the
+ * message quotes at most 64 characters of it, made well-formed.
  */
-export function resolveTimeZone(timeZone: string | null | undefined, path: string): string {
-  if (timeZone === null || timeZone === undefined) return 'UTC';
-  const zone = canonicalTimeZone(timeZone);
-  if (zone === null) {
+export function resolveTimeZone(timeZone: string | null | undefined, path: string): ResolvedTimeZone {
+  if (timeZone === null || timeZone === undefined) return { name: 'UTC', id: 'UTC' };
+  const id = canonicalTimeZone(timeZone);
+  if (id === null) {
     throw badInput(
       `${path}: "${timeZone.slice(0, MAX_TIME_ZONE_LENGTH).toWellFormed()}" is not a known IANA time zone name (for example "UTC", "America/New_York", "Asia/Kolkata")`,
     );
   }
-  return zone;
+  return { name: timeZone, id };
 }

@@ -15,8 +15,8 @@
  *   MONTH, and days in a time zone, are merged from stored MINUTE, HOUR and DAY rows), counted
  *   per dimension combination from the range alone, before anything is read.
  *
- * Points and rows are a budget per operation (every alias of it draws from the same budget), so
- * aliasing a query thirty times does not multiply what one request may cost.
+ * Points, rows and merged buckets are a budget per operation (every alias of it draws from the
+ * same budget), so aliasing a query thirty times does not multiply what one request may cost.
  */
 import { StreamlensError } from '../errors.ts';
 
@@ -45,9 +45,9 @@ export interface QueryLimits {
  * - types: 1,000 types; a tenant with more names the ones it wants (`eventTypes(types: …)`);
  * - merged buckets: 100,000, twice the rows limit: a plan over more stored buckets fits the rows
  *   budget only if most of them are empty, and its store reads grow with it (a half-hour zone
- *   reads twice per day). It allows 69 days of FIFTEEN_MINUTES points (15 MINUTE buckets each),
+ *   reads once per day). It allows 69 days of FIFTEEN_MINUTES points (15 MINUTE buckets each),
  *   11 years of DAY in a whole-hour zone (24 HOUR buckets a day), 3.3 years of DAY in
- *   Asia/Kathmandu (83 a day: an hour of MINUTE rows around each local midnight).
+ *   Asia/Kathmandu (84 a day: 24 HOUR rows and an hour of MINUTE rows around each local midnight).
  */
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxSeriesPoints: 100_000,
@@ -113,11 +113,14 @@ export interface QueryBudget {
   spendRows(count: number, what: string): void;
   /** Records points about to be built; throws QUERY_TOO_LARGE when they go past what was left. */
   spendPoints(count: number, what: string): void;
+  /** Records stored buckets a series query plans to merge, before it reads; throws QUERY_TOO_LARGE past what was left. */
+  spendMergedBuckets(count: number, what: string): void;
 }
 
 export function createQueryBudget(limits: QueryLimits): QueryBudget {
   let rowsRead = 0;
   let points = 0;
+  let mergedBuckets = 0;
   return {
     limits,
     rowsLeft: () => Math.max(0, limits.maxRowsRead - rowsRead),
@@ -129,6 +132,12 @@ export function createQueryBudget(limits: QueryLimits): QueryBudget {
     spendPoints(count, what) {
       if (points + count > limits.maxSeriesPoints) throw queryTooLarge('points', limits.maxSeriesPoints, points + count, what);
       points += count;
+    },
+    spendMergedBuckets(count, what) {
+      if (mergedBuckets + count > limits.maxMergedBuckets) {
+        throw queryTooLarge('mergedBuckets', limits.maxMergedBuckets, mergedBuckets + count, what);
+      }
+      mergedBuckets += count;
     },
   };
 }

@@ -199,7 +199,7 @@ const CACHE_TTL_MS = 3_600_000;
  */
 const RESULT_CACHE_VERSION = 3;
 
-/** How many store reads of one series query run at once: a half-hour zone reads twice per day. */
+/** How many store reads of one series query run at once: a half-hour zone reads MINUTE rows once per day. */
 const CONCURRENT_READS = 8;
 
 /**
@@ -303,16 +303,19 @@ export function createQueryService(options: {
       validateKeyName(request.distinct, 'query.distinct');
       const { from, to } = checkRange(request.from, request.to);
       const timeZone = resolveTimeZone(request.timeZone, 'query.timeZone');
-      const plan: BucketPlan = planBuckets({ interval: request.interval, timeZone, from, to }, MAX_SERIES_BUCKETS);
+      const plan: BucketPlan = planBuckets(
+        { interval: request.interval, timeZone: timeZone.id, zoneName: timeZone.name, from, to },
+        MAX_SERIES_BUCKETS,
+      );
       const buckets = plan.starts.length;
-      if (plan.mergedBuckets > limits.maxMergedBuckets) {
-        throw queryTooLarge(
-          'mergedBuckets',
-          limits.maxMergedBuckets,
+      // Read from rows of its own interval, a point is one stored bucket; otherwise several are merged.
+      const merges = !(plan.reads.length === 1 && plan.reads[0]!.interval === request.interval);
+      // Before anything is read: how many stored buckets the points merge, per dimension combination.
+      if (merges)
+        budget.spendMergedBuckets(
           plan.mergedBuckets,
-          `${request.interval} buckets in ${timeZone} merge stored buckets`,
+          `the series query's ${request.interval} buckets in ${timeZone.name} merge stored buckets`,
         );
-      }
       const dimensions: Record<string, DimensionValue> | null = validateDimensionFilter(request.dimensions, 'query.dimensions');
       const where = validateWhere(request.where, 'query.where');
       // With fill, every series has every bucket: refused before reading when one series is too many.
@@ -324,7 +327,7 @@ export function createQueryService(options: {
         value: request.value ?? null,
         // The stored interval of the rows read; for a merged interval, `buckets` says what the points are.
         interval: plan.reads[0]!.interval,
-        ...(plan.reads.length === 1 && plan.reads[0]!.interval === request.interval ? {} : { buckets: plan }),
+        ...(merges ? { buckets: plan } : {}),
         groupBy: request.groupBy ?? null,
         groupByDimensions: request.groupByDimensions ? groupKeys : null,
         dimensions,
@@ -351,7 +354,7 @@ export function createQueryService(options: {
         type: request.type,
         value: shape.value,
         interval: request.interval,
-        timeZone,
+        timeZone: timeZone.id,
         groupBy: shape.groupBy,
         groupByDimensions: shape.groupByDimensions,
         dimensions: sortedKeys(dimensions),
@@ -374,8 +377,13 @@ export function createQueryService(options: {
           return blockRows;
         });
         const rows = reads.flat();
-        // Each stored row counts in the query bucket that holds it.
-        const merged = shape.buckets ? rows.map((row) => ({ ...row, bucketStart: plan.bucketOf(row.bucketStart) })) : rows;
+        // Each stored row counts in the query bucket that holds it; one across a boundary is
+        // covered by finer rows, and dropped.
+        const merged = shape.buckets
+          ? rows
+              .filter((row) => plan.keeps(row.interval, row.bucketStart))
+              .map((row) => ({ ...row, bucketStart: plan.bucketOf(row.bucketStart) }))
+          : rows;
         return buildSeries(merged, shape, current, checkSeriesSize);
       });
       if (!computed) checkSeriesSize({ groups: series.length, points: series.reduce((sum, s) => sum + s.points.length, 0) });

@@ -47,7 +47,7 @@ describe('local days across daylight-saving changes', () => {
     ]);
   });
 
-  it('a change that repeats the hour before midnight gives the day 25 hours and no overlap (Asia/Tehran, 2021-09-21 at 24:00)', () => {
+  it('a change at 24:00 gives the day before it 25 hours (Asia/Tehran, 2021-09-21)', () => {
     expect(bucketsOf('2021-09-21T12:00:00Z', '2021-09-22T12:00:00Z', 'DAY', 'Asia/Tehran')).toEqual([
       ['2021-09-20T19:30:00.000Z', 25],
       ['2021-09-21T20:30:00.000Z', 24],
@@ -110,10 +110,13 @@ describe('weeks and months', () => {
 });
 
 describe('time-zone names', () => {
-  it('resolves IANA names to their canonical spelling, UTC by default', () => {
+  it('resolves every spelling and alias of a zone to one identity, UTC by default', () => {
     expect(canonicalTimeZone('america/new_york')).toBe('America/New_York');
-    expect(resolveTimeZone(undefined, 'query.timeZone')).toBe('UTC');
-    expect(resolveTimeZone('Asia/Kathmandu', 'query.timeZone')).toBe('Asia/Kathmandu');
+    expect(canonicalTimeZone('asia/kolkata')).toBe(canonicalTimeZone('Asia/Calcutta'));
+    expect(canonicalTimeZone('Etc/UTC')).toBe('UTC');
+    expect(resolveTimeZone(undefined, 'query.timeZone')).toEqual({ name: 'UTC', id: 'UTC' });
+    expect(resolveTimeZone('utc', 'query.timeZone')).toEqual({ name: 'utc', id: 'UTC' });
+    expect(resolveTimeZone('Asia/Kolkata', 'query.timeZone')).toEqual({ name: 'Asia/Kolkata', id: canonicalTimeZone('Asia/Kolkata') });
   });
 
   it.each(['', 'Mars/Olympus_Mons', '+05:30', '__proto__', 'constructor', 'UTC\ud800', 'A'.repeat(10_000), '../etc/passwd'])(
@@ -154,14 +157,19 @@ describe('which stored rows serve a query', () => {
     expect(iso(p.endOf(t('2026-03-08T05:00:00Z')))).toBe('2026-03-09T04:00:00.000Z');
   });
 
-  it('days in a quarter-hour zone read MINUTE rows around each local midnight, HOUR rows between', () => {
-    expect(reads(plan('DAY', 'Asia/Kathmandu', '2026-06-01T00:00:00Z', '2026-06-02T00:00:00Z'))).toEqual([
+  it('days in a quarter-hour zone read MINUTE rows around each local midnight, HOUR rows in one read', () => {
+    const p = plan('DAY', 'Asia/Kathmandu', '2026-06-01T00:00:00Z', '2026-06-02T00:00:00Z');
+    expect(reads(p)).toEqual([
       'MINUTE 2026-05-31T18:15:00.000Z 2026-05-31T19:00:00.000Z',
-      'HOUR 2026-05-31T19:00:00.000Z 2026-06-01T18:00:00.000Z',
+      'HOUR 2026-05-31T19:00:00.000Z 2026-06-02T18:00:00.000Z',
       'MINUTE 2026-06-01T18:00:00.000Z 2026-06-01T19:00:00.000Z',
-      'HOUR 2026-06-01T19:00:00.000Z 2026-06-02T18:00:00.000Z',
       'MINUTE 2026-06-02T18:00:00.000Z 2026-06-02T18:15:00.000Z',
     ]);
+    // The HOUR row of 18:00 on June 1 straddles midnight (18:15): read, dropped, and covered by MINUTE rows.
+    expect(p.keeps('HOUR', t('2026-06-01T18:00:00Z'))).toBe(false);
+    expect(p.keeps('HOUR', t('2026-06-01T19:00:00Z'))).toBe(true);
+    expect(p.keeps('MINUTE', t('2026-06-01T18:14:00Z'))).toBe(true);
+    expect(p.mergedBuckets).toBe(45 + 47 + 60 + 15);
   });
 
   it('a UTC month reads DAY rows; a New York month DAY rows inside and HOUR rows at its edges', () => {
