@@ -71,7 +71,7 @@ describe('read plans', () => {
         fc.constantFrom(...QUERY_INTERVALS),
         instant,
         span,
-        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
         (timeZone, interval, from, length, where) => {
           const to = from + length;
           let plan: ReturnType<typeof planBuckets>;
