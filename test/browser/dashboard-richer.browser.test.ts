@@ -150,7 +150,11 @@ describe('dashboard controls for the richer questions', () => {
     await page.getByLabel('Condition').selectOption('neq');
     await page.getByLabel('Filter value').fill('free');
     await page.getByLabel('Filter value').press('Enter');
-    shown = await waitForPage(page, 'the purchases whose plan is not free', (s) => s.series.length === 3 && s.feedIds.length === 6);
+    shown = await waitForPage(
+      page,
+      'the purchases whose plan is not free',
+      (s) => s.series.length === 3 && s.feedIds.length === 6 && s.top.length === 3,
+    );
     expect(shown.selection.filter).toEqual({ key: 'plan', operator: 'neq', text: 'free' });
     expect(totalsByGroup(shown)).toEqual({
       'DE, pro': { count: 2, sum: 11, distinct: 0 },
@@ -167,7 +171,7 @@ describe('dashboard controls for the richer questions', () => {
     expect(page.url()).toContain('filterKey=plan&filterOp=neq&filterValue=free');
 
     // Unique users: NL's three pro purchases are one user's; the top table ranks by users.
-    await page.getByLabel('Show').selectOption('distinct');
+    await page.getByRole('combobox', { name: 'Show' }).selectOption('distinct');
     shown = await waitForPage(
       page,
       'unique users',
@@ -264,7 +268,7 @@ describe('dashboard controls for the richer questions', () => {
     ]);
     expect(await page.locator('#chart-window').textContent()).toBe(`last 30 days, per day, days in ${zone}`);
 
-    await page.getByLabel('Show').selectOption('distinct');
+    await page.getByRole('combobox', { name: 'Show' }).selectOption('distinct');
     shown = await waitForPage(page, 'unique visitors per local day', (s) => s.series[0]?.points.every((p) => p.distinct !== null) ?? false);
     expect(shown.series[0]!.points.map((p) => [p.start, p.count, p.distinct])).toEqual([
       [new Date(dayBefore).toISOString(), 2, 2],
