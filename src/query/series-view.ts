@@ -33,8 +33,11 @@ export interface SeriesShape {
 export interface PointView extends PointStats {
   start: number;
   final: boolean;
-  /** Different values of the shape's distinct key (approximate past SPARSE_LIMIT); null when none is asked. */
-  distinct: number | null;
+  /**
+   * Different values of the shape's distinct key (approximate past SPARSE_LIMIT); absent when
+   * none is asked (the schema answers null), so points of other queries keep their shape.
+   */
+  distinct?: number;
 }
 
 export interface SeriesView {
@@ -103,7 +106,7 @@ export function toPoint(start: number, aggregate: Aggregate, shape: SeriesShape,
     final: shape.buckets
       ? finality.watermark !== null && finality.watermark >= shape.buckets.endOf(start) + finality.allowedLatenessMs
       : isFinal(start, shape.interval, finality.watermark, finality.allowedLatenessMs),
-    distinct: distinctCount(aggregate, shape.distinct),
+    ...(shape.distinct ? { distinct: distinctCount(aggregate, shape.distinct)! } : {}),
   };
 }
 
@@ -150,8 +153,8 @@ export interface TopEntryView {
   key: string;
   count: number;
   sum: number | null;
-  /** Different values of the query's distinct key over the whole range (a union, not a sum); null when none is asked. */
-  distinct: number | null;
+  /** Different values of the query's distinct key over the whole range (a union, not a sum); absent when none is asked. */
+  distinct?: number;
 }
 
 /** What `top` orders by (TopRank). */
@@ -191,7 +194,9 @@ export function buildTop(
     const total = emptyAggregate();
     for (const aggregate of buckets.values()) mergeSelected(total, aggregate, shape.value, shape.distinct);
     const stats = query.value ? total.values.get(query.value) : undefined;
-    entries.push({ key, count: total.count, sum: stats ? valueSum(stats) : null, distinct: distinctCount(total, shape.distinct) });
+    const entry: TopEntryView = { key, count: total.count, sum: stats ? valueSum(stats) : null };
+    if (shape.distinct) entry.distinct = distinctCount(total, shape.distinct)!;
+    entries.push(entry);
   }
   const rankings: Record<TopRanking, (e: TopEntryView) => number> = {
     COUNT: (e) => e.count,
