@@ -5,7 +5,8 @@
  *   npm run demo -- [--rate 50] [--url http://127.0.0.1:4000/graphql] [--api-key KEY] [--backfill 15m]
  *
  * The stream: page views (most), clicks, and purchases (rare), with country, plan and device
- * dimensions; page views carry duration_ms and purchases an amount. A few countries dominate,
+ * dimensions and the visitor's id as a distinct key (`distinct: { user }`, for the dashboard's
+ * unique-users measure); page views carry duration_ms and purchases an amount. A few countries dominate,
  * amounts and durations are log-normal (most small, a long tail), and the rate breathes slowly
  * around --rate so the chart has a shape. --backfill first sends that much history (event times
  * in the past), so a chart is full at once. Stops on Ctrl-C.
@@ -19,6 +20,8 @@ export interface DemoEvent {
   timestamp?: string;
   dimensions: { country: string; plan: string; device: string };
   values: Record<string, number>;
+  /** Who the event is about: counted by `distinct: "user"` without being a dimension. */
+  distinct: { user: string };
 }
 
 type Weighted<T> = readonly (readonly [T, number])[];
@@ -68,6 +71,16 @@ function pick<T>(choices: Weighted<T>, random: () => number): T {
   return choices[choices.length - 1]![0];
 }
 
+/**
+ * Visitors: a pool this size, some far more active than others (squaring a uniform draw favours
+ * the low ids), so at 50 events/s the unique users of a minute are well below its events.
+ */
+const USERS = 5_000;
+
+function pickUser(random: () => number): string {
+  return `u-${Math.floor(random() ** 2 * USERS)}`;
+}
+
 /** A log-normal draw: most values near the median, a long tail of large ones. */
 function logNormal(median: number, spread: number, random: () => number): number {
   // Box–Muller: two uniform draws make one standard normal draw.
@@ -102,6 +115,7 @@ export function createEventSource(random: () => number = Math.random) {
       ...(timestamp === undefined ? {} : { timestamp: new Date(timestamp).toISOString() }),
       dimensions,
       values,
+      distinct: { user: pickUser(random) },
     };
   };
 }

@@ -15,7 +15,8 @@ const compact = new Intl.NumberFormat(undefined, { notation: 'compact', maximumF
 const precise = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
 
 export interface Chart {
-  draw(data: ChartData, labelOf: (group: string | null) => string): void;
+  /** `timeZone`: the zone the time axis reads in (the dashboard's picked zone). */
+  draw(data: ChartData, labelOf: (group: string | null) => string, timeZone: string): void;
 }
 
 export function createChart(container: HTMLElement): Chart {
@@ -25,10 +26,12 @@ export function createChart(container: HTMLElement): Chart {
   const widthOf = () => Math.max(container.clientWidth, 280);
   new ResizeObserver(() => plot?.setSize({ width: widthOf(), height: HEIGHT })).observe(container);
 
-  function build(data: ChartData, labels: string[]): uPlot {
+  function build(data: ChartData, labels: string[], timeZone: string): uPlot {
     const single = labels.length === 1;
     const options: uPlot.Options = {
       width: widthOf(),
+      // The axis reads in the picked zone, so a day bucket's tick says the day it is in that zone.
+      tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), timeZone),
       height: HEIGHT,
       // Labels only: values under a moving cursor make a live legend jitter.
       legend: { show: true, live: false },
@@ -64,12 +67,12 @@ export function createChart(container: HTMLElement): Chart {
   }
 
   return {
-    draw(data, labelOf) {
+    draw(data, labelOf, timeZone) {
       const labels = data.series.map((series) => labelOf(series.group));
-      const key = labels.join('\u0000');
+      const key = [timeZone, ...labels].join('\u0000');
       if (!plot || key !== drawnLabels) {
         plot?.destroy();
-        plot = build(data, labels);
+        plot = build(data, labels, timeZone);
         drawnLabels = key;
       } else {
         plot.setData(toAligned(data));

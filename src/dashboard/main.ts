@@ -1,9 +1,12 @@
 /**
- * The live dashboard page. The flow for one selection (type, value, interval, groupBy):
+ * The live dashboard page. The flow for one selection (type, value, measure, interval, time
+ * zone, one or two group-by dimensions, a filter):
  *   1. subscribe to `series` and `events` first, so nothing processed from now on is missed;
  *   2. then read the history (`series`, `top`, the latest `events`) and merge it in;
  *   3. on every series update, replace that bucket's total and re-read `top` (at most once a
- *      second: there is no top subscription);
+ *      second: there is no top subscription). A live update is a UTC bucket without unique
+ *      users, so for unique users, or for days in another zone, the update instead re-reads
+ *      the series (at most once a second too);
  *   4. after a reconnect, graphql-ws re-subscribes by itself and the page repeats step 2 to
  *      fill what it missed while the connection was down.
  */
@@ -23,15 +26,33 @@ import { createApi, type Api, type ConnectionState } from './api.ts';
 import { createChart } from './chart.ts';
 import { FEED_LENGTH, mergeIntoFeed, renderFeed, type FeedEvent } from './feed.ts';
 import { formatAge, formatTime } from './format.ts';
-import { loadApiKey, saveApiKey, selectionFromUrl, selectionToUrl, WINDOW_LABEL, WINDOW_MS, type Selection } from './selection.ts';
+import {
+  DISTINCT_KEY,
+  FILTER_OPERATORS,
+  groupingOf,
+  loadApiKey,
+  measureNeedsValue,
+  saveApiKey,
+  selectionFromUrl,
+  selectionToUrl,
+  whereOf,
+  WINDOW_LABEL,
+  WINDOW_MS,
+  type FilterOperator,
+  type Selection,
+} from './selection.ts';
 import { applyLiveUpdate, applyQueriedPoint, chartData, dropBucketsBefore, type Measure, type SeriesByGroup } from './series-data.ts';
 import type { DashboardSnapshot } from './snapshot.ts';
-import { renderTopTable, type TopRow } from './top-table.ts';
+import { browserTimeZone, isKnownTimeZone, timeZoneChoices } from './time-zone.ts';
+import { renderTopTable, type TopRanking, type TopRow } from './top-table.ts';
 
 type CatalogEntry = DashboardEventTypesQuery['eventTypes'][number];
 
 const TOP_LIMIT = 10;
 const TOP_REFRESH_MS = 1_000;
+/** How often, at most, live updates re-read the series when they cannot be applied as they come. */
+const SERIES_REFRESH_MS = 1_000;
+const BROWSER_TIME_ZONE = browserTimeZone();
 const MAX_CHART_LINES = 10;
 /** After a reconnect, the re-read waits until the re-sent subscriptions are surely live. */
 const REFILL_DELAY_MS = 1_000;
@@ -48,6 +69,12 @@ const view = {
   measure: byId<HTMLSelectElement>('measure'),
   interval: byId<HTMLSelectElement>('interval'),
   groupBy: byId<HTMLSelectElement>('group-by'),
+  secondGroupBy: byId<HTMLSelectElement>('group-by-2'),
+  timeZone: byId<HTMLSelectElement>('time-zone'),
+  controls: byId<HTMLFormElement>('controls'),
+  filterKey: byId<HTMLSelectElement>('filter-key'),
+  filterOperator: byId<HTMLSelectElement>('filter-operator'),
+  filterValue: byId<HTMLInputElement>('filter-value'),
   apiKeyForm: byId<HTMLFormElement>('api-key-form'),
   apiKey: byId<HTMLInputElement>('api-key'),
   connection: byId<HTMLElement>('connection'),
@@ -69,10 +96,12 @@ const view = {
 };
 
 const state = {
-  selection: selectionFromUrl(location.search),
+  selection: selectionFromUrl(location.search, BROWSER_TIME_ZONE, isKnownTimeZone),
   catalog: [] as CatalogEntry[],
   connection: 'connecting' as ConnectionState,
   series: new Map() as SeriesByGroup,
+  /** What the chart's legend calls each group: its values, "no plan" where a dimension is absent. */
+  groupLabels: new Map<string | null, string>(),
   watermark: null as number | null,
   top: [] as TopRow[],
   feed: [] as FeedEvent[],
@@ -177,10 +206,38 @@ function fillPickers(): void {
   fillSelect(view.value, [['', 'none (count events)'], ...values.map((value): [string, string] => [value, value])], selection.value ?? '');
 
   const dimensions = [...(entry?.dimensions ?? [])];
-  if (selection.groupBy && !dimensions.includes(selection.groupBy)) dimensions.push(selection.groupBy);
-  fillSelect(view.groupBy, [['', 'nothing'], ...dimensions.map((key): [string, string] => [key, key])], selection.groupBy ?? '');
+  for (const named of [selection.groupBy, selection.secondGroupBy, selection.filter?.key]) {
+    if (named && !dimensions.includes(named)) dimensions.push(named);
+  }
+  const dimensionOptions = dimensions.map((key): [string, string] => [key, key]);
+  fillSelect(view.groupBy, [['', 'nothing'], ...dimensionOptions], selection.groupBy ?? '');
+  // The second dimension groups within the first: offered once there is a first, never the same one.
+  fillSelect(
+    view.secondGroupBy,
+    [['', 'nothing'], ...dimensionOptions.filter(([key]) => key !== selection.groupBy)],
+    selection.secondGroupBy ?? '',
+  );
+  view.secondGroupBy.disabled = !selection.groupBy;
 
-  for (const option of view.measure.options) option.disabled = option.value !== 'count' && !selection.value;
+  fillSelect(view.filterKey, [['', 'no filter'], ...dimensionOptions], selection.filter?.key ?? '');
+  view.filterOperator.value = selection.filter?.operator ?? 'eq';
+  view.filterValue.value = selection.filter?.text ?? '';
+  const comparesValues = !!selection.filter && selection.filter.operator !== 'exists' && selection.filter.operator !== 'absent';
+  view.filterOperator.disabled = !selection.filter;
+  view.filterValue.disabled = !comparesValues;
+
+  const zones = timeZoneChoices(BROWSER_TIME_ZONE);
+  if (!zones.includes(selection.timeZone)) zones.push(selection.timeZone);
+  if (view.timeZone.options.length !== zones.length) {
+    fillSelect(
+      view.timeZone,
+      zones.map((zone): [string, string] => [zone, zone === BROWSER_TIME_ZONE ? `${zone} (this browser)` : zone]),
+      selection.timeZone,
+    );
+  }
+  view.timeZone.value = selection.timeZone;
+
+  for (const option of view.measure.options) option.disabled = measureNeedsValue(option.value as Measure) && !selection.value;
   view.measure.value = selection.measure;
   view.interval.value = selection.interval;
 }
@@ -190,31 +247,60 @@ function readPickers(): Selection {
   const measure = view.measure.value as Measure;
   const type = view.type.value || null;
   const typeChanged = type !== state.selection.type;
+  // A value or dimension of another type would match nothing.
+  const keep = <T>(chosen: T): T | null => (typeChanged ? null : chosen);
+  const groupBy = keep(view.groupBy.value || null);
+  const secondGroupBy = groupBy ? keep(view.secondGroupBy.value || null) : null;
+  const filterKey = keep(view.filterKey.value || null);
+  const operator = view.filterOperator.value as FilterOperator;
   return {
     type,
-    // A value or groupBy of another type would match nothing.
-    value: typeChanged ? null : value,
-    measure: value && !typeChanged ? measure : 'count',
+    value: keep(value),
+    measure: measureNeedsValue(measure) && (!value || typeChanged) ? 'count' : measure,
     interval: view.interval.value as Selection['interval'],
-    groupBy: typeChanged ? null : view.groupBy.value || null,
+    groupBy,
+    secondGroupBy: secondGroupBy === groupBy ? null : secondGroupBy,
+    filter: filterKey
+      ? { key: filterKey, operator: FILTER_OPERATORS.includes(operator) ? operator : 'eq', text: view.filterValue.value }
+      : null,
+    timeZone: view.timeZone.value || BROWSER_TIME_ZONE,
   };
+}
+
+/** What the queries ask; a change to anything else (the measure between count, sum and average) is only a redraw. */
+function queryShape(selection: Selection): string {
+  const { type, value, interval, groupBy, secondGroupBy, filter, timeZone, measure } = selection;
+  return JSON.stringify([type, value, interval, groupBy, secondGroupBy, whereOf(filter), timeZone, measure === 'distinct']);
 }
 
 function onPickerChange(): void {
   const previous = state.selection;
   state.selection = readPickers();
-  history.replaceState(null, '', selectionToUrl(state.selection));
+  history.replaceState(null, '', selectionToUrl(state.selection, BROWSER_TIME_ZONE));
   fillPickers();
-  const { type, value, interval, groupBy } = state.selection;
-  const onlyMeasureChanged =
-    type === previous.type && value === previous.value && interval === previous.interval && groupBy === previous.groupBy;
-  if (onlyMeasureChanged) scheduleRender();
+  if (queryShape(state.selection) === queryShape(previous)) scheduleRender();
   else startLive();
 }
 
-for (const select of [view.type, view.value, view.measure, view.interval, view.groupBy]) {
+for (const select of [
+  view.type,
+  view.value,
+  view.measure,
+  view.interval,
+  view.timeZone,
+  view.groupBy,
+  view.secondGroupBy,
+  view.filterKey,
+  view.filterOperator,
+]) {
   select.addEventListener('change', onPickerChange);
 }
+// The value field applies when it is left or Enter is pressed (Enter submits the form: keep the page).
+view.filterValue.addEventListener('change', onPickerChange);
+view.controls.addEventListener('submit', (event) => {
+  event.preventDefault();
+  onPickerChange();
+});
 
 view.apiKey.value = loadApiKey() ?? '';
 view.apiKeyForm.addEventListener('submit', (event) => {
@@ -238,16 +324,32 @@ function topDimension(): string | null {
   return state.selection.groupBy ?? entry?.dimensions[0] ?? null;
 }
 
+/** The series arguments every read and subscription of the current selection shares. */
+function seriesArguments() {
+  const { type, value, interval, filter } = state.selection;
+  return { type: type!, value, interval, ...groupingOf(state.selection), where: whereOf(filter) };
+}
+
+/**
+ * Live updates are UTC buckets with counts, sums and averages (no unique users): for unique
+ * users, or for days that start in another zone, an update only says "re-read the series".
+ */
+function liveUpdatesApply(): boolean {
+  const { measure, interval, timeZone } = state.selection;
+  return measure !== 'distinct' && !(interval === 'DAY' && timeZone !== 'UTC');
+}
+
 function startLive(): void {
   stopLive();
   generation += 1;
   const current = generation;
   state.series = new Map();
+  state.groupLabels = new Map();
   state.top = [];
   state.feed = [];
   state.watermark = null;
   scheduleRender();
-  const { type, value, interval, groupBy } = state.selection;
+  const { type, filter } = state.selection;
   if (!type) {
     stopLive = () => {};
     return;
@@ -255,19 +357,24 @@ function startLive(): void {
 
   const stopSeries = api.subscribe(
     DashboardLiveSeriesDocument,
-    { query: { type, value, interval, groupBy } },
+    { query: seriesArguments() },
     ({ series: update }) => {
       if (current !== generation) return;
-      applyLiveUpdate(state.series, update.group ?? null, update.point);
       noteWatermark(update.watermark);
-      scheduleRender();
+      noteGroupLabel(update.group ?? null, update.groupKey);
+      if (liveUpdatesApply()) {
+        applyLiveUpdate(state.series, update.group ?? null, update.point);
+        scheduleRender();
+      } else {
+        refreshSeriesSoon(current);
+      }
       refreshTopSoon(current);
     },
     (message) => showProblem(`Live series stopped: ${message}`),
   );
   const stopEvents = api.subscribe(
     DashboardLiveEventsDocument,
-    { filter: { types: [type] } },
+    { filter: { types: [type], where: whereOf(filter) } },
     ({ events: edge }) => {
       if (current !== generation) return;
       state.feed = mergeIntoFeed(state.feed, [edge.node]);
@@ -288,22 +395,37 @@ function chartWindow(now = Date.now()): { from: number; to: number } {
   return { from: now - WINDOW_MS[interval], to: now + INTERVAL_MS[interval] };
 }
 
-async function readHistory(forGeneration: number): Promise<void> {
-  const { type, value, interval, groupBy } = state.selection;
-  if (!type) return;
+/** Reads the chart's window of the series and merges it in. */
+async function readSeries(forGeneration: number): Promise<void> {
+  const { measure, timeZone } = state.selection;
   const { from, to } = chartWindow();
+  const { series } = await api.query(DashboardSeriesDocument, {
+    query: {
+      ...seriesArguments(),
+      distinct: measure === 'distinct' ? DISTINCT_KEY : null,
+      timeZone,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+    },
+  });
+  if (forGeneration !== generation) return;
+  for (const oneSeries of series) {
+    noteGroupLabel(oneSeries.group ?? null, oneSeries.groupKey);
+    for (const point of oneSeries.points) applyQueriedPoint(state.series, oneSeries.group ?? null, point);
+    noteWatermark(oneSeries.watermark);
+  }
+  scheduleRender();
+}
+
+async function readHistory(forGeneration: number): Promise<void> {
+  const { type, filter } = state.selection;
+  if (!type) return;
   try {
-    const [{ series }, { events }] = await Promise.all([
-      api.query(DashboardSeriesDocument, {
-        query: { type, value, interval, groupBy, from: new Date(from).toISOString(), to: new Date(to).toISOString() },
-      }),
-      api.query(DashboardLatestEventsDocument, { filter: { types: [type] }, first: FEED_LENGTH }),
+    const [, { events }] = await Promise.all([
+      readSeries(forGeneration),
+      api.query(DashboardLatestEventsDocument, { filter: { types: [type], where: whereOf(filter) }, first: FEED_LENGTH }),
     ]);
     if (forGeneration !== generation) return;
-    for (const oneSeries of series) {
-      for (const point of oneSeries.points) applyQueriedPoint(state.series, oneSeries.group ?? null, point);
-      noteWatermark(oneSeries.watermark);
-    }
     state.feed = mergeIntoFeed(
       state.feed,
       events.edges.map((edge) => edge.node),
@@ -319,34 +441,77 @@ async function readHistory(forGeneration: number): Promise<void> {
   }
 }
 
+/**
+ * `group` joins the values with ", " and shows an absent one as nothing ("FR, "); the legend
+ * names it instead ("FR, no plan"), from `groupKey`, which holds each value or null.
+ */
+function noteGroupLabel(group: string | null, groupKey: Record<string, unknown>): void {
+  const entries = Object.entries(groupKey);
+  if (entries.length === 0) return;
+  state.groupLabels.set(group, entries.map(([key, value]) => (value === null ? `no ${key}` : String(value))).join(', '));
+}
+
 function noteWatermark(watermark: string | null): void {
   if (watermark === null) return;
   const time = Date.parse(watermark);
   if (state.watermark === null || time > state.watermark) state.watermark = time;
 }
 
-let topTimer: ReturnType<typeof setTimeout> | undefined;
-let lastTopRefresh = 0;
-
-/** Re-reads the top list after series updates, at most once every TOP_REFRESH_MS. */
-function refreshTopSoon(forGeneration: number): void {
-  if (topTimer !== undefined) return;
-  const wait = Math.max(0, lastTopRefresh + TOP_REFRESH_MS - Date.now());
-  topTimer = setTimeout(() => {
-    topTimer = undefined;
-    void refreshTop(forGeneration);
-  }, wait);
+/** Runs `task` after a burst of calls, at most once every `intervalMs`. */
+function throttled(intervalMs: number, task: (forGeneration: number) => Promise<void>): (forGeneration: number) => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let lastRun = 0;
+  return (forGeneration) => {
+    if (timer !== undefined) return;
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        lastRun = Date.now();
+        void task(forGeneration);
+      },
+      Math.max(0, lastRun + intervalMs - Date.now()),
+    );
+  };
 }
 
+/** Re-reads the top list after series updates. */
+const refreshTopSoon = throttled(TOP_REFRESH_MS, (forGeneration) => refreshTop(forGeneration));
+
+/** Re-reads the series after updates that cannot be applied as they come (see liveUpdatesApply). */
+const refreshSeriesSoon = throttled(SERIES_REFRESH_MS, (forGeneration) =>
+  readSeries(forGeneration).catch(() => {
+    // A missed refresh is harmless: the next series update asks again.
+  }),
+);
+
+/** What the top table ranks by: the chosen measure's, where `top` can rank by it. */
+function topRanking(): TopRanking {
+  const { measure, value } = state.selection;
+  if (measure === 'distinct') return 'distinct';
+  return value ? 'sum' : 'count';
+}
+
+const RANK_BY: Record<TopRanking, 'COUNT' | 'SUM' | 'DISTINCT'> = { count: 'COUNT', sum: 'SUM', distinct: 'DISTINCT' };
+
 async function refreshTop(forGeneration: number): Promise<void> {
-  const { type, value } = state.selection;
+  const { type, value, filter } = state.selection;
   const by = topDimension();
   if (!type || !by) return;
-  lastTopRefresh = Date.now();
+  const ranking = topRanking();
   const { from, to } = chartWindow();
   try {
     const { top } = await api.query(DashboardTopDocument, {
-      query: { type, by, value, limit: TOP_LIMIT, from: new Date(from).toISOString(), to: new Date(to).toISOString() },
+      query: {
+        type,
+        by,
+        value,
+        where: whereOf(filter),
+        distinct: ranking === 'distinct' ? DISTINCT_KEY : null,
+        rankBy: RANK_BY[ranking],
+        limit: TOP_LIMIT,
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+      },
     });
     if (forGeneration !== generation) return;
     state.top = top;
@@ -370,19 +535,44 @@ function scheduleRender(): void {
   });
 }
 
-const MEASURE_LABEL: Record<Measure, string> = { count: 'events', sum: 'sum', avg: 'average' };
+const MEASURE_LABEL: Record<Measure, string> = { count: 'events', sum: 'sum', avg: 'average', distinct: 'unique users' };
+
+function chartTitle(): string {
+  const { type, value, measure, groupBy, secondGroupBy, filter } = state.selection;
+  if (!type) return 'No events yet';
+  const what =
+    measure === 'count' ? 'Events' : measure === 'distinct' ? 'Unique users' : `${measure === 'sum' ? 'Sum' : 'Average'} of ${value}`;
+  const grouped = groupBy ? ` by ${groupBy}${secondGroupBy ? ` and ${secondGroupBy}` : ''}` : '';
+  const filtered = whereOf(filter) ? ` · where ${describeFilter()}` : '';
+  return `${what} · ${type}${grouped}${filtered}`;
+}
+
+const OPERATOR_TEXT: Record<FilterOperator, string> = {
+  eq: 'is',
+  neq: 'is not',
+  in: 'is one of',
+  notIn: 'is none of',
+  exists: 'is present',
+  absent: 'is absent',
+};
+
+function describeFilter(): string {
+  const filter = state.selection.filter!;
+  const compares = filter.operator !== 'exists' && filter.operator !== 'absent';
+  return `${filter.key} ${OPERATOR_TEXT[filter.operator]}${compares ? ` ${filter.text.trim()}` : ''}`;
+}
 
 function render(): void {
-  const { type, value, measure, interval, groupBy } = state.selection;
+  const { type, value, measure, interval, groupBy, timeZone } = state.selection;
   const now = Date.now();
   const { from, to } = chartWindow(now);
-  dropBucketsBefore(state.series, from - INTERVAL_MS[interval]);
+  // Two buckets' margin: a day in another zone can start up to 25 hours before the window does.
+  dropBucketsBefore(state.series, from - 2 * INTERVAL_MS[interval]);
 
-  const what = measure === 'count' ? 'Events' : `${measure === 'sum' ? 'Sum' : 'Average'} of ${value}`;
-  view.chartTitle.textContent = type ? `${what} · ${type}${groupBy ? ` by ${groupBy}` : ''}` : 'No events yet';
-  view.chartWindow.textContent = WINDOW_LABEL[interval];
+  view.chartTitle.textContent = chartTitle();
+  view.chartWindow.textContent = `${WINDOW_LABEL[interval]}${interval === 'DAY' ? `, days in ${timeZone}` : ''}`;
 
-  const data = chartData(state.series, { from, to, interval, measure, maxSeries: MAX_CHART_LINES });
+  const data = chartData(state.series, { from, to, interval, timeZone, measure, maxSeries: MAX_CHART_LINES });
   const hasData = data.series.length > 0;
   view.chartEmpty.hidden = hasData;
   view.chartEmpty.textContent = type
@@ -390,15 +580,17 @@ function render(): void {
     : 'No events yet. Send some (for example with `npm run demo`) and they appear here.';
   view.chartNote.hidden = data.hiddenGroups === 0;
   view.chartNote.textContent = `Showing the ${MAX_CHART_LINES} busiest groups; ${data.hiddenGroups} more are not drawn.`;
-  chart.draw(data, (group) => (groupBy ? (group ?? `no ${groupBy}`) : MEASURE_LABEL[measure]));
+  chart.draw(data, (group) => (groupBy ? (state.groupLabels.get(group) ?? group ?? `no ${groupBy}`) : MEASURE_LABEL[measure]), timeZone);
 
   const by = topDimension();
-  view.topTitle.textContent = by ? `Top ${by} by ${value ? `sum of ${value}` : 'events'}` : 'Top values';
+  const ranking = topRanking();
+  const rankedBy = ranking === 'sum' ? `sum of ${value}` : ranking === 'distinct' ? 'unique users' : 'events';
+  view.topTitle.textContent = by ? `Top ${by} by ${rankedBy}` : 'Top values';
   view.topKeyHead.textContent = by ?? 'Value';
-  // Without a value there is no sum to show.
-  view.topSumHead.hidden = value === null;
-  view.topSumHead.textContent = `Sum of ${value}`;
-  renderTopTable(view.topBody, state.top, value !== null);
+  // The third column shows what the rows are ranked by, when that is not the event count.
+  view.topSumHead.hidden = ranking === 'count';
+  view.topSumHead.textContent = ranking === 'distinct' ? 'Unique users' : `Sum of ${value}`;
+  renderTopTable(view.topBody, state.top, ranking);
   view.topEmpty.hidden = state.top.length > 0;
   view.topEmpty.textContent = by ? 'Nothing to rank in this window yet.' : 'This event type has no dimensions to rank.';
 
@@ -421,9 +613,9 @@ window.__dashboard = {
         group,
         points: [...buckets.values()]
           .sort((a, b) => a.start - b.start)
-          .map((point) => ({ start: new Date(point.start).toISOString(), count: point.count, sum: point.sum })),
+          .map((point) => ({ start: new Date(point.start).toISOString(), count: point.count, sum: point.sum, distinct: point.distinct })),
       })),
-      top: state.top.map(({ key, count, sum }) => ({ key, count, sum })),
+      top: state.top.map(({ key, count, sum, distinct }) => ({ key, count, sum, distinct })),
       feedIds: state.feed.map((event) => event.id),
     });
   },

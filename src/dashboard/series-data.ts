@@ -2,9 +2,11 @@
  * The chart's data, kept apart from the DOM: bucket totals per group, merged from the `series`
  * query and the live `series` subscription, and shaped into the aligned arrays uPlot draws.
  */
-import { INTERVAL_MS, bucketStart, type Interval } from '../domain/interval.ts';
+import { bucketStartsBetween, type Interval } from '../domain/interval.ts';
+import { dayStartsBetween } from './time-zone.ts';
 
-export type Measure = 'count' | 'sum' | 'avg';
+/** What the chart draws per bucket: events, the sum or average of a value, or unique users. */
+export type Measure = 'count' | 'sum' | 'avg' | 'distinct';
 
 export interface BucketTotals {
   /** Bucket start, epoch milliseconds. */
@@ -12,6 +14,8 @@ export interface BucketTotals {
   count: number;
   sum: number | null;
   avg: number | null;
+  /** Unique users (approximate); null unless the query named a distinct key. */
+  distinct: number | null;
   final: boolean;
 }
 
@@ -21,6 +25,7 @@ export interface ReceivedPoint {
   count: number;
   sum: number | null;
   avg: number | null;
+  distinct: number | null;
   final: boolean;
 }
 
@@ -28,7 +33,14 @@ export interface ReceivedPoint {
 export type SeriesByGroup = Map<string | null, Map<number, BucketTotals>>;
 
 function toTotals(point: ReceivedPoint): BucketTotals {
-  return { start: Date.parse(point.start), count: point.count, sum: point.sum, avg: point.avg, final: point.final };
+  return {
+    start: Date.parse(point.start),
+    count: point.count,
+    sum: point.sum,
+    avg: point.avg,
+    distinct: point.distinct,
+    final: point.final,
+  };
 }
 
 function bucketsOf(data: SeriesByGroup, group: string | null): Map<number, BucketTotals> {
@@ -91,7 +103,18 @@ function measured(totals: BucketTotals | undefined, measure: Measure): number | 
   // A bucket without events counts 0 and sums 0; its average does not exist, so it is a gap.
   if (measure === 'count') return totals?.count ?? 0;
   if (measure === 'sum') return totals?.sum ?? 0;
+  if (measure === 'distinct') return totals?.distinct ?? 0;
   return totals?.avg ?? null;
+}
+
+/**
+ * The starts of the buckets that overlap [from, to). A time zone moves where days start (and a
+ * daylight-saving day has 23 or 25 hours); seconds, minutes and hours are the same everywhere
+ * the API serves them.
+ */
+export function bucketGrid(from: number, to: number, interval: Interval, timeZone: string): number[] {
+  if (interval === 'DAY' && timeZone !== 'UTC') return dayStartsBetween(from, to, timeZone);
+  return bucketStartsBetween(from, to, interval);
 }
 
 /**
@@ -100,11 +123,9 @@ function measured(totals: BucketTotals | undefined, measure: Measure): number | 
  */
 export function chartData(
   data: SeriesByGroup,
-  options: { from: number; to: number; interval: Interval; measure: Measure; maxSeries: number },
+  options: { from: number; to: number; interval: Interval; timeZone: string; measure: Measure; maxSeries: number },
 ): ChartData {
-  const step = INTERVAL_MS[options.interval];
-  const starts: number[] = [];
-  for (let start = bucketStart(options.from, options.interval); start < options.to; start += step) starts.push(start);
+  const starts = bucketGrid(options.from, options.to, options.interval, options.timeZone);
 
   const eventsIn = (buckets: Map<number, BucketTotals>) => {
     let count = 0;

@@ -10,8 +10,8 @@ export interface DashboardSnapshot {
   selection: Selection;
   /** ISO time, or null before the first series answer. */
   watermark: string | null;
-  series: { group: string | null; points: { start: string; count: number; sum: number | null }[] }[];
-  top: { key: string; count: number; sum: number | null }[];
+  series: { group: string | null; points: { start: string; count: number; sum: number | null; distinct: number | null }[] }[];
+  top: { key: string; count: number; sum: number | null; distinct: number | null }[];
   /** Newest first, as listed. */
   feedIds: string[];
 }

@@ -1,18 +1,23 @@
-/** The top-N table: the values of one dimension ranked by events or by the sum of a value. */
+/** The top-N table: the values of one dimension ranked by events, by the sum of a value, or by unique users. */
 import { formatNumber } from './format.ts';
 
 export interface TopRow {
   key: string;
   count: number;
   sum: number | null;
+  /** Unique users; null unless the query named a distinct key. */
+  distinct: number | null;
 }
+
+/** What the rows are ranked by, and so which extra column the table shows. */
+export type TopRanking = 'count' | 'sum' | 'distinct';
 
 /**
  * Redraws the rows. Each row carries a bar proportional to its share of the ranking measure,
  * which makes the table readable at a glance without a second chart.
  */
-export function renderTopTable(body: HTMLTableSectionElement, rows: readonly TopRow[], rankBySum: boolean): void {
-  const measureOf = (row: TopRow) => (rankBySum ? (row.sum ?? 0) : row.count);
+export function renderTopTable(body: HTMLTableSectionElement, rows: readonly TopRow[], ranking: TopRanking): void {
+  const measureOf = (row: TopRow) => (ranking === 'sum' ? (row.sum ?? 0) : ranking === 'distinct' ? (row.distinct ?? 0) : row.count);
   const largest = Math.max(...rows.map(measureOf), 0);
   body.replaceChildren(
     ...rows.map((row, index) => {
@@ -27,7 +32,8 @@ export function renderTopTable(body: HTMLTableSectionElement, rows: readonly Top
       bar.setAttribute('aria-hidden', 'true');
       key.prepend(bar);
       tr.append(rank, key, cell('td', formatNumber(row.count), 'num count'));
-      if (rankBySum) tr.append(cell('td', formatNumber(row.sum), 'num sum'));
+      if (ranking === 'sum') tr.append(cell('td', formatNumber(row.sum), 'num sum'));
+      if (ranking === 'distinct') tr.append(cell('td', formatNumber(row.distinct), 'num distinct'));
       return tr;
     }),
   );

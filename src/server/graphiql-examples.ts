@@ -1,18 +1,25 @@
+const DAY_MS = 86_400_000;
+
 /**
- * The operations GraphiQL opens with: one working example of every operation. Ranges cover the
- * UTC day the service started in, so the examples show what was just ingested.
+ * The operations GraphiQL opens with: one working example of every operation, then one of each
+ * richer question (`where` with every operator, `groupByDimensions` and `groupKey`, `distinct`
+ * and `rankBy`, the calendar intervals and `timeZone`). Ranges cover the UTC day the service
+ * started in, so the examples show what was just ingested. test/unit/graphiql-examples.test.ts
+ * validates every operation against the schema and checks that each new argument is shown.
  */
 export function graphiqlExamples(now: number = Date.now()): string {
-  const dayStart = Math.floor(now / 86_400_000) * 86_400_000;
+  const dayStart = Math.floor(now / DAY_MS) * DAY_MS;
   const from = new Date(dayStart).toISOString();
-  const to = new Date(dayStart + 86_400_000).toISOString();
+  const to = new Date(dayStart + DAY_MS).toISOString();
+  // The calendar examples look back a week, so a WEEK or a New York day has something to merge.
+  const weekAgo = new Date(dayStart - 6 * DAY_MS).toISOString();
   return `# Welcome to Streamlens. Run any operation below with the ▶ button.
 # Subscriptions stream here too (over SSE); open a second tab to ingest while one listens.
 
 mutation IngestExample {
   ingest(events: [
-    { type: "page_view", dimensions: { country: "NL", plan: "pro", device: "mobile" }, values: { duration_ms: 1250 } }
-    { id: "order-1001", type: "purchase", dimensions: { country: "DE", plan: "free" }, values: { amount: 49.5 } }
+    { type: "page_view", dimensions: { country: "NL", plan: "pro", device: "mobile" }, values: { duration_ms: 1250 }, distinct: { user: "u-1" } }
+    { id: "order-1001", type: "purchase", dimensions: { country: "DE", plan: "free" }, values: { amount: 49.5 }, distinct: { user: "u-2" } }
   ]) {
     accepted
     rejected
@@ -59,6 +66,91 @@ subscription LivePageViewsPerSecond {
     group
     watermark
     point { start count avg p99 final }
+  }
+}
+
+# ---- Richer questions ------------------------------------------------------------------------
+# \`where\` takes conditions on dimensions, ANDed: eq, neq, in, notIn or exists (one operator each).
+# neq and notIn also match events without the dimension. See docs/api.md, "Richer questions".
+
+query RevenueByCountryAndPlanExceptFree {
+  series(query: {
+    type: "purchase", value: "amount", interval: HOUR
+    groupByDimensions: ["country", "plan"]
+    where: [{ key: "plan", neq: "free" }]
+    from: "${from}", to: "${to}"
+  }) {
+    group
+    groupKey
+    points { start count sum final }
+  }
+}
+
+query MobilePageViewsInTheBenelux {
+  events(filter: {
+    types: ["page_view"]
+    where: [{ key: "country", in: ["NL", "BE", "LU"] }, { key: "device", eq: "mobile" }]
+  }, first: 10) {
+    edges { node { id timestamp dimensions distinct } }
+  }
+}
+
+query PurchasesWithAPlanOutsideGermany {
+  events(filter: {
+    types: ["purchase"]
+    where: [{ key: "country", notIn: ["DE"] }, { key: "plan", exists: true }]
+  }, first: 10) {
+    edges { node { id dimensions values } }
+  }
+}
+
+# \`distinct\` counts the different values of one key of EventInput.distinct (approximate, merged by
+# union: a day's unique users are not the sum of its hours). \`timeZone\` sets where days start.
+query UniqueUsersPerNewYorkDay {
+  series(query: {
+    type: "page_view", interval: DAY, timeZone: "America/New_York", distinct: "user"
+    from: "${weekAgo}", to: "${to}"
+  }) {
+    points { start count distinct final }
+  }
+}
+
+query TopCountriesByUniqueUsers {
+  top(query: {
+    type: "page_view", by: "country", distinct: "user", rankBy: DISTINCT, limit: 5
+    from: "${from}", to: "${to}"
+  }) { key count distinct }
+}
+
+# Calendar intervals, merged at query time from the stored rollups: FIVE_MINUTES and
+# FIFTEEN_MINUTES align to the hour, WEEK starts on Monday, MONTH is the calendar month.
+query CalendarIntervals {
+  perFiveMinutes: series(query: { type: "page_view", interval: FIVE_MINUTES, from: "${from}", to: "${to}" }) {
+    points { start count }
+  }
+  perFifteenMinutes: series(query: { type: "page_view", interval: FIFTEEN_MINUTES, from: "${from}", to: "${to}" }) {
+    points { start count }
+  }
+  perAmsterdamWeek: series(query: {
+    type: "page_view", interval: WEEK, timeZone: "Europe/Amsterdam", distinct: "user"
+    from: "${weekAgo}", to: "${to}"
+  }) {
+    points { start count distinct final }
+  }
+  perMonth: series(query: { type: "purchase", value: "amount", interval: MONTH, from: "${weekAgo}", to: "${to}" }) {
+    points { start count sum }
+  }
+}
+
+subscription LivePaidPurchasesByCountryAndPlan {
+  series(query: {
+    type: "purchase", value: "amount", interval: MINUTE
+    groupByDimensions: ["country", "plan"]
+    where: [{ key: "plan", neq: "free" }]
+  }) {
+    group
+    watermark
+    point { start count sum final }
   }
 }
 `;

@@ -100,7 +100,17 @@ describe('dashboard page', () => {
     expect(await page.locator('#type').inputValue()).toBe('purchase');
     expect(await page.locator('#group-by').inputValue()).toBe('country');
     const shown = await snapshot();
-    expect(shown.selection).toEqual({ type: 'purchase', value: 'amount', measure: 'sum', interval: 'SECOND', groupBy: 'country' });
+    const browserZone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+    expect(shown.selection).toEqual({
+      type: 'purchase',
+      value: 'amount',
+      measure: 'sum',
+      interval: 'SECOND',
+      groupBy: 'country',
+      secondGroupBy: null,
+      filter: null,
+      timeZone: browserZone,
+    });
     expect(shown.series).toEqual([]);
     expect(pageErrors).toEqual([]);
   });
@@ -127,9 +137,9 @@ describe('dashboard page', () => {
     expect(sums).toEqual({ DE: 25, FR: 7, NL: 60 });
     // Ranked by the sum of amount, because a value is chosen.
     expect(shown.top).toEqual([
-      { key: 'NL', count: 3, sum: 60 },
-      { key: 'DE', count: 2, sum: 25 },
-      { key: 'FR', count: 1, sum: 7 },
+      { key: 'NL', count: 3, sum: 60, distinct: null },
+      { key: 'DE', count: 2, sum: 25, distinct: null },
+      { key: 'FR', count: 1, sum: 7, distinct: null },
     ]);
     expect([...shown.feedIds].sort()).toEqual(['p-1', 'p-2', 'p-3', 'p-4', 'p-5', 'p-6']);
     expect(shown.watermark).not.toBeNull();
@@ -167,9 +177,9 @@ describe('dashboard page', () => {
     );
     expect(countsByGroup(shown)).toEqual({ DE: 3, FR: 1, NL: 4 });
     expect(shown.top).toEqual([
-      { key: 'NL', count: 4, sum: 100 },
-      { key: 'DE', count: 3, sum: 28 },
-      { key: 'FR', count: 1, sum: 7 },
+      { key: 'NL', count: 4, sum: 100, distinct: null },
+      { key: 'DE', count: 3, sum: 28, distinct: null },
+      { key: 'FR', count: 1, sum: 7, distinct: null },
     ]);
     expect(shown.feedIds.slice(0, 2)).toEqual(['p-after-restart', 'p-while-away']);
     expect(shown.connection).toBe('resumed');

@@ -56,6 +56,8 @@ describe.each(BACKENDS)('API on %s', (backend) => {
         'query TopCountriesByRevenue',
         'subscription LiveEvents',
         'subscription LivePageViewsPerSecond',
+        'query RevenueByCountryAndPlanExceptFree',
+        'query UniqueUsersPerNewYorkDay',
       ]) {
         expect(html).toContain(operation);
       }
@@ -66,15 +68,13 @@ describe.each(BACKENDS)('API on %s', (backend) => {
     it('runs every example query and mutation without an error', async () => {
       const document = parse(graphiqlExamples());
       const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
-      expect(operations.map((o) => o.operation).sort()).toEqual([
-        'mutation',
-        'query',
-        'query',
-        'query',
-        'query',
-        'subscription',
-        'subscription',
-      ]);
+      const kinds = operations.map((o) => o.operation);
+      // The tour (one of each operation), then the richer questions (test/unit/graphiql-examples.test.ts).
+      expect({
+        mutation: kinds.filter((kind) => kind === 'mutation').length,
+        query: kinds.filter((kind) => kind === 'query').length,
+        subscription: kinds.filter((kind) => kind === 'subscription').length,
+      }).toEqual({ mutation: 1, query: 10, subscription: 3 });
       for (const operation of operations.filter((o) => o.operation !== 'subscription')) {
         const response = await fetch(server.url, {
           method: 'POST',
