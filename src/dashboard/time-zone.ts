@@ -1,7 +1,10 @@
 /**
  * Time zones for the dashboard's picker and for the chart's day buckets. The platform's `Intl`
  * knows every zone's rules (daylight-saving time included), so nothing here is a table of offsets.
+ * Local days come from domain/calendar.ts, the rule the series query cuts buckets with, so the
+ * chart's days are the server's days.
  */
+import { calendarBucketStart, calendarBucketStartsBetween } from '../domain/calendar.ts';
 
 /** The zone the browser runs in: what the picker starts on. */
 export function browserTimeZone(): string {
@@ -24,56 +27,12 @@ export function isKnownTimeZone(zone: string): boolean {
   }
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function wallClockFormatter(zone: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(zone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone: zone,
-      // h23: midnight is hour 0 (some locales' defaults say 24).
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(zone, formatter);
-  }
-  return formatter;
-}
-
-/** The wall-clock date and time in `zone` at `time`, as if that wall clock were UTC. */
-function wallClockAsUtc(time: number, zone: string): number {
-  const parts: Record<string, number> = {};
-  for (const part of wallClockFormatter(zone).formatToParts(time)) {
-    if (part.type !== 'literal') parts[part.type] = Number(part.value);
-  }
-  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
-}
-
-/** How far the zone's wall clock is ahead of UTC at `time`, in milliseconds (whole seconds). */
-function offsetAt(time: number, zone: string): number {
-  return wallClockAsUtc(time, zone) - Math.floor(time / 1_000) * 1_000;
-}
-
-/** The instant the local day holding `time` starts in `zone`. */
+/** The instant the local day holding `time` starts in `zone`: the server's own rule (domain/calendar.ts). */
 export function dayStartIn(time: number, zone: string): number {
-  const wallClock = wallClockAsUtc(time, zone);
-  const localMidnight = wallClock - (((wallClock % 86_400_000) + 86_400_000) % 86_400_000);
-  // The offset at `time` is a first guess; the offset at that guess corrects it on a day whose
-  // offset changes (a daylight-saving day: the change happens after midnight, here or there).
-  const guess = localMidnight - offsetAt(time, zone);
-  return localMidnight - offsetAt(guess, zone);
+  return calendarBucketStart(time, 'DAY', zone);
 }
 
-/** The starts of the local days of `zone` that overlap [from, to), oldest first. */
+/** The starts of the local days of `zone` that overlap [from, to), oldest first, as the series query cuts them. */
 export function dayStartsBetween(from: number, to: number, zone: string): number[] {
-  const starts: number[] = [];
-  // A local day lasts 23 to 25 hours, so 26 hours after a day's start is always in the next day.
-  const intoNextDay = 26 * 3_600_000;
-  for (let start = dayStartIn(from, zone); start < to; start = dayStartIn(start + intoNextDay, zone)) starts.push(start);
-  return starts;
+  return calendarBucketStartsBetween(from, to, 'DAY', zone) ?? [];
 }
