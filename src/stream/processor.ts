@@ -25,11 +25,8 @@
  *     that no other writer has written the partition since.
  *
  * Live updates may be lost (a bus is at most once), and subscribers must see that they were:
- * each tenant's events message names the range of the partition it covers (live-messages.ts),
- * from where this instance's previous message to that tenant ended (when it published every
- * batch of the partition in between) or else from just before the batch; a publish that fails
- * is retried in the background as a doorbell ("this range is stored, read it"), and the
- * series buckets it named are published again, until the bus takes them.
+ * live-publisher.ts sends each batch's updates with the log range they cover, and retries what
+ * the bus refuses.
  *
  * A record it cannot count never halts the partition (batch-failures.ts does it, by the rule of
  * failure-policy.ts):
@@ -58,9 +55,8 @@ import { backoffMs, DEFAULT_MAX_ATTEMPTS, type FailureCause } from './failure-po
 import { createBatchFailureHandling, type PartitionStall } from './batch-failures.ts';
 import { setAsideEntry, whyUndecodable } from './set-aside.ts';
 import { PartitionFencedError, type PartitionProgress, type SeriesStore } from '../ports/series-store.ts';
-import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
+import type { LiveBus } from '../ports/live-bus.ts';
 import type { StoredEvent } from '../domain/event.ts';
-import type { Interval } from '../domain/interval.ts';
 import { decodeLogRecord } from '../domain/log-record.ts';
 import { quarantineReason, type EventTimePolicy } from './event-time.ts';
 import {
@@ -80,7 +76,7 @@ import {
   withoutPurgedSeconds,
   type CountedEvent,
 } from './rollup-plan.ts';
-import { encodeLiveMessage, mergeUnpublished, type EventsMessage, type LiveTopic, type SeriesMessage } from '../domain/live-messages.ts';
+import { createLivePublisher, REPUBLISH_EVERY_MS } from './live-publisher.ts';
 import { cachedRowWeight, createRollupCache } from './rollup-cache.ts';
 import { assertLogNotBehindStores, verifyLogIdentity } from './log-identity.ts';
 
@@ -184,15 +180,6 @@ const ROLLUP_CACHE_ROWS = 20_000;
  * partitions get their heartbeat: well inside the default idle timeout (30 s).
  */
 const PROGRESS_REFRESH_MS = 5_000;
-/** How often live messages that could not be published are tried again: a bus outage lasts seconds. */
-const REPUBLISH_EVERY_MS = 1_000;
-/** Live messages kept for a retry: one per topic (merged), so this bounds the topics, not the traffic. */
-const MAX_UNPUBLISHED_TOPICS = 10_000;
-/**
- * Tenants whose last message this instance remembers per partition. Forgetting costs only a
- * store read per subscriber (its next message starts at its batch), so the bound is memory's.
- */
-const MAX_ANNOUNCED_TENANTS = 10_000;
 /** How many times a batch retries the write that opens it after an idle gap before failing (another writer keeps winning). */
 const OPENING_WRITE_ATTEMPTS = 5;
 /** How often old SECOND buckets are purged; retention is hours, so once a minute is plenty. */
@@ -234,19 +221,11 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const purgeLeaseHolder = randomUUID();
   /** A purge slower than its period must not have the next one start beside it. */
   let purging = false;
-  /**
-   * Per partition, what this instance announced on the bus: the last offset of the last batch
-   * it published, and per tenant where that tenant's last message ended. While batches follow
-   * each other in one instance, a tenant's next message starts where its last one ended: the
-   * batches in between held nothing of the tenant, so its subscribers, who heard nothing, have
-   * no gap to fill.
-   */
-  const announced = new Map<number, { through: number; tenantFrom: Map<string, number> }>();
-  /** Live messages the bus refused, to try again: by topic (events: per partition). */
-  const unpublished = new Map<string, { topic: string; message: EventsMessage | SeriesMessage }>();
   const now = options.now ?? Date.now;
 
   const currentWatermark = () => shownWatermark(progress.values());
+  // Live updates of stored batches, with their log ranges, retried when the bus refuses them.
+  const livePublisher = createLivePublisher({ liveBus, logger, watermark: currentWatermark });
 
   const tenantStats = (tenant: string): TenantStats => {
     let entry = statsByTenant.get(tenant);
@@ -561,7 +540,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     progress = new Map(progress).set(partition, { ...next, version: next.version + 1 });
     rollupCache.commitBatch(partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
 
-    await publish(partition, records[0]!.position.offset, next.storedThrough, counted, changedRollups);
+    await livePublisher.publish(partition, records[0]!.position.offset, next.storedThrough, counted, changedRollups);
     stats.processed += stored.length;
     stats.duplicates += duplicates;
     stats.quarantined += quarantined;
@@ -600,97 +579,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     pauseAfter: options.backoffMs ?? backoffMs,
     stopping: () => stopping.signal,
   });
-
-  /**
-   * Publishes the batch's live updates: per tenant its counted events with the range they cover,
-   * per (tenant, interval, type) the changed buckets. The bus is best effort: the data is stored,
-   * so a failed publish does not fail the batch; it is kept and tried again (retryUnpublished),
-   * and the tenant's next message starts at its batch, so its subscribers see the gap and read it.
-   */
-  async function publish(
-    partition: number,
-    firstOffset: number,
-    lastOffset: number,
-    counted: CountedEvent[],
-    changedRollups: ReturnType<typeof mergeIntoRollups>,
-  ): Promise<void> {
-    let partitionState = announced.get(partition);
-    // Another instance may have processed the records in between: nothing is known of them.
-    if (!partitionState || partitionState.through !== firstOffset - 1) {
-      partitionState = { through: firstOffset - 1, tenantFrom: new Map() };
-      announced.set(partition, partitionState);
-    }
-    if (partitionState.tenantFrom.size > MAX_ANNOUNCED_TENANTS) partitionState.tenantFrom.clear();
-    const eventsByTenant = new Map<string, StoredEvent[]>();
-    for (const { event } of counted) {
-      const list = eventsByTenant.get(event.tenant) ?? [];
-      list.push(event);
-      eventsByTenant.set(event.tenant, list);
-    }
-    const watermark = currentWatermark();
-    const bucketsByTopic = new Map<LiveTopic<SeriesMessage>, SeriesMessage>();
-    for (const row of changedRollups) {
-      const topic = liveTopics.series(row.tenant, row.interval as Interval, row.type);
-      let message = bucketsByTopic.get(topic);
-      if (!message) bucketsByTopic.set(topic, (message = { watermark, buckets: [] }));
-      message.buckets.push({ start: row.bucketStart, dimensions: row.dimensions });
-    }
-    const publications: Promise<void>[] = [];
-    for (const [tenant, events] of eventsByTenant) {
-      const message: EventsMessage = { partition, from: partitionState.tenantFrom.get(tenant) ?? firstOffset - 1, to: lastOffset, events };
-      const tenantFrom = partitionState.tenantFrom;
-      publications.push(
-        liveBus.publish(liveTopics.events(tenant), encodeLiveMessage(message)).then(
-          () => {
-            tenantFrom.set(tenant, lastOffset);
-          },
-          (error: unknown) => {
-            tenantFrom.delete(tenant);
-            keepUnpublished(liveTopics.events(tenant), { ...message, events: null });
-            throw error;
-          },
-        ),
-      );
-    }
-    for (const [topic, message] of bucketsByTopic) {
-      publications.push(
-        liveBus.publish(topic, encodeLiveMessage(message)).catch((error: unknown) => {
-          keepUnpublished(topic, message);
-          throw error;
-        }),
-      );
-    }
-    const results = await Promise.allSettled(publications);
-    partitionState.through = lastOffset;
-    for (const result of results) {
-      if (result.status === 'rejected') logger.warn({ err: result.reason }, 'a live update could not be published; it will be tried again');
-    }
-  }
-
-  /** Keeps a refused message for a retry, merged with what its topic already waits with. */
-  function keepUnpublished(topic: string, message: EventsMessage | SeriesMessage): void {
-    const key = 'partition' in message ? `${topic}\u0000${message.partition}` : topic;
-    const waiting = unpublished.get(key)?.message;
-    if (!waiting && unpublished.size >= MAX_UNPUBLISHED_TOPICS) {
-      logger.error({ topic }, 'too many live updates wait for the bus; this one is dropped (subscribers catch up by their periodic check)');
-      return;
-    }
-    unpublished.set(key, { topic, message: waiting ? mergeUnpublished(waiting, message) : message });
-  }
-
-  async function retryUnpublished(): Promise<void> {
-    for (const [key, { topic, message }] of [...unpublished]) {
-      try {
-        // The topic was bound to its message's type when the message was first published.
-        const text: string = 'partition' in message ? encodeLiveMessage(message) : encodeLiveMessage(message);
-        await liveBus.publish(topic, text);
-        if (unpublished.get(key)?.message === message) unpublished.delete(key);
-      } catch {
-        // Still refused (the bus is down): the next round tries again.
-        return;
-      }
-    }
-  }
 
   /** SECOND buckets starting before this are purged, and so never written. */
   function secondPurgeCut(): number {
@@ -736,7 +624,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       timers = [
         setInterval(() => void purgeOldSeconds(), PURGE_EVERY_MS),
         setInterval(() => void refreshProgress(), refreshEvery),
-        setInterval(() => void retryUnpublished(), REPUBLISH_EVERY_MS),
+        setInterval(() => void livePublisher.retryUnpublished(), REPUBLISH_EVERY_MS),
       ];
       for (const timer of timers) timer.unref();
     },
