@@ -12,6 +12,24 @@ import { seriesStoreAdapters, type AdapterHarness } from './adapters.ts';
 
 const MINUTE = Date.parse('2026-11-27T12:00:00.000Z');
 
+/** A catalog row of `purchase` for acme on partition 0, with the fields a test cares about overridden. */
+function catalogRow(overrides: Partial<CatalogRow> = {}): CatalogRow {
+  return {
+    tenant: 'acme',
+    type: 'purchase',
+    partition: 0,
+    appliedOffset: 3,
+    count: 3,
+    firstSeen: MINUTE,
+    lastSeen: MINUTE + 5,
+    dimensionKeys: ['country'],
+    valueKeys: ['amount'],
+    droppedDimensionKeys: 0,
+    droppedValueKeys: 0,
+    ...overrides,
+  };
+}
+
 function row(overrides: Partial<RollupRow>, values: number[] = [1]): RollupRow {
   const aggregate = emptyAggregate();
   for (const v of values) addEvent(aggregate, { amount: v });
@@ -147,19 +165,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   });
 
   it('keeps the type catalog per partition', async () => {
-    const catalog = {
-      tenant: 'acme',
-      type: 'purchase',
-      partition: 0,
-      appliedOffset: 3,
-      count: 3,
-      firstSeen: MINUTE,
-      lastSeen: MINUTE + 5,
-      dimensionKeys: ['country'],
-      valueKeys: ['amount'],
-      droppedDimensionKeys: 0,
-      droppedValueKeys: 0,
-    };
+    const catalog = catalogRow();
     await saveRows([], [catalog, { ...catalog, type: 'click' }, { ...catalog, tenant: 'other' }]);
     expect(await store.loadCatalog([catalog])).toEqual([catalog]);
     expect((await store.readCatalog('acme')).map((c) => c.type).sort()).toEqual(['click', 'purchase']);
@@ -183,19 +189,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   });
 
   it("keeps the catalog's overflow counters, and reads only the types asked, up to maxTypes + 1", async () => {
-    const catalog = {
-      tenant: 'acme',
-      type: 'purchase',
-      partition: 0,
-      appliedOffset: 3,
-      count: 3,
-      firstSeen: MINUTE,
-      lastSeen: MINUTE + 5,
-      dimensionKeys: ['country'],
-      valueKeys: ['amount'],
-      droppedDimensionKeys: 7,
-      droppedValueKeys: 2,
-    };
+    const catalog = catalogRow({ droppedDimensionKeys: 7, droppedValueKeys: 2 });
     const types = ['a', 'b', 'c', 'd'];
     await saveRows(
       [],
@@ -257,19 +251,7 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
   });
 
   it('writes a processed batch: rows, catalog and progress together', async () => {
-    const catalog = {
-      tenant: 'acme',
-      type: 'purchase',
-      partition: 3,
-      appliedOffset: 42,
-      count: 2,
-      firstSeen: MINUTE,
-      lastSeen: MINUTE + 1,
-      dimensionKeys: ['country'],
-      valueKeys: ['amount'],
-      droppedDimensionKeys: 0,
-      droppedValueKeys: 0,
-    };
+    const catalog = catalogRow({ partition: 3, appliedOffset: 42, count: 2, lastSeen: MINUTE + 1 });
     const rows = [row({ partition: 3, appliedOffset: 42 }, [5, 7]), row({ partition: 3, appliedOffset: 41, interval: 'HOUR' }, [5])];
     await store.saveBatch({
       rollups: rows,
@@ -301,19 +283,13 @@ describe.each(seriesStoreAdapters)('SeriesStore contract: $name', (factory) => {
     addEvent(aggregate, { constructor: 1.5, toString: 2, _bsontype: 3 });
     addEvent(aggregate, { constructor: 2.25 });
     const proto = row({ dimensionsKey: '[["constructor","a"]]', dimensions: { constructor: 'a', _bsontype: 'x' }, aggregate });
-    const catalog = {
-      tenant: 'acme',
-      type: 'purchase',
-      partition: 0,
+    const catalog = catalogRow({
       appliedOffset: 1,
       count: 2,
-      firstSeen: MINUTE,
       lastSeen: MINUTE,
       dimensionKeys: ['_bsontype', 'constructor'],
       valueKeys: ['_bsontype', 'constructor', 'toString'],
-      droppedDimensionKeys: 0,
-      droppedValueKeys: 0,
-    };
+    });
     await store.saveBatch({
       rollups: [proto],
       catalog: [catalog],
