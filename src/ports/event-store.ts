@@ -68,18 +68,18 @@ export interface EventStore {
   /** Counted events matching the query, newest event time first (ties: id descending). */
   listEvents(query: EventQuery, limit: number, after?: EventPageKey | null, maxScanned?: number): Promise<EventPage>;
   /**
-   * Counted events of the tenant whose log position is after `after` (per partition; all of a
-   * partition `after` does not name), ordered by partition then offset: the replay that lets
-   * a subscriber resume from a stream cursor. With `through`, only the partitions it names, each
-   * up to its offset (inclusive): a replay bounded by what is stored, so that the claims of a
-   * batch still in flight (visible before its rollups and progress are) are never read ahead
-   * of it.
+   * Counted events of the tenant whose log position is after `after` and at or before `through`,
+   * in the partitions `through` names (a partition `after` does not name is read from its start),
+   * ordered by partition then offset: the replay that lets a subscriber resume from a stream
+   * cursor. `through` is what is stored (each partition's stored-through offset), and it is not
+   * optional: the claims of a batch still in flight are visible before its rollups and progress
+   * are, and a replay must never read them ahead of it.
    */
   listAfterPositions(
     tenant: string,
     after: ReadonlyMap<number, number>,
     limit: number,
-    through?: ReadonlyMap<number, number>,
+    through: ReadonlyMap<number, number>,
   ): Promise<StoredEvent[]>;
   /** Quarantined events of the tenant, newest receipt first. */
   listQuarantine(tenant: string, limit: number, after?: QuarantinePageKey | null): Promise<StoredEvent[]>;

@@ -211,7 +211,20 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
       at(0, 9, 'other-tenant', { tenant: 'other' }),
     ]);
     const ids = (events: StoredEvent[]) => events.map((e) => e.id);
-    expect(ids(await store.listAfterPositions('acme', new Map(), 100))).toEqual(['p0-1', 'p0-2', 'p0-4', 'p1-1', 'p1-2', 'p2-5']);
+    // Everything stored: each partition through its last offset.
+    const everythingStored = new Map([
+      [0, 9],
+      [1, 2],
+      [2, 5],
+    ]);
+    expect(ids(await store.listAfterPositions('acme', new Map(), 100, everythingStored))).toEqual([
+      'p0-1',
+      'p0-2',
+      'p0-4',
+      'p1-1',
+      'p1-2',
+      'p2-5',
+    ]);
     expect(
       ids(
         await store.listAfterPositions(
@@ -221,10 +234,11 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
             [1, 2],
           ]),
           100,
+          everythingStored,
         ),
       ),
     ).toEqual(['p0-4', 'p2-5']);
-    expect(ids(await store.listAfterPositions('acme', new Map([[0, 1]]), 3))).toEqual(['p0-2', 'p0-4', 'p1-1']);
+    expect(ids(await store.listAfterPositions('acme', new Map([[0, 1]]), 3, everythingStored))).toEqual(['p0-2', 'p0-4', 'p1-1']);
     expect(
       ids(
         await store.listAfterPositions(
@@ -235,6 +249,7 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
             [2, 5],
           ]),
           100,
+          everythingStored,
         ),
       ),
     ).toEqual([]);

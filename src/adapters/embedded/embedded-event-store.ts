@@ -376,20 +376,7 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
 
     listAfterPositions(tenant, after, limit, through) {
       return guarded('replay events', () => {
-        if (through) return listBetweenPositions(tenant, after, through, limit);
-        const named = [...after.keys()];
-        const conditions = [`log_partition NOT IN (${placeholders(named.length)})`];
-        const params: unknown[] = [tenant, ...named];
-        for (const [partition, offset] of after) {
-          conditions.push('(log_partition = ? AND log_offset > ?)');
-          params.push(partition, offset);
-        }
-        const sql = `SELECT * FROM events WHERE tenant = ? AND quarantine IS NULL AND (${conditions.join(' OR ')})
-          ORDER BY log_partition, log_offset LIMIT ?`;
-        return db
-          .prepare<unknown[], EventRow>(sql)
-          .all(...params, limit)
-          .map(toStoredEvent);
+        return listBetweenPositions(tenant, after, through, limit);
       });
     },
 

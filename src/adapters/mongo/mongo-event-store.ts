@@ -574,21 +574,14 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
       return guarded('replay events', async () => {
         if (limit <= 0) return [];
         const afterPosition: Filter<EventDocument>[] = [];
-        if (through) {
-          for (const [partition, last] of through) {
-            const first = after.get(partition);
-            afterPosition.push({
-              'position.partition': { $eq: partition },
-              'position.offset': first === undefined ? { $lte: last } : { $gt: first, $lte: last },
-            });
-          }
-          if (afterPosition.length === 0) return [];
-        } else {
-          afterPosition.push({ 'position.partition': { $nin: [...after.keys()] } });
-          for (const [partition, offset] of after) {
-            afterPosition.push({ 'position.partition': { $eq: partition }, 'position.offset': { $gt: offset } });
-          }
+        for (const [partition, last] of through) {
+          const first = after.get(partition);
+          afterPosition.push({
+            'position.partition': { $eq: partition },
+            'position.offset': first === undefined ? { $lte: last } : { $gt: first, $lte: last },
+          });
         }
+        if (afterPosition.length === 0) return [];
         const docs = await events
           .find({ tenant: { $eq: tenant }, counted: { $eq: true }, $or: afterPosition })
           .sort({ 'position.partition': 1, 'position.offset': 1 })
