@@ -9,16 +9,35 @@
  */
 import type { ApiKeyStore, ApiScope } from '../ports/api-key-store.ts';
 import { DEFAULT_TENANT } from '../domain/event.ts';
+import type { DataSlice } from './data-slice.ts';
 import { ALL_SCOPES, bearerToken, constantTimeEquals, parseKey, secretMatches } from './api-keys.ts';
 
 export interface Principal {
   /** The tenant whose data the caller reads and writes; null for the bootstrap admin. */
   tenant: string | null;
-  /** The key used, or null (open mode, bootstrap admin). */
+  /**
+   * The key used, or null (open mode, bootstrap admin). For an access token: the key that minted
+   * it, so revoking that key ends the token's subscriptions as it ends the key's own.
+   */
   keyId: string | null;
   scopes: ReadonlySet<ApiScope>;
   /** The bootstrap admin manages keys of every tenant; a tenant's ADMIN key only its own. */
   isRootAdmin: boolean;
+  /** Set when the caller sent an access token rather than an API key. */
+  token?: AccessTokenGrant | null;
+}
+
+/** What a verified access token grants beyond its tenant and scopes (contract-2.md, "Access tokens"). */
+export interface AccessTokenGrant {
+  /** The token's own id (random, minted with it): its rate-limit buckets, its log lines. */
+  id: string;
+  /** When it stops being accepted (ms since the epoch). */
+  expiresAt: number;
+  /** The part of the tenant's data it sees (src/auth/data-slice.ts). */
+  slice: DataSlice;
+  /** Its own limits, at most the minting key's; null: the minting key's. */
+  queriesPerSecond: number | null;
+  eventsPerSecond: number | null;
 }
 
 export type Authentication = { ok: true; principal: Principal } | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' };
