@@ -5,14 +5,21 @@
 import type { DimensionValue, StoredEvent } from '../domain/event.ts';
 import { conditionsKey } from '../domain/dimension-conditions.ts';
 import { bucketCountBetween, bucketEnd, bucketStart, coarsestCover, type QueryInterval } from '../domain/interval.ts';
-import type { EventStore } from '../ports/event-store.ts';
+import type { EventPageKey, EventStore } from '../ports/event-store.ts';
 import type { CatalogRow, RollupRow, SeriesStore } from '../ports/series-store.ts';
 import { createHash } from 'node:crypto';
 import { isFinal, type EventTimePolicy } from '../stream/event-time.ts';
 import { shownWatermark } from '../stream/watermark.ts';
 import type { ResultCache } from '../ports/result-cache.ts';
 import { badInput } from '../errors.ts';
-import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor, encodeStreamCursor } from './cursors.ts';
+import {
+  createScanCursorSeal,
+  decodeEventCursor,
+  decodeQuarantineCursor,
+  encodeEventCursor,
+  encodeQuarantineCursor,
+  encodeStreamCursor,
+} from './cursors.ts';
 import {
   toEventQuery,
   validateDimensionFilter,
@@ -27,7 +34,7 @@ import { validateGrouping } from './grouping.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
 import { planBuckets, resolveTimeZone, type BucketPlan } from './bucket-plan.ts';
-import { sliceKey } from '../auth/data-slice.ts';
+import { isWholeTenant, sliceKey } from '../auth/data-slice.ts';
 import { accessHolds, narrowEventQuery, narrowWhere, requireTypeInSlice, typesInSlice, type TenantAccess } from '../auth/tenant-access.ts';
 import { summarizeSlice } from './sliced-catalog.ts';
 
@@ -254,6 +261,7 @@ export function createQueryService(options: {
   const limits = options.limits ?? DEFAULT_QUERY_LIMITS;
   const newBudget = () => createQueryBudget(limits);
   const cache = options.cache ?? null;
+  const scanSeal = createScanCursorSeal();
 
   /**
    * Serves a result from the cache when every bucket it covers is final (so it can never
@@ -288,7 +296,7 @@ export function createQueryService(options: {
     async events(access, filter, first, after) {
       checkPageSize(first);
       const query = narrowEventQuery(access, toEventQuery(access.tenant, filter));
-      const afterKey = after ? decodeEventCursor(after) : null;
+      const afterKey = after ? (scanSeal.open(after) ?? decodeEventCursor(after)) : null;
       // Read before the events: everything up to it is already stored, so a subscription from
       // it misses nothing the query could not have returned.
       const progress = await seriesStore.loadProgress();
@@ -300,7 +308,9 @@ export function createQueryService(options: {
       const { events: rows, scannedUpTo } = await eventStore.listEvents(query, first + 1, afterKey, limits.maxRowsRead);
       const page = rows.slice(0, first);
       const edges = page.map((node) => ({ cursor: encodeEventCursor(node), node }));
-      const endCursor = scannedUpTo && rows.length <= first ? encodeEventCursor(scannedUpTo) : (edges.at(-1)?.cursor ?? null);
+      // The scan position names an event the query did not match: sealed for a token, whose slice may not hold it.
+      const scanCursor = (key: EventPageKey) => (isWholeTenant(access.slice) ? encodeEventCursor(key) : scanSeal.seal(key));
+      const endCursor = scannedUpTo && rows.length <= first ? scanCursor(scannedUpTo) : (edges.at(-1)?.cursor ?? null);
       return { edges, pageInfo: { hasNextPage: rows.length > first || scannedUpTo !== null, endCursor }, streamCursor };
     },
 

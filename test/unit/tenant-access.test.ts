@@ -21,6 +21,11 @@ import type { EventLog } from '../../src/ports/event-log.ts';
 import type { RollupRow } from '../../src/ports/series-store.ts';
 import { toEventQuery, validateWhere } from '../../src/query/event-filter.ts';
 import { summarizeRows } from '../../src/query/sliced-catalog.ts';
+import { createScanCursorSeal, encodeEventCursor } from '../../src/query/cursors.ts';
+import { createQueryService } from '../../src/query/query-service.ts';
+import type { EventPageKey, EventQuery, EventStore } from '../../src/ports/event-store.ts';
+import type { SeriesStore } from '../../src/ports/series-store.ts';
+import type { EventTimePolicy } from '../../src/stream/event-time.ts';
 import { requireAccess, requireLiveSubscriber, requireWholeTenant, type GraphQLContext } from '../../src/resolvers/context.ts';
 import { newDataDir, removeDataDir } from '../support/server.ts';
 
@@ -179,5 +184,49 @@ describe('the catalog of a slice, from its rollup rows', () => {
       droppedValueKeys: 0,
     });
     expect(summarizeRows('visit', [])).toBeNull();
+  });
+});
+
+describe("a token's short events page", () => {
+  const unmatched = { timestamp: 1_700_000_000_000, id: 'order-of-customer-B' };
+  const eventStore = {
+    // As the embedded store answers when its bounded scan ends without a match.
+    listEvents: async (_query: EventQuery, _limit: number, after: EventPageKey | null) => ({
+      events: [],
+      scannedUpTo: after === null ? unmatched : null,
+    }),
+  } as unknown as EventStore;
+  const seriesStore = { loadProgress: async () => new Map() } as unknown as SeriesStore;
+  const queries = createQueryService({ eventStore, seriesStore, policy: { allowedLatenessMs: 0 } as EventTimePolicy });
+
+  it('seals where the scan stopped, so the token never learns the id or time of an event it did not match, and goes on from there', async () => {
+    const page = await queries.events(TOKEN_A, null, 10, null);
+    const cursor = page.pageInfo.endCursor!;
+    expect(page.pageInfo.hasNextPage).toBe(true);
+    const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+    expect(decoded).not.toContain('customer-B');
+    expect(decoded).not.toContain(String(unmatched.timestamp));
+    // The next page starts after the sealed position: the store is asked from there (and has no more).
+    const next = await queries.events(TOKEN_A, null, 10, cursor);
+    expect(next.pageInfo).toEqual({ hasNextPage: false, endCursor: null });
+    // A key's cursor is as before: plain.
+    const keyPage = await queries.events(wholeTenantAccess('acme'), null, 10, null);
+    expect(keyPage.pageInfo.endCursor).toBe(encodeEventCursor(unmatched));
+  });
+
+  it('refuses a sealed cursor that was tampered with, or sealed by another process', async () => {
+    const sealed = createScanCursorSeal().seal(unmatched);
+    const refusedWith = async (cursor: string) =>
+      queries.events(TOKEN_A, null, 10, cursor).catch((error: { code: string; message: string }) => [error.code, error.message]);
+    expect(await refusedWith(sealed)).toEqual(['BAD_USER_INPUT', 'the cursor is not one this field returned']);
+    const parts = JSON.parse(Buffer.from(sealed, 'base64url').toString('utf8')) as [string, string];
+    const flipped = Buffer.from(parts[1], 'base64url');
+    flipped[flipped.length - 1]! ^= 1;
+    const tampered = Buffer.from(JSON.stringify(['s', flipped.toString('base64url')])).toString('base64url');
+    expect(await refusedWith(tampered)).toEqual(['BAD_USER_INPUT', 'the cursor is not one this field returned']);
+    expect(await refusedWith(Buffer.from(JSON.stringify(['s', 42])).toString('base64url'))).toEqual([
+      'BAD_USER_INPUT',
+      'the cursor is not one this field returned',
+    ]);
   });
 });
