@@ -1,6 +1,6 @@
 /**
  * Who is calling. Every request, SSE stream and WebSocket connection is authenticated once,
- * when its context is built; resolvers then check scopes (requireScope).
+ * when its context is built; resolvers then check scopes and take the slice (requireAccess).
  *
  * Modes:
  * - keys: ADMIN_KEY is set, or any key was ever created. Calls need a valid key.
