@@ -58,6 +58,8 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
   let server: TestServer;
   let key: Credentials;
   let token: Credentials;
+  /** A stream position the key was given before any event: replayed with the token later. */
+  let keyStreamCursor: string;
 
   /** One operation over a transport: its single result (a query over graphql-ws or SSE completes after one). */
   async function run<R, V>(transport: Transport, document: TypedDocumentNode<R, V>, variables: V, credentials: Credentials) {
@@ -115,6 +117,7 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
       key,
     );
     token = { apiKey: minted.createAccessToken.token };
+    keyStreamCursor = (await query(server.url, SliceEventsDocument, { first: 0 }, key)).events.streamCursor!;
 
     const history = await ingest(
       [
@@ -346,5 +349,46 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
       sse.dispose();
     }
     await expectHealthy(server);
+  });
+
+  it("a stream cursor the key was given, resumed with the token over graphql-ws and SSE (after and Last-Event-ID), replays A's visits only", async () => {
+    const ws = wsClient(server.wsUrl, token);
+    const sse = sseClient(server.url, token);
+    try {
+      const replays = [
+        await subscribe(ws, SliceLiveEventsDocument, { after: keyStreamCursor }),
+        await subscribe(sse, SliceLiveEventsDocument, { after: keyStreamCursor }),
+      ];
+      for (const replay of replays) {
+        await replay.waitFor(4);
+        expect(replay.items.map((item) => item.events.node.id)).toEqual(['a1', 'a2', 'tok-a', 'live-a']);
+      }
+      // The same over SSE's own resume header, which a browser's EventSource sends by itself.
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+          authorization: `Bearer ${token.apiKey}`,
+          'last-event-id': keyStreamCursor,
+        },
+        body: JSON.stringify({ query: 'subscription { events { node { id } } }' }),
+      });
+      const reader = response.body!.getReader();
+      let text = '';
+      const decoder = new TextDecoder();
+      while ((text.match(/"id":"/g) ?? []).length < 4) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      await reader.cancel();
+      expect([...text.matchAll(/"node":\{"id":"([^"]+)"/g)].map((match) => match[1])).toEqual(['a1', 'a2', 'tok-a', 'live-a']);
+      // Everything arrived before the waits ended: nothing of B came after A's last visit either.
+      for (const replay of replays) expect(replay.items).toHaveLength(4);
+    } finally {
+      await ws.dispose();
+      sse.dispose();
+    }
   });
 });
