@@ -201,6 +201,27 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
     expect(afterA2.events.edges.map((edge) => edge.node.id)).toEqual(['a1']);
   });
 
+  it('refuses forged sealed cursors (random, tampered, huge, of the wrong shape) with BAD_USER_INPUT, and stays healthy', async () => {
+    const sealed = (payload: unknown) => Buffer.from(JSON.stringify(['s', payload])).toString('base64url');
+    const forged = [
+      sealed(Buffer.alloc(64, 7).toString('base64url')),
+      sealed('x'.repeat(100_000)),
+      sealed('\ud800'),
+      sealed({ constructor: 1 }),
+      sealed(null),
+      Buffer.from(JSON.stringify(['s'])).toString('base64url'),
+    ];
+    for (const after of forged) {
+      for (const credentials of [token, key]) {
+        const answer = await execute(server.url, SliceEventsDocument, { after }, credentials);
+        expect(answer.errors?.map((error) => [error.extensions?.code, error.message])).toEqual([
+          ['BAD_USER_INPUT', 'the cursor is not one this field returned'],
+        ]);
+      }
+    }
+    await expectHealthy(server);
+  });
+
   it.each(TRANSPORTS)('series, top and eventTypes over %s: the counts of the slice; a type outside it is FORBIDDEN', async (transport) => {
     const minute = {
       type: 'visit',
