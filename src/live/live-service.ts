@@ -120,10 +120,10 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
 
   return {
     subscribeToEvents(subscriber, filter, resumeFrom) {
-      return inSlot(subscriber, (slot) => openEventsSubscription(eventsDependencies, slot, subscriber.tenant, filter, resumeFrom));
+      return inSlot(subscriber, (slot) => openEventsSubscription(eventsDependencies, slot, subscriber, filter, resumeFrom));
     },
     subscribeToSeries(subscriber, input) {
-      return inSlot(subscriber, (slot) => seriesFeeds.subscribe(slot, subscriber.tenant, input));
+      return inSlot(subscriber, (slot) => seriesFeeds.subscribe(slot, subscriber, input));
     },
     openCount: (tenant) => registry.openCount(tenant),
     endSubscriptionsOfKey(keyId) {

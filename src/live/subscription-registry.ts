@@ -7,11 +7,11 @@
  * overshoot the limit, whatever they await afterwards.
  */
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
+import type { TenantAccess } from '../auth/tenant-access.ts';
 
-/** Whose a live subscription is: revoking the key or a tenant limit applies to it. */
-export interface LiveSubscriber {
+/** Whose a live subscription is and what it may see: revoking the key or a tenant limit applies to it. */
+export interface LiveSubscriber extends TenantAccess {
   keyId: string | null;
-  tenant: string;
 }
 
 /** The place of one subscription in the registry, from its reservation until its queue closes. */
