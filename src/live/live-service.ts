@@ -20,10 +20,12 @@ import { createStoredPositionReader, type StoredPosition } from './stored-positi
 import { createSeriesFeeds, type LiveSeriesInput, type SeriesUpdateView } from './live-series.ts';
 import { createSubscriptionRegistry, type LiveSubscriber, type SubscriptionSlot } from './subscription-registry.ts';
 import { unauthenticated } from '../errors.ts';
+import type { ConnectionCredentials } from './connection-credentials.ts';
 
 export type { LiveEventEdge } from './live-events.ts';
 export type { LiveSeriesInput, SeriesUpdateView } from './live-series.ts';
 export type { LiveSubscriber } from './subscription-registry.ts';
+export type { ConnectionCredentials } from './connection-credentials.ts';
 
 export interface LiveServiceOptions {
   liveBus: LiveBus;
@@ -69,6 +71,11 @@ export interface LiveService {
   openCount(tenant?: string): number;
   /** Ends every subscription opened with the key (it has been revoked): each fails with UNAUTHENTICATED. */
   endSubscriptionsOfKey(keyId: string): void;
+  /**
+   * A graphql-ws connection's credentials were replaced (a refresh): each subscription opened on
+   * it goes on under the new expiry when the new credential still allows it, else ends with FORBIDDEN.
+   */
+  followConnection(connection: ConnectionCredentials): void;
   /**
    * Resolves once every subscriber has taken what its queue holds, or after `timeoutMs`: a
    * graceful shutdown lets subscribers have the last updates, unless they are too slow to take them.
@@ -127,10 +134,11 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
     },
     openCount: (tenant) => registry.openCount(tenant),
     endSubscriptionsOfKey(keyId) {
-      for (const { queue, subscriber } of registry.queues()) {
-        if (subscriber.keyId === keyId) queue.fail(unauthenticated('the API key has been revoked'));
+      for (const open of registry.queues()) {
+        if (open.keyId === keyId) open.queue.fail(unauthenticated('the API key has been revoked'));
       }
     },
+    followConnection: (connection) => registry.followConnection(connection),
     async drain(timeoutMs) {
       const drained = Promise.all(registry.queues().map(({ queue }) => queue.drained()));
       let timer: NodeJS.Timeout | undefined;

@@ -15,7 +15,7 @@ import type { EventTypeSummary, QueryService } from '../query/query-service.ts';
 import type { StreamProcessor } from '../stream/processor.ts';
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import type { KeyService } from '../auth/key-service.ts';
-import type { LiveService, LiveSubscriber } from '../live/live-service.ts';
+import type { ConnectionCredentials, LiveService, LiveSubscriber } from '../live/live-service.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
 import type { QueryBudget, QueryLimits } from '../query/query-limits.ts';
 import type { SetAsideService } from '../query/set-aside-service.ts';
@@ -45,6 +45,8 @@ export interface GraphQLContext {
   remoteAddress: string | null;
   /** What this operation's query fields may still read and answer, shared by all of them. */
   budget: QueryBudget;
+  /** The graphql-ws connection the operation came in on (its credentials, which a refresh replaces); absent over HTTP and SSE. */
+  connection?: ConnectionCredentials | null;
   loaders: {
     eventById(tenant: string): DataLoader<string, StoredEvent | null>;
     /** The catalog entry of a type: every type asked for in one operation costs one catalog read. */
@@ -134,8 +136,12 @@ export function requireScope(context: GraphQLContext, scope: Exclude<ApiScope, '
   return principal.tenant;
 }
 
-/** Who opens a live subscription: the tenant it reads (READ scope), and the key whose revocation ends it. */
+/**
+ * Who opens a live subscription: the tenant it reads (READ scope), the key whose revocation ends
+ * it, the caller whose token's expiry ends it, and the connection whose refresh it follows.
+ */
 export function requireLiveSubscriber(context: GraphQLContext): LiveSubscriber {
   const tenant = requireScope(context, 'READ');
-  return { tenant, keyId: context.auth.ok ? context.auth.principal.keyId : null };
+  const principal = requirePrincipal(context);
+  return { tenant, keyId: principal.keyId, openedUnder: principal, connection: context.connection ?? null };
 }
