@@ -13,6 +13,7 @@
  */
 import type { Principal } from '../auth/authenticator.ts';
 import { sliceCovers, WHOLE_TENANT, type DataSlice } from '../auth/data-slice.ts';
+import type { DimensionCondition } from '../domain/dimension-conditions.ts';
 import { forbidden, StreamlensError } from '../errors.ts';
 
 /** One graphql-ws connection's current credentials: connection_init's, then the last refresh's. */
@@ -24,7 +25,7 @@ export interface ConnectionCredentials {
 }
 
 /** The slice a credential sees: a token's own, the whole tenant for an API key. */
-function sliceOf(principal: Principal): DataSlice {
+export function sliceOf(principal: Principal): DataSlice {
   return principal.token?.slice ?? WHOLE_TENANT;
 }
 
@@ -34,18 +35,40 @@ export function expiryOf(principal: Principal): number | null {
 }
 
 /**
- * Why a subscription opened under `openedUnder` may not go on under `renewed`, or null when it
- * may: the same tenant, READ still granted, and a slice that holds all of the one it was opened
- * with (`sliceCovers` is conservative: a slice worded differently counts as narrower).
+ * The most a subscription can deliver: the slice of the credential it was opened under, narrowed
+ * by its own event types and `where` (its other filters are left out, which only makes the slice
+ * wider than what it delivers: a refresh then errs towards ending it). A refresh to a narrower
+ * token thus ends only the subscriptions that read outside the new slice.
  */
-export function refusalOfRenewal(openedUnder: Principal, renewed: Principal): StreamlensError | null {
+export function subscriptionSlice(
+  granted: DataSlice,
+  types: readonly string[] | null,
+  where: readonly DimensionCondition[] | null,
+): DataSlice {
+  // No types, or an empty list, filter nothing: every type (src/query/event-filter.ts).
+  const own = types === null || types.length === 0 ? null : [...new Set(types)].sort();
+  const narrowedTypes = own === null ? granted.types : granted.types === null ? own : own.filter((type) => granted.types!.includes(type));
+  return { types: narrowedTypes, where: [...granted.where, ...(where ?? [])] };
+}
+
+/**
+ * Why a subscription opened under `openedUnder` may not go on under `renewed`, or null when it
+ * may: the same tenant, READ still granted, and a slice that holds all the subscription can
+ * deliver (`delivers`, by default all of `openedUnder`'s slice; `sliceCovers` is conservative: a
+ * slice worded differently counts as narrower).
+ */
+export function refusalOfRenewal(
+  openedUnder: Principal,
+  renewed: Principal,
+  delivers: DataSlice = sliceOf(openedUnder),
+): StreamlensError | null {
   if (renewed.tenant === null || renewed.tenant !== openedUnder.tenant) {
     return forbidden('the refreshed credential is of another tenant than this subscription');
   }
   if (!renewed.scopes.has('READ')) {
     return forbidden('the refreshed credential lacks the READ scope this subscription needs', 'READ');
   }
-  if (!sliceCovers(sliceOf(renewed), sliceOf(openedUnder))) {
+  if (!sliceCovers(sliceOf(renewed), delivers)) {
     return forbidden('the refreshed access token does not see all this subscription was opened to see (its types or where are narrower)');
   }
   return null;

@@ -11,7 +11,8 @@
 import type { EventStore } from '../ports/event-store.ts';
 import type { LiveBus } from '../ports/live-bus.ts';
 import type { SeriesStore } from '../ports/series-store.ts';
-import type { EventFilterInput } from '../query/event-filter.ts';
+import { validateWhere, type EventFilterInput } from '../query/event-filter.ts';
+import type { DimensionCondition } from '../domain/dimension-conditions.ts';
 import type { QueryLimits } from '../query/query-limits.ts';
 import type { QueryService } from '../query/query-service.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
@@ -20,7 +21,7 @@ import { createStoredPositionReader, type StoredPosition } from './stored-positi
 import { createSeriesFeeds, type LiveSeriesInput, type SeriesUpdateView } from './live-series.ts';
 import { createSubscriptionRegistry, type LiveSubscriber, type SubscriptionSlot } from './subscription-registry.ts';
 import { unauthenticated } from '../errors.ts';
-import type { ConnectionCredentials } from './connection-credentials.ts';
+import { sliceOf, subscriptionSlice, type ConnectionCredentials } from './connection-credentials.ts';
 
 export type { LiveEventEdge } from './live-events.ts';
 export type { LiveSeriesInput, SeriesUpdateView } from './live-series.ts';
@@ -85,6 +86,22 @@ export interface LiveService {
   close(): void;
 }
 
+/**
+ * The subscriber, with the most its subscription can deliver: what a refresh of its connection is
+ * judged against. A `where` that does not validate is left out (the subscription fails to open
+ * with that error anyway).
+ */
+function withDelivered(subscriber: LiveSubscriber, types: readonly string[] | null, where: EventFilterInput['where']): LiveSubscriber {
+  if (!subscriber.openedUnder) return subscriber;
+  let conditions: DimensionCondition[] | null = null;
+  try {
+    conditions = validateWhere(where, 'where');
+  } catch {
+    conditions = null;
+  }
+  return { ...subscriber, delivers: subscriptionSlice(sliceOf(subscriber.openedUnder), types, conditions) };
+}
+
 export function createLiveService(options: LiveServiceOptions): LiveService {
   const registry = createSubscriptionRegistry((tenant, open) => options.limits.checkSubscriptions(tenant, open));
   const seriesFeeds = createSeriesFeeds(options);
@@ -127,10 +144,12 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
 
   return {
     subscribeToEvents(subscriber, filter, resumeFrom) {
-      return inSlot(subscriber, (slot) => openEventsSubscription(eventsDependencies, slot, subscriber.tenant, filter, resumeFrom));
+      const delivering = withDelivered(subscriber, filter?.types ?? null, filter?.where);
+      return inSlot(delivering, (slot) => openEventsSubscription(eventsDependencies, slot, subscriber.tenant, filter, resumeFrom));
     },
     subscribeToSeries(subscriber, input) {
-      return inSlot(subscriber, (slot) => seriesFeeds.subscribe(slot, subscriber.tenant, input));
+      const delivering = withDelivered(subscriber, [input.type], input.where);
+      return inSlot(delivering, (slot) => seriesFeeds.subscribe(slot, subscriber.tenant, input));
     },
     openCount: (tenant) => registry.openCount(tenant),
     endSubscriptionsOfKey(keyId) {

@@ -13,6 +13,7 @@
  * (connection-credentials.ts decides which).
  */
 import type { Principal } from '../auth/authenticator.ts';
+import type { DataSlice } from '../auth/data-slice.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
 import { expiryOf, refusalOfRenewal, tokenExpiredError, type ConnectionCredentials } from './connection-credentials.ts';
 
@@ -27,6 +28,8 @@ export interface LiveSubscriber {
   openedUnder?: Principal;
   /** The graphql-ws connection it was opened on, whose credentials a refresh replaces; null over HTTP and SSE. */
   connection?: ConnectionCredentials | null;
+  /** The most it can deliver (connection-credentials.ts subscriptionSlice); absent: all of `openedUnder`'s slice. */
+  delivers?: DataSlice;
 }
 
 /** The place of one subscription in the registry, from its reservation until its queue closes. */
@@ -119,7 +122,7 @@ export function createSubscriptionRegistry(
   function liveUnder(entry: Entry, current: Principal): void {
     const { openedUnder } = entry.subscriber;
     if (!entry.queue || !openedUnder) return;
-    const refusal = current === openedUnder ? null : refusalOfRenewal(openedUnder, current);
+    const refusal = current === openedUnder ? null : refusalOfRenewal(openedUnder, current, entry.subscriber.delivers);
     if (refusal) {
       clearExpiry(entry);
       entry.queue.fail(refusal);

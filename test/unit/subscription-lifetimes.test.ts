@@ -8,7 +8,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AccessTokenGrant, Principal } from '../../src/auth/authenticator.ts';
 import { WHOLE_TENANT, type DataSlice } from '../../src/auth/data-slice.ts';
 import type { ApiScope } from '../../src/ports/api-key-store.ts';
-import { pongPayloadOf, refusalOfRenewal, type ConnectionCredentials } from '../../src/live/connection-credentials.ts';
+import {
+  pongPayloadOf,
+  refusalOfRenewal,
+  sliceOf,
+  subscriptionSlice,
+  type ConnectionCredentials,
+} from '../../src/live/connection-credentials.ts';
 import { createSubscriptionRegistry, type LiveSubscriber, type SubscriptionRegistry } from '../../src/live/subscription-registry.ts';
 import type { LiveQueue } from '../../src/live/live-queue.ts';
 
@@ -202,5 +208,30 @@ describe('subscriptions within their credential’s lifetime', () => {
     vi.advanceTimersByTime(MINUTE);
     queue.push('after the first token’s expiry');
     expect(await nextOf(queue)).toBe('after the first token’s expiry');
+  });
+});
+
+describe('what a subscription can deliver', () => {
+  const opened = tokenPrincipal({ expiresAt: START + MINUTE, slice: { types: ['pageview', 'purchase'], where: CUSTOMER_7.where } });
+  const pageviewsOnly = tokenPrincipal({ expiresAt: START + 2 * MINUTE, slice: CUSTOMER_7 });
+  const plan = { key: 'plan', operator: 'eq', value: 'pro' } as const;
+
+  it('is the slice narrowed by its own types and where; no types (or none listed) narrow nothing', () => {
+    expect(subscriptionSlice(CUSTOMER_7_ALL_TYPES, ['purchase', 'pageview', 'purchase'], [plan])).toEqual({
+      types: ['pageview', 'purchase'],
+      where: [...CUSTOMER_7.where, plan],
+    });
+    expect(subscriptionSlice(CUSTOMER_7, ['pageview', 'other'], null)).toEqual({ types: ['pageview'], where: CUSTOMER_7.where });
+    expect(subscriptionSlice(CUSTOMER_7, [], null)).toEqual(CUSTOMER_7);
+    expect(subscriptionSlice(WHOLE_TENANT, null, null)).toEqual(WHOLE_TENANT);
+  });
+
+  it('decides a refresh to a narrower token per subscription: one that reads only inside the new slice goes on', () => {
+    const pageviews = subscriptionSlice(sliceOf(opened), ['pageview'], null);
+    const everything = subscriptionSlice(sliceOf(opened), null, null);
+    expect(refusalOfRenewal(opened, pageviewsOnly, pageviews)).toBeNull();
+    expect(refusalOfRenewal(opened, pageviewsOnly, everything)?.code).toBe('FORBIDDEN');
+    // A where of its own does not make it read outside: the token's conditions are all still there.
+    expect(refusalOfRenewal(opened, pageviewsOnly, subscriptionSlice(sliceOf(opened), ['pageview'], [plan]))).toBeNull();
   });
 });
