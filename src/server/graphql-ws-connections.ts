@@ -33,6 +33,7 @@ const REFUSED_REASONS: Record<Extract<Authentication, { ok: false }>['reason'], 
   malformed: refusalReason('UNAUTHENTICATED', 'the authorization is not "Bearer <key>" with a Streamlens key'),
   unknown: refusalReason('UNAUTHENTICATED', 'the API key is not valid'),
   revoked: refusalReason('UNAUTHENTICATED', 'the API key has been revoked'),
+  expired: refusalReason('TOKEN_EXPIRED', 'the access token has expired'),
 };
 
 /** The close reason of a connection_init (or a refreshing ping) whose credential is refused. */
