@@ -8,7 +8,7 @@
  * With the graphql-ws client and with raw frames, on both stacks.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { print, type FormattedExecutionResult } from 'graphql';
+import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { BACKENDS, expectHealthy, startServer, type TestServer } from '../support/server.ts';
@@ -28,6 +28,9 @@ const MAX_MESSAGE_BYTES = 1_048_576;
 
 const LIVE_EVENTS = 'subscription Live($types: [String!]) { events(filter: { types: $types }) { cursor node { id type } } }';
 const INGEST = 'mutation Ingest($events: [EventInput!]!) { ingest(events: $events) { accepted rejected } }';
+
+/** A result as the graphql-ws client hands it over. */
+type WsResult = { data?: unknown; errors?: readonly { extensions?: { code?: unknown } }[] };
 
 interface Minted {
   token: string;
@@ -199,8 +202,8 @@ describe.each(BACKENDS)('access tokens on live connections on %s', (backend) => 
       const readAndIngest = await mint({ expiresIn: LONG_LIFETIME, scopes: ['READ', 'INGEST'] });
       const { client, refresh } = tokenClient(readOnly.token);
       const ingestOverSocket = () =>
-        new Promise<FormattedExecutionResult>((resolve, reject) => {
-          let result: FormattedExecutionResult;
+        new Promise<WsResult>((resolve, reject) => {
+          let result: WsResult;
           client.subscribe(
             { query: INGEST, variables: { events: [{ id: `ws-${Math.random()}`, type: 'refresh_ops', dimensions: { customer: '7' } }] } },
             { next: (value) => (result = value), error: reject, complete: () => resolve(result) },
@@ -277,9 +280,7 @@ describe.each(BACKENDS)('access tokens on live connections on %s', (backend) => 
             {
               message:
                 'the access token of this subscription has expired; refresh it before its expiry (graphql-ws: a ping with the new token), or subscribe again with a new one',
-              locations: expect.any(Array),
-              path: ['events'],
-              extensions: { code: 'TOKEN_EXPIRED', retryable: false },
+              extensions: { code: 'TOKEN_EXPIRED' },
             },
           ],
         });
