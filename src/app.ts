@@ -178,6 +178,13 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
         if (!auth.ok) await services.limits.takeUnauthenticated(remoteAddress);
         return auth;
       },
+      // A refresh is paid for as an operation, so valid tokens cannot be pinged in without bound.
+      authenticateRefresh: async (authorization, remoteAddress) => {
+        const auth = await authenticator.authenticate(authorization);
+        if (!auth.ok) await services.limits.takeUnauthenticated(remoteAddress);
+        else await services.limits.takeOperation(auth.principal);
+        return auth;
+      },
       // A graphql-ws connection that refreshed its token: its open subscriptions follow it.
       followConnection: (connection) => live.followConnection(connection),
       browser: config.browser,

@@ -83,6 +83,8 @@ export function createSubscriptionRegistry(
   now: () => number = Date.now,
 ): SubscriptionRegistry {
   const entries = new Set<Entry>();
+  /** The entries of each graphql-ws connection: a refresh visits its own subscriptions, not the instance's. */
+  const byConnection = new Map<ConnectionCredentials, Set<Entry>>();
 
   function openCount(tenant?: string): number {
     if (tenant === undefined) return entries.size;
@@ -137,9 +139,17 @@ export function createSubscriptionRegistry(
       checkLimit(subscriber.tenant, openCount(subscriber.tenant));
       const entry: Entry = { subscriber, queue: null, keyId: subscriber.keyId, expiryTimer: null };
       entries.add(entry);
+      const { connection } = subscriber;
+      if (connection) {
+        const ofConnection = byConnection.get(connection);
+        if (ofConnection) ofConnection.add(entry);
+        else byConnection.set(connection, new Set([entry]));
+      }
       const release = () => {
         clearExpiry(entry);
         entries.delete(entry);
+        const ofConnection = connection ? byConnection.get(connection) : undefined;
+        if (ofConnection?.delete(entry) && ofConnection.size === 0) byConnection.delete(connection!);
       };
       return {
         openQueue<T>(options: { limit: number; overflowError: () => Error; onClose: () => void | Promise<void> }) {
@@ -165,7 +175,7 @@ export function createSubscriptionRegistry(
       return open;
     },
     followConnection(connection) {
-      for (const entry of entries) if (entry.subscriber.connection === connection) liveUnder(entry, connection.principal);
+      for (const entry of byConnection.get(connection) ?? []) liveUnder(entry, connection.principal);
     },
   };
 }

@@ -7,9 +7,10 @@
  *
  * - An authorization that is not a valid credential (not a string, malformed, unknown, revoked,
  *   expired), or one of another tenant than the connection's, closes the socket with 4403 and a
- *   short reason, as a refused connection_init does; failures pay from the remote address's
- *   bucket for calls without a valid key (guessing tokens by ping is no cheaper than by HTTP),
- *   and past it the socket closes with 4429.
+ *   short reason, as a refused connection_init does. Failures pay from the remote address's
+ *   bucket for calls without a valid key (guessing tokens by ping is no cheaper than by HTTP), a
+ *   valid refresh one operation of its key (it costs a verification and a visit of every
+ *   subscription of the connection); past either rate the socket closes with 4429.
  * - A valid one: new operations on the connection use it, and each open subscription goes on
  *   under its expiry or ends with FORBIDDEN (src/live/connection-credentials.ts).
  * - A ping with an authorization before the connection is acknowledged closes it with 4401, as a
@@ -52,7 +53,7 @@ export function pingRequestOf(payload: unknown): PingRequest {
 export interface RefreshDependencies {
   /** The connection's credentials, once its connection_init was acknowledged. */
   credentialsOf(socket: WebSocket): ConnectionCredentials | undefined;
-  /** Checks an authorization as a connection_init's is checked (rejects with RATE_LIMITED past the address's bucket). */
+  /** Checks an authorization as a connection_init's is checked, and charges the refresh (rejects with RATE_LIMITED). */
   authenticate(authorization: string, remoteAddress: string | null): Promise<Authentication>;
   /** Moves the connection's open subscriptions under its new credentials. */
   follow(connection: ConnectionCredentials): void;

@@ -68,6 +68,11 @@ export interface HttpServerOptions {
    * has made too many attempts without a valid key (the connection then closes with 4429).
    */
   authenticateConnection: (authorization: string | null, remoteAddress: string | null) => Promise<Authentication>;
+  /**
+   * Who a refreshing ping's authorization is: as `authenticateConnection`, and a valid one also
+   * pays one operation from its key's and tenant's buckets (rejects with RATE_LIMITED past them).
+   */
+  authenticateRefresh: (authorization: string, remoteAddress: string | null) => Promise<Authentication>;
   /** A graphql-ws connection refreshed its token (a ping): its open subscriptions follow (LiveService.followConnection). */
   followConnection: (connection: ConnectionCredentials) => void;
   /** Which pages may call the service from a browser (CORS, Host, Origin). */
@@ -279,7 +284,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
     },
     createPingAnswer({
       credentialsOf: (socket) => connectionCredentials.get(socket),
-      authenticate: options.authenticateConnection,
+      authenticate: options.authenticateRefresh,
       follow: options.followConnection,
     }),
     (error, message) => options.logger.error({ err: error }, message),
