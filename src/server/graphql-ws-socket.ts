@@ -46,18 +46,20 @@ export function serveGraphqlWs(
   webSockets: WebSocketServer,
   options: ServerOptions<Record<string, unknown>, SocketExtra>,
   answerPing: PingAnswer,
-  logError: (error: unknown, message: string) => void,
+  logger: { error(object: object, message: string): void; warn(object: object, message: string): void },
 ): GraphqlWsServer {
   const protocol = makeServer(options);
   webSockets.options.handleProtocols = handleProtocols;
   webSockets.once('error', (error) => {
-    logError(error, 'the WebSocket server failed');
+    logger.error({ err: error }, 'the WebSocket server failed');
     for (const socket of webSockets.clients) socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
   });
 
   webSockets.on('connection', (socket, request) => {
+    // A frame ws refuses (too large, not UTF-8, not masked): the peer's fault, and ws has already
+    // closed the socket with the code that says so; closing again only covers other failures.
     socket.once('error', (error) => {
-      logError(error, 'a WebSocket failed');
+      logger.warn({ err: error }, 'a WebSocket failed');
       socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
     });
     const keepAlive = keepAliveOf(socket);
@@ -76,7 +78,7 @@ export function serveGraphqlWs(
             try {
               await handle(String(data));
             } catch (error) {
-              logError(error, 'a graphql-ws message failed');
+              logger.error({ err: error }, 'a graphql-ws message failed');
               socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
             }
           }),

@@ -287,7 +287,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       authenticate: options.authenticateRefresh,
       follow: options.followConnection,
     }),
-    (error, message) => options.logger.error({ err: error }, message),
+    options.logger,
   );
 
   await new Promise<void>((resolve, reject) => {

@@ -522,3 +522,31 @@ describe.each(BACKENDS)('access tokens on live connections on %s', (backend) => 
     });
   });
 });
+
+describe('refreshes are paid for as operations', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // One operation a second, bursts of two (docs/api.md, QUERY_RATE_PER_KEY).
+    server = await startServer({ env: { ADMIN_KEY, QUERY_RATE_PER_KEY: '1' } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('closes the socket with 4429 and RATE_LIMITED once refreshes outrun the key’s rate', async () => {
+    const key = (await query(server.url, CreateApiKeyDocument, { tenant: 'refresh-rate', scopes: ['READ'], name: 'pinger' }, admin))
+      .createApiKey.key;
+    const session = await openRawGraphqlWs(server, { init: `Bearer ${key}` });
+    const pongs: WsMessage[] = [];
+    // Far more refreshes than a burst of two allows, faster than one a second comes back.
+    for (let i = 0; i < 10; i += 1) session.socket.send(JSON.stringify({ type: 'ping', payload: { authorization: `Bearer ${key}` } }));
+    for (let message = await session.next(); message; message = await session.next()) pongs.push(message);
+    const closed = await session.closed;
+    expect(closed.code).toBe(4429);
+    expect(closed.reason.startsWith('RATE_LIMITED: ')).toBe(true);
+    expect(pongs.length).toBeGreaterThanOrEqual(1);
+    expect(pongs.length).toBeLessThan(10);
+    expect(new Set(pongs.map((pong) => JSON.stringify(pong)))).toEqual(new Set(['{"type":"pong","payload":{"expiresAt":null}}']));
+    await expectHealthy(server);
+  });
+});
