@@ -14,7 +14,13 @@ import WebSocket from 'ws';
 import { BACKENDS, expectHealthy, startServer, type TestServer } from '../support/server.ts';
 import { query, waitForLiveSubscriptions, waitForProcessing, waitUntil, type Credentials } from '../support/clients.ts';
 import { openRawGraphqlWs, type WsMessage, type WsSession } from '../support/raw-graphql-ws.ts';
-import { CreateAccessTokenDocument, CreateApiKeyDocument, IngestDocument, LiveEventsDocument } from '../generated/operations.ts';
+import {
+  CreateAccessTokenDocument,
+  CreateApiKeyDocument,
+  IngestDocument,
+  LiveEventsDocument,
+  RevokeApiKeyDocument,
+} from '../generated/operations.ts';
 import { PROTOTYPE_MEMBERS } from '../support/prototype-members.ts';
 
 const ADMIN_KEY = 'token-refresh-suite-admin-key-0123456789abcdef';
@@ -317,6 +323,37 @@ describe.each(BACKENDS)('access tokens on live connections on %s', (backend) => 
         const ended = await messages.next((m) => m.id === 'narrowed');
         expect(ended.type).toBe('error');
         expect((ended.payload as { extensions: { code: string } }[]).map((e) => e.extensions.code)).toEqual(['FORBIDDEN']);
+        await waitForSubscriptions(0);
+      } finally {
+        session.socket.close();
+      }
+    });
+
+    it('moves a subscription under the key of the new token: revoking the old key no longer ends it, revoking the new one does', async () => {
+      const keyFor = async (name: string) =>
+        (await query(server.url, CreateApiKeyDocument, { tenant: 'refresh-partner', scopes: ['READ'], name }, admin)).createApiKey;
+      const [oldKey, newKey] = [await keyFor('old-minting'), await keyFor('new-minting')];
+      const before = await mint({ expiresIn: LONG_LIFETIME }, { apiKey: oldKey.key });
+      const after = await mint({ expiresIn: LONG_LIFETIME }, { apiKey: newKey.key });
+      const session = await openRawGraphqlWs(server, { init: `Bearer ${before.token}` });
+      const messages = inbox(session);
+      try {
+        session.socket.send(
+          JSON.stringify({ id: 'live', type: 'subscribe', payload: { query: LIVE_EVENTS, variables: { types: ['raw_revoked'] } } }),
+        );
+        await waitForSubscriptions(1);
+        ping(session, { authorization: `Bearer ${after.token}` });
+        expect(await messages.next((m) => m.type === 'pong')).toEqual({ type: 'pong', payload: { expiresAt: after.expiresAt } });
+
+        await query(server.url, RevokeApiKeyDocument, { id: oldKey.apiKey.id }, admin);
+        await ingest('raw_revoked', ['after-old-revoked']);
+        const delivered = await messages.next((m) => m.id === 'live');
+        expect(delivered).toMatchObject({ type: 'next', payload: { data: { events: { node: { id: 'after-old-revoked' } } } } });
+
+        await query(server.url, RevokeApiKeyDocument, { id: newKey.apiKey.id }, admin);
+        const ended = await messages.next((m) => m.id === 'live');
+        expect(ended.type).toBe('error');
+        expect((ended.payload as { extensions: { code: string } }[]).map((e) => e.extensions.code)).toEqual(['UNAUTHENTICATED']);
         await waitForSubscriptions(0);
       } finally {
         session.socket.close();
