@@ -17,7 +17,7 @@ import type { StreamProcessor } from '../stream/processor.ts';
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import type { KeyService } from '../auth/key-service.ts';
 import type { AccessTokenService } from '../auth/token-service.ts';
-import type { LiveService, LiveSubscriber } from '../live/live-service.ts';
+import type { ConnectionCredentials, LiveService, LiveSubscriber } from '../live/live-service.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
 import type { QueryBudget, QueryLimits } from '../query/query-limits.ts';
 import type { SetAsideService } from '../query/set-aside-service.ts';
@@ -51,6 +51,8 @@ export interface GraphQLContext {
   remoteAddress: string | null;
   /** What this operation's query fields may still read and answer, shared by all of them. */
   budget: QueryBudget;
+  /** The graphql-ws connection the operation came in on (its credentials, which a refresh replaces); absent over HTTP and SSE. */
+  connection?: ConnectionCredentials | null;
   loaders: {
     eventById(access: TenantAccess): DataLoader<string, StoredEvent | null>;
     /** The catalog entry of a type: every type asked for in one operation costs one catalog read. */
@@ -171,8 +173,12 @@ export function requireWholeTenant(context: GraphQLContext, scope: Exclude<ApiSc
   return { tenant: principal.tenant, slice: WHOLE_TENANT };
 }
 
-/** Who opens a live subscription: what it reads (READ scope), and the key whose revocation ends it. */
+/**
+ * Who opens a live subscription: what it reads (READ scope), the key whose revocation ends it,
+ * the caller whose token's expiry ends it, and the connection whose refresh it follows.
+ */
 export function requireLiveSubscriber(context: GraphQLContext): LiveSubscriber {
   const access = requireAccess(context, 'READ');
-  return { ...access, keyId: context.auth.ok ? context.auth.principal.keyId : null };
+  const principal = requirePrincipal(context);
+  return { ...access, keyId: principal.keyId, openedUnder: principal, connection: context.connection ?? null };
 }
