@@ -5,6 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { schema } from '../../src/schema/index.ts';
 import {
   encodeToken,
   MAX_TOKEN_CHARACTERS,
@@ -441,5 +444,21 @@ describe("the authenticator's token branch", () => {
     await settle();
     expect(await authenticator.authenticate(`Bearer ${ofNobody}`)).toEqual({ ok: false, reason: 'revoked' });
     expect(await authenticator.authenticate(`Bearer ${ofOther}`)).toEqual({ ok: false, reason: 'revoked' });
+  });
+});
+
+describe('docs/api.md "Access tokens: reference and operations"', () => {
+  // graphql as Pothos loads it (CommonJS), so validate accepts the schema (see graphiql-examples.test.ts).
+  const { parse, validate } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
+  const doc = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
+  const start = doc.indexOf('\n## Access tokens: reference and operations\n');
+  const section = doc.slice(start, doc.indexOf('\n## ', start + 1));
+
+  it('states the contract SDL and an example that validates against the schema', () => {
+    const blocks = [...section.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    expect(blocks).toHaveLength(2);
+    expect(blocks[0]).toContain('createAccessToken(input: AccessTokenInput!): AccessToken!');
+    const example = blocks[1]!.split('\n# →')[0]!;
+    expect(validate(schema, parse(example))).toEqual([]);
   });
 });
