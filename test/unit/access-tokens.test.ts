@@ -435,6 +435,29 @@ describe("the authenticator's token branch", () => {
     expect(await started.authenticate(`Bearer ${token}`)).toEqual({ ok: false, reason: 'revoked' });
   });
 
+  it('reads every key once at start, then no key in a request until what it read is stale', async () => {
+    let reads = 0;
+    const counted: ApiKeyStore = {
+      ...store,
+      findById: (id) => {
+        reads++;
+        return store.findById(id);
+      },
+      count: async () => {
+        reads++;
+        return store.count();
+      },
+    };
+    const authenticator = createAuthenticator({ store: counted, adminKey: null, signingKeys: KEYS, now: () => clock });
+    await authenticator.start();
+    for (let i = 0; i < 3; i++) expect((await authenticator.authenticate(`Bearer ${token}`)).ok).toBe(true);
+    expect(reads).toBe(0);
+    clock += MINTING_KEY_REFRESH_MS;
+    expect((await authenticator.authenticate(`Bearer ${token}`)).ok).toBe(true);
+    await settle();
+    expect(reads).toBe(1);
+  });
+
   it('refuses a token whose minting key does not exist, or belongs to another tenant', async () => {
     const authenticator = createAuthenticator({ store, adminKey: null, signingKeys: KEYS, now: () => clock });
     const ofNobody = encodeToken({ ...CLAIMS, keyId: 'Nobody0123456789' }, KEYS);
