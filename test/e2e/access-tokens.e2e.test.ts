@@ -106,6 +106,14 @@ describe.each(BACKENDS)('access tokens on %s', (backend) => {
     expect(expired.errors!.map((error) => error.extensions?.code)).toEqual(['TOKEN_EXPIRED']);
     const session = await openRawGraphqlWs(server, { init: `Bearer ${minted.token}`, expectAck: false });
     expect(await session.closed).toEqual({ code: 4403, reason: expect.stringMatching(/^TOKEN_EXPIRED: /) });
+    // An SSE subscription with it is refused with the same code.
+    const sse = sseClient(server.url, bearer(minted.token));
+    try {
+      const live = await subscribe(sse, LiveEventsDocument, {});
+      await expect(live.waitFor(1)).rejects.toThrow('TOKEN_EXPIRED');
+    } finally {
+      sse.dispose();
+    }
   });
 
   it('refuses a token minting a token with FORBIDDEN', async () => {
@@ -208,6 +216,8 @@ describe.each(BACKENDS)('access tokens on %s', (backend) => {
       .createApiKey;
     const token = await mint(server.url, created.key, { scopes: ['READ'], expiresIn: '1h' });
     expect(codesOf(await execute(server.url, ListEventTypesDocument, {}, bearer(token)))).toEqual([]);
+    // The earlier tests' subscriptions are released first, so the count below is this one's.
+    await waitForLiveSubscriptions(server.url, 0, bearer(key));
     const ws = wsClient(server.wsUrl, bearer(token));
     try {
       const live = await subscribe(ws, LiveEventsDocument, { filter: { types: ['doomed'] } });
