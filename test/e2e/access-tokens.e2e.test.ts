@@ -4,7 +4,7 @@
  * what a token may and may not be minted with, and revoking the minting key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS, realServerEnv, startServer, type TestServer } from '../support/server.ts';
+import { BACKENDS, newDataDir, realServerEnv, removeDataDir, startServer, type TestServer } from '../support/server.ts';
 import {
   execute,
   query,
@@ -287,5 +287,57 @@ describe('access tokens on two instances sharing the real servers', () => {
     expect(refusal.errors![0]!.message).toBe('this access token may start 2 operations per second');
     // The minting key's own bucket is untouched.
     expect(codesOf(await execute(first.url, ListEventTypesDocument, {}, { apiKey: key }))).toEqual([]);
+  });
+});
+
+describe('signing keys across restarts (embedded)', () => {
+  const dataDir = newDataDir();
+  let server: TestServer | null = null;
+  const restart = async (env: Record<string, string | undefined>) => {
+    await server?.stop();
+    server = await startServer({ dataDir, env: { ADMIN_KEY, ...env } });
+    return server;
+  };
+  const works = async (url: string, token: string) => codesOf(await execute(url, ListEventTypesDocument, {}, { apiKey: token }));
+  const kidOf = (token: string) => JSON.parse(Buffer.from(token.slice(4, token.indexOf('.')), 'base64url').toString('utf8')).kid;
+
+  afterAll(async () => {
+    await server?.stop();
+    removeDataDir(dataDir);
+  });
+
+  it('keeps the stored secret across a restart, and rotates TOKEN_SIGNING_KEYS without downtime', async () => {
+    let running = await restart({ TOKEN_SIGNING_KEYS: undefined });
+    const key = (await query(running.url, CreateApiKeyDocument, { tenant: 'acme', scopes: ['READ'], name: 'k' }, admin)).createApiKey.key;
+    const stored = await mint(running.url, key, { scopes: ['READ'], expiresIn: '1h' });
+    running = await restart({ TOKEN_SIGNING_KEYS: undefined });
+    expect(await works(running.url, stored)).toEqual([]);
+
+    const OLD = `old:${'o'.repeat(43)}`;
+    const NEW = `new:${'n'.repeat(43)}`;
+    running = await restart({ TOKEN_SIGNING_KEYS: OLD });
+    // The configured keys replace the stored secret.
+    expect(await works(running.url, stored)).toEqual(['UNAUTHENTICATED']);
+    const signedOld = await mint(running.url, key, { scopes: ['READ'], expiresIn: '1h' });
+    // Step 1: the new key is added after the old one; tokens are still signed with the old.
+    running = await restart({ TOKEN_SIGNING_KEYS: `${OLD},${NEW}` });
+    expect(kidOf(await mint(running.url, key, { scopes: ['READ'], expiresIn: '1h' }))).toBe('old');
+    // Step 2: the new key first; old tokens still verify.
+    running = await restart({ TOKEN_SIGNING_KEYS: `${NEW},${OLD}` });
+    const signedNew = await mint(running.url, key, { scopes: ['READ'], expiresIn: '1h' });
+    expect(kidOf(signedNew)).toBe('new');
+    expect(await works(running.url, signedOld)).toEqual([]);
+    // Step 3: the old key retired; its tokens are refused, the new ones work.
+    running = await restart({ TOKEN_SIGNING_KEYS: NEW });
+    expect(await works(running.url, signedOld)).toEqual(['UNAUTHENTICATED']);
+    expect(await works(running.url, signedNew)).toEqual([]);
+  });
+
+  it('refuses to start with a malformed TOKEN_SIGNING_KEYS, naming the problem', async () => {
+    await server?.stop();
+    server = null;
+    await expect(startServer({ dataDir, env: { ADMIN_KEY, TOKEN_SIGNING_KEYS: 'k1:too-short' } })).rejects.toThrow(
+      'the secret of \"k1\" must be at least 43 characters',
+    );
   });
 });
