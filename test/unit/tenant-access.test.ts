@@ -55,7 +55,13 @@ describe('the access of a caller', () => {
   it("is the whole tenant for an API key and the token's slice for an access token", () => {
     expect(requireAccess(contextOf(keyPrincipal), 'READ')).toEqual({ tenant: 'acme', slice: WHOLE_TENANT });
     expect(requireAccess(contextOf(tokenPrincipal), 'READ')).toEqual({ tenant: 'acme', slice: SLICE_A });
-    expect(requireLiveSubscriber(contextOf(tokenPrincipal))).toEqual({ tenant: 'acme', slice: SLICE_A, keyId: 'key-1' });
+    expect(requireLiveSubscriber(contextOf(tokenPrincipal))).toEqual({
+      tenant: 'acme',
+      slice: SLICE_A,
+      keyId: 'key-1',
+      openedUnder: tokenPrincipal,
+      connection: null,
+    });
   });
 
   it('refuses a scope the token lacks, and what reveals the whole tenant, to a token only', () => {
