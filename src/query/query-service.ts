@@ -37,6 +37,7 @@ import { planBuckets, resolveTimeZone, type BucketPlan } from './bucket-plan.ts'
 import { isWholeTenant, sliceKey } from '../auth/data-slice.ts';
 import { accessHolds, narrowEventQuery, narrowWhere, requireTypeInSlice, typesInSlice, type TenantAccess } from '../auth/tenant-access.ts';
 import { summarizeSlice } from './sliced-catalog.ts';
+import type { EventTypeSummary } from './event-type-summary.ts';
 
 /** A page never holds more events than this; clients page for more. */
 export const MAX_PAGE_SIZE = 1000;
@@ -99,17 +100,7 @@ export interface EventPage extends Page<StoredEvent> {
   streamCursor: string;
 }
 
-export interface EventTypeSummary {
-  type: string;
-  count: number;
-  firstSeen: number;
-  lastSeen: number;
-  dimensions: string[];
-  values: string[];
-  /** Keys left out of `dimensions` / `values` because a catalog row was full (see MAX_CATALOG_KEYS). */
-  droppedDimensionKeys: number;
-  droppedValueKeys: number;
-}
+export type { EventTypeSummary } from './event-type-summary.ts';
 
 export interface SeriesResult extends SeriesView {
   watermark: number | null;

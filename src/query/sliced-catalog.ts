@@ -19,7 +19,7 @@ import type { RollupRow, SeriesStore } from '../ports/series-store.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
 import type { TenantAccess } from '../auth/tenant-access.ts';
 import type { QueryBudget } from './query-limits.ts';
-import type { EventTypeSummary } from './query-service.ts';
+import type { EventTypeSummary } from './event-type-summary.ts';
 
 /** What the rows of the slice say about the type, or null when the slice holds none of its events. Pure. */
 export function summarizeRows(
