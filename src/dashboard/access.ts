@@ -59,9 +59,10 @@ function describeCondition(condition: unknown): string | null {
   if (!Array.isArray(condition) || condition.length !== 3) return null;
   const [key, operator, operand] = condition as [unknown, unknown, unknown];
   if (typeof key !== 'string' || typeof operator !== 'string') return null;
-  if (operator === 'exists') return `${key} ${operand === true ? 'is present' : 'is absent'}`;
-  const words = OPERATOR_WORDS[operator];
-  if (!words) return null;
+  if (operator === 'exists') return typeof operand === 'boolean' ? `${key} ${operand ? 'is present' : 'is absent'}` : null;
+  // Own members only: an operator named "constructor" must not find Object's.
+  if (!Object.hasOwn(OPERATOR_WORDS, operator)) return null;
+  const words = OPERATOR_WORDS[operator]!;
   if (typeof operand === 'string') return `${key} ${words} ${operand}`;
   if (Array.isArray(operand) && operand.every((value) => typeof value === 'string')) return `${key} ${words} ${operand.join(', ')}`;
   return null;
