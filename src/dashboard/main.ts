@@ -197,6 +197,7 @@ function renderConnection(detail?: string): void {
 function onTokenExpired(): void {
   if (!state.token || state.token.expired) return;
   state.token.expired = true;
+  clearTimeout(expiryCheck);
   stopLive();
   stopLive = () => {};
   clearTimeout(catalogTimer);
@@ -210,6 +211,33 @@ function onTokenExpired(): void {
     `Your access token expired${when}, so this view has stopped updating. ` +
       'Ask for a fresh one (reload the page that gave you this link, or open a new link), or paste a fresh token in the “API key or token” field.',
   );
+}
+
+/** How long past its expiry the page asks the server about the token: the server's clock may lag this one a little. */
+const EXPIRY_CHECK_MARGIN_MS = 1_000;
+/** How often it asks again while the server still takes the token (its clock is behind). */
+const EXPIRY_RECHECK_MS = 5_000;
+let expiryCheck: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * When the token's time is up, the page asks the server rather than trust this browser's clock:
+ * a read then answers TOKEN_EXPIRED (and api.ts calls onTokenExpired), even on a page with
+ * nothing live that would end. Tokens live at most 24 hours, within what setTimeout can wait.
+ */
+function watchExpiry(): void {
+  clearTimeout(expiryCheck);
+  const token = state.token;
+  if (!token || token.expired || token.expiresAt === null) return;
+  const askServer = async () => {
+    try {
+      await api.query(DashboardEventTypesDocument, {});
+    } catch {
+      // Any other failure is shown by the page's own reads.
+    }
+    // Only for the same token: a refreshed or replaced one has its own watch.
+    if (state.token === token && !token.expired) expiryCheck = setTimeout(askServer, EXPIRY_RECHECK_MS);
+  };
+  expiryCheck = setTimeout(askServer, Math.max(0, token.expiresAt - Date.now() + EXPIRY_CHECK_MARGIN_MS));
 }
 
 /** The header's line about the credential: whose view a token shows, and until when. */
@@ -409,6 +437,7 @@ function reconnect(): void {
   renderConnection();
   renderAccess();
   api = connect();
+  watchExpiry();
   void loadCatalog();
   startLive();
 }
@@ -428,6 +457,7 @@ async function refreshToken(token: string): Promise<void> {
   state.token = { ...tokenAccessOf(token)!, expiresAt };
   showProblem(null);
   renderAccess();
+  watchExpiry();
   if (state.token.view && describeTokenView(state.token.view) === before) return;
   // Another view (another customer, other types): the server ends the subscriptions the new token
   // does not allow, so the page starts over on what it may read, on the same connection.
@@ -760,6 +790,7 @@ setInterval(scheduleRender, 1_000);
 // A link's type the token may not read would only fail: start on the busiest type it may read.
 if (state.selection.type && !tokenAllowsType(state.selection.type)) state.selection = { ...state.selection, type: null };
 api = connect();
+watchExpiry();
 fillPickers();
 renderConnection();
 renderAccess();
