@@ -174,6 +174,38 @@ describe("the embedding example: one customer's dashboard through an access toke
     expect(pageErrors).toEqual([]);
   });
 
+  it('refuses a tampered, a huge and a broken token in the link plainly, shows nothing, and does not retry', async () => {
+    const acme = tokenFromFragment(new URL((await mintCustomerDashboard(server.url, partner.apiKey!, 'acme', '1h')).link).hash)!;
+    const [payload, signature] = acme.slice('slt_'.length).split('.') as [string, string];
+    // Another customer written into the payload, the signature kept: the page may believe it, the server does not.
+    const edited = Buffer.from(Buffer.from(payload, 'base64url').toString('utf8').replace('"acme"', '"globex"')).toString('base64url');
+    const tampered = `slt_${edited}.${signature}`;
+    for (const [what, token] of [
+      ['tampered', encodeURIComponent(tampered)],
+      ['100 KB', `slt_${'A'.repeat(100_000)}.${signature}`],
+      // The UTF-8 bytes of a lone surrogate: the page reads replacement characters, which no header may carry.
+      ['lone surrogate', `slt_%ED%A0%80.${signature}`],
+    ] as const) {
+      const refused = await browser.newPage();
+      const errors: string[] = [];
+      refused.on('pageerror', (error) => errors.push(error.message));
+      let sockets = 0;
+      refused.on('websocket', () => (sockets += 1));
+      await refused.goto(`${server.baseUrl}/dashboard${VIEW}#token=${token}`);
+      await refused.locator('#connection-text').getByText('disconnected', { exact: true }).waitFor({ timeout: 15_000 });
+      const shown = await snapshotOf(refused);
+      expect(shown.connection, what).toBe('disconnected');
+      expect(shown.series, what).toEqual([]);
+      expect(shown.feedIds, what).toEqual([]);
+      expect(shown.top, what).toEqual([]);
+      expect(await refused.locator('#problem').isVisible(), what).toBe(true);
+      expect(errors, what).toEqual([]);
+      // "disconnected" is the state graphql-ws reaches only when it gives up: one refusal, no retry loop.
+      expect(sockets, what).toBe(1);
+      await refused.close();
+    }
+  });
+
   it('says plainly when the token has expired, and takes a fresh one', async () => {
     const shortLived = await mintCustomerDashboard(server.url, partner.apiKey!, 'globex', '3s');
     const globexPage = await browser.newPage();
