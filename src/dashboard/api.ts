@@ -24,6 +24,8 @@ export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'res
 
 /** The code the server gives a request or subscription made with an expired access token. */
 export const TOKEN_EXPIRED = 'TOKEN_EXPIRED';
+/** The code the server gives a subscription resumed from a cursor too old to resume from. */
+export const CURSOR_EXPIRED = 'CURSOR_EXPIRED';
 /** graphql-ws's Forbidden close code: a connection_init, or a refresh, with a credential it refuses. */
 const CLOSE_FORBIDDEN = 4403;
 
@@ -38,10 +40,14 @@ export class ApiError extends Error {
 
 export interface Api {
   query<Result, Variables>(document: TypedDocumentNode<Result, Variables>, variables: Variables): Promise<Result>;
-  /** Returns the function that ends the subscription. graphql-ws re-subscribes by itself after a reconnect. */
+  /**
+   * Returns the function that ends the subscription. graphql-ws subscribes again by itself after a
+   * reconnect; `variables` may be a function, called at every (re)subscription, so a resumable
+   * subscription names the last cursor it received (`after`) when it subscribes again.
+   */
   subscribe<Result, Variables>(
     document: TypedDocumentNode<Result, Variables>,
-    variables: Variables,
+    variables: Variables | (() => Variables),
     onData: (data: Result) => void,
     onError: (error: ApiError) => void,
   ): () => void;
@@ -188,24 +194,31 @@ export function createApi(options: ApiOptions): Api {
     },
 
     subscribe(document, variables, onData, onError) {
-      return client.subscribe(
-        { query: print(document), variables: variables as Record<string, unknown> },
-        {
-          next: (result) => {
-            if (result.errors?.length) onError(noticed(apiErrorOf(result.errors as GraphQLError[])));
-            else if (result.data) onData(result.data as never);
-          },
-          error: (error) =>
-            onError(
-              noticed(
-                Array.isArray(error)
-                  ? apiErrorOf(error as GraphQLError[])
-                  : new ApiError(describeCloseReason(error, credential), isTokenExpiredClose(error) ? TOKEN_EXPIRED : null),
-              ),
-            ),
-          complete: () => {},
+      const query = print(document);
+      const variablesNow = () => (typeof variables === 'function' ? (variables as () => unknown)() : variables) as Record<string, unknown>;
+      // graphql-ws sends this same payload object again at each re-subscription after a reconnect,
+      // serialising it then: a getter makes that re-subscription carry the variables of that moment.
+      const payload = {
+        query,
+        get variables() {
+          return variablesNow();
         },
-      );
+      };
+      return client.subscribe(payload, {
+        next: (result) => {
+          if (result.errors?.length) onError(noticed(apiErrorOf(result.errors as GraphQLError[])));
+          else if (result.data) onData(result.data as never);
+        },
+        error: (error) =>
+          onError(
+            noticed(
+              Array.isArray(error)
+                ? apiErrorOf(error as GraphQLError[])
+                : new ApiError(describeCloseReason(error, credential), isTokenExpiredClose(error) ? TOKEN_EXPIRED : null),
+            ),
+          ),
+        complete: () => {},
+      });
     },
 
     refresh(token) {

@@ -54,58 +54,30 @@ export type Interval =
 
 export type LiveSeriesQuery = {
   dimensions?: Record<string, unknown> | null | undefined;
+  distinct?: string | null | undefined;
+  from?: string | null | undefined;
   groupBy?: string | null | undefined;
   /** As SeriesQuery.groupByDimensions. */
   groupByDimensions?: Array<string> | null | undefined;
   interval: Interval;
-  type: string;
-  value?: string | null | undefined;
-  /** Conditions on dimensions, all of which hold; ANDed with `dimensions`. */
-  where?: Array<DimensionCondition> | null | undefined;
-};
-
-export type SeriesQuery = {
-  /** Exact-match filter. */
-  dimensions?: Record<string, unknown> | null | undefined;
-  /** A key of `EventInput.distinct`: each point's `distinct` counts its different values, merged by union (a DAY point's users are not the sum of its hours). Exact up to 1,755 different values; above, a HyperLogLog estimate with a standard error of 0.81%: at most 2% relative error at a million values (about 99 estimates in 100; measured: see docs/api.md). */
-  distinct?: string | null | undefined;
-  /** Include empty buckets between from and to. */
-  fill?: boolean | null | undefined;
-  /** Aligned down to the interval. */
-  from: string;
-  /** A dimension key: one series per distinct value. */
-  groupBy?: string | null | undefined;
-  /** One to three dimension keys: one series per combination of their values (an absent dimension counts as null). Exclusive with groupBy. At most MAX_SERIES_GROUPS series (default 1,000). */
-  groupByDimensions?: Array<string> | null | undefined;
-  interval: Interval;
-  /** An IANA time-zone name (for example "America/New_York"), default "UTC": where DAY, WEEK and MONTH buckets start. An unknown name is a BAD_USER_INPUT error. */
   timeZone?: string | null | undefined;
-  /** Exclusive. */
-  to: string;
+  to?: string | null | undefined;
   type: string;
-  /** A key of `values`; omitted: counts only. */
   value?: string | null | undefined;
   /** Conditions on dimensions, all of which hold; ANDed with `dimensions`. */
   where?: Array<DimensionCondition> | null | undefined;
 };
 
-export type TopQuery = {
-  /** Dimension key to rank. */
+export type LiveTopQuery = {
   by: string;
   dimensions?: Record<string, unknown> | null | undefined;
-  /** A key of `EventInput.distinct`: each entry's `distinct` counts its different values over the whole range. Exact up to 1,755 different values; above, a HyperLogLog estimate with a standard error of 0.81%: at most 2% relative error at a million values (about 99 estimates in 100; measured: see docs/api.md). */
   distinct?: string | null | undefined;
-  from: string;
-  /** Default 10, at most 1000. */
   limit?: number | null | undefined;
-  /** COUNT (the default), SUM (needs `value`) or DISTINCT (needs `distinct`); without it, a query naming `value` ranks by SUM, as before `rankBy` existed. A ranking without its argument is BAD_USER_INPUT. */
   rankBy?: TopRank | null | undefined;
-  to: string;
   type: string;
-  /** Rank by the sum of this value; omitted: by count. `rankBy` overrides the ranking. */
   value?: string | null | undefined;
-  /** Conditions on dimensions, all of which hold; ANDed with `dimensions`. */
   where?: Array<DimensionCondition> | null | undefined;
+  window: string;
 };
 
 /** What `top` orders by, largest first (ties by key). */
@@ -128,45 +100,36 @@ export type DashboardLatestEventsQueryVariables = Exact<{
 }>;
 
 
-export type DashboardLatestEventsQuery = { events: { edges: Array<{ node: { id: string, type: string, timestamp: string, dimensions: Record<string, unknown>, values: Record<string, unknown> } }> } };
+export type DashboardLatestEventsQuery = { events: { streamCursor: string | null, edges: Array<{ node: { id: string, type: string, timestamp: string, dimensions: Record<string, unknown>, values: Record<string, unknown> } }> } };
 
 export type DashboardLiveEventsSubscriptionVariables = Exact<{
   filter?: EventFilter | null | undefined;
+  after?: string | null | undefined;
 }>;
 
 
-export type DashboardLiveEventsSubscription = { events: { node: { id: string, type: string, timestamp: string, dimensions: Record<string, unknown>, values: Record<string, unknown> } } };
+export type DashboardLiveEventsSubscription = { events: { cursor: string, node: { id: string, type: string, timestamp: string, dimensions: Record<string, unknown>, values: Record<string, unknown> } } };
 
 export type DashboardEventFragment = { id: string, type: string, timestamp: string, dimensions: Record<string, unknown>, values: Record<string, unknown> };
 
-export type DashboardSeriesQueryVariables = Exact<{
-  query: SeriesQuery;
-}>;
-
-
-export type DashboardSeriesQuery = { series: Array<{ group: string | null, groupKey: Record<string, unknown>, watermark: string | null, points: Array<{ start: string, count: number, sum: number | null, avg: number | null, distinct: number | null, final: boolean }> }> };
-
 export type DashboardLiveSeriesSubscriptionVariables = Exact<{
   query: LiveSeriesQuery;
+  after?: string | null | undefined;
 }>;
 
 
-export type DashboardLiveSeriesSubscription = { series: { group: string | null, groupKey: Record<string, unknown>, watermark: string | null, point: { start: string, count: number, sum: number | null, avg: number | null, distinct: number | null, final: boolean } } };
+export type DashboardLiveSeriesSubscription = { series: { group: string | null, groupKey: Record<string, unknown>, watermark: string | null, cursor: string, point: { start: string, count: number, sum: number | null, avg: number | null, distinct: number | null, final: boolean } } };
 
-export type DashboardPointFragment = { start: string, count: number, sum: number | null, avg: number | null, distinct: number | null, final: boolean };
-
-export type DashboardTopQueryVariables = Exact<{
-  query: TopQuery;
+export type DashboardLiveTopSubscriptionVariables = Exact<{
+  query: LiveTopQuery;
 }>;
 
 
-export type DashboardTopQuery = { top: Array<{ key: string, count: number, sum: number | null, distinct: number | null }> };
+export type DashboardLiveTopSubscription = { top: { from: string, to: string, watermark: string | null, entries: Array<{ key: string, count: number, sum: number | null, distinct: number | null }> } };
 
 export const DashboardEventFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DashboardEvent"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Event"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"timestamp"}},{"kind":"Field","name":{"kind":"Name","value":"dimensions"}},{"kind":"Field","name":{"kind":"Name","value":"values"}}]}}]} as unknown as DocumentNode<DashboardEventFragment, unknown>;
-export const DashboardPointFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DashboardPoint"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"SeriesPoint"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"start"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"sum"}},{"kind":"Field","name":{"kind":"Name","value":"avg"}},{"kind":"Field","name":{"kind":"Name","value":"distinct"}},{"kind":"Field","name":{"kind":"Name","value":"final"}}]}}]} as unknown as DocumentNode<DashboardPointFragment, unknown>;
 export const DashboardEventTypesDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DashboardEventTypes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"eventTypes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"dimensions"}},{"kind":"Field","name":{"kind":"Name","value":"values"}}]}}]}}]} as unknown as DocumentNode<DashboardEventTypesQuery, DashboardEventTypesQueryVariables>;
-export const DashboardLatestEventsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DashboardLatestEvents"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"EventFilter"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"events"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DashboardEvent"}}]}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DashboardEvent"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Event"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"timestamp"}},{"kind":"Field","name":{"kind":"Name","value":"dimensions"}},{"kind":"Field","name":{"kind":"Name","value":"values"}}]}}]} as unknown as DocumentNode<DashboardLatestEventsQuery, DashboardLatestEventsQueryVariables>;
-export const DashboardLiveEventsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"DashboardLiveEvents"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"EventFilter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"events"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DashboardEvent"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DashboardEvent"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Event"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"timestamp"}},{"kind":"Field","name":{"kind":"Name","value":"dimensions"}},{"kind":"Field","name":{"kind":"Name","value":"values"}}]}}]} as unknown as DocumentNode<DashboardLiveEventsSubscription, DashboardLiveEventsSubscriptionVariables>;
-export const DashboardSeriesDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DashboardSeries"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"query"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"SeriesQuery"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"series"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"query"},"value":{"kind":"Variable","name":{"kind":"Name","value":"query"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"groupKey"}},{"kind":"Field","name":{"kind":"Name","value":"watermark"}},{"kind":"Field","name":{"kind":"Name","value":"points"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DashboardPoint"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DashboardPoint"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"SeriesPoint"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"start"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"sum"}},{"kind":"Field","name":{"kind":"Name","value":"avg"}},{"kind":"Field","name":{"kind":"Name","value":"distinct"}},{"kind":"Field","name":{"kind":"Name","value":"final"}}]}}]} as unknown as DocumentNode<DashboardSeriesQuery, DashboardSeriesQueryVariables>;
-export const DashboardLiveSeriesDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"DashboardLiveSeries"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"query"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"LiveSeriesQuery"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"series"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"query"},"value":{"kind":"Variable","name":{"kind":"Name","value":"query"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"groupKey"}},{"kind":"Field","name":{"kind":"Name","value":"watermark"}},{"kind":"Field","name":{"kind":"Name","value":"point"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DashboardPoint"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DashboardPoint"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"SeriesPoint"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"start"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"sum"}},{"kind":"Field","name":{"kind":"Name","value":"avg"}},{"kind":"Field","name":{"kind":"Name","value":"distinct"}},{"kind":"Field","name":{"kind":"Name","value":"final"}}]}}]} as unknown as DocumentNode<DashboardLiveSeriesSubscription, DashboardLiveSeriesSubscriptionVariables>;
-export const DashboardTopDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DashboardTop"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"query"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"TopQuery"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"top"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"query"},"value":{"kind":"Variable","name":{"kind":"Name","value":"query"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"sum"}},{"kind":"Field","name":{"kind":"Name","value":"distinct"}}]}}]}}]} as unknown as DocumentNode<DashboardTopQuery, DashboardTopQueryVariables>;
+export const DashboardLatestEventsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"DashboardLatestEvents"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"EventFilter"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"events"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}},{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"streamCursor"}},{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DashboardEvent"}}]}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DashboardEvent"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Event"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"timestamp"}},{"kind":"Field","name":{"kind":"Name","value":"dimensions"}},{"kind":"Field","name":{"kind":"Name","value":"values"}}]}}]} as unknown as DocumentNode<DashboardLatestEventsQuery, DashboardLatestEventsQueryVariables>;
+export const DashboardLiveEventsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"DashboardLiveEvents"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"EventFilter"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"events"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cursor"}},{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"DashboardEvent"}}]}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"DashboardEvent"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Event"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"timestamp"}},{"kind":"Field","name":{"kind":"Name","value":"dimensions"}},{"kind":"Field","name":{"kind":"Name","value":"values"}}]}}]} as unknown as DocumentNode<DashboardLiveEventsSubscription, DashboardLiveEventsSubscriptionVariables>;
+export const DashboardLiveSeriesDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"DashboardLiveSeries"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"query"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"LiveSeriesQuery"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"series"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"query"},"value":{"kind":"Variable","name":{"kind":"Name","value":"query"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"group"}},{"kind":"Field","name":{"kind":"Name","value":"groupKey"}},{"kind":"Field","name":{"kind":"Name","value":"watermark"}},{"kind":"Field","name":{"kind":"Name","value":"cursor"}},{"kind":"Field","name":{"kind":"Name","value":"point"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"start"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"sum"}},{"kind":"Field","name":{"kind":"Name","value":"avg"}},{"kind":"Field","name":{"kind":"Name","value":"distinct"}},{"kind":"Field","name":{"kind":"Name","value":"final"}}]}}]}}]}}]} as unknown as DocumentNode<DashboardLiveSeriesSubscription, DashboardLiveSeriesSubscriptionVariables>;
+export const DashboardLiveTopDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"DashboardLiveTop"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"query"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"LiveTopQuery"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"top"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"query"},"value":{"kind":"Variable","name":{"kind":"Name","value":"query"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"from"}},{"kind":"Field","name":{"kind":"Name","value":"to"}},{"kind":"Field","name":{"kind":"Name","value":"watermark"}},{"kind":"Field","name":{"kind":"Name","value":"entries"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"key"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"sum"}},{"kind":"Field","name":{"kind":"Name","value":"distinct"}}]}}]}}]}}]} as unknown as DocumentNode<DashboardLiveTopSubscription, DashboardLiveTopSubscriptionVariables>;
