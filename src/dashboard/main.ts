@@ -831,6 +831,7 @@ window.__dashboard = {
       top: state.top.map(({ key, count, sum, distinct }) => ({ key, count, sum, distinct })),
       topWindow: state.topWindow && { from: new Date(state.topWindow.from).toISOString(), to: new Date(state.topWindow.to).toISOString() },
       feedIds: state.feed.map((event) => event.id),
+      cursors: state.cursors,
     });
   },
 };

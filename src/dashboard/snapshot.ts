@@ -18,6 +18,8 @@ export interface DashboardSnapshot {
   topWindow: { from: string; to: string } | null;
   /** Newest first, as listed. */
   feedIds: string[];
+  /** The last cursor the chart's and the feed's subscriptions received: where they resume after a reconnect. */
+  cursors: { series: string | null; events: string | null };
 }
 
 declare global {

@@ -17,8 +17,8 @@ import { IngestDocument, type EventInput } from '../generated/operations.ts';
 import { query, waitForLiveSubscriptions, waitForProcessing } from '../support/clients.ts';
 import { removeDataDir, startServer, type TestServer } from '../support/server.ts';
 
-/** What the page subscribes to: the series and the events of the chosen type. */
-const PAGE_SUBSCRIPTIONS = 2;
+/** What the page subscribes to: the series, the top ranking and the events of the chosen type. */
+const PAGE_SUBSCRIPTIONS = 3;
 const MINUTE_MS = 60_000;
 /** `Series.group` of (FR, no plan): the values joined by ", ", an absent one shown as nothing. */
 const FR_WITHOUT_PLAN = 'FR, ';

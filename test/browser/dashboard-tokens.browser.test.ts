@@ -22,8 +22,8 @@ import { removeDataDir, startServer, type TestServer } from '../support/server.t
 const ADMIN_KEY = 'dashboard-admin-key-0123456789abcdefghijkl';
 /** The view the tests open: purchases, the sum of their amount, per second, by country. */
 const VIEW = '?type=purchase&value=amount&measure=sum&interval=SECOND&groupBy=country';
-/** What the page subscribes to: the series and the events of the chosen type. */
-const PAGE_SUBSCRIPTIONS = 2;
+/** What the page subscribes to: the series, the top ranking and the events of the chosen type. */
+const PAGE_SUBSCRIPTIONS = 3;
 const ACME_VIEW = 'customer is acme (click, page_view, purchase)';
 
 function purchase(id: string, customer: string, country: string, amount: number): EventInput {
