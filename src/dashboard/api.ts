@@ -26,6 +26,8 @@ export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'res
 export const TOKEN_EXPIRED = 'TOKEN_EXPIRED';
 /** The code the server gives a subscription resumed from a cursor too old to resume from. */
 export const CURSOR_EXPIRED = 'CURSOR_EXPIRED';
+/** The code the server ends a subscription with when it fell too far behind: subscribe again from the last cursor. */
+export const SUBSCRIBER_TOO_SLOW = 'SUBSCRIBER_TOO_SLOW';
 /** graphql-ws's Forbidden close code: a connection_init, or a refresh, with a credential it refuses. */
 const CLOSE_FORBIDDEN = 4403;
 

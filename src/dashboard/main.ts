@@ -39,7 +39,7 @@ import {
   tokenFromFragment,
   type TokenView,
 } from './access.ts';
-import { createApi, CURSOR_EXPIRED, type Api, type ApiError, type ConnectionState } from './api.ts';
+import { createApi, CURSOR_EXPIRED, SUBSCRIBER_TOO_SLOW, type Api, type ApiError, type ConnectionState } from './api.ts';
 import { createChart } from './chart.ts';
 import { FEED_LENGTH, mergeIntoFeed, renderFeed, type FeedEvent } from './feed.ts';
 import { formatAge, formatTime } from './format.ts';
@@ -536,12 +536,17 @@ function startLive(): void {
 }
 
 /**
- * Whether a live panel whose subscription the server refused should start over from scratch: it
- * resumed from a cursor the server no longer takes (CURSOR_EXPIRED: too old; BAD_USER_INPUT: not
- * one it can read, say from a server that was replaced). Without a cursor the refusal is shown.
+ * What a live panel does when the server ends its subscription with an error:
+ * - resume: it fell behind (SUBSCRIBER_TOO_SLOW), and the server says to subscribe again from the
+ *   last cursor received (docs/api.md, "Backpressure");
+ * - start over: it resumed from a cursor the server no longer takes (CURSOR_EXPIRED: too old;
+ *   BAD_USER_INPUT: not one it can read, say from a server that was replaced);
+ * - stop: anything else, which the page shows.
  */
-function startsOver(error: ApiError, cursor: string | null): boolean {
-  return cursor !== null && (error.code === CURSOR_EXPIRED || error.code === 'BAD_USER_INPUT');
+function recoveryFrom(error: ApiError, cursor: string | null): 'resume' | 'start over' | 'stop' {
+  if (error.code === SUBSCRIBER_TOO_SLOW) return 'resume';
+  if (cursor !== null && (error.code === CURSOR_EXPIRED || error.code === 'BAD_USER_INPUT')) return 'start over';
+  return 'stop';
 }
 
 /**
@@ -571,10 +576,13 @@ function startChart(forGeneration: number): void {
     },
     (error) => {
       if (forGeneration !== generation) return;
-      if (!startsOver(error, state.cursors.series)) return liveStopped('series', error);
-      state.cursors.series = null;
-      state.series = new Map();
-      state.groupLabels = new Map();
+      const recovery = recoveryFrom(error, state.cursors.series);
+      if (recovery === 'stop') return liveStopped('series', error);
+      if (recovery === 'start over') {
+        state.cursors.series = null;
+        state.series = new Map();
+        state.groupLabels = new Map();
+      }
       startChart(forGeneration);
     },
   );
@@ -614,7 +622,10 @@ function startTop(forGeneration: number): void {
       scheduleRender();
     },
     (error) => {
-      if (forGeneration === generation) liveStopped('top', error);
+      if (forGeneration !== generation) return;
+      // A ranking has no cursor: subscribing again brings the whole of it at once.
+      if (recoveryFrom(error, null) === 'resume') startTop(forGeneration);
+      else liveStopped('top', error);
     },
   );
 }
@@ -648,6 +659,11 @@ async function startFeed(forGeneration: number): Promise<void> {
       showProblem(`Could not read the latest events: ${(error as Error).message}`);
     }
   }
+  subscribeFeed(forGeneration, eventFilter);
+}
+
+/** The feed's `events` subscription, after the cursor the page holds (null: from now). */
+function subscribeFeed(forGeneration: number, eventFilter: { types: string[]; where: ReturnType<typeof whereOf> }): void {
   stopPanel.feed = api.subscribe(
     DashboardLiveEventsDocument,
     () => ({ filter: eventFilter, after: state.cursors.events }),
@@ -660,7 +676,9 @@ async function startFeed(forGeneration: number): Promise<void> {
     },
     (error) => {
       if (forGeneration !== generation) return;
-      if (!startsOver(error, state.cursors.events)) return liveStopped('events', error);
+      const recovery = recoveryFrom(error, state.cursors.events);
+      if (recovery === 'stop') return liveStopped('events', error);
+      if (recovery === 'resume') return subscribeFeed(forGeneration, eventFilter);
       state.cursors.events = null;
       void startFeed(forGeneration);
     },
