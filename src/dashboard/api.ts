@@ -16,7 +16,7 @@ export const GRAPHQL_PATH = '/graphql';
  * - connecting: the first connection is being made (and retried);
  * - connected: live since the page loaded;
  * - reconnecting: the connection was lost and is being retried;
- * - resumed: live again after a loss (the page has re-read what it missed);
+ * - resumed: live again after a loss (the subscriptions resumed from their last cursors);
  * - disconnected: the server refused the connection for good (for example a bad API key);
  * - expired: the access token has expired (the page asks for a fresh one).
  */

@@ -188,6 +188,7 @@ describe('dashboard page across a dropped connection', () => {
     await page.locator('#connection-text').getByText('reconnecting…', { exact: true }).waitFor();
     await waitForLiveSubscriptions(server.url, 0);
     const cursorAtDrop = (await snapshot()).cursors.series;
+    expect(typeof cursorAtDrop).toBe('string');
     expect(cursorAtDrop).toBe(traffic.lastSeriesCursor);
     await ingest([purchase('p-5', 'NL', 100), purchase('p-6', 'BE', 3), purchase('p-7', 'DE', 1)]);
     await waitUntil(async () => heldConnections.length > 0, 15_000, 'the page trying to reconnect');
@@ -236,6 +237,8 @@ describe('dashboard page across a dropped connection', () => {
     // Nothing re-read over HTTP: the resumed subscriptions brought it (the catalog of types aside).
     expect(traffic.httpOperations.slice(httpBeforeDrop).filter((name) => name !== 'DashboardEventTypes')).toEqual([]);
     expect(traffic.httpOperations.filter((name) => name !== 'DashboardEventTypes')).toEqual(['DashboardLatestEvents']);
+    // The catalog is read when the page loads and once after the reconnect: on no timer.
+    expect(traffic.httpOperations.filter((name) => name === 'DashboardEventTypes')).toHaveLength(2);
     expect(settled.connection).toBe('resumed');
     expect(pageErrors).toEqual([]);
   }, 90_000);

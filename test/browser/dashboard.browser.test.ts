@@ -161,13 +161,14 @@ describe('dashboard page', () => {
     expect(await page.locator('#chart canvas').count()).toBe(1);
   });
 
-  it('reconnects after the service restarts, refills, and goes on live', async () => {
+  it('reconnects after the service restarts, resumes from its cursors with no gap, and goes on live', async () => {
     await server.stop();
     await page.locator('#connection-text').getByText('reconnecting…', { exact: true }).waitFor();
 
     server = await startServer({ dataDir, env: { PORT: String(port) } });
     // Sent at once, so it is most likely processed before the page has subscribed again (the
-    // page waits at least half a second between attempts): only the re-read can bring it in.
+    // page waits at least half a second between attempts): only the resume from the page's
+    // cursors can bring it in.
     await ingest([purchase('p-while-away', 'DE', 3)]);
     await page.locator('#connection-text').getByText('resumed', { exact: true }).waitFor({ timeout: 20_000 });
     expect(await page.locator('#connection').getAttribute('data-state')).toBe('resumed');
