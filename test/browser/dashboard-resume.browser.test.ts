@@ -58,6 +58,10 @@ describe('dashboard page across a dropped connection', () => {
   const heldConnections: WebSocketRoute[] = [];
   /** The page's side of its current connection to the server. */
   let connected: WebSocketRoute | null = null;
+  /** When the page was opened: every event of this file is younger than the chart's window (15 minutes) from then. */
+  let openedAt = 0;
+  /** While set, a series subscription that resumes from a cursor reaches the server with this one instead. */
+  let forgedSeriesCursor: string | null = null;
 
   const snapshot = () => page.evaluate(() => window.__dashboard!.snapshot());
 
@@ -79,14 +83,14 @@ describe('dashboard page across a dropped connection', () => {
   }
 
   /** The chart as the page holds it, and as the `series` query answers over the chart's window: group → points. */
-  async function chartAndStored(shown: DashboardSnapshot, loadedAt: number) {
+  async function chartAndStored(shown: DashboardSnapshot, since: number) {
     const { series } = await query(server.url, ReadSeriesDocument, {
       query: {
         type: 'purchase',
         value: 'amount',
         interval: 'SECOND',
         groupBy: 'country',
-        from: new Date(loadedAt - CHART_WINDOW_MS).toISOString(),
+        from: new Date(since - CHART_WINDOW_MS).toISOString(),
         to: new Date(Date.now() + 60_000).toISOString(),
       },
     });
@@ -131,8 +135,18 @@ describe('dashboard page across a dropped connection', () => {
         const parsed = JSON.parse(String(message)) as GraphqlWsMessage;
         if (parsed.type === 'subscribe') {
           const name = /subscription\s+(\w+)/.exec(parsed.payload?.query ?? '')?.[1] ?? '(anonymous)';
-          traffic.subscribes.push({ name, after: parsed.payload?.variables?.after ?? null });
+          const after = parsed.payload?.variables?.after ?? null;
+          traffic.subscribes.push({ name, after });
           if (name === 'DashboardLiveSeries') seriesOperations.add(parsed.id!);
+          if (name === 'DashboardLiveSeries' && after !== null && forgedSeriesCursor !== null) {
+            serverSide.send(
+              JSON.stringify({
+                ...parsed,
+                payload: { ...parsed.payload, variables: { ...parsed.payload!.variables, after: forgedSeriesCursor } },
+              }),
+            );
+            return;
+          }
         }
         serverSide.send(message);
       });
@@ -155,7 +169,7 @@ describe('dashboard page across a dropped connection', () => {
   it('resumes the chart and the feed from their cursors, re-reads nothing, and ends on the stored totals', async () => {
     // Events before the page opens: the chart's snapshot brings them, the feed's query too.
     await ingest([purchase('p-1', 'NL', 49.5), purchase('p-2', 'DE', 20)]);
-    const loadedAt = Date.now();
+    openedAt = Date.now();
     await page.goto(`${server.baseUrl}${VIEW}`);
     await page.locator('#connection-text').getByText('connected', { exact: true }).waitFor();
     await waitForLiveSubscriptions(server.url, PAGE_SUBSCRIPTIONS);
@@ -215,7 +229,7 @@ describe('dashboard page across a dropped connection', () => {
     // No gap: the chart holds exactly the stored points of its window, the table the stored ranking.
     await waitUntil(
       async () => {
-        const { chart, stored } = await chartAndStored(await snapshot(), loadedAt);
+        const { chart, stored } = await chartAndStored(await snapshot(), openedAt);
         const canonical = (byGroup: Record<string, unknown>) => JSON.stringify(Object.entries(byGroup).sort());
         return canonical(chart) === canonical(stored);
       },
@@ -223,7 +237,7 @@ describe('dashboard page across a dropped connection', () => {
       'the chart to equal the series query',
     );
     const settled = await snapshot();
-    const { chart, stored } = await chartAndStored(settled, loadedAt);
+    const { chart, stored } = await chartAndStored(settled, openedAt);
     expect(chart).toEqual(stored);
     expect(Object.keys(chart).sort()).toEqual(['BE', 'DE', 'FR', 'NL']);
     const { table, stored: storedTop } = await tableAndStored(settled);
@@ -242,4 +256,47 @@ describe('dashboard page across a dropped connection', () => {
     expect(settled.connection).toBe('resumed');
     expect(pageErrors).toEqual([]);
   }, 90_000);
+
+  it('starts the chart over from a snapshot when the server refuses its cursor, and ends on the stored totals', async () => {
+    const subscribesBefore = traffic.subscribes.length;
+    // The page resumes from its cursor; on the way, the test puts one the server cannot read in its place.
+    forgedSeriesCursor = 'not-a-cursor-the-server-returned';
+    await connected!.close({ code: RETRYABLE_CLOSE, reason: 'dropped by the test' });
+    await page.locator('#connection-text').getByText('reconnecting…', { exact: true }).waitFor();
+    await page.locator('#connection-text').getByText('resumed', { exact: true }).waitFor({ timeout: 20_000 });
+    await waitUntil(
+      async () => traffic.subscribes.slice(subscribesBefore).filter(({ name }) => name === 'DashboardLiveSeries').length === 2,
+      15_000,
+      'the chart subscribing again without a cursor',
+    );
+    forgedSeriesCursor = null;
+    expect(
+      traffic.subscribes
+        .slice(subscribesBefore)
+        .filter(({ name }) => name === 'DashboardLiveSeries')
+        .map(({ after }) => after === null),
+    ).toEqual([false, true]);
+    await waitForLiveSubscriptions(server.url, PAGE_SUBSCRIPTIONS);
+    await ingest([purchase('p-8', 'FR', 4)]);
+    await waitForPage(
+      'the purchase after the chart started over',
+      (s) => s.feedIds.includes('p-8') && s.top.some(({ key, count }) => key === 'FR' && count === 2),
+    );
+    await waitUntil(
+      async () => {
+        const { chart, stored } = await chartAndStored(await snapshot(), openedAt);
+        const canonical = (byGroup: Record<string, unknown>) => JSON.stringify(Object.entries(byGroup).sort());
+        return canonical(chart) === canonical(stored);
+      },
+      15_000,
+      'the chart to equal the series query',
+    );
+    const shown = await snapshot();
+    const { chart, stored } = await chartAndStored(shown, openedAt);
+    expect(chart).toEqual(stored);
+    expect(Object.keys(chart).sort()).toEqual(['BE', 'DE', 'FR', 'NL']);
+    // Started over quietly: the refusal of a cursor is not a problem to show.
+    expect(await page.locator('#problem').isHidden()).toBe(true);
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });
