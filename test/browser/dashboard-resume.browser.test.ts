@@ -9,6 +9,8 @@
  *   - read nothing again over HTTP (the catalog of types aside): no series, top or events query;
  *   - end on exactly what the `series` query answers for the chart's window, and show exactly what
  *     the `top` query answers over the window the last `top` update names.
+ * A cursor the server refuses makes the chart start over from a snapshot; and a page opened on a
+ * server with no events waits for the first one on a subscription, not on a timer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
@@ -65,11 +67,11 @@ describe('dashboard page across a dropped connection', () => {
 
   const snapshot = () => page.evaluate(() => window.__dashboard!.snapshot());
 
-  async function waitForPage(what: string, check: (snapshot: DashboardSnapshot) => boolean, timeoutMs = 15_000) {
-    const deadline = Date.now() + timeoutMs;
+  async function waitForPage(what: string, check: (snapshot: DashboardSnapshot) => boolean, on: Page = page) {
+    const deadline = Date.now() + 15_000;
     let last: DashboardSnapshot | undefined;
     while (Date.now() < deadline) {
-      last = await snapshot();
+      last = await on.evaluate(() => window.__dashboard!.snapshot());
       if (check(last)) return last;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -166,9 +168,35 @@ describe('dashboard page across a dropped connection', () => {
     if (server) removeDataDir(server.dataDir);
   });
 
-  it('resumes the chart and the feed from their cursors, re-reads nothing, and ends on the stored totals', async () => {
-    // Events before the page opens: the chart's snapshot brings them, the feed's query too.
+  it('on a server with no events yet, waits for the first one, then shows its type', async () => {
+    const empty = await browser.newPage();
+    empty.on('pageerror', (error) => pageErrors.push(error.message));
+    const catalogReads: string[] = [];
+    empty.on('request', (request) => {
+      if (request.method() === 'POST' && request.postData()?.includes('query DashboardEventTypes')) catalogReads.push(request.url());
+    });
+    await empty.goto(`${server.baseUrl}/dashboard`);
+    await empty.locator('#connection-text').getByText('connected', { exact: true }).waitFor();
+    await empty.locator('#chart-empty').getByText('No events yet.').waitFor();
+    // What it waits with: one events subscription, of every type (not a timer re-reading the catalog).
+    await waitForLiveSubscriptions(server.url, 1);
+    expect(catalogReads).toHaveLength(1);
+
     await ingest([purchase('p-1', 'NL', 49.5), purchase('p-2', 'DE', 20)]);
+    const shown = await waitForPage(
+      'the first type, with its two purchases',
+      (s) => s.selection.type === 'purchase' && s.feedIds.length === 2 && s.series.length === 2,
+      empty,
+    );
+    expect([...shown.feedIds].sort()).toEqual(['p-1', 'p-2']);
+    // Read again once, when the first event came.
+    expect(catalogReads).toHaveLength(2);
+    await empty.close();
+    await waitForLiveSubscriptions(server.url, 0);
+  });
+
+  it('resumes the chart and the feed from their cursors, re-reads nothing, and ends on the stored totals', async () => {
+    // Events before the page opens (p-1 and p-2, above): the chart's snapshot brings them, the feed's query too.
     openedAt = Date.now();
     await page.goto(`${server.baseUrl}${VIEW}`);
     await page.locator('#connection-text').getByText('connected', { exact: true }).waitFor();
