@@ -7,6 +7,9 @@ import { createUsageLimits } from './limits/usage-limits.ts';
 import { loadPersistedOperations } from './server/persisted-operations.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createKeyService } from './auth/key-service.ts';
+import { createAccessTokenService } from './auth/token-service.ts';
+import { signingKeys } from './auth/access-tokens.ts';
+import { randomBytes } from 'node:crypto';
 import type { Config } from './config.ts';
 import { createIngestService } from './ingest/ingest-service.ts';
 import { createQueryService } from './query/query-service.ts';
@@ -37,6 +40,10 @@ const MAX_PENDING_SERIES_UPDATES = 1_000;
 const SUBSCRIBER_DRAIN_TIMEOUT_MS = 5_000;
 /** A readiness probe must answer quickly, even while a dependency hangs. */
 const READINESS_TIMEOUT_MS = 2_000;
+/** A generated token signing secret: 256 random bits, as TOKEN_SIGNING_KEYS asks of a configured one. */
+const GENERATED_SECRET_BYTES = 32;
+/** The kid of the generated secret, which TOKEN_SIGNING_KEYS replaces when set. */
+const GENERATED_KID = 'stored';
 
 export interface RunningApp {
   server: RunningServer;
@@ -82,7 +89,14 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     createIngestService({ log: adapters.log, limits: config.ingest, overloadReason: lagMonitor.overloadReason }),
     metrics.ingestEvents,
   );
-  const authenticator = createAuthenticator({ store: adapters.apiKeys, adminKey: config.adminKey });
+  // Read once here, never per request: every instance signs and verifies with the same keys.
+  const tokenKeys = signingKeys(
+    config.tokenSigningKeys ?? [
+      { kid: GENERATED_KID, secret: await adapters.apiKeys.signingSecret(randomBytes(GENERATED_SECRET_BYTES).toString('base64url')) },
+    ],
+  );
+  const authenticator = createAuthenticator({ store: adapters.apiKeys, adminKey: config.adminKey, signingKeys: tokenKeys });
+  await authenticator.start();
   const keys = createKeyService({
     store: adapters.apiKeys,
     authenticator,
@@ -117,6 +131,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     limits,
     processor,
     keys,
+    tokens: createAccessTokenService({ signingKeys: tokenKeys, keyLimits: config.usage }),
     setAside: createSetAsideService({ eventStore: adapters.eventStore, log: adapters.log }),
     live,
   };

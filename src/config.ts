@@ -6,6 +6,7 @@ import { DEFAULT_MAX_ATTEMPTS } from './stream/failure-policy.ts';
 import { z } from 'zod';
 import { MAX_STREAM_CURSOR_PARTITIONS } from './query/cursors.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './query/query-limits.ts';
+import { parseSigningKeys, TOKEN_PREFIX, type SigningKey } from './auth/access-tokens.ts';
 
 /** Request body, query text and query shape limits; the server enforces them (src/server/limits.ts). */
 export interface RequestLimits {
@@ -203,8 +204,24 @@ const environmentSchema = z.object({
   CASSANDRA_LOCAL_DC: z.string().default('datacenter1'),
   CASSANDRA_KEYSPACE: z.string().default('streamlens'),
   REDIS_URL: optionalText,
-  ADMIN_KEY: optionalText.refine((key) => key === undefined || key.length >= 32, {
-    message: "must be at least 32 characters (it unlocks every tenant's keys); generate one with: openssl rand -base64 32",
+  ADMIN_KEY: optionalText
+    .refine((key) => key === undefined || key.length >= 32, {
+      message: "must be at least 32 characters (it unlocks every tenant's keys); generate one with: openssl rand -base64 32",
+    })
+    // A credential starting with the prefix is taken for an access token: the admin key would never match.
+    .refine((key) => key === undefined || !key.startsWith(TOKEN_PREFIX), {
+      message: `must not start with "${TOKEN_PREFIX}", the prefix of access tokens`,
+    }),
+  // "kid:secret,kid2:secret2": the first signs access tokens, all verify them. Unset: one random
+  // secret, created once and kept in the API key store (shared by every instance on MongoDB).
+  TOKEN_SIGNING_KEYS: optionalText.transform((text, ctx) => {
+    if (text === undefined) return null;
+    const parsed = parseSigningKeys(text);
+    if (!parsed.ok) {
+      for (const problem of parsed.problems) ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return parsed.keys;
   }),
   ALLOW_OPEN: z.enum(['0', '1', '']).default('0'),
 
@@ -264,6 +281,8 @@ export interface Config {
   redisUrl: string | null;
   /** The bootstrap admin key; null when unset. */
   adminKey: string | null;
+  /** TOKEN_SIGNING_KEYS: the first signs access tokens, all verify; null: a stored random secret. */
+  tokenSigningKeys: SigningKey[] | null;
   /** Whether the service may run without keys on a non-loopback HOST. */
   allowOpen: boolean;
   eventTime: { outOfOrdernessMs: number; idlePartitionMs: number; allowedLatenessMs: number; futureToleranceMs: number };
@@ -334,6 +353,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
         : null,
       redisUrl: e.REDIS_URL ?? null,
       adminKey: e.ADMIN_KEY ?? null,
+      tokenSigningKeys: e.TOKEN_SIGNING_KEYS,
       allowOpen: e.ALLOW_OPEN === '1',
       eventTime: {
         outOfOrdernessMs: e.OUT_OF_ORDERNESS,

@@ -11,6 +11,7 @@ import type { ApiKeyStore, ApiScope } from '../ports/api-key-store.ts';
 import { DEFAULT_TENANT } from '../domain/event.ts';
 import type { DataSlice } from './data-slice.ts';
 import { ALL_SCOPES, bearerToken, constantTimeEquals, parseKey, secretMatches } from './api-keys.ts';
+import { looksLikeAccessToken, MAX_TOKEN_LIFETIME_MS, verifyToken, type SigningKeys, type TokenClaims } from './access-tokens.ts';
 
 export interface Principal {
   /** The tenant whose data the caller reads and writes; null for the bootstrap admin. */
@@ -40,7 +41,9 @@ export interface AccessTokenGrant {
   eventsPerSecond: number | null;
 }
 
-export type Authentication = { ok: true; principal: Principal } | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'revoked' };
+/** Why a caller is refused; 'expired' is an access token's only (TOKEN_EXPIRED, not UNAUTHENTICATED). */
+export type RefusalReason = 'missing' | 'malformed' | 'unknown' | 'revoked' | 'expired';
+export type Authentication = { ok: true; principal: Principal } | { ok: false; reason: RefusalReason };
 
 export interface Authenticator {
   authenticate(authorization: string | null | undefined): Promise<Authentication>;
@@ -49,6 +52,11 @@ export interface Authenticator {
   /** Open mode ends as soon as a key exists. */
   noteKeyCreated(): void;
   isOpen(): Promise<boolean>;
+  /**
+   * Learns which keys were revoked within a token's lifetime, so this instance refuses their
+   * tokens from its first request on (app.ts calls it at start).
+   */
+  start(): Promise<void>;
 }
 
 /** How long a verified key is trusted without reading the store again: bounds revocation delay across instances. */
@@ -56,8 +64,28 @@ const KEY_CACHE_MS = 5_000;
 /** How often an open instance checks whether another process created the first key. */
 const OPEN_CHECK_MS = 2_000;
 
-export function createAuthenticator(options: { store: ApiKeyStore; adminKey: string | null; now?: () => number }): Authenticator {
+/**
+ * How a token learns that its minting key was revoked, without a database read in the request:
+ * - the revoking instance knows at once, and every other one as soon as the revocation reaches it
+ *   over the bus (key-service.ts calls `forget`);
+ * - each instance also keeps what it last read of every minting key it has seen, and reads it
+ *   again in the background once it is older than this (the request meanwhile goes on with what
+ *   it knew): a revocation whose bus message was lost is known within this, plus one read.
+ * The same bound as an API key's own cache (KEY_CACHE_MS).
+ */
+export const MINTING_KEY_REFRESH_MS = KEY_CACHE_MS;
+
+export interface AuthenticatorOptions {
+  store: ApiKeyStore;
+  adminKey: string | null;
+  /** The keys access tokens are verified with; without them no token is accepted. */
+  signingKeys?: SigningKeys | null;
+  now?: () => number;
+}
+
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const now = options.now ?? Date.now;
+  const mintingKeys = createMintingKeyView(options.store, now);
   const cache = new Map<string, { principal: Principal | null; reason?: 'revoked'; secretHash: string; until: number }>();
   let keysExist = options.adminKey !== null;
   let openCheckedAt = -Infinity;
@@ -73,8 +101,12 @@ export function createAuthenticator(options: { store: ApiKeyStore; adminKey: str
 
   return {
     isOpen,
-    forget: (keyId) => void cache.delete(keyId),
+    forget(keyId) {
+      cache.delete(keyId);
+      mintingKeys.revoked(keyId);
+    },
     noteKeyCreated: () => void (keysExist = true),
+    start: () => mintingKeys.loadRecentRevocations(),
     async authenticate(authorization) {
       if (await isOpen()) {
         return { ok: true, principal: { tenant: DEFAULT_TENANT, keyId: null, scopes: new Set(ALL_SCOPES), isRootAdmin: true } };
@@ -82,6 +114,8 @@ export function createAuthenticator(options: { store: ApiKeyStore; adminKey: str
       if (authorization == null || authorization === '') return { ok: false, reason: 'missing' };
       const token = bearerToken(authorization);
       if (!token) return { ok: false, reason: 'malformed' };
+      // A token is told apart by its prefix before anything else; ADMIN_KEY cannot start with it (config.ts).
+      if (looksLikeAccessToken(token)) return authenticateToken(token);
       if (options.adminKey !== null && constantTimeEquals(token, options.adminKey)) {
         return { ok: true, principal: { tenant: null, keyId: null, scopes: new Set(['ADMIN']), isRootAdmin: true } };
       }
@@ -104,6 +138,92 @@ export function createAuthenticator(options: { store: ApiKeyStore; adminKey: str
       if (!secretMatches(parsed.secret, entry.secretHash)) return { ok: false, reason: 'unknown' };
       if (!entry.principal) return { ok: false, reason: 'revoked' };
       return { ok: true, principal: entry.principal };
+    },
+  };
+
+  function authenticateToken(token: string): Authentication {
+    if (!options.signingKeys) return { ok: false, reason: 'unknown' };
+    const verified = verifyToken(token, options.signingKeys, now());
+    if (!verified.ok) return verified;
+    const claims = verified.claims;
+    if (!mintingKeys.allows(claims.keyId, claims.tenant)) return { ok: false, reason: 'revoked' };
+    return { ok: true, principal: tokenPrincipal(claims) };
+  }
+}
+
+function tokenPrincipal(claims: TokenClaims): Principal {
+  return {
+    tenant: claims.tenant,
+    keyId: claims.keyId,
+    scopes: new Set(claims.scopes),
+    isRootAdmin: false,
+    token: {
+      id: claims.id,
+      expiresAt: claims.expiresAt,
+      slice: { types: claims.types, where: claims.where },
+      queriesPerSecond: claims.queriesPerSecond,
+      eventsPerSecond: claims.eventsPerSecond,
+    },
+  };
+}
+
+/**
+ * What this instance knows of the keys that minted the tokens it sees: stale-while-revalidate,
+ * never waiting on the store in a request (see MINTING_KEY_REFRESH_MS).
+ */
+function createMintingKeyView(store: ApiKeyStore, now: () => number) {
+  /** Keys known to be revoked (or unknown to the store), with when that became known. */
+  const refused = new Map<string, number>();
+  /** Keys last read valid, with the tenant they belong to and when they were read. */
+  const valid = new Map<string, { tenant: string; readAt: number }>();
+  const reading = new Set<string>();
+
+  function refuse(keyId: string): void {
+    valid.delete(keyId);
+    refused.set(keyId, now());
+  }
+
+  /**
+   * A key revoked more than a token's lifetime ago has no live token left (none can be minted
+   * after the revocation): forgetting it bounds the memory this takes.
+   */
+  function prune(): void {
+    for (const [keyId, since] of refused) if (now() - since > MAX_TOKEN_LIFETIME_MS) refused.delete(keyId);
+  }
+
+  function readInBackground(keyId: string): void {
+    if (reading.has(keyId)) return;
+    reading.add(keyId);
+    store
+      .findById(keyId)
+      .then((record) => {
+        if (!record || record.revokedAt !== null) refuse(keyId);
+        else if (!refused.has(keyId)) valid.set(keyId, { tenant: record.tenant, readAt: now() });
+      })
+      // The store is down: keep what is known, read again on the next request.
+      .catch(() => {})
+      .finally(() => reading.delete(keyId));
+  }
+
+  return {
+    revoked(keyId: string): void {
+      refuse(keyId);
+      prune();
+    },
+    /** Whether a token of this key (for this tenant) may be used now, from what is known here. */
+    allows(keyId: string, tenant: string): boolean {
+      if (refused.has(keyId)) return false;
+      const known = valid.get(keyId);
+      if (known && known.tenant !== tenant) return false;
+      if (!known || now() - known.readAt >= MINTING_KEY_REFRESH_MS) readInBackground(keyId);
+      // Never read here yet: its signature proves the key minted it less than a day ago, and keys
+      // revoked since were loaded at start or came over the bus; the read above confirms it.
+      return true;
+    },
+    async loadRecentRevocations(): Promise<void> {
+      for (const record of await store.list(null)) {
+        if (record.revokedAt !== null && now() - record.revokedAt <= MAX_TOKEN_LIFETIME_MS) refused.set(record.id, record.revokedAt);
+      }
     },
   };
 }

@@ -25,6 +25,12 @@ export interface ApiKeyStore {
   revoke(id: string, at: number): Promise<ApiKeyRecord | null>;
   /** How many keys were ever created, revoked ones included. */
   count(): Promise<number>;
+  /**
+   * The secret that signs access tokens when TOKEN_SIGNING_KEYS is unset: stores `candidate` if
+   * no secret is stored yet, and returns the stored one. Insert-if-absent, so instances starting
+   * together all end up with the first one stored, and a restart keeps it.
+   */
+  signingSecret(candidate: string): Promise<string>;
   checkHealth(): Promise<void>;
   close(): Promise<void>;
 }

@@ -7,7 +7,7 @@
  * can be read or written without the scope check that goes with it.
  */
 import DataLoader from 'dataloader';
-import { forbidden, unauthenticated } from '../errors.ts';
+import { forbidden, StreamlensError, unauthenticated } from '../errors.ts';
 import type { StoredEvent } from '../domain/event.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
 import type { ApiScope } from '../ports/api-key-store.ts';
@@ -15,6 +15,7 @@ import type { EventTypeSummary, QueryService } from '../query/query-service.ts';
 import type { StreamProcessor } from '../stream/processor.ts';
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import type { KeyService } from '../auth/key-service.ts';
+import type { AccessTokenService } from '../auth/token-service.ts';
 import type { LiveService, LiveSubscriber } from '../live/live-service.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
 import type { QueryBudget, QueryLimits } from '../query/query-limits.ts';
@@ -25,6 +26,8 @@ export interface Services {
   queries: QueryService;
   processor: StreamProcessor;
   keys: KeyService;
+  /** Minting access tokens (createAccessToken). */
+  tokens: AccessTokenService;
   /** The live subscriptions this instance serves (src/live/). */
   live: LiveService;
   limits: UsageLimits;
@@ -114,9 +117,12 @@ const UNAUTHENTICATED_MESSAGES = {
   revoked: 'the API key has been revoked',
 } as const;
 
+const TOKEN_EXPIRED_MESSAGE = 'the access token has expired; mint a new one (over graphql-ws: refresh it with a ping)';
+
 /** The caller, or an UNAUTHENTICATED error saying what is wrong with its credentials. */
 export function requirePrincipal(context: GraphQLContext): Principal {
   if (!context.auth.ok) {
+    if (context.auth.reason === 'expired') throw new StreamlensError('TOKEN_EXPIRED', TOKEN_EXPIRED_MESSAGE);
     throw unauthenticated(UNAUTHENTICATED_MESSAGES[context.auth.reason]);
   }
   return context.auth.principal;

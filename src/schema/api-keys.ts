@@ -3,7 +3,7 @@ import { API_SCOPES, type ApiKeyRecord } from '../ports/api-key-store.ts';
 import { requirePrincipal } from '../resolvers/context.ts';
 import { builder } from './builder.ts';
 
-const ApiScope = builder.enumType('ApiScope', {
+export const ApiScope = builder.enumType('ApiScope', {
   values: API_SCOPES,
   description: 'INGEST: the ingest mutation. READ: queries and subscriptions. ADMIN: managing API keys.',
 });

@@ -10,6 +10,7 @@ import './quarantine.ts';
 import './set-aside.ts';
 import './stream-status.ts';
 import './api-keys.ts';
+import './access-tokens.ts';
 
 builder.queryType({ description: 'Read the history: events, series, top lists and the type catalog.' });
 builder.mutationType({ description: 'Write events.' });

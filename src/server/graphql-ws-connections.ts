@@ -33,6 +33,7 @@ const REFUSED_REASONS: Record<Extract<Authentication, { ok: false }>['reason'], 
   malformed: refusalReason('UNAUTHENTICATED', 'the authorization is not "Bearer <key>" with a Streamlens key'),
   unknown: refusalReason('UNAUTHENTICATED', 'the API key is not valid'),
   revoked: refusalReason('UNAUTHENTICATED', 'the API key has been revoked'),
+  expired: refusalReason('TOKEN_EXPIRED', 'the access token has expired'),
 };
 
 export type ConnectionVerdict = { accept: true; release: () => void } | { accept: false; closeCode: number; reason: string };

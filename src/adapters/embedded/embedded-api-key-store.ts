@@ -39,6 +39,10 @@ export function createEmbeddedApiKeyStore(options: { dataDir: string }): ApiKeyS
       secret_hash TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant, created_at);
+    CREATE TABLE IF NOT EXISTS token_signing_secret (
+      name TEXT PRIMARY KEY,
+      secret TEXT NOT NULL
+    );
   `);
   const guarded = <T>(what: string, fn: () => T) => runGuarded('embedded API key store', what, fn);
   const byId = db.prepare<[string], KeyRow>('SELECT * FROM api_keys WHERE id = ?');
@@ -79,6 +83,12 @@ export function createEmbeddedApiKeyStore(options: { dataDir: string }): ApiKeyS
     },
     count() {
       return guarded('count keys', () => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM api_keys').get()!.n);
+    },
+    signingSecret(candidate) {
+      return guarded('read the token signing secret', () => {
+        db.prepare("INSERT OR IGNORE INTO token_signing_secret (name, secret) VALUES ('default', ?)").run(candidate);
+        return db.prepare<[], { secret: string }>("SELECT secret FROM token_signing_secret WHERE name = 'default'").get()!.secret;
+      });
     },
     checkHealth() {
       return guarded('be read', () => void db.prepare('SELECT 1').get());

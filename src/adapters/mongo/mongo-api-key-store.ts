@@ -13,6 +13,12 @@ interface KeyDocument {
   secretHash: string;
 }
 
+/** The one document of the token signing secret (only used when TOKEN_SIGNING_KEYS is unset). */
+interface SigningSecretDocument {
+  _id: 'default';
+  secret: string;
+}
+
 const toRecord = ({ _id, ...rest }: KeyDocument): ApiKeyRecord => ({ id: _id, ...rest });
 
 /** The same fail-fast timeouts as the event store: a request should not wait 30 s for a dead server. */
@@ -30,6 +36,7 @@ export async function createMongoApiKeyStore(options: { url: string; database?: 
   };
   await guarded('connect', () => client.connect());
   const keys = client.db(options.database).collection<KeyDocument>('api_keys');
+  const signingSecrets = client.db(options.database).collection<SigningSecretDocument>('token_signing_secrets');
   await guarded('create its index', () => keys.createIndex({ tenant: 1, createdAt: 1 }, { name: 'api_keys_by_tenant' }));
 
   return {
@@ -63,6 +70,19 @@ export async function createMongoApiKeyStore(options: { url: string; database?: 
     },
     count() {
       return guarded('count keys', () => keys.countDocuments({}));
+    },
+    signingSecret(candidate) {
+      return guarded('read the token signing secret', async () => {
+        try {
+          // $setOnInsert: the first instance's candidate stays; every later call reads it back.
+          await signingSecrets.updateOne({ _id: 'default' }, { $setOnInsert: { secret: candidate } }, { upsert: true });
+        } catch (error) {
+          // Two upserts at once: one inserts, the other may fail on the duplicate _id. Either way it is stored.
+          if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
+        }
+        const stored = await signingSecrets.findOne({ _id: 'default' });
+        return stored!.secret;
+      });
     },
     checkHealth() {
       return guarded('be reached', async () => void (await client.db(options.database).command({ ping: 1 })));
