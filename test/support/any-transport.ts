@@ -164,7 +164,10 @@ function normaliseErrors(error: unknown): { message: string; extensions?: Record
   // graphql-ws reports a closed socket as a CloseEvent: keep its code and reason.
   if (error && typeof error === 'object' && 'code' in error) {
     const { code, reason } = error as { code: number; reason: string };
-    return [{ message: `socket closed ${code}: ${reason}`, extensions: { closeCode: code, closeReason: reason } }];
+    // The reason starts with the code ("UNAUTHENTICATED: …"), as docs/api.md's Errors section says.
+    return [
+      { message: `socket closed ${code}: ${reason}`, extensions: { code: reason.split(':')[0], closeCode: code, closeReason: reason } },
+    ];
   }
   return [{ message: String(error) }];
 }
