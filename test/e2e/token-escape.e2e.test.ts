@@ -336,6 +336,9 @@ function seedEvents(now: number): { main: Seed[]; clock: Seed[]; quarantined: Se
     customerEvent('T', 'x-B-now', 'x', 'B', now - 1_000, 1002),
     customerEvent('T', 'y-A-now', 'y', 'A', now - 2_000, 3),
     customerEvent('U', 'x-A-now', 'x', 'A', now - 1_500, 9002),
+    customerEvent('T', 'x-A-tick', 'x', 'A', now - 1_800, 8),
+    customerEvent('T', 'y-A-tick', 'y', 'A', now - 1_800, 9),
+    customerEvent('U', 'x-A-tick', 'x', 'A', now - 1_800, 9008),
   ];
   const late = base - 10 * MINUTE;
   const future = now + 5 * MINUTE;
@@ -450,24 +453,32 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
       main.filter((seed) => seed.tenant === 'U'),
     );
     await waitForProcessing();
-    await ingestAs(
-      keys.tKey,
-      clock.filter((seed) => seed.tenant === 'T'),
-    );
-    await ingestAs(
-      keys.uKey,
-      clock.filter((seed) => seed.tenant === 'U'),
-    );
-    await waitForProcessing();
+    // A partition commits as its watermark the threshold its last batch was decided with (the
+    // time before that batch): two rounds of clock events move it to the first round's times.
+    for (const round of [clock.filter((seed) => !seed.id.endsWith('tick')), clock.filter((seed) => seed.id.endsWith('tick'))]) {
+      await ingestAs(
+        keys.tKey,
+        round.filter((seed) => seed.tenant === 'T'),
+      );
+      await ingestAs(
+        keys.uKey,
+        round.filter((seed) => seed.tenant === 'U'),
+      );
+      await waitForProcessing();
+    }
     // TOO_LATE needs the watermark near now: every partition has had its clock event.
+    let watermark: string | null = null;
     await waitUntil(
       async () => {
-        const { streamStatus } = await asKey(keys.tKey, '{ streamStatus { watermark } }');
-        return streamStatus.watermark !== null && Date.parse(streamStatus.watermark) >= now - 3_000;
+        ({ watermark } = (await asKey(keys.tKey, '{ streamStatus { watermark } }')).streamStatus);
+        // Near now: TOO_LATE (10 minutes back) and final buckets (2 minutes back) are then certain.
+        return watermark !== null && Date.parse(watermark) >= now - 5_000;
       },
       30_000,
       'the watermark to reach the clock events',
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}: it is ${watermark}, the clock events are at ${iso(now - 2_000)}`);
+    });
     await ingestAs(
       keys.tKey,
       quarantined.filter((seed) => seed.tenant === 'T'),
