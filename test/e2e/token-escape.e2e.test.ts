@@ -1044,6 +1044,20 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
       recordSelections(query, transport);
       return clients.open(transport, tokenA, query, variables);
     };
+    // The key's subscriptions with the very documents and variables the token's use, opened first:
+    // a result shared between subscribers of one operation must never reach a narrower slice.
+    const keyLive = (['graphql-ws', 'SSE'] as const).flatMap((transport) => [
+      { name: `key ${transport} events`, live: clients.open(transport, keys.tKey, LIVE_EVENTS, {}) },
+      {
+        name: `key ${transport} series`,
+        live: clients.open(transport, keys.tKey, LIVE_SERIES, { query: { type: 'x', interval: 'MINUTE', value: 'amount' } }),
+      },
+    ]);
+    await waitUntil(
+      async () => (await asKey(keys.tKey, '{ streamStatus { liveSubscriptions } }')).streamStatus.liveSubscriptions === keyLive.length,
+      15_000,
+      "the key's live subscriptions",
+    );
     const subscriptions = (['graphql-ws', 'SSE'] as const).flatMap((transport) => [
       { name: `${transport} events`, live: open(transport, LIVE_EVENTS, {}) },
       { name: `${transport} events of B`, live: open(transport, LIVE_EVENTS, { filter: { where: [{ key: 'customer', eq: 'B' }] } }) },
@@ -1068,7 +1082,8 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     ]);
     await waitUntil(
       async () =>
-        (await asKey(keys.tKey, '{ streamStatus { liveSubscriptions } }')).streamStatus.liveSubscriptions === subscriptions.length,
+        (await asKey(keys.tKey, '{ streamStatus { liveSubscriptions } }')).streamStatus.liveSubscriptions ===
+        keyLive.length + subscriptions.length,
       15_000,
       `${subscriptions.length} live subscriptions`,
     );
@@ -1132,6 +1147,28 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
         if (name.endsWith('customer')) expect(item.series.group).toBe('A');
       }
     }
+    // The control: the key's identical subscriptions did receive the others' events.
+    for (const { name, live } of keyLive.filter((s) => s.name.endsWith('events'))) {
+      await waitUntil(
+        async () => live.items.some((item) => item.events.node.id === sentinel.id),
+        15_000,
+        `${name} to receive the sentinel`,
+      );
+      expect(live.items.map((item) => item.events.node.id).sort(), name).toEqual([
+        'live-x-A-sentinel',
+        'live-x-B',
+        'live-x-none',
+        'live-y-A',
+      ]);
+    }
+    const wholeCount = counted().filter((e) => e.type === 'x' && minuteOf(e.timestamp) === minuteOf(at)).length;
+    for (const { name, live } of keyLive.filter((s) => s.name.endsWith('series'))) {
+      await waitUntil(
+        async () => live.items.some((item) => item.series.point.start === iso(minuteOf(at)) && item.series.point.count === wholeCount),
+        15_000,
+        `${name} to count every x event of the bucket`,
+      );
+    }
     const ofB = subscriptions.filter((s) => s.name.endsWith('of B'));
     for (const { name, live } of ofB) expect([live.items, live.errors], name).toEqual([[], []]);
 
@@ -1166,7 +1203,7 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     expectNoLeak(rawSse.events, 'Last-Event-ID replay');
     expect(rawSse.events.map((event) => event.data.data?.events.node.id)).toEqual([sentinel.id, second.id]);
     rawSse.close();
-    for (const { live } of [...subscriptions, ...replays]) live.stop();
+    for (const { live } of [...keyLive, ...subscriptions, ...replays]) live.stop();
     for (const live of refused) live.stop();
   }, 90_000);
 
@@ -1487,10 +1524,47 @@ const PROPERTY_KEYS = [
 ];
 const PROPERTY_VALUES: (string | number | boolean)[] = ['A', 'B', '__proto__', 'constructor', '1', 1, true, 'true'];
 
+/** The oracle's `top`: the slice's events of the type that carry `by`, counted per value's text, as a set. */
+function oracleTop(
+  events: { type: string; dimensions: Record<string, unknown> }[],
+  slice: OracleSlice,
+  type: string,
+  by: string,
+): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const event of events) {
+    if (event.type !== type || !oracleHolds(slice, event) || !Object.prototype.hasOwnProperty.call(event.dimensions, by)) continue;
+    const key = String(event.dimensions[by]);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The oracle's `eventTypes`: each type with an event in the slice, its count and the dimension keys its events carry. */
+function oracleEventTypes(events: { type: string; dimensions: Record<string, unknown> }[], slice: OracleSlice) {
+  return PROPERTY_TYPES.flatMap((type) => {
+    const held = events.filter((event) => event.type === type && oracleHolds(slice, event));
+    if (held.length === 0) return [];
+    return [{ type, count: held.length, dimensions: [...new Set(held.flatMap((event) => Object.keys(event.dimensions)))].sort() }];
+  });
+}
+
+const PROPERTY_READS = `query Reads($type: String!, $from: DateTime!, $to: DateTime!) {
+  series(query: { type: $type, interval: HOUR, from: $from, to: $to }) { points { count } }
+  byCustomer: top(query: { type: $type, by: "customer", from: $from, to: $to, limit: 1000 }) { key count }
+  byConstructor: top(query: { type: $type, by: "constructor", from: $from, to: $to, limit: 1000 }) { key count }
+}`;
+
 describe('property: a token reads exactly the slice of the whole-tenant answer (embedded)', () => {
   let server: TestServer;
+  /** A tenant that only receives the property's ingest-through-token checks (never read). */
+  let sinkKey = '';
   beforeAll(async () => {
     server = await startServer({ env: SERVER_ENV });
+    sinkKey = expectData(
+      (await postGraphql(server.url, ADMIN_KEY, CREATE_API_KEY, { tenant: `${RUN_ID}-sink`, scopes: ['READ', 'INGEST'] })).answer,
+      'sink key',
+    ).createApiKey.key as string;
   });
   afterAll(async () => {
     await server?.stop();
@@ -1514,8 +1588,8 @@ describe('property: a token reads exactly the slice of the whole-tenant answer (
     dimensions: fc.dictionary(fc.constantFrom(...PROPERTY_KEYS), value, { maxKeys: 3 }),
   });
 
-  it('events and series through random tokens equal the oracle over the key answer', async () => {
-    // About 0.1 s a run on the embedded stack: 60 runs stay well inside a minute on two cores.
+  it('events, series, top, eventTypes and ingest through random tokens equal the oracle over the key answer', async () => {
+    // About 0.2 s a run on the embedded stack: 60 runs stay well inside a minute on two cores.
     const settings = fuzzSettings('token-escape', { seed: 1616, runs: 60 });
     let run = 0;
     await fc.assert(
@@ -1547,40 +1621,143 @@ describe('property: a token reads exactly the slice of the whole-tenant answer (
             (edge: any) => edge.node,
           );
           expect(wholeEvents).toHaveLength(events.length);
-          for (const s of slices) {
+          const range = { from: iso(Date.now() - 2 * 3_600_000), to: iso(Date.now() + 3_600_000) };
+          for (const [sliceIndex, s] of slices.entries()) {
+            const context = JSON.stringify(s);
             const minted = await postGraphql(server.url, key, MINT, {
               input: { scopes: ['READ'], expiresIn: '5m', types: s.types, where: s.where },
             });
-            const token = expectData(minted.answer, `mint ${JSON.stringify(s)}`).createAccessToken.token as string;
+            const token = expectData(minted.answer, `mint ${context}`).createAccessToken.token as string;
             const through = expectData(
               (await postGraphql(server.url, token, 'query { events(first: 1000) { edges { node { id } } } }')).answer,
               'token events',
             );
             expect(
               through.events.edges.map((edge: any) => edge.node.id),
-              JSON.stringify(s),
+              context,
             ).toEqual(wholeEvents.filter((e) => oracleHolds(s, e)).map((e) => e.id));
-            const range = { from: iso(Date.now() - 2 * 3_600_000), to: iso(Date.now() + 3_600_000) };
+            const catalog = expectData(
+              (await postGraphql(server.url, token, '{ eventTypes { type count dimensions } }')).answer,
+              'token eventTypes',
+            );
+            expect(catalog.eventTypes, `eventTypes ${context}`).toEqual(oracleEventTypes(wholeEvents, s));
             for (const type of PROPERTY_TYPES) {
-              const answer = (
-                await postGraphql(server.url, token, 'query S($q: SeriesQuery!) { series(query: $q) { points { count } } }', {
-                  q: { type, interval: 'HOUR', ...range },
-                })
-              ).answer;
+              const answer = (await postGraphql(server.url, token, PROPERTY_READS, { type, ...range })).answer;
               if (s.types !== null && !s.types.includes(type)) {
-                expect(answer.errors?.[0]?.extensions?.code, `${type} ${JSON.stringify(s)}`).toBe('FORBIDDEN');
+                // Each of the three fields refuses the type on its own.
+                expect(
+                  answer.errors?.map((error) => error.extensions?.code),
+                  `${type} ${context}`,
+                ).toEqual(['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN']);
                 continue;
               }
-              const total = expectData(answer, 'token series').series.reduce(
+              const reads = expectData(answer, 'token reads');
+              const total = reads.series.reduce(
                 (n: number, series: any) => n + series.points.reduce((m: number, p: any) => m + p.count, 0),
                 0,
               );
-              expect(total, `${type} ${JSON.stringify(s)}`).toBe(wholeEvents.filter((e) => e.type === type && oracleHolds(s, e)).length);
+              expect(total, `series ${type} ${context}`).toBe(wholeEvents.filter((e) => e.type === type && oracleHolds(s, e)).length);
+              const asSet = (entries: { key: string; count: number }[]) =>
+                entries.map((entry): [string, number] => [entry.key, entry.count]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+              expect(asSet(reads.byCustomer), `top customer ${type} ${context}`).toEqual(oracleTop(wholeEvents, s, type, 'customer'));
+              expect(asSet(reads.byConstructor), `top constructor ${type} ${context}`).toEqual(
+                oracleTop(wholeEvents, s, type, 'constructor'),
+              );
             }
+            // Ingest through a token of the same slice (into a tenant of its own): REJECTED exactly where the oracle says outside.
+            const ingestToken = expectData(
+              (
+                await postGraphql(server.url, sinkKey, MINT, {
+                  input: { scopes: ['INGEST'], expiresIn: '5m', types: s.types, where: s.where },
+                })
+              ).answer,
+              'mint ingest',
+            ).createAccessToken.token as string;
+            const acks = expectData(
+              (
+                await postGraphql(server.url, ingestToken, INGEST, {
+                  events: events.map((e, i) => ({ id: `${run}-${sliceIndex}-${i}`, ...e })),
+                })
+              ).answer,
+              'token ingest',
+            ).ingest.acks as { status: string; error: { code: string } | null }[];
+            expect(
+              acks.map((ack) => [ack.status, ack.error?.code ?? null]),
+              `ingest ${context}`,
+            ).toEqual(events.map((e) => (oracleHolds(s, e) ? ['ACCEPTED', null] : ['REJECTED', 'OUTSIDE_TOKEN_SLICE'])));
           }
         },
       ),
       { seed: settings.seed, numRuns: settings.numRuns },
     );
   }, 120_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Sealed scan positions: where a token's page stops at the read bound without a match.
+
+describe('a token page that stops at the read bound (embedded, MAX_ROWS_READ 4)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // Four rows a page: small enough that pages of a narrow slice stop on events outside it.
+    server = await startServer({ env: { ...SERVER_ENV, MAX_ROWS_READ: '4' } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('seals its endCursor: no page, cursor or continuation names an event outside the slice', async () => {
+    const key = expectData(
+      (await postGraphql(server.url, ADMIN_KEY, CREATE_API_KEY, { tenant: `${RUN_ID}-scan`, scopes: ['READ', 'INGEST'] })).answer,
+      'key',
+    ).createApiKey.key as string;
+    const start = minuteOf(Date.now()) - 10 * MINUTE;
+    // Newest first: one A, nine B, three A.
+    const events = [
+      ...[0, 1, 2].map((i) => ({ id: `scan-a-old-${i}`, customer: 'A', at: start + i * 1_000 })),
+      ...[0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => ({ id: `scan-b-${i}`, customer: 'B', at: start + 10_000 + i * 1_000 })),
+      { id: 'scan-a-new', customer: 'A', at: start + 30_000 },
+    ];
+    const input = events.map((e) => ({ id: e.id, type: 'x', timestamp: iso(e.at), dimensions: { customer: e.customer } }));
+    expect(expectData((await postGraphql(server.url, key, INGEST, { events: input })).answer, 'ingest').ingest.accepted).toBe(
+      events.length,
+    );
+    await waitUntil(
+      async () => expectData((await postGraphql(server.url, key, '{ streamStatus { lag } }')).answer, 'lag').streamStatus.lag === 0,
+      30_000,
+      'lag 0',
+    );
+    const token = expectData(
+      (await postGraphql(server.url, key, MINT, { input: { scopes: ['READ'], expiresIn: '5m', where: [{ key: 'customer', eq: 'A' }] } }))
+        .answer,
+      'mint',
+    ).createAccessToken.token as string;
+    const bMarks = events.filter((e) => e.customer === 'B').flatMap((e) => [e.id, String(e.at), iso(e.at)]);
+    const decoded = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
+    const seen: string[] = [];
+    const endCursors: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 20; page += 1) {
+      const answer = (await postGraphql(server.url, token, EVENTS_QUERY, { first: 2, after })).answer;
+      const data = expectData(answer, `page ${page}`);
+      seen.push(...data.events.edges.map((edge: any) => edge.node.id));
+      for (const edge of data.events.edges) for (const mark of bMarks) expect(decoded(edge.cursor)).not.toContain(mark);
+      if (!data.events.pageInfo.hasNextPage) break;
+      after = data.events.pageInfo.endCursor as string;
+      endCursors.push(after);
+      for (const mark of bMarks) expect(decoded(after), `endCursor of page ${page}`).not.toContain(mark);
+    }
+    expect(seen).toEqual(['scan-a-new', 'scan-a-old-2', 'scan-a-old-1', 'scan-a-old-0']);
+    // Some page did stop on B's events (else this test proves nothing), and its cursor is sealed.
+    const sealed = endCursors.filter((cursor) => decoded(cursor).startsWith('["s"'));
+    expect(sealed.length).toBeGreaterThan(0);
+    // A sealed cursor edited by one character is refused, not opened.
+    const [kind, opaque] = JSON.parse(decoded(sealed[0]!)) as [string, string];
+    const flipped = opaque.slice(0, 20) + (opaque[20] === 'A' ? 'B' : 'A') + opaque.slice(21);
+    const edited = Buffer.from(JSON.stringify([kind, flipped])).toString('base64url');
+    const refused = (await postGraphql(server.url, token, EVENTS_QUERY, { first: 2, after: edited })).answer;
+    expect(refused.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(refused.data ?? null).toBeNull();
+    await expectHealthy(server);
+  });
 });
