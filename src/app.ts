@@ -151,8 +151,10 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
   const server = await startHttpServer(
     {
       schema,
-      createContext: async ({ lastEventId, authorization, requestId, remoteAddress }) =>
-        createGraphQLContext(services, await authenticator.authenticate(authorization), lastEventId, requestId, remoteAddress ?? null),
+      createContext: async ({ lastEventId, authorization, requestId, remoteAddress, connection }) => ({
+        ...createGraphQLContext(services, await authenticator.authenticate(authorization), lastEventId, requestId, remoteAddress ?? null),
+        connection: connection ?? null,
+      }),
       checkReadiness: async () => {
         await Promise.all(dependencies.map(([name, check]) => withTimeout(check(), READINESS_TIMEOUT_MS, `the ${name}`)));
         const overload = lagMonitor.overloadReason();
@@ -176,6 +178,15 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
         if (!auth.ok) await services.limits.takeUnauthenticated(remoteAddress);
         return auth;
       },
+      // A refresh is paid for as an operation, so valid tokens cannot be pinged in without bound.
+      authenticateRefresh: async (authorization, remoteAddress) => {
+        const auth = await authenticator.authenticate(authorization);
+        if (!auth.ok) await services.limits.takeUnauthenticated(remoteAddress);
+        else await services.limits.takeOperation(auth.principal);
+        return auth;
+      },
+      // A graphql-ws connection that refreshed its token: its open subscriptions follow it.
+      followConnection: (connection) => live.followConnection(connection),
       browser: config.browser,
       webSockets: config.webSockets,
     },

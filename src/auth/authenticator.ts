@@ -1,13 +1,13 @@
 /**
  * Who is calling. Every request, SSE stream and WebSocket connection is authenticated once,
- * when its context is built; resolvers then check scopes (requireScope).
+ * when its context is built; resolvers then check scopes and take the slice (requireAccess).
  *
  * Modes:
  * - keys: ADMIN_KEY is set, or any key was ever created. Calls need a valid key.
  * - open: neither. Everything is tenant `default` with every scope; only allowed on a loopback
  *   HOST (or with ALLOW_OPEN=1), and main.ts says so at start. Creating the first key ends it.
  */
-import type { ApiKeyStore, ApiScope } from '../ports/api-key-store.ts';
+import type { ApiKeyRecord, ApiKeyStore, ApiScope } from '../ports/api-key-store.ts';
 import { DEFAULT_TENANT } from '../domain/event.ts';
 import type { DataSlice } from './data-slice.ts';
 import { ALL_SCOPES, bearerToken, constantTimeEquals, parseKey, secretMatches } from './api-keys.ts';
@@ -53,8 +53,8 @@ export interface Authenticator {
   noteKeyCreated(): void;
   isOpen(): Promise<boolean>;
   /**
-   * Learns which keys were revoked within a token's lifetime, so this instance refuses their
-   * tokens from its first request on (app.ts calls it at start).
+   * Reads every key once (app.ts calls it at start): which are revoked and which are valid, so
+   * this instance judges tokens from its first request on without reading a key in a request.
    */
   start(): Promise<void>;
 }
@@ -106,7 +106,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       mintingKeys.revoked(keyId);
     },
     noteKeyCreated: () => void (keysExist = true),
-    start: () => mintingKeys.loadRecentRevocations(),
+    async start() {
+      const records = await options.store.list(null);
+      if (records.length > 0) keysExist = true;
+      mintingKeys.learn(records);
+    },
     async authenticate(authorization) {
       if (await isOpen()) {
         return { ok: true, principal: { tenant: DEFAULT_TENANT, keyId: null, scopes: new Set(ALL_SCOPES), isRootAdmin: true } };
@@ -216,13 +220,15 @@ function createMintingKeyView(store: ApiKeyStore, now: () => number) {
       const known = valid.get(keyId);
       if (known && known.tenant !== tenant) return false;
       if (!known || now() - known.readAt >= MINTING_KEY_REFRESH_MS) readInBackground(keyId);
-      // Never read here yet: its signature proves the key minted it less than a day ago, and keys
-      // revoked since were loaded at start or came over the bus; the read above confirms it.
+      // Not known here (a key created after this instance started): its signature proves the key
+      // minted it less than a day ago, and a revocation since came over the bus; the read confirms it.
       return true;
     },
-    async loadRecentRevocations(): Promise<void> {
-      for (const record of await store.list(null)) {
-        if (record.revokedAt !== null && now() - record.revokedAt <= MAX_TOKEN_LIFETIME_MS) refused.set(record.id, record.revokedAt);
+    /** What a read of every key says (at start). Keys revoked more than a token's lifetime ago need no entry. */
+    learn(records: readonly ApiKeyRecord[]): void {
+      for (const record of records) {
+        if (record.revokedAt === null) valid.set(record.id, { tenant: record.tenant, readAt: now() });
+        else if (now() - record.revokedAt <= MAX_TOKEN_LIFETIME_MS) refused.set(record.id, record.revokedAt);
       }
     },
   };

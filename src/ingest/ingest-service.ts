@@ -8,6 +8,7 @@ import type { EventLog } from '../ports/event-log.ts';
 import { badInput, unavailable } from '../errors.ts';
 import { encodeLogRecord, logKey } from '../domain/log-record.ts';
 import { validateEvent, whyIdIsInvalid, type EventInput, type IngestError, type IngestLimits } from './validate-event.ts';
+import { outsideSliceReason, type TenantAccess } from '../auth/tenant-access.ts';
 
 export type IngestStatus = 'ACCEPTED' | 'REJECTED';
 
@@ -37,8 +38,9 @@ export interface IngestService {
   /**
    * With an `idempotencyKey`, an event without an `id` gets one derived from the key and its
    * index in `events` (derivedEventId), so a retry of the call with the same key counts it once.
+   * A valid event outside the access's slice is REJECTED with OUTSIDE_TOKEN_SLICE.
    */
-  ingest(tenant: string, events: readonly EventInput[], sentAt: Date | null, idempotencyKey?: string | null): Promise<IngestResult>;
+  ingest(access: TenantAccess, events: readonly EventInput[], sentAt: Date | null, idempotencyKey?: string | null): Promise<IngestResult>;
   /** Refuses new calls, and resolves once every call in flight has answered. */
   drain(): Promise<void>;
 }
@@ -70,11 +72,12 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
   const inFlight = new Set<Promise<unknown>>();
 
   async function ingest(
-    tenant: string,
+    access: TenantAccess,
     events: readonly EventInput[],
     sentAt: Date | null,
     idempotencyKey: string | null,
   ): Promise<IngestResult> {
+    const { tenant } = access;
     if (events.length > options.limits.maxBatchEvents) {
       throw badInput(`a batch holds at most ${options.limits.maxBatchEvents} events; this one has ${events.length}`);
     }
@@ -90,7 +93,12 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
     events.forEach((input, index) => {
       const idOfIndex = idempotencyKey === null ? newId : () => derivedEventId(tenant, idempotencyKey, index);
       const result = validateEvent(input, { ...context, newId: idOfIndex });
-      if (result.ok) {
+      // Validity first (its code says what to fix), then whether the token may write it at all.
+      const outside = result.ok ? outsideSliceReason(access, result.event) : null;
+      if (result.ok && outside) {
+        const id = typeof input.id === 'string' ? input.id : null;
+        acks.push({ index, id, status: 'REJECTED', error: { code: 'OUTSIDE_TOKEN_SLICE', ...outside } });
+      } else if (result.ok) {
         acks.push({ index, id: result.event.id, status: 'ACCEPTED', error: null });
         records.push({ key: logKey(tenant, result.event.type), value: encodeLogRecord(result.event) });
       } else {
@@ -106,11 +114,11 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
   }
 
   return {
-    ingest(tenant, events, sentAt, idempotencyKey = null) {
+    ingest(access, events, sentAt, idempotencyKey = null) {
       if (draining) return Promise.reject(unavailable('the service is shutting down; retry against another instance'));
       const overload = options.overloadReason?.();
       if (overload) return Promise.reject(unavailable(overload));
-      const call = ingest(tenant, events, sentAt, idempotencyKey);
+      const call = ingest(access, events, sentAt, idempotencyKey);
       inFlight.add(call);
       void call.catch(() => {}).finally(() => inFlight.delete(call));
       return call;

@@ -45,7 +45,9 @@ export type IngestErrorCode =
   | 'INVALID_DIMENSIONS'
   | 'INVALID_VALUES'
   | 'INVALID_DISTINCT'
-  | 'INVALID_PROPERTIES';
+  | 'INVALID_PROPERTIES'
+  /** A valid event that an access token may not write: outside its slice (src/auth/tenant-access.ts). */
+  | 'OUTSIDE_TOKEN_SLICE';
 
 export interface IngestError {
   code: IngestErrorCode;

@@ -8,6 +8,12 @@
  * taken first: a key refused by its own limit then costs its tenant nothing, so one runaway key
  * cannot drain the bucket its tenant's other keys share. Callers without a valid key have one
  * bucket per remote address.
+ *
+ * An access token has buckets of its own (by token id) in place of its minting key's, at its
+ * queriesPerSecond / eventsPerSecond (by default the key's rates): a partner's end users do not
+ * share one bucket, and each is held to what its token says. The tenant's buckets still apply.
+ * A token's events bucket holds one second's worth (not a full batch, as a key's does), so a
+ * token set to 10 events per second never ingests more than 10 at once.
  */
 import { StreamlensError } from '../errors.ts';
 import type { RateLimitStore } from '../ports/rate-limit-store.ts';
@@ -75,7 +81,7 @@ export function createUsageLimits(store: RateLimitStore, config: UsageLimitsConf
   const tenantOperations = rule(config.tenantOperationsPerSecond, config.tenantOperationsPerSecond * OPERATION_BURST);
   const unauthenticated = rule(config.unauthenticatedOperationsPerSecond, config.unauthenticatedOperationsPerSecond * OPERATION_BURST);
 
-  /** Takes from the key's bucket, then from the tenant's; the first refusal is thrown. */
+  /** Takes from the key's (or the token's) bucket, then from the tenant's; the first refusal is thrown. */
   async function takeBoth(
     kind: 'ingest' | 'operations',
     principal: Principal,
@@ -83,7 +89,9 @@ export function createUsageLimits(store: RateLimitStore, config: UsageLimitsConf
     rules: { key: BucketRule; tenant: BucketRule },
     messages: { key: string; tenant: string },
   ): Promise<void> {
-    const byKey = await store.take(`${kind}:${bucketOf(principal)}`, cost, rules.key);
+    // The prefix keeps token ids (base64url) apart from key ids and the named buckets.
+    const ownBucket = principal.token ? `token:${principal.token.id}` : bucketOf(principal);
+    const byKey = await store.take(`${kind}:${ownBucket}`, cost, rules.key);
     if (!byKey.allowed) throw rateLimited(messages.key, byKey.retryAfterMs);
     const tenantBucket = tenantBucketOf(principal);
     if (tenantBucket === null) return;
@@ -94,25 +102,30 @@ export function createUsageLimits(store: RateLimitStore, config: UsageLimitsConf
   return {
     config,
     takeIngest(principal, events) {
+      const perToken = principal.token?.eventsPerSecond ?? null;
       return takeBoth(
         'ingest',
         principal,
         Math.max(1, events),
-        { key: keyIngest, tenant: tenantIngest },
+        { key: perToken === null ? keyIngest : rule(perToken, perToken), tenant: tenantIngest },
         {
-          key: `this key may ingest ${config.ingestEventsPerSecond} events per second; retry this batch later`,
+          key:
+            perToken === null
+              ? `this ${principal.token ? 'access token' : 'key'} may ingest ${config.ingestEventsPerSecond} events per second; retry this batch later`
+              : `this access token may ingest ${perToken} events per second, and so at most ${perToken} in one batch; retry later`,
           tenant: `this tenant may ingest ${config.tenantIngestEventsPerSecond} events per second over all its keys; retry this batch later`,
         },
       );
     },
     takeOperation(principal) {
+      const perToken = principal.token?.queriesPerSecond ?? config.operationsPerSecond;
       return takeBoth(
         'operations',
         principal,
         1,
-        { key: keyOperations, tenant: tenantOperations },
+        { key: principal.token ? rule(perToken, perToken * OPERATION_BURST) : keyOperations, tenant: tenantOperations },
         {
-          key: `this key may start ${config.operationsPerSecond} operations per second`,
+          key: `this ${principal.token ? 'access token' : 'key'} may start ${perToken} operations per second`,
           tenant: `this tenant may start ${config.tenantOperationsPerSecond} operations per second over all its keys`,
         },
       );

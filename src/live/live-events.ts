@@ -28,6 +28,7 @@ import { behindStored, completeThrough, planMessage } from './event-coverage.ts'
 import type { StoredPosition, StoredPositionReader } from './stored-position.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
+import { narrowEventQuery, type TenantAccess } from '../auth/tenant-access.ts';
 import { StreamlensError, unavailable } from '../errors.ts';
 
 export interface LiveEventEdge {
@@ -81,12 +82,14 @@ type Work =
 export async function openEventsSubscription(
   dependencies: EventsSubscriptionDependencies,
   slot: SubscriptionSlot,
-  tenant: string,
+  access: TenantAccess,
   filter: EventFilterInput | null | undefined,
   resumeFrom: string | null,
 ): Promise<AsyncIterable<LiveEventEdge>> {
   const { liveBus, eventStore, storedPosition, followers, maxPendingEvents } = dependencies;
-  const query = toEventQuery(tenant, filter);
+  const { tenant } = access;
+  // The filter within the caller's slice: the replay and the live events both match it.
+  const query = narrowEventQuery(access, toEventQuery(tenant, filter));
   const resumed = resumeFrom ? decodeStreamCursorWithAge(resumeFrom) : null;
   if (resumed) checkCursorAge(resumed, dependencies.eventRetentionMs, Date.now());
 

@@ -39,6 +39,7 @@ import { queryTooLarge, type QueryLimits } from '../query/query-limits.ts';
 import { badInput, StreamlensError, unavailable } from '../errors.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
+import { narrowWhere, requireTypeInSlice, type TenantAccess } from '../auth/tenant-access.ts';
 
 export interface SeriesFeedDependencies {
   liveBus: LiveBus;
@@ -284,7 +285,7 @@ async function openFeed(dependencies: SeriesFeedDependencies, tenant: string, ty
 /** The series feeds of this instance, shared by identical series subscriptions. */
 export interface SeriesFeeds {
   /** Opens a series subscription in the slot reserved for it, on the feed of its series. */
-  subscribe(slot: SubscriptionSlot, tenant: string, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>>;
+  subscribe(slot: SubscriptionSlot, access: TenantAccess, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>>;
   /** Stops reading finality (the feeds themselves close with their last subscriber). */
   close(): void;
 }
@@ -313,9 +314,11 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
   }, FINALITY_CHECK_MS);
   finalityTimer.unref();
 
-  async function subscribe(slot: SubscriptionSlot, tenant: string, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>> {
+  async function subscribe(slot: SubscriptionSlot, access: TenantAccess, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>> {
+    const { tenant } = access;
     // The same name rules as the series query: a name that cannot exist is refused, not watched forever.
     validateTypeName(input.type, 'query.type');
+    requireTypeInSlice(access, input.type, 'query.type');
     // A live feed re-reads each changed stored bucket; an interval merged from several of them
     // (FIVE_MINUTES … MONTH) would need every stored bucket of the point re-read and merged
     // for each change. Refused clearly rather than answered with stored buckets.
@@ -331,7 +334,8 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
       interval,
       groupByDimensions: validateGrouping(input, 'query'),
       dimensions: validateDimensionFilter(input.dimensions, 'query.dimensions'),
-      where: validateWhere(input.where, 'query.where'),
+      // ANDed with the caller's slice: the feed's key below holds the slice's conditions too.
+      where: narrowWhere(access, validateWhere(input.where, 'query.where')),
     };
     const sortedFilter = shape.dimensions
       ? Object.keys(shape.dimensions)

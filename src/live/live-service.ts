@@ -11,7 +11,8 @@
 import type { EventStore } from '../ports/event-store.ts';
 import type { LiveBus } from '../ports/live-bus.ts';
 import type { SeriesStore } from '../ports/series-store.ts';
-import type { EventFilterInput } from '../query/event-filter.ts';
+import { validateWhere, type EventFilterInput } from '../query/event-filter.ts';
+import type { DimensionCondition } from '../domain/dimension-conditions.ts';
 import type { QueryLimits } from '../query/query-limits.ts';
 import type { QueryService } from '../query/query-service.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
@@ -20,10 +21,12 @@ import { createStoredPositionReader, type StoredPosition } from './stored-positi
 import { createSeriesFeeds, type LiveSeriesInput, type SeriesUpdateView } from './live-series.ts';
 import { createSubscriptionRegistry, type LiveSubscriber, type SubscriptionSlot } from './subscription-registry.ts';
 import { unauthenticated } from '../errors.ts';
+import { sliceOf, subscriptionSlice, type ConnectionCredentials } from './connection-credentials.ts';
 
 export type { LiveEventEdge } from './live-events.ts';
 export type { LiveSeriesInput, SeriesUpdateView } from './live-series.ts';
 export type { LiveSubscriber } from './subscription-registry.ts';
+export type { ConnectionCredentials } from './connection-credentials.ts';
 
 export interface LiveServiceOptions {
   liveBus: LiveBus;
@@ -70,12 +73,33 @@ export interface LiveService {
   /** Ends every subscription opened with the key (it has been revoked): each fails with UNAUTHENTICATED. */
   endSubscriptionsOfKey(keyId: string): void;
   /**
+   * A graphql-ws connection's credentials were replaced (a refresh): each subscription opened on
+   * it goes on under the new expiry when the new credential still allows it, else ends with FORBIDDEN.
+   */
+  followConnection(connection: ConnectionCredentials): void;
+  /**
    * Resolves once every subscriber has taken what its queue holds, or after `timeoutMs`: a
    * graceful shutdown lets subscribers have the last updates, unless they are too slow to take them.
    */
   drain(timeoutMs: number): Promise<void>;
   /** Stops the periodic checks (the subscriptions themselves end with their queues). */
   close(): void;
+}
+
+/**
+ * The subscriber, with the most its subscription can deliver: what a refresh of its connection is
+ * judged against. A `where` that does not validate is left out (the subscription fails to open
+ * with that error anyway).
+ */
+function withDelivered(subscriber: LiveSubscriber, types: readonly string[] | null, where: EventFilterInput['where']): LiveSubscriber {
+  if (!subscriber.openedUnder) return subscriber;
+  let conditions: DimensionCondition[] | null = null;
+  try {
+    conditions = validateWhere(where, 'where');
+  } catch {
+    conditions = null;
+  }
+  return { ...subscriber, delivers: subscriptionSlice(sliceOf(subscriber.openedUnder), types, conditions) };
 }
 
 export function createLiveService(options: LiveServiceOptions): LiveService {
@@ -120,17 +144,20 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
 
   return {
     subscribeToEvents(subscriber, filter, resumeFrom) {
-      return inSlot(subscriber, (slot) => openEventsSubscription(eventsDependencies, slot, subscriber.tenant, filter, resumeFrom));
+      const delivering = withDelivered(subscriber, filter?.types ?? null, filter?.where);
+      return inSlot(delivering, (slot) => openEventsSubscription(eventsDependencies, slot, delivering, filter, resumeFrom));
     },
     subscribeToSeries(subscriber, input) {
-      return inSlot(subscriber, (slot) => seriesFeeds.subscribe(slot, subscriber.tenant, input));
+      const delivering = withDelivered(subscriber, [input.type], input.where);
+      return inSlot(delivering, (slot) => seriesFeeds.subscribe(slot, delivering, input));
     },
     openCount: (tenant) => registry.openCount(tenant),
     endSubscriptionsOfKey(keyId) {
-      for (const { queue, subscriber } of registry.queues()) {
-        if (subscriber.keyId === keyId) queue.fail(unauthenticated('the API key has been revoked'));
+      for (const open of registry.queues()) {
+        if (open.keyId === keyId) open.queue.fail(unauthenticated('the API key has been revoked'));
       }
     },
+    followConnection: (connection) => registry.followConnection(connection),
     async drain(timeoutMs) {
       const drained = Promise.all(registry.queues().map(({ queue }) => queue.drained()));
       let timer: NodeJS.Timeout | undefined;

@@ -5,13 +5,34 @@
  * A subscription first reserves a slot, which checks the tenant's limit and takes the slot in
  * one synchronous step: concurrent subscribes each see the others, so together they can never
  * overshoot the limit, whatever they await afterwards.
+ *
+ * The registry also keeps each subscription within the lifetime of its credential: one timer per
+ * subscription opened under an access token ends it with TOKEN_EXPIRED at the token's expiry
+ * (cleared when it ends), and a refresh of its graphql-ws connection either moves it under the new
+ * credential (new expiry, new key for revocation) or ends it with FORBIDDEN
+ * (connection-credentials.ts decides which).
  */
+import type { Principal } from '../auth/authenticator.ts';
+import type { DataSlice } from '../auth/data-slice.ts';
 import { createLiveQueue, type LiveQueue } from './live-queue.ts';
+import type { TenantAccess } from '../auth/tenant-access.ts';
+import { expiryOf, refusalOfRenewal, tokenExpiredError, type ConnectionCredentials } from './connection-credentials.ts';
 
-/** Whose a live subscription is: revoking the key or a tenant limit applies to it. */
-export interface LiveSubscriber {
+/**
+ * Whose a live subscription is and what it may see: revoking the key, a tenant limit or a
+ * token's expiry applies to it.
+ */
+export interface LiveSubscriber extends TenantAccess {
   keyId: string | null;
-  tenant: string;
+  /**
+   * The caller it was opened by: an access token's expiry ends it, and a refresh is judged
+   * against it. Absent: it never expires (callers that have no principal, e.g. unit tests).
+   */
+  openedUnder?: Principal;
+  /** The graphql-ws connection it was opened on, whose credentials a refresh replaces; null over HTTP and SSE. */
+  connection?: ConnectionCredentials | null;
+  /** The most it can deliver (connection-credentials.ts subscriptionSlice); absent: all of `openedUnder`'s slice. */
+  delivers?: DataSlice;
 }
 
 /** The place of one subscription in the registry, from its reservation until its queue closes. */
@@ -26,22 +47,47 @@ export interface SubscriptionSlot {
   release(): void;
 }
 
+export interface OpenSubscription {
+  queue: LiveQueue<unknown>;
+  subscriber: LiveSubscriber;
+  /** The key whose revocation ends it now: the opening key's, or the key of the credential a refresh moved it under. */
+  keyId: string | null;
+}
+
 export interface SubscriptionRegistry {
   /** Takes a slot for the subscriber, or throws what `checkLimit` throws when its tenant is at the limit. */
   reserve(subscriber: LiveSubscriber): SubscriptionSlot;
   /** Subscriptions held open, of every tenant or of one. */
   openCount(tenant?: string): number;
   /** The queues of the open subscriptions, with their subscribers. */
-  queues(): { queue: LiveQueue<unknown>; subscriber: LiveSubscriber }[];
+  queues(): OpenSubscription[];
+  /**
+   * The connection's credentials were replaced: each of its subscriptions goes on under the new
+   * ones (new expiry, new key) or, when they no longer allow it, ends with FORBIDDEN.
+   */
+  followConnection(connection: ConnectionCredentials): void;
 }
+
+/**
+ * The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days; longer ones fire at once).
+ * Tokens live at most 24 h, so this only guards a far expiry, which is checked again when it fires.
+ */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 interface Entry {
   subscriber: LiveSubscriber;
   queue: LiveQueue<unknown> | null;
+  keyId: string | null;
+  expiryTimer: NodeJS.Timeout | null;
 }
 
-export function createSubscriptionRegistry(checkLimit: (tenant: string, open: number) => void): SubscriptionRegistry {
+export function createSubscriptionRegistry(
+  checkLimit: (tenant: string, open: number) => void,
+  now: () => number = Date.now,
+): SubscriptionRegistry {
   const entries = new Set<Entry>();
+  /** The entries of each graphql-ws connection: a refresh visits its own subscriptions, not the instance's. */
+  const byConnection = new Map<ConnectionCredentials, Set<Entry>>();
 
   function openCount(tenant?: string): number {
     if (tenant === undefined) return entries.size;
@@ -50,13 +96,63 @@ export function createSubscriptionRegistry(checkLimit: (tenant: string, open: nu
     return open;
   }
 
+  function clearExpiry(entry: Entry): void {
+    if (entry.expiryTimer) clearTimeout(entry.expiryTimer);
+    entry.expiryTimer = null;
+  }
+
+  /** Ends the subscription with TOKEN_EXPIRED at `expiresAt` (null: never), replacing any earlier timer. */
+  function expireAt(entry: Entry, expiresAt: number | null): void {
+    clearExpiry(entry);
+    if (expiresAt === null) return;
+    const check = () => {
+      const left = expiresAt - now();
+      if (left <= 0) {
+        entry.expiryTimer = null;
+        entry.queue?.fail(tokenExpiredError());
+        return;
+      }
+      entry.expiryTimer = setTimeout(check, Math.min(left, MAX_TIMER_DELAY_MS));
+      // An expiry never keeps the process alive by itself.
+      entry.expiryTimer.unref();
+    };
+    check();
+  }
+
+  /**
+   * Puts an open subscription under `current`, the credential it now lives by: the one it was
+   * opened under, or its connection's after a refresh (also one that happened while it was
+   * opening, so a refresh never misses a subscription still on its way in).
+   */
+  function liveUnder(entry: Entry, current: Principal): void {
+    const { openedUnder } = entry.subscriber;
+    if (!entry.queue || !openedUnder) return;
+    const refusal = current === openedUnder ? null : refusalOfRenewal(openedUnder, current, entry.subscriber.delivers);
+    if (refusal) {
+      clearExpiry(entry);
+      entry.queue.fail(refusal);
+      return;
+    }
+    entry.keyId = current.keyId;
+    expireAt(entry, expiryOf(current));
+  }
+
   return {
     reserve(subscriber) {
       checkLimit(subscriber.tenant, openCount(subscriber.tenant));
-      const entry: Entry = { subscriber, queue: null };
+      const entry: Entry = { subscriber, queue: null, keyId: subscriber.keyId, expiryTimer: null };
       entries.add(entry);
+      const { connection } = subscriber;
+      if (connection) {
+        const ofConnection = byConnection.get(connection);
+        if (ofConnection) ofConnection.add(entry);
+        else byConnection.set(connection, new Set([entry]));
+      }
       const release = () => {
+        clearExpiry(entry);
         entries.delete(entry);
+        const ofConnection = connection ? byConnection.get(connection) : undefined;
+        if (ofConnection?.delete(entry) && ofConnection.size === 0) byConnection.delete(connection!);
       };
       return {
         openQueue<T>(options: { limit: number; overflowError: () => Error; onClose: () => void | Promise<void> }) {
@@ -68,6 +164,8 @@ export function createSubscriptionRegistry(checkLimit: (tenant: string, open: nu
             },
           });
           entry.queue = queue as LiveQueue<unknown>;
+          const current = subscriber.connection?.principal ?? subscriber.openedUnder;
+          if (current) liveUnder(entry, current);
           return queue;
         },
         release,
@@ -75,9 +173,12 @@ export function createSubscriptionRegistry(checkLimit: (tenant: string, open: nu
     },
     openCount,
     queues() {
-      const open: { queue: LiveQueue<unknown>; subscriber: LiveSubscriber }[] = [];
-      for (const { queue, subscriber } of entries) if (queue) open.push({ queue, subscriber });
+      const open: OpenSubscription[] = [];
+      for (const { queue, subscriber, keyId } of entries) if (queue) open.push({ queue, subscriber, keyId });
       return open;
+    },
+    followConnection(connection) {
+      for (const entry of byConnection.get(connection) ?? []) liveUnder(entry, connection.principal);
     },
   };
 }

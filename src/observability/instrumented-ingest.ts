@@ -12,9 +12,9 @@ export function instrumentIngest(ingest: IngestService, events: Counter<'result'
     if (value > 0) events.inc({ result }, value);
   };
   return {
-    async ingest(tenant, batch, sentAt, idempotencyKey) {
+    async ingest(access, batch, sentAt, idempotencyKey) {
       try {
-        const result = await ingest.ingest(tenant, batch, sentAt, idempotencyKey);
+        const result = await ingest.ingest(access, batch, sentAt, idempotencyKey);
         count('accepted', result.accepted);
         count('rejected', result.rejected);
         return result;

@@ -59,7 +59,7 @@ export function instrumentEventStore(store: EventStore, histogram: StoreDuration
     listEvents: (query, limit, after, maxScanned) => time('listEvents', () => store.listEvents(query, limit, after, maxScanned)),
     listAfterPositions: (tenant, after, limit, through) =>
       time('listAfterPositions', () => store.listAfterPositions(tenant, after, limit, through)),
-    listQuarantine: (tenant, limit, after) => time('listQuarantine', () => store.listQuarantine(tenant, limit, after)),
+    listQuarantine: (tenant, limit, after, within) => time('listQuarantine', () => store.listQuarantine(tenant, limit, after, within)),
     setAside: (records) => time('setAside', () => store.setAside(records)),
     listSetAside: (scope, limit, after) => time('listSetAside', () => store.listSetAside(scope, limit, after)),
     findSetAside: (positions) => time('findSetAside', () => store.findSetAside(positions)),

@@ -52,6 +52,15 @@ export interface EventClaim {
   quarantine: QuarantineReason | null;
 }
 
+/**
+ * The part of a tenant's events a read may return (an access token's slice): these types only
+ * (null: every type; empty: none) and events meeting every condition, as `matchesConditions` decides.
+ */
+export interface EventSliceFilter {
+  readonly types: readonly string[] | null;
+  readonly where: readonly DimensionCondition[];
+}
+
 /** Whose set-aside records a listing shows: one tenant's, or every one (records of no tenant included). */
 export type SetAsideScope = { tenant: string } | 'ALL';
 
@@ -81,8 +90,11 @@ export interface EventStore {
     limit: number,
     through: ReadonlyMap<number, number>,
   ): Promise<StoredEvent[]>;
-  /** Quarantined events of the tenant, newest receipt first. */
-  listQuarantine(tenant: string, limit: number, after?: QuarantinePageKey | null): Promise<StoredEvent[]>;
+  /**
+   * Quarantined events of the tenant, newest receipt first; with `within`, only those it holds,
+   * filtered in the store's query so that a page holds `limit` events whenever as many exist.
+   */
+  listQuarantine(tenant: string, limit: number, after?: QuarantinePageKey | null, within?: EventSliceFilter | null): Promise<StoredEvent[]>;
   /**
    * Keeps the records (one already kept at the same position stays as it is), and releases the
    * claim each record's position owns, if any: the event was never counted, and a replay of

@@ -3,6 +3,7 @@
  * with their kind, so a cursor of one kind is refused where another is expected.
  */
 import type { EventPageKey, QuarantinePageKey } from '../ports/event-store.ts';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { badInput, StreamlensError } from '../errors.ts';
 
 function encode(parts: unknown[]): string {
@@ -32,6 +33,58 @@ export function decodeEventCursor(cursor: string): EventPageKey {
   const [, timestamp, id] = decode(cursor, 'e');
   if (!Number.isSafeInteger(timestamp) || !isWellFormedText(id)) throw badInput('the cursor is not one this field returned');
   return { timestamp: timestamp as number, id };
+}
+
+/**
+ * Where a short events page of an access token stopped examining (EventPage.scannedUpTo): the
+ * key of an event the query did not match, possibly outside the token's slice, whose id and time
+ * the token must not learn. Sealed with AES-256-GCM under a secret of this process, so the cursor
+ * says nothing and cannot be forged. Only a store that bounds its scan in this process returns
+ * such a position (the embedded one, which one process opens), so no other instance ever has to
+ * open it; after a restart it is refused as any unknown cursor is, and the client starts over.
+ */
+export interface ScanCursorSeal {
+  seal(key: EventPageKey): string;
+  /** The key inside a sealed cursor; null when the cursor is not sealed (any other kind). */
+  open(cursor: string): EventPageKey | null;
+}
+
+/** Bytes of AES-GCM's nonce (the size it is defined for) and tag. */
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+export function createScanCursorSeal(secret: Buffer = randomBytes(32)): ScanCursorSeal {
+  return {
+    seal(key) {
+      const nonce = randomBytes(NONCE_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', secret, nonce);
+      const sealed = Buffer.concat([cipher.update(JSON.stringify([key.timestamp, key.id]), 'utf8'), cipher.final()]);
+      return encode(['s', Buffer.concat([nonce, cipher.getAuthTag(), sealed]).toString('base64url')]);
+    },
+    open(cursor) {
+      let parts: unknown;
+      try {
+        parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      } catch {
+        return null;
+      }
+      if (!Array.isArray(parts) || parts[0] !== 's') return null;
+      const refused = () => badInput('the cursor is not one this field returned');
+      if (typeof parts[1] !== 'string') throw refused();
+      const bytes = Buffer.from(parts[1], 'base64url');
+      if (bytes.length <= NONCE_BYTES + TAG_BYTES) throw refused();
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', secret, bytes.subarray(0, NONCE_BYTES));
+        decipher.setAuthTag(bytes.subarray(NONCE_BYTES, NONCE_BYTES + TAG_BYTES));
+        const text = Buffer.concat([decipher.update(bytes.subarray(NONCE_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+        const [timestamp, id] = JSON.parse(text) as unknown[];
+        if (Number.isSafeInteger(timestamp) && isWellFormedText(id)) return { timestamp: timestamp as number, id };
+      } catch {
+        // another process's secret, or tampered with: refused below
+      }
+      throw refused();
+    },
+  };
 }
 
 export function encodeQuarantineCursor(key: QuarantinePageKey): string {

@@ -5,14 +5,21 @@
 import type { DimensionValue, StoredEvent } from '../domain/event.ts';
 import { conditionsKey } from '../domain/dimension-conditions.ts';
 import { bucketCountBetween, bucketEnd, bucketStart, coarsestCover, type QueryInterval } from '../domain/interval.ts';
-import type { EventStore } from '../ports/event-store.ts';
+import type { EventPageKey, EventStore } from '../ports/event-store.ts';
 import type { CatalogRow, RollupRow, SeriesStore } from '../ports/series-store.ts';
 import { createHash } from 'node:crypto';
 import { isFinal, type EventTimePolicy } from '../stream/event-time.ts';
 import { shownWatermark } from '../stream/watermark.ts';
 import type { ResultCache } from '../ports/result-cache.ts';
 import { badInput } from '../errors.ts';
-import { decodeEventCursor, decodeQuarantineCursor, encodeEventCursor, encodeQuarantineCursor, encodeStreamCursor } from './cursors.ts';
+import {
+  createScanCursorSeal,
+  decodeEventCursor,
+  decodeQuarantineCursor,
+  encodeEventCursor,
+  encodeQuarantineCursor,
+  encodeStreamCursor,
+} from './cursors.ts';
 import {
   toEventQuery,
   validateDimensionFilter,
@@ -27,6 +34,10 @@ import { validateGrouping } from './grouping.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
 import { planBuckets, resolveTimeZone, type BucketPlan } from './bucket-plan.ts';
+import { isWholeTenant, sliceKey } from '../auth/data-slice.ts';
+import { accessHolds, narrowEventQuery, narrowWhere, requireTypeInSlice, typesInSlice, type TenantAccess } from '../auth/tenant-access.ts';
+import { summarizeSlice } from './sliced-catalog.ts';
+import type { EventTypeSummary } from './event-type-summary.ts';
 
 /** A page never holds more events than this; clients page for more. */
 export const MAX_PAGE_SIZE = 1000;
@@ -89,31 +100,34 @@ export interface EventPage extends Page<StoredEvent> {
   streamCursor: string;
 }
 
-export interface EventTypeSummary {
-  type: string;
-  count: number;
-  firstSeen: number;
-  lastSeen: number;
-  dimensions: string[];
-  values: string[];
-  /** Keys left out of `dimensions` / `values` because a catalog row was full (see MAX_CATALOG_KEYS). */
-  droppedDimensionKeys: number;
-  droppedValueKeys: number;
-}
+export type { EventTypeSummary } from './event-type-summary.ts';
 
 export interface SeriesResult extends SeriesView {
   watermark: number | null;
 }
 
+/**
+ * Every read takes a TenantAccess, the tenant and the caller's slice of it, and answers within
+ * that slice only (src/auth/tenant-access.ts holds the rules).
+ */
 export interface QueryService {
-  eventsByIds(tenant: string, ids: readonly string[]): Promise<(StoredEvent | null)[]>;
-  events(tenant: string, filter: EventFilterInput | null | undefined, first: number, after: string | null | undefined): Promise<EventPage>;
-  quarantine(tenant: string, first: number, after: string | null | undefined): Promise<Page<StoredEvent>>;
+  /** The events with these ids, null where none is stored or the slice does not hold it. */
+  eventsByIds(access: TenantAccess, ids: readonly string[]): Promise<(StoredEvent | null)[]>;
+  events(
+    access: TenantAccess,
+    filter: EventFilterInput | null | undefined,
+    first: number,
+    after: string | null | undefined,
+  ): Promise<EventPage>;
+  quarantine(access: TenantAccess, first: number, after: string | null | undefined): Promise<Page<StoredEvent>>;
   /** `budget`: what the operation may still spend (shared by its fields); absent: a fresh one. */
-  series(tenant: string, request: SeriesRequest, budget?: QueryBudget): Promise<SeriesResult[]>;
-  top(tenant: string, request: TopRequest, budget?: QueryBudget): Promise<TopEntryView[]>;
-  /** Every type of the tenant, or only `types`; QUERY_TOO_LARGE past `maxEventTypes`. */
-  eventTypes(tenant: string, types?: readonly string[] | null): Promise<EventTypeSummary[]>;
+  series(access: TenantAccess, request: SeriesRequest, budget?: QueryBudget): Promise<SeriesResult[]>;
+  top(access: TenantAccess, request: TopRequest, budget?: QueryBudget): Promise<TopEntryView[]>;
+  /**
+   * Every type of the slice, or only `types`; QUERY_TOO_LARGE past `maxEventTypes`. A slice with
+   * conditions is summarised from its rollup rows (src/query/sliced-catalog.ts), which spends `budget`.
+   */
+  eventTypes(access: TenantAccess, types?: readonly string[] | null, budget?: QueryBudget): Promise<EventTypeSummary[]>;
   /** A budget holding this service's limits, for one operation. */
   newBudget(): QueryBudget;
   /** The watermark and lateness that decide `final`, read from the store so every instance agrees. */
@@ -238,6 +252,7 @@ export function createQueryService(options: {
   const limits = options.limits ?? DEFAULT_QUERY_LIMITS;
   const newBudget = () => createQueryBudget(limits);
   const cache = options.cache ?? null;
+  const scanSeal = createScanCursorSeal();
 
   /**
    * Serves a result from the cache when every bucket it covers is final (so it can never
@@ -262,16 +277,17 @@ export function createQueryService(options: {
   }
 
   return {
-    async eventsByIds(tenant, ids) {
-      const found = await eventStore.findByIds(tenant, ids);
-      const byId = new Map(found.map((event) => [event.id, event]));
+    async eventsByIds(access, ids) {
+      const found = await eventStore.findByIds(access.tenant, ids);
+      // An event outside the slice is absent, exactly like an id that names nothing.
+      const byId = new Map(found.filter((event) => accessHolds(access, event)).map((event) => [event.id, event]));
       return ids.map((id) => byId.get(id) ?? null);
     },
 
-    async events(tenant, filter, first, after) {
+    async events(access, filter, first, after) {
       checkPageSize(first);
-      const query = toEventQuery(tenant, filter);
-      const afterKey = after ? decodeEventCursor(after) : null;
+      const query = narrowEventQuery(access, toEventQuery(access.tenant, filter));
+      const afterKey = after ? (scanSeal.open(after) ?? decodeEventCursor(after)) : null;
       // Read before the events: everything up to it is already stored, so a subscription from
       // it misses nothing the query could not have returned.
       const progress = await seriesStore.loadProgress();
@@ -283,21 +299,26 @@ export function createQueryService(options: {
       const { events: rows, scannedUpTo } = await eventStore.listEvents(query, first + 1, afterKey, limits.maxRowsRead);
       const page = rows.slice(0, first);
       const edges = page.map((node) => ({ cursor: encodeEventCursor(node), node }));
-      const endCursor = scannedUpTo && rows.length <= first ? encodeEventCursor(scannedUpTo) : (edges.at(-1)?.cursor ?? null);
+      // The scan position names an event the query did not match: sealed for a token, whose slice may not hold it.
+      const scanCursor = (key: EventPageKey) => (isWholeTenant(access.slice) ? encodeEventCursor(key) : scanSeal.seal(key));
+      const endCursor = scannedUpTo && rows.length <= first ? scanCursor(scannedUpTo) : (edges.at(-1)?.cursor ?? null);
       return { edges, pageInfo: { hasNextPage: rows.length > first || scannedUpTo !== null, endCursor }, streamCursor };
     },
 
-    async quarantine(tenant, first, after) {
+    async quarantine(access, first, after) {
       checkPageSize(first);
       const afterKey = after ? decodeQuarantineCursor(after) : null;
-      const rows = await eventStore.listQuarantine(tenant, first + 1, afterKey);
+      // The slice goes into the store's query, so a page of a narrow slice is as full as any.
+      const rows = await eventStore.listQuarantine(access.tenant, first + 1, afterKey, access.slice);
       const page = rows.slice(0, first);
       const edges = page.map((node) => ({ cursor: encodeQuarantineCursor(node), node }));
       return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null } };
     },
 
-    async series(tenant, request, budget = newBudget()) {
+    async series(access, request, budget = newBudget()) {
+      const { tenant } = access;
       validateTypeName(request.type, 'query.type');
+      requireTypeInSlice(access, request.type, 'query.type');
       validateKeyName(request.value, 'query.value');
       const groupKeys = validateGrouping(request, 'query');
       validateKeyName(request.distinct, 'query.distinct');
@@ -317,7 +338,7 @@ export function createQueryService(options: {
           `the series query's ${request.interval} buckets in ${timeZone.name} merge stored buckets`,
         );
       const dimensions: Record<string, DimensionValue> | null = validateDimensionFilter(request.dimensions, 'query.dimensions');
-      const where = validateWhere(request.where, 'query.where');
+      const where = narrowWhere(access, validateWhere(request.where, 'query.where'));
       // With fill, every series has every bucket: refused before reading when one series is too many.
       if (request.fill && buckets > budget.pointsLeft()) {
         throw queryTooLarge('points', limits.maxSeriesPoints, limits.maxSeriesPoints - budget.pointsLeft() + buckets, 'the series answer');
@@ -351,6 +372,9 @@ export function createQueryService(options: {
       };
       const cacheKey = {
         tenant,
+        // The slice's conditions are in `where` already; its key too, so that no answer computed
+        // for one slice is ever served to another, however their conditions are worded.
+        slice: sliceKey(access.slice),
         type: request.type,
         value: shape.value,
         interval: request.interval,
@@ -391,8 +415,10 @@ export function createQueryService(options: {
       return series.map((s) => ({ ...s, watermark: current.watermark }));
     },
 
-    async top(tenant, request, budget = newBudget()) {
+    async top(access, request, budget = newBudget()) {
+      const { tenant } = access;
       validateTypeName(request.type, 'query.type');
+      requireTypeInSlice(access, request.type, 'query.type');
       validateKeyName(request.by, 'query.by');
       validateKeyName(request.value, 'query.value');
       validateKeyName(request.distinct, 'query.distinct');
@@ -406,11 +432,12 @@ export function createQueryService(options: {
         throw badInput('top covers at most 31 days of MINUTE buckets');
       }
       const dimensions = validateDimensionFilter(request.dimensions, 'query.dimensions');
-      const where = validateWhere(request.where, 'query.where');
+      const where = narrowWhere(access, validateWhere(request.where, 'query.where'));
       const current = await finality();
       const allFinal = isFinal(bucketStart(to - 1, 'MINUTE'), 'MINUTE', current.watermark, current.allowedLatenessMs);
       const topRequest = {
         tenant,
+        slice: sliceKey(access.slice),
         type: request.type,
         by: request.by,
         value: request.value ?? null,
@@ -445,14 +472,17 @@ export function createQueryService(options: {
       });
     },
 
-    async eventTypes(tenant, types) {
-      if (types) {
-        if (types.length > limits.maxEventTypes) {
-          throw queryTooLarge('types', limits.maxEventTypes, types.length, 'eventTypes names too many types');
+    async eventTypes(access, asked, budget = newBudget()) {
+      if (asked) {
+        if (asked.length > limits.maxEventTypes) {
+          throw queryTooLarge('types', limits.maxEventTypes, asked.length, 'eventTypes names too many types');
         }
-        types.forEach((type, index) => validateTypeName(type, `types[${index}]`));
+        asked.forEach((type, index) => validateTypeName(type, `types[${index}]`));
       }
-      const rows = await seriesStore.readCatalog(tenant, {
+      // Types outside the slice are left out, as unknown ones are.
+      const types = typesInSlice(access, asked);
+      if (types !== null && types.length === 0) return [];
+      const rows = await seriesStore.readCatalog(access.tenant, {
         ...(types ? { types: [...new Set(types)] } : {}),
         maxTypes: limits.maxEventTypes,
       });
@@ -460,7 +490,14 @@ export function createQueryService(options: {
       if (summaries.length > limits.maxEventTypes) {
         throw queryTooLarge('types', limits.maxEventTypes, null, "the tenant's catalog holds too many event types to list at once");
       }
-      return summaries;
+      if (access.slice.where.length === 0) return summaries;
+      // The catalog counts every event of a type: a slice with conditions is summed from its rows.
+      const sliced: EventTypeSummary[] = [];
+      for (const whole of summaries) {
+        const summary = await summarizeSlice(seriesStore, access, whole, budget);
+        if (summary) sliced.push(summary);
+      }
+      return sliced;
     },
 
     newBudget,

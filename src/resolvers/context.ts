@@ -3,8 +3,9 @@
  * caches for one operation only, so one request never sees another's stale reads; in a
  * subscription, for one delivered event only).
  *
- * The tenant is not a plain field on purpose: resolvers get it from requireScope, so no data
- * can be read or written without the scope check that goes with it.
+ * The tenant is not a plain field on purpose: resolvers get a TenantAccess (the tenant and the
+ * caller's slice of it) from requireAccess, so no data can be read or written without the scope
+ * check and the slice that go with it (src/auth/tenant-access.ts).
  */
 import DataLoader from 'dataloader';
 import { forbidden, StreamlensError, unauthenticated } from '../errors.ts';
@@ -16,10 +17,12 @@ import type { StreamProcessor } from '../stream/processor.ts';
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import type { KeyService } from '../auth/key-service.ts';
 import type { AccessTokenService } from '../auth/token-service.ts';
-import type { LiveService, LiveSubscriber } from '../live/live-service.ts';
+import type { ConnectionCredentials, LiveService, LiveSubscriber } from '../live/live-service.ts';
 import type { UsageLimits } from '../limits/usage-limits.ts';
 import type { QueryBudget, QueryLimits } from '../query/query-limits.ts';
 import type { SetAsideService } from '../query/set-aside-service.ts';
+import { WHOLE_TENANT } from '../auth/data-slice.ts';
+import { accessKey, type TenantAccess } from '../auth/tenant-access.ts';
 
 export interface Services {
   ingest: IngestService;
@@ -48,10 +51,12 @@ export interface GraphQLContext {
   remoteAddress: string | null;
   /** What this operation's query fields may still read and answer, shared by all of them. */
   budget: QueryBudget;
+  /** The graphql-ws connection the operation came in on (its credentials, which a refresh replaces); absent over HTTP and SSE. */
+  connection?: ConnectionCredentials | null;
   loaders: {
-    eventById(tenant: string): DataLoader<string, StoredEvent | null>;
+    eventById(access: TenantAccess): DataLoader<string, StoredEvent | null>;
     /** The catalog entry of a type: every type asked for in one operation costs one catalog read. */
-    eventTypeByName(tenant: string): DataLoader<string, EventTypeSummary | null>;
+    eventTypeByName(access: TenantAccess): DataLoader<string, EventTypeSummary | null>;
   };
 }
 
@@ -62,15 +67,16 @@ export function createGraphQLContext(
   requestId?: string,
   remoteAddress: string | null = null,
 ): GraphQLContext {
-  return {
+  const context: GraphQLContext = {
     services,
     auth,
     lastEventId,
     requestId,
     remoteAddress,
     budget: services.queries.newBudget(),
-    loaders: createLoaders(services),
+    loaders: createLoaders(services, () => context.budget),
   };
+  return context;
 }
 
 /**
@@ -80,30 +86,37 @@ export function createGraphQLContext(
  * event's typeInfo would never change).
  */
 export function forOneSubscriptionEvent(context: GraphQLContext): GraphQLContext {
-  return { ...context, loaders: createLoaders(context.services) };
+  // A budget of its own too: a token's typeInfo reads rollup rows for every event, and a
+  // subscription that lives for days must not spend one operation's budget on all of them.
+  const budget = context.services.queries.newBudget();
+  return { ...context, budget, loaders: createLoaders(context.services, () => budget) };
 }
 
-function createLoaders(services: Services): GraphQLContext['loaders'] {
+/** Loaders per access (one per operation in practice: an operation has one caller). */
+function createLoaders(services: Services, budget: () => QueryBudget): GraphQLContext['loaders'] {
   const eventLoaders = new Map<string, DataLoader<string, StoredEvent | null>>();
   const typeLoaders = new Map<string, DataLoader<string, EventTypeSummary | null>>();
   return {
-    eventById(tenant) {
-      let loader = eventLoaders.get(tenant);
-      if (!loader) eventLoaders.set(tenant, (loader = new DataLoader((ids) => services.queries.eventsByIds(tenant, ids))));
+    eventById(access) {
+      const key = accessKey(access);
+      let loader = eventLoaders.get(key);
+      if (!loader) eventLoaders.set(key, (loader = new DataLoader((ids) => services.queries.eventsByIds(access, ids))));
       return loader;
     },
-    eventTypeByName(tenant) {
-      let loader = typeLoaders.get(tenant);
+    eventTypeByName(access) {
+      const key = accessKey(access);
+      let loader = typeLoaders.get(key);
       if (!loader) {
         loader = new DataLoader(
           async (types) => {
-            const byType = new Map((await services.queries.eventTypes(tenant, types)).map((summary) => [summary.type, summary]));
+            const summaries = await services.queries.eventTypes(access, types, budget());
+            const byType = new Map(summaries.map((summary) => [summary.type, summary]));
             return types.map((type) => byType.get(type) ?? null);
           },
           // One catalog read names at most as many types as one eventTypes answer may hold.
           { maxBatchSize: services.queryLimits.maxEventTypes },
         );
-        typeLoaders.set(tenant, loader);
+        typeLoaders.set(key, loader);
       }
       return loader;
     },
@@ -128,20 +141,44 @@ export function requirePrincipal(context: GraphQLContext): Principal {
   return context.auth.principal;
 }
 
-/** The tenant the caller may act on with this scope, or UNAUTHENTICATED / FORBIDDEN. */
-export function requireScope(context: GraphQLContext, scope: Exclude<ApiScope, 'ADMIN'>): string {
+function requireTenantScope(context: GraphQLContext, scope: Exclude<ApiScope, 'ADMIN'>): Principal & { tenant: string } {
   const principal = requirePrincipal(context);
   if (principal.tenant === null) {
     throw forbidden(`the bootstrap admin key only manages keys; create a key with the ${scope} scope for a tenant`);
   }
   if (!principal.scopes.has(scope)) {
-    throw forbidden(`this API key lacks the ${scope} scope`, scope);
+    throw forbidden(`this ${principal.token ? 'access token' : 'API key'} lacks the ${scope} scope`, scope);
   }
-  return principal.tenant;
+  return principal as Principal & { tenant: string };
 }
 
-/** Who opens a live subscription: the tenant it reads (READ scope), and the key whose revocation ends it. */
+/**
+ * What the caller may read (READ) or write (INGEST): its tenant and its slice of it (the whole
+ * tenant for an API key, the token's slice for an access token), or UNAUTHENTICATED / FORBIDDEN.
+ * The data services take nothing else (src/auth/tenant-access.ts).
+ */
+export function requireAccess(context: GraphQLContext, scope: Exclude<ApiScope, 'ADMIN'>): TenantAccess {
+  const principal = requireTenantScope(context, scope);
+  return { tenant: principal.tenant, slice: principal.token?.slice ?? WHOLE_TENANT };
+}
+
+/**
+ * For what reveals the tenant as a whole and is not in an access token's list of fields
+ * (streamStatus, the set-aside records): an API key's tenant; an access token is FORBIDDEN.
+ */
+export function requireWholeTenant(context: GraphQLContext, scope: Exclude<ApiScope, 'ADMIN'>): TenantAccess {
+  const principal = requireTenantScope(context, scope);
+  if (principal.token)
+    throw forbidden('an access token reads events, series, top lists, the type catalog and the quarantine of its slice only');
+  return { tenant: principal.tenant, slice: WHOLE_TENANT };
+}
+
+/**
+ * Who opens a live subscription: what it reads (READ scope), the key whose revocation ends it,
+ * the caller whose token's expiry ends it, and the connection whose refresh it follows.
+ */
 export function requireLiveSubscriber(context: GraphQLContext): LiveSubscriber {
-  const tenant = requireScope(context, 'READ');
-  return { tenant, keyId: context.auth.ok ? context.auth.principal.keyId : null };
+  const access = requireAccess(context, 'READ');
+  const principal = requirePrincipal(context);
+  return { ...access, keyId: principal.keyId, openedUnder: principal, connection: context.connection ?? null };
 }

@@ -1,14 +1,24 @@
 import type { EventTypeSummary } from '../query/query-service.ts';
 import { builder } from './builder.ts';
-import { requireScope } from '../resolvers/context.ts';
+import { requireAccess } from '../resolvers/context.ts';
 
 export const EventTypeInfo = builder.objectRef<EventTypeSummary>('EventTypeInfo').implement({
   description: 'What has been seen of one event type: the catalog to explore the data by.',
   fields: (t) => ({
     type: t.exposeString('type'),
     count: t.field({ type: 'SafeInt', resolve: (i) => i.count }),
-    firstSeen: t.field({ type: 'DateTime', description: 'Earliest event time.', resolve: (i) => i.firstSeen }),
-    lastSeen: t.field({ type: 'DateTime', description: 'Latest event time.', resolve: (i) => i.lastSeen }),
+    firstSeen: t.field({
+      type: 'DateTime',
+      description:
+        "Earliest event time. Through an access token with `where` conditions: to the minute (the start of the slice's first minute).",
+      resolve: (i) => i.firstSeen,
+    }),
+    lastSeen: t.field({
+      type: 'DateTime',
+      description:
+        "Latest event time. Through an access token with `where` conditions: to the minute (the start of the slice's last minute).",
+      resolve: (i) => i.lastSeen,
+    }),
     dimensions: t.exposeStringList('dimensions', {
       description:
         'Dimension keys seen, sorted: at most 256 per type and log partition, the first seen (past that, keys are counted in droppedDimensionKeys, not listed).',
@@ -42,10 +52,10 @@ builder.queryField('eventTypes', (t) =>
   t.field({
     type: [EventTypeInfo],
     description:
-      'Every event type of the tenant, sorted by name, or only those named in `types`. At most MAX_EVENT_TYPES (default 1,000) per answer: a tenant with more names the ones it wants.',
+      "Every event type of the tenant, sorted by name, or only those named in `types`. At most MAX_EVENT_TYPES (default 1,000) per answer: a tenant with more names the ones it wants. Through an access token: only the types of its slice, with the counts, first and last seen, dimensions and values of the slice's events (summed from its rollup rows when the token has `where` conditions, within the query's row budget).",
     args: {
       types: t.arg.stringList({ description: 'Only these types (unknown ones are left out); omitted: every type.' }),
     },
-    resolve: (_root, args, context) => context.services.queries.eventTypes(requireScope(context, 'READ'), args.types),
+    resolve: (_root, args, context) => context.services.queries.eventTypes(requireAccess(context, 'READ'), args.types, context.budget),
   }),
 );

@@ -2,7 +2,7 @@
 import type { StoredEvent } from '../domain/event.ts';
 import type { LiveEventEdge } from '../live/live-service.ts';
 import { builder } from './builder.ts';
-import { requireLiveSubscriber, requireScope } from '../resolvers/context.ts';
+import { requireAccess, requireLiveSubscriber } from '../resolvers/context.ts';
 import { requireWellFormed } from '../query/event-filter.ts';
 import { PageInfo } from './page-info.ts';
 import { EventTypeInfo } from './event-types.ts';
@@ -29,8 +29,9 @@ export const Event = builder.objectRef<StoredEvent>('Event').implement({
     typeInfo: t.field({
       type: EventTypeInfo,
       nullable: true,
-      description: "The catalog entry of this event's type (batched: one catalog read per operation).",
-      resolve: (e, _args, context) => context.loaders.eventTypeByName(requireScope(context, 'READ')).load(e.type),
+      description:
+        "The catalog entry of this event's type (batched: one catalog read per operation); through an access token, of its slice only (see `eventTypes`).",
+      resolve: (e, _args, context) => context.loaders.eventTypeByName(requireAccess(context, 'READ')).load(e.type),
     }),
     clockCorrectionMs: t.field({
       type: 'SafeInt',
@@ -81,11 +82,11 @@ builder.queryField('event', (t) =>
   t.field({
     type: Event,
     nullable: true,
-    description: 'One event by id, or null.',
+    description: "One event by id, or null (also when it is outside the access token's slice).",
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, context) => {
-      const tenant = requireScope(context, 'READ');
-      return context.loaders.eventById(tenant).load(requireWellFormed(String(args.id), 'id'));
+      const access = requireAccess(context, 'READ');
+      return context.loaders.eventById(access).load(requireWellFormed(String(args.id), 'id'));
     },
   }),
 );
@@ -102,7 +103,7 @@ builder.queryField('events', (t) =>
       after: t.arg.string(),
     },
     resolve: (_root, args, context) =>
-      context.services.queries.events(requireScope(context, 'READ'), args.filter, args.first ?? 50, args.after),
+      context.services.queries.events(requireAccess(context, 'READ'), args.filter, args.first ?? 50, args.after),
   }),
 );
 

@@ -3,7 +3,7 @@ import type { EventAck as EventAckShape, IngestResult as IngestResultShape } fro
 import type { IngestError as IngestErrorShape } from '../ingest/validate-event.ts';
 import { StreamlensError } from '../errors.ts';
 import { builder } from './builder.ts';
-import { requirePrincipal, requireScope } from '../resolvers/context.ts';
+import { requireAccess, requirePrincipal } from '../resolvers/context.ts';
 
 const IngestStatus = builder.enumType('IngestStatus', { values: ['ACCEPTED', 'REJECTED'] as const });
 
@@ -11,7 +11,7 @@ const IngestError = builder.objectRef<IngestErrorShape>('IngestError').implement
   fields: (t) => ({
     code: t.exposeString('code', {
       description:
-        'INVALID_ID, INVALID_TYPE, INVALID_TIMESTAMP, INVALID_SOURCE, INVALID_DIMENSIONS, INVALID_VALUES, INVALID_DISTINCT or INVALID_PROPERTIES.',
+        "INVALID_ID, INVALID_TYPE, INVALID_TIMESTAMP, INVALID_SOURCE, INVALID_DIMENSIONS, INVALID_VALUES, INVALID_DISTINCT or INVALID_PROPERTIES; OUTSIDE_TOKEN_SLICE for a valid event outside the access token's slice.",
     }),
     message: t.exposeString('message'),
     path: t.exposeString('path', { nullable: true, description: 'Where in the event, for example dimensions.country.' }),
@@ -66,7 +66,7 @@ builder.mutationField('ingest', (t) =>
       }),
     },
     resolve: async (_root, args, context) => {
-      const tenant = requireScope(context, 'INGEST');
+      const access = requireAccess(context, 'INGEST');
       // The size first: a batch refused for its size must take no tokens (the request-wide
       // bound over all ingest fields is checked before execution, in operation-rate-limit.ts).
       const { maxBatchEvents } = context.services.limits.config;
@@ -77,7 +77,7 @@ builder.mutationField('ingest', (t) =>
       }
       await context.services.limits.takeIngest(requirePrincipal(context), args.events.length);
       return context.services.ingest.ingest(
-        tenant,
+        access,
         args.events.map((e) => ({ ...e, id: e.id == null ? null : String(e.id) })),
         args.sentAt ?? null,
         args.idempotencyKey ?? null,

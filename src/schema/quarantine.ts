@@ -1,6 +1,6 @@
 import type { StoredEvent } from '../domain/event.ts';
 import { builder } from './builder.ts';
-import { requireScope } from '../resolvers/context.ts';
+import { requireAccess } from '../resolvers/context.ts';
 import { PageInfo } from './page-info.ts';
 
 const QUARANTINE_REASONS = {
@@ -69,9 +69,10 @@ const QuarantineConnection = builder
 builder.queryField('quarantine', (t) =>
   t.field({
     type: QuarantineConnection,
-    description: 'Events that were accepted but not counted (too late, or too far in the future), newest first.',
+    description:
+      'Events that were accepted but not counted (too late, or too far in the future), newest first; through an access token, those of its slice only.',
     args: { first: t.arg.int({ defaultValue: 50 }), after: t.arg.string() },
     complexity: (args) => ({ field: 1, multiplier: args.first ?? 50 }),
-    resolve: (_root, args, context) => context.services.queries.quarantine(requireScope(context, 'READ'), args.first ?? 50, args.after),
+    resolve: (_root, args, context) => context.services.queries.quarantine(requireAccess(context, 'READ'), args.first ?? 50, args.after),
   }),
 );

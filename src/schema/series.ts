@@ -5,7 +5,7 @@ import type { PointView } from '../query/series-view.ts';
 import type { SeriesUpdateView } from '../live/live-service.ts';
 import { builder } from './builder.ts';
 import { DISTINCT_ERROR_TEXT } from './distinct-text.ts';
-import { requireLiveSubscriber, requireScope } from '../resolvers/context.ts';
+import { requireAccess, requireLiveSubscriber } from '../resolvers/context.ts';
 import { DimensionCondition } from './dimension-condition.ts';
 
 /** What each interval's buckets are, and which stored rollups serve them (see docs/api.md, Intervals and time zones). */
@@ -100,7 +100,7 @@ builder.queryField('series', (t) =>
     type: [Series],
     description: 'Every bucket of the interval that overlaps [from, to), ordered by start.',
     args: { query: t.arg({ type: SeriesQuery, required: true }) },
-    resolve: (_root, args, context) => context.services.queries.series(requireScope(context, 'READ'), args.query, context.budget),
+    resolve: (_root, args, context) => context.services.queries.series(requireAccess(context, 'READ'), args.query, context.budget),
   }),
 );
 

@@ -6,7 +6,7 @@ import { forbidden } from '../errors.ts';
 import { SET_ASIDE_REASONS, type SetAsideRecord } from '../domain/set-aside.ts';
 import type { SetAsideScope } from '../ports/event-store.ts';
 import { MAX_REPLAY_IDS, type ReplayResult } from '../query/set-aside-service.ts';
-import { requirePrincipal, requireScope, type GraphQLContext } from '../resolvers/context.ts';
+import { requirePrincipal, requireWholeTenant, type GraphQLContext } from '../resolvers/context.ts';
 import { setAsideId } from '../stream/set-aside.ts';
 import { builder } from './builder.ts';
 import { PageInfo } from './page-info.ts';
@@ -102,7 +102,9 @@ builder.queryField('setAsideRecords', (t) =>
     complexity: (args) => ({ field: 1, multiplier: args.first ?? 50 }),
     resolve: (_root, args, context) => {
       const principal = requirePrincipal(context);
-      const scope = args.allTenants || principal.tenant === null ? requireOperator(context) : { tenant: requireScope(context, 'READ') };
+      // Raw log records of the whole tenant: never for an access token (FORBIDDEN).
+      const scope =
+        args.allTenants || principal.tenant === null ? requireOperator(context) : { tenant: requireWholeTenant(context, 'READ').tenant };
       return context.services.setAside.list(scope, args.first ?? 50, args.after);
     },
   }),
@@ -115,7 +117,7 @@ builder.mutationField('replaySetAsideRecords', (t) =>
     args: { ids: t.arg.idList({ required: true }) },
     resolve: (_root, args, context) => {
       const principal = requirePrincipal(context);
-      if (!principal.scopes.has('ADMIN')) throw forbidden('replaying set-aside records needs the ADMIN scope');
+      if (!principal.scopes.has('ADMIN') || principal.token) throw forbidden('replaying set-aside records needs the ADMIN scope');
       const scope: SetAsideScope = principal.isRootAdmin ? 'ALL' : { tenant: principal.tenant! };
       return context.services.setAside.replay(scope, args.ids.map(String));
     },

@@ -1,5 +1,5 @@
 import { builder } from './builder.ts';
-import { requireScope } from '../resolvers/context.ts';
+import { requireWholeTenant } from '../resolvers/context.ts';
 
 interface StreamStatusShape {
   lag: number;
@@ -51,7 +51,8 @@ builder.queryField('streamStatus', (t) =>
   t.field({
     type: StreamStatus,
     resolve: async (_root, _args, context) => {
-      const tenant = requireScope(context, 'READ');
+      // Counters of the whole tenant: not for an access token (FORBIDDEN), whose end user sees a slice.
+      const { tenant } = requireWholeTenant(context, 'READ');
       const { processor, queries, live } = context.services;
       // The committed watermark as stored: the one that decides this tenant's `final`, the same on
       // every instance, never going back. It is global (docs/architecture.md says why).

@@ -10,7 +10,7 @@ export const TopRank = builder.enumType('TopRank', {
     DISTINCT: { description: 'The different values of `distinct` (needs `distinct`).' },
   } as const,
 });
-import { requireScope } from '../resolvers/context.ts';
+import { requireAccess } from '../resolvers/context.ts';
 import { DimensionCondition } from './dimension-condition.ts';
 
 const TopQuery = builder.inputType('TopQuery', {
@@ -53,6 +53,6 @@ builder.queryField('top', (t) =>
     type: [TopEntry],
     description: 'The values of a dimension ranked over the MINUTE buckets that overlap [from, to).',
     args: { query: t.arg({ type: TopQuery, required: true }) },
-    resolve: (_root, args, context) => context.services.queries.top(requireScope(context, 'READ'), args.query, context.budget),
+    resolve: (_root, args, context) => context.services.queries.top(requireAccess(context, 'READ'), args.query, context.budget),
   }),
 );

@@ -36,6 +36,11 @@ const REFUSED_REASONS: Record<Extract<Authentication, { ok: false }>['reason'], 
   expired: refusalReason('TOKEN_EXPIRED', 'the access token has expired'),
 };
 
+/** The close reason of a connection_init (or a refreshing ping) whose credential is refused. */
+export function closeReasonOfRefusal(reason: Extract<Authentication, { ok: false }>['reason']): string {
+  return REFUSED_REASONS[reason];
+}
+
 export type ConnectionVerdict = { accept: true; release: () => void } | { accept: false; closeCode: number; reason: string };
 
 export interface ConnectionCounter {

@@ -7,8 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { WebSocketServer } from 'ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { serveGraphqlWs } from './graphql-ws-socket.ts';
+import { createPingAnswer } from './graphql-ws-refresh.ts';
+import type { ConnectionCredentials } from '../live/connection-credentials.ts';
 import type { GraphQLContext } from '../resolvers/context.ts';
 import { createErrorMasker, createYogaLogging, refusalReason, type ErrorLogger } from './errors.ts';
 import { StreamlensError } from '../errors.ts';
@@ -48,6 +50,8 @@ export interface HttpServerOptions {
     authorization: string | null;
     requestId?: string;
     remoteAddress?: string | null;
+    /** The graphql-ws connection's credentials (whose `authorization` is the one above); null over HTTP and SSE. */
+    connection?: ConnectionCredentials | null;
   }) => Promise<GraphQLContext>;
   /** Resolves when every dependency answers; rejects with the reason otherwise. */
   checkReadiness: () => Promise<void>;
@@ -64,6 +68,13 @@ export interface HttpServerOptions {
    * has made too many attempts without a valid key (the connection then closes with 4429).
    */
   authenticateConnection: (authorization: string | null, remoteAddress: string | null) => Promise<Authentication>;
+  /**
+   * Who a refreshing ping's authorization is: as `authenticateConnection`, and a valid one also
+   * pays one operation from its key's and tenant's buckets (rejects with RATE_LIMITED past them).
+   */
+  authenticateRefresh: (authorization: string, remoteAddress: string | null) => Promise<Authentication>;
+  /** A graphql-ws connection refreshed its token (a ping): its open subscriptions follow (LiveService.followConnection). */
+  followConnection: (connection: ConnectionCredentials) => void;
   /** Which pages may call the service from a browser (CORS, Host, Origin). */
   browser: BrowserPolicyConfig;
   /** graphql-ws connections on this instance, in all and per key. */
@@ -90,6 +101,9 @@ export interface RunningServer {
 export async function startHttpServer(options: HttpServerOptions, host: string, port: number): Promise<RunningServer> {
   const browserPolicy = createBrowserPolicy(options.browser, host, GRAPHQL_PATH);
   const persistedOperations = options.exposure?.persistedOperations ?? null;
+  // Each acknowledged graphql-ws connection's credentials: its operations authenticate with
+  // them, and a refreshing ping replaces them (graphql-ws-refresh.ts).
+  const connectionCredentials = new WeakMap<WebSocket, ConnectionCredentials>();
   // Unexpected errors the masker logged with their ids: yoga's own log line would repeat them.
   const maskedAndLogged = new WeakSet<object>();
   const yoga = createYoga({
@@ -115,16 +129,18 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       };
     },
     context: (initial) => {
-      // HTTP and SSE carry the key in a header; graphql-ws in the connection_init payload.
+      // HTTP and SSE carry the key in a header; graphql-ws in the connection_init payload, or
+      // the last refreshing ping's, which the connection's credentials hold.
       const request = (initial as { request?: Request }).request;
-      const connectionParams = (initial as { connectionParams?: Record<string, unknown> }).connectionParams;
+      const socket = (initial as { socket?: WebSocket }).socket;
+      const connection = socket ? (connectionCredentials.get(socket) ?? null) : null;
       const incoming = (initial as { req?: IncomingMessage }).req;
-      const fromSocket = connectionParams?.authorization ?? connectionParams?.Authorization;
       return options.createContext({
         lastEventId: request?.headers.get('last-event-id') ?? null,
-        authorization: request?.headers.get('authorization') ?? (typeof fromSocket === 'string' ? fromSocket : null),
+        authorization: connection ? connection.authorization : (request?.headers.get('authorization') ?? null),
         requestId: incoming ? requestIdOf(incoming) : currentRequestId(),
         remoteAddress: incoming?.socket?.remoteAddress ?? null,
+        connection,
       });
     },
     graphiql:
@@ -198,19 +214,18 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
   webSockets.on('headers', (headers, request) => headers.push(`${REQUEST_ID_HEADER}: ${requestIdOf(request)}`));
   // Every operation, WebSocket ones included, goes through yoga's envelop pipeline, so the
   // same plugins (error masking, and later auth and limits) apply whatever the transport.
-  const graphqlWs = useServer(
+  const graphqlWs = serveGraphqlWs(
+    webSockets,
     {
       connectionInitWaitTimeout: CONNECTION_INIT_TIMEOUT_MS,
       // With keys on, only a valid key is acknowledged; each key holds a bounded number of sockets.
       onConnect: async (ctx) => {
         const fromParams = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const authorization = typeof fromParams === 'string' ? fromParams : null;
         const socket = ctx.extra.socket;
         let auth: Authentication;
         try {
-          auth = await options.authenticateConnection(
-            typeof fromParams === 'string' ? fromParams : null,
-            ctx.extra.request.socket.remoteAddress ?? null,
-          );
+          auth = await options.authenticateConnection(authorization, ctx.extra.request.socket.remoteAddress ?? null);
         } catch (error) {
           if (!(error instanceof StreamlensError) || error.code !== 'RATE_LIMITED') throw error;
           socket.close(CLOSE_TOO_MANY_CONNECTIONS, refusalReason(error.code, error.message).slice(0, MAX_CLOSE_REASON_CHARACTERS));
@@ -224,6 +239,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         }
         if (socket.readyState !== socket.OPEN) verdict.release();
         else socket.once('close', verdict.release);
+        if (auth.ok) connectionCredentials.set(socket, { authorization, principal: auth.principal });
         return true;
       },
       // In the connection's request scope, so a masked error names the request id here too.
@@ -266,7 +282,12 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         return args;
       },
     },
-    webSockets,
+    createPingAnswer({
+      credentialsOf: (socket) => connectionCredentials.get(socket),
+      authenticate: options.authenticateRefresh,
+      follow: options.followConnection,
+    }),
+    options.logger,
   );
 
   await new Promise<void>((resolve, reject) => {

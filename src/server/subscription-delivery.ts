@@ -29,6 +29,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { WebSocket } from 'ws';
 import { forOneSubscriptionEvent, type GraphQLContext } from '../resolvers/context.ts';
+import { sliceKey, WHOLE_TENANT } from '../auth/data-slice.ts';
 
 /** Writes a subscription's `next` frames without graphql-ws's per-message work. */
 export interface DirectDelivery {
@@ -101,7 +102,9 @@ export function useSharedSubscriptionResults(): Plugin {
     let documentId = documentIds.get(args.document);
     if (documentId === undefined) documentIds.set(args.document, (documentId = nextDocumentId++));
     const auth = (args.contextValue as GraphQLContext).auth;
-    const principal = auth.ok ? [auth.principal.tenant, auth.principal.keyId] : null;
+    // An access token shares its minting key's id: its slice tells its results apart (an event's
+    // typeInfo counts the slice's events only).
+    const principal = auth.ok ? [auth.principal.tenant, auth.principal.keyId, sliceKey(auth.principal.token?.slice ?? WHOLE_TENANT)] : null;
     return JSON.stringify([documentId, args.operationName ?? null, args.variableValues ?? null, principal]);
   }
 

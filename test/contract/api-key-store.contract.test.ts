@@ -92,4 +92,32 @@ describe.each(apiKeyStoreAdapters)('ApiKeyStore contract: $name', (factory) => {
     expect(await store.findById('sk_1')).toEqual(key('sk_1', { revokedAt: T0 + 5 }));
     await expect(store.checkHealth()).resolves.toBeUndefined();
   });
+
+  it('stores the first token signing secret offered and returns it ever after, across instances and reopens', async () => {
+    const first = 'first-secret-'.padEnd(43, 'a');
+    expect(await store.signingSecret(first)).toBe(first);
+    expect(await store.signingSecret('second-secret-'.padEnd(43, 'b'))).toBe(first);
+    // Several instances starting at once each offer their own: all end up with one stored secret.
+    const others = await Promise.all([harness.open(), harness.open(), harness.open()]);
+    try {
+      const offered = others.map((other, i) => other.signingSecret(`candidate-${i}`.padEnd(43, 'c')));
+      expect(await Promise.all(offered)).toEqual([first, first, first]);
+    } finally {
+      await Promise.all(others.map((other) => other.close()));
+    }
+    await store.close();
+    store = await harness.open();
+    expect(await store.signingSecret('after-reopen'.padEnd(43, 'd'))).toBe(first);
+  });
+
+  it('converges on one signing secret when instances offer theirs at the same time', async () => {
+    const instances = [store, ...(await Promise.all([harness.open(), harness.open(), harness.open()]))];
+    try {
+      const secrets = await Promise.all(instances.map((instance, i) => instance.signingSecret(`racer-${i}`.padEnd(43, 'r'))));
+      expect(new Set(secrets).size).toBe(1);
+      expect(secrets[0]).toMatch(/^racer-\d/);
+    } finally {
+      await Promise.all(instances.slice(1).map((instance) => instance.close()));
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventKey, type EventPageKey, type EventStore } from '../../src/ports/event-store.ts';
+import { eventKey, type EventPageKey, type EventSliceFilter, type EventStore } from '../../src/ports/event-store.ts';
 import type { StoredEvent } from '../../src/domain/event.ts';
 import type { SetAsideRecord } from '../../src/domain/set-aside.ts';
 import { eventStoreAdapters, type AdapterHarness } from './adapters.ts';
@@ -195,6 +195,43 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
       ['late', 'TOO_LATE'],
     ]);
     expect((await store.listQuarantine('acme', 10, { receivedAt: T0 + 2, id: 'future' })).map((e) => e.id)).toEqual(['late']);
+  });
+
+  it("lists only the quarantined events a slice holds, in the store's query: pages stay full and cursors go on within it", async () => {
+    const quarantined = (id: string, receivedAt: number, type: string, customer: string | null) =>
+      stored(id, { quarantine: 'TOO_LATE', receivedAt, type, dimensions: customer === null ? {} : { customer } });
+    await store.claim([
+      quarantined('a-visit-1', T0 + 1, 'visit', 'A'),
+      quarantined('b-visit', T0 + 2, 'visit', 'B'),
+      quarantined('a-click', T0 + 3, 'click', 'A'),
+      quarantined('none-visit', T0 + 4, 'visit', null),
+      quarantined('a-visit-2', T0 + 5, 'visit', 'A'),
+      quarantined('b-visit-2', T0 + 6, 'visit', 'B'),
+      stored('a-counted', { type: 'visit', dimensions: { customer: 'A' } }),
+    ]);
+    const slice: EventSliceFilter = { types: ['visit'], where: validateWhere([{ key: 'customer', eq: 'A' }], 'where')! };
+    const ids = async (limit: number, after: { receivedAt: number; id: string } | null, within = slice) =>
+      (await store.listQuarantine('acme', limit, after, within)).map((e) => e.id);
+    expect(await ids(10, null)).toEqual(['a-visit-2', 'a-visit-1']);
+    // A page of one is full although the newest quarantined events are outside the slice.
+    expect(await ids(1, null)).toEqual(['a-visit-2']);
+    // A cursor of any origin (here past an event of B) goes on within the slice only.
+    expect(await ids(10, { receivedAt: T0 + 6, id: 'b-visit-2' })).toEqual(['a-visit-2', 'a-visit-1']);
+    expect(await ids(10, null, { types: null, where: validateWhere([{ key: 'customer', neq: 'A' }], 'where')! })).toEqual([
+      'b-visit-2',
+      'none-visit',
+      'b-visit',
+    ]);
+    expect(await ids(10, null, { types: ['click'], where: [] })).toEqual(['a-click']);
+    expect(await ids(10, null, { types: [], where: [] })).toEqual([]);
+    expect(await ids(10, null, { types: null, where: [] })).toEqual([
+      'b-visit-2',
+      'a-visit-2',
+      'none-visit',
+      'a-click',
+      'b-visit',
+      'a-visit-1',
+    ]);
   });
 
   it('replays counted events after stream positions, in log order per partition', async () => {

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createQueryService } from '../../src/query/query-service.ts';
+import { wholeTenantAccess } from '../../src/auth/tenant-access.ts';
 import { createEmbeddedResultCache } from '../../src/adapters/embedded/embedded-result-cache.ts';
 import { mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
 import type { DimensionValue } from '../../src/domain/event.ts';
@@ -88,8 +89,8 @@ describe('grouped series from the result cache', () => {
     const shown = (series: Awaited<ReturnType<typeof queries.series>>) =>
       series.map((s) => ({ group: s.group, groupKey: JSON.parse(JSON.stringify(s.groupKey)), sums: s.points.map((p) => p.sum) }));
 
-    const computed = await queries.series('default', { ...request, groupByDimensions: ['constructor', 'plan'] });
-    const cached = await queries.series('default', { ...request, groupByDimensions: ['constructor', 'plan'] });
+    const computed = await queries.series(wholeTenantAccess('default'), { ...request, groupByDimensions: ['constructor', 'plan'] });
+    const cached = await queries.series(wholeTenantAccess('default'), { ...request, groupByDimensions: ['constructor', 'plan'] });
     expect(lookups).toEqual([false, true]);
     expect(reads).toHaveLength(1);
     expect(shown(computed)).toEqual(expected);
@@ -97,8 +98,8 @@ describe('grouped series from the result cache', () => {
     expect(JSON.stringify(cached.map((s) => s.groupKey))).toBe(JSON.stringify(computed.map((s) => s.groupKey)));
 
     // One key: groupBy and groupByDimensions answer alike, each from its own entry.
-    const byGroupBy = await queries.series('default', { ...request, groupBy: 'constructor' });
-    const byDimensions = await queries.series('default', { ...request, groupByDimensions: ['constructor'] });
+    const byGroupBy = await queries.series(wholeTenantAccess('default'), { ...request, groupBy: 'constructor' });
+    const byDimensions = await queries.series(wholeTenantAccess('default'), { ...request, groupByDimensions: ['constructor'] });
     expect(lookups).toEqual([false, true, false, false]);
     expect(shown(byGroupBy)).toEqual([
       { group: 'toString', groupKey: { constructor: 'toString' }, sums: [3] },

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIngestService, derivedEventId } from '../../src/ingest/ingest-service.ts';
+import { wholeTenantAccess } from '../../src/auth/tenant-access.ts';
 import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-event-log.ts';
 import { createLagMonitor } from '../../src/stream/lag-monitor.ts';
 import type { EventLog } from '../../src/ports/event-log.ts';
@@ -35,7 +36,7 @@ describe('ingest service', () => {
     try {
       await expect.poll(() => monitor.lastLag()).toBe(5);
       const ingest = createIngestService({ log: eventLog, limits, overloadReason: monitor.overloadReason });
-      const refusal = await ingest.ingest('default', [{ type: 'x' }], null).catch((error: unknown) => error);
+      const refusal = await ingest.ingest(wholeTenantAccess('default'), [{ type: 'x' }], null).catch((error: unknown) => error);
       expect(refusal).toBeInstanceOf(StreamlensError);
       expect(refusal).toMatchObject({ code: 'UNAVAILABLE', retryable: true });
       expect((refusal as Error).message).toContain('processing is 5 events behind (the bound is 3)');
@@ -44,7 +45,7 @@ describe('ingest service', () => {
       const consumer = await eventLog.consume({ groupId: 'processor', handleBatch: async () => {} });
       await expect.poll(() => monitor.lastLag(), { timeout: 5_000 }).toBe(0);
       await consumer.stop();
-      expect((await ingest.ingest('default', [{ type: 'x' }], null)).accepted).toBe(1);
+      expect((await ingest.ingest(wholeTenantAccess('default'), [{ type: 'x' }], null)).accepted).toBe(1);
     } finally {
       monitor.stop();
     }
@@ -53,9 +54,9 @@ describe('ingest service', () => {
   it('drains calls in flight and refuses new ones once draining', async () => {
     const eventLog = openLog();
     const ingest = createIngestService({ log: eventLog, limits });
-    const inFlight = ingest.ingest('default', [{ type: 'x', id: 'in-flight' }], null);
+    const inFlight = ingest.ingest(wholeTenantAccess('default'), [{ type: 'x', id: 'in-flight' }], null);
     const drained = ingest.drain();
-    await expect(ingest.ingest('default', [{ type: 'x' }], null)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(ingest.ingest(wholeTenantAccess('default'), [{ type: 'x' }], null)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     await drained;
     expect((await inFlight).acks[0]).toMatchObject({ id: 'in-flight', status: 'ACCEPTED' });
     expect(await eventLog.lag('anyone')).toBe(1);
@@ -100,8 +101,8 @@ describe('ids derived from an idempotency key', () => {
   it('item 9: the same call sent again gets the same ids for its events without one; ids of their own are kept', async () => {
     const ingest = createIngestService({ log: openLog(), limits });
     const batch = [{ type: 'x' }, { type: 'x', id: 'mine' }, { type: 'x' }];
-    const first = await ingest.ingest('default', batch, null, 'call-1');
-    const again = await ingest.ingest('default', batch, null, 'call-1');
+    const first = await ingest.ingest(wholeTenantAccess('default'), batch, null, 'call-1');
+    const again = await ingest.ingest(wholeTenantAccess('default'), batch, null, 'call-1');
     expect(first.acks.map((ack) => ack.id)).toEqual([
       derivedEventId('default', 'call-1', 0),
       'mine',
@@ -109,9 +110,9 @@ describe('ids derived from an idempotency key', () => {
     ]);
     expect(again.acks).toEqual(first.acks);
     // Another key, another tenant or no key at all: other ids.
-    const other = await ingest.ingest('default', batch, null, 'call-2');
-    const otherTenant = await ingest.ingest('acme', batch, null, 'call-1');
-    const unkeyed = await ingest.ingest('default', batch, null);
+    const other = await ingest.ingest(wholeTenantAccess('default'), batch, null, 'call-2');
+    const otherTenant = await ingest.ingest(wholeTenantAccess('acme'), batch, null, 'call-1');
+    const unkeyed = await ingest.ingest(wholeTenantAccess('default'), batch, null);
     const firstIds = new Set([first.acks[0]!.id, first.acks[2]!.id]);
     for (const result of [other, otherTenant, unkeyed]) {
       expect(firstIds.has(result.acks[0]!.id)).toBe(false);
@@ -128,7 +129,9 @@ describe('ids derived from an idempotency key', () => {
   it('refuses the whole call with BAD_USER_INPUT for a key that could not be an id', async () => {
     const ingest = createIngestService({ log: openLog(), limits });
     for (const key of ['', 'x'.repeat(129), 'a\u0000b', 'lone \ud800']) {
-      await expect(ingest.ingest('default', [{ type: 'x' }], null, key)).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+      await expect(ingest.ingest(wholeTenantAccess('default'), [{ type: 'x' }], null, key)).rejects.toMatchObject({
+        code: 'BAD_USER_INPUT',
+      });
     }
     expect(await log.lag('processor')).toBe(0);
   });

@@ -7,6 +7,7 @@
  * processor's part by hand: claims, then the batch's progress, then its live message.
  */
 import { afterEach, expect, it } from 'vitest';
+import { wholeTenantAccess } from '../../src/auth/tenant-access.ts';
 import { createEmbeddedEventStore } from '../../src/adapters/embedded/embedded-event-store.ts';
 import { createEmbeddedSeriesStore } from '../../src/adapters/embedded/embedded-series-store.ts';
 import { createEmbeddedLiveBus } from '../../src/adapters/embedded/embedded-live-bus.ts';
@@ -84,9 +85,9 @@ it('item 8: a claim of a batch still in flight is not replayed ahead of its batc
   await storeBatch([event(0), event(1)], 1);
   await eventStore.claim([event(3)]);
 
-  const subscription = (await live.subscribeToEvents({ tenant: 'acme', keyId: null }, null, encodeStreamCursor(new Map(), Date.now())))[
-    Symbol.asyncIterator
-  ]();
+  const subscription = (
+    await live.subscribeToEvents({ ...wholeTenantAccess('acme'), keyId: null }, null, encodeStreamCursor(new Map(), Date.now()))
+  )[Symbol.asyncIterator]();
   const received: string[] = [];
   for (let i = 0; i < 2; i++) received.push((await subscription.next()).value!.node.id);
 

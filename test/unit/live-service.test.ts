@@ -19,12 +19,13 @@ import type { LiveBus } from '../../src/ports/live-bus.ts';
 import type { RollupRange, SeriesStore } from '../../src/ports/series-store.ts';
 import { encodeStreamCursor } from '../../src/query/cursors.ts';
 import { createQueryService } from '../../src/query/query-service.ts';
+import { wholeTenantAccess } from '../../src/auth/tenant-access.ts';
 import { createStreamProcessor } from '../../src/stream/processor.ts';
 import { newDataDir, removeDataDir } from '../support/server.ts';
 
 /** Every event of these tests falls in one HOUR bucket: each change is a new total of it. */
 const AT = new Date(Date.now() - 60_000);
-const ACME: LiveSubscriber = { tenant: 'acme', keyId: 'key-acme' };
+const ACME: LiveSubscriber = { ...wholeTenantAccess('acme'), keyId: 'key-acme' };
 
 interface Live {
   live: LiveService;
@@ -113,7 +114,7 @@ async function startLive(env: Record<string, string> = {}): Promise<Live> {
     live,
     async ingest(events) {
       const result = await ingest.ingest(
-        'acme',
+        wholeTenantAccess('acme'),
         events.map((event) => ({ timestamp: AT, ...event })),
         null,
       );
@@ -259,7 +260,7 @@ describe('live service: the registry', () => {
     expect(live.openCount()).toBe(3);
 
     // Another tenant has slots of its own.
-    const other = await eventsIterator(live, { tenant: 'other', keyId: 'key-other' });
+    const other = await eventsIterator(live, { ...wholeTenantAccess('other'), keyId: 'key-other' });
     expect(live.openCount('other')).toBe(1);
 
     // A subscription that leaves frees its slot; one that fails to open gives its slot back.
@@ -279,7 +280,7 @@ describe('live service: the registry', () => {
 
   it('ends every subscription opened with a key, and only those', async () => {
     const { live, ingest, busSubscriptions } = await startLive();
-    const revokedKey: LiveSubscriber = { tenant: 'acme', keyId: 'key-revoked' };
+    const revokedKey: LiveSubscriber = { ...wholeTenantAccess('acme'), keyId: 'key-revoked' };
     const revokedEvents = await eventsIterator(live, revokedKey);
     const revokedSeries = await seriesIterator(live, purchases, revokedKey);
     const kept = await eventsIterator(live);

@@ -85,6 +85,34 @@ describe('usage limits', () => {
     expect((await refusal(usage.takeOperation(keyOf(null, null))))?.extensions.code).toBe('RATE_LIMITED');
   });
 
+  it("gives each access token its own buckets at its own rates, under its tenant's", async () => {
+    const usage = limits();
+    const token = (id: string, queriesPerSecond: number | null, eventsPerSecond: number | null): Principal => ({
+      ...keyOf('key1'),
+      token: { id, expiresAt: 2_000_000, slice: { types: null, where: [] }, queriesPerSecond, eventsPerSecond },
+    });
+    // 3 operations per second: bursts of 6, then refused, naming the token's rate.
+    for (let i = 0; i < 6; i++) expect(await refusal(usage.takeOperation(token('t1', 3, null)))).toBeNull();
+    expect(await refusal(usage.takeOperation(token('t1', 3, null)))).toMatchObject({
+      message: 'this access token may start 3 operations per second',
+      extensions: { code: 'RATE_LIMITED', retryAfter: 1 },
+    });
+    // Its minting key and another token of the same key have buckets of their own; the tenant's 30 are shared.
+    expect(await refusal(usage.takeOperation(keyOf('key1')))).toBeNull();
+    for (let i = 0; i < 6; i++) expect(await refusal(usage.takeOperation(token('t2', 3, null)))).toBeNull();
+    // Without its own rate, a token has the key's (10, bursts of 20), and the tenant bucket (30) still applies: 6 + 1 + 6 + 17 = 30.
+    for (let i = 0; i < 17; i++) expect(await refusal(usage.takeOperation(token('t3', null, null)))).toBeNull();
+    expect((await refusal(usage.takeOperation(token('t3', null, null))))?.message).toBe(
+      'this tenant may start 15 operations per second over all its keys',
+    );
+    // Events: a token's bucket holds one second's worth, so a larger batch is refused at once.
+    expect(await refusal(usage.takeIngest(token('t4', null, 5), 5))).toBeNull();
+    expect((await refusal(usage.takeIngest(token('t4', null, 5), 1)))?.message).toBe(
+      'this access token may ingest 5 events per second, and so at most 5 in one batch; retry later',
+    );
+    expect((await refusal(usage.takeIngest(token('t5', null, 5), 6)))?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+  });
+
   it('limits callers without a valid key per remote address', async () => {
     const usage = limits();
     await usage.takeUnauthenticated('10.0.0.1');

@@ -380,21 +380,27 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
       });
     },
 
-    listQuarantine(tenant, limit, after) {
+    listQuarantine(tenant, limit, after, within) {
       return guarded('list the quarantine', () => {
-        const rows = after
-          ? db
-              .prepare<unknown[], EventRow>(
-                `SELECT * FROM events WHERE tenant = ? AND quarantine IS NOT NULL
-                   AND (received_at < ? OR (received_at = ? AND id < ?))
-                 ORDER BY received_at DESC, id DESC LIMIT ?`,
-              )
-              .all(tenant, after.receivedAt, after.receivedAt, after.id, limit)
-          : db
-              .prepare<unknown[], EventRow>(
-                'SELECT * FROM events WHERE tenant = ? AND quarantine IS NOT NULL ORDER BY received_at DESC, id DESC LIMIT ?',
-              )
-              .all(tenant, limit);
+        const clauses = ['tenant = ?', 'quarantine IS NOT NULL'];
+        const params: unknown[] = [tenant];
+        if (after) {
+          clauses.push('(received_at < ? OR (received_at = ? AND id < ?))');
+          params.push(after.receivedAt, after.receivedAt, after.id);
+        }
+        if (within?.types) {
+          // No type at all: `IN ()` is not SQL, and the answer is nothing.
+          clauses.push(within.types.length === 0 ? '0' : `type IN (${placeholders(within.types.length)})`);
+          params.push(...within.types);
+        }
+        for (const condition of within?.where ?? []) {
+          const { sql, params: conditionParams } = conditionSql(condition);
+          clauses.push(sql);
+          params.push(...conditionParams);
+        }
+        const rows = db
+          .prepare<unknown[], EventRow>(`SELECT * FROM events WHERE ${clauses.join(' AND ')} ORDER BY received_at DESC, id DESC LIMIT ?`)
+          .all(...params, limit);
         return rows.map(toStoredEvent);
       });
     },

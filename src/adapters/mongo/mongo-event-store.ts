@@ -28,6 +28,7 @@ import {
   type EventPageKey,
   type EventQuery,
   type EventStore,
+  type EventSliceFilter,
   type QuarantinePageKey,
 } from '../../ports/event-store.ts';
 import { badInput, unavailable } from '../../errors.ts';
@@ -312,12 +313,18 @@ function eventsFilter(query: EventQuery, after: EventPageKey | null | undefined)
   return { ...filter, ...dimensionFilter, ...where };
 }
 
-function quarantineFilter(tenant: string, after: QuarantinePageKey | null | undefined): Filter<EventDocument> {
+function quarantineFilter(
+  tenant: string,
+  after: QuarantinePageKey | null | undefined,
+  within: EventSliceFilter | null | undefined,
+): Filter<EventDocument> {
   const filter: Filter<EventDocument> = { tenant: { $eq: tenant }, counted: false };
   if (after) {
     filter.receivedAt = { $lte: after.receivedAt };
     filter.$or = [{ receivedAt: { $lt: after.receivedAt } }, { receivedAt: { $eq: after.receivedAt }, id: { $lt: after.id } }];
   }
+  if (within?.types) filter.type = { $in: [...within.types] };
+  if (within && within.where.length > 0) filter.$and = within.where.map(conditionFilter);
   return filter;
 }
 
@@ -591,10 +598,14 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
       });
     },
 
-    listQuarantine(tenant, limit, after) {
+    listQuarantine(tenant, limit, after, within) {
       return guarded('list the quarantine', async () => {
         if (limit <= 0) return [];
-        const docs = await events.find(quarantineFilter(tenant, after)).sort({ receivedAt: -1, id: -1 }).limit(limit).toArray();
+        const docs = await events
+          .find(quarantineFilter(tenant, after, within))
+          .sort({ receivedAt: -1, id: -1 })
+          .limit(limit)
+          .toArray();
         return docs.map(toStoredEvent);
       });
     },

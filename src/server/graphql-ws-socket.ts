@@ -1,0 +1,124 @@
+/**
+ * graphql-ws served over `ws` sockets: graphql-ws's protocol engine (`makeServer`) with a socket
+ * adapter of our own, instead of graphql-ws's `useServer` (graphql-ws/use/ws).
+ *
+ * Why our own: `useServer`'s sockets answer every `ping` by echoing its payload in the `pong`.
+ * Streamlens gives a ping a meaning (a `ping` carrying `{ authorization }` refreshes the
+ * connection's token, and its pong says until when: graphql-ws-refresh.ts), and graphql-ws lets an
+ * adapter take over the pong only through its socket's `onPing`, which `useServer` does not offer.
+ * The rest does what `useServer` does: the subprotocol check, a WebSocket-level keep-alive that
+ * drops a peer which stops answering, and a close that ends the connection's operations.
+ */
+import type { IncomingMessage } from 'node:http';
+import { CloseCode, handleProtocols, makeServer, MessageType, stringifyMessage, type ServerOptions } from 'graphql-ws';
+import type { WebSocket, WebSocketServer } from 'ws';
+
+/** What graphql-ws's hooks see of a connection besides its messages (the same shape `useServer` gives). */
+export interface SocketExtra {
+  socket: WebSocket;
+  request: IncomingMessage;
+}
+
+type PingPayload = Record<string, unknown> | null | undefined;
+
+/**
+ * How a `ping` is answered: the pong's payload (undefined: a pong without one), or null when the
+ * handler closed the socket instead, so no pong is sent.
+ */
+export type PingAnswer = (connection: SocketExtra, payload: PingPayload) => Promise<Record<string, unknown> | undefined | null>;
+
+/**
+ * How often a silent socket is pinged at the WebSocket level, and how long its pong may take before
+ * the socket is dropped: graphql-ws's `useServer` default, kept. A peer that vanished without a
+ * close (a laptop lid, a dropped route) otherwise holds its subscriptions until TCP gives up.
+ */
+const KEEP_ALIVE_MS = 12_000;
+
+/** The close reason of an unexpected failure: its message stays in the log, never on the wire. */
+const INTERNAL_ERROR_REASON = 'Internal server error';
+
+export interface GraphqlWsServer {
+  /** Closes every socket (1001) and stops the WebSocket server. */
+  dispose(): Promise<void>;
+}
+
+export function serveGraphqlWs(
+  webSockets: WebSocketServer,
+  options: ServerOptions<Record<string, unknown>, SocketExtra>,
+  answerPing: PingAnswer,
+  logger: { error(object: object, message: string): void; warn(object: object, message: string): void },
+): GraphqlWsServer {
+  const protocol = makeServer(options);
+  webSockets.options.handleProtocols = handleProtocols;
+  webSockets.once('error', (error) => {
+    logger.error({ err: error }, 'the WebSocket server failed');
+    for (const socket of webSockets.clients) socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
+  });
+
+  webSockets.on('connection', (socket, request) => {
+    // A frame ws refuses (too large, not UTF-8, not masked): the peer's fault, and ws has already
+    // closed the socket with the code that says so; closing again only covers other failures.
+    socket.once('error', (error) => {
+      logger.warn({ err: error }, 'a WebSocket failed');
+      socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
+    });
+    const keepAlive = keepAliveOf(socket);
+    const send = (data: string) =>
+      new Promise<void>((resolve, reject) => {
+        if (socket.readyState !== socket.OPEN) return resolve();
+        socket.send(data, (error) => (error ? reject(error) : resolve()));
+      });
+    const closed = protocol.opened(
+      {
+        protocol: socket.protocol,
+        send,
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', async (data) => {
+            try {
+              await handle(String(data));
+            } catch (error) {
+              logger.error({ err: error }, 'a graphql-ws message failed');
+              socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
+            }
+          }),
+        async onPing(payload) {
+          const pong = await answerPing({ socket, request }, payload);
+          if (pong === null) return;
+          await send(stringifyMessage(pong === undefined ? { type: MessageType.Pong } : { type: MessageType.Pong, payload: pong }));
+        },
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      keepAlive.stop();
+      void closed(code, String(reason));
+    });
+  });
+
+  return {
+    async dispose() {
+      for (const socket of webSockets.clients) socket.close(1001, 'Going away');
+      webSockets.removeAllListeners();
+      await new Promise<void>((resolve, reject) => webSockets.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}
+
+/** Pings the socket every KEEP_ALIVE_MS; one that has not answered by the next ping is terminated. */
+function keepAliveOf(socket: WebSocket): { stop(): void } {
+  let answered = true;
+  socket.on('pong', () => {
+    answered = true;
+  });
+  const interval = setInterval(() => {
+    if (socket.readyState !== socket.OPEN) return;
+    if (!answered) {
+      socket.terminate();
+      return;
+    }
+    answered = false;
+    socket.ping();
+  }, KEEP_ALIVE_MS);
+  return { stop: () => clearInterval(interval) };
+}
