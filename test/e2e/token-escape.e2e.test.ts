@@ -322,7 +322,7 @@ function seedEvents(now: number): { main: Seed[]; clock: Seed[]; quarantined: Se
         main.push(customerEvent('T', `${type}-${customer}-${k}`, type, customer, base - k * MINUTE + second * 1000, amount));
       }
     }
-    // U's are three minutes older than T's (see the order of ingestion in beforeAll).
+    // U's are three minutes older than T's, with the same ids as T's A events.
     main.push({ ...customerEvent('U', `x-A-${k}`, 'x', 'A', base - (k + 3) * MINUTE + 2_000, 9000 + k) });
   }
   // B alone in the first and last minutes: a slice's first/last seen must not reach them.
@@ -454,16 +454,22 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     keys.uKey = await create(TENANT_U, ['READ', 'INGEST']);
 
     const { main, clock, quarantined } = seedEvents(now);
-    // U's events are older than T's and go first: the embedded log has one partition, whose
-    // lateness threshold after U's batch (U's newest minus 1 s) must stay below T's oldest minus
-    // the allowed lateness, or T's events would be quarantined.
-    // Oldest first, too: the log may hand a batch to the processor in parts, each part judged by
-    // the newest event time of the parts before it.
+    // One minute of events at a time, oldest first, each processed before the next: a log
+    // partition decides lateness by the newest time it (or, for its first batch, every
+    // partition) has seen, and the partitions of one ingest are processed in any order. So
+    // no minute may arrive after one more than ALLOWED_LATENESS newer.
     const oldestFirst = (a: Seed, b: Seed) => a.timestamp - b.timestamp;
-    await ingestAs(keys.uKey, main.filter((seed) => seed.tenant === 'U').sort(oldestFirst));
-    await waitForProcessing();
-    await ingestAs(keys.tKey, main.filter((seed) => seed.tenant === 'T').sort(oldestFirst));
-    await waitForProcessing();
+    for (const minute of [...new Set(main.map((seed) => minuteOf(seed.timestamp)))].sort((a, b) => a - b)) {
+      const wave = main.filter((seed) => minuteOf(seed.timestamp) === minute).sort(oldestFirst);
+      for (const [tenant, key] of [
+        ['U', keys.uKey],
+        ['T', keys.tKey],
+      ] as const) {
+        const events = wave.filter((seed) => seed.tenant === tenant);
+        if (events.length > 0) await ingestAs(key, events);
+      }
+      await waitForProcessing();
+    }
     // The setup itself: every main event counted, none held back (else the escape tests below would misreport).
     for (const key of [keys.tKey, keys.uKey]) {
       const held = (await asKey(key, QUARANTINE_QUERY, { first: 1000 })).quarantine.edges.map((edge: any) => [
@@ -1211,6 +1217,102 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     for (const { live } of [...keyLive, ...subscriptions, ...replays]) live.stop();
     for (const live of refused) live.stop();
   }, 90_000);
+
+  // ---------------------------------------------------------------------------------------------
+  // Live connections outliving what their token allows.
+
+  /** The tenant's live subscriptions on this instance, as its key counts them. */
+  const liveCount = async () => (await asKey(keys.tKey, '{ streamStatus { liveSubscriptions } }')).streamStatus.liveSubscriptions as number;
+
+  /** Reads frames until `done` says the collected ones suffice. */
+  async function framesUntil(session: Awaited<ReturnType<typeof openRawGraphqlWs>>, done: (frames: any[]) => boolean, frames: any[] = []) {
+    while (!done(frames)) {
+      const frame = await session.next(15_000);
+      if (frame === null) break;
+      frames.push(frame);
+    }
+    return frames;
+  }
+
+  it("a graphql-ws connection refreshed to another customer's token ends the subscriptions of the first, which see nothing more", async () => {
+    // Earlier tests' subscriptions released first, so the count below is this test's own.
+    await waitUntil(async () => (await liveCount()) === 0, 15_000, 'no live subscription');
+    const before = 0;
+    const session = await openRawGraphqlWs(server, { init: `Bearer ${tokenA}` });
+    recordSelections(LIVE_EVENTS, 'graphql-ws');
+    session.socket.send(JSON.stringify({ id: 'a', type: 'subscribe', payload: { query: LIVE_EVENTS, variables: {} } }));
+    await waitUntil(async () => (await liveCount()) === before + 1, 15_000, 'the subscription');
+    const tokenB = await mintOk(keys.tKey, { scopes: ['READ'], expiresIn: '1h', types: ['x'], where: [{ key: 'customer', eq: 'B' }] });
+    session.socket.send(JSON.stringify({ type: 'ping', payload: { authorization: `Bearer ${tokenB}` } }));
+    const frames = await framesUntil(
+      session,
+      (seen) => seen.some((f) => f.type === 'pong') && seen.some((f) => f.id === 'a' && (f.type === 'error' || f.type === 'complete')),
+    );
+    const ended = frames.find((f) => f.id === 'a' && f.type === 'error');
+    expect(ended?.payload?.[0]?.extensions?.code, JSON.stringify(frames)).toBe('FORBIDDEN');
+    expect(frames.filter((f) => f.type === 'next')).toEqual([]);
+    // New operations run as B's token: B's events, never A's through the old subscription.
+    session.socket.send(JSON.stringify({ id: 'b', type: 'subscribe', payload: { query: LIVE_EVENTS, variables: {} } }));
+    await waitUntil(async () => (await liveCount()) === before + 1, 15_000, "B's subscription alone");
+    const at = Date.now() - 1_000;
+    const aEvent: Seed = { ...sliceEvents()[0]!, id: 'refresh-x-A', timestamp: at };
+    await ingestAs(keys.tKey, [aEvent]);
+    await waitForProcessing();
+    await ingestAs(keys.tKey, [
+      { ...aEvent, id: 'refresh-x-B', dimensions: { customer: 'B', plan: 'gold' }, values: { amount: 1200, bSecret: 7 } },
+    ]);
+    const later = await framesUntil(session, (seen) => seen.some((f) => f.type === 'next'));
+    expect(later.map((f) => [f.id, f.type, f.payload?.data?.events?.node?.id])).toEqual([['b', 'next', 'refresh-x-B']]);
+    session.socket.close();
+  });
+
+  it('an open subscription ends with TOKEN_EXPIRED when its token expires, on graphql-ws and SSE, and delivers nothing after', async () => {
+    // Earlier tests' subscriptions released first, so the count below is this test's own.
+    await waitUntil(async () => (await liveCount()) === 0, 15_000, 'no live subscription');
+    const before = 0;
+    const minted = expectData(
+      await mint(keys.tKey, { scopes: ['READ'], expiresIn: '3s', types: ['x'], where: [{ key: 'customer', eq: 'A' }] }),
+      'mint 3s',
+    ).createAccessToken;
+    const session = await openRawGraphqlWs(server, { init: `Bearer ${minted.token}` });
+    recordSelections(LIVE_EVENTS, 'graphql-ws');
+    session.socket.send(JSON.stringify({ id: 'e', type: 'subscribe', payload: { query: LIVE_EVENTS, variables: {} } }));
+    const sse = await openRawSse(server.url, minted.token, LIVE_EVENTS, {}, null);
+    await waitUntil(async () => (await liveCount()) === before + 2, 15_000, 'both subscriptions');
+    const frames = await framesUntil(session, (seen) => seen.some((f) => f.id === 'e' && f.type !== 'next'));
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(minted.expiresAt));
+    const ended = frames.find((f) => f.id === 'e' && f.type === 'error');
+    expect(ended?.payload?.[0]?.extensions?.code, JSON.stringify(frames)).toBe('TOKEN_EXPIRED');
+    await sse.ended;
+    expect(sse.events.map((event) => event.data.errors?.[0]?.extensions?.code ?? 'data')).toEqual(['TOKEN_EXPIRED']);
+    // Nothing after: an event of the slice finds no one (the count of live subscriptions is back).
+    await waitUntil(async () => (await liveCount()) === before, 15_000, 'the subscriptions released');
+    const after: Seed = { ...sliceEvents()[0]!, id: 'after-expiry-x-A', timestamp: Date.now() - 1_000 };
+    await ingestAs(keys.tKey, [after]);
+    await waitForProcessing();
+    expect(frames.filter((f) => f.type === 'next')).toEqual([]);
+    session.socket.close();
+  });
+
+  it("revoking the minting key ends its tokens' open subscriptions with UNAUTHENTICATED", async () => {
+    // Earlier tests' subscriptions released first, so the count below is this test's own.
+    await waitUntil(async () => (await liveCount()) === 0, 15_000, 'no live subscription');
+    const before = 0;
+    const created = (await asKey(keys.tAdmin, CREATE_API_KEY, { tenant: TENANT_T, scopes: ['READ'] })).createApiKey;
+    const token = await mintOk(created.key, { scopes: ['READ'], expiresIn: '1h', types: ['x'], where: [{ key: 'customer', eq: 'A' }] });
+    const session = await openRawGraphqlWs(server, { init: `Bearer ${token}` });
+    session.socket.send(JSON.stringify({ id: 'r', type: 'subscribe', payload: { query: LIVE_EVENTS, variables: {} } }));
+    const sse = await openRawSse(server.url, token, LIVE_EVENTS, {}, null);
+    await waitUntil(async () => (await liveCount()) === before + 2, 15_000, 'both subscriptions');
+    await asKey(keys.tAdmin, REVOKE_API_KEY, { id: created.apiKey.id });
+    const frames = await framesUntil(session, (seen) => seen.some((f) => f.id === 'r' && f.type !== 'next'));
+    expect(frames.find((f) => f.id === 'r' && f.type === 'error')?.payload?.[0]?.extensions?.code, JSON.stringify(frames)).toBe(
+      'UNAUTHENTICATED',
+    );
+    await sse.ended;
+    expect(sse.events.map((event) => event.data.errors?.[0]?.extensions?.code ?? 'data')).toEqual(['UNAUTHENTICATED']);
+    session.socket.close();
+  });
 
   // ---------------------------------------------------------------------------------------------
   // Another tenant's data.
