@@ -3,13 +3,21 @@
  * dashboard (http://127.0.0.1:4000/dashboard) has something to show.
  *
  *   npm run demo -- [--rate 50] [--url http://127.0.0.1:4000/graphql] [--api-key KEY] [--backfill 15m]
+ *                   [--tokens [--token-expires 1h]]
  *
- * The stream: page views (most), clicks, and purchases (rare), with country, plan and device
- * dimensions and the visitor's id as a distinct key (`distinct: { user }`, for the dashboard's
- * unique-users measure); page views carry duration_ms and purchases an amount. A few countries dominate,
- * amounts and durations are log-normal (most small, a long tail), and the rate breathes slowly
- * around --rate so the chart has a shape. --backfill first sends that much history (event times
- * in the past), so a chart is full at once. Stops on Ctrl-C.
+ * The stream: page views (most), clicks, and purchases (rare), with customer, country, plan and
+ * device dimensions and the visitor's id as a distinct key (`distinct: { user }`, for the dashboard's
+ * unique-users measure); page views carry duration_ms and purchases an amount. The customer is the
+ * partner's customer the event belongs to (a few big ones, a tail of small ones), a few countries
+ * dominate, amounts and durations are log-normal (most small, a long tail), and the rate breathes
+ * slowly around --rate so the chart has a shape. --backfill first sends that much history (event
+ * times in the past), so a chart is full at once. Stops on Ctrl-C.
+ *
+ * --tokens is the embedding example of docs/api.md ("Embedding analytics for your users"): once the
+ * history is sent, the demo mints one access token per customer with its --api-key (READ only, the
+ * demo's event types, `customer eq <name>`), and prints for each a dashboard link that shows that
+ * customer's events only. The token travels in the link's fragment (`#token=…`), which browsers
+ * never send to a server: it stays out of access logs and Referer headers.
  */
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
@@ -18,7 +26,7 @@ export interface DemoEvent {
   id: string;
   type: 'page_view' | 'click' | 'purchase';
   timestamp?: string;
-  dimensions: { country: string; plan: string; device: string };
+  dimensions: { customer: string; country: string; plan: string; device: string };
   values: Record<string, number>;
   /** Who the event is about: counted by `distinct: "user"` without being a dimension. */
   distinct: { user: string };
@@ -31,6 +39,20 @@ const TYPES: Weighted<DemoEvent['type']> = [
   ['click', 19],
   ['purchase', 3],
 ];
+/**
+ * The partner's customers: whose data an event is. A few large ones and a tail, as real
+ * customer bases look; `--tokens` mints one dashboard token per name.
+ */
+const CUSTOMERS: Weighted<string> = [
+  ['acme', 40],
+  ['globex', 25],
+  ['initech', 18],
+  ['umbrella', 12],
+  ['hooli', 5],
+];
+export const DEMO_CUSTOMERS: readonly string[] = CUSTOMERS.map(([name]) => name);
+export const DEMO_TYPES: readonly DemoEvent['type'][] = TYPES.map(([type]) => type);
+
 const COUNTRIES: Weighted<string> = [
   ['US', 31],
   ['DE', 14],
@@ -96,6 +118,7 @@ export function createEventSource(random: () => number = Math.random) {
     const type = pick(TYPES, random);
     const device = pick(DEVICES, random);
     const dimensions = {
+      customer: pick(CUSTOMERS, random),
       country: pick(COUNTRIES, random),
       plan: pick(type === 'purchase' ? PURCHASE_PLANS : PLANS, random),
       device,
@@ -152,6 +175,57 @@ export async function sendBatch(
   return { accepted, rejected, ...(firstError ? { firstError: `${firstError.code}: ${firstError.message}` } : {}) };
 }
 
+const CREATE_ACCESS_TOKEN = `mutation DemoCustomerToken($input: AccessTokenInput!) { createAccessToken(input: $input) { token expiresAt } }`;
+
+/** One customer's dashboard: what --tokens prints. */
+export interface CustomerDashboard {
+  customer: string;
+  expiresAt: string;
+  link: string;
+}
+
+/**
+ * What a partner's backend asks for one of its customers: read-only, the demo's event types,
+ * and only the events whose `customer` dimension is that customer's name.
+ */
+export function customerTokenInput(customer: string, expiresIn: string) {
+  return {
+    scopes: ['READ'],
+    expiresIn,
+    types: [...DEMO_TYPES].sort(),
+    where: [{ key: 'customer', eq: customer }],
+  };
+}
+
+/**
+ * The dashboard link for a token. The token goes in the fragment (`#token=…`): browsers never
+ * send a fragment to the server, so it stays out of access logs, proxies and Referer headers.
+ */
+export function dashboardLinkFor(graphqlUrl: string, token: string): string {
+  const link = new URL('/dashboard', graphqlUrl);
+  link.hash = new URLSearchParams({ token }).toString();
+  return link.href;
+}
+
+/** Mints one customer's token with the demo's API key and makes its dashboard link. */
+export async function mintCustomerDashboard(url: string, apiKey: string, customer: string, expiresIn: string): Promise<CustomerDashboard> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({ query: CREATE_ACCESS_TOKEN, variables: { input: customerTokenInput(customer, expiresIn) } }),
+  });
+  const body = (await response.json().catch(() => null)) as {
+    data?: { createAccessToken: { token: string; expiresAt: string } } | null;
+    errors?: { message: string; extensions?: { code?: string } }[];
+  } | null;
+  const minted = body?.data?.createAccessToken;
+  if (!minted) {
+    const reasons = body?.errors?.map((error) => `${error.extensions?.code ?? 'ERROR'}: ${error.message}`).join('; ');
+    throw new Error(`could not mint a token for customer ${customer} (HTTP ${response.status}): ${reasons ?? 'no GraphQL answer'}`);
+  }
+  return { customer, expiresAt: minted.expiresAt, link: dashboardLinkFor(url, minted.token) };
+}
+
 export interface DemoOptions {
   url: string;
   /** Events per second, on average. */
@@ -159,6 +233,8 @@ export interface DemoOptions {
   apiKey?: string;
   /** How much history to send first, in milliseconds (0: none). */
   backfillMs?: number;
+  /** Runs once the history (--backfill) is sent, before the live stream: --tokens prints its links here. */
+  afterHistory?: () => Promise<void>;
   /** Stop after this long (default: until the signal aborts). */
   durationMs?: number;
   signal?: AbortSignal;
@@ -211,6 +287,7 @@ export async function runDemo(options: DemoOptions): Promise<{ sent: number }> {
     if (batch.length > 0) await send(batch);
     log(`backfilled ${sent} events over the last ${Math.round(options.backfillMs / 60_000)} min`);
   }
+  await options.afterHistory?.();
 
   const started = Date.now();
   let lastStatus = started;
@@ -267,6 +344,21 @@ function parseDuration(text: string): number {
   return Number(match[1]) * { s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as 's' | 'm' | 'h'];
 }
 
+const USAGE = `npm run demo -- [options]
+
+Sends a stream of demo events (page views, clicks, purchases of five customers) into a running Streamlens.
+
+  --rate N             events per second, on average (default 50)
+  --url URL            the service's GraphQL endpoint (default http://127.0.0.1:4000/graphql)
+  --api-key KEY        the API key to send with (needed once keys are on; INGEST, and READ for --tokens)
+  --backfill DURATION  send this much history first, e.g. 15m (default none)
+  --tokens             embedding example: once the history is sent, mint one access token per customer
+                       (READ only, that customer's events only) and print a dashboard link for each;
+                       the token is in the link's #fragment, never sent to a server. Needs --api-key.
+  --token-expires DURATION
+                       how long those tokens last, at most 24h (default 1h)
+  --help               this text`;
+
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
     options: {
@@ -274,16 +366,30 @@ async function main(): Promise<void> {
       url: { type: 'string', default: 'http://127.0.0.1:4000/graphql' },
       'api-key': { type: 'string' },
       backfill: { type: 'string', default: '0s' },
+      tokens: { type: 'boolean', default: false },
+      'token-expires': { type: 'string', default: '1h' },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
   const rate = Number(args.rate);
   if (!Number.isFinite(rate) || rate <= 0 || rate > 20_000) throw new Error(`--rate must be a number of events per second, 1 to 20000`);
   const backfillMs = parseDuration(args.backfill);
+  const apiKey = args['api-key'];
+  if (args.tokens && !apiKey) {
+    throw new Error(
+      "--tokens needs --api-key: a tenant's API key mints the tokens (and sends the events), so it needs READ and INGEST.\n" +
+        'Create one with: npm run keys -- create --tenant demo --scopes INGEST,READ --name demo',
+    );
+  }
   const dashboard = new URL('/dashboard', args.url);
 
   // One empty batch first: the clearest moment to say the service is not there.
   try {
-    await sendBatch(args.url, [], args['api-key']);
+    await sendBatch(args.url, [], apiKey);
   } catch (error) {
     if (error instanceof ServiceUnreachableError) {
       console.error(`demo: ${error.message}.\nStart the service first (npm start), or point --url at it.`);
@@ -292,10 +398,28 @@ async function main(): Promise<void> {
     throw error;
   }
   console.log(`demo: sending about ${rate} events/s to ${args.url}; watch ${dashboard.href} (Ctrl-C to stop)`);
+  const printCustomerDashboards = async () => {
+    const dashboards = [];
+    for (const customer of DEMO_CUSTOMERS) {
+      dashboards.push(await mintCustomerDashboard(args.url, apiKey!, customer, args['token-expires']));
+    }
+    console.log(
+      `demo: one dashboard per customer, each showing only that customer's events (read-only, until ${dashboards[0]!.expiresAt}):`,
+    );
+    const width = Math.max(...DEMO_CUSTOMERS.map((customer) => customer.length));
+    for (const { customer, link } of dashboards) console.log(`  ${customer.padEnd(width)}  ${link}`);
+  };
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   process.once('SIGTERM', () => stop.abort());
-  const { sent } = await runDemo({ url: args.url, rate, apiKey: args['api-key'], backfillMs, signal: stop.signal });
+  const { sent } = await runDemo({
+    url: args.url,
+    rate,
+    apiKey,
+    backfillMs,
+    signal: stop.signal,
+    ...(args.tokens ? { afterHistory: printCustomerDashboards } : {}),
+  });
   console.log(`demo: stopped after ${sent} events`);
 }
 

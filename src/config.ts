@@ -254,6 +254,8 @@ const environmentSchema = z.object({
   MAX_WS_CONNECTIONS: integer(20_000, 1, 10_000_000),
   // As many as the default MAX_SUBSCRIPTIONS_PER_TENANT, each socket carrying one subscription.
   MAX_WS_CONNECTIONS_PER_KEY: integer(10_000, 1, 10_000_000),
+  // One end user's tabs and devices: a dashboard needs one connection per page.
+  MAX_WS_CONNECTIONS_PER_TOKEN: integer(16, 1, 10_000_000),
   MAX_REQUEST_BYTES: integer(DEFAULT_REQUEST_LIMITS.maxRequestBytes, 1_024, 104_857_600),
   MAX_QUERY_BYTES: integer(DEFAULT_REQUEST_LIMITS.maxQueryBytes, 256, 1_048_576),
   MAX_QUERY_DEPTH: integer(DEFAULT_REQUEST_LIMITS.maxQueryDepth, 2, 1_000),
@@ -319,7 +321,7 @@ export interface Config {
   /** Which web pages may call the service (src/server/browser-guard.ts). */
   browser: { corsOrigins: string[]; allowedHosts: string[] | null };
   /** graphql-ws connections per instance, and per key (src/server/graphql-ws-connections.ts). */
-  webSockets: { maxConnections: number; maxConnectionsPerKey: number };
+  webSockets: { maxConnections: number; maxConnectionsPerKey: number; maxConnectionsPerToken: number };
   /** How much one query may read and answer (src/query/query-limits.ts). */
   queryLimits: QueryLimits;
 }
@@ -379,7 +381,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       introspection: e.INTROSPECTION === '' ? e.NODE_ENV !== 'production' : e.INTROSPECTION === 'on',
       persistedOperationsFile: e.PERSISTED_OPERATIONS_FILE ?? null,
       browser: { corsOrigins: e.CORS_ORIGINS, allowedHosts: e.ALLOWED_HOSTS },
-      webSockets: { maxConnections: e.MAX_WS_CONNECTIONS, maxConnectionsPerKey: e.MAX_WS_CONNECTIONS_PER_KEY },
+      webSockets: {
+        maxConnections: e.MAX_WS_CONNECTIONS,
+        maxConnectionsPerKey: e.MAX_WS_CONNECTIONS_PER_KEY,
+        maxConnectionsPerToken: e.MAX_WS_CONNECTIONS_PER_TOKEN,
+      },
       requestLimits: {
         maxRequestBytes: e.MAX_REQUEST_BYTES,
         maxQueryBytes: e.MAX_QUERY_BYTES,

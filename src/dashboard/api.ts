@@ -1,11 +1,14 @@
 /**
  * The page's GraphQL client: queries over fetch, subscriptions over graphql-ws, both on
- * /graphql of the page's own origin, both carrying the API key when one is set. It also turns
- * graphql-ws's socket events into the connection state the page shows.
+ * /graphql of the page's own origin, both carrying the API key or access token when one is set
+ * (`Authorization: Bearer …` over HTTP, `connectionParams.authorization` over graphql-ws). It also
+ * turns graphql-ws's socket events into the connection state the page shows, tells the page when
+ * the server says its token has expired, and refreshes a token in place with a graphql-ws `ping`.
  */
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { isAccessToken } from './access.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -14,9 +17,24 @@ export const GRAPHQL_PATH = '/graphql';
  * - connected: live since the page loaded;
  * - reconnecting: the connection was lost and is being retried;
  * - resumed: live again after a loss (the page has re-read what it missed);
- * - disconnected: the server refused the connection for good (for example a bad API key).
+ * - disconnected: the server refused the connection for good (for example a bad API key);
+ * - expired: the access token has expired (the page asks for a fresh one).
  */
-export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'resumed' | 'disconnected';
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'resumed' | 'disconnected' | 'expired';
+
+/** The code the server gives a request or subscription made with an expired access token. */
+export const TOKEN_EXPIRED = 'TOKEN_EXPIRED';
+/** graphql-ws's Forbidden close code: a connection_init, or a refresh, with a credential it refuses. */
+const CLOSE_FORBIDDEN = 4403;
+
+/** An error the server answered, with its `extensions.code` when it gave one. */
+export class ApiError extends Error {
+  readonly code: string | null;
+  constructor(message: string, code: string | null) {
+    super(message);
+    this.code = code;
+  }
+}
 
 export interface Api {
   query<Result, Variables>(document: TypedDocumentNode<Result, Variables>, variables: Variables): Promise<Result>;
@@ -25,23 +43,51 @@ export interface Api {
     document: TypedDocumentNode<Result, Variables>,
     variables: Variables,
     onData: (data: Result) => void,
-    onError: (message: string) => void,
+    onError: (error: ApiError) => void,
   ): () => void;
+  /**
+   * Replaces the access token without reconnecting: new queries send the new one at once, and the
+   * open graphql-ws connection takes it through a `ping` whose payload is `{ authorization }`, so
+   * its subscriptions go on. Resolves with the expiry the server's `pong` names (ms since the
+   * epoch), or null when there is no open connection or the server did not take the token that
+   * way (the caller then reconnects with it).
+   */
+  refresh(token: string): Promise<number | null>;
   dispose(): void;
 }
 
 export interface ApiOptions {
-  apiKey: string | null;
+  /** An API key or an access token; null: none (open mode). */
+  credential: string | null;
   onConnectionState(state: ConnectionState, detail?: string): void;
+  /** The server said the access token has expired: on a request, a subscription, or the connection. */
+  onTokenExpired(): void;
+}
+
+interface GraphQLError {
+  message: string;
+  extensions?: { code?: unknown };
 }
 
 interface GraphQLResponse<Result> {
   data?: Result | null;
-  errors?: { message: string }[];
+  errors?: GraphQLError[];
 }
 
-function errorMessage(errors: readonly { message: string }[] | undefined): string {
-  return (errors ?? []).map((error) => error.message).join('; ') || 'unknown error';
+/** One error for the page out of a GraphQL `errors` list: every message, and the first code. */
+function apiErrorOf(errors: readonly GraphQLError[] | undefined): ApiError {
+  const message = (errors ?? []).map((error) => error.message).join('; ') || 'unknown error';
+  const code = errors?.map((error) => error.extensions?.code).find((candidate) => typeof candidate === 'string');
+  return new ApiError(message, (code as string | undefined) ?? null);
+}
+
+function isCloseEvent(value: unknown): value is { code: number; reason: string } {
+  return typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'number';
+}
+
+/** The server closes a connection whose token has expired with 4403 and a reason starting with the code. */
+function isTokenExpiredClose(event: unknown): boolean {
+  return isCloseEvent(event) && event.code === CLOSE_FORBIDDEN && String(event.reason).startsWith(TOKEN_EXPIRED);
 }
 
 /** Waits between reconnection attempts: quick at first, then every few seconds, never giving up. */
@@ -52,36 +98,72 @@ function waitBeforeRetry(retries: number): Promise<void> {
 }
 
 export function createApi(options: ApiOptions): Api {
-  const authorization = options.apiKey ? `Bearer ${options.apiKey}` : null;
+  let credential = options.credential;
+  const authorization = () => (credential ? `Bearer ${credential}` : null);
   const webSocketUrl = new URL(GRAPHQL_PATH, location.href);
   webSocketUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
 
   let everConnected = false;
   let disposed = false;
+  /** The open, acknowledged socket: where a refresh `ping` goes. */
+  let socket: WebSocket | null = null;
+  /** A refresh waiting for its `pong`. */
+  let awaitingPong: ((expiresAt: number | null) => void) | null = null;
+  const settleRefresh = (expiresAt: number | null) => {
+    const settle = awaitingPong;
+    awaitingPong = null;
+    settle?.(expiresAt);
+  };
+  /** Every error the server answers passes here, so an expired token is noticed wherever it shows. */
+  const noticed = (error: ApiError): ApiError => {
+    if (error.code === TOKEN_EXPIRED && !disposed) options.onTokenExpired();
+    return error;
+  };
+
   const client: Client = createClient({
     url: webSocketUrl.href,
     // Connect at once rather than at the first subscription, so the page shows the state early.
     lazy: false,
-    connectionParams: () => (authorization ? { authorization } : {}),
+    // Read at every (re)connection: after a refresh, a reconnect sends the new token.
+    connectionParams: () => {
+      const current = authorization();
+      return current ? { authorization: current } : {};
+    },
     retryAttempts: Infinity,
-    shouldRetry: () => true,
+    // A refused token never becomes valid by trying again (an expired one least of all): stop, and
+    // let the page say why. A refused key is retried, as before: keys can be created meanwhile.
+    shouldRetry: (event) => !(credential && isAccessToken(credential) && isCloseEvent(event) && event.code === CLOSE_FORBIDDEN),
     retryWait: waitBeforeRetry,
     // A ping every 10 s notices a dead connection (a server that vanished without closing it).
     keepAlive: 10_000,
     onNonLazyError: (error) => {
-      options.onConnectionState('disconnected', describeCloseReason(error));
+      if (disposed) return;
+      if (isTokenExpiredClose(error)) options.onTokenExpired();
+      else options.onConnectionState('disconnected', describeCloseReason(error, credential));
     },
     on: {
       connecting: () => {
         if (!disposed && !everConnected) options.onConnectionState('connecting');
       },
-      connected: () => {
+      connected: (connectedSocket) => {
         if (disposed) return;
+        socket = connectedSocket as WebSocket;
         options.onConnectionState(everConnected ? 'resumed' : 'connected');
         everConnected = true;
       },
-      closed: () => {
-        if (!disposed && everConnected) options.onConnectionState('reconnecting');
+      // Keep-alive pongs carry nothing; the answer to a refresh carries `expiresAt` (an older
+      // server echoes the ping's payload instead: no expiry, so the caller reconnects).
+      pong: (received, payload) => {
+        if (!received || payload === undefined) return;
+        const expiresAt = typeof payload.expiresAt === 'string' ? Date.parse(payload.expiresAt) : Number.NaN;
+        settleRefresh(Number.isFinite(expiresAt) ? expiresAt : null);
+      },
+      closed: (event) => {
+        socket = null;
+        settleRefresh(null);
+        if (disposed) return;
+        if (isTokenExpiredClose(event)) options.onTokenExpired();
+        else if (everConnected) options.onConnectionState('reconnecting');
       },
     },
   });
@@ -92,15 +174,16 @@ export function createApi(options: ApiOptions): Api {
         'content-type': 'application/json',
         accept: 'application/graphql-response+json, application/json',
       };
-      if (authorization) headers.authorization = authorization;
+      const current = authorization();
+      if (current) headers.authorization = current;
       const response = await fetch(GRAPHQL_PATH, {
         method: 'POST',
         headers,
         body: JSON.stringify({ query: print(document), variables }),
       });
       const body = (await response.json().catch(() => null)) as GraphQLResponse<never> | null;
-      if (!body) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-      if (body.errors?.length || !body.data) throw new Error(errorMessage(body.errors));
+      if (!body) throw new ApiError(`HTTP ${response.status} ${response.statusText}`, null);
+      if (body.errors?.length || !body.data) throw noticed(apiErrorOf(body.errors));
       return body.data;
     },
 
@@ -109,27 +192,49 @@ export function createApi(options: ApiOptions): Api {
         { query: print(document), variables: variables as Record<string, unknown> },
         {
           next: (result) => {
-            if (result.errors?.length) onError(errorMessage(result.errors));
+            if (result.errors?.length) onError(noticed(apiErrorOf(result.errors as GraphQLError[])));
             else if (result.data) onData(result.data as never);
           },
-          error: (error) => onError(Array.isArray(error) ? errorMessage(error) : describeCloseReason(error)),
+          error: (error) =>
+            onError(
+              noticed(
+                Array.isArray(error)
+                  ? apiErrorOf(error as GraphQLError[])
+                  : new ApiError(describeCloseReason(error, credential), isTokenExpiredClose(error) ? TOKEN_EXPIRED : null),
+              ),
+            ),
           complete: () => {},
         },
       );
     },
 
+    refresh(token) {
+      credential = token;
+      settleRefresh(null);
+      if (!socket || socket.readyState !== WebSocket.OPEN) return Promise.resolve(null);
+      const openSocket = socket;
+      return new Promise((resolve) => {
+        awaitingPong = resolve;
+        openSocket.send(JSON.stringify({ type: 'ping', payload: { authorization: authorization() } }));
+      });
+    },
+
     dispose() {
       disposed = true;
+      settleRefresh(null);
       void client.dispose();
     },
   };
 }
 
-function describeCloseReason(error: unknown): string {
+function describeCloseReason(error: unknown, credential: string | null): string {
   if (error instanceof Error) return error.message;
   const close = error as { code?: number; reason?: string } | null;
   if (close && typeof close.code === 'number') {
-    if (close.code === 4401 || close.code === 4403) return 'the server refused the API key';
+    if (isTokenExpiredClose(close)) return 'the access token has expired';
+    if (close.code === 4401 || close.code === 4403) {
+      return `the server refused the ${credential && isAccessToken(credential) ? 'access token' : 'API key'}`;
+    }
     return `closed with code ${close.code}${close.reason ? `: ${close.reason}` : ''}`;
   }
   return String(error);

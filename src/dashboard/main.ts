@@ -9,6 +9,9 @@
  *      the series (at most once a second too);
  *   4. after a reconnect, graphql-ws re-subscribes by itself and the page repeats step 2 to
  *      fill what it missed while the connection was down.
+ * With an access token (an end user's view: access.ts), the header says whose view it is and
+ * when it expires; when the server says it has expired, the page stops and asks for a fresh one,
+ * and a fresh one pasted while the old one is still valid is taken in place (api.refresh).
  */
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
@@ -22,7 +25,18 @@ import {
   DashboardTopDocument,
   type DashboardEventTypesQuery,
 } from './generated/operations.ts';
-import { createApi, type Api, type ConnectionState } from './api.ts';
+import {
+  describeTokenView,
+  fragmentWithoutToken,
+  isAccessToken,
+  loadCredential,
+  readTokenView,
+  saveCredential,
+  timeUntil,
+  tokenFromFragment,
+  type TokenView,
+} from './access.ts';
+import { createApi, type Api, type ApiError, type ConnectionState } from './api.ts';
 import { createChart } from './chart.ts';
 import { FEED_LENGTH, mergeIntoFeed, renderFeed, type FeedEvent } from './feed.ts';
 import { formatAge, formatTime } from './format.ts';
@@ -30,9 +44,7 @@ import {
   DISTINCT_KEY,
   FILTER_OPERATORS,
   groupingOf,
-  loadApiKey,
   measureNeedsValue,
-  saveApiKey,
   selectionFromUrl,
   selectionToUrl,
   whereOf,
@@ -77,6 +89,7 @@ const view = {
   filterValue: byId<HTMLInputElement>('filter-value'),
   apiKeyForm: byId<HTMLFormElement>('api-key-form'),
   apiKey: byId<HTMLInputElement>('api-key'),
+  access: byId<HTMLElement>('access'),
   connection: byId<HTMLElement>('connection'),
   connectionText: byId<HTMLElement>('connection-text'),
   watermark: byId<HTMLElement>('watermark'),
@@ -95,8 +108,33 @@ const view = {
   feedEmpty: byId<HTMLElement>('feed-empty'),
 };
 
+// A token in the link's fragment is this tab's credential from now on; the address bar drops it,
+// so it is not bookmarked, shared or left in the history by accident.
+const linkedToken = tokenFromFragment(location.hash);
+if (linkedToken) {
+  saveCredential(linkedToken);
+  history.replaceState(null, '', `${location.pathname}${location.search}${fragmentWithoutToken(location.hash)}`);
+}
+
+/** What the page knows of its access token, when it signs in with one. */
+interface TokenAccess {
+  /** What its payload says (null: unreadable; the page then only says "access token"). */
+  view: TokenView | null;
+  /** Ms since the epoch: the payload's, then what the server's refresh `pong` said. */
+  expiresAt: number | null;
+  /** The server said so: the page stopped and waits for a fresh token. */
+  expired: boolean;
+}
+
+function tokenAccessOf(credential: string | null): TokenAccess | null {
+  if (!credential || !isAccessToken(credential)) return null;
+  const view = readTokenView(credential);
+  return { view, expiresAt: view?.expiresAt ?? null, expired: false };
+}
+
 const state = {
   selection: selectionFromUrl(location.search, BROWSER_TIME_ZONE, isKnownTimeZone),
+  token: tokenAccessOf(loadCredential()),
   catalog: [] as CatalogEntry[],
   connection: 'connecting' as ConnectionState,
   series: new Map() as SeriesByGroup,
@@ -119,8 +157,10 @@ let generation = 0;
 
 function connect(): Api {
   return createApi({
-    apiKey: loadApiKey(),
+    credential: loadCredential(),
+    onTokenExpired,
     onConnectionState(connection, detail) {
+      if (state.token?.expired) return;
       state.connection = connection;
       renderConnection(detail);
       if (connection === 'resumed') {
@@ -140,6 +180,7 @@ const CONNECTION_TEXT: Record<ConnectionState, string> = {
   reconnecting: 'reconnecting…',
   resumed: 'resumed',
   disconnected: 'disconnected',
+  expired: 'token expired',
 };
 
 function renderConnection(detail?: string): void {
@@ -147,6 +188,78 @@ function renderConnection(detail?: string): void {
   view.connectionText.textContent = CONNECTION_TEXT[state.connection];
   view.connection.title = state.connection === 'resumed' ? 'Live again; the data missed while disconnected was re-read.' : (detail ?? '');
   if (state.connection === 'disconnected') showProblem(`Live connection closed: ${detail ?? 'unknown reason'}.`);
+}
+
+/**
+ * The server said the token has expired (a request, a subscription or the connection): stop
+ * everything that would keep failing, keep what the page shows, and say plainly what to do.
+ */
+function onTokenExpired(): void {
+  if (!state.token || state.token.expired) return;
+  state.token.expired = true;
+  clearTimeout(expiryCheck);
+  stopLive();
+  stopLive = () => {};
+  clearTimeout(catalogTimer);
+  generation += 1;
+  api.dispose();
+  state.connection = 'expired';
+  renderConnection();
+  renderAccess();
+  const when = state.token.expiresAt === null ? '' : ` at ${formatTime(state.token.expiresAt)}`;
+  showProblem(
+    `Your access token expired${when}, so this view has stopped updating. ` +
+      'Ask for a fresh one (reload the page that gave you this link, or open a new link), or paste a fresh token in the “API key or token” field.',
+  );
+}
+
+/** How long past its expiry the page asks the server about the token: the server's clock may lag this one a little. */
+const EXPIRY_CHECK_MARGIN_MS = 1_000;
+/** How often it asks again while the server still takes the token (its clock is behind). */
+const EXPIRY_RECHECK_MS = 5_000;
+let expiryCheck: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * When the token's time is up, the page asks the server rather than trust this browser's clock:
+ * a read then answers TOKEN_EXPIRED (and api.ts calls onTokenExpired), even on a page with
+ * nothing live that would end. Tokens live at most 24 hours, within what setTimeout can wait.
+ */
+function watchExpiry(): void {
+  clearTimeout(expiryCheck);
+  const token = state.token;
+  if (!token || token.expired || token.expiresAt === null) return;
+  const askServer = async () => {
+    try {
+      await api.query(DashboardEventTypesDocument, {});
+    } catch {
+      // Any other failure is shown by the page's own reads.
+    }
+    // Only for the same token: a refreshed or replaced one has its own watch.
+    if (state.token === token && !token.expired) expiryCheck = setTimeout(askServer, EXPIRY_RECHECK_MS);
+  };
+  expiryCheck = setTimeout(askServer, Math.max(0, token.expiresAt - Date.now() + EXPIRY_CHECK_MARGIN_MS));
+}
+
+/** The header's line about the credential: whose view a token shows, and until when. */
+function renderAccess(now = Date.now()): void {
+  const token = state.token;
+  view.access.hidden = token === null;
+  if (!token) return;
+  view.access.dataset.expired = String(token.expired);
+  const whose = token.view ? `Viewing ${describeTokenView(token.view)}` : 'Viewing with an access token';
+  const until =
+    token.expiresAt === null
+      ? ''
+      : token.expired
+        ? ` · token expired at ${formatTime(token.expiresAt)}`
+        : ` · token expires at ${formatTime(token.expiresAt)} (${timeUntil(token.expiresAt, now)})`;
+  view.access.textContent = `${whose}${until}`;
+}
+
+/** Whether the token, as far as the page can tell, may read this type: the page offers no others. */
+function tokenAllowsType(type: string): boolean {
+  const types = state.token?.view?.types;
+  return !types || types.includes(type);
 }
 
 function showProblem(message: string | null): void {
@@ -174,6 +287,7 @@ async function loadCatalog(): Promise<void> {
       refreshTopSoon(generation);
     }
   } catch (error) {
+    if (state.token?.expired) return;
     if (state.connection !== 'reconnecting') showProblem(`Could not read the event types: ${(error as Error).message}`);
   }
   // New types and keys appear as events arrive; an empty catalog is re-read sooner.
@@ -195,8 +309,9 @@ function fillSelect(select: HTMLSelectElement, options: [value: string, label: s
 function fillPickers(): void {
   const { selection, catalog } = state;
   const types = catalog.map((entry) => entry.type);
-  // A type named in the URL is kept even before its first event, so a link works on a new server.
-  if (selection.type && !types.includes(selection.type)) types.push(selection.type);
+  // A type named in the URL is kept even before its first event, so a link works on a new server
+  // (unless the access token may not read it: then it is not offered).
+  if (selection.type && !types.includes(selection.type) && tokenAllowsType(selection.type)) types.push(selection.type);
   fillSelect(view.type, types.length > 0 ? types.map((type) => [type, type]) : [['', 'no events yet']], selection.type ?? '');
   view.type.disabled = types.length === 0;
 
@@ -302,19 +417,55 @@ view.controls.addEventListener('submit', (event) => {
   onPickerChange();
 });
 
-view.apiKey.value = loadApiKey() ?? '';
+view.apiKey.value = loadCredential() ?? '';
 view.apiKeyForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  saveApiKey(view.apiKey.value.trim() || null);
+  const credential = view.apiKey.value.trim() || null;
+  const refreshesInPlace = state.token !== null && !state.token.expired && credential !== null && isAccessToken(credential);
+  saveCredential(credential);
+  if (refreshesInPlace) void refreshToken(credential);
+  else reconnect();
+});
+
+/** Starts over with the credential saved: a new connection, the catalog and the live view. */
+function reconnect(): void {
+  state.token = tokenAccessOf(loadCredential());
   showProblem(null);
   stopLive();
   api.dispose();
   state.connection = 'connecting';
   renderConnection();
+  renderAccess();
   api = connect();
+  watchExpiry();
   void loadCatalog();
   startLive();
-});
+}
+
+/**
+ * A fresh token while the current one still works: the open connection takes it through a
+ * `ping` and its subscriptions go on; the `pong` says the new expiry. Without an open connection,
+ * or from a server that does not refresh that way, the page reconnects with it instead.
+ */
+async function refreshToken(token: string): Promise<void> {
+  const expiresAt = await api.refresh(token);
+  if (expiresAt === null) {
+    reconnect();
+    return;
+  }
+  const before = state.token?.view ? describeTokenView(state.token.view) : null;
+  state.token = { ...tokenAccessOf(token)!, expiresAt };
+  showProblem(null);
+  renderAccess();
+  watchExpiry();
+  if (state.token.view && describeTokenView(state.token.view) === before) return;
+  // Another view (another customer, other types): the server ends the subscriptions the new token
+  // does not allow, so the page starts over on what it may read, on the same connection.
+  if (state.selection.type && !tokenAllowsType(state.selection.type)) state.selection = { ...state.selection, type: null };
+  fillPickers();
+  void loadCatalog();
+  startLive();
+}
 
 // ---- live data ---------------------------------------------------------------------------
 
@@ -370,7 +521,7 @@ function startLive(): void {
       }
       refreshTopSoon(current);
     },
-    (message) => showProblem(`Live series stopped: ${message}`),
+    (error) => liveStopped('series', error),
   );
   const stopEvents = api.subscribe(
     DashboardLiveEventsDocument,
@@ -380,13 +531,19 @@ function startLive(): void {
       state.feed = mergeIntoFeed(state.feed, [edge.node]);
       scheduleRender();
     },
-    (message) => showProblem(`Live events stopped: ${message}`),
+    (error) => liveStopped('events', error),
   );
   stopLive = () => {
     stopSeries();
     stopEvents();
   };
   void readHistory(current);
+}
+
+function liveStopped(what: 'series' | 'events', error: ApiError): void {
+  // An expired token has its own message (onTokenExpired), shown once for everything that stopped.
+  if (state.token?.expired) return;
+  showProblem(`Live ${what} stopped: ${error.message}`);
 }
 
 /** The chart's time window: from WINDOW_MS ago up to and including the current bucket. */
@@ -435,7 +592,7 @@ async function readHistory(forGeneration: number): Promise<void> {
     await refreshTop(forGeneration);
   } catch (error) {
     // While reconnecting, the re-read after the reconnect will fill this in.
-    if (forGeneration === generation && state.connection !== 'reconnecting') {
+    if (forGeneration === generation && state.connection !== 'reconnecting' && !state.token?.expired) {
       showProblem(`Could not read the history: ${(error as Error).message}`);
     }
   }
@@ -597,6 +754,8 @@ function render(): void {
   renderFeed(view.feed, state.feed);
   view.feedEmpty.hidden = state.feed.length > 0;
 
+  renderAccess(now);
+
   view.watermark.textContent =
     state.watermark === null
       ? 'Data complete up to: not known yet'
@@ -608,6 +767,11 @@ window.__dashboard = {
     return structuredClone({
       connection: state.connection,
       selection: state.selection,
+      token: state.token && {
+        view: state.token.view && describeTokenView(state.token.view),
+        expiresAt: state.token.expiresAt === null ? null : new Date(state.token.expiresAt).toISOString(),
+        expired: state.token.expired,
+      },
       watermark: state.watermark === null ? null : new Date(state.watermark).toISOString(),
       series: [...state.series].map(([group, buckets]) => ({
         group,
@@ -623,8 +787,12 @@ window.__dashboard = {
 
 // The window slides and the watermark's age grows even when no update arrives.
 setInterval(scheduleRender, 1_000);
+// A link's type the token may not read would only fail: start on the busiest type it may read.
+if (state.selection.type && !tokenAllowsType(state.selection.type)) state.selection = { ...state.selection, type: null };
 api = connect();
+watchExpiry();
 fillPickers();
 renderConnection();
+renderAccess();
 void loadCatalog();
 startLive();

@@ -1,7 +1,7 @@
 /**
  * What the user looks at (type, value, measure, interval, up to two group-by dimensions, one
- * filter, a time zone), kept in the page's URL so a view can be reloaded, bookmarked and shared;
- * and the API key, kept in localStorage.
+ * filter, a time zone), kept in the page's URL so a view can be reloaded, bookmarked and shared.
+ * (The API key or access token is kept apart, by access.ts.)
  */
 import { INTERVALS, type Interval } from '../domain/interval.ts';
 import type { Measure } from './series-data.ts';
@@ -153,24 +153,4 @@ export function selectionToUrl(selection: Selection, browserZone: string): strin
   // viewer their own days unless the sender picked a zone on purpose.
   if (selection.timeZone !== browserZone) params.set('timeZone', selection.timeZone);
   return `?${params}`;
-}
-
-const API_KEY_STORAGE = 'streamlens.dashboard.apiKey';
-
-export function loadApiKey(): string | null {
-  try {
-    return localStorage.getItem(API_KEY_STORAGE) || null;
-  } catch {
-    // Storage can be disabled (private windows, strict settings): the key then lasts for the page.
-    return null;
-  }
-}
-
-export function saveApiKey(key: string | null): void {
-  try {
-    if (key) localStorage.setItem(API_KEY_STORAGE, key);
-    else localStorage.removeItem(API_KEY_STORAGE);
-  } catch {
-    // See loadApiKey.
-  }
 }

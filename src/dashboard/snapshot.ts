@@ -8,6 +8,8 @@ import type { Selection } from './selection.ts';
 export interface DashboardSnapshot {
   connection: ConnectionState;
   selection: Selection;
+  /** With an access token: whose view it shows (in words), when it expires (ISO), whether the server said it has. */
+  token: { view: string | null; expiresAt: string | null; expired: boolean } | null;
   /** ISO time, or null before the first series answer. */
   watermark: string | null;
   series: { group: string | null; points: { start: string; count: number; sum: number | null; distinct: number | null }[] }[];

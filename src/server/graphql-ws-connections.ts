@@ -9,7 +9,8 @@
  * - a connection that sends no connection_init is closed after CONNECTION_INIT_TIMEOUT_MS with
  *   4408 (graphql-ws's own timeout);
  * - one key (in open mode: everyone, as tenant `default`) holds at most `maxPerKey`
- *   acknowledged connections on this instance; one more is closed with 4429. Per key rather
+ *   acknowledged connections on this instance, and one access token at most `maxPerToken` (a token
+ *   counts on its own, not toward its minting key); one more is closed with 4429. Per key rather
  *   than per remote address: behind a proxy every client has the proxy's address, and keys
  *   are what a tenant is given. Unauthenticated sockets live at most until the init timeout,
  *   and the per-instance cap (checked at the upgrade, in http-server.ts) bounds them all.
@@ -48,18 +49,40 @@ export interface ConnectionCounter {
   admit(auth: Authentication): ConnectionVerdict;
 }
 
-export function createConnectionCounter(maxPerKey: number): ConnectionCounter {
+/** How many connections one holder may keep here: per API key, and per access token on its own. */
+export interface ConnectionCaps {
+  maxPerKey: number;
+  maxPerToken: number;
+}
+
+/**
+ * An access token counts on its own, not toward its minting key: the key stands for a partner
+ * and all its end users, and a token for one end user, who must not be able to take every
+ * connection of the partner's key (a browser tab needs one).
+ */
+function connectionBucketOf(principal: Principal): { bucket: string; cap: 'maxPerKey' | 'maxPerToken' } {
+  return principal.token
+    ? { bucket: `token:${principal.token.id}`, cap: 'maxPerToken' }
+    : { bucket: bucketOf(principal), cap: 'maxPerKey' };
+}
+
+export function createConnectionCounter(caps: ConnectionCaps): ConnectionCounter {
   const openByKey = new Map<string, number>();
   return {
     admit(auth) {
       if (!auth.ok) return { accept: false, closeCode: CLOSE_FORBIDDEN, reason: REFUSED_REASONS[auth.reason] };
-      const bucket = bucketOf(auth.principal as Principal);
+      const { bucket, cap } = connectionBucketOf(auth.principal as Principal);
+      const limit = caps[cap];
       const open = openByKey.get(bucket) ?? 0;
-      if (open >= maxPerKey) {
+      if (open >= limit) {
+        const holder = cap === 'maxPerToken' ? 'access token' : 'key';
         return {
           accept: false,
           closeCode: CLOSE_TOO_MANY_CONNECTIONS,
-          reason: refusalReason('TOO_MANY_CONNECTIONS', `this key already holds ${maxPerKey} WebSocket connections here, the most it may`),
+          reason: refusalReason(
+            'TOO_MANY_CONNECTIONS',
+            `this ${holder} already holds ${limit} WebSocket connections here, the most it may`,
+          ),
         };
       }
       openByKey.set(bucket, open + 1);

@@ -78,7 +78,7 @@ export interface HttpServerOptions {
   /** Which pages may call the service from a browser (CORS, Host, Origin). */
   browser: BrowserPolicyConfig;
   /** graphql-ws connections on this instance, in all and per key. */
-  webSockets: { maxConnections: number; maxConnectionsPerKey: number };
+  webSockets: { maxConnections: number; maxConnectionsPerKey: number; maxConnectionsPerToken: number };
 }
 
 /** CORS answers to a listed origin: the headers a GraphQL client sends, and the request id back. */
@@ -209,7 +209,10 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       accept(true);
     },
   });
-  const connections = createConnectionCounter(options.webSockets.maxConnectionsPerKey);
+  const connections = createConnectionCounter({
+    maxPerKey: options.webSockets.maxConnectionsPerKey,
+    maxPerToken: options.webSockets.maxConnectionsPerToken,
+  });
   // The upgrade answers with the connection's request id, which every operation on it carries.
   webSockets.on('headers', (headers, request) => headers.push(`${REQUEST_ID_HEADER}: ${requestIdOf(request)}`));
   // Every operation, WebSocket ones included, goes through yoga's envelop pipeline, so the

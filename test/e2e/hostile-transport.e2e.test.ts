@@ -195,7 +195,13 @@ describe('hostile transports with API keys on', () => {
 
   beforeAll(async () => {
     server = await startServer({
-      env: { ADMIN_KEY, MAX_SUBSCRIPTIONS_PER_TENANT: '5', INTROSPECTION: 'off', MAX_WS_CONNECTIONS_PER_KEY: '3' },
+      env: {
+        ADMIN_KEY,
+        MAX_SUBSCRIPTIONS_PER_TENANT: '5',
+        INTROSPECTION: 'off',
+        MAX_WS_CONNECTIONS_PER_KEY: '3',
+        MAX_WS_CONNECTIONS_PER_TOKEN: '2',
+      },
     });
     reader = await createKey(server, 'transport', ['READ', 'INGEST']);
   });
@@ -326,6 +332,35 @@ describe('hostile transports with API keys on', () => {
         // A closed connection frees its slot.
         sessions.pop()!.socket.close();
         await waitForSocketsOf(server, own.key, 2);
+      } finally {
+        for (const session of sessions) session.socket.close();
+      }
+      await expectHealthy(server);
+    });
+
+    it("counts an access token's connections on their own: past MAX_WS_CONNECTIONS_PER_TOKEN 4429, the key's untouched", async () => {
+      const own = await createKey(server, 'token-sockets', ['READ']);
+      const mint = async () => {
+        const response = await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${own.key}` },
+          body: JSON.stringify({ query: 'mutation { createAccessToken(input: { scopes: [READ], expiresIn: "1h" }) { token } }' }),
+        });
+        return ((await response.json()) as { data: { createAccessToken: { token: string } } }).data.createAccessToken.token;
+      };
+      const [first, second] = [await mint(), await mint()];
+      const sessions = [];
+      try {
+        for (let i = 0; i < 2; i++) sessions.push(await openRawGraphqlWs(server, { init: `Bearer ${first}` }));
+        const third = await openRawGraphqlWs(server, { init: `Bearer ${first}`, expectAck: false });
+        expect(await third.closed).toEqual({
+          code: 4429,
+          reason: 'TOO_MANY_CONNECTIONS: this access token already holds 2 WebSocket connections here, the most it may',
+        });
+        // Another end user of the same key, and the key itself up to its own cap of 3: five
+        // connections of one key's holders, so the tokens' took nothing from the key's count.
+        for (let i = 0; i < 2; i++) sessions.push(await openRawGraphqlWs(server, { init: `Bearer ${second}` }));
+        for (let i = 0; i < 3; i++) sessions.push(await openRawGraphqlWs(server, { init: `Bearer ${own.key}` }));
       } finally {
         for (const session of sessions) session.socket.close();
       }
