@@ -1314,6 +1314,63 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     session.socket.close();
   });
 
+  /**
+   * What a holder can read out of a stream cursor: its log positions ([partition, offset] pairs),
+   * or null when the cursor does not show them (sealed, opaque).
+   */
+  function readablePositions(cursor: string): unknown {
+    try {
+      const parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+      return Array.isArray(parts) && Array.isArray(parts[1]) ? parts[1] : null;
+    } catch {
+      return null;
+    }
+  }
+
+  it("stream cursors given to the token do not count other customers' events (no volume of B or y shows)", async () => {
+    const streamCursor = async () =>
+      expectData(await run('HTTP', tokenA, 'query { events(first: 0) { streamCursor } }'), 'streamCursor').events.streamCursor as string;
+    await waitUntil(async () => (await liveCount()) === 0, 15_000, 'no live subscription');
+    const first = await streamCursor();
+    const live = clients.open('graphql-ws', tokenA, LIVE_EVENTS, {});
+    await waitUntil(async () => (await liveCount()) === 1, 15_000, 'the subscription');
+    const at = Date.now() - 1_000;
+    const template: Seed = { ...sliceEvents()[0]!, timestamp: at };
+    await ingestAs(keys.tKey, [{ ...template, id: 'volume-x-A-1' }]);
+    await waitForProcessing();
+    const afterOne = await streamCursor();
+    // Ten events of other customers and types, processed between two of the slice's.
+    const others = Array.from(
+      { length: 10 },
+      (_, i): Seed => ({
+        ...template,
+        id: `volume-other-${i}`,
+        ...(i % 2 === 0 ? { dimensions: { customer: 'B', plan: 'gold' }, values: { amount: 1300 + i, bSecret: 7 } } : { type: 'y' }),
+      }),
+    );
+    await ingestAs(keys.tKey, others);
+    await waitForProcessing();
+    const afterOthers = await streamCursor();
+    await ingestAs(keys.tKey, [{ ...template, id: 'volume-x-A-2' }]);
+    await waitUntil(async () => live.items.length >= 2 || live.errors.length > 0, 15_000, 'both slice events');
+    live.stop();
+    expect(live.items.map((item) => item.events.node.id)).toEqual(['volume-x-A-1', 'volume-x-A-2']);
+    // The positions the token can read move with the slice's events only: between afterOne and
+    // afterOthers only others arrived, so they must not differ (or not be readable at all).
+    const readable = [first, afterOne, afterOthers].map(readablePositions);
+    if (readable[1] !== null || readable[2] !== null) {
+      expect
+        .soft(readable[2], `streamCursor positions after 10 events outside the slice: ${JSON.stringify(readable)}`)
+        .toEqual(readable[1]);
+    }
+    const [edgeOne, edgeTwo] = live.items.map((item) => readablePositions(item.events.cursor)) as [unknown, unknown];
+    if (edgeOne !== null || edgeTwo !== null) {
+      const offsets = (positions: unknown) => (positions as [number, number][]).reduce((sum, [, offset]) => sum + offset, 0);
+      // Two consecutive events of the slice: one record apart, whatever else the partition holds.
+      expect.soft(offsets(edgeTwo) - offsets(edgeOne), `edge cursors ${JSON.stringify([edgeOne, edgeTwo])}`).toBe(1);
+    }
+  });
+
   // ---------------------------------------------------------------------------------------------
   // Another tenant's data.
 
