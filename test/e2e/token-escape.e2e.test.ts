@@ -862,6 +862,45 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     expect(data.q.edges.map((edge: any) => edge.node.id).sort()).toEqual(['future-x-A', 'late-x-A']);
   });
 
+  it('HTTP GET through the token answers as POST does', async () => {
+    const get = async (query: string, variables: Record<string, unknown>) => {
+      recordSelections(query, 'HTTP');
+      const url = new URL(server.url);
+      url.searchParams.set('query', query);
+      url.searchParams.set('variables', JSON.stringify(variables));
+      const response = await fetch(url, { headers: { accept: 'application/graphql-response+json', authorization: `Bearer ${tokenA}` } });
+      return (await response.json()) as GraphQLAnswer;
+    };
+    const data = expectData(await get(EVENTS_QUERY, { first: 1000 }), 'GET events');
+    expectNoLeak(data, 'GET events');
+    expect(data.events.edges.map((edge: any) => edge.node.id)).toEqual(sliceEvents().map((seed) => seed.id));
+    expectError(await get(EVENTS_QUERY, { filter: { types: ['y'] } }), 'FORBIDDEN', 'GET events of y');
+    expect(expectData(await get(EVENT_QUERY, { id: 'x-B-5' }), 'GET event').event).toBeNull();
+  });
+
+  it('aliased ingest fields in one mutation are each held to the slice', async () => {
+    const at = iso(Date.now() - 1_000);
+    const inside: Seed = { ...sliceEvents()[0]!, id: 'alias-in-A', timestamp: Date.parse(at) };
+    const document = `mutation Two($a: [EventInput!]!, $b: [EventInput!]!) {
+      a: ingest(events: $a) { accepted rejected acks { status error { code } } }
+      b: ingest(events: $b) { accepted rejected acks { status error { code } } }
+    }`;
+    const data = expectData(
+      await run('HTTP', tokenAIngest, document, {
+        a: [asInput(inside)],
+        b: [{ ...asInput(inside), id: 'alias-out-B', dimensions: { customer: 'B' } }],
+      }),
+      'aliased ingest',
+    );
+    expect(data).toEqual({
+      a: { accepted: 1, rejected: 0, acks: [{ status: 'ACCEPTED', error: null }] },
+      b: { accepted: 0, rejected: 1, acks: [{ status: 'REJECTED', error: { code: 'OUTSIDE_TOKEN_SLICE' } }] },
+    });
+    seeds.push(inside);
+    await waitForProcessing();
+    expect((await asKey(keys.tKey, EVENT_QUERY, { id: 'alias-out-B' })).event).toBeNull();
+  });
+
   it('a batched HTTP request (an array body) is refused whole and reveals nothing', async () => {
     const body = JSON.stringify([
       { query: EVENTS_QUERY, variables: { filter: { types: ['y'] } } },
@@ -1452,6 +1491,44 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
         'BAD_USER_INPUT',
       ],
       ['a type with a lone surrogate', keys.tKey, { scopes: ['READ'], expiresIn: '1h', types: ['x\ud800'] }, 'BAD_USER_INPUT'],
+      ['a type ingest would refuse', keys.tKey, { scopes: ['READ'], expiresIn: '1h', types: ['x y'] }, 'BAD_USER_INPUT'],
+      ['an empty types list', keys.tKey, { scopes: ['READ'], expiresIn: '1h', types: [] }, 'BAD_USER_INPUT'],
+      ['a millisecond over 24h', keys.tKey, { scopes: ['READ'], expiresIn: '86400001ms' }, 'BAD_USER_INPUT'],
+      [
+        'two conditions of one key and operator',
+        keys.tKey,
+        {
+          scopes: ['READ'],
+          expiresIn: '1h',
+          where: [
+            { key: 'customer', eq: 'A' },
+            { key: 'customer', eq: 'B' },
+          ],
+        },
+        'BAD_USER_INPUT',
+      ],
+      [
+        '21 conditions',
+        keys.tKey,
+        { scopes: ['READ'], expiresIn: '1h', where: Array.from({ length: 21 }, (_, i) => ({ key: `k${i}`, exists: true })) },
+        'QUERY_TOO_LARGE',
+      ],
+      [
+        '101 values in one list',
+        keys.tKey,
+        { scopes: ['READ'], expiresIn: '1h', where: [{ key: 'customer', in: Array.from({ length: 101 }, (_, i) => `c${i}`) }] },
+        'QUERY_TOO_LARGE',
+      ],
+      [
+        'a slice too long for a token (over 8,192 characters)',
+        keys.tKey,
+        {
+          scopes: ['READ'],
+          expiresIn: '1h',
+          where: [{ key: 'customer', in: Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(100, 'v')) }],
+        },
+        'BAD_USER_INPUT',
+      ],
     ];
     const answers: [string, unknown][] = [];
     for (const [name, credential, input] of cases) {
@@ -1479,6 +1556,38 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     expect(expiresIn).toBeGreaterThan(14 * MINUTE);
     expect(expiresIn).toBeLessThanOrEqual(15 * MINUTE);
     await expectHealthy(server);
+  });
+
+  it('a token sliced on prototype-member keys shows them as plain keys and reads nothing it does not hold', async () => {
+    const minted = expectData(
+      await mint(keys.tKey, {
+        scopes: ['READ'],
+        expiresIn: '1h',
+        where: [
+          { key: 'constructor', eq: 'A' },
+          { key: 'toString', exists: true },
+          { key: 'hasOwnProperty', in: ['__proto__', 'constructor'] },
+        ],
+      }),
+      'mint prototype keys',
+    ).createAccessToken;
+    expect(minted.where).toEqual({
+      constructor: { eq: 'A' },
+      hasOwnProperty: { in: ['__proto__', 'constructor'] },
+      toString: { exists: true },
+    });
+    for (const transport of TRANSPORTS) {
+      const data = expectData(
+        await run(
+          transport,
+          minted.token,
+          `query { events(first: 1000) { edges { node { id } } } eventTypes { type count }
+          top(query: { type: "x", by: "customer", from: "${dataRange.from}", to: "${dataRange.to}" }) { key count } }`,
+        ),
+        `prototype keys over ${transport}`,
+      );
+      expect(data).toEqual({ events: { edges: [] }, eventTypes: [], top: [] });
+    }
   });
 
   it('a token of a revoked key is refused', async () => {
