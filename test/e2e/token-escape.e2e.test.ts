@@ -1069,6 +1069,23 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     expect(data.events.edges.map((edge: any) => edge.node.id)).toEqual(sliceEvents().map((seed) => seed.id));
   });
 
+  it('ingest through the token cannot tell whether an id outside the slice exists', async () => {
+    // The probe: ingest the slice's event under an id, then look for it. An id another customer's
+    // event holds is deduplicated (the probe vanishes), a free one is stored: if the two differ,
+    // the token has learnt that an event outside its slice exists.
+    const at = Date.now() - 1_000;
+    const probe = (id: string): Seed => ({ ...sliceEvents()[0]!, id, timestamp: at, values: { amount: 9 } });
+    const taken = probe('x-B-6');
+    const free = probe('probe-free-1');
+    const { ingest } = expectData(await run('HTTP', tokenAIngest, INGEST, { events: [asInput(taken), asInput(free)] }), 'probe');
+    expect(ingest.acks.map((ack: any) => ack.status)).toEqual(['ACCEPTED', 'ACCEPTED']);
+    await waitForProcessing();
+    const visible = async (id: string) => expectData(await run('HTTP', tokenA, EVENT_QUERY, { id }), id).event !== null;
+    const seen = { taken: await visible(taken.id), free: await visible(free.id) };
+    if (seen.free) seeds.push(free);
+    expect(seen, "the probe shows whether B's id exists").toEqual({ taken: seen.free, free: seen.free });
+  });
+
   it('a token without READ reads nothing', async () => {
     const ingestOnly = await mintOk(keys.tKey, {
       scopes: ['INGEST'],
