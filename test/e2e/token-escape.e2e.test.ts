@@ -768,6 +768,70 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     }
   });
 
+  it("tokens of every operator read exactly their slice of events, quarantine and catalog (oracle over the key's answers)", async () => {
+    const slices: OracleSlice[] = [
+      { types: null, where: [] },
+      { types: ['y'], where: [] },
+      { types: null, where: [{ key: 'customer', neq: 'A' }] },
+      { types: ['x'], where: [{ key: 'customer', notIn: ['A'] }] },
+      { types: null, where: [{ key: 'customer', exists: false }] },
+      {
+        types: ['x', 'y'],
+        where: [
+          { key: 'customer', in: ['B'] },
+          { key: 'plan', exists: true },
+        ],
+      },
+      { types: null, where: [{ key: 'plan', neq: 'gold' }] },
+      {
+        types: null,
+        where: [
+          { key: 'constructor', exists: false },
+          { key: 'customer', in: ['A', 'B'] },
+        ],
+      },
+      { types: ['x'], where: [{ key: 'region', eq: 'north' }] },
+    ];
+    const keyEvents = (await asKey(keys.tKey, 'query { events(first: 1000) { edges { node { id type dimensions } } } }')).events.edges.map(
+      (edge: any) => edge.node,
+    ) as { id: string; type: string; dimensions: Record<string, unknown> }[];
+    const keyQuarantine = (await asKey(keys.tKey, QUARANTINE_QUERY, { first: 1000 })).quarantine.edges.map((edge: any) => edge.node) as {
+      id: string;
+      event: { type: string; dimensions: Record<string, unknown> };
+    }[];
+    for (const slice of slices) {
+      const context = JSON.stringify(slice);
+      const token = await mintOk(keys.tKey, { scopes: ['READ'], expiresIn: '1h', types: slice.types, where: slice.where });
+      const data = expectData(
+        await run(
+          'HTTP',
+          token,
+          `query { events(first: 1000) { edges { node { id } } } quarantine(first: 1000) { edges { node { id } } }
+            eventTypes { type count dimensions } }`,
+        ),
+        context,
+      );
+      expect(
+        data.events.edges.map((edge: any) => edge.node.id),
+        `events ${context}`,
+      ).toEqual(keyEvents.filter((event) => oracleHolds(slice, event)).map((event) => event.id));
+      expect(
+        data.quarantine.edges.map((edge: any) => edge.node.id),
+        `quarantine ${context}`,
+      ).toEqual(keyQuarantine.filter((entry) => oracleHolds(slice, entry.event)).map((entry) => entry.id));
+      const types = [...new Set(keyEvents.filter((event) => oracleHolds(slice, event)).map((event) => event.type))].sort();
+      expect(
+        data.eventTypes.map((entry: any) => [entry.type, entry.count, entry.dimensions]),
+        `eventTypes ${context}`,
+      ).toEqual(
+        types.map((type) => {
+          const held = keyEvents.filter((event) => event.type === type && oracleHolds(slice, event));
+          return [type, held.length, [...new Set(held.flatMap((event) => Object.keys(event.dimensions)))].sort()];
+        }),
+      );
+    }
+  });
+
   it.each(TRANSPORTS)('top through the token over %s: the slice ranked alone', async (transport) => {
     const events = sliceEvents().filter((e) => e.timestamp >= Date.parse(dataRange.from) && e.timestamp < Date.parse(dataRange.to));
     const total = {
