@@ -1477,6 +1477,63 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     session.socket.close();
   });
 
+  it('two tokens of different customers on the same live operations each get their own slice (HOUR and DAY, grouped)', async () => {
+    await waitUntil(async () => (await liveCount()) === 0, 15_000, 'no live subscription');
+    const tokenB = await mintOk(keys.tKey, { scopes: ['READ'], expiresIn: '1h', types: ['x'], where: [{ key: 'customer', eq: 'B' }] });
+    const grouped = { query: { type: 'x', interval: 'HOUR', groupByDimensions: ['customer', 'plan'] } };
+    const daily = { query: { type: 'x', interval: 'DAY', value: 'amount' } };
+    const open = (token: string, query: string, variables: Record<string, unknown>) => {
+      recordSelections(query, 'graphql-ws');
+      return clients.open('graphql-ws', token, query, variables);
+    };
+    const a = {
+      events: open(tokenA, LIVE_EVENTS, {}),
+      grouped: open(tokenA, LIVE_SERIES, grouped),
+      daily: open(tokenA, LIVE_SERIES, daily),
+    };
+    const b = {
+      events: open(tokenB, LIVE_EVENTS, {}),
+      grouped: open(tokenB, LIVE_SERIES, grouped),
+      daily: open(tokenB, LIVE_SERIES, daily),
+    };
+    await waitUntil(async () => (await liveCount()) === 6, 15_000, 'six subscriptions');
+    const at = Date.now() - 1_000;
+    const aEvent: Seed = { ...sliceEvents()[0]!, id: 'shared-x-A', timestamp: at, values: { amount: 21 } };
+    const bEvent: Seed = { ...aEvent, id: 'shared-x-B', dimensions: { customer: 'B', plan: 'gold' }, values: { amount: 1400, bSecret: 7 } };
+    await ingestAs(keys.tKey, [aEvent, bEvent]);
+    await waitForProcessing();
+    const hourOf = (ms: number) => Math.floor(ms / 3_600_000) * 3_600_000;
+    const dayOf = (ms: number) => Math.floor(ms / 86_400_000) * 86_400_000;
+    const held = (customer: string, bucket: (ms: number) => number) =>
+      counted().filter((e) => e.type === 'x' && e.dimensions.customer === customer && bucket(e.timestamp) === bucket(at));
+    for (const [name, subs, customer, group] of [
+      ['A', a, 'A', 'A, '],
+      ['B', b, 'B', 'B, gold'],
+    ] as const) {
+      await waitUntil(async () => subs.events.items.length >= 1, 15_000, `${name}'s event`);
+      await waitUntil(
+        async () => subs.grouped.items.some((item) => item.series.point.count === held(customer, hourOf).length),
+        15_000,
+        `${name}'s hour`,
+      );
+      await waitUntil(
+        async () => subs.daily.items.some((item) => item.series.point.count === held(customer, dayOf).length),
+        15_000,
+        `${name}'s day`,
+      );
+      expect(
+        subs.events.items.map((item) => item.events.node.id),
+        name,
+      ).toEqual([`shared-x-${customer}`]);
+      expect([...new Set(subs.grouped.items.map((item) => item.series.group))], name).toEqual([group]);
+      const daySum = held(customer, dayOf).reduce((n, e) => n + e.values.amount!, 0);
+      expect(subs.daily.items.at(-1).series.point.sum, name).toBe(daySum);
+      for (const sub of Object.values(subs)) expect(sub.errors, name).toEqual([]);
+    }
+    expectNoLeak([a.events.items, a.grouped.items, a.daily.items], "A's live items");
+    for (const sub of [...Object.values(a), ...Object.values(b)]) sub.stop();
+  });
+
   /**
    * What a holder can read out of a stream cursor: its log positions ([partition, offset] pairs),
    * or null when the cursor does not show them (sealed, opaque).
