@@ -9,11 +9,14 @@
  * listed field was never selected by a token over each transport. So a field added later cannot
  * go without an escape test.
  *
- *   Query.events           slice only: types intersected, where ANDed; explicit types outside → FORBIDDEN;
- *                          explicit where/dimensions/source on other values → empty; key-minted endCursor
- *                          and streamCursor replayed by the token; aliases, fragments, pages
+ *   Query.events           slice only: types intersected, where ANDed; only types outside → FORBIDDEN;
+ *                          explicit where/dimensions/source on other values → empty; key-minted and other
+ *                          tenants' endCursors replayed by the token; sealed scan cursors (MAX_ROWS_READ 4);
+ *                          streamCursor must not count other customers' events; aliases, fragments, pages,
+ *                          HTTP GET; tokens of every where operator against an oracle
  *   Query.event(id)        an event outside the slice (another customer, type, tenant, quarantined) → null
  *   Query.series           counts/sums/distinct/percentiles of the slice only; groupBy, groupByDimensions;
+ *                          every interval and time zone equal to the key asking with the slice's conditions;
  *                          type outside → FORBIDDEN; a cached wider answer never served to the token
  *   Query.top              the slice only; type outside → FORBIDDEN; cached answers as for series
  *   Query.eventTypes       only allowed types, with the slice's count, first/last seen, dimension and value keys
@@ -21,11 +24,15 @@
  *   Query.streamStatus     per-tenant counters would tell other customers' volume → FORBIDDEN to a token
  *   Query.setAsideRecords  raw log records of the whole tenant → FORBIDDEN to a token
  *   Query.apiKeys          ADMIN only → FORBIDDEN
- *   Mutation.ingest        an event outside the slice → REJECTED, OUTSIDE_TOKEN_SLICE, nothing stored
+ *   Mutation.ingest        an event outside the slice → REJECTED, OUTSIDE_TOKEN_SLICE, nothing stored; aliased
+ *                          fields; ids of events outside the slice neither pull them in nor tell they exist
  *   Mutation.createAccessToken  a token minting a token → FORBIDDEN; a key widening itself → refused
  *   Mutation.createApiKey, revokeApiKey, replaySetAsideRecords  ADMIN only → FORBIDDEN
- *   Subscription.events    live and replayed (after / Last-Event-ID from a key's cursor): the slice only
- *   Subscription.series    updates of the slice's buckets only; type outside → FORBIDDEN
+ *   Subscription.events    live and replayed (after / Last-Event-ID from a key's cursor): the slice only, also
+ *                          beside the key's and another token's identical operations (shared results); edge
+ *                          cursors must not count other customers' events; ended by expiry, key revocation,
+ *                          and a refresh (ping) to another customer's token
+ *   Subscription.series    updates of the slice's buckets only (MINUTE, HOUR grouped, DAY); type outside → FORBIDDEN
  *   Object fields: Event.* (typeInfo the slice's catalog entry, not the type's), EventConnection.*,
  *   EventEdge.*, PageInfo.*, EventTypeInfo.*, Series.*, SeriesPoint.*, SeriesUpdate.*, TopEntry.*,
  *   QuarantineConnection.*, QuarantineEdge.*, QuarantinedEvent.* (its `event` JSON), StreamStatus.*,
