@@ -1200,6 +1200,43 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     expect(seen, "the probe shows whether B's id exists").toEqual({ taken: seen.free, free: seen.free });
   });
 
+  it("another customer's batch sent with the same idempotencyKey neither suppresses the token's events nor tells it was sent", async () => {
+    // Ids derived from an idempotencyKey name the batch within the tenant: if B's token can claim
+    // them first, A's events vanish as duplicates (and A learns that B sent a batch by that name).
+    const tokenBIngest = await mintOk(keys.tKey, {
+      scopes: ['READ', 'INGEST'],
+      expiresIn: '1h',
+      types: ['x'],
+      where: [{ key: 'customer', eq: 'B' }],
+    });
+    const at = iso(Date.now() - 1_000);
+    const idempotencyKey = 'nightly-batch-1';
+    const send = (token: string, customer: string, amount: number) =>
+      run(
+        'HTTP',
+        token,
+        'mutation($e: [EventInput!]!, $k: String) { ingest(events: $e, idempotencyKey: $k) { accepted acks { id status } } }',
+        {
+          e: [{ type: 'x', timestamp: at, dimensions: { customer }, values: { amount } }],
+          k: idempotencyKey,
+        },
+      );
+    const fromB = expectData(await send(tokenBIngest, 'B', 1500), 'B batch').ingest;
+    const fromA = expectData(await send(tokenAIngest, 'A', 22), 'A batch').ingest;
+    expect([fromB.accepted, fromA.accepted]).toEqual([1, 1]);
+    await waitForProcessing();
+    seeds.push({
+      ...sliceEvents()[0]!,
+      id: fromB.acks[0].id,
+      timestamp: Date.parse(at),
+      dimensions: { customer: 'B' },
+      values: { amount: 1500 },
+    });
+    const mine = expectData(await run('HTTP', tokenA, EVENT_QUERY, { id: fromA.acks[0].id }), "A's event").event;
+    if (mine) seeds.push({ ...sliceEvents()[0]!, id: fromA.acks[0].id, timestamp: Date.parse(at), values: { amount: 22 } });
+    expect(mine?.values ?? null, "A's event, ingested after B's batch of the same idempotencyKey").toEqual({ amount: 22 });
+  });
+
   it('a token without READ reads nothing', async () => {
     const ingestOnly = await mintOk(keys.tKey, {
       scopes: ['INGEST'],
