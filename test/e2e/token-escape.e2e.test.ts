@@ -25,7 +25,8 @@
  *   Query.setAsideRecords  raw log records of the whole tenant → FORBIDDEN to a token
  *   Query.apiKeys          ADMIN only → FORBIDDEN
  *   Mutation.ingest        an event outside the slice → REJECTED, OUTSIDE_TOKEN_SLICE, nothing stored; aliased
- *                          fields; ids of events outside the slice neither pull them in nor tell they exist
+ *                          fields; ids of events outside the slice neither pull them in nor tell they exist;
+ *                          another customer's batch with the same idempotencyKey does not suppress the token's
  *   Mutation.createAccessToken  a token minting a token → FORBIDDEN; a key widening itself → refused
  *   Mutation.createApiKey, revokeApiKey, replaySetAsideRecords  ADMIN only → FORBIDDEN
  *   Subscription.events    live and replayed (after / Last-Event-ID from a key's cursor): the slice only, also
@@ -813,7 +814,7 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
         await run(
           'HTTP',
           token,
-          `query { events(first: 1000) { edges { node { id } } } quarantine(first: 1000) { edges { node { id } } }
+          `query { events(first: 1000) { edges { node { id typeInfo { type count dimensions } } } } quarantine(first: 1000) { edges { node { id } } }
             eventTypes { type count dimensions } }`,
         ),
         context,
@@ -826,6 +827,12 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
         data.quarantine.edges.map((edge: any) => edge.node.id),
         `quarantine ${context}`,
       ).toEqual(keyQuarantine.filter((entry) => oracleHolds(slice, entry.event)).map((entry) => entry.id));
+      // Each event's typeInfo is its type's entry of the token's own catalog.
+      for (const edge of data.events.edges) {
+        expect(edge.node.typeInfo, `typeInfo ${context}`).toEqual(
+          data.eventTypes.find((entry: any) => entry.type === edge.node.typeInfo.type),
+        );
+      }
       const types = [...new Set(keyEvents.filter((event) => oracleHolds(slice, event)).map((event) => event.type))].sort();
       expect(
         data.eventTypes.map((entry: any) => [entry.type, entry.count, entry.dimensions]),
@@ -1217,7 +1224,7 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
         token,
         'mutation($e: [EventInput!]!, $k: String) { ingest(events: $e, idempotencyKey: $k) { accepted acks { id status } } }',
         {
-          e: [{ type: 'x', timestamp: at, dimensions: { customer }, values: { amount } }],
+          e: [{ type: 'x', timestamp: at, dimensions: customer === 'B' ? { customer, plan: 'gold' } : { customer }, values: { amount } }],
           k: idempotencyKey,
         },
       );
@@ -1229,7 +1236,7 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
       ...sliceEvents()[0]!,
       id: fromB.acks[0].id,
       timestamp: Date.parse(at),
-      dimensions: { customer: 'B' },
+      dimensions: { customer: 'B', plan: 'gold' },
       values: { amount: 1500 },
     });
     const mine = expectData(await run('HTTP', tokenA, EVENT_QUERY, { id: fromA.acks[0].id }), "A's event").event;
@@ -1540,42 +1547,50 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
       grouped: open(tokenB, LIVE_SERIES, grouped),
       daily: open(tokenB, LIVE_SERIES, daily),
     };
-    await waitUntil(async () => (await liveCount()) === 6, 15_000, 'six subscriptions');
-    const at = Date.now() - 1_000;
-    const aEvent: Seed = { ...sliceEvents()[0]!, id: 'shared-x-A', timestamp: at, values: { amount: 21 } };
-    const bEvent: Seed = { ...aEvent, id: 'shared-x-B', dimensions: { customer: 'B', plan: 'gold' }, values: { amount: 1400, bSecret: 7 } };
-    await ingestAs(keys.tKey, [aEvent, bEvent]);
-    await waitForProcessing();
-    const hourOf = (ms: number) => Math.floor(ms / 3_600_000) * 3_600_000;
-    const dayOf = (ms: number) => Math.floor(ms / 86_400_000) * 86_400_000;
-    const held = (customer: string, bucket: (ms: number) => number) =>
-      counted().filter((e) => e.type === 'x' && e.dimensions.customer === customer && bucket(e.timestamp) === bucket(at));
-    for (const [name, subs, customer, group] of [
-      ['A', a, 'A', 'A, '],
-      ['B', b, 'B', 'B, gold'],
-    ] as const) {
-      await waitUntil(async () => subs.events.items.length >= 1, 15_000, `${name}'s event`);
-      await waitUntil(
-        async () => subs.grouped.items.some((item) => item.series.point.count === held(customer, hourOf).length),
-        15_000,
-        `${name}'s hour`,
-      );
-      await waitUntil(
-        async () => subs.daily.items.some((item) => item.series.point.count === held(customer, dayOf).length),
-        15_000,
-        `${name}'s day`,
-      );
-      expect(
-        subs.events.items.map((item) => item.events.node.id),
-        name,
-      ).toEqual([`shared-x-${customer}`]);
-      expect([...new Set(subs.grouped.items.map((item) => item.series.group))], name).toEqual([group]);
-      const daySum = held(customer, dayOf).reduce((n, e) => n + e.values.amount!, 0);
-      expect(subs.daily.items.at(-1).series.point.sum, name).toBe(daySum);
-      for (const sub of Object.values(subs)) expect(sub.errors, name).toEqual([]);
+    try {
+      await waitUntil(async () => (await liveCount()) === 6, 15_000, 'six subscriptions');
+      const at = Date.now() - 1_000;
+      const aEvent: Seed = { ...sliceEvents()[0]!, id: 'shared-x-A', timestamp: at, values: { amount: 21 } };
+      const bEvent: Seed = {
+        ...aEvent,
+        id: 'shared-x-B',
+        dimensions: { customer: 'B', plan: 'gold' },
+        values: { amount: 1400, bSecret: 7 },
+      };
+      await ingestAs(keys.tKey, [aEvent, bEvent]);
+      await waitForProcessing();
+      const hourOf = (ms: number) => Math.floor(ms / 3_600_000) * 3_600_000;
+      const dayOf = (ms: number) => Math.floor(ms / 86_400_000) * 86_400_000;
+      const held = (customer: string, bucket: (ms: number) => number) =>
+        counted().filter((e) => e.type === 'x' && e.dimensions.customer === customer && bucket(e.timestamp) === bucket(at));
+      for (const [name, subs, customer, group] of [
+        ['A', a, 'A', 'A, '],
+        ['B', b, 'B', 'B, gold'],
+      ] as const) {
+        await waitUntil(async () => subs.events.items.length >= 1, 15_000, `${name}'s event`);
+        await waitUntil(
+          async () => subs.grouped.items.some((item) => item.series.point.count === held(customer, hourOf).length),
+          15_000,
+          `${name}'s hour`,
+        );
+        await waitUntil(
+          async () => subs.daily.items.some((item) => item.series.point.count === held(customer, dayOf).length),
+          15_000,
+          `${name}'s day`,
+        );
+        expect(
+          subs.events.items.map((item) => item.events.node.id),
+          name,
+        ).toEqual([`shared-x-${customer}`]);
+        expect([...new Set(subs.grouped.items.map((item) => item.series.group))], name).toEqual([group]);
+        const daySum = held(customer, dayOf).reduce((n, e) => n + e.values.amount!, 0);
+        expect(subs.daily.items.at(-1).series.point.sum, name).toBe(daySum);
+        for (const sub of Object.values(subs)) expect(sub.errors, name).toEqual([]);
+      }
+      expectNoLeak([a.events.items, a.grouped.items, a.daily.items], "A's live items");
+    } finally {
+      for (const sub of [...Object.values(a), ...Object.values(b)]) sub.stop();
     }
-    expectNoLeak([a.events.items, a.grouped.items, a.daily.items], "A's live items");
-    for (const sub of [...Object.values(a), ...Object.values(b)]) sub.stop();
   });
 
   /**
