@@ -1960,6 +1960,11 @@ function tamperedTokens(token: string, apiKey: string): [string, string][] {
     ['empty', ''],
     ['the API key given the token prefix', tokenPrefixOf(token) + apiKey.slice(apiKey.indexOf('_') + 1)],
     ['the token given the API key prefix', apiKey.slice(0, apiKey.indexOf('_') + 1) + token.slice(tokenPrefixOf(token).length)],
+    // Two credentials in one header: neither may be picked out of it.
+    ['the token, then the API key', `${token}, Bearer ${apiKey}`],
+    ['the API key, then the token', `${apiKey}, Bearer ${token}`],
+    ['the token and the API key, space-separated', `${token} ${apiKey}`],
+    ['the token with a tab before the API key', `${token}\tBearer ${apiKey}`],
     ...formatAwareTamperings(token),
   ];
 }
