@@ -1480,6 +1480,24 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     session.socket.close();
   });
 
+  it('a refresh cannot move a graphql-ws connection to another tenant, nor to a forged token', async () => {
+    const uToken = await mintOk(keys.uKey, { scopes: ['READ'], expiresIn: '1h', types: ['x'] });
+    const forged = writeToken({ ...splitToken(tokenA).payload, typ: null, whr: [] }, 'attacker-secret-0123456789abcdefghijklmnopqrs');
+    for (const [name, credential] of [
+      ["tenant U's token", uToken],
+      ["tenant U's API key", keys.uKey],
+      ['a token signed with another secret', forged],
+      ['a truncated token', tokenA.slice(0, -3)],
+    ] as const) {
+      const session = await openRawGraphqlWs(server, { init: `Bearer ${tokenA}` });
+      session.socket.send(JSON.stringify({ id: 'q', type: 'subscribe', payload: { query: LIVE_EVENTS, variables: {} } }));
+      session.socket.send(JSON.stringify({ type: 'ping', payload: { authorization: `Bearer ${credential}` } }));
+      const frames = await framesUntil(session, () => false);
+      const closed = await session.closed;
+      expect([closed.code, frames.filter((f) => f.type === 'next' || f.type === 'pong')], name).toEqual([4403, []]);
+    }
+  });
+
   it('an open subscription ends with TOKEN_EXPIRED when its token expires, on graphql-ws and SSE, and delivers nothing after', async () => {
     // Earlier tests' subscriptions released first, so the count below is this test's own.
     await waitUntil(async () => (await liveCount()) === 0, 15_000, 'no live subscription');
