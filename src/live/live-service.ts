@@ -21,6 +21,7 @@ import { createStoredPositionReader, type StoredPosition } from './stored-positi
 import { createSeriesFeeds, type LiveSeriesInput, type SeriesUpdateView } from './live-series.ts';
 import { createSubscriptionRegistry, type LiveSubscriber, type SubscriptionSlot } from './subscription-registry.ts';
 import { unauthenticated } from '../errors.ts';
+import { createCursorSeal, type CursorSeal } from '../query/cursors.ts';
 import { sliceOf, subscriptionSlice, type ConnectionCredentials } from './connection-credentials.ts';
 
 export type { LiveEventEdge } from './live-events.ts';
@@ -44,6 +45,8 @@ export interface LiveServiceOptions {
   eventRetentionMs?: number | null;
   /** FUTURE_TOLERANCE, which bounds the buckets a series feed re-reads after the bus lost messages. */
   futureToleranceMs?: number;
+  /** Seals the cursors a token with a slice is given (query/cursors.ts); absent: a secret of this process. */
+  cursorSeal?: CursorSeal;
 }
 
 /**
@@ -112,6 +115,7 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
     storedPosition,
     followers,
     eventRetentionMs: options.eventRetentionMs ?? null,
+    cursorSeal: options.cursorSeal ?? createCursorSeal(),
   };
   /** The stored position of the previous check: what every subscription must have been offered by now. */
   let storedAtLastCheck: StoredPosition | null = null;

@@ -1003,7 +1003,7 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     const at = iso(Date.now() - 1_000);
     const inside: Seed = { ...sliceEvents()[0]!, id: 'alias-in-A', timestamp: Date.parse(at) };
     const document = `mutation Two($a: [EventInput!]!, $b: [EventInput!]!) {
-      a: ingest(events: $a) { accepted rejected acks { status error { code } } }
+      a: ingest(events: $a) { accepted rejected acks { id status error { code } } }
       b: ingest(events: $b) { accepted rejected acks { status error { code } } }
     }`;
     const data = expectData(
@@ -1013,11 +1013,16 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
       }),
       'aliased ingest',
     );
+    // Ingested through a token with a slice, an event's id lives in the slice's namespace: the ack says it as stored.
     expect(data).toEqual({
-      a: { accepted: 1, rejected: 0, acks: [{ status: 'ACCEPTED', error: null }] },
+      a: {
+        accepted: 1,
+        rejected: 0,
+        acks: [{ id: expect.stringMatching(/^~[A-Za-z0-9_-]{10}~alias-in-A$/), status: 'ACCEPTED', error: null }],
+      },
       b: { accepted: 0, rejected: 1, acks: [{ status: 'REJECTED', error: { code: 'OUTSIDE_TOKEN_SLICE' } }] },
     });
-    seeds.push(inside);
+    seeds.push({ ...inside, id: data.a.acks[0].id });
     await waitForProcessing();
     expect((await asKey(keys.tKey, EVENT_QUERY, { id: 'alias-out-B' })).event).toBeNull();
   });
@@ -1153,9 +1158,13 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
       [1, 'ACCEPTED', null],
       ...outside.slice(1).map((_, i) => [i + 2, 'REJECTED', 'OUTSIDE_TOKEN_SLICE']),
     ]);
-    seeds.push(inside);
+    const storedId: string = ingest.acks[1].id;
+    expect(storedId).toMatch(new RegExp(`^~[A-Za-z0-9_-]{10}~${inside.id}$`));
+    seeds.push({ ...inside, id: storedId });
     await waitForProcessing();
-    expect((await asKey(keys.tKey, EVENT_QUERY, { id: inside.id })).event.id).toBe(inside.id);
+    expect((await asKey(keys.tKey, EVENT_QUERY, { id: storedId })).event.id).toBe(storedId);
+    // The token finds its event by the id it sent, too.
+    expect(expectData(await run(transport, tokenA, EVENT_QUERY, { id: inside.id }), 'by the sent id').event.id).toBe(storedId);
     for (const event of outside) expect((await asKey(keys.tKey, EVENT_QUERY, { id: event.id })).event, event.id).toBeNull();
     // The READ-only token may not ingest at all.
     expectError(await run(transport, tokenA, INGEST, { events: [asInput(inside)] }), 'FORBIDDEN', 'READ token ingest');
@@ -1163,25 +1172,21 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
 
   it('ingest through the token cannot reuse the id of an event outside the slice to pull it in', async () => {
     const at = Date.now() - 1_000;
-    const answer = await run('HTTP', tokenAIngest, INGEST, {
-      events: ['x-B-5', 'y-A-5', 'x-none-5'].map((id) => ({
-        id,
-        type: 'x',
-        timestamp: iso(at),
-        dimensions: { customer: 'A' },
-        values: { amount: 1 },
-      })),
-    });
+    const ids = ['x-B-5', 'y-A-5', 'x-none-5'];
+    const sent: Seed[] = ids.map((id) => ({ ...sliceEvents()[0]!, id, timestamp: at, values: { amount: 1 } }));
+    const answer = await run('HTTP', tokenAIngest, INGEST, { events: sent.map(asInput) });
     const { ingest } = expectData(answer, 'colliding ids');
-    // Accepted as events of the slice; the ids are taken, so they are counted as duplicates, never stored again.
-    expect(ingest.acks.map((ack: any) => [ack.id, ack.status])).toEqual([
-      ['x-B-5', 'ACCEPTED'],
-      ['y-A-5', 'ACCEPTED'],
-      ['x-none-5', 'ACCEPTED'],
-    ]);
+    // Accepted as new events of the slice, each under the id sent in the slice's own namespace:
+    // the events outside the slice that hold those ids are neither replaced nor pulled in.
+    const storedIds: string[] = ingest.acks.map((ack: any) => ack.id);
+    expect(ingest.acks.map((ack: any) => ack.status)).toEqual(['ACCEPTED', 'ACCEPTED', 'ACCEPTED']);
+    storedIds.forEach((storedId, index) => expect(storedId).toMatch(new RegExp(`^~[A-Za-z0-9_-]{10}~${ids[index]}$`)));
+    sent.forEach((seed, index) => seeds.push({ ...seed, id: storedIds[index]! }));
     await waitForProcessing();
-    for (const id of ['x-B-5', 'y-A-5', 'x-none-5']) {
-      expect(expectData(await run('HTTP', tokenA, EVENT_QUERY, { id }), id).event, id).toBeNull();
+    for (const [index, id] of ids.entries()) {
+      // Through the token, the id sent names the token's own event, never the other one.
+      const mine = expectData(await run('HTTP', tokenA, EVENT_QUERY, { id }), id).event;
+      expect([mine?.id, mine?.dimensions, mine?.values], id).toEqual([storedIds[index], sent[index]!.dimensions, { amount: 1 }]);
       const original = seeds.find((seed) => seed.tenant === 'T' && seed.id === id)!;
       const stored = (await asKey(keys.tKey, EVENT_QUERY, { id })).event;
       expect([stored?.type, stored?.dimensions, stored?.values], id).toEqual([original.type, original.dimensions, original.values]);
@@ -1203,7 +1208,7 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     await waitForProcessing();
     const visible = async (id: string) => expectData(await run('HTTP', tokenA, EVENT_QUERY, { id }), id).event !== null;
     const seen = { taken: await visible(taken.id), free: await visible(free.id) };
-    if (seen.free) seeds.push(free);
+    for (const [index, seed] of [taken, free].entries()) if (seen.free) seeds.push({ ...seed, id: ingest.acks[index].id });
     expect(seen, "the probe shows whether B's id exists").toEqual({ taken: seen.free, free: seen.free });
   });
 
@@ -2283,7 +2288,7 @@ describe('a token page that stops at the read bound (embedded, MAX_ROWS_READ 4)'
     }
     expect(seen).toEqual(['scan-a-new', 'scan-a-old-2', 'scan-a-old-1', 'scan-a-old-0']);
     // Some page did stop on B's events (else this test proves nothing), and its cursor is sealed.
-    const sealed = endCursors.filter((cursor) => decoded(cursor).startsWith('["s"'));
+    const sealed = endCursors.filter((cursor) => decoded(cursor).startsWith('["sealed"'));
     expect(sealed.length).toBeGreaterThan(0);
     // A sealed cursor edited by one character is refused, not opened.
     const [kind, opaque] = JSON.parse(decoded(sealed[0]!)) as [string, string];

@@ -202,7 +202,7 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
   });
 
   it('refuses forged sealed cursors (random, tampered, huge, of the wrong shape) with BAD_USER_INPUT, and stays healthy', async () => {
-    const sealed = (payload: unknown) => Buffer.from(JSON.stringify(['s', payload])).toString('base64url');
+    const sealed = (payload: unknown) => Buffer.from(JSON.stringify(['sealed', payload])).toString('base64url');
     const forged = [
       sealed(Buffer.alloc(64, 7).toString('base64url')),
       sealed('x'.repeat(100_000)),
