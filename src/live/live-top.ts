@@ -28,16 +28,8 @@ import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { RollupRow, SeriesStore } from '../ports/series-store.ts';
 import { validateTopShape, type QueryService } from '../query/query-service.ts';
 import type { DimensionConditionInput } from '../query/event-filter.ts';
-import {
-  addToTopTotal,
-  aggregateByGroup,
-  rankTop,
-  topGrouping,
-  type TopEntryView,
-  type TopRanking,
-  type TopShape,
-} from '../query/series-view.ts';
-import { groupValues, type GroupId } from '../query/grouping.ts';
+import type { TopEntryView, TopRanking, TopShape } from '../query/series-view.ts';
+import type { GroupId } from '../query/grouping.ts';
 import { queryTooLarge, type QueryLimits } from '../query/query-limits.ts';
 import { StreamlensError, unavailable } from '../errors.ts';
 import { sliceKey } from '../auth/data-slice.ts';
@@ -45,9 +37,11 @@ import type { TenantAccess } from '../auth/tenant-access.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
 import {
+  bucketAggregates,
   coverOf,
   holderOf,
   parseTopWindow,
+  rankBuckets,
   readsFor,
   storedBucketKey,
   windowAt,
@@ -141,7 +135,6 @@ interface TopFeedSpec {
 async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, onEnd: () => void): Promise<TopFeed> {
   const { tenant, type, shape, windowMinutes } = spec;
   const { maxRowsRead } = dependencies.queryLimits;
-  const grouping = topGrouping(shape);
   let cover: WindowCover = coverOf(windowAt(Date.now(), windowMinutes));
   const held = new Map<string, HeldBucket>();
   let rowsHeld = 0;
@@ -198,19 +191,6 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
     subscriber.queue.push(latest, TOP_CONFLATION_KEY);
   }
 
-  /** The aggregates of a held bucket per value of `by` (events without it are not ranked). */
-  function aggregatesOf(bucket: HeldBucket): Map<GroupId, Aggregate> {
-    if (bucket.byValue) return bucket.byValue;
-    const byValue = new Map<GroupId, Aggregate>();
-    for (const [group, starts] of aggregateByGroup(bucket.rows, grouping)) {
-      if (groupValues(group)[0] == null) continue;
-      // One stored bucket: every row has its start, so each group has one aggregate.
-      for (const aggregate of starts.values()) byValue.set(group, aggregate);
-    }
-    bucket.byValue = byValue;
-    return byValue;
-  }
-
   /**
    * Ranks the held buckets, when every bucket of the window is held: each value's total adds its
    * buckets in order of start, as buildTop does with the query's rows. Pushes when the entries
@@ -219,17 +199,15 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
   function compute(): void {
     computeTimer = null;
     if (closed) return;
-    const buckets: HeldBucket[] = [];
+    const buckets: Map<GroupId, Aggregate>[] = [];
     for (const bucket of cover.buckets) {
       const found = held.get(storedBucketKey(bucket));
       // A bucket that entered the window is still being read: ranked once it is here.
       if (!found) return;
-      buckets.push(found);
+      buckets.push((found.byValue ??= bucketAggregates(found.rows, shape)));
     }
     lastComputeAt = performance.now();
-    const totals = new Map<GroupId, Aggregate>();
-    for (const bucket of buckets) for (const [group, aggregate] of aggregatesOf(bucket)) addToTopTotal(totals, group, aggregate, shape);
-    const entries = rankTop(totals, shape);
+    const entries = rankBuckets(buckets, shape);
     const entriesText = JSON.stringify(entries);
     // The same entries over a moved window: newcomers get the current bounds, the others nothing.
     if (entriesText !== latestEntriesText) version += 1;

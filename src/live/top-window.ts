@@ -11,6 +11,10 @@
  */
 import { badInput } from '../errors.ts';
 import { bucketStart, coarsestCover, INTERVAL_MS, type BucketBlock, type Interval } from '../domain/interval.ts';
+import type { Aggregate } from '../domain/rollup.ts';
+import type { RollupRow } from '../ports/series-store.ts';
+import { addToTopTotal, aggregateByGroup, rankTop, topGrouping, type TopEntryView, type TopShape } from '../query/series-view.ts';
+import { groupValues, type GroupId } from '../query/grouping.ts';
 
 /**
  * The longest window: a week. A sliding window is for what happens now; a week holds the stored
@@ -110,4 +114,30 @@ export function readsFor(buckets: readonly StoredBucket[]): BucketBlock[] {
     }
   }
   return reads;
+}
+
+/**
+ * The rows of one stored bucket as a top list adds them up: one aggregate per value of `by`
+ * (rows the filter drops, and events without `by`, are left out). Computed once per change of
+ * the bucket's rows, not at every ranking.
+ */
+export function bucketAggregates(rows: readonly RollupRow[], shape: TopShape): Map<GroupId, Aggregate> {
+  const byValue = new Map<GroupId, Aggregate>();
+  for (const [group, starts] of aggregateByGroup(rows, topGrouping(shape))) {
+    if (groupValues(group)[0] == null) continue;
+    // One stored bucket: its rows share one start, so each value has one aggregate.
+    for (const aggregate of starts.values()) byValue.set(group, aggregate);
+  }
+  return byValue;
+}
+
+/**
+ * Ranks the window from its buckets' aggregates, given in order of start: each value's total adds
+ * its buckets in that order, which are exactly buildTop's merges over the same rows (so the same
+ * sums to the last bit), without reading or filtering a row.
+ */
+export function rankBuckets(buckets: Iterable<ReadonlyMap<GroupId, Aggregate>>, shape: TopShape): TopEntryView[] {
+  const totals = new Map<GroupId, Aggregate>();
+  for (const bucket of buckets) for (const [group, aggregate] of bucket) addToTopTotal(totals, group, aggregate, shape);
+  return rankTop(totals, shape);
 }
