@@ -6,7 +6,10 @@
  * MAX_ROWS_READ, and the registry's rules (subscription limit, revocation, token expiry) apply.
  * No HTTP: what a subscriber receives is read from the iterators the service returns.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
+import { schema } from '../../src/schema/index.ts';
 import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-event-log.ts';
 import { createEmbeddedEventStore } from '../../src/adapters/embedded/embedded-event-store.ts';
 import { createEmbeddedSeriesStore } from '../../src/adapters/embedded/embedded-series-store.ts';
@@ -30,6 +33,9 @@ import { wholeTenantAccess } from '../../src/auth/tenant-access.ts';
 import type { Principal } from '../../src/auth/authenticator.ts';
 import { createStreamProcessor } from '../../src/stream/processor.ts';
 import { newDataDir, removeDataDir } from '../support/server.ts';
+
+/** graphql as the schema's own modules load it (require): an ESM import would be a second copy, which graphql refuses. */
+const { parse, validate } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
 
 const MINUTE = 60_000;
 /** Inside every window of these tests for minutes to come. */
@@ -308,5 +314,15 @@ describe('live top feeds', () => {
     ).toEqual({ code: 'FORBIDDEN', message: 'this access token reads only events of type buy; query.type "other" is outside its slice' });
     await kept.return!();
     expect(live.openCount()).toBe(0);
+  });
+});
+
+describe('docs/api.md on the live top list', () => {
+  it('shows a subscription the schema validates', () => {
+    const doc = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
+    const section = doc.slice(doc.indexOf('- **`top(query)`**'));
+    const example = /```graphql\n([\s\S]*?)```/.exec(section)![1]!;
+    expect(example).toContain('subscription { top(query:');
+    expect(validate(schema, parse(example))).toEqual([]);
   });
 });
