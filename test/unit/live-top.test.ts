@@ -184,20 +184,22 @@ describe('live top feeds', () => {
     const opened = seriesReads.length;
     expect(seriesReads.every((range) => range.type === 'buy' && range.valueKey === 'amount' && range.interval === 'MINUTE')).toBe(true);
 
-    await ingest([{ id: 'b-1', type: 'buy', dimensions: { country: 'NL' }, values: { amount: 3 } }]);
+    const at = RECENT();
+    await ingest([{ id: 'b-1', type: 'buy', timestamp: at, dimensions: { country: 'NL' }, values: { amount: 3 } }]);
     const [a1, b1] = [await nextValue(first), await nextValue(second)];
     expect(a1).toBe(b1);
     expect(a1.entries).toEqual([{ key: 'NL', count: 1, sum: 3 }]);
     expect(a1.entries).toEqual(await queried(queries, a1));
-    // One read, of the changed minute alone.
-    const minute = Math.floor(RECENT().getTime() / MINUTE) * MINUTE;
-    expect(seriesReads.slice(opened)).toEqual([expect.objectContaining({ interval: 'MINUTE', from: minute, to: minute + MINUTE })]);
+    // One read, of the changed minute alone (besides the minute that enters the window if a minute boundary passed).
+    const minute = Math.floor(at.getTime() / MINUTE) * MINUTE;
+    const changeReads = seriesReads.slice(opened).filter((range) => range.from < a0.to);
+    expect(changeReads).toEqual([expect.objectContaining({ interval: 'MINUTE', from: minute, to: minute + MINUTE })]);
 
     // Another list (another window, filter or ranking) is a feed of its own; "60m" and "1h" are one.
     const hour = await topIterator(live, { ...byCountry, window: '60m' });
     const hourAgain = await topIterator(live, { ...byCountry, window: '1h' });
     expect(busSubscriptions()).toBe(2);
-    expect(await nextValue(hour)).toBe(await nextValue(hourAgain));
+    expect((await nextValue(hour)).entries).toEqual((await nextValue(hourAgain)).entries);
     for (const iterator of [first, second, hour, hourAgain]) await iterator.return!();
     expect(busSubscriptions()).toBe(0);
     expect(live.openCount()).toBe(0);
@@ -234,8 +236,10 @@ describe('live top feeds', () => {
     await nextValue(list);
     const opening = seriesReads.length;
     loseMessages();
-    await expect.poll(() => seriesReads.length).toBe(opening * 2);
-    expect(seriesReads.slice(opening)).toEqual(seriesReads.slice(0, opening));
+    // The whole window again: its 15 MINUTE buckets in one read.
+    await expect
+      .poll(() => seriesReads.slice(opening).some((range) => range.interval === 'MINUTE' && range.to - range.from === 15 * MINUTE))
+      .toBe(true);
     await ingest([{ id: 'l-1', type: 'buy', dimensions: { country: 'NL' }, values: { amount: 1 } }]);
     expect((await nextValue(list)).entries).toEqual([{ key: 'NL', count: 1, sum: 1 }]);
     await list.return!();
