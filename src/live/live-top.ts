@@ -4,19 +4,19 @@
  * once per second per subscriber.
  *
  * Subscriptions asking for the same list (tenant, slice, type, by, value, distinct, rankBy,
- * limit, filter, window) on this instance share one feed. A feed holds in memory the rollup rows
- * of the stored buckets that the `top` query reads for its window (top-window.ts: whole UTC days
- * and hours as DAY and HOUR rows, the edges as MINUTE rows), and ranks them with the query's own
- * functions, merge for merge, so each update is exactly the `top` query's answer over the
- * update's [from, to). Nothing is re-read per update:
+ * limit, filter, window) on this instance share one feed. A feed reads the stored buckets that
+ * the `top` query reads for its window (top-window.ts: whole UTC days and hours as DAY and HOUR
+ * rows, the edges as MINUTE rows), keeps in memory each bucket's aggregates per ranked value
+ * (not its rows), and ranks them with the query's own functions, merge for merge, so each update
+ * is exactly the `top` query's answer over the update's [from, to). Nothing is re-read per update:
  * - the bus's MINUTE messages say which buckets changed; the feed re-reads just the stored bucket
  *   that holds each changed minute (every interval's row is written in the same batch, before the
- *   message), and keeps each bucket's per-value aggregates until its rows change;
+ *   message);
  * - at each minute boundary the window moves: buckets that left it are dropped, and only those
  *   that entered it (the new minute, or an hour's MINUTE rows when the hour starts to leave) are read;
  * - when the bus may have lost messages (onPossibleLoss), the whole window is read again.
- * A feed holds at most MAX_ROWS_READ rows, the `top` query's budget: a window holding more fails
- * with QUERY_TOO_LARGE, as the query would.
+ * A feed's window may hold at most MAX_ROWS_READ rows, the `top` query's budget: a window holding
+ * more fails with QUERY_TOO_LARGE, as the query would.
  */
 import { dimensionOf } from '../domain/event.ts';
 import { conditionsKey, matchesConditions } from '../domain/dimension-conditions.ts';
@@ -104,10 +104,15 @@ interface TopSubscriber {
   timer: NodeJS.Timeout | null;
 }
 
-/** A stored bucket held in memory: its rows, and their aggregates per value of `by`, once computed. */
+/**
+ * A stored bucket held in memory: its rows' aggregates per value of `by` (what a ranking adds up),
+ * and how many rows they came from (what the rows bound counts). The rows themselves are not
+ * kept: rows the filter drops, their dimensions, and the rows of one value in several log
+ * partitions or dimension combinations (merged into one aggregate) cost nothing once read.
+ */
 interface HeldBucket {
-  rows: RollupRow[];
-  byValue: Map<GroupId, Aggregate> | null;
+  rowCount: number;
+  byValue: Map<GroupId, Aggregate>;
 }
 
 /** One top list followed for every subscriber that asked for it. */
@@ -204,7 +209,7 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
       const found = held.get(storedBucketKey(bucket));
       // A bucket that entered the window is still being read: ranked once it is here.
       if (!found) return;
-      buckets.push((found.byValue ??= bucketAggregates(found.rows, shape)));
+      buckets.push(found.byValue);
     }
     lastComputeAt = performance.now();
     const entries = rankBuckets(buckets, shape);
@@ -257,8 +262,8 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
           // The window moved on while the bucket was read: it is not needed any more.
           if (!cover.keys.has(key)) continue;
           const rows = rowsByBucket.get(key) ?? [];
-          rowsHeld += rows.length - (held.get(key)?.rows.length ?? 0);
-          held.set(key, { rows, byValue: null });
+          rowsHeld += rows.length - (held.get(key)?.rowCount ?? 0);
+          held.set(key, { rowCount: rows.length, byValue: bucketAggregates(rows, shape) });
         }
         if (rowsHeld > maxRowsRead) {
           fail(queryTooLarge('rows', maxRowsRead, null, "this live top list's window reads rollup rows"));
@@ -290,7 +295,7 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
       cover = coverOf(window);
       for (const [key, bucket] of held) {
         if (cover.keys.has(key)) continue;
-        rowsHeld -= bucket.rows.length;
+        rowsHeld -= bucket.rowCount;
         held.delete(key);
       }
       for (const key of [...dirty]) if (!cover.keys.has(key)) dirty.delete(key);
