@@ -319,6 +319,28 @@ describe('live top feeds', () => {
     await kept.return!();
     expect(live.openCount()).toBe(0);
   });
+
+  it("follows its graphql-ws connection's refresh: the same slice goes on, a narrower one ends it with FORBIDDEN", async () => {
+    const { live } = await startLive();
+    const tokenFor = (id: string, types: string[]): Principal => ({
+      tenant: 'acme',
+      keyId: 'key-acme',
+      scopes: new Set(['READ']),
+      isRootAdmin: false,
+      token: { id, expiresAt: Date.now() + 60 * MINUTE, slice: { types, where: [] }, queriesPerSecond: null, eventsPerSecond: null },
+    });
+    const opened = tokenFor('token-1', ['buy']);
+    const connection = { authorization: 'Bearer token-1', principal: opened };
+    const list = await topIterator(live, byCountry, { ...ACME, slice: { types: ['buy'], where: [] }, openedUnder: opened, connection });
+    await nextValue(list);
+    connection.principal = tokenFor('token-2', ['buy', 'other']);
+    live.followConnection(connection);
+    expect(live.openCount()).toBe(1);
+    connection.principal = tokenFor('token-3', ['other']);
+    live.followConnection(connection);
+    expect((await rejectionOf(list.next())).code).toBe('FORBIDDEN');
+    expect(live.openCount()).toBe(0);
+  });
 });
 
 describe('docs/api.md on the live top list', () => {
