@@ -1,5 +1,5 @@
 /**
- * The live module's one door: subscribe to events, subscribe to series, and the registry of every
+ * The live module's one door: subscribe to events, series and top lists, and the registry of every
  * subscription this instance serves (the open count per tenant, ending every subscription of a
  * key, draining on shutdown). Resolvers and the composition root call it; the registry and the
  * series feeds are its own, so nothing else can change them.
@@ -19,6 +19,7 @@ import type { UsageLimits } from '../limits/usage-limits.ts';
 import { openEventsSubscription, type EventsFollower, type LiveEventEdge } from './live-events.ts';
 import { createStoredPositionReader, type StoredPosition } from './stored-position.ts';
 import { createSeriesFeeds, type LiveSeriesInput, type SeriesUpdateView } from './live-series.ts';
+import { createTopFeeds, type LiveTopInput, type TopUpdateView } from './live-top.ts';
 import { createSubscriptionRegistry, type LiveSubscriber, type SubscriptionSlot } from './subscription-registry.ts';
 import { unauthenticated } from '../errors.ts';
 import { createCursorSeal, type CursorSeal } from '../query/cursors.ts';
@@ -26,6 +27,7 @@ import { sliceOf, subscriptionSlice, type ConnectionCredentials } from './connec
 
 export type { LiveEventEdge } from './live-events.ts';
 export type { LiveSeriesInput, SeriesUpdateView } from './live-series.ts';
+export type { LiveTopInput, TopUpdateView } from './live-top.ts';
 export type { LiveSubscriber } from './subscription-registry.ts';
 export type { ConnectionCredentials } from './connection-credentials.ts';
 
@@ -71,6 +73,8 @@ export interface LiveService {
   ): Promise<AsyncIterable<LiveEventEdge>>;
   /** Every change of a bucket of the series, as its new total. */
   subscribeToSeries(subscriber: LiveSubscriber, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>>;
+  /** A top list over a sliding window: at once, then on every change, at most once a second. */
+  subscribeToTop(subscriber: LiveSubscriber, input: LiveTopInput): Promise<AsyncIterable<TopUpdateView>>;
   /** Subscriptions this instance holds open, of every tenant or of one. */
   openCount(tenant?: string): number;
   /** Ends every subscription opened with the key (it has been revoked): each fails with UNAUTHENTICATED. */
@@ -108,6 +112,7 @@ function withDelivered(subscriber: LiveSubscriber, types: readonly string[] | nu
 export function createLiveService(options: LiveServiceOptions): LiveService {
   const registry = createSubscriptionRegistry((tenant, open) => options.limits.checkSubscriptions(tenant, open));
   const seriesFeeds = createSeriesFeeds(options);
+  const topFeeds = createTopFeeds(options);
   const storedPosition = createStoredPositionReader(options.seriesStore);
   const followers = new Set<EventsFollower>();
   const eventsDependencies = {
@@ -154,6 +159,10 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
     subscribeToSeries(subscriber, input) {
       const delivering = withDelivered(subscriber, [input.type], input.where);
       return inSlot(delivering, (slot) => seriesFeeds.subscribe(slot, delivering, input));
+    },
+    subscribeToTop(subscriber, input) {
+      const delivering = withDelivered(subscriber, [input.type], input.where);
+      return inSlot(delivering, (slot) => topFeeds.subscribe(slot, delivering, input));
     },
     openCount: (tenant) => registry.openCount(tenant),
     endSubscriptionsOfKey(keyId) {

@@ -30,7 +30,7 @@ import {
   type DimensionConditionInput,
   type EventFilterInput,
 } from './event-filter.ts';
-import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView, type TopRanking } from './series-view.ts';
+import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView, type TopRanking, type TopShape } from './series-view.ts';
 import { validateGrouping } from './grouping.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
@@ -97,6 +97,37 @@ export function topRankingOf(request: Pick<TopRequest, 'value' | 'distinct' | 'r
     throw badInput('query.rankBy: DISTINCT ranks by the different values of a distinct key; name it in query.distinct');
   }
   return rankBy;
+}
+
+/**
+ * A top request's shape checked and narrowed to the caller's slice (everything but its range):
+ * names valid, the type inside the slice (else FORBIDDEN), the ranking's argument given, `limit`
+ * from 1 to MAX_TOP_LIMIT, and the slice's conditions ANDed into `where`. The `top` query and
+ * the live `top` subscription both take it, so they refuse and rank alike.
+ */
+export function validateTopShape(
+  access: TenantAccess,
+  request: Omit<TopRequest, 'from' | 'to'>,
+): Required<Omit<TopShape, 'dimensions'>> & { dimensions: Record<string, DimensionValue> | null } {
+  validateTypeName(request.type, 'query.type');
+  requireTypeInSlice(access, request.type, 'query.type');
+  validateKeyName(request.by, 'query.by');
+  validateKeyName(request.value, 'query.value');
+  validateKeyName(request.distinct, 'query.distinct');
+  const rankBy = topRankingOf(request);
+  const limit = request.limit ?? DEFAULT_TOP_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TOP_LIMIT) {
+    throw badInput(`limit must be a whole number from 1 to ${MAX_TOP_LIMIT}`);
+  }
+  return {
+    by: request.by,
+    value: request.value ?? null,
+    distinct: request.distinct ?? null,
+    rankBy,
+    limit,
+    dimensions: validateDimensionFilter(request.dimensions, 'query.dimensions'),
+    where: narrowWhere(access, validateWhere(request.where, 'query.where')),
+  };
 }
 
 export interface Page<T> {
@@ -435,22 +466,11 @@ export function createQueryService(options: {
 
     async top(access, request, budget = newBudget()) {
       const { tenant } = access;
-      validateTypeName(request.type, 'query.type');
-      requireTypeInSlice(access, request.type, 'query.type');
-      validateKeyName(request.by, 'query.by');
-      validateKeyName(request.value, 'query.value');
-      validateKeyName(request.distinct, 'query.distinct');
-      const rankBy = topRankingOf(request);
+      const { by, value, distinct, rankBy, limit, dimensions, where } = validateTopShape(access, request);
       const { from, to } = checkRange(request.from, request.to);
-      const limit = request.limit ?? DEFAULT_TOP_LIMIT;
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TOP_LIMIT) {
-        throw badInput(`limit must be a whole number from 1 to ${MAX_TOP_LIMIT}`);
-      }
       if (bucketCountBetween(from, to, 'MINUTE') > 31 * 24 * 60) {
         throw badInput('top covers at most 31 days of MINUTE buckets');
       }
-      const dimensions = validateDimensionFilter(request.dimensions, 'query.dimensions');
-      const where = narrowWhere(access, validateWhere(request.where, 'query.where'));
       const current = await finality();
       const allFinal = isFinal(bucketStart(to - 1, 'MINUTE'), 'MINUTE', current.watermark, current.allowedLatenessMs);
       const topRequest = {
@@ -478,15 +498,7 @@ export function createQueryService(options: {
         );
         const rows = reads.flat();
         budget.spendRows(rows.length, 'the top query reads rollup rows');
-        return buildTop(rows, {
-          by: request.by,
-          value: request.value ?? null,
-          distinct: request.distinct ?? null,
-          rankBy,
-          dimensions,
-          where,
-          limit,
-        });
+        return buildTop(rows, { by, value, distinct, rankBy, dimensions, where, limit });
       });
     },
 
