@@ -273,17 +273,20 @@ describe.each(BACKENDS)('resumable live series on %s', (backend) => {
     const expected = async () => storedTotals(resumedOn, { ...asked, to: iso(start + 3_600_000) });
     const all = () => [...before.updates.slice(0, seen), ...after.updates];
     /** The client's points (the updates it received before the kill, then after the resume) equal the stored totals. */
-    const expectToEndOnStoredTotals = async () => {
-      const same = async () => isDeepStrictEqual(totalsOnly(applied(all())), totalsOnly(await expected()));
+    const expectToEndOnStoredTotals = async (events: number) => {
+      const counted = () => [...applied(all()).values()].reduce((total, point) => total + point.count, 0);
+      const same = async () => counted() === events && isDeepStrictEqual(totalsOnly(applied(all())), totalsOnly(await expected()));
       // On Kafka the killed instance's partitions move to the other one first (the group's session timeout).
       await expect.poll(same, { timeout: 90_000 }).toBe(true);
       expect(totalsOnly(applied(all()))).toEqual(totalsOnly(await expected()));
+      // Every event ingested so far, whichever instance processed it.
+      expect(counted()).toBe(events);
     };
-    await expectToEndOnStoredTotals();
+    await expectToEndOnStoredTotals(12 + 6 + 4 + 2);
     // And on live from there.
     await waitForLiveSubscriptions(resumedOn.url, 1);
     await ingest(resumedOn, batch('moved-e', 3, 90_000));
-    await expectToEndOnStoredTotals();
+    await expectToEndOnStoredTotals(12 + 6 + 4 + 2 + 3);
     expect(after.errors).toEqual([]);
     after.stop();
     await resumedWs.dispose();
