@@ -37,7 +37,7 @@
  */
 import { matchesDimensions } from '../domain/event.ts';
 import { conditionsKey, matchesConditions } from '../domain/dimension-conditions.ts';
-import type { QueryInterval } from '../domain/interval.ts';
+import { INTERVAL_MS, type BucketBlock, type Interval, type QueryInterval } from '../domain/interval.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { RollupRow, SeriesStore } from '../ports/series-store.ts';
 import { MAX_SERIES_BUCKETS, type QueryService } from '../query/query-service.ts';
@@ -58,13 +58,13 @@ import { badInput, StreamlensError, unavailable } from '../errors.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
 import { narrowWhere, requireTypeInSlice, type TenantAccess } from '../auth/tenant-access.ts';
-import { liveBucketsOf, type LiveBuckets } from './series-buckets.ts';
+import { liveBucketsOf, runsOf, type LiveBuckets } from './series-buckets.ts';
 import {
   bucketsToResend,
   checkSeriesCursor,
   decodeSeriesCursor,
   encodeSeriesCursor,
-  resumeReadsFrom,
+  resumeRanges,
   seriesQueryDigest,
   type SeriesCursor,
 } from './series-cursor.ts';
@@ -174,6 +174,14 @@ const SAFE_POSITION_ADVANCE_MS = 15_000;
 const MAX_BUCKETS_AWAITING_FINAL = 8_192;
 /** Without FUTURE_TOLERANCE: ingest refuses timestamps more than a year ahead, so no bucket starts later. */
 const LATEST_BUCKET_AHEAD_MS = 366 * 86_400_000;
+/** The stored intervals a search for changed rows descends through, coarsest first (changedBuckets). */
+const SEARCH_LEVELS: readonly Interval[] = ['DAY', 'HOUR', 'MINUTE', 'SECOND'];
+
+/** Rows one read (a sweep, a first read) may still take: MAX_ROWS_READ, as a series query. */
+interface RowBudget {
+  left: number;
+}
+
 /** Pushed after a completed subscription's last update: its iterator ends there. */
 const COMPLETED = Symbol('completed');
 
@@ -302,20 +310,11 @@ async function openFeed(
    * Reads the rows of every bucket overlapping [from, to), each row's bucketStart set to its
    * bucket's start; throws QUERY_TOO_LARGE past the rows limit, BAD_USER_INPUT past `maxBuckets`.
    */
-  async function readBuckets(from: number, to: number, maxBuckets = Number.POSITIVE_INFINITY): Promise<RollupRow[]> {
-    const plan = buckets.plan(from, to, maxBuckets);
+  async function readBuckets(from: number, to: number, budget: RowBudget = newBudget()): Promise<RollupRow[]> {
+    const plan = buckets.plan(from, to, Number.POSITIVE_INFINITY);
     const rows: RollupRow[] = [];
     for (const block of plan.reads) {
-      const blockRows = await dependencies.seriesStore.readRollups({
-        tenant,
-        type,
-        ...block,
-        valueKey: shape.value ?? null,
-        maxRows: maxRowsRead - rows.length,
-      });
-      if (rows.length + blockRows.length > maxRowsRead) {
-        throw queryTooLarge('rows', maxRowsRead, null, 'this live series reads rollup rows');
-      }
+      const blockRows = await readStored(block, budget);
       for (const row of blockRows) {
         if (buckets.stored) rows.push(row);
         else if (plan.keeps(row.interval, row.bucketStart)) rows.push({ ...row, bucketStart: buckets.startOf(row.bucketStart) });
@@ -337,14 +336,73 @@ async function openFeed(
     };
   }
 
-  /** The rows of every bucket that changed past `since`, read from the bucket holding `readFrom` on. */
-  async function readChanged(readFrom: number, since: Pick<SeriesCursor, 'position' | 'resendFrom'>, to: number) {
-    const rows = await readBuckets(buckets.startOf(readFrom), to);
-    const changed = bucketsToResend(
-      rows.map((row) => ({ bucket: row.bucketStart, partition: row.partition, appliedOffset: row.appliedOffset })),
-      since,
-    );
-    return rows.filter((row) => changed.has(row.bucketStart));
+  const newBudget = (): RowBudget => ({ left: maxRowsRead });
+
+  /** Stored rows of one block, counted against the budget of the read they are part of. */
+  async function readStored(block: BucketBlock, budget: RowBudget): Promise<RollupRow[]> {
+    const rows = await dependencies.seriesStore.readRollups({
+      tenant,
+      type,
+      ...block,
+      valueKey: shape.value ?? null,
+      maxRows: budget.left,
+    });
+    budget.left -= rows.length;
+    if (budget.left < 0) throw queryTooLarge('rows', maxRowsRead, null, 'this live series reads rollup rows');
+    return rows;
+  }
+
+  /**
+   * The starts of the buckets, from the one holding `from` to `to`, with a row of this series
+   * applied past `position`. Every counted event changes a row of each stored interval at once, so
+   * a DAY row applied no further than `position` says that no finer row of its day (same partition
+   * and combination) changed either: the search reads DAY rows, then the HOUR rows of the changed
+   * days, and so on down to the rows the buckets are made of. A day of lateness is then a few
+   * reads of the recently changed hours and minutes, not a read of every SECOND bucket of the day.
+   */
+  async function changedBuckets(from: number, to: number, position: ReadonlyMap<number, number>, budget: RowBudget): Promise<Set<number>> {
+    let regions: [number, number][] = [[from, to]];
+    for (const level of SEARCH_LEVELS) {
+      const size = INTERVAL_MS[level];
+      const changed = new Set<number>();
+      for (const [regionFrom, regionTo] of regions) {
+        const rows = await readStored({ interval: level, from: Math.floor(regionFrom / size) * size, to: regionTo }, budget);
+        const ofSeries = rows.filter(
+          (row) => matchesDimensions(row.dimensions, shape.dimensions) && matchesConditions(row.dimensions, shape.where),
+        );
+        const asResumeRows = ofSeries.map((row) => ({
+          bucket: row.bucketStart,
+          partition: row.partition,
+          appliedOffset: row.appliedOffset,
+        }));
+        for (const start of bucketsToResend(asResumeRows, { position, resendFrom: null })) changed.add(start);
+      }
+      if (level === buckets.topicInterval) return new Set([...changed].map((start) => buckets.startOf(start)));
+      regions = runsOf(changed, size).map(([runFrom, runTo]) => [Math.max(runFrom, from), Math.min(runTo, to)]);
+      if (regions.length === 0) return new Set();
+    }
+    return new Set();
+  }
+
+  /**
+   * The rows of every bucket in [from, to) that changed after `since` (a row applied past its
+   * position, in a bucket ending after its settledBefore), and of every bucket from its
+   * resendFrom on.
+   */
+  async function readChanged(since: Pick<SeriesCursor, 'position' | 'settledBefore' | 'resendFrom'>, from: number | null, to: number) {
+    const budget = newBudget();
+    const ranges = resumeRanges(since, from);
+    const resendFrom = ranges.resendFrom === null ? null : buckets.startOf(ranges.resendFrom);
+    // No watermark yet (nothing stored) nor `from`: from the epoch, as no event is older.
+    const changed = await changedBuckets(Number.isFinite(ranges.changedFrom) ? ranges.changedFrom : 0, to, since.position, budget);
+    const rows: RollupRow[] = [];
+    const before = resendFrom ?? Number.POSITIVE_INFINITY;
+    for (const [runFrom, runTo] of runsOf(new Set([...changed].filter((start) => start < before)), buckets)) {
+      rows.push(...(await readBuckets(runFrom, runTo, budget)));
+    }
+    // What a snapshot or resume still being delivered had not sent yet: all of it again.
+    if (resendFrom !== null && resendFrom < to) rows.push(...(await readBuckets(resendFrom, to, budget)));
+    return rows;
   }
 
   /**
@@ -373,12 +431,7 @@ async function openFeed(
   async function sweep(): Promise<void> {
     lastSweepAt = Date.now();
     const next = await readSafe();
-    const readFrom = resumeReadsFrom({ settledBefore: safe.settledBefore, resendFrom: null }, null);
-    const rows = await readChanged(
-      Number.isFinite(readFrom) ? readFrom : 0,
-      { position: safe.position, resendFrom: null },
-      latestBucketEnd(dependencies, buckets),
-    );
+    const rows = await readChanged({ ...safe, resendFrom: null }, null, latestBucketEnd(dependencies, buckets));
     const byGroup = aggregateByGroup(rows, shape);
     const starts = [...new Set(rows.map((row) => row.bucketStart))].sort((a, b) => a - b);
     for (const start of starts)
@@ -409,9 +462,7 @@ async function openFeed(
       // Its size was checked up to now when it subscribed; the few buckets ahead of now are read too.
       rows = await readBuckets(subscriber.from!, to);
     } else {
-      const cursor = (start as { cursor: SeriesCursor }).cursor;
-      const readFrom = resumeReadsFrom(cursor, subscriber.from);
-      rows = await readChanged(Number.isFinite(readFrom) ? readFrom : 0, cursor, to);
+      rows = await readChanged((start as { cursor: SeriesCursor }).cursor, subscriber.from, to);
     }
     if (subscriber.done) return;
     const byGroup = aggregateByGroup(rows, shape);

@@ -86,3 +86,18 @@ export function liveBucketsOf(interval: QueryInterval, timeZone: string, zoneNam
     },
   };
 }
+
+/**
+ * The bucket starts as runs of touching buckets, [from, to) each, in order: one read per run.
+ * `size` is a fixed bucket length, or the buckets whose ends say where each one stops.
+ */
+export function runsOf(starts: ReadonlySet<number>, size: number | Pick<LiveBuckets, 'endOf'>): [number, number][] {
+  const endOf = typeof size === 'number' ? (start: number) => start + size : size.endOf;
+  const runs: [number, number][] = [];
+  for (const start of [...starts].sort((a, b) => a - b)) {
+    const last = runs.at(-1);
+    if (last && last[1] === start) last[1] = endOf(start);
+    else runs.push([start, endOf(start)]);
+  }
+  return runs;
+}

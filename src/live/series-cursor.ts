@@ -136,11 +136,17 @@ export function bucketsToResend(rows: Iterable<ResumeRow>, cursor: Pick<SeriesCu
 }
 
 /**
- * The earliest instant a resume must read from: the bucket holding `settledBefore` may still have
- * changed, as may any from `resendFrom` on; never before the subscription's own `from`.
+ * What a resume from `cursor` reads, within a subscription whose range starts at `from`: the
+ * buckets ending after `changedFrom` may have changed (a row applied past the position says which
+ * did; -Infinity: any), and every bucket from `resendFrom` on is sent whether it changed or not.
  */
-export function resumeReadsFrom(cursor: Pick<SeriesCursor, 'settledBefore' | 'resendFrom'>, from: number | null): number {
-  const changeable = cursor.settledBefore ?? Number.NEGATIVE_INFINITY;
-  const earliest = cursor.resendFrom === null ? changeable : Math.min(changeable, cursor.resendFrom);
-  return Math.max(earliest, from ?? Number.NEGATIVE_INFINITY);
+export function resumeRanges(
+  cursor: Pick<SeriesCursor, 'settledBefore' | 'resendFrom'>,
+  from: number | null,
+): { changedFrom: number; resendFrom: number | null } {
+  const floor = from ?? Number.NEGATIVE_INFINITY;
+  return {
+    changedFrom: Math.max(cursor.settledBefore ?? Number.NEGATIVE_INFINITY, floor),
+    resendFrom: cursor.resendFrom === null ? null : Math.max(cursor.resendFrom, floor),
+  };
 }

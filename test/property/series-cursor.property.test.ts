@@ -1,9 +1,9 @@
 /**
  * The resume rule of a live series cursor (src/live/series-cursor.ts), over random histories of
  * rollup row writes across log partitions: a cursor taken at any moment, then more writes, then a
- * resume that reads from `resumeReadsFrom` and selects with `bucketsToResend`. Properties:
+ * resume that looks from `resumeRanges` and selects with `bucketsToResend`. Properties:
  *   - no bucket whose rows changed after the cursor is missed (nor any from `resendFrom` on);
- *   - the read starts no later than any bucket that could change after the cursor;
+ *   - the buckets looked at start no later than any bucket that could change after the cursor;
  *   - a cursor survives encoding, and any other text is refused with BAD_USER_INPUT, never a crash.
  */
 import fc from 'fast-check';
@@ -12,7 +12,7 @@ import {
   bucketsToResend,
   decodeSeriesCursor,
   encodeSeriesCursor,
-  resumeReadsFrom,
+  resumeRanges,
   seriesQueryDigest,
   type ResumeRow,
 } from '../../src/live/series-cursor.ts';
@@ -65,7 +65,7 @@ class Model {
 }
 
 describe('series cursor resume', () => {
-  it('sends every bucket changed after the cursor, reading from early enough', () => {
+  it('sends every bucket changed after the cursor, looking from early enough', () => {
     fc.assert(
       fc.property(
         fc.array(write, { maxLength: 12 }),
@@ -82,10 +82,11 @@ describe('series cursor resume', () => {
           const seen = model.snapshotOfBuckets();
           for (const w of after) model.apply(w);
           const now = model.snapshotOfBuckets();
-          const readFrom = resumeReadsFrom(cursor, null);
-          // What a resume reads: the rows of the buckets that hold or follow `readFrom`.
-          const read = [...model.rows.values()].filter((row) => row.bucket + BUCKET_MS > readFrom);
-          const resent = bucketsToResend(read, cursor);
+          const { changedFrom, resendFrom } = resumeRanges(cursor, null);
+          // What a resume sends: the changed buckets among those ending after `changedFrom`, and every bucket from `resendFrom` on.
+          const read = [...model.rows.values()].filter((row) => row.bucket + BUCKET_MS > changedFrom);
+          const resent = bucketsToResend(read, { position: cursor.position, resendFrom: null });
+          for (const row of model.rows.values()) if (resendFrom !== null && row.bucket + BUCKET_MS > resendFrom) resent.add(row.bucket);
           for (const [bucket, rows] of now) {
             if (seen.get(bucket) !== rows) expect(resent.has(bucket)).toBe(true);
             if (cursor.resendFrom !== null && bucket >= cursor.resendFrom) expect(resent.has(bucket)).toBe(true);
