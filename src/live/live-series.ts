@@ -479,15 +479,15 @@ async function openFeed(
     }
     // Ordered by start, then as the series query orders groups: each group's points by start.
     points.sort((a, b) => a.start - b.start || compareGroupValues(a.values, b.values));
-    const first = points.map(({ group, start: bucketStart }) => {
+    const first = points.map(({ group, start: bucketStart }, index) => {
       const point = toPoint(bucketStart, byGroup.get(group)!.get(bucketStart)!, shape, finality);
       rememberNotFinal(bucketStart, group, point);
       const update: SeriesUpdateView = {
         ...describeGroup(group, groupKeys),
         point,
         watermark,
-        // Received, it says: every change up to `at`, and every point before this bucket.
-        cursor: cursorOf(subscriber, at, bucketStart),
+        // Received, it says: every change up to `at`, and every first point before the next one's bucket.
+        cursor: cursorOf(subscriber, at, points[index + 1]?.start ?? null),
       };
       noteSent(subscriber, update, pointKey(group, bucketStart));
       return update;
