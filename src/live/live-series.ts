@@ -444,8 +444,16 @@ async function openFeed(
     for (const subscriber of subscribers) moveCursor(subscriber, cursorOf(subscriber, next, null));
   }
 
+  /** Encoded live cursors, per position and query: subscribers of one query share one string. */
+  const liveCursors = new WeakMap<Safe, Map<string, string>>();
+
   function cursorOf(subscriber: SeriesSubscriber, at: Safe, resendFrom: number | null): string {
-    return encodeSeriesCursor({ query: subscriber.query, ...at, resendFrom });
+    if (resendFrom !== null) return encodeSeriesCursor({ query: subscriber.query, ...at, resendFrom });
+    let byQuery = liveCursors.get(at);
+    if (!byQuery) liveCursors.set(at, (byQuery = new Map()));
+    let cursor = byQuery.get(subscriber.query);
+    if (cursor === undefined) byQuery.set(subscriber.query, (cursor = encodeSeriesCursor({ query: subscriber.query, ...at, resendFrom })));
+    return cursor;
   }
 
   /**

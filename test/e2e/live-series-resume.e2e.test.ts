@@ -117,7 +117,7 @@ describe.each(BACKENDS)('resumable live series on %s', (backend) => {
     await waitForProcessing(target.url, 90_000);
   }
 
-  it('sends a snapshot ordered by start, a late event, every point again final, then completes (graphql-ws)', async () => {
+  it('sends a snapshot ordered by start, a late event, every point again final, then completes (graphql-ws and SSE)', async () => {
     const start = nextStretch();
     await ingest(server, [
       { id: 'snap-1', type: 'snap', timestamp: iso(start + 5_000), dimensions: { country: 'NL' }, values: { v: 1 } },
@@ -133,7 +133,9 @@ describe.each(BACKENDS)('resumable live series on %s', (backend) => {
       from: iso(start),
       to: iso(start + 2 * MINUTE),
     };
+    const sse = sseClient(server.url);
     const live = follow(ws, { query: range });
+    const viaSse = follow(sse, { query: range });
     await expect.poll(() => live.updates.length, { timeout: 15_000 }).toBe(3);
     expect(live.updates.map((u) => [u.point.start, u.group, u.point.count, u.point.sum, u.point.final])).toEqual([
       [iso(start), 'NL', 1, 1, false],
@@ -162,6 +164,13 @@ describe.each(BACKENDS)('resumable live series on %s', (backend) => {
       [iso(start + MINUTE), 'NL', 1, 2, true],
     ]);
     expect(live.errors).toEqual([]);
+    // SSE: the same updates (the final pushes in any order), and the same completion.
+    await expect.poll(() => viaSse.completed, { timeout: 30_000 }).toBe(true);
+    const described = (updates: Update[]) => updates.map((u) => [u.point.start, u.group, u.point.count, u.point.sum, u.point.final]);
+    expect(described(viaSse.updates.slice(0, 4))).toEqual(described(live.updates.slice(0, 4)));
+    expect(described(viaSse.updates.slice(4)).sort()).toEqual(described(finals).sort());
+    expect(viaSse.errors).toEqual([]);
+    sse.dispose();
     // Where the subscription ended is exactly what the series query answers.
     const { from, to, ...shape } = range;
     expect(applied(live.updates)).toEqual(await storedTotals(server, { ...shape, from, to }));
