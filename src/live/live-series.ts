@@ -221,6 +221,8 @@ async function openFeed(
   const notFinal = new Map<number, Set<GroupId>>();
   /** Subscribers waiting for their first read, in arrival order. */
   const joining: SeriesSubscriber[] = [];
+  /** Subscribers with `to` whose buckets are all final, waiting for the final points they were not sent yet. */
+  const finishing: SeriesSubscriber[] = [];
   /** Sweep every bucket that may still change (the bus may have lost messages, or `safe` is due). */
   let sweepDue = false;
   /** From the store at opening, then the highest a message or a finality check carried: it never goes back. */
@@ -251,12 +253,47 @@ async function openFeed(
 
   /** A subscriber with `to` completes once its buckets are all final and it was sent each final. */
   function completeIfDone(subscriber: SeriesSubscriber): void {
-    if (subscriber.done || subscriber.lastBucketEnd === null || subscriber.held !== null || subscriber.awaitingFinal!.size > 0) return;
+    if (subscriber.done || subscriber.lastBucketEnd === null || subscriber.held !== null) return;
     if (finality.watermark === null || finality.watermark < subscriber.lastBucketEnd + finality.allowedLatenessMs) return;
+    if (subscriber.awaitingFinal!.size > 0) {
+      // Every bucket is final: the ones it still waits for are read for it (the feed's own final
+      // push may be pending, or may never come: it remembers MAX_BUCKETS_AWAITING_FINAL buckets).
+      if (!finishing.includes(subscriber)) {
+        finishing.push(subscriber);
+        void refresh();
+      }
+      return;
+    }
     subscriber.done = true;
     subscribers.delete(subscriber);
-    // Not conflated: it comes after every pending update.
-    subscriber.queue.push(COMPLETED as unknown as SeriesUpdateView);
+    // Not conflated: it comes after every pending update, once there is room for it.
+    void subscriber.queue.pushWhenRoom(COMPLETED as unknown as SeriesUpdateView);
+  }
+
+  /** Reads the final points a subscriber whose buckets are all final still waits for, sends them, and completes it. */
+  async function finish(subscriber: SeriesSubscriber): Promise<void> {
+    const awaited = subscriber.awaitingFinal!;
+    const starts = new Set([...awaited].map((key) => Number(key.slice(key.lastIndexOf('\u0000') + 1))));
+    const budget = newBudget();
+    for (const [runFrom, runTo] of runsOf(starts, buckets)) {
+      const byGroup = aggregateByGroup(await readBuckets(runFrom, runTo, budget), shape);
+      for (const [group, byStart] of byGroup) {
+        for (const [start, aggregate] of byStart) {
+          const key = pointKey(group, start);
+          if (!awaited.has(key) || subscriber.done) continue;
+          const update = {
+            ...describeGroup(group, groupKeys),
+            point: toPoint(start, aggregate, shape, finality),
+            watermark,
+            cursor: subscriber.cursor,
+          };
+          if (update.point.final) pushLive(subscriber, update, key);
+        }
+      }
+    }
+    // Every bucket of its range is final and was read: nothing else can come for it.
+    awaited.clear();
+    completeIfDone(subscriber);
   }
 
   /** Notes what a subscriber was sent, for its completion. */
@@ -532,6 +569,19 @@ async function openFeed(
           }
           continue;
         }
+        const finisher = finishing.shift();
+        if (finisher) {
+          try {
+            await finish(finisher);
+          } catch (error) {
+            finisher.queue.fail(
+              error instanceof StreamlensError
+                ? error
+                : unavailable('live series updates are unavailable; subscribe again to continue', error),
+            );
+          }
+          continue;
+        }
         if (subscribers.size === 0) break;
         if (sweepDue) {
           sweepDue = false;
@@ -554,7 +604,8 @@ async function openFeed(
       refreshing = false;
     }
     // Work that came in during the last read.
-    if (!feed.closed && (joining.length > 0 || ((sweepDue || dirty.size > 0) && subscribers.size > 0))) void refresh();
+    if (!feed.closed && (joining.length > 0 || finishing.length > 0 || ((sweepDue || dirty.size > 0) && subscribers.size > 0)))
+      void refresh();
   }
 
   /** Marks a bucket's group as changed; false (and every subscriber failed) past a limit. */
@@ -620,8 +671,10 @@ async function openFeed(
     leave(subscriber) {
       subscriber.done = true;
       subscribers.delete(subscriber);
-      const waiting = joining.indexOf(subscriber);
-      if (waiting >= 0) joining.splice(waiting, 1);
+      for (const list of [joining, finishing]) {
+        const waiting = list.indexOf(subscriber);
+        if (waiting >= 0) list.splice(waiting, 1);
+      }
     },
     onFinality(next) {
       finality = next;
