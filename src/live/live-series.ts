@@ -223,6 +223,8 @@ async function openFeed(
   const joining: SeriesSubscriber[] = [];
   /** Subscribers with `to` whose buckets are all final, waiting for the final points they were not sent yet. */
   const finishing: SeriesSubscriber[] = [];
+  /** Points pushed with `final: true` since the last sweep began: the next one pushes them no more. */
+  let finalSinceSweep = new Set<string>();
   /** Sweep every bucket that may still change (the bus may have lost messages, or `safe` is due). */
   let sweepDue = false;
   /** From the store at opening, then the highest a message or a finality check carried: it never goes back. */
@@ -324,13 +326,21 @@ async function openFeed(
   }
 
   /** Pushes the groups' points of one bucket to every subscriber whose range holds it, and remembers it until it is final. */
-  function pushBucket(start: number, groups: Iterable<GroupId>, byGroup: Map<GroupId, Map<number, Aggregate>>): void {
+  function pushBucket(
+    start: number,
+    groups: Iterable<GroupId>,
+    byGroup: Map<GroupId, Map<number, Aggregate>>,
+    /** Points already pushed final: a sweep does not push them again. */
+    pushedFinal: ReadonlySet<string> = new Set(),
+  ): void {
     for (const group of groups) {
       const aggregate = byGroup.get(group)?.get(start);
       if (!aggregate) continue;
       const point = toPoint(start, aggregate, shape, finality);
-      const base = { ...describeGroup(group, groupKeys), point, watermark };
       const key = pointKey(group, start);
+      if (point.final && pushedFinal.has(key)) continue;
+      if (point.final) finalSinceSweep.add(key);
+      const base = { ...describeGroup(group, groupKeys), point, watermark };
       /** Subscribers with the same cursor share one update object. */
       const byCursor = new Map<string, SeriesUpdateView>();
       for (const subscriber of subscribers) {
@@ -467,6 +477,9 @@ async function openFeed(
   /** Reads every bucket that may have changed since `safe`, pushes those that did, and moves `safe` on. */
   async function sweep(): Promise<void> {
     lastSweepAt = Date.now();
+    // A point pushed final before the last sweep began changed no later than that sweep's position.
+    const pushedFinal = finalSinceSweep;
+    finalSinceSweep = new Set();
     const next = await readSafe();
     const rows = await readChanged({ ...safe, resendFrom: null }, null, latestBucketEnd(dependencies, buckets));
     const byGroup = aggregateByGroup(rows, shape);
@@ -476,6 +489,7 @@ async function openFeed(
         start,
         [...byGroup.keys()].filter((group) => byGroup.get(group)!.has(start)),
         byGroup,
+        pushedFinal,
       );
     safe = next;
     for (const subscriber of subscribers) moveCursor(subscriber, cursorOf(subscriber, next, null));

@@ -83,8 +83,8 @@ function lossyBus(bus: LiveBus) {
   };
 }
 
-async function start(): Promise<Harness> {
-  const loaded = loadConfig({});
+async function start(env: Record<string, string> = {}): Promise<Harness> {
+  const loaded = loadConfig(env);
   if (!loaded.ok) throw new Error(loaded.problems.join('; '));
   const { config } = loaded;
   const dataDir = newDataDir();
@@ -218,5 +218,28 @@ describe('live series: losses and resumes', () => {
       message: expect.stringContaining('another query'),
     });
     expect(live.openCount('acme')).toBe(0);
+  });
+
+  it('pushes a point final once: a sweep after its final push does not push it again', async () => {
+    // A second of lateness and no out-of-orderness: a bucket is final once an event 2 s later is counted.
+    const { live, ingest, announceLoss } = await start({ ALLOWED_LATENESS: '1s', OUT_OF_ORDERNESS: '0s' });
+    const iterator = (await live.subscribeToSeries(ACME, clicks))[Symbol.asyncIterator]();
+    const received: SeriesUpdateView[] = [];
+    void (async () => {
+      for (let step = await iterator.next(); !step.done; step = await iterator.next()) received.push(step.value);
+    })();
+    await ingest([click('f1', 1, 'home')]);
+    await ingest([click('f2', 10, 'home')]);
+    const finalOfFirst = () => received.filter((update) => update.point.start === MINUTE_START + SECOND && update.point.final);
+    // The finality check runs every 2 s.
+    await expect.poll(() => finalOfFirst().length, { timeout: 10_000 }).toBe(1);
+    const before = received.length;
+    announceLoss();
+    // The sweep re-pushes what may have changed since the feed opened: the not-final second, never the final one.
+    await expect.poll(() => received.length, { timeout: 10_000 }).toBeGreaterThan(before);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(finalOfFirst()).toHaveLength(1);
+    expect(received.slice(before).map(summary)).toEqual([['home', MINUTE_START + 10 * SECOND, 1]]);
+    await iterator.return!();
   });
 });
