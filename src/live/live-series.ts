@@ -185,7 +185,11 @@ interface RowBudget {
 /** Pushed after a completed subscription's last update: its iterator ends there. */
 const COMPLETED = Symbol('completed');
 
-const tooSlow = () => new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscriber fell too far behind; subscribe again to continue');
+const tooSlow = () =>
+  new StreamlensError(
+    'SUBSCRIBER_TOO_SLOW',
+    'this subscriber fell too far behind; subscribe again with `after` set to the last cursor it received',
+  );
 
 const pointKey = (group: GroupId, start: number) => `${group}\u0000${start}`;
 
@@ -319,8 +323,8 @@ async function openFeed(
       return;
     }
     // A subscriber whose queue overflows fails and leaves; the others are not held up. A newer
-    // total replacing a pending one keeps the cursor the subscriber had when it was pushed: the
-    // cursor only moves once the queue has been emptied (moveCursor).
+    // total replacing a pending one carries the same cursor as the one it replaces: a
+    // subscriber's cursor only moves once its queue has been emptied (moveCursor).
     subscriber.queue.push(update, key);
     completeIfDone(subscriber);
   }
