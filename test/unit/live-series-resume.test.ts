@@ -2,7 +2,8 @@
  * Series subscriptions that resume, in-process over the embedded log, stores and a live bus that
  * can lose messages, with the real stream processor: a change whose message was lost comes with
  * the re-read that the loss notice starts, which descends from DAY rows to the changed seconds
- * only (the default lateness is a day); a resume from a cursor sends the changed bucket only.
+ * only (the default lateness is a day); a resume from a cursor sends the changed bucket only; a
+ * final point is pushed final once, merged intervals included, and `to` completes the subscription.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-event-log.ts';
@@ -241,5 +242,23 @@ describe('live series: losses and resumes', () => {
     expect(finalOfFirst()).toHaveLength(1);
     expect(received.slice(before).map(summary)).toEqual([['home', MINUTE_START + 10 * SECOND, 1]]);
     await iterator.return!();
+  });
+
+  it('pushes a merged FIFTEEN_MINUTES point once more with final: true, and completes a subscription whose `to` it ends', async () => {
+    const { live, ingest } = await start({ ALLOWED_LATENESS: '1s', OUT_OF_ORDERNESS: '0s' });
+    const QUARTER = 15 * 60_000;
+    const quarter = Math.floor((Date.now() - 2 * 3_600_000) / QUARTER) * QUARTER;
+    const quarters: LiveSeriesInput = { type: 'click', interval: 'FIFTEEN_MINUTES', groupBy: 'page' };
+    const iterator = (await live.subscribeToSeries(ACME, { ...quarters, to: new Date(quarter + QUARTER) }))[Symbol.asyncIterator]();
+    await ingest([{ id: 'q1', type: 'click', timestamp: new Date(quarter + 61_000), dimensions: { page: 'home' } }]);
+    expect(summary(await nextUpdate(iterator))).toEqual(['home', quarter, 1]);
+    await ingest([{ id: 'q2', type: 'click', timestamp: new Date(quarter + 14 * 60_000), dimensions: { page: 'home' } }]);
+    expect(summary(await nextUpdate(iterator))).toEqual(['home', quarter, 2]);
+    // Past the quarter's end plus the lateness, outside the subscription's range.
+    await ingest([{ id: 'q3', type: 'click', timestamp: new Date(quarter + QUARTER + 5_000), dimensions: { page: 'home' } }]);
+    const final = await nextUpdate(iterator);
+    expect([...summary(final), final.point.final]).toEqual(['home', quarter, 2, true]);
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+    expect(live.openCount('acme')).toBe(0);
   });
 });
