@@ -38,7 +38,7 @@ export interface LiveServiceOptions {
   queries: Pick<QueryService, 'finality'>;
   /** Says when a tenant holds as many subscriptions as it may (SUBSCRIPTION_LIMIT). */
   limits: Pick<UsageLimits, 'checkSubscriptions'>;
-  queryLimits: Pick<QueryLimits, 'maxRowsRead' | 'maxSeriesGroups'>;
+  queryLimits: Pick<QueryLimits, 'maxRowsRead' | 'maxSeriesGroups' | 'maxSeriesPoints'>;
   /** Bound of one events subscriber's queue. */
   maxPendingEvents: number;
   /** Bound of one series subscriber's queue (updates conflate per bucket, so: distinct buckets). */
@@ -71,8 +71,11 @@ export interface LiveService {
     filter: EventFilterInput | null | undefined,
     resumeFrom: string | null,
   ): Promise<AsyncIterable<LiveEventEdge>>;
-  /** Every change of a bucket of the series, as its new total. */
-  subscribeToSeries(subscriber: LiveSubscriber, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>>;
+  /**
+   * Every change of a bucket of the series, as its new total: first each point from `input.from`
+   * (a snapshot), or every point changed after `after` (a cursor an update carried, on any instance).
+   */
+  subscribeToSeries(subscriber: LiveSubscriber, input: LiveSeriesInput, after?: string | null): Promise<AsyncIterable<SeriesUpdateView>>;
   /** A top list over a sliding window: at once, then on every change, at most once a second. */
   subscribeToTop(subscriber: LiveSubscriber, input: LiveTopInput): Promise<AsyncIterable<TopUpdateView>>;
   /** Subscriptions this instance holds open, of every tenant or of one. */
@@ -156,9 +159,9 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
       const delivering = withDelivered(subscriber, filter?.types ?? null, filter?.where);
       return inSlot(delivering, (slot) => openEventsSubscription(eventsDependencies, slot, delivering, filter, resumeFrom));
     },
-    subscribeToSeries(subscriber, input) {
+    subscribeToSeries(subscriber, input, after = null) {
       const delivering = withDelivered(subscriber, [input.type], input.where);
-      return inSlot(delivering, (slot) => seriesFeeds.subscribe(slot, delivering, input));
+      return inSlot(delivering, (slot) => seriesFeeds.subscribe(slot, delivering, input, after));
     },
     subscribeToTop(subscriber, input) {
       const delivering = withDelivered(subscriber, [input.type], input.where);

@@ -27,6 +27,8 @@ import {
   CreateAccessTokenDocument,
   CreateApiKeyDocument,
   IngestDocument,
+  ResumableSeriesDocument,
+  ResumableSeriesTotalsDocument,
   SliceEventDocument,
   SliceEventsDocument,
   SliceEventTypesDocument,
@@ -411,5 +413,64 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
       await ws.dispose();
       sse.dispose();
     }
+  });
+
+  it("a series snapshot (from) and a resume (after) with the token, over graphql-ws and SSE, hold A's visits only", async () => {
+    const asked = { type: 'visit', interval: 'MINUTE' as const, groupBy: 'customer', from: T1_MINUTE };
+    const keyWs = wsClient(server.wsUrl, key);
+    const ws = wsClient(server.wsUrl, token);
+    const sse = sseClient(server.url, token);
+    try {
+      const stored = await query(
+        server.url,
+        ResumableSeriesTotalsDocument,
+        { query: { ...asked, to: new Date(Date.now() + MINUTE).toISOString() } },
+        token,
+      );
+      const points = stored.series.flatMap((series) => series.points.map((point) => [series.group, point.start, point.count]));
+      expect(new Set(stored.series.map((series) => series.group))).toEqual(new Set(['A']));
+      for (const client of [ws, sse]) {
+        const snapshot = await subscribe(client, ResumableSeriesDocument, { query: asked });
+        await snapshot.waitFor(points.length);
+        expect(snapshot.items.map((item) => [item.series.group, item.series.point.start, item.series.point.count])).toEqual(points);
+        snapshot.stop();
+      }
+      // The key's cursor, then changes of A and of B: the token's resume from it sends A's only.
+      const keySnapshot = await subscribe(keyWs, ResumableSeriesDocument, { query: asked });
+      await waitUntil(
+        async () => keySnapshot.items.some((item) => item.series.group === 'B') && keySnapshot.items.length >= points.length + 1,
+        15_000,
+        "the key's snapshot",
+      );
+      const cursor = keySnapshot.items.at(-1)!.series.cursor;
+      keySnapshot.stop();
+      const timestamp = new Date().toISOString();
+      await ingest(
+        [
+          { id: 'resume-b', type: 'visit', timestamp, dimensions: { customer: 'B' } },
+          { id: 'resume-a', type: 'visit', timestamp, dimensions: { customer: 'A' } },
+        ],
+        key,
+      );
+      await waitForProcessing(server.url, 30_000, key);
+      for (const client of [ws, sse]) {
+        const resumed = await subscribe(client, ResumableSeriesDocument, { query: asked, after: cursor });
+        await waitUntil(
+          async () =>
+            resumed.items.some(
+              (item) => item.series.point.start === new Date(Math.floor(Date.parse(timestamp) / MINUTE) * MINUTE).toISOString(),
+            ),
+          15_000,
+          "A's new visit",
+        );
+        expect(new Set(resumed.items.map((item) => item.series.group))).toEqual(new Set(['A']));
+        expect(resumed.errors).toEqual([]);
+        resumed.stop();
+      }
+    } finally {
+      await Promise.all([ws.dispose(), keyWs.dispose()]);
+      sse.dispose();
+    }
+    await expectHealthy(server);
   });
 });

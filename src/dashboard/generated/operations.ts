@@ -54,10 +54,18 @@ export type Interval =
 
 export type LiveSeriesQuery = {
   dimensions?: Record<string, unknown> | null | undefined;
+  /** As SeriesQuery.distinct: each point counts the different values of this key. */
+  distinct?: string | null | undefined;
+  /** First send one update per existing point from here (aligned down to the interval) up to `to` or now, ordered by start within each group, then live updates. Absent: live updates only. Spans at most 10,000 buckets up to now, as the series query. */
+  from?: string | null | undefined;
   groupBy?: string | null | undefined;
   /** As SeriesQuery.groupByDimensions. */
   groupByDimensions?: Array<string> | null | undefined;
   interval: Interval;
+  /** As SeriesQuery.timeZone: where DAY, WEEK and MONTH buckets start (default "UTC"). */
+  timeZone?: string | null | undefined;
+  /** Exclusive: only buckets starting before it. The subscription completes once every bucket overlapping [from, to) is final and has been sent with `final: true`. */
+  to?: string | null | undefined;
   type: string;
   value?: string | null | undefined;
   /** Conditions on dimensions, all of which hold; ANDed with `dimensions`. */
