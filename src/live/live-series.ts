@@ -58,6 +58,8 @@ import { badInput, StreamlensError, unavailable } from '../errors.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
 import { narrowWhere, requireTypeInSlice, type TenantAccess } from '../auth/tenant-access.ts';
+import { isWholeTenant } from '../auth/data-slice.ts';
+import { createCursorSeal, type CursorSeal } from '../query/cursors.ts';
 import { liveBucketsOf, runsOf, type LiveBuckets } from './series-buckets.ts';
 import {
   bucketsToResend,
@@ -80,6 +82,8 @@ export interface SeriesFeedDependencies {
   maxPendingSeriesUpdates: number;
   /** FUTURE_TOLERANCE: no counted event lies further ahead of now, which bounds a re-read after a loss. */
   futureToleranceMs?: number;
+  /** Seals the cursors of subscribers that read through a token with a slice; absent: a secret of this process. */
+  cursorSeal?: CursorSeal;
 }
 
 export interface LiveSeriesInput {
@@ -130,6 +134,11 @@ interface SeriesSubscriber {
   start: { kind: 'live' } | { kind: 'snapshot' } | { kind: 'resume'; cursor: SeriesCursor };
   /** The cursor its next live update carries: what it has once every update before is delivered. */
   cursor: string;
+  /**
+   * Its cursors are sealed (query/cursors.ts): it reads through a token with a slice, and a
+   * cursor's log offsets would count other customers' events.
+   */
+  sealed: boolean;
   /** Its first points are being delivered: live updates wait here meanwhile (conflated per point). */
   held: Map<string, SeriesUpdateView> | null;
   /** With `to`: the points it was sent not final yet, which it must be sent final before completing. */
@@ -202,7 +211,7 @@ const settledBeforeOf = (finality: Finality) => (finality.watermark === null ? n
 
 /** A subscriber's queue fails with a GraphQL error carrying the same code and extensions. */
 async function openFeed(
-  dependencies: SeriesFeedDependencies,
+  dependencies: SeriesFeedDependencies & { cursorSeal: CursorSeal },
   tenant: string,
   type: string,
   shape: SeriesShape,
@@ -501,13 +510,20 @@ async function openFeed(
 
   /** Encoded live cursors, per position and query: subscribers of one query share one string. */
   const liveCursors = new WeakMap<Safe, Map<string, string>>();
+  const { cursorSeal } = dependencies;
 
   function cursorOf(subscriber: SeriesSubscriber, at: Safe, resendFrom: number | null): string {
-    if (resendFrom !== null) return encodeSeriesCursor({ query: subscriber.query, ...at, resendFrom });
+    const encode = () => {
+      const cursor = encodeSeriesCursor({ query: subscriber.query, ...at, resendFrom });
+      return subscriber.sealed ? cursorSeal.seal(cursor) : cursor;
+    };
+    if (resendFrom !== null) return encode();
     let byQuery = liveCursors.get(at);
     if (!byQuery) liveCursors.set(at, (byQuery = new Map()));
-    let cursor = byQuery.get(subscriber.query);
-    if (cursor === undefined) byQuery.set(subscriber.query, (cursor = encodeSeriesCursor({ query: subscriber.query, ...at, resendFrom })));
+    // Sealed and plain cursors of one query are cached apart: a key and a token may share a feed.
+    const cached = `${subscriber.sealed ? 'sealed' : 'plain'}:${subscriber.query}`;
+    let cursor = byQuery.get(cached);
+    if (cursor === undefined) byQuery.set(cached, (cursor = encode()));
     return cursor;
   }
 
@@ -758,7 +774,9 @@ function endingAtCompletion(queue: LiveQueue<SeriesUpdateView>): AsyncIterableIt
   return iterator;
 }
 
-export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesFeeds {
+export function createSeriesFeeds(options: SeriesFeedDependencies): SeriesFeeds {
+  const cursorSeal = options.cursorSeal ?? createCursorSeal();
+  const dependencies = { ...options, cursorSeal };
   /** The open (or opening) feeds, by what they follow. */
   const feeds = new Map<string, Promise<SeriesFeed>>();
   /** The opened feeds, for the finality check. */
@@ -826,7 +844,7 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
     const key = JSON.stringify([...followed, conditionsKey(shape.where)]);
     // The query as asked (not the slice's conditions, which a refresh of the token may change).
     const query = seriesQueryDigest([...followed, conditionsKey(asked.where), from, to]);
-    const resumeFrom = after === null ? null : decodeSeriesCursor(after);
+    const resumeFrom = after === null ? null : decodeSeriesCursor(cursorSeal.open(after));
     if (resumeFrom) checkSeriesCursor(resumeFrom, query, Date.now());
 
     let feed: SeriesFeed | null = null;
@@ -851,6 +869,7 @@ export function createSeriesFeeds(dependencies: SeriesFeedDependencies): SeriesF
       to,
       start: resumeFrom ? { kind: 'resume', cursor: resumeFrom } : from !== null ? { kind: 'snapshot' } : { kind: 'live' },
       cursor: '',
+      sealed: !isWholeTenant(access.slice),
       held: null,
       awaitingFinal: to === null ? null : new Set(),
       lastBucketEnd,

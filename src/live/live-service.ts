@@ -114,7 +114,8 @@ function withDelivered(subscriber: LiveSubscriber, types: readonly string[] | nu
 
 export function createLiveService(options: LiveServiceOptions): LiveService {
   const registry = createSubscriptionRegistry((tenant, open) => options.limits.checkSubscriptions(tenant, open));
-  const seriesFeeds = createSeriesFeeds(options);
+  const cursorSeal = options.cursorSeal ?? createCursorSeal();
+  const seriesFeeds = createSeriesFeeds({ ...options, cursorSeal });
   const topFeeds = createTopFeeds(options);
   const storedPosition = createStoredPositionReader(options.seriesStore);
   const followers = new Set<EventsFollower>();
@@ -123,7 +124,7 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
     storedPosition,
     followers,
     eventRetentionMs: options.eventRetentionMs ?? null,
-    cursorSeal: options.cursorSeal ?? createCursorSeal(),
+    cursorSeal,
   };
   /** The stored position of the previous check: what every subscription must have been offered by now. */
   let storedAtLastCheck: StoredPosition | null = null;

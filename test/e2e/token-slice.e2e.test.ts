@@ -433,7 +433,18 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
         const snapshot = await subscribe(client, ResumableSeriesDocument, { query: asked });
         await snapshot.waitFor(points.length);
         expect(snapshot.items.map((item) => [item.series.group, item.series.point.start, item.series.point.count])).toEqual(points);
+        // A token's cursors are sealed: their log offsets would count other customers' events.
+        for (const item of snapshot.items) expect(Buffer.from(item.series.cursor, 'base64url').toString('utf8')).toMatch(/^\["sealed",/);
+        // And one of them resumes the token's subscription: the snapshot's last point again, or later ones.
+        const resumedFromOwn = await subscribe(client, ResumableSeriesDocument, {
+          query: asked,
+          after: snapshot.items.at(-1)!.series.cursor,
+        });
         snapshot.stop();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(resumedFromOwn.errors).toEqual([]);
+        expect(new Set(resumedFromOwn.items.map((item) => item.series.group))).toEqual(new Set(resumedFromOwn.items.length ? ['A'] : []));
+        resumedFromOwn.stop();
       }
       // The key's cursor, then changes of A and of B: the token's resume from it sends A's only.
       const keySnapshot = await subscribe(keyWs, ResumableSeriesDocument, { query: asked });
