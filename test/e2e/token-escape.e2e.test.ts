@@ -89,6 +89,7 @@ const ROOT_FIELDS: Record<string, string> = {
   'Mutation.revokeApiKey': 'FORBIDDEN (ADMIN only)',
   'Subscription.events': 'the slice only, live and replayed',
   'Subscription.series': "the slice's buckets only; type outside FORBIDDEN",
+  'Subscription.top': "the slice's ranking only; type outside FORBIDDEN",
 };
 
 /**
@@ -139,12 +140,13 @@ const OBJECT_FIELDS: Record<string, string[]> = {
   ReplaySetAsideResult: ['notFound', 'replayed'],
   Series: ['group', 'groupKey', 'points', 'watermark'],
   SeriesPoint: ['avg', 'count', 'distinct', 'final', 'max', 'min', 'p50', 'p90', 'p95', 'p99', 'start', 'sum'],
-  SeriesUpdate: ['group', 'groupKey', 'point', 'watermark'],
+  SeriesUpdate: ['cursor', 'group', 'groupKey', 'point', 'watermark'],
   SetAsideRecord: ['attempts', 'error', 'eventId', 'id', 'offset', 'partition', 'reason', 'record', 'setAsideAt', 'tenant'],
   SetAsideRecordConnection: ['edges', 'pageInfo'],
   SetAsideRecordEdge: ['cursor', 'node'],
   StreamStatus: ['duplicates', 'lag', 'liveSubscriptions', 'poisonRecords', 'processed', 'quarantined', 'tenantScoped', 'watermark'],
   TopEntry: ['count', 'distinct', 'key', 'sum'],
+  TopUpdate: ['entries', 'from', 'to', 'watermark'],
 };
 
 function rootFieldsOf(schema: typeof SCHEMA): string[] {
@@ -288,6 +290,7 @@ const EVENT_TYPES_QUERY = `query Types($types: [String!]) { eventTypes(types: $t
 const SERIES_QUERY = `query Series($query: SeriesQuery!) { series(query: $query) { group groupKey watermark
   points { start count sum min max avg p50 p90 p95 p99 distinct final } } }`;
 const TOP_QUERY = `query Top($query: TopQuery!) { top(query: $query) { key count sum distinct } }`;
+const LIVE_TOP = `subscription LiveTop($query: LiveTopQuery!) { top(query: $query) { from to watermark entries { key count sum distinct } } }`;
 const QUARANTINE_QUERY = `query Quarantine($first: Int, $after: String) { quarantine(first: $first, after: $after) {
   edges { cursor node { id type reason receivedAt event } } pageInfo { endCursor hasNextPage } } }`;
 const STREAM_STATUS_QUERY = `{ streamStatus { duplicates lag liveSubscriptions poisonRecords processed quarantined tenantScoped watermark } }`;
@@ -303,7 +306,7 @@ const INGEST = `mutation Ingest($events: [EventInput!]!) { ingest(events: $event
 const MINT = `mutation Mint($input: AccessTokenInput!) { createAccessToken(input: $input) { token expiresAt scopes types where } }`;
 const LIVE_EVENTS = `subscription LiveEvents($filter: EventFilter, $after: String) { events(filter: $filter, after: $after) {
   cursor node { ${EVENT_FIELDS} } } } ${TYPE_FIELDS}`;
-const LIVE_SERIES = `subscription LiveSeries($query: LiveSeriesQuery!) { series(query: $query) { group groupKey watermark
+const LIVE_SERIES = `subscription LiveSeries($query: LiveSeriesQuery!) { series(query: $query) { cursor group groupKey watermark
   point { start count sum min max avg p50 p90 p95 p99 distinct final } } }`;
 
 /** The seeded events of both tenants, built once from one clock reading. */
@@ -1249,6 +1252,54 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     expect(mine?.values ?? null, "A's event, ingested after B's batch of the same idempotencyKey").toEqual({ amount: 22 });
   });
 
+  it("a live top list through the token, on graphql-ws and SSE, ranks the slice's events only, equal to the token's top query", async () => {
+    const open = (transport: 'graphql-ws' | 'SSE', variables: Record<string, unknown>) => {
+      recordSelections(LIVE_TOP, transport);
+      return clients.open(transport, tokenA, LIVE_TOP, variables);
+    };
+    const asked = [
+      { by: 'customer', value: 'amount', rankBy: 'SUM' },
+      { by: 'plan', distinct: 'user', rankBy: 'DISTINCT' },
+      { by: 'customer', where: [{ key: 'customer', eq: 'B' }] },
+    ].map((query) => ({ type: 'x', window: '24h', limit: 50, ...query }));
+    const lists = (['graphql-ws', 'SSE'] as const).flatMap((transport) =>
+      asked.map((query) => ({ query, live: open(transport, { query }) })),
+    );
+    const refused = (['graphql-ws', 'SSE'] as const).map((transport) =>
+      open(transport, { query: { type: 'y', by: 'customer', window: '1h' } }),
+    );
+    try {
+      for (const { query, live } of lists) {
+        await waitUntil(async () => live.items.length > 0 || live.errors.length > 0, 15_000, 'the first top update');
+        expect(live.errors).toEqual([]);
+        const update = live.items[0]!.top;
+        expectNoLeak(update, `live top ${JSON.stringify(query)}`);
+        // The first update equals the token's own top query over the same window, entry for entry.
+        const { window: _window, ...topQuery } = query;
+        const answered = expectData(
+          await run('HTTP', tokenA, TOP_QUERY, { query: { ...topQuery, from: update.from, to: update.to } }),
+          'top over the window',
+        );
+        expect(update.entries, JSON.stringify(query)).toEqual(answered.top);
+        const keys: string[] = update.entries.map((entry: { key: string }) => entry.key);
+        if (query.by === 'customer')
+          expect(
+            keys.every((key) => key === 'A'),
+            JSON.stringify(keys),
+          ).toBe(true);
+      }
+      for (const live of refused) {
+        await waitUntil(async () => live.errors.length > 0 || live.completed, 10_000, 'the refusal');
+        expect(live.errors[0]?.extensions?.code, JSON.stringify(live.errors)).toBe('FORBIDDEN');
+        expect(live.items).toEqual([]);
+      }
+    } finally {
+      for (const { live } of lists) live.stop();
+      for (const live of refused) live.stop();
+    }
+    await expectHealthy(server);
+  });
+
   it('a token without READ reads nothing', async () => {
     const ingestOnly = await mintOk(keys.tKey, {
       scopes: ['INGEST'],
@@ -1957,7 +2008,7 @@ describe.each(BACKENDS)('access-token escapes on %s', (backend) => {
     ];
     for (const field of fields) {
       // Subscriptions (and what only they return) travel over graphql-ws and SSE, never plain HTTP.
-      const live = field.startsWith('Subscription.') || field.startsWith('SeriesUpdate.');
+      const live = field.startsWith('Subscription.') || field.startsWith('SeriesUpdate.') || field.startsWith('TopUpdate.');
       for (const transport of TRANSPORTS) {
         if (live && transport === 'HTTP') continue;
         if (!tried.has(`${field}@${transport}`)) missing.push(`${field}@${transport}`);
