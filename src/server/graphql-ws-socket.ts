@@ -10,14 +10,41 @@
  * drops a peer which stops answering, and a close that ends the connection's operations.
  */
 import type { IncomingMessage } from 'node:http';
-import { CloseCode, handleProtocols, makeServer, MessageType, stringifyMessage, type ServerOptions } from 'graphql-ws';
+import {
+  CloseCode,
+  handleProtocols,
+  makeServer,
+  MessageType,
+  parseMessage,
+  stringifyMessage,
+  type Context,
+  type ServerOptions,
+  type SubscribeMessage,
+} from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 
-/** What graphql-ws's hooks see of a connection besides its messages (the same shape `useServer` gives). */
+/**
+ * What graphql-ws's hooks see of a connection besides its messages. Not the upgrade request
+ * itself (as `useServer` gives): only what is read of it, so that the request, its headers and
+ * streams do not live as long as the socket.
+ */
 export interface SocketExtra {
   socket: WebSocket;
-  request: IncomingMessage;
+  /** The id of the upgrade request, which every operation on the connection carries. */
+  requestId: string;
+  remoteAddress: string | null;
+  /** graphql-ws's state of the connection, known from its connection_init on. */
+  protocol?: Context<Record<string, unknown>, SocketExtra>;
 }
+
+/**
+ * Takes a subscribe message over from graphql-ws: answers null (synchronously, before anything
+ * else can happen on the connection) to leave it to graphql-ws, or the handling of it.
+ */
+export type SubscribeInterceptor = (
+  protocol: Context<Record<string, unknown>, SocketExtra>,
+  message: SubscribeMessage,
+) => Promise<void> | null;
 
 type PingPayload = Record<string, unknown> | null | undefined;
 
@@ -47,8 +74,16 @@ export function serveGraphqlWs(
   options: ServerOptions<Record<string, unknown>, SocketExtra>,
   answerPing: PingAnswer,
   logger: { error(object: object, message: string): void; warn(object: object, message: string): void },
+  connectionOf: (request: IncomingMessage) => { requestId: string; remoteAddress: string | null },
+  interceptSubscribe: SubscribeInterceptor | null = null,
 ): GraphqlWsServer {
-  const protocol = makeServer(options);
+  const protocol = makeServer({
+    ...options,
+    onConnect: (ctx) => {
+      ctx.extra.protocol = ctx;
+      return options.onConnect?.(ctx);
+    },
+  });
   webSockets.options.handleProtocols = handleProtocols;
   webSockets.once('error', (error) => {
     logger.error({ err: error }, 'the WebSocket server failed');
@@ -56,6 +91,7 @@ export function serveGraphqlWs(
   });
 
   webSockets.on('connection', (socket, request) => {
+    const extra: SocketExtra = { socket, ...connectionOf(request) };
     // A frame ws refuses (too large, not UTF-8, not masked): the peer's fault, and ws has already
     // closed the socket with the code that says so; closing again only covers other failures.
     socket.once('error', (error) => {
@@ -76,19 +112,21 @@ export function serveGraphqlWs(
         onMessage: (handle) =>
           socket.on('message', async (data) => {
             try {
-              await handle(String(data));
+              const text = String(data);
+              const intercepted = interceptSubscribe && extra.protocol ? intercept(interceptSubscribe, extra.protocol, text) : null;
+              await (intercepted ?? handle(text));
             } catch (error) {
               logger.error({ err: error }, 'a graphql-ws message failed');
               socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
             }
           }),
         async onPing(payload) {
-          const pong = await answerPing({ socket, request }, payload);
+          const pong = await answerPing(extra, payload);
           if (pong === null) return;
           await send(stringifyMessage(pong === undefined ? { type: MessageType.Pong } : { type: MessageType.Pong, payload: pong }));
         },
       },
-      { socket, request },
+      extra,
     );
     socket.once('close', (code, reason) => {
       keepAlive.stop();
@@ -103,6 +141,26 @@ export function serveGraphqlWs(
       await new Promise<void>((resolve, reject) => webSockets.close((error) => (error ? reject(error) : resolve())));
     },
   };
+}
+
+/**
+ * A subscribe message of an acknowledged connection, with an id not in use, goes to the
+ * interceptor; anything else (and a message graphql-ws would refuse) stays graphql-ws's.
+ */
+function intercept(
+  interceptSubscribe: SubscribeInterceptor,
+  protocol: Context<Record<string, unknown>, SocketExtra>,
+  text: string,
+): Promise<void> | null {
+  if (!protocol.acknowledged) return null;
+  let message;
+  try {
+    message = parseMessage(text);
+  } catch {
+    return null;
+  }
+  if (message.type !== MessageType.Subscribe || message.id in protocol.subscriptions) return null;
+  return interceptSubscribe(protocol, message);
 }
 
 /** Pings the socket every KEEP_ALIVE_MS; one that has not answered by the next ping is terminated. */
