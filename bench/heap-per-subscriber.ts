@@ -5,14 +5,15 @@
  * appeared in between (by V8's stable object ids) grouped by kind and constructor, per
  * subscriber. (RSS is P6's business: a heap snapshot itself grows the RSS.)
  *
- *   node bench/heap-per-subscriber.ts [--backend embedded|real] [--count 1000] [--top 40] [--owners "array ,closure "]
+ *   node bench/heap-per-subscriber.ts [--backend embedded|real | --baseline] [--count 1000] [--top 40] [--owners "array ,closure "]
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sleep, startBenchServer, waitForSubscriptions } from './harness/server.ts';
-import { subscribeMany, subscribeRaw, type RawSubscriber } from './harness/gqlws.ts';
+import { connectRaw, subscribeMany, subscribeRaw } from './harness/gqlws.ts';
+import { startWsBaseline } from './harness/ws-baseline.ts';
 import { LIVE_SERIES, LIVE_SERIES_VARIABLES } from './scenarios/fanout.ts';
 
 const { values } = parseArgs({
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     top: { type: 'string', default: '40' },
     /** Also lists who holds the new objects of these groups ("kind name", comma-separated). */
     owners: { type: 'string' },
+    baseline: { type: 'boolean', default: false },
   },
 });
 const backend = values.backend === 'real' ? 'real' : 'embedded';
@@ -40,20 +42,20 @@ interface Snapshot {
  * Who holds the objects of the given groups that are not in `before`: per holder (its kind and
  * name, and the edge's name), how many of them.
  */
-function ownersOf(file: string, before: Map<number, unknown>, groups: Set<string>): Map<string, number> {
+function ownersOf(file: string, before: Map<number, unknown>, groups: Set<string>): Map<string, { held: number; bytes: number }> {
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
   const { node_fields: fields, node_types: nodeTypes, edge_fields: edgeFields, edge_types: edgeTypes } = parsed.snapshot.meta;
   const width = fields.length;
   const edgeWidth = edgeFields.length;
   const at = (field: string) => fields.indexOf(field);
-  const [typeAt, nameAt, idAt, edgeCountAt] = [at('type'), at('name'), at('id'), at('edge_count')];
+  const [typeAt, nameAt, idAt, edgeCountAt, sizeAt] = [at('type'), at('name'), at('id'), at('edge_count'), at('self_size')];
   const [edgeTypeAt, edgeNameAt, toAt] = ['type', 'name_or_index', 'to_node'].map((field) => edgeFields.indexOf(field));
   const labelOf = (node: number) => {
     const kind = nodeTypes[0][parsed.nodes[node + typeAt]!]!;
     const name = kind === 'object' || kind === 'closure' || kind === 'native' ? parsed.strings[parsed.nodes[node + nameAt]!]! : '';
     return `${kind} ${name.slice(0, 60)}`;
   };
-  const owners = new Map<string, number>();
+  const owners = new Map<string, { held: number; bytes: number }>();
   let edge = 0;
   for (let node = 0; node < parsed.nodes.length; node += width) {
     const edges = parsed.nodes[node + edgeCountAt]!;
@@ -65,7 +67,10 @@ function ownersOf(file: string, before: Map<number, unknown>, groups: Set<string
       const nameOrIndex = parsed.edges[edge + edgeNameAt!]!;
       const edgeName = edgeType === 'element' || edgeType === 'hidden' ? `[${nameOrIndex}]` : parsed.strings[nameOrIndex];
       const key = `${labelOf(target)} <- ${labelOf(node)} .${edgeName}`;
-      owners.set(key, (owners.get(key) ?? 0) + 1);
+      const owner = owners.get(key) ?? { held: 0, bytes: 0 };
+      owner.held += 1;
+      owner.bytes += parsed.nodes[target + sizeAt]!;
+      owners.set(key, owner);
     }
   }
   return owners;
@@ -89,13 +94,42 @@ function objectsOf(file: string): Map<number, [string, string, number]> {
 }
 
 const diagnostics = mkdtempSync(join(tmpdir(), 'heap-per-subscriber-'));
-const server = await startBenchServer(backend, {
-  env: { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${diagnostics}` },
-});
-const subscribers: RawSubscriber[] = [];
+const snapshotOptions = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${diagnostics}`;
+/** --baseline: P6's raw `ws` server and bare sockets instead of the service and subscribers. */
+let target: { pid: number; open(n: number): Promise<void>; close(): Promise<void> };
+const subscribers: { close(): void }[] = [];
+if (values.baseline) {
+  // The baseline process inherits this one's environment.
+  process.env.NODE_OPTIONS = snapshotOptions;
+  const baseline = await startWsBaseline();
+  delete process.env.NODE_OPTIONS;
+  target = {
+    pid: baseline.pid,
+    async open(n) {
+      for (let i = 0; i < n; i++) {
+        const socket = await connectRaw(baseline.url, () => {});
+        subscribers.push({ close: () => socket.terminate() });
+      }
+      await baseline.ask({ count: true });
+      await sleep(1_000);
+    },
+    close: () => baseline.stop(),
+  };
+} else {
+  const server = await startBenchServer(backend, { env: { NODE_OPTIONS: snapshotOptions } });
+  target = {
+    pid: server.pid,
+    async open(n) {
+      subscribers.push(...(await subscribeMany(n, () => subscribeRaw(server.wsUrl, LIVE_SERIES, LIVE_SERIES_VARIABLES, () => {}))));
+      await waitForSubscriptions(server.url, subscribers.length, 120_000);
+      await sleep(1_000);
+    },
+    close: () => server.close(),
+  };
+}
 async function snapshot(): Promise<string> {
   const before = new Set(readdirSync(diagnostics));
-  process.kill(server.pid, 'SIGUSR2');
+  process.kill(target.pid, 'SIGUSR2');
   for (;;) {
     await sleep(500);
     const written = readdirSync(diagnostics).find((name) => !before.has(name) && name.endsWith('.heapsnapshot'));
@@ -109,11 +143,7 @@ async function snapshot(): Promise<string> {
     }
   }
 }
-async function open(n: number): Promise<void> {
-  subscribers.push(...(await subscribeMany(n, () => subscribeRaw(server.wsUrl, LIVE_SERIES, LIVE_SERIES_VARIABLES, () => {}))));
-  await waitForSubscriptions(server.url, subscribers.length, 120_000);
-  await sleep(1_000);
-}
+const open = (n: number) => target.open(n);
 try {
   await open(count);
   const first = await snapshot();
@@ -132,21 +162,23 @@ try {
     groups.set(key, group);
     total += size;
   }
-  console.log(`${backend}: ${count} more subscribers: live heap +${(total / count).toFixed(0)} bytes each`);
+  console.log(
+    `${values.baseline ? 'raw ws baseline' : backend}: ${count} more ${values.baseline ? 'sockets' : 'subscribers'}: live heap +${(total / count).toFixed(0)} bytes each`,
+  );
   console.log('bytes/sub  objects/sub  kind name');
   for (const [key, group] of [...groups].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, Number(values.top))) {
     console.log(`${(group.bytes / count).toFixed(0).padStart(9)}  ${(group.count / count).toFixed(2).padStart(11)}  ${key}`);
   }
   if (values.owners) {
-    console.log('\nheld by (per subscriber)');
+    console.log('\nheld by (per subscriber: objects, bytes)');
     const owners = ownersOf(second, before, new Set(values.owners.split(',')));
-    for (const [key, held] of [...owners].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
-      console.log(`${(held / count).toFixed(2).padStart(6)}  ${key}`);
+    for (const [key, { held, bytes }] of [...owners].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, Number(values.top))) {
+      console.log(`${(held / count).toFixed(2).padStart(6)} ${(bytes / count).toFixed(0).padStart(6)}  ${key}`);
     }
   }
 } finally {
   for (const subscriber of subscribers) subscriber.close();
-  await server.close();
+  await target.close();
   rmSync(diagnostics, { recursive: true, force: true });
 }
 process.exit(0);

@@ -77,13 +77,24 @@ export function serveGraphqlWs(
   connectionOf: (request: IncomingMessage) => { requestId: string; remoteAddress: string | null },
   interceptSubscribe: SubscribeInterceptor | null = null,
 ): GraphqlWsServer {
+  // graphql-ws's own wait for connection_init keeps its timer for the life of the connection:
+  // this adapter's is dropped once connection_init comes.
+  const initTimeoutMs = options.connectionInitWaitTimeout ?? DEFAULT_INIT_TIMEOUT_MS;
+  const initTimers = new WeakMap<WebSocket, NodeJS.Timeout>();
+  const stopInitTimer = (socket: WebSocket) => {
+    clearTimeout(initTimers.get(socket));
+    initTimers.delete(socket);
+  };
   const protocol = makeServer({
     ...options,
+    connectionInitWaitTimeout: 0,
     onConnect: (ctx) => {
+      stopInitTimer(ctx.extra.socket);
       ctx.extra.protocol = ctx;
       return options.onConnect?.(ctx);
     },
   });
+  const keepAlive = keepAliveOf(webSockets);
   webSockets.options.handleProtocols = handleProtocols;
   webSockets.once('error', (error) => {
     logger.error({ err: error }, 'the WebSocket server failed');
@@ -98,7 +109,9 @@ export function serveGraphqlWs(
       logger.warn({ err: error }, 'a WebSocket failed');
       socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
     });
-    const keepAlive = keepAliveOf(socket);
+    if (initTimeoutMs > 0 && Number.isFinite(initTimeoutMs)) {
+      initTimers.set(socket, setTimeout(closeUninitialised, initTimeoutMs, socket));
+    }
     const send = (data: string) =>
       new Promise<void>((resolve, reject) => {
         if (socket.readyState !== socket.OPEN) return resolve();
@@ -129,13 +142,14 @@ export function serveGraphqlWs(
       extra,
     );
     socket.once('close', (code, reason) => {
-      keepAlive.stop();
+      stopInitTimer(socket);
       void closed(code, String(reason));
     });
   });
 
   return {
     async dispose() {
+      keepAlive.stop();
       for (const socket of webSockets.clients) socket.close(1001, 'Going away');
       webSockets.removeAllListeners();
       await new Promise<void>((resolve, reject) => webSockets.close((error) => (error ? reject(error) : resolve())));
@@ -163,20 +177,36 @@ function intercept(
   return interceptSubscribe(protocol, message);
 }
 
-/** Pings the socket every KEEP_ALIVE_MS; one that has not answered by the next ping is terminated. */
-function keepAliveOf(socket: WebSocket): { stop(): void } {
-  let answered = true;
-  socket.on('pong', () => {
-    answered = true;
-  });
+/** graphql-ws's own default wait for connection_init. */
+const DEFAULT_INIT_TIMEOUT_MS = 3_000;
+
+/** What graphql-ws does to a connection whose connection_init did not come in time. */
+function closeUninitialised(socket: WebSocket): void {
+  socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+}
+
+/**
+ * Every KEEP_ALIVE_MS, pings each socket; one that has not answered the previous ping by then is
+ * terminated. One timer for the server, not one per socket (benchmark P6: memory per subscriber).
+ */
+function keepAliveOf(webSockets: WebSocketServer): { stop(): void } {
+  const awaitingPong = new WeakSet<WebSocket>();
+  function answered(this: WebSocket): void {
+    awaitingPong.delete(this);
+  }
+  webSockets.on('connection', (socket) => socket.on('pong', answered));
   const interval = setInterval(() => {
-    if (socket.readyState !== socket.OPEN) return;
-    if (!answered) {
-      socket.terminate();
-      return;
+    for (const socket of webSockets.clients) {
+      if (socket.readyState !== socket.OPEN) continue;
+      if (awaitingPong.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      awaitingPong.add(socket);
+      socket.ping();
     }
-    answered = false;
-    socket.ping();
   }, KEEP_ALIVE_MS);
+  // The server's close, not this timer, decides when the process ends.
+  interval.unref();
   return { stop: () => clearInterval(interval) };
 }
