@@ -179,6 +179,7 @@ try {
 } finally {
   for (const subscriber of subscribers) subscriber.close();
   await target.close();
-  rmSync(diagnostics, { recursive: true, force: true });
+  if (!process.env.KEEP_SNAPSHOTS) rmSync(diagnostics, { recursive: true, force: true });
+  else console.log(`snapshots kept in ${diagnostics}`);
 }
 process.exit(0);

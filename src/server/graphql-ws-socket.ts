@@ -105,7 +105,9 @@ export function serveGraphqlWs(
     const extra: SocketExtra = { socket, ...connectionOf(request) };
     // A frame ws refuses (too large, not UTF-8, not masked): the peer's fault, and ws has already
     // closed the socket with the code that says so; closing again only covers other failures.
-    socket.once('error', (error) => {
+    // `on`, not `once`, for events a socket emits once anyway ('close'; 'error' is followed by the
+    // close): `once` keeps a wrapper of some 180 bytes per listener for the socket's life (P6).
+    socket.on('error', (error) => {
       logger.warn({ err: error }, 'a WebSocket failed');
       socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
     });
@@ -141,7 +143,7 @@ export function serveGraphqlWs(
       },
       extra,
     );
-    socket.once('close', (code, reason) => {
+    socket.on('close', (code, reason) => {
       stopInitTimer(socket);
       void closed(code, String(reason));
     });

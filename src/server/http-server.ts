@@ -252,7 +252,8 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
           return false;
         }
         if (socket.readyState !== socket.OPEN) verdict.release();
-        else socket.once('close', verdict.release);
+        // `on`: a socket closes once (and `once` would keep a wrapper per socket).
+        else socket.on('close', verdict.release);
         if (auth.ok) connectionCredentials.set(socket, { authorization, principal: auth.principal });
         return true;
       },
@@ -342,7 +343,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       const protocol = ctx as unknown as ProtocolState;
       // Taken now, as graphql-ws takes it: the same id again closes the connection (4409).
       protocol.subscriptions[id] = null;
-      const subscription = new LeanSubscription(environment, ctx.extra.socket, protocol, id, kind);
+      const subscription = new LeanSubscription(environment, ctx.extra.socket, protocol, id, kind, ctx.extra.requestId);
       const started = (async () => {
         const errors = enveloped.validate(enveloped.schema, document);
         if (errors.length > 0) {

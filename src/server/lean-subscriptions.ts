@@ -17,10 +17,12 @@
  * graphql-ws itself still owns the connection: acknowledgement, pings, `complete` from the
  * client and the socket's close, which end this subscription through `return()`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { MessageType, stringifyMessage } from 'graphql-ws';
 import { WebSocket } from 'ws';
+import { runWithRequestId } from './request-ids.ts';
 import {
   CONGESTION_POLL_MS,
   HIGH_WATER_BYTES,
@@ -28,6 +30,9 @@ import {
   type LeanSubscriber,
   type SharedOperation,
 } from './subscription-delivery.ts';
+
+/** Runs its work in the async context of this module's loading: no request's. */
+const outsideAnyRequest = AsyncLocalStorage.snapshot();
 
 /** What every lean subscriber of a server shares: how errors are masked and subscriptions counted. */
 export interface LeanEnvironment {
@@ -62,8 +67,11 @@ export class LeanSubscription implements LeanSubscriber {
   private readonly id: string;
   /** Its root field, the label of the active-subscriptions metric. */
   private readonly kind: string;
+  /** The connection's request id, which masked errors are logged with. */
+  private readonly requestId: string | undefined;
 
-  constructor(environment: LeanEnvironment, socket: WebSocket, protocol: ProtocolState, id: string, kind: string) {
+  constructor(environment: LeanEnvironment, socket: WebSocket, protocol: ProtocolState, id: string, kind: string, requestId?: string) {
+    this.requestId = requestId;
     this.environment = environment;
     this.socket = socket;
     this.protocol = protocol;
@@ -76,7 +84,9 @@ export class LeanSubscription implements LeanSubscriber {
     this.source = source;
     this.operation = operation;
     this.environment.countActive?.(this.kind, 1);
-    void this.deliver();
+    // Outside the request's async context: its promises would each hold a context of their own
+    // (about 180 bytes per subscriber); errors are masked in the request's context below.
+    outsideAnyRequest(() => void this.deliver());
   }
 
   /** True while graphql-ws still counts this id as open on the connection. */
@@ -130,19 +140,23 @@ export class LeanSubscription implements LeanSubscriber {
   private sendNext(result: ExecutionResult): void {
     const { errors, ...withoutErrors } = result;
     const payload = errors
-      ? { ...withoutErrors, errors: errors.map((error) => (this.environment.maskError(error) as GraphQLError).toJSON()) }
+      ? { ...withoutErrors, errors: errors.map((error) => (this.mask(error) as GraphQLError).toJSON()) }
       : withoutErrors;
     this.send(stringifyMessage({ id: this.id, type: MessageType.Next, payload }));
   }
 
   /** The source failed: one `error` message, as graphql-ws sends it for a stream that throws, and no `complete`. */
   private fail(error: GraphQLError): void {
-    const masked = this.environment.maskError(error);
+    const masked = this.mask(error);
     const stillOpen = !this.stopped && this.isOpen();
     delete this.protocol.subscriptions[this.id];
     if (!stillOpen) return;
     const shown = new GraphQLError(masked.message, { originalError: masked });
     this.send(stringifyMessage({ id: this.id, type: MessageType.Error, payload: [shown.toJSON()] }));
+  }
+
+  private mask(error: unknown): Error {
+    return runWithRequestId(this.requestId, () => this.environment.maskError(error));
   }
 
   private send(text: string): void {
