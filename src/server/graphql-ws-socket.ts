@@ -35,6 +35,8 @@ export interface SocketExtra {
   remoteAddress: string | null;
   /** graphql-ws's state of the connection, known from its connection_init on. */
   protocol?: Context<Record<string, unknown>, SocketExtra>;
+  /** Called once when the socket has closed: what the connection held is given back. */
+  onSocketClosed?: () => void;
 }
 
 /**
@@ -102,7 +104,8 @@ export function serveGraphqlWs(
   });
 
   webSockets.on('connection', (socket, request) => {
-    const extra: SocketExtra = { socket, ...connectionOf(request) };
+    // Every field set here, so that the object keeps one shape (P6: memory per subscriber).
+    const extra: SocketExtra = { socket, ...connectionOf(request), protocol: undefined, onSocketClosed: undefined };
     // A frame ws refuses (too large, not UTF-8, not masked): the peer's fault, and ws has already
     // closed the socket with the code that says so; closing again only covers other failures.
     // `on`, not `once`, for events a socket emits once anyway ('close'; 'error' is followed by the
@@ -145,6 +148,7 @@ export function serveGraphqlWs(
     );
     socket.on('close', (code, reason) => {
       stopInitTimer(socket);
+      extra.onSocketClosed?.();
       void closed(code, String(reason));
     });
   });

@@ -251,9 +251,10 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
           socket.close(verdict.closeCode, verdict.reason);
           return false;
         }
+        // The adapter's own close listener gives the connection back (a listener of its own per
+        // socket would cost some 300 bytes: P6).
         if (socket.readyState !== socket.OPEN) verdict.release();
-        // `on`: a socket closes once (and `once` would keep a wrapper per socket).
-        else socket.on('close', verdict.release);
+        else ctx.extra.onSocketClosed = verdict.release;
         if (auth.ok) connectionCredentials.set(socket, { authorization, principal: auth.principal });
         return true;
       },

@@ -29,6 +29,7 @@ import {
   LOW_WATER_BYTES,
   type LeanSubscriber,
   type SharedOperation,
+  type SharedResult,
 } from './subscription-delivery.ts';
 
 /** Runs its work in the async context of this module's loading: no request's. */
@@ -86,7 +87,7 @@ export class LeanSubscription implements LeanSubscriber {
     this.environment.countActive?.(this.kind, 1);
     // Outside the request's async context: its promises would each hold a context of their own
     // (about 180 bytes per subscriber); errors are masked in the request's context below.
-    outsideAnyRequest(() => void this.deliver());
+    outsideAnyRequest(() => this.read());
   }
 
   /** True while graphql-ws still counts this id as open on the connection. */
@@ -94,38 +95,61 @@ export class LeanSubscription implements LeanSubscriber {
     return this.id in this.protocol.subscriptions;
   }
 
-  /** Reads the source until it ends, fails or is stopped, writing each result to the socket. */
-  private async deliver(): Promise<void> {
-    const source = this.source!;
-    const operation = this.operation!;
-    try {
-      for (;;) {
-        let step: IteratorResult<unknown>;
-        try {
-          step = await source.next();
-        } catch (error) {
-          this.fail(operation.sourceError(error));
+  /**
+   * Reads the source until it ends, fails or is stopped, writing each result to the socket.
+   * Callbacks rather than an async loop: an idle subscriber then waits with one pending promise
+   * and two small callbacks, not a suspended async function and its frame (P6).
+   */
+  private read(): void {
+    this.source!.next().then(
+      (step) => this.take(step),
+      (error: unknown) => this.failWith(this.operation!.sourceError(error)),
+    );
+  }
+
+  private take(step: IteratorResult<unknown>): void {
+    if (step.done || this.stopped) return this.finish();
+    const pending = this.operation!.resultOf(step.value);
+    if (pending instanceof Promise) {
+      pending.then(
+        (shared) => this.write(shared),
+        (error: unknown) => this.failWith(error),
+      );
+    } else {
+      this.write(pending);
+    }
+  }
+
+  private write(shared: SharedResult): void {
+    if (!this.stopped && this.socket.readyState === WebSocket.OPEN) {
+      if (shared.json !== null) {
+        this.socket.send(`${this.nextPrefix}${shared.json}}`);
+        if (this.socket.bufferedAmount > HIGH_WATER_BYTES) {
+          void this.whenRoom().then(() => this.read());
           return;
         }
-        if (step.done || this.stopped) break;
-        const pending = operation.resultOf(step.value);
-        const shared = pending instanceof Promise ? await pending : pending;
-        if (this.stopped || this.socket.readyState !== WebSocket.OPEN) continue;
-        if (shared.json !== null) {
-          this.socket.send(`${this.nextPrefix}${shared.json}}`);
-          if (this.socket.bufferedAmount > HIGH_WATER_BYTES) await this.whenRoom();
-        } else {
-          this.sendNext(shared.result);
-        }
+      } else {
+        this.sendNext(shared.result);
       }
-      // The source ended by itself: graphql-ws says so with `complete` (unless the client ended it).
-      if (this.isOpen()) {
-        delete this.protocol.subscriptions[this.id];
-        this.send(stringifyMessage({ id: this.id, type: MessageType.Complete }));
-      }
-    } finally {
-      this.end();
     }
+    this.read();
+  }
+
+  /** The source ended by itself: graphql-ws says so with `complete` (unless the client ended it). */
+  private finish(): void {
+    if (this.isOpen()) {
+      delete this.protocol.subscriptions[this.id];
+      this.send(stringifyMessage({ id: this.id, type: MessageType.Complete }));
+    }
+    this.end();
+  }
+
+  /** The source (or the execution of an event) failed: the subscription ends with that error. */
+  private failWith(error: unknown): void {
+    this.fail(error);
+    // A source that failed has closed itself; one whose event failed to execute is closed here.
+    void this.source!.return?.();
+    this.end();
   }
 
   /** A socket that holds too many unsent bytes is not written to until it has taken most of them. */
@@ -146,7 +170,7 @@ export class LeanSubscription implements LeanSubscriber {
   }
 
   /** The source failed: one `error` message, as graphql-ws sends it for a stream that throws, and no `complete`. */
-  private fail(error: GraphQLError): void {
+  private fail(error: unknown): void {
     const masked = this.mask(error);
     const stillOpen = !this.stopped && this.isOpen();
     delete this.protocol.subscriptions[this.id];
