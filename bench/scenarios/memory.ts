@@ -8,9 +8,8 @@
  * Judged: the marginal cost, the growth from M to 2M connections ÷ M. The growth of the first M
  * (reported as a context row) also holds one-off costs: setting up the first thousand
  * operations grows V8's young generation by some 17 MB, which the service then keeps, and
- * which a raw socket, allocating little, never causes. Measured here: ~52 KB per subscriber
- * over the first 1,000, ~35 KB over the first 3,000, ~21.5 KB per acknowledged graphql-ws
- * connection without a subscription.
+ * which a raw socket, allocating little, never causes. What one subscriber holds in the heap:
+ * bench/heap-per-subscriber.ts (docs/performance.md, "Memory per subscriber").
  */
 import { runPairs } from '../harness/pairs.ts';
 import { rowOf } from '../harness/report.ts';

@@ -352,6 +352,9 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
           return false;
         }
         const contextValue = await enveloped.contextFactory();
+        // The first subscriber's context executes the events of every identical subscriber
+        // (subscription-delivery.ts): it must not keep this socket, or graphql-ws's state of it.
+        Object.assign(contextValue, { socketExtra: undefined, extra: undefined, subscriptions: undefined });
         subscribeLeanly(contextValue, subscription);
         const args = {
           schema: enveloped.schema,
