@@ -9,6 +9,7 @@ import { createAuthenticator } from './auth/authenticator.ts';
 import { createKeyService } from './auth/key-service.ts';
 import { createAccessTokenService } from './auth/token-service.ts';
 import { signingKeys } from './auth/access-tokens.ts';
+import { createCursorSeal, cursorSealSecrets } from './query/cursors.ts';
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.ts';
 import { createIngestService } from './ingest/ingest-service.ts';
@@ -97,6 +98,13 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
   );
   const authenticator = createAuthenticator({ store: adapters.apiKeys, adminKey: config.adminKey, signingKeys: tokenKeys });
   await authenticator.start();
+  // Cursors sealed for tokens open on every instance: their secret follows from the shared signing keys.
+  const cursorSeal = createCursorSeal(
+    cursorSealSecrets([
+      tokenKeys.signing.secret,
+      ...[...tokenKeys.verifying.values()].filter((secret) => secret !== tokenKeys.signing.secret),
+    ]),
+  );
   const keys = createKeyService({
     store: adapters.apiKeys,
     authenticator,
@@ -110,6 +118,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     cache: adapters.resultCache,
     onCacheLookup: (name, hit) => (hit ? metrics.cache(name).hit() : metrics.cache(name).miss()),
     limits: config.queryLimits,
+    cursorSeal,
   });
   const limits = createUsageLimits(adapters.rateLimits, { ...config.usage, maxBatchEvents: config.ingest.maxBatchEvents });
   const live = createLiveService({
@@ -123,6 +132,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     maxPendingSeriesUpdates: MAX_PENDING_SERIES_UPDATES,
     eventRetentionMs: config.eventRetentionMs,
     futureToleranceMs: config.eventTime.futureToleranceMs,
+    cursorSeal,
   });
   const services: Services = {
     ingest,

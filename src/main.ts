@@ -8,6 +8,7 @@ import { loadConfig } from './config.ts';
 import { startApp } from './app.ts';
 import { ALL_PORTS, lockDataDirFor, openAdapters } from './adapters/adapter-table.ts';
 import { isLoopbackHost as isLoopback } from './server/browser-guard.ts';
+import { logProcessWarnings } from './observability/process-warnings.ts';
 
 function exitWithProblems(problems: string[]): never {
   process.stderr.write(`streamlens: cannot start; fix the configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   const config = loaded.config;
 
   const logger = pino({ level: config.logLevel, base: { service: 'streamlens' } });
+  logProcessWarnings(logger);
   // The embedded parts keep their files in DATA_DIR, which one process at a time may own.
   const releaseLock = lockDataDirFor(config, ALL_PORTS);
   const { adapters, names, close: closeAdapters } = await openAdapters(config, ALL_PORTS, { logger });

@@ -19,7 +19,7 @@
  * the expiry looked at.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { DimensionCondition } from '../domain/dimension-conditions.ts';
+import { conditionJson, type ConditionJson, type DimensionCondition } from '../domain/dimension-conditions.ts';
 import { MAP_KEY_PATTERN, TYPE_PATTERN } from '../domain/event-rules.ts';
 import type { ApiScope } from '../ports/api-key-store.ts';
 
@@ -98,7 +98,7 @@ export function looksLikeAccessToken(credential: string): boolean {
 }
 
 /** The payload as it is written: short field names keep the token small. Order is fixed. */
-type WrittenCondition = [string, 'eq' | 'neq', string] | [string, 'in' | 'notIn', string[]] | [string, 'exists', boolean];
+type WrittenCondition = ConditionJson;
 interface WrittenClaims {
   v: number;
   kid: string;
@@ -115,18 +115,8 @@ interface WrittenClaims {
 }
 const WRITTEN_FIELDS = ['v', 'kid', 'jti', 'ten', 'key', 'scp', 'iat', 'exp', 'typ', 'whr', 'qps', 'eps'] as const;
 
-function writeCondition(condition: DimensionCondition): WrittenCondition {
-  switch (condition.operator) {
-    case 'eq':
-    case 'neq':
-      return [condition.key, condition.operator, condition.value];
-    case 'in':
-    case 'notIn':
-      return [condition.key, condition.operator, [...condition.values].sort()];
-    case 'exists':
-      return [condition.key, condition.operator, condition.exists];
-  }
-}
+/** A condition as the payload writes it: the same JSON as a cache key's (dimension-conditions.ts). */
+const writeCondition = (condition: DimensionCondition): WrittenCondition => conditionJson(condition);
 
 function sign(secret: string, signed: string): Buffer {
   return createHmac('sha256', secret).update(signed).digest();

@@ -13,6 +13,21 @@ import type { DataSlice } from './data-slice.ts';
 import { ALL_SCOPES, bearerToken, constantTimeEquals, parseKey, secretMatches } from './api-keys.ts';
 import { looksLikeAccessToken, MAX_TOKEN_LIFETIME_MS, verifyToken, type SigningKeys, type TokenClaims } from './access-tokens.ts';
 
+/**
+ * One shared, read-only set per combination of scopes: every operation and subscription holds a
+ * principal, and a set of its own costs some 240 bytes each (benchmark P6). Only known scopes are
+ * shared, so the shared sets stay few (at most one per combination of API_SCOPES).
+ */
+const sharedScopeSets = new Map<string, ReadonlySet<ApiScope>>();
+function scopeSetOf(scopes: Iterable<ApiScope>): ReadonlySet<ApiScope> {
+  const unique = [...new Set(scopes)].sort();
+  if (!unique.every((scope) => ALL_SCOPES.includes(scope))) return new Set(unique);
+  const key = unique.join(',');
+  let shared = sharedScopeSets.get(key);
+  if (!shared) sharedScopeSets.set(key, (shared = new Set(unique)));
+  return shared;
+}
+
 export interface Principal {
   /** The tenant whose data the caller reads and writes; null for the bootstrap admin. */
   tenant: string | null;
@@ -113,7 +128,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     },
     async authenticate(authorization) {
       if (await isOpen()) {
-        return { ok: true, principal: { tenant: DEFAULT_TENANT, keyId: null, scopes: new Set(ALL_SCOPES), isRootAdmin: true } };
+        return { ok: true, principal: { tenant: DEFAULT_TENANT, keyId: null, scopes: scopeSetOf(ALL_SCOPES), isRootAdmin: true } };
       }
       if (authorization == null || authorization === '') return { ok: false, reason: 'missing' };
       const token = bearerToken(authorization);
@@ -121,7 +136,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       // A token is told apart by its prefix before anything else; ADMIN_KEY cannot start with it (config.ts).
       if (looksLikeAccessToken(token)) return authenticateToken(token);
       if (options.adminKey !== null && constantTimeEquals(token, options.adminKey)) {
-        return { ok: true, principal: { tenant: null, keyId: null, scopes: new Set(['ADMIN']), isRootAdmin: true } };
+        return { ok: true, principal: { tenant: null, keyId: null, scopes: scopeSetOf(['ADMIN']), isRootAdmin: true } };
       }
       const parsed = parseKey(token);
       if (!parsed) return { ok: false, reason: 'malformed' };
@@ -134,7 +149,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
           until: now() + KEY_CACHE_MS,
           ...(record.revokedAt !== null
             ? { principal: null, reason: 'revoked' as const }
-            : { principal: { tenant: record.tenant, keyId: record.id, scopes: new Set(record.scopes), isRootAdmin: false } }),
+            : { principal: { tenant: record.tenant, keyId: record.id, scopes: scopeSetOf(record.scopes), isRootAdmin: false } }),
         };
         cache.set(parsed.id, entry);
       }
@@ -159,7 +174,7 @@ function tokenPrincipal(claims: TokenClaims): Principal {
   return {
     tenant: claims.tenant,
     keyId: claims.keyId,
-    scopes: new Set(claims.scopes),
+    scopes: scopeSetOf(claims.scopes),
     isRootAdmin: false,
     token: {
       id: claims.id,

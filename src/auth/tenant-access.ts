@@ -9,6 +9,7 @@
  * the caller's credentials: so a field cannot reach data without the caller's slice, and a new
  * field gets the slice without knowing about it. Pure.
  */
+import { createHash } from 'node:crypto';
 import type { DimensionCondition } from '../domain/dimension-conditions.ts';
 import type { DimensionValue } from '../domain/event.ts';
 import type { EventQuery } from '../ports/event-store.ts';
@@ -118,4 +119,34 @@ export function outsideSliceReason(
     return { path: `dimensions.${failed.key}`, message: `the event's dimension "${failed.key}" is outside this access token's slice` };
   }
   return null;
+}
+
+/**
+ * Characters of the slice's hash in an id namespace: 60 bits, so two different slices of one
+ * tenant never share a namespace in practice, and ids stay short.
+ */
+const NAMESPACE_HASH_CHARACTERS = 10;
+
+/**
+ * The namespace of the ids of events ingested through access with a slice: `~<hash of the
+ * slice>~`, or '' for the whole tenant (API keys, and tokens without a slice).
+ *
+ * Event ids are the tenant's dedupe keys (product.md: the same id is never counted twice). Were a
+ * token's ids the tenant's ids as sent, an end user could learn that an id exists outside its
+ * slice (an event sent under it is acknowledged but never found), and could squat another
+ * customer's future ids or idempotency keys so that their events are dropped as duplicates. In
+ * its own namespace a token's events dedupe against its slice's only. The namespace follows from
+ * the slice, not the token: a retry with a refreshed token of the same slice still dedupes.
+ */
+export function eventIdNamespace(access: TenantAccess): string {
+  if (isWholeTenant(access.slice)) return '';
+  const hash = createHash('sha256')
+    .update(JSON.stringify(sliceKey(access.slice)))
+    .digest('base64url');
+  return `~${hash.slice(0, NAMESPACE_HASH_CHARACTERS)}~`;
+}
+
+/** The id an event sent with `id` through this access is stored under (see eventIdNamespace). */
+export function storedEventId(access: TenantAccess, id: string): string {
+  return eventIdNamespace(access) + id;
 }

@@ -46,22 +46,27 @@ export function matchesConditions(
   return true;
 }
 
+/** One condition as plain JSON: its key, its operator, and its values sorted (a set has no order). */
+export type ConditionJson = [string, 'eq' | 'neq', string] | [string, 'in' | 'notIn', string[]] | [string, 'exists', boolean];
+
+export function conditionJson(condition: DimensionCondition): ConditionJson {
+  switch (condition.operator) {
+    case 'eq':
+    case 'neq':
+      return [condition.key, condition.operator, condition.value];
+    case 'in':
+    case 'notIn':
+      return [condition.key, condition.operator, [...condition.values].sort()];
+    case 'exists':
+      return [condition.key, condition.operator, condition.exists];
+  }
+}
+
 /**
  * The conditions as plain JSON, in their order and with list values sorted: part of the key of a
  * cached result and of a shared live feed, so the same `where` always gives the same key.
  */
-export function conditionsKey(conditions: readonly DimensionCondition[] | null | undefined): unknown[] | null {
+export function conditionsKey(conditions: readonly DimensionCondition[] | null | undefined): ConditionJson[] | null {
   if (!conditions || conditions.length === 0) return null;
-  return conditions.map((condition) => {
-    switch (condition.operator) {
-      case 'eq':
-      case 'neq':
-        return [condition.key, condition.operator, condition.value];
-      case 'in':
-      case 'notIn':
-        return [condition.key, condition.operator, [...condition.values].sort()];
-      case 'exists':
-        return [condition.key, condition.operator, condition.exists];
-    }
-  });
+  return conditions.map(conditionJson);
 }

@@ -8,7 +8,7 @@ import type { EventLog } from '../ports/event-log.ts';
 import { badInput, unavailable } from '../errors.ts';
 import { encodeLogRecord, logKey } from '../domain/log-record.ts';
 import { validateEvent, whyIdIsInvalid, type EventInput, type IngestError, type IngestLimits } from './validate-event.ts';
-import { outsideSliceReason, type TenantAccess } from '../auth/tenant-access.ts';
+import { eventIdNamespace, outsideSliceReason, type TenantAccess } from '../auth/tenant-access.ts';
 
 export type IngestStatus = 'ACCEPTED' | 'REJECTED';
 
@@ -38,7 +38,8 @@ export interface IngestService {
   /**
    * With an `idempotencyKey`, an event without an `id` gets one derived from the key and its
    * index in `events` (derivedEventId), so a retry of the call with the same key counts it once.
-   * A valid event outside the access's slice is REJECTED with OUTSIDE_TOKEN_SLICE.
+   * A valid event outside the access's slice is REJECTED with OUTSIDE_TOKEN_SLICE. Through a token
+   * with a slice, an accepted event's id is stored in the slice's namespace (eventIdNamespace).
    */
   ingest(access: TenantAccess, events: readonly EventInput[], sentAt: Date | null, idempotencyKey?: string | null): Promise<IngestResult>;
   /** Refuses new calls, and resolves once every call in flight has answered. */
@@ -87,6 +88,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
       if (invalid) throw badInput(invalid);
     }
     const receivedAt = now();
+    const namespace = eventIdNamespace(access);
     const context = { tenant, receivedAt, sentAt: sentAt?.getTime() ?? null, limits: options.limits, newId };
     const acks: EventAck[] = [];
     const records: { key: string; value: string }[] = [];
@@ -99,8 +101,10 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
         const id = typeof input.id === 'string' ? input.id : null;
         acks.push({ index, id, status: 'REJECTED', error: { code: 'OUTSIDE_TOKEN_SLICE', ...outside } });
       } else if (result.ok) {
-        acks.push({ index, id: result.event.id, status: 'ACCEPTED', error: null });
-        records.push({ key: logKey(tenant, result.event.type), value: encodeLogRecord(result.event) });
+        // Through a token with a slice, the id lives in the slice's namespace; the ack says it as stored.
+        const event = namespace === '' ? result.event : { ...result.event, id: namespace + result.event.id };
+        acks.push({ index, id: event.id, status: 'ACCEPTED', error: null });
+        records.push({ key: logKey(tenant, event.type), value: encodeLogRecord(event) });
       } else {
         const id = typeof input.id === 'string' ? input.id : null;
         acks.push({ index, id, status: 'REJECTED', error: result.error });

@@ -21,7 +21,8 @@
 import type { StoredEvent } from '../domain/event.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
-import { checkCursorAge, decodeStreamCursorWithAge, encodeStreamCursor } from '../query/cursors.ts';
+import { checkCursorAge, decodeStreamCursorWithAge, encodeStreamCursor, type CursorSeal } from '../query/cursors.ts';
+import { isWholeTenant } from '../auth/data-slice.ts';
 import { matchesEventQuery, toEventQuery, type EventFilterInput } from '../query/event-filter.ts';
 import { decodeEventsMessage, type EventsMessage } from '../domain/live-messages.ts';
 import { behindStored, completeThrough, planMessage } from './event-coverage.ts';
@@ -57,6 +58,8 @@ export interface EventsSubscriptionDependencies {
   maxPendingEvents: number;
   /** EVENT_RETENTION: a resume from a cursor older than this is refused; null: kept forever. */
   eventRetentionMs: number | null;
+  /** Seals the cursors a token with a slice is given, and opens them again (cursors.ts CursorSeal). */
+  cursorSeal: CursorSeal;
 }
 
 /** Events read from the store per replay query. */
@@ -90,7 +93,7 @@ export async function openEventsSubscription(
   const { tenant } = access;
   // The filter within the caller's slice: the replay and the live events both match it.
   const query = narrowEventQuery(access, toEventQuery(tenant, filter));
-  const resumed = resumeFrom ? decodeStreamCursorWithAge(resumeFrom) : null;
+  const resumed = resumeFrom ? decodeStreamCursorWithAge(dependencies.cursorSeal.open(resumeFrom)) : null;
   if (resumed) checkCursorAge(resumed, dependencies.eventRetentionMs, Date.now());
 
   /** Per partition, the offset through which every counted event has been offered (event-coverage.ts). */
@@ -125,7 +128,10 @@ export async function openEventsSubscription(
   function offer(event: StoredEvent): LiveEventEdge | null {
     coverage.set(event.position.partition, event.position.offset);
     // Later records of the partition were received after this one: the cursor's age (cursors.ts).
-    return matchesEventQuery(event, query) ? { cursor: encodeStreamCursor(coverage, event.receivedAt), node: event } : null;
+    if (!matchesEventQuery(event, query)) return null;
+    const cursor = encodeStreamCursor(coverage, event.receivedAt);
+    // Its offsets count every event of the partitions: sealed for a token, so they cannot count other customers'.
+    return { cursor: isWholeTenant(access.slice) ? cursor : dependencies.cursorSeal.seal(cursor), node: event };
   }
 
   function advance(partition: number, through: number): void {

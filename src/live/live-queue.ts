@@ -21,130 +21,154 @@ export interface LiveQueue<T> extends AsyncIterableIterator<T> {
   drained(): Promise<void>;
 }
 
-export function createLiveQueue<T>(options: {
+interface LiveQueueOptions {
   limit: number;
   overflowError: () => Error;
   /** Called once when the consumer stops reading (return, error, or end). */
   onClose: () => void | Promise<void>;
-}): LiveQueue<T> {
-  const pending = new Map<string, T>();
-  let sequence = 0;
-  let waiting: ((result: IteratorResult<T>) => void) | null = null;
-  let failWaiting: ((error: Error) => void) | null = null;
-  let failure: Error | null = null;
+}
+
+export function createLiveQueue<T>(options: LiveQueueOptions): LiveQueue<T> {
+  return new BoundedQueue<T>(options);
+}
+
+/**
+ * A class rather than a closure per method: every open subscription holds one queue, and its
+ * methods are then shared by all of them (benchmark P6: memory per subscriber).
+ */
+class BoundedQueue<T> implements LiveQueue<T> {
+  private readonly options: LiveQueueOptions;
+  /** Items not yet taken, by conflation key; made on the first item that waits (most subscribers idle with none). */
+  private pending: Map<string, T> | null = null;
+  private sequence = 0;
+  private waiting: ((result: IteratorResult<T>) => void) | null = null;
+  private failWaiting: ((error: Error) => void) | null = null;
+  private failure: Error | null = null;
   /** The failure has been thrown to the reader once: the iterator is done from then on. */
-  let failureReported = false;
-  let closed = false;
-  let drainWaiters: (() => void)[] = [];
-  let roomWaiters: (() => void)[] = [];
+  private failureReported = false;
+  private closed = false;
+  private drainWaiters: (() => void)[] | null = null;
+  private roomWaiters: (() => void)[] | null = null;
 
-  function settleRoomWaiters(): void {
-    if (closed || failure || pending.size < options.limit) {
-      for (const resolve of roomWaiters) resolve();
-      roomWaiters = [];
+  constructor(options: LiveQueueOptions) {
+    this.options = options;
+  }
+
+  private pendingCount(): number {
+    return this.pending?.size ?? 0;
+  }
+
+  private settleRoomWaiters(): void {
+    if (this.roomWaiters && (this.closed || this.failure || this.pendingCount() < this.options.limit)) {
+      for (const resolve of this.roomWaiters) resolve();
+      this.roomWaiters = null;
     }
   }
 
-  function settleDrainWaiters(): void {
-    if (closed || failure || (pending.size === 0 && waiting)) {
-      for (const resolve of drainWaiters) resolve();
-      drainWaiters = [];
+  private settleDrainWaiters(): void {
+    if (this.drainWaiters && (this.closed || this.failure || (this.pendingCount() === 0 && this.waiting))) {
+      for (const resolve of this.drainWaiters) resolve();
+      this.drainWaiters = null;
     }
   }
 
-  async function close(): Promise<void> {
-    if (closed) return;
-    closed = true;
-    pending.clear();
-    settleDrainWaiters();
-    settleRoomWaiters();
-    await options.onClose();
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = null;
+    this.settleDrainWaiters();
+    this.settleRoomWaiters();
+    await this.options.onClose();
   }
 
-  const queue: LiveQueue<T> = {
-    push(item, conflationKey) {
-      if (closed || failure) return false;
-      if (waiting) {
-        const resolve = waiting;
-        waiting = failWaiting = null;
-        resolve({ value: item, done: false });
-        return true;
-      }
-      const key = conflationKey ?? `#${sequence++}`;
-      if (!pending.has(key) && pending.size >= options.limit) {
-        queue.fail(options.overflowError());
-        return false;
-      }
-      pending.set(key, item);
+  push(item: T, conflationKey?: string): boolean {
+    if (this.closed || this.failure) return false;
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = this.failWaiting = null;
+      resolve({ value: item, done: false });
       return true;
-    },
-    async pushWhenRoom(item) {
-      while (!closed && !failure && pending.size >= options.limit) {
-        await new Promise<void>((resolve) => roomWaiters.push(resolve));
-      }
-      return queue.push(item);
-    },
-    fail(error) {
-      if (closed || failure) return;
-      failure = error;
-      pending.clear();
-      settleDrainWaiters();
-      settleRoomWaiters();
-      if (failWaiting) {
-        const reject = failWaiting;
-        waiting = failWaiting = null;
-        reject(error);
-      }
-    },
-    async next() {
-      // An iterator that has thrown is finished: a reader that asks again (graphql-yoga turns a
-      // thrown error into a result and asks for the next one) gets the end, never the error again.
-      if (failureReported) return { value: undefined, done: true };
-      if (failure) {
-        failureReported = true;
-        const error = failure;
-        await close();
-        throw error;
-      }
-      if (closed) return { value: undefined, done: true };
-      const first = pending.entries().next();
-      if (!first.done) {
-        pending.delete(first.value[0]);
-        settleRoomWaiters();
-        return { value: first.value[1], done: false };
-      }
-      const nextItem = new Promise<IteratorResult<T>>((resolve, reject) => {
-        waiting = resolve;
-        failWaiting = (error) => {
-          failureReported = true;
-          void close().finally(() => reject(error));
-        };
-      });
-      settleDrainWaiters();
-      return nextItem;
-    },
-    async return() {
-      if (waiting) {
-        const resolve = waiting;
-        waiting = failWaiting = null;
-        resolve({ value: undefined, done: true });
-      }
-      await close();
-      return { value: undefined, done: true };
-    },
-    async throw(error) {
-      await close();
+    }
+    const key = conflationKey ?? `#${this.sequence++}`;
+    const pending = (this.pending ??= new Map());
+    if (!pending.has(key) && pending.size >= this.options.limit) {
+      this.fail(this.options.overflowError());
+      return false;
+    }
+    pending.set(key, item);
+    return true;
+  }
+
+  async pushWhenRoom(item: T): Promise<boolean> {
+    while (!this.closed && !this.failure && this.pendingCount() >= this.options.limit) {
+      await new Promise<void>((resolve) => (this.roomWaiters ??= []).push(resolve));
+    }
+    return this.push(item);
+  }
+
+  fail(error: Error): void {
+    if (this.closed || this.failure) return;
+    this.failure = error;
+    this.pending = null;
+    this.settleDrainWaiters();
+    this.settleRoomWaiters();
+    if (this.failWaiting) {
+      // The reader waits: it gets the error, once the queue has closed.
+      const reject = this.failWaiting;
+      this.waiting = this.failWaiting = null;
+      this.failureReported = true;
+      void this.close().finally(() => reject(error));
+    }
+  }
+
+  async next(): Promise<IteratorResult<T>> {
+    // An iterator that has thrown is finished: a reader that asks again (graphql-yoga turns a
+    // thrown error into a result and asks for the next one) gets the end, never the error again.
+    if (this.failureReported) return { value: undefined, done: true };
+    if (this.failure) {
+      this.failureReported = true;
+      const error = this.failure;
+      await this.close();
       throw error;
-    },
-    drained() {
-      return new Promise<void>((resolve) => {
-        drainWaiters.push(resolve);
-        settleDrainWaiters();
-      });
-    },
-    [Symbol.asyncIterator]() {
-      return queue;
-    },
-  };
-  return queue;
+    }
+    if (this.closed) return { value: undefined, done: true };
+    const first = this.pending?.entries().next();
+    if (first && !first.done) {
+      this.pending!.delete(first.value[0]);
+      this.settleRoomWaiters();
+      return { value: first.value[1], done: false };
+    }
+    const nextItem = new Promise<IteratorResult<T>>((resolve, reject) => {
+      this.waiting = resolve;
+      this.failWaiting = reject;
+    });
+    this.settleDrainWaiters();
+    return nextItem;
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = this.failWaiting = null;
+      resolve({ value: undefined, done: true });
+    }
+    await this.close();
+    return { value: undefined, done: true };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<T>> {
+    await this.close();
+    throw error;
+  }
+
+  drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      (this.drainWaiters ??= []).push(resolve);
+      this.settleDrainWaiters();
+    });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }

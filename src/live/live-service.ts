@@ -1,5 +1,5 @@
 /**
- * The live module's one door: subscribe to events, subscribe to series, and the registry of every
+ * The live module's one door: subscribe to events, series and top lists, and the registry of every
  * subscription this instance serves (the open count per tenant, ending every subscription of a
  * key, draining on shutdown). Resolvers and the composition root call it; the registry and the
  * series feeds are its own, so nothing else can change them.
@@ -19,12 +19,15 @@ import type { UsageLimits } from '../limits/usage-limits.ts';
 import { openEventsSubscription, type EventsFollower, type LiveEventEdge } from './live-events.ts';
 import { createStoredPositionReader, type StoredPosition } from './stored-position.ts';
 import { createSeriesFeeds, type LiveSeriesInput, type SeriesUpdateView } from './live-series.ts';
+import { createTopFeeds, type LiveTopInput, type TopUpdateView } from './live-top.ts';
 import { createSubscriptionRegistry, type LiveSubscriber, type SubscriptionSlot } from './subscription-registry.ts';
 import { unauthenticated } from '../errors.ts';
+import { createCursorSeal, type CursorSeal } from '../query/cursors.ts';
 import { sliceOf, subscriptionSlice, type ConnectionCredentials } from './connection-credentials.ts';
 
 export type { LiveEventEdge } from './live-events.ts';
 export type { LiveSeriesInput, SeriesUpdateView } from './live-series.ts';
+export type { LiveTopInput, TopUpdateView } from './live-top.ts';
 export type { LiveSubscriber } from './subscription-registry.ts';
 export type { ConnectionCredentials } from './connection-credentials.ts';
 
@@ -35,7 +38,7 @@ export interface LiveServiceOptions {
   queries: Pick<QueryService, 'finality'>;
   /** Says when a tenant holds as many subscriptions as it may (SUBSCRIPTION_LIMIT). */
   limits: Pick<UsageLimits, 'checkSubscriptions'>;
-  queryLimits: Pick<QueryLimits, 'maxRowsRead' | 'maxSeriesGroups'>;
+  queryLimits: Pick<QueryLimits, 'maxRowsRead' | 'maxSeriesGroups' | 'maxSeriesPoints'>;
   /** Bound of one events subscriber's queue. */
   maxPendingEvents: number;
   /** Bound of one series subscriber's queue (updates conflate per bucket, so: distinct buckets). */
@@ -44,6 +47,8 @@ export interface LiveServiceOptions {
   eventRetentionMs?: number | null;
   /** FUTURE_TOLERANCE, which bounds the buckets a series feed re-reads after the bus lost messages. */
   futureToleranceMs?: number;
+  /** Seals the cursors a token with a slice is given (query/cursors.ts); absent: a secret of this process. */
+  cursorSeal?: CursorSeal;
 }
 
 /**
@@ -66,8 +71,13 @@ export interface LiveService {
     filter: EventFilterInput | null | undefined,
     resumeFrom: string | null,
   ): Promise<AsyncIterable<LiveEventEdge>>;
-  /** Every change of a bucket of the series, as its new total. */
-  subscribeToSeries(subscriber: LiveSubscriber, input: LiveSeriesInput): Promise<AsyncIterable<SeriesUpdateView>>;
+  /**
+   * Every change of a bucket of the series, as its new total: first each point from `input.from`
+   * (a snapshot), or every point changed after `after` (a cursor an update carried, on any instance).
+   */
+  subscribeToSeries(subscriber: LiveSubscriber, input: LiveSeriesInput, after?: string | null): Promise<AsyncIterable<SeriesUpdateView>>;
+  /** A top list over a sliding window: at once, then on every change, at most once a second. */
+  subscribeToTop(subscriber: LiveSubscriber, input: LiveTopInput): Promise<AsyncIterable<TopUpdateView>>;
   /** Subscriptions this instance holds open, of every tenant or of one. */
   openCount(tenant?: string): number;
   /** Ends every subscription opened with the key (it has been revoked): each fails with UNAUTHENTICATED. */
@@ -104,7 +114,9 @@ function withDelivered(subscriber: LiveSubscriber, types: readonly string[] | nu
 
 export function createLiveService(options: LiveServiceOptions): LiveService {
   const registry = createSubscriptionRegistry((tenant, open) => options.limits.checkSubscriptions(tenant, open));
-  const seriesFeeds = createSeriesFeeds(options);
+  const cursorSeal = options.cursorSeal ?? createCursorSeal();
+  const seriesFeeds = createSeriesFeeds({ ...options, cursorSeal });
+  const topFeeds = createTopFeeds(options);
   const storedPosition = createStoredPositionReader(options.seriesStore);
   const followers = new Set<EventsFollower>();
   const eventsDependencies = {
@@ -112,6 +124,7 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
     storedPosition,
     followers,
     eventRetentionMs: options.eventRetentionMs ?? null,
+    cursorSeal,
   };
   /** The stored position of the previous check: what every subscription must have been offered by now. */
   let storedAtLastCheck: StoredPosition | null = null;
@@ -147,9 +160,13 @@ export function createLiveService(options: LiveServiceOptions): LiveService {
       const delivering = withDelivered(subscriber, filter?.types ?? null, filter?.where);
       return inSlot(delivering, (slot) => openEventsSubscription(eventsDependencies, slot, delivering, filter, resumeFrom));
     },
-    subscribeToSeries(subscriber, input) {
+    subscribeToSeries(subscriber, input, after = null) {
       const delivering = withDelivered(subscriber, [input.type], input.where);
-      return inSlot(delivering, (slot) => seriesFeeds.subscribe(slot, delivering, input));
+      return inSlot(delivering, (slot) => seriesFeeds.subscribe(slot, delivering, input, after));
+    },
+    subscribeToTop(subscriber, input) {
+      const delivering = withDelivered(subscriber, [input.type], input.where);
+      return inSlot(delivering, (slot) => topFeeds.subscribe(slot, delivering, input));
     },
     openCount: (tenant) => registry.openCount(tenant),
     endSubscriptionsOfKey(keyId) {

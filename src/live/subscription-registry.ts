@@ -74,11 +74,57 @@ export interface SubscriptionRegistry {
  */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
-interface Entry {
-  subscriber: LiveSubscriber;
-  queue: LiveQueue<unknown> | null;
+/** What an entry asks of its registry. */
+interface RegistryInternals {
+  /** The subscription has ended (or failed to open): it no longer counts. */
+  release(entry: Entry): void;
+  /** Its queue is open: it lives under its current credential from now on. */
+  opened(entry: Entry): void;
+}
+
+type QueueOptions = Parameters<SubscriptionSlot['openQueue']>[0];
+
+/**
+ * One subscription of the registry: its slot, and the options of its queue (which calls its
+ * `onClose`). One object with shared methods rather than a slot, an options object and closures
+ * per subscription (benchmark P6: memory per subscriber).
+ */
+class Entry implements SubscriptionSlot {
+  readonly subscriber: LiveSubscriber;
+  queue: LiveQueue<unknown> | null = null;
   keyId: string | null;
-  expiryTimer: NodeJS.Timeout | null;
+  expiryTimer: NodeJS.Timeout | null = null;
+  /** The queue's options, as the subscription kind gave them (onClose: see below). */
+  limit = 0;
+  overflowError: () => Error = () => new Error('no queue');
+  private closeQueue: QueueOptions['onClose'] | null = null;
+  private readonly registry: RegistryInternals;
+
+  constructor(subscriber: LiveSubscriber, registry: RegistryInternals) {
+    this.subscriber = subscriber;
+    this.keyId = subscriber.keyId;
+    this.registry = registry;
+  }
+
+  openQueue<T>(options: QueueOptions): LiveQueue<T> {
+    this.limit = options.limit;
+    this.overflowError = options.overflowError;
+    this.closeQueue = options.onClose;
+    // This entry is the queue's options: its onClose frees the slot, then runs the kind's own.
+    const queue = createLiveQueue<T>(this);
+    this.queue = queue as LiveQueue<unknown>;
+    this.registry.opened(this);
+    return queue;
+  }
+
+  onClose(): void | Promise<void> {
+    this.release();
+    return this.closeQueue?.();
+  }
+
+  release(): void {
+    this.registry.release(this);
+  }
 }
 
 export function createSubscriptionRegistry(
@@ -86,8 +132,16 @@ export function createSubscriptionRegistry(
   now: () => number = Date.now,
 ): SubscriptionRegistry {
   const entries = new Set<Entry>();
-  /** The entries of each graphql-ws connection: a refresh visits its own subscriptions, not the instance's. */
-  const byConnection = new Map<ConnectionCredentials, Set<Entry>>();
+  /**
+   * The entries of each graphql-ws connection: a refresh visits its own subscriptions, not the
+   * instance's. A connection with one subscription (the usual case) holds its entry itself, not
+   * a set of one (about 350 bytes per connection: benchmark P6).
+   */
+  const byConnection = new Map<ConnectionCredentials, Entry | Set<Entry>>();
+  const entriesOf = (connection: ConnectionCredentials): Iterable<Entry> => {
+    const held = byConnection.get(connection);
+    return held === undefined ? [] : held instanceof Set ? held : [held];
+  };
 
   function openCount(tenant?: string): number {
     if (tenant === undefined) return entries.size;
@@ -137,39 +191,33 @@ export function createSubscriptionRegistry(
     expireAt(entry, expiryOf(current));
   }
 
+  const internals: RegistryInternals = {
+    release(entry) {
+      clearExpiry(entry);
+      entries.delete(entry);
+      const { connection } = entry.subscriber;
+      const held = connection ? byConnection.get(connection) : undefined;
+      if (held === entry || (held instanceof Set && held.delete(entry) && held.size === 0)) byConnection.delete(connection!);
+    },
+    opened(entry) {
+      const current = entry.subscriber.connection?.principal ?? entry.subscriber.openedUnder;
+      if (current) liveUnder(entry, current);
+    },
+  };
+
   return {
     reserve(subscriber) {
       checkLimit(subscriber.tenant, openCount(subscriber.tenant));
-      const entry: Entry = { subscriber, queue: null, keyId: subscriber.keyId, expiryTimer: null };
+      const entry = new Entry(subscriber, internals);
       entries.add(entry);
       const { connection } = subscriber;
       if (connection) {
-        const ofConnection = byConnection.get(connection);
-        if (ofConnection) ofConnection.add(entry);
-        else byConnection.set(connection, new Set([entry]));
+        const held = byConnection.get(connection);
+        if (held === undefined) byConnection.set(connection, entry);
+        else if (held instanceof Set) held.add(entry);
+        else byConnection.set(connection, new Set([held, entry]));
       }
-      const release = () => {
-        clearExpiry(entry);
-        entries.delete(entry);
-        const ofConnection = connection ? byConnection.get(connection) : undefined;
-        if (ofConnection?.delete(entry) && ofConnection.size === 0) byConnection.delete(connection!);
-      };
-      return {
-        openQueue<T>(options: { limit: number; overflowError: () => Error; onClose: () => void | Promise<void> }) {
-          const queue = createLiveQueue<T>({
-            ...options,
-            onClose: () => {
-              release();
-              return options.onClose();
-            },
-          });
-          entry.queue = queue as LiveQueue<unknown>;
-          const current = subscriber.connection?.principal ?? subscriber.openedUnder;
-          if (current) liveUnder(entry, current);
-          return queue;
-        },
-        release,
-      };
+      return entry;
     },
     openCount,
     queues() {
@@ -178,7 +226,8 @@ export function createSubscriptionRegistry(
       return open;
     },
     followConnection(connection) {
-      for (const entry of byConnection.get(connection) ?? []) liveUnder(entry, connection.principal);
+      // A copy: ending a subscription here releases its entry from the set being visited.
+      for (const entry of [...entriesOf(connection)]) liveUnder(entry, connection.principal);
     },
   };
 }

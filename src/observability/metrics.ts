@@ -28,7 +28,7 @@ export const PROCESSING_OUTCOMES = ['counted', 'duplicate', 'quarantined', 'pois
 export const BATCH_FAILURE_CAUSES = ['outage', 'error', 'fenced'] as const;
 
 /** The subscription root fields of the schema: the `kind` of an active subscription. */
-export const SUBSCRIPTION_KINDS = ['events', 'series'] as const;
+export const SUBSCRIPTION_KINDS = ['events', 'series', 'top'] as const;
 
 /**
  * Receipt to publication: a healthy embedded instance publishes within milliseconds, a loaded

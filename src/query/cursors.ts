@@ -3,7 +3,7 @@
  * with their kind, so a cursor of one kind is refused where another is expected.
  */
 import type { EventPageKey, QuarantinePageKey } from '../ports/event-store.ts';
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { badInput, StreamlensError } from '../errors.ts';
 
 function encode(parts: unknown[]): string {
@@ -36,55 +36,78 @@ export function decodeEventCursor(cursor: string): EventPageKey {
 }
 
 /**
- * Where a short events page of an access token stopped examining (EventPage.scannedUpTo): the
- * key of an event the query did not match, possibly outside the token's slice, whose id and time
- * the token must not learn. Sealed with AES-256-GCM under a secret of this process, so the cursor
- * says nothing and cannot be forged. Only a store that bounds its scan in this process returns
- * such a position (the embedded one, which one process opens), so no other instance ever has to
- * open it; after a restart it is refused as any unknown cursor is, and the client starts over.
+ * Sealed cursors: what an access token with a slice is given in place of a cursor that would tell
+ * it something outside its slice. A stream cursor names log offsets, which grow with every event
+ * of the partition, other customers' included, so two cursors an end user receives would say how
+ * many events others sent between them; a short page's scan position names an event the page did
+ * not match. Sealed with AES-256-GCM, the cursor says nothing and cannot be forged.
+ *
+ * The secret follows from the access-token signing secrets (cursorSealSecrets), which every
+ * instance shares: a sealed cursor opens on any instance, and after a restart. The newest secret
+ * seals; every secret still accepted for tokens opens, so a key rotation does not strand cursors.
  */
-export interface ScanCursorSeal {
-  seal(key: EventPageKey): string;
-  /** The key inside a sealed cursor; null when the cursor is not sealed (any other kind). */
-  open(cursor: string): EventPageKey | null;
+export interface CursorSeal {
+  seal(cursor: string): string;
+  /** The cursor inside a sealed one; any other cursor as it is. BAD_USER_INPUT for a sealed one this service did not seal. */
+  open(cursor: string): string;
+}
+
+export interface CursorSealSecrets {
+  sealing: Buffer;
+  opening: readonly Buffer[];
 }
 
 /** Bytes of AES-GCM's nonce (the size it is defined for) and tag. */
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
+/** Separates the cursor key from the token-signing key it is derived from (HKDF's `info`). */
+const SEAL_KEY_INFO = 'streamlens cursor seal v1';
 
-export function createScanCursorSeal(secret: Buffer = randomBytes(32)): ScanCursorSeal {
+/** The cursor-sealing secrets that follow from the token signing secrets (the first one signs). */
+export function cursorSealSecrets(signingSecrets: readonly string[]): CursorSealSecrets {
+  const derive = (secret: string) => Buffer.from(hkdfSync('sha256', secret, '', SEAL_KEY_INFO, 32));
+  const opening = signingSecrets.map(derive);
+  return { sealing: opening[0]!, opening };
+}
+
+export function createCursorSeal(secrets: CursorSealSecrets = randomSealSecrets()): CursorSeal {
+  const refused = () => badInput('the cursor is not one this field returned');
   return {
-    seal(key) {
+    seal(cursor) {
       const nonce = randomBytes(NONCE_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', secret, nonce);
-      const sealed = Buffer.concat([cipher.update(JSON.stringify([key.timestamp, key.id]), 'utf8'), cipher.final()]);
-      return encode(['s', Buffer.concat([nonce, cipher.getAuthTag(), sealed]).toString('base64url')]);
+      const cipher = createCipheriv('aes-256-gcm', secrets.sealing, nonce);
+      const sealed = Buffer.concat([cipher.update(cursor, 'utf8'), cipher.final()]);
+      return encode(['sealed', Buffer.concat([nonce, cipher.getAuthTag(), sealed]).toString('base64url')]);
     },
     open(cursor) {
       let parts: unknown;
       try {
         parts = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
       } catch {
-        return null;
+        return cursor;
       }
-      if (!Array.isArray(parts) || parts[0] !== 's') return null;
-      const refused = () => badInput('the cursor is not one this field returned');
+      if (!Array.isArray(parts) || parts[0] !== 'sealed') return cursor;
       if (typeof parts[1] !== 'string') throw refused();
       const bytes = Buffer.from(parts[1], 'base64url');
       if (bytes.length <= NONCE_BYTES + TAG_BYTES) throw refused();
-      try {
-        const decipher = createDecipheriv('aes-256-gcm', secret, bytes.subarray(0, NONCE_BYTES));
-        decipher.setAuthTag(bytes.subarray(NONCE_BYTES, NONCE_BYTES + TAG_BYTES));
-        const text = Buffer.concat([decipher.update(bytes.subarray(NONCE_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
-        const [timestamp, id] = JSON.parse(text) as unknown[];
-        if (Number.isSafeInteger(timestamp) && isWellFormedText(id)) return { timestamp: timestamp as number, id };
-      } catch {
-        // another process's secret, or tampered with: refused below
+      for (const secret of secrets.opening) {
+        try {
+          const decipher = createDecipheriv('aes-256-gcm', secret, bytes.subarray(0, NONCE_BYTES));
+          decipher.setAuthTag(bytes.subarray(NONCE_BYTES, NONCE_BYTES + TAG_BYTES));
+          return Buffer.concat([decipher.update(bytes.subarray(NONCE_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+        } catch {
+          // another secret's, or tampered with: the next secret, then refused below
+        }
       }
       throw refused();
     },
   };
+}
+
+/** For a service built without the token secrets (unit tests): sealed cursors open in this process only. */
+function randomSealSecrets(): CursorSealSecrets {
+  const secret = randomBytes(32);
+  return { sealing: secret, opening: [secret] };
 }
 
 export function encodeQuarantineCursor(key: QuarantinePageKey): string {

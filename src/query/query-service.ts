@@ -13,7 +13,8 @@ import { shownWatermark } from '../stream/watermark.ts';
 import type { ResultCache } from '../ports/result-cache.ts';
 import { badInput } from '../errors.ts';
 import {
-  createScanCursorSeal,
+  createCursorSeal,
+  type CursorSeal,
   decodeEventCursor,
   decodeQuarantineCursor,
   encodeEventCursor,
@@ -29,13 +30,21 @@ import {
   type DimensionConditionInput,
   type EventFilterInput,
 } from './event-filter.ts';
-import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView, type TopRanking } from './series-view.ts';
+import { buildSeries, buildTop, type Finality, type SeriesView, type TopEntryView, type TopRanking, type TopShape } from './series-view.ts';
 import { validateGrouping } from './grouping.ts';
 import { createQueryBudget, DEFAULT_QUERY_LIMITS, queryTooLarge, type QueryBudget, type QueryLimits } from './query-limits.ts';
 import { capCatalogKeys } from '../stream/rollup-plan.ts';
 import { planBuckets, resolveTimeZone, type BucketPlan } from './bucket-plan.ts';
 import { isWholeTenant, sliceKey } from '../auth/data-slice.ts';
-import { accessHolds, narrowEventQuery, narrowWhere, requireTypeInSlice, typesInSlice, type TenantAccess } from '../auth/tenant-access.ts';
+import {
+  accessHolds,
+  eventIdNamespace,
+  narrowEventQuery,
+  narrowWhere,
+  requireTypeInSlice,
+  typesInSlice,
+  type TenantAccess,
+} from '../auth/tenant-access.ts';
 import { summarizeSlice } from './sliced-catalog.ts';
 import type { EventTypeSummary } from './event-type-summary.ts';
 
@@ -88,6 +97,37 @@ export function topRankingOf(request: Pick<TopRequest, 'value' | 'distinct' | 'r
     throw badInput('query.rankBy: DISTINCT ranks by the different values of a distinct key; name it in query.distinct');
   }
   return rankBy;
+}
+
+/**
+ * A top request's shape checked and narrowed to the caller's slice (everything but its range):
+ * names valid, the type inside the slice (else FORBIDDEN), the ranking's argument given, `limit`
+ * from 1 to MAX_TOP_LIMIT, and the slice's conditions ANDed into `where`. The `top` query and
+ * the live `top` subscription both take it, so they refuse and rank alike.
+ */
+export function validateTopShape(
+  access: TenantAccess,
+  request: Omit<TopRequest, 'from' | 'to'>,
+): Required<Omit<TopShape, 'dimensions'>> & { dimensions: Record<string, DimensionValue> | null } {
+  validateTypeName(request.type, 'query.type');
+  requireTypeInSlice(access, request.type, 'query.type');
+  validateKeyName(request.by, 'query.by');
+  validateKeyName(request.value, 'query.value');
+  validateKeyName(request.distinct, 'query.distinct');
+  const rankBy = topRankingOf(request);
+  const limit = request.limit ?? DEFAULT_TOP_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TOP_LIMIT) {
+    throw badInput(`limit must be a whole number from 1 to ${MAX_TOP_LIMIT}`);
+  }
+  return {
+    by: request.by,
+    value: request.value ?? null,
+    distinct: request.distinct ?? null,
+    rankBy,
+    limit,
+    dimensions: validateDimensionFilter(request.dimensions, 'query.dimensions'),
+    where: narrowWhere(access, validateWhere(request.where, 'query.where')),
+  };
 }
 
 export interface Page<T> {
@@ -247,12 +287,14 @@ export function createQueryService(options: {
   onCacheLookup?: (name: 'series' | 'top', hit: boolean) => void;
   /** How much work one operation may do; absent: DEFAULT_QUERY_LIMITS. */
   limits?: QueryLimits;
+  /** Seals the cursors a token with a slice is given (cursors.ts); absent: a secret of this process. */
+  cursorSeal?: CursorSeal;
 }): QueryService {
   const { eventStore, seriesStore, policy } = options;
   const limits = options.limits ?? DEFAULT_QUERY_LIMITS;
   const newBudget = () => createQueryBudget(limits);
   const cache = options.cache ?? null;
-  const scanSeal = createScanCursorSeal();
+  const cursorSeal = options.cursorSeal ?? createCursorSeal();
 
   /**
    * Serves a result from the cache when every bucket it covers is final (so it can never
@@ -278,20 +320,26 @@ export function createQueryService(options: {
 
   return {
     async eventsByIds(access, ids) {
-      const found = await eventStore.findByIds(access.tenant, ids);
+      // A token finds its own events by the id it sent as well as by the id they are stored under
+      // (its slice's namespace, see eventIdNamespace): the stored one first.
+      const namespace = eventIdNamespace(access);
+      const wanted = namespace === '' ? ids : [...new Set([...ids.map((id) => namespace + id), ...ids])];
+      const found = await eventStore.findByIds(access.tenant, wanted);
       // An event outside the slice is absent, exactly like an id that names nothing.
       const byId = new Map(found.filter((event) => accessHolds(access, event)).map((event) => [event.id, event]));
-      return ids.map((id) => byId.get(id) ?? null);
+      return ids.map((id) => byId.get(namespace + id) ?? byId.get(id) ?? null);
     },
 
     async events(access, filter, first, after) {
       checkPageSize(first);
       const query = narrowEventQuery(access, toEventQuery(access.tenant, filter));
-      const afterKey = after ? (scanSeal.open(after) ?? decodeEventCursor(after)) : null;
+      const afterKey = after ? decodeEventCursor(cursorSeal.open(after)) : null;
       // Read before the events: everything up to it is already stored, so a subscription from
       // it misses nothing the query could not have returned.
       const progress = await seriesStore.loadProgress();
-      const streamCursor = encodeStreamCursor(new Map([...progress].map(([partition, p]) => [partition, p.storedThrough])), Date.now());
+      const storedThrough = encodeStreamCursor(new Map([...progress].map(([partition, p]) => [partition, p.storedThrough])), Date.now());
+      // Log offsets count every event of a partition: sealed for a token, so they cannot count other customers'.
+      const streamCursor = isWholeTenant(access.slice) ? storedThrough : cursorSeal.seal(storedThrough);
       // One extra row tells whether another page exists without a count query. The store
       // examines at most MAX_ROWS_READ events for this page: when a filter matches too few of
       // them, the page is short and its endCursor points past what was examined, so following
@@ -300,7 +348,8 @@ export function createQueryService(options: {
       const page = rows.slice(0, first);
       const edges = page.map((node) => ({ cursor: encodeEventCursor(node), node }));
       // The scan position names an event the query did not match: sealed for a token, whose slice may not hold it.
-      const scanCursor = (key: EventPageKey) => (isWholeTenant(access.slice) ? encodeEventCursor(key) : scanSeal.seal(key));
+      const scanCursor = (key: EventPageKey) =>
+        isWholeTenant(access.slice) ? encodeEventCursor(key) : cursorSeal.seal(encodeEventCursor(key));
       const endCursor = scannedUpTo && rows.length <= first ? scanCursor(scannedUpTo) : (edges.at(-1)?.cursor ?? null);
       return { edges, pageInfo: { hasNextPage: rows.length > first || scannedUpTo !== null, endCursor }, streamCursor };
     },
@@ -417,22 +466,11 @@ export function createQueryService(options: {
 
     async top(access, request, budget = newBudget()) {
       const { tenant } = access;
-      validateTypeName(request.type, 'query.type');
-      requireTypeInSlice(access, request.type, 'query.type');
-      validateKeyName(request.by, 'query.by');
-      validateKeyName(request.value, 'query.value');
-      validateKeyName(request.distinct, 'query.distinct');
-      const rankBy = topRankingOf(request);
+      const { by, value, distinct, rankBy, limit, dimensions, where } = validateTopShape(access, request);
       const { from, to } = checkRange(request.from, request.to);
-      const limit = request.limit ?? DEFAULT_TOP_LIMIT;
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TOP_LIMIT) {
-        throw badInput(`limit must be a whole number from 1 to ${MAX_TOP_LIMIT}`);
-      }
       if (bucketCountBetween(from, to, 'MINUTE') > 31 * 24 * 60) {
         throw badInput('top covers at most 31 days of MINUTE buckets');
       }
-      const dimensions = validateDimensionFilter(request.dimensions, 'query.dimensions');
-      const where = narrowWhere(access, validateWhere(request.where, 'query.where'));
       const current = await finality();
       const allFinal = isFinal(bucketStart(to - 1, 'MINUTE'), 'MINUTE', current.watermark, current.allowedLatenessMs);
       const topRequest = {
@@ -460,15 +498,7 @@ export function createQueryService(options: {
         );
         const rows = reads.flat();
         budget.spendRows(rows.length, 'the top query reads rollup rows');
-        return buildTop(rows, {
-          by: request.by,
-          value: request.value ?? null,
-          distinct: request.distinct ?? null,
-          rankBy,
-          dimensions,
-          where,
-          limit,
-        });
+        return buildTop(rows, { by, value, distinct, rankBy, dimensions, where, limit });
       });
     },
 

@@ -160,42 +160,56 @@ export interface TopEntryView {
 /** What `top` orders by (TopRank). */
 export type TopRanking = 'COUNT' | 'SUM' | 'DISTINCT';
 
-/**
- * Ranks the values of dimension `by` by event count, by the sum of `value`, or by the different
- * values of `distinct`, largest first (ties by key). The caller has checked that the ranking's
- * argument is given.
- */
-export function buildTop(
-  rows: readonly RollupRow[],
-  query: {
-    by: string;
-    value?: string | null;
-    distinct?: string | null;
-    /** Absent: by the sum of `value` when one is named, else by count (as before rankBy existed). */
-    rankBy?: TopRanking | null;
-    dimensions?: Record<string, DimensionValue> | null;
-    where?: readonly DimensionCondition[] | null;
-    limit: number;
-  },
-): TopEntryView[] {
-  const shape = {
-    interval: 'MINUTE' as const,
+/** What a top list ranks, and how: the `top` query's and the live `top` subscription's shape. */
+export interface TopShape {
+  by: string;
+  value?: string | null;
+  distinct?: string | null;
+  /** Absent: by the sum of `value` when one is named, else by count (as before rankBy existed). */
+  rankBy?: TopRanking | null;
+  dimensions?: Record<string, DimensionValue> | null;
+  where?: readonly DimensionCondition[] | null;
+  limit: number;
+}
+
+/** The shape aggregateByGroup reads to gather a top list's rows: grouped by `by`. */
+export function topGrouping(query: TopShape): SeriesShape {
+  return {
+    interval: 'MINUTE',
     value: query.value ?? null,
     distinct: query.distinct ?? null,
     groupBy: query.by,
     dimensions: query.dimensions ?? null,
     where: query.where ?? null,
   };
-  const totals = aggregateByGroup(rows, shape);
+}
+
+/**
+ * Adds one stored bucket's aggregate of a group into the group's running total (made here on its
+ * first bucket). Totals built by adding each group's buckets in order of start are exactly
+ * buildTop's (the same merges in the same order), which lets a live top list keep each bucket's
+ * aggregates and add them up again without reading or filtering a row.
+ */
+export function addToTopTotal(totals: Map<GroupId, Aggregate>, group: GroupId, aggregate: Aggregate, query: TopShape): void {
+  let total = totals.get(group);
+  if (!total) totals.set(group, (total = emptyAggregate()));
+  mergeSelected(total, aggregate, query.value ?? null, query.distinct ?? null);
+}
+
+/**
+ * Ranks the totals of the values of `by` (GroupId → merged aggregate) by event count, by the sum
+ * of `value`, or by the different values of `distinct`, largest first (ties by key); events
+ * without `by` are not ranked.
+ */
+export function rankTop(totals: ReadonlyMap<GroupId, Aggregate>, query: TopShape): TopEntryView[] {
+  const distinctKey = query.distinct ?? null;
   const entries: TopEntryView[] = [];
-  for (const [id, buckets] of totals) {
+  for (const [id, total] of totals) {
     const [key] = groupValues(id);
     if (key == null) continue;
-    const total = emptyAggregate();
-    for (const aggregate of buckets.values()) mergeSelected(total, aggregate, shape.value, shape.distinct);
     const stats = query.value ? total.values.get(query.value) : undefined;
     const entry: TopEntryView = { key, count: total.count, sum: stats ? valueSum(stats) : null };
-    if (shape.distinct) entry.distinct = distinctCount(total, shape.distinct)!;
+    if (distinctKey) entry.distinct = distinctCount(total, distinctKey)!;
     entries.push(entry);
   }
   const rankings: Record<TopRanking, (e: TopEntryView) => number> = {
@@ -206,4 +220,19 @@ export function buildTop(
   const rank = rankings[query.rankBy ?? (query.value ? 'SUM' : 'COUNT')];
   entries.sort((a, b) => rank(b) - rank(a) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return entries.slice(0, query.limit);
+}
+
+/**
+ * Ranks the values of dimension `by` by event count, by the sum of `value`, or by the different
+ * values of `distinct`, largest first (ties by key). The caller has checked that the ranking's
+ * argument is given.
+ */
+export function buildTop(rows: readonly RollupRow[], query: TopShape): TopEntryView[] {
+  const totals = new Map<GroupId, Aggregate>();
+  for (const [id, buckets] of aggregateByGroup(rows, topGrouping(query))) {
+    // Events without `by` are not ranked: not worth a total.
+    if (groupValues(id)[0] == null) continue;
+    for (const aggregate of buckets.values()) addToTopTotal(totals, id, aggregate, query);
+  }
+  return rankTop(totals, query);
 }

@@ -113,6 +113,18 @@ const LiveSeriesQuery = builder.inputType('LiveSeriesQuery', {
     groupByDimensions: t.stringList({ description: 'As SeriesQuery.groupByDimensions.' }),
     dimensions: t.field({ type: 'JSONObject' }),
     where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
+    distinct: t.string({ description: 'As SeriesQuery.distinct: each point counts the different values of this key.' }),
+    timeZone: t.string({ description: 'As SeriesQuery.timeZone: where DAY, WEEK and MONTH buckets start (default "UTC").' }),
+    from: t.field({
+      type: 'DateTime',
+      description:
+        'First send one update per existing point from here (aligned down to the interval) up to `to` or now, ordered by start within each group, then live updates. Absent: live updates only. Spans at most 10,000 buckets up to now, as the series query.',
+    }),
+    to: t.field({
+      type: 'DateTime',
+      description:
+        'Exclusive: only buckets starting before it. The subscription completes once every bucket overlapping [from, to) is final and has been sent with `final: true`.',
+    }),
   }),
 });
 
@@ -122,15 +134,24 @@ const SeriesUpdate = builder.objectRef<SeriesUpdateView>('SeriesUpdate').impleme
     groupKey: t.field({ type: 'JSONObject', description: GROUP_KEY_DESCRIPTION, resolve: (u) => u.groupKey }),
     point: t.field({ type: SeriesPoint, resolve: (u) => u.point }),
     watermark: t.field({ type: 'DateTime', nullable: true, resolve: (u) => u.watermark }),
+    cursor: t.exposeString('cursor', {
+      description:
+        'Keep the last one received: `series(query, after: cursor)` with the same query, on any instance, sends every point that changed after it (some unchanged ones too), then goes on live. Refused with CURSOR_EXPIRED after 24 hours.',
+    }),
   }),
 });
 
 builder.subscriptionField('series', (t) =>
   t.field({
     type: SeriesUpdate,
-    description: 'Every change of a bucket, corrections of earlier buckets included, as the new total.',
-    args: { query: t.arg({ type: LiveSeriesQuery, required: true }) },
-    subscribe: (_root, args, context) => context.services.live.subscribeToSeries(requireLiveSubscriber(context), args.query),
+    description:
+      'Every change of a bucket, corrections of earlier buckets included, as the new total; each bucket once more with `final: true` when it becomes final. With `query.from`, first a snapshot; with `after`, every point changed after that cursor first.',
+    args: {
+      query: t.arg({ type: LiveSeriesQuery, required: true }),
+      after: t.arg.string({ description: 'A `cursor` of an update of this subscription (same query): resume after it, losing no change.' }),
+    },
+    subscribe: (_root, args, context) =>
+      context.services.live.subscribeToSeries(requireLiveSubscriber(context), args.query, args.after ?? null),
     resolve: (update) => update,
   }),
 );

@@ -1,3 +1,4 @@
+/** Top lists: the `top` query, the live `top` subscription and their types. */
 import type { TopEntryView } from '../query/series-view.ts';
 import { builder } from './builder.ts';
 import { DISTINCT_ERROR_TEXT } from './distinct-text.ts';
@@ -10,7 +11,8 @@ export const TopRank = builder.enumType('TopRank', {
     DISTINCT: { description: 'The different values of `distinct` (needs `distinct`).' },
   } as const,
 });
-import { requireAccess } from '../resolvers/context.ts';
+import { requireAccess, requireLiveSubscriber } from '../resolvers/context.ts';
+import type { TopUpdateView } from '../live/live-service.ts';
 import { DimensionCondition } from './dimension-condition.ts';
 
 const TopQuery = builder.inputType('TopQuery', {
@@ -54,5 +56,50 @@ builder.queryField('top', (t) =>
     description: 'The values of a dimension ranked over the MINUTE buckets that overlap [from, to).',
     args: { query: t.arg({ type: TopQuery, required: true }) },
     resolve: (_root, args, context) => context.services.queries.top(requireAccess(context, 'READ'), args.query, context.budget),
+  }),
+);
+
+const LiveTopQuery = builder.inputType('LiveTopQuery', {
+  description: 'A top list over a sliding window of MINUTE buckets, as TopQuery ranks it.',
+  fields: (t) => ({
+    type: t.string({ required: true }),
+    by: t.string({ required: true, description: 'Dimension key to rank.' }),
+    value: t.string({ description: 'As TopQuery.value.' }),
+    distinct: t.string({ description: 'As TopQuery.distinct.' }),
+    rankBy: t.field({ type: TopRank, description: 'As TopQuery.rankBy.' }),
+    dimensions: t.field({ type: 'JSONObject' }),
+    where: t.field({ type: [DimensionCondition], description: 'Conditions on dimensions, all of which hold; ANDed with `dimensions`.' }),
+    limit: t.int({ description: 'Default 10, at most 1000.' }),
+    window: t.string({
+      required: true,
+      description:
+        'How far back the list looks: a whole number of minutes, hours or days ("15m", "24h", "7d"), at most 7 days. The window ends with the current minute and slides at every minute boundary.',
+    }),
+  }),
+});
+
+const TopUpdate = builder.objectRef<TopUpdateView>('TopUpdate').implement({
+  description: 'The top list over [from, to): exactly what the `top` query answers for that range.',
+  fields: (t) => ({
+    entries: t.field({ type: [TopEntry], resolve: (u) => u.entries }),
+    from: t.field({ type: 'DateTime', description: "The window's start, on a minute.", resolve: (u) => u.from }),
+    to: t.field({ type: 'DateTime', description: "The window's end (exclusive): the end of the current minute.", resolve: (u) => u.to }),
+    watermark: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'Data complete up to this event time.',
+      resolve: (u) => u.watermark,
+    }),
+  }),
+});
+
+builder.subscriptionField('top', (t) =>
+  t.field({
+    type: TopUpdate,
+    description:
+      'A top list over a sliding window: the first update at once, then one whenever the ranking or a value changes, at most one per second (changes in between conflate: the latest wins).',
+    args: { query: t.arg({ type: LiveTopQuery, required: true }) },
+    subscribe: (_root, args, context) => context.services.live.subscribeToTop(requireLiveSubscriber(context), args.query),
+    resolve: (update) => update,
   }),
 );

@@ -67,12 +67,12 @@ export function createPingAnswer(dependencies: RefreshDependencies): PingAnswer 
   /** Each connection's refresh in progress: the next one waits for it. */
   const inProgress = new WeakMap<ConnectionCredentials, Promise<unknown>>();
 
-  async function refresh({ socket, request }: SocketExtra, credentials: ConnectionCredentials, authorization: string) {
+  async function refresh({ socket, remoteAddress }: SocketExtra, credentials: ConnectionCredentials, authorization: string) {
     // An earlier refresh closed the socket: nothing is left to refresh.
     if (socket.readyState !== socket.OPEN) return null;
     let auth: Authentication;
     try {
-      auth = await dependencies.authenticate(authorization, request.socket.remoteAddress ?? null);
+      auth = await dependencies.authenticate(authorization, remoteAddress);
     } catch (error) {
       if (!(error instanceof StreamlensError) || error.code !== 'RATE_LIMITED') throw error;
       socket.close(CLOSE_TOO_MANY_CONNECTIONS, refusalReason(error.code, error.message).slice(0, MAX_CLOSE_REASON_CHARACTERS));

@@ -10,14 +10,43 @@
  * drops a peer which stops answering, and a close that ends the connection's operations.
  */
 import type { IncomingMessage } from 'node:http';
-import { CloseCode, handleProtocols, makeServer, MessageType, stringifyMessage, type ServerOptions } from 'graphql-ws';
+import {
+  CloseCode,
+  handleProtocols,
+  makeServer,
+  MessageType,
+  parseMessage,
+  stringifyMessage,
+  type Context,
+  type ServerOptions,
+  type SubscribeMessage,
+} from 'graphql-ws';
 import type { WebSocket, WebSocketServer } from 'ws';
 
-/** What graphql-ws's hooks see of a connection besides its messages (the same shape `useServer` gives). */
+/**
+ * What graphql-ws's hooks see of a connection besides its messages. Not the upgrade request
+ * itself (as `useServer` gives): only what is read of it, so that the request, its headers and
+ * streams do not live as long as the socket.
+ */
 export interface SocketExtra {
   socket: WebSocket;
-  request: IncomingMessage;
+  /** The id of the upgrade request, which every operation on the connection carries. */
+  requestId: string;
+  remoteAddress: string | null;
+  /** graphql-ws's state of the connection, known from its connection_init on. */
+  protocol?: Context<Record<string, unknown>, SocketExtra>;
+  /** Called once when the socket has closed: what the connection held is given back. */
+  onSocketClosed?: () => void;
 }
+
+/**
+ * Takes a subscribe message over from graphql-ws: answers null (synchronously, before anything
+ * else can happen on the connection) to leave it to graphql-ws, or the handling of it.
+ */
+export type SubscribeInterceptor = (
+  protocol: Context<Record<string, unknown>, SocketExtra>,
+  message: SubscribeMessage,
+) => Promise<void> | null;
 
 type PingPayload = Record<string, unknown> | null | undefined;
 
@@ -47,8 +76,27 @@ export function serveGraphqlWs(
   options: ServerOptions<Record<string, unknown>, SocketExtra>,
   answerPing: PingAnswer,
   logger: { error(object: object, message: string): void; warn(object: object, message: string): void },
+  connectionOf: (request: IncomingMessage) => { requestId: string; remoteAddress: string | null },
+  interceptSubscribe: SubscribeInterceptor | null = null,
 ): GraphqlWsServer {
-  const protocol = makeServer(options);
+  // graphql-ws's own wait for connection_init keeps its timer for the life of the connection:
+  // this adapter's is dropped once connection_init comes.
+  const initTimeoutMs = options.connectionInitWaitTimeout ?? DEFAULT_INIT_TIMEOUT_MS;
+  const initTimers = new WeakMap<WebSocket, NodeJS.Timeout>();
+  const stopInitTimer = (socket: WebSocket) => {
+    clearTimeout(initTimers.get(socket));
+    initTimers.delete(socket);
+  };
+  const protocol = makeServer({
+    ...options,
+    connectionInitWaitTimeout: 0,
+    onConnect: (ctx) => {
+      stopInitTimer(ctx.extra.socket);
+      ctx.extra.protocol = ctx;
+      return options.onConnect?.(ctx);
+    },
+  });
+  const keepAlive = keepAliveOf(webSockets);
   webSockets.options.handleProtocols = handleProtocols;
   webSockets.once('error', (error) => {
     logger.error({ err: error }, 'the WebSocket server failed');
@@ -56,13 +104,19 @@ export function serveGraphqlWs(
   });
 
   webSockets.on('connection', (socket, request) => {
+    // Every field set here, so that the object keeps one shape (P6: memory per subscriber).
+    const extra: SocketExtra = { socket, ...connectionOf(request), protocol: undefined, onSocketClosed: undefined };
     // A frame ws refuses (too large, not UTF-8, not masked): the peer's fault, and ws has already
     // closed the socket with the code that says so; closing again only covers other failures.
-    socket.once('error', (error) => {
+    // `on`, not `once`, for events a socket emits once anyway ('close'; 'error' is followed by the
+    // close): `once` keeps a wrapper of some 180 bytes per listener for the socket's life (P6).
+    socket.on('error', (error) => {
       logger.warn({ err: error }, 'a WebSocket failed');
       socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
     });
-    const keepAlive = keepAliveOf(socket);
+    if (initTimeoutMs > 0 && Number.isFinite(initTimeoutMs)) {
+      initTimers.set(socket, setTimeout(closeUninitialised, initTimeoutMs, socket));
+    }
     const send = (data: string) =>
       new Promise<void>((resolve, reject) => {
         if (socket.readyState !== socket.OPEN) return resolve();
@@ -76,28 +130,32 @@ export function serveGraphqlWs(
         onMessage: (handle) =>
           socket.on('message', async (data) => {
             try {
-              await handle(String(data));
+              const text = String(data);
+              const intercepted = interceptSubscribe && extra.protocol ? intercept(interceptSubscribe, extra.protocol, text) : null;
+              await (intercepted ?? handle(text));
             } catch (error) {
               logger.error({ err: error }, 'a graphql-ws message failed');
               socket.close(CloseCode.InternalServerError, INTERNAL_ERROR_REASON);
             }
           }),
         async onPing(payload) {
-          const pong = await answerPing({ socket, request }, payload);
+          const pong = await answerPing(extra, payload);
           if (pong === null) return;
           await send(stringifyMessage(pong === undefined ? { type: MessageType.Pong } : { type: MessageType.Pong, payload: pong }));
         },
       },
-      { socket, request },
+      extra,
     );
-    socket.once('close', (code, reason) => {
-      keepAlive.stop();
+    socket.on('close', (code, reason) => {
+      stopInitTimer(socket);
+      extra.onSocketClosed?.();
       void closed(code, String(reason));
     });
   });
 
   return {
     async dispose() {
+      keepAlive.stop();
       for (const socket of webSockets.clients) socket.close(1001, 'Going away');
       webSockets.removeAllListeners();
       await new Promise<void>((resolve, reject) => webSockets.close((error) => (error ? reject(error) : resolve())));
@@ -105,20 +163,56 @@ export function serveGraphqlWs(
   };
 }
 
-/** Pings the socket every KEEP_ALIVE_MS; one that has not answered by the next ping is terminated. */
-function keepAliveOf(socket: WebSocket): { stop(): void } {
-  let answered = true;
-  socket.on('pong', () => {
-    answered = true;
-  });
+/**
+ * A subscribe message of an acknowledged connection, with an id not in use, goes to the
+ * interceptor; anything else (and a message graphql-ws would refuse) stays graphql-ws's.
+ */
+function intercept(
+  interceptSubscribe: SubscribeInterceptor,
+  protocol: Context<Record<string, unknown>, SocketExtra>,
+  text: string,
+): Promise<void> | null {
+  if (!protocol.acknowledged) return null;
+  let message;
+  try {
+    message = parseMessage(text);
+  } catch {
+    return null;
+  }
+  if (message.type !== MessageType.Subscribe || message.id in protocol.subscriptions) return null;
+  return interceptSubscribe(protocol, message);
+}
+
+/** graphql-ws's own default wait for connection_init. */
+const DEFAULT_INIT_TIMEOUT_MS = 3_000;
+
+/** What graphql-ws does to a connection whose connection_init did not come in time. */
+function closeUninitialised(socket: WebSocket): void {
+  socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+}
+
+/**
+ * Every KEEP_ALIVE_MS, pings each socket; one that has not answered the previous ping by then is
+ * terminated. One timer for the server, not one per socket (benchmark P6: memory per subscriber).
+ */
+function keepAliveOf(webSockets: WebSocketServer): { stop(): void } {
+  const awaitingPong = new WeakSet<WebSocket>();
+  function answered(this: WebSocket): void {
+    awaitingPong.delete(this);
+  }
+  webSockets.on('connection', (socket) => socket.on('pong', answered));
   const interval = setInterval(() => {
-    if (socket.readyState !== socket.OPEN) return;
-    if (!answered) {
-      socket.terminate();
-      return;
+    for (const socket of webSockets.clients) {
+      if (socket.readyState !== socket.OPEN) continue;
+      if (awaitingPong.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      awaitingPong.add(socket);
+      socket.ping();
     }
-    answered = false;
-    socket.ping();
   }, KEEP_ALIVE_MS);
+  // The server's close, not this timer, decides when the process ends.
+  interval.unref();
   return { stop: () => clearInterval(interval) };
 }

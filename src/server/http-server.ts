@@ -4,11 +4,13 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { MessageType, stringifyMessage } from 'graphql-ws';
 import { createYoga, useReadinessCheck } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { serveGraphqlWs } from './graphql-ws-socket.ts';
+import { serveGraphqlWs, type SocketExtra, type SubscribeInterceptor } from './graphql-ws-socket.ts';
+import { LeanSubscription, type LeanEnvironment, type ProtocolState } from './lean-subscriptions.ts';
 import { createPingAnswer } from './graphql-ws-refresh.ts';
 import type { ConnectionCredentials } from '../live/connection-credentials.ts';
 import type { GraphQLContext } from '../resolvers/context.ts';
@@ -32,7 +34,13 @@ import { useRequestLimits } from './limits.ts';
 import type { StreamlensMetrics } from '../observability/metrics.ts';
 import { useGraphQLMetrics } from '../observability/graphql-metrics.ts';
 import { useMetricsEndpoint } from './metrics-endpoint.ts';
-import { deliverDirectly, useSharedSubscriptionResults, webSocketDelivery } from './subscription-delivery.ts';
+import {
+  deliverDirectly,
+  LEAN_STARTED,
+  subscribeLeanly,
+  useSharedSubscriptionResults,
+  webSocketDelivery,
+} from './subscription-delivery.ts';
 import { useCompiledQueries } from './compiled-queries.ts';
 import { currentRequestId, REQUEST_ID_HEADER, requestIdOf, runWithRequestId, withRequestIds } from './request-ids.ts';
 
@@ -106,6 +114,14 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
   const connectionCredentials = new WeakMap<WebSocket, ConnectionCredentials>();
   // Unexpected errors the masker logged with their ids: yoga's own log line would repeat them.
   const maskedAndLogged = new WeakSet<object>();
+  const maskError = createErrorMasker(options.logger, {
+    hideSuggestions: options.exposure?.introspection === false,
+    loggedErrors: maskedAndLogged,
+  });
+  const yogaLogging = createYogaLogging(
+    options.logger,
+    (error) => typeof error === 'object' && error !== null && maskedAndLogged.has(error),
+  );
   const yoga = createYoga({
     schema: options.schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -132,14 +148,14 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       // HTTP and SSE carry the key in a header; graphql-ws in the connection_init payload, or
       // the last refreshing ping's, which the connection's credentials hold.
       const request = (initial as { request?: Request }).request;
-      const socket = (initial as { socket?: WebSocket }).socket;
-      const connection = socket ? (connectionCredentials.get(socket) ?? null) : null;
+      const webSocket = (initial as { socketExtra?: SocketExtra }).socketExtra;
+      const connection = webSocket ? (connectionCredentials.get(webSocket.socket) ?? null) : null;
       const incoming = (initial as { req?: IncomingMessage }).req;
       return options.createContext({
         lastEventId: request?.headers.get('last-event-id') ?? null,
         authorization: connection ? connection.authorization : (request?.headers.get('authorization') ?? null),
-        requestId: incoming ? requestIdOf(incoming) : currentRequestId(),
-        remoteAddress: incoming?.socket?.remoteAddress ?? null,
+        requestId: incoming ? requestIdOf(incoming) : (webSocket?.requestId ?? currentRequestId()),
+        remoteAddress: incoming?.socket?.remoteAddress ?? webSocket?.remoteAddress ?? null,
         connection,
       });
     },
@@ -154,13 +170,8 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
             subscriptionsProtocol: 'SSE',
           },
     renderGraphiQL,
-    maskedErrors: {
-      maskError: createErrorMasker(options.logger, {
-        hideSuggestions: options.exposure?.introspection === false,
-        loggedErrors: maskedAndLogged,
-      }),
-    },
-    logging: createYogaLogging(options.logger, (error) => typeof error === 'object' && error !== null && maskedAndLogged.has(error)),
+    maskedErrors: { maskError },
+    logging: yogaLogging,
     plugins: [
       ...(options.metrics ? [useMetricsEndpoint(options.metrics.registry), useGraphQLMetrics(options.metrics)] : []),
       useDashboard(),
@@ -228,7 +239,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         const socket = ctx.extra.socket;
         let auth: Authentication;
         try {
-          auth = await options.authenticateConnection(authorization, ctx.extra.request.socket.remoteAddress ?? null);
+          auth = await options.authenticateConnection(authorization, ctx.extra.remoteAddress);
         } catch (error) {
           if (!(error instanceof StreamlensError) || error.code !== 'RATE_LIMITED') throw error;
           socket.close(CLOSE_TOO_MANY_CONNECTIONS, refusalReason(error.code, error.message).slice(0, MAX_CLOSE_REASON_CHARACTERS));
@@ -240,8 +251,10 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
           socket.close(verdict.closeCode, verdict.reason);
           return false;
         }
+        // The adapter's own close listener gives the connection back (a listener of its own per
+        // socket would cost some 300 bytes: P6).
         if (socket.readyState !== socket.OPEN) verdict.release();
-        else socket.once('close', verdict.release);
+        else ctx.extra.onSocketClosed = verdict.release;
         if (auth.ok) connectionCredentials.set(socket, { authorization, principal: auth.principal });
         return true;
       },
@@ -258,8 +271,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
+          socketExtra: ctx.extra,
           params,
         });
         // A query that does not parse (or breaks a limit) is that operation's error; thrown, it
@@ -291,7 +303,87 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       follow: options.followConnection,
     }),
     options.logger,
+    (request) => ({ requestId: requestIdOf(request), remoteAddress: request.socket.remoteAddress ?? null }),
+    leanSubscriptions(),
   );
+
+  /**
+   * graphql-ws subscribe messages of subscription operations take the lean path
+   * (lean-subscriptions.ts); queries, mutations and messages that fail before their operation is
+   * known (allow-list, parse) are left to graphql-ws, which answers them through the hooks above.
+   */
+  function leanSubscriptions(): SubscribeInterceptor {
+    const environment: LeanEnvironment = {
+      maskError(error) {
+        // As yoga's masking does: an error the masker replaced goes to yoga's log (which skips logged ones).
+        const masked = maskError(error, 'Unexpected error.');
+        if (masked !== error) yogaLogging.error(error);
+        return masked;
+      },
+      ...(options.metrics ? { countActive: subscriptionCounter(options.metrics) } : {}),
+    };
+    return (ctx, message) => {
+      const { id, payload } = message;
+      let params = payload;
+      if (persistedOperations) {
+        const listed = resolvePersistedOperation(persistedOperations, payload as Parameters<typeof resolvePersistedOperation>[1]);
+        if (listed instanceof GraphQLError) return null;
+        params = { ...payload, query: listed };
+      }
+      const enveloped = yoga.getEnveloped({ ...ctx, socketExtra: ctx.extra, params });
+      let document: DocumentNode;
+      try {
+        document = enveloped.parse(params.query);
+      } catch {
+        return null;
+      }
+      const operation = getOperationAST(document, params.operationName);
+      if (operation?.operation !== 'subscription') return null;
+      const root = operation.selectionSet.selections[0];
+      const kind = root?.kind === Kind.FIELD ? root.name.value : 'unknown';
+      const protocol = ctx as unknown as ProtocolState;
+      // Taken now, as graphql-ws takes it: the same id again closes the connection (4409).
+      protocol.subscriptions[id] = null;
+      const subscription = new LeanSubscription(environment, ctx.extra.socket, protocol, id, kind, ctx.extra.requestId);
+      const started = (async () => {
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) {
+          if (id in protocol.subscriptions) await sendToSocket(ctx.extra.socket, errorMessage(id, errors));
+          return false;
+        }
+        const contextValue = await enveloped.contextFactory();
+        // The first subscriber's context executes the events of every identical subscriber
+        // (subscription-delivery.ts): it must not keep this socket, or graphql-ws's state of it.
+        Object.assign(contextValue, { socketExtra: undefined, extra: undefined, subscriptions: undefined });
+        subscribeLeanly(contextValue, subscription);
+        const args = {
+          schema: enveloped.schema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue,
+        };
+        const result = await runWithRequestId(contextValue.requestId, () => enveloped.subscribe(args));
+        if (result === LEAN_STARTED) return true;
+        // A subscription that did not start (a limit, a resolver's error): its result, then complete.
+        if (id in protocol.subscriptions) await sendToSocket(ctx.extra.socket, nextMessage(id, result as ExecutionResult));
+        if (id in protocol.subscriptions) await sendToSocket(ctx.extra.socket, stringifyMessage({ id, type: MessageType.Complete }));
+        return false;
+      })();
+      return started.then(
+        async (running) => {
+          if (!running) delete protocol.subscriptions[id];
+          // The client completed it while it was starting: it ends at once.
+          else if (!(id in protocol.subscriptions)) await subscription.return();
+          else protocol.subscriptions[id] = subscription;
+        },
+        (error) => {
+          delete protocol.subscriptions[id];
+          throw error;
+        },
+      );
+    };
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -326,4 +418,31 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       await closed;
     },
   };
+}
+
+/** Writes one graphql-ws message, as graphql-ws's own `send` does (nothing once the socket is closing). */
+function sendToSocket(socket: WebSocket, text: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (socket.readyState !== socket.OPEN) return resolve();
+    socket.send(text, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** graphql-ws's `next` message of a result, errors as their JSON. */
+function nextMessage(id: string, result: ExecutionResult): string {
+  const { errors, ...withoutErrors } = result;
+  return stringifyMessage({
+    id,
+    type: MessageType.Next,
+    payload: errors ? { ...withoutErrors, errors: errors.map((error) => error.toJSON()) } : withoutErrors,
+  });
+}
+
+function errorMessage(id: string, errors: readonly GraphQLError[]): string {
+  return stringifyMessage({ id, type: MessageType.Error, payload: errors.map((error) => error.toJSON()) });
+}
+
+/** The active-subscriptions gauge, as useGraphQLMetrics keeps it for the ordinary path. */
+function subscriptionCounter(metrics: StreamlensMetrics): (kind: string, change: 1 | -1) => void {
+  return (kind, change) => (change === 1 ? metrics.activeSubscriptions.inc({ kind }) : metrics.activeSubscriptions.dec({ kind }));
 }

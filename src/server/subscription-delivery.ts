@@ -43,11 +43,11 @@ export interface DirectDelivery {
 }
 
 /** Unsent bytes above which a subscriber stops taking updates (its queue then conflates or fails). */
-const HIGH_WATER_BYTES = 64 * 1024;
+export const HIGH_WATER_BYTES = 64 * 1024;
 /** ...and below which it takes them again. */
-const LOW_WATER_BYTES = 16 * 1024;
+export const LOW_WATER_BYTES = 16 * 1024;
 /** How often a congested socket is looked at: ws offers no per-socket 'drain' event. */
-const CONGESTION_POLL_MS = 5;
+export const CONGESTION_POLL_MS = 5;
 
 /**
  * The `next` frames of subscription `id` on a graphql-ws socket (protocol graphql-transport-ws).
@@ -76,13 +76,44 @@ export function deliverDirectly(contextValue: object, delivery: DirectDelivery):
   directDeliveries.set(contextValue, delivery);
 }
 
-interface SharedResult {
+export interface SharedResult {
   result: ExecutionResult;
   /** The serialised result, or null when it has errors (those take the ordinary path). */
   json: string | null;
 }
 
-type MaybePromise<T> = T | Promise<T>;
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * One operation (document, variables, caller) as every subscriber of it shares it: the lean path
+ * keeps this per operation, not per subscriber (lean-subscriptions.ts).
+ */
+export interface SharedOperation {
+  /** The result of one event for every subscriber of the operation, executed and serialised once. */
+  resultOf(event: unknown): MaybePromise<SharedResult>;
+  /** A failure of the subscription's source, shaped as graphql-js shapes it, so masking treats it the same. */
+  sourceError(error: unknown): GraphQLError;
+  /** The subscriber that acquired it has ended: the last one to leave forgets the operation. */
+  release(): void;
+}
+
+/**
+ * A subscriber the transport drives itself instead of reading a stream of results: its
+ * subscription's source starts here, and the subscribe call answers LEAN_STARTED.
+ */
+export interface LeanSubscriber {
+  start(source: AsyncIterator<unknown>, operation: SharedOperation): void;
+}
+
+/** What subscribe answers once a lean subscriber has started: not a stream, so envelop wraps nothing around it. */
+export const LEAN_STARTED: ExecutionResult = Object.freeze({});
+
+const leanSubscribers = new WeakMap<object, LeanSubscriber>();
+
+/** The operation with this context, once its subscription starts, is read by `subscriber` (graphql-ws's lean path). */
+export function subscribeLeanly(contextValue: object, subscriber: LeanSubscriber): void {
+  leanSubscribers.set(contextValue, subscriber);
+}
 
 /**
  * The yoga plugin: subscriptions execute each event through a cache shared by every subscriber
@@ -93,6 +124,8 @@ export function useSharedSubscriptionResults(): Plugin {
   const resultsByEvent = new WeakMap<object, Map<string, MaybePromise<SharedResult>>>();
   const documentIds = new WeakMap<DocumentNode, number>();
   let nextDocumentId = 0;
+  /** The operations lean subscribers read, by operation key, with how many read each. */
+  const sharedOperations = new Map<string, { operation: SharedOperation; users: number }>();
 
   /**
    * Which subscribers get identical results for an identical event: the same parsed document
@@ -126,18 +159,53 @@ export function useSharedSubscriptionResults(): Plugin {
     return shared;
   }
 
+  function sourceErrorOf(args: ExecutionArgs): (error: unknown) => GraphQLError {
+    const operation = getOperationAST(args.document, args.operationName);
+    // The same shape graphql-js gives a failing source, so error masking treats it the same.
+    return (error) =>
+      new GraphQLError((error as Error).message, { originalError: error as Error, ...(operation ? { nodes: [operation] } : {}) });
+  }
+
+  /**
+   * The operation of `args`, shared with every lean subscriber of the same key: the first one's
+   * arguments (and context: same caller, see operationKeyOf) execute every event for all of them.
+   */
+  function acquireOperation(args: ExecutionArgs, operationKey: string): SharedOperation {
+    const known = sharedOperations.get(operationKey);
+    if (known) {
+      known.users += 1;
+      return known.operation;
+    }
+    const entry = {
+      users: 1,
+      operation: {
+        resultOf: (event: unknown) => resultOf(args, operationKey, event),
+        sourceError: sourceErrorOf(args),
+        release() {
+          entry.users -= 1;
+          if (entry.users === 0 && sharedOperations.get(operationKey) === entry) sharedOperations.delete(operationKey);
+        },
+      },
+    };
+    sharedOperations.set(operationKey, entry);
+    return entry.operation;
+  }
+
   async function subscribe(args: ExecutionArgs) {
     const source = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in source)) return source;
-    const operation = getOperationAST(args.document, args.operationName);
     const operationKey = operationKeyOf(args);
+    const lean = leanSubscribers.get(args.contextValue as object);
+    if (lean) {
+      leanSubscribers.delete(args.contextValue as object);
+      lean.start(source[Symbol.asyncIterator](), acquireOperation(args, operationKey));
+      return LEAN_STARTED;
+    }
     return deliveryStream(
       source[Symbol.asyncIterator](),
       (event) => resultOf(args, operationKey, event),
       directDeliveries.get(args.contextValue as object) ?? null,
-      // The same shape graphql-js gives a failing source, so error masking treats it the same.
-      (error) =>
-        new GraphQLError((error as Error).message, { originalError: error as Error, ...(operation ? { nodes: [operation] } : {}) }),
+      sourceErrorOf(args),
     );
   }
 

@@ -143,14 +143,14 @@ describe.each(BACKENDS)('hostile time zones and calendar ranges on %s', (backend
     await expectHealthy(server);
   });
 
-  it.each(['graphql-ws', 'SSE'])('refuses a live series of a merged interval over %s', async (transport) => {
+  it.each(['graphql-ws', 'SSE'])('refuses a live series in an unknown zone over %s, as the query does', async (transport) => {
     const sse = transport === 'SSE' ? sseClient(server.url) : null;
-    const live = await subscribe(sse ?? ws, LIVE_SERIES, { q: { type: 'hostile_tz', interval: 'WEEK' } });
+    const live = await subscribe(sse ?? ws, LIVE_SERIES, { q: { type: 'hostile_tz', interval: 'WEEK', timeZone: 'Mars/Olympus_Mons' } });
     await expect(live.waitFor(1, 10_000)).rejects.toThrow(/BAD_USER_INPUT/);
     const [errors] = live.errors as { message: string; extensions?: Record<string, unknown> }[][];
     expect(errors![0]!.extensions).toEqual({ code: 'BAD_USER_INPUT' });
     expect(errors![0]!.message).toBe(
-      'query.interval: the live series subscription follows SECOND, MINUTE, HOUR or DAY buckets; WEEK is served by the series query only',
+      'query.timeZone: "Mars/Olympus_Mons" is not a known IANA time zone name (for example "UTC", "America/New_York", "Asia/Kolkata")',
     );
     live.stop();
     sse?.dispose();

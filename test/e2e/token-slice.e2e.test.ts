@@ -27,6 +27,8 @@ import {
   CreateAccessTokenDocument,
   CreateApiKeyDocument,
   IngestDocument,
+  ResumableSeriesDocument,
+  ResumableSeriesTotalsDocument,
   SliceEventDocument,
   SliceEventsDocument,
   SliceEventTypesDocument,
@@ -60,6 +62,8 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
   let token: Credentials;
   /** A stream position the key was given before any event: replayed with the token later. */
   let keyStreamCursor: string;
+  /** The id 'tok-a' is stored under, ingested through the token: in its slice's namespace. */
+  let tokA = '';
 
   /** One operation over a transport: its single result (a query over graphql-ws or SSE completes after one). */
   async function run<R, V>(transport: Transport, document: TypedDocumentNode<R, V>, variables: V, credentials: Credentials) {
@@ -202,7 +206,7 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
   });
 
   it('refuses forged sealed cursors (random, tampered, huge, of the wrong shape) with BAD_USER_INPUT, and stays healthy', async () => {
-    const sealed = (payload: unknown) => Buffer.from(JSON.stringify(['s', payload])).toString('base64url');
+    const sealed = (payload: unknown) => Buffer.from(JSON.stringify(['sealed', payload])).toString('base64url');
     const forged = [
       sealed(Buffer.alloc(64, 7).toString('base64url')),
       sealed('x'.repeat(100_000)),
@@ -333,8 +337,11 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
         token,
       );
       expect(throughToken.accepted).toBe(1);
+      tokA = throughToken.acks[0]!.id!;
+      // Ingested through a token with a slice, the id lives in the slice's namespace.
+      expect(tokA).toMatch(/^~[A-Za-z0-9_-]{10}~tok-a$/);
       expect(throughToken.acks.map((ack) => [ack.id, ack.status, ack.error?.code ?? null])).toEqual([
-        ['tok-a', 'ACCEPTED', null],
+        [tokA, 'ACCEPTED', null],
         ['tok-b', 'REJECTED', 'OUTSIDE_TOKEN_SLICE'],
         ['tok-click', 'REJECTED', 'OUTSIDE_TOKEN_SLICE'],
         ['tok-none', 'REJECTED', 'OUTSIDE_TOKEN_SLICE'],
@@ -351,12 +358,12 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
       for (const events of tokenEvents) {
         await events.waitFor(2);
         expect(events.items.map((item) => [item.events.node.id, item.events.node.typeInfo])).toEqual([
-          ['tok-a', { count: 3 }],
+          [tokA, { count: 3 }],
           ['live-a', { count: 4 }],
         ]);
       }
       await keyEvents.waitFor(3);
-      expect(keyEvents.items.map((item) => item.events.node.id)).toEqual(['tok-a', 'live-b', 'live-a']);
+      expect(keyEvents.items.map((item) => item.events.node.id)).toEqual([tokA, 'live-b', 'live-a']);
       expect(keyEvents.items[0]!.events.node.typeInfo!.count).toBeGreaterThan(7);
       for (const series of tokenSeries) {
         await waitUntil(async () => series.items.some((item) => item.series.point.count === 2), 15_000, 'the second visit of A');
@@ -382,7 +389,7 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
       ];
       for (const replay of replays) {
         await replay.waitFor(4);
-        expect(replay.items.map((item) => item.events.node.id)).toEqual(['a1', 'a2', 'tok-a', 'live-a']);
+        expect(replay.items.map((item) => item.events.node.id)).toEqual(['a1', 'a2', tokA, 'live-a']);
       }
       // The same over SSE's own resume header, which a browser's EventSource sends by itself.
       const response = await fetch(server.url, {
@@ -404,12 +411,82 @@ describe.each(BACKENDS)('the slice of an access token on %s', (backend) => {
         text += decoder.decode(value, { stream: true });
       }
       await reader.cancel();
-      expect([...text.matchAll(/"node":\{"id":"([^"]+)"/g)].map((match) => match[1])).toEqual(['a1', 'a2', 'tok-a', 'live-a']);
+      expect([...text.matchAll(/"node":\{"id":"([^"]+)"/g)].map((match) => match[1])).toEqual(['a1', 'a2', tokA, 'live-a']);
       // Everything arrived before the waits ended: nothing of B came after A's last visit either.
       for (const replay of replays) expect(replay.items).toHaveLength(4);
     } finally {
       await ws.dispose();
       sse.dispose();
     }
+  });
+
+  it("a series snapshot (from) and a resume (after) with the token, over graphql-ws and SSE, hold A's visits only", async () => {
+    const asked = { type: 'visit', interval: 'MINUTE' as const, groupBy: 'customer', from: T1_MINUTE };
+    const keyWs = wsClient(server.wsUrl, key);
+    const ws = wsClient(server.wsUrl, token);
+    const sse = sseClient(server.url, token);
+    try {
+      const stored = await query(
+        server.url,
+        ResumableSeriesTotalsDocument,
+        { query: { ...asked, to: new Date(Date.now() + MINUTE).toISOString() } },
+        token,
+      );
+      const points = stored.series.flatMap((series) => series.points.map((point) => [series.group, point.start, point.count]));
+      expect(new Set(stored.series.map((series) => series.group))).toEqual(new Set(['A']));
+      for (const client of [ws, sse]) {
+        const snapshot = await subscribe(client, ResumableSeriesDocument, { query: asked });
+        await snapshot.waitFor(points.length);
+        expect(snapshot.items.map((item) => [item.series.group, item.series.point.start, item.series.point.count])).toEqual(points);
+        // A token's cursors are sealed: their log offsets would count other customers' events.
+        for (const item of snapshot.items) expect(Buffer.from(item.series.cursor, 'base64url').toString('utf8')).toMatch(/^\["sealed",/);
+        // And one of them resumes the token's subscription: the snapshot's last point again, or later ones.
+        const resumedFromOwn = await subscribe(client, ResumableSeriesDocument, {
+          query: asked,
+          after: snapshot.items.at(-1)!.series.cursor,
+        });
+        snapshot.stop();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(resumedFromOwn.errors).toEqual([]);
+        expect(new Set(resumedFromOwn.items.map((item) => item.series.group))).toEqual(new Set(resumedFromOwn.items.length ? ['A'] : []));
+        resumedFromOwn.stop();
+      }
+      // The key's cursor, then changes of A and of B: the token's resume from it sends A's only.
+      const keySnapshot = await subscribe(keyWs, ResumableSeriesDocument, { query: asked });
+      await waitUntil(
+        async () => keySnapshot.items.some((item) => item.series.group === 'B') && keySnapshot.items.length >= points.length + 1,
+        15_000,
+        "the key's snapshot",
+      );
+      const cursor = keySnapshot.items.at(-1)!.series.cursor;
+      keySnapshot.stop();
+      const timestamp = new Date().toISOString();
+      await ingest(
+        [
+          { id: 'resume-b', type: 'visit', timestamp, dimensions: { customer: 'B' } },
+          { id: 'resume-a', type: 'visit', timestamp, dimensions: { customer: 'A' } },
+        ],
+        key,
+      );
+      await waitForProcessing(server.url, 30_000, key);
+      for (const client of [ws, sse]) {
+        const resumed = await subscribe(client, ResumableSeriesDocument, { query: asked, after: cursor });
+        await waitUntil(
+          async () =>
+            resumed.items.some(
+              (item) => item.series.point.start === new Date(Math.floor(Date.parse(timestamp) / MINUTE) * MINUTE).toISOString(),
+            ),
+          15_000,
+          "A's new visit",
+        );
+        expect(new Set(resumed.items.map((item) => item.series.group))).toEqual(new Set(['A']));
+        expect(resumed.errors).toEqual([]);
+        resumed.stop();
+      }
+    } finally {
+      await Promise.all([ws.dispose(), keyWs.dispose()]);
+      sse.dispose();
+    }
+    await expectHealthy(server);
   });
 });

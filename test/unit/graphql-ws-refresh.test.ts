@@ -3,7 +3,6 @@
  * close it is answered with, and refreshes of one connection applied in the order they came.
  */
 import { describe, expect, it } from 'vitest';
-import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import type { Authentication, Principal } from '../../src/auth/authenticator.ts';
 import type { ConnectionCredentials } from '../../src/live/connection-credentials.ts';
@@ -42,7 +41,7 @@ function fakeSocket() {
       socket.readyState = 3;
     },
   };
-  const connection = { socket: socket as unknown as WebSocket, request: { socket: { remoteAddress: '127.0.0.1' } } as IncomingMessage };
+  const connection = { socket: socket as unknown as WebSocket, requestId: 'request-1', remoteAddress: '127.0.0.1' };
   return { connection, closes };
 }
 

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WHOLE_TENANT, type DataSlice } from '../../src/auth/data-slice.ts';
 import type { Principal } from '../../src/auth/authenticator.ts';
 import {
+  eventIdNamespace,
   narrowEventQuery,
   outsideSliceReason,
   requireTypeInSlice,
@@ -21,7 +22,7 @@ import type { EventLog } from '../../src/ports/event-log.ts';
 import type { RollupRow } from '../../src/ports/series-store.ts';
 import { toEventQuery, validateWhere } from '../../src/query/event-filter.ts';
 import { summarizeRows } from '../../src/query/sliced-catalog.ts';
-import { createScanCursorSeal, encodeEventCursor } from '../../src/query/cursors.ts';
+import { createCursorSeal, encodeEventCursor } from '../../src/query/cursors.ts';
 import { createQueryService } from '../../src/query/query-service.ts';
 import type { EventPageKey, EventQuery, EventStore } from '../../src/ports/event-store.ts';
 import type { SeriesStore } from '../../src/ports/series-store.ts';
@@ -145,11 +146,23 @@ describe('an ingest through a token', () => {
     expect(result.accepted).toBe(1);
     expect(result.rejected).toBe(3);
     expect(result.acks.map((ack) => [ack.index, ack.id, ack.status, ack.error?.code ?? null, ack.error?.path ?? null])).toEqual([
-      [0, 'in', 'ACCEPTED', null, null],
+      // Accepted through a token with a slice, the id lives in the slice's namespace.
+      [0, `${eventIdNamespace(TOKEN_A)}in`, 'ACCEPTED', null, null],
       [1, 'other-customer', 'REJECTED', 'OUTSIDE_TOKEN_SLICE', 'dimensions.customer'],
       [2, null, 'REJECTED', 'OUTSIDE_TOKEN_SLICE', 'type'],
       [3, 'invalid', 'REJECTED', 'INVALID_TYPE', 'type'],
     ]);
+  });
+});
+
+describe('the id namespace of a slice', () => {
+  it('is empty for the whole tenant, and differs between slices however they are worded alike', () => {
+    expect(eventIdNamespace(wholeTenantAccess('acme'))).toBe('');
+    expect(eventIdNamespace(TOKEN_A)).toMatch(/^~[A-Za-z0-9_-]{10}~$/);
+    const sliceB: DataSlice = { types: ['click', 'visit'], where: validateWhere([{ key: 'customer', eq: 'B' }], 'where')! };
+    expect(eventIdNamespace({ tenant: 'acme', slice: sliceB })).not.toBe(eventIdNamespace(TOKEN_A));
+    // The namespace follows from the slice, not the token: a refreshed token of the same slice dedupes with the first.
+    expect(eventIdNamespace({ tenant: 'acme', slice: { ...SLICE_A } })).toBe(eventIdNamespace(TOKEN_A));
   });
 });
 
@@ -221,16 +234,16 @@ describe("a token's short events page", () => {
   });
 
   it('refuses a sealed cursor that was tampered with, or sealed by another process', async () => {
-    const sealed = createScanCursorSeal().seal(unmatched);
+    const sealed = createCursorSeal().seal(encodeEventCursor(unmatched));
     const refusedWith = async (cursor: string) =>
       queries.events(TOKEN_A, null, 10, cursor).catch((error: { code: string; message: string }) => [error.code, error.message]);
     expect(await refusedWith(sealed)).toEqual(['BAD_USER_INPUT', 'the cursor is not one this field returned']);
     const parts = JSON.parse(Buffer.from(sealed, 'base64url').toString('utf8')) as [string, string];
     const flipped = Buffer.from(parts[1], 'base64url');
     flipped[flipped.length - 1]! ^= 1;
-    const tampered = Buffer.from(JSON.stringify(['s', flipped.toString('base64url')])).toString('base64url');
+    const tampered = Buffer.from(JSON.stringify(['sealed', flipped.toString('base64url')])).toString('base64url');
     expect(await refusedWith(tampered)).toEqual(['BAD_USER_INPUT', 'the cursor is not one this field returned']);
-    expect(await refusedWith(Buffer.from(JSON.stringify(['s', 42])).toString('base64url'))).toEqual([
+    expect(await refusedWith(Buffer.from(JSON.stringify(['sealed', 42])).toString('base64url'))).toEqual([
       'BAD_USER_INPUT',
       'the cursor is not one this field returned',
     ]);

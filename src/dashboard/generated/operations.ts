@@ -54,13 +54,17 @@ export type Interval =
 
 export type LiveSeriesQuery = {
   dimensions?: Record<string, unknown> | null | undefined;
+  /** As SeriesQuery.distinct: each point counts the different values of this key. */
   distinct?: string | null | undefined;
+  /** First send one update per existing point from here (aligned down to the interval) up to `to` or now, ordered by start within each group, then live updates. Absent: live updates only. Spans at most 10,000 buckets up to now, as the series query. */
   from?: string | null | undefined;
   groupBy?: string | null | undefined;
   /** As SeriesQuery.groupByDimensions. */
   groupByDimensions?: Array<string> | null | undefined;
   interval: Interval;
+  /** As SeriesQuery.timeZone: where DAY, WEEK and MONTH buckets start (default "UTC"). */
   timeZone?: string | null | undefined;
+  /** Exclusive: only buckets starting before it. The subscription completes once every bucket overlapping [from, to) is final and has been sent with `final: true`. */
   to?: string | null | undefined;
   type: string;
   value?: string | null | undefined;
@@ -68,15 +72,23 @@ export type LiveSeriesQuery = {
   where?: Array<DimensionCondition> | null | undefined;
 };
 
+/** A top list over a sliding window of MINUTE buckets, as TopQuery ranks it. */
 export type LiveTopQuery = {
+  /** Dimension key to rank. */
   by: string;
   dimensions?: Record<string, unknown> | null | undefined;
+  /** As TopQuery.distinct. */
   distinct?: string | null | undefined;
+  /** Default 10, at most 1000. */
   limit?: number | null | undefined;
+  /** As TopQuery.rankBy. */
   rankBy?: TopRank | null | undefined;
   type: string;
+  /** As TopQuery.value. */
   value?: string | null | undefined;
+  /** Conditions on dimensions, all of which hold; ANDed with `dimensions`. */
   where?: Array<DimensionCondition> | null | undefined;
+  /** How far back the list looks: a whole number of minutes, hours or days ("15m", "24h", "7d"), at most 7 days. The window ends with the current minute and slides at every minute boundary. */
   window: string;
 };
 
