@@ -113,6 +113,8 @@ export function createApi(options: ApiOptions): Api {
 
   let everConnected = false;
   let disposed = false;
+  /** Why the server refused the connection for good (graphql-ws gave up): nothing more is tried. */
+  let refused: ApiError | null = null;
   /** The open, acknowledged socket: where a refresh `ping` goes. */
   let socket: WebSocket | null = null;
   /** A refresh waiting for its `pong`. */
@@ -146,12 +148,13 @@ export function createApi(options: ApiOptions): Api {
     keepAlive: 10_000,
     onNonLazyError: (error) => {
       if (disposed) return;
+      refused = new ApiError(describeCloseReason(error, credential), isTokenExpiredClose(error) ? TOKEN_EXPIRED : null);
       if (isTokenExpiredClose(error)) options.onTokenExpired();
-      else options.onConnectionState('disconnected', describeCloseReason(error, credential));
+      else options.onConnectionState('disconnected', refused.message);
     },
     on: {
       connecting: () => {
-        if (!disposed && !everConnected) options.onConnectionState('connecting');
+        if (!disposed && !everConnected && !refused) options.onConnectionState('connecting');
       },
       connected: (connectedSocket) => {
         if (disposed) return;
@@ -196,6 +199,11 @@ export function createApi(options: ApiOptions): Api {
     },
 
     subscribe(document, variables, onData, onError) {
+      // Refused for good: a new subscription would only open a socket to be refused again.
+      if (refused) {
+        onError(refused);
+        return () => {};
+      }
       const query = print(document);
       const variablesNow = () => (typeof variables === 'function' ? (variables as () => unknown)() : variables) as Record<string, unknown>;
       // graphql-ws sends this same payload object again at each re-subscription after a reconnect,

@@ -708,8 +708,9 @@ function waitForFirstEvent(forGeneration: number): void {
 }
 
 function liveStopped(what: 'series' | 'top' | 'events', error: ApiError): void {
-  // An expired token has its own message (onTokenExpired), shown once for everything that stopped.
-  if (state.token?.expired) return;
+  // An expired token, or a connection refused for good, has its own message (onTokenExpired,
+  // renderConnection), shown once for everything that stopped.
+  if (state.token?.expired || state.connection === 'disconnected') return;
   showProblem(`Live ${what} stopped: ${error.message}`);
 }
 
