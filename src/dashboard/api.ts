@@ -16,7 +16,7 @@ export const GRAPHQL_PATH = '/graphql';
  * - connecting: the first connection is being made (and retried);
  * - connected: live since the page loaded;
  * - reconnecting: the connection was lost and is being retried;
- * - resumed: live again after a loss (the page has re-read what it missed);
+ * - resumed: live again after a loss (the subscriptions resumed from their last cursors);
  * - disconnected: the server refused the connection for good (for example a bad API key);
  * - expired: the access token has expired (the page asks for a fresh one).
  */
@@ -24,6 +24,10 @@ export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'res
 
 /** The code the server gives a request or subscription made with an expired access token. */
 export const TOKEN_EXPIRED = 'TOKEN_EXPIRED';
+/** The code the server gives a subscription resumed from a cursor too old to resume from. */
+export const CURSOR_EXPIRED = 'CURSOR_EXPIRED';
+/** The code the server ends a subscription with when it fell too far behind: subscribe again from the last cursor. */
+export const SUBSCRIBER_TOO_SLOW = 'SUBSCRIBER_TOO_SLOW';
 /** graphql-ws's Forbidden close code: a connection_init, or a refresh, with a credential it refuses. */
 const CLOSE_FORBIDDEN = 4403;
 
@@ -38,10 +42,14 @@ export class ApiError extends Error {
 
 export interface Api {
   query<Result, Variables>(document: TypedDocumentNode<Result, Variables>, variables: Variables): Promise<Result>;
-  /** Returns the function that ends the subscription. graphql-ws re-subscribes by itself after a reconnect. */
+  /**
+   * Returns the function that ends the subscription. graphql-ws subscribes again by itself after a
+   * reconnect; `variables` may be a function, called at every (re)subscription, so a resumable
+   * subscription names the last cursor it received (`after`) when it subscribes again.
+   */
   subscribe<Result, Variables>(
     document: TypedDocumentNode<Result, Variables>,
-    variables: Variables,
+    variables: Variables | (() => Variables),
     onData: (data: Result) => void,
     onError: (error: ApiError) => void,
   ): () => void;
@@ -105,6 +113,8 @@ export function createApi(options: ApiOptions): Api {
 
   let everConnected = false;
   let disposed = false;
+  /** Why the server refused the connection for good (graphql-ws gave up): nothing more is tried. */
+  let refused: ApiError | null = null;
   /** The open, acknowledged socket: where a refresh `ping` goes. */
   let socket: WebSocket | null = null;
   /** A refresh waiting for its `pong`. */
@@ -138,12 +148,13 @@ export function createApi(options: ApiOptions): Api {
     keepAlive: 10_000,
     onNonLazyError: (error) => {
       if (disposed) return;
+      refused = new ApiError(describeCloseReason(error, credential), isTokenExpiredClose(error) ? TOKEN_EXPIRED : null);
       if (isTokenExpiredClose(error)) options.onTokenExpired();
-      else options.onConnectionState('disconnected', describeCloseReason(error, credential));
+      else options.onConnectionState('disconnected', refused.message);
     },
     on: {
       connecting: () => {
-        if (!disposed && !everConnected) options.onConnectionState('connecting');
+        if (!disposed && !everConnected && !refused) options.onConnectionState('connecting');
       },
       connected: (connectedSocket) => {
         if (disposed) return;
@@ -188,24 +199,36 @@ export function createApi(options: ApiOptions): Api {
     },
 
     subscribe(document, variables, onData, onError) {
-      return client.subscribe(
-        { query: print(document), variables: variables as Record<string, unknown> },
-        {
-          next: (result) => {
-            if (result.errors?.length) onError(noticed(apiErrorOf(result.errors as GraphQLError[])));
-            else if (result.data) onData(result.data as never);
-          },
-          error: (error) =>
-            onError(
-              noticed(
-                Array.isArray(error)
-                  ? apiErrorOf(error as GraphQLError[])
-                  : new ApiError(describeCloseReason(error, credential), isTokenExpiredClose(error) ? TOKEN_EXPIRED : null),
-              ),
-            ),
-          complete: () => {},
+      // Refused for good: a new subscription would only open a socket to be refused again.
+      if (refused) {
+        onError(refused);
+        return () => {};
+      }
+      const query = print(document);
+      const variablesNow = () => (typeof variables === 'function' ? (variables as () => unknown)() : variables) as Record<string, unknown>;
+      // graphql-ws sends this same payload object again at each re-subscription after a reconnect,
+      // serialising it then: a getter makes that re-subscription carry the variables of that moment.
+      const payload = {
+        query,
+        get variables() {
+          return variablesNow();
         },
-      );
+      };
+      return client.subscribe(payload, {
+        next: (result) => {
+          if (result.errors?.length) onError(noticed(apiErrorOf(result.errors as GraphQLError[])));
+          else if (result.data) onData(result.data as never);
+        },
+        error: (error) =>
+          onError(
+            noticed(
+              Array.isArray(error)
+                ? apiErrorOf(error as GraphQLError[])
+                : new ApiError(describeCloseReason(error, credential), isTokenExpiredClose(error) ? TOKEN_EXPIRED : null),
+            ),
+          ),
+        complete: () => {},
+      });
     },
 
     refresh(token) {

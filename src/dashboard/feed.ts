@@ -12,8 +12,8 @@ export interface FeedEvent {
 export const FEED_LENGTH = 50;
 
 /**
- * Adds events to the feed, without duplicates (a re-read after a reconnect returns events the
- * subscription already delivered), keeping the newest FEED_LENGTH by event time.
+ * Adds events to the feed, without duplicates (the latest events read when a feed starts over may
+ * include some the subscription already delivered), keeping the newest FEED_LENGTH by event time.
  */
 export function mergeIntoFeed(feed: readonly FeedEvent[], incoming: readonly FeedEvent[]): FeedEvent[] {
   const byId = new Map(feed.map((event) => [event.id, event]));

@@ -1,14 +1,18 @@
 /**
  * The live dashboard page. The flow for one selection (type, value, measure, interval, time
- * zone, one or two group-by dimensions, a filter):
- *   1. subscribe to `series` and `events` first, so nothing processed from now on is missed;
- *   2. then read the history (`series`, `top`, the latest `events`) and merge it in;
- *   3. on every series update, replace that bucket's total and re-read `top` (at most once a
- *      second: there is no top subscription). A live update is a UTC bucket without unique
- *      users, so for unique users, or for days in another zone, the update instead re-reads
- *      the series (at most once a second too);
- *   4. after a reconnect, graphql-ws re-subscribes by itself and the page repeats step 2 to
- *      fill what it missed while the connection was down.
+ * zone, one or two group-by dimensions, a filter), with no polling anywhere:
+ *   1. the chart is one `series` subscription with `from` (the chart's window): it first sends
+ *      every existing point of the window, then each change as the bucket's new total;
+ *   2. the top table is one `top` subscription over a sliding window: a first ranking at once,
+ *      then a new one whenever it changes (at most one a second);
+ *   3. the feed reads the latest events with the stream position they were read at, then
+ *      subscribes to `events` after that position;
+ *   4. the page keeps the last cursor of the chart and of the feed. After a reconnect, graphql-ws
+ *      subscribes again by itself, with `after` set to those cursors (api.ts reads the variables
+ *      at each re-subscription): the server sends what changed meanwhile, nothing is re-read.
+ *      A cursor the server no longer takes (CURSOR_EXPIRED) starts that panel over.
+ * The catalog of types and keys is read at start-up, after a reconnect and when the type picker
+ * is opened; keys that appear in live events are added as they come.
  * With an access token (an end user's view: access.ts), the header says whose view it is and
  * when it expires; when the server says it has expired, the page stops and asks for a fresh one,
  * and a fresh one pasted while the old one is still valid is taken in place (api.refresh).
@@ -21,8 +25,7 @@ import {
   DashboardLatestEventsDocument,
   DashboardLiveEventsDocument,
   DashboardLiveSeriesDocument,
-  DashboardSeriesDocument,
-  DashboardTopDocument,
+  DashboardLiveTopDocument,
   type DashboardEventTypesQuery,
 } from './generated/operations.ts';
 import {
@@ -36,7 +39,7 @@ import {
   tokenFromFragment,
   type TokenView,
 } from './access.ts';
-import { createApi, type Api, type ApiError, type ConnectionState } from './api.ts';
+import { createApi, CURSOR_EXPIRED, SUBSCRIBER_TOO_SLOW, type Api, type ApiError, type ConnectionState } from './api.ts';
 import { createChart } from './chart.ts';
 import { FEED_LENGTH, mergeIntoFeed, renderFeed, type FeedEvent } from './feed.ts';
 import { formatAge, formatTime } from './format.ts';
@@ -48,12 +51,13 @@ import {
   selectionFromUrl,
   selectionToUrl,
   whereOf,
+  TOP_WINDOW,
   WINDOW_LABEL,
   WINDOW_MS,
   type FilterOperator,
   type Selection,
 } from './selection.ts';
-import { applyLiveUpdate, applyQueriedPoint, chartData, dropBucketsBefore, type Measure, type SeriesByGroup } from './series-data.ts';
+import { applyLiveUpdate, chartData, dropBucketsBefore, type Measure, type SeriesByGroup } from './series-data.ts';
 import type { DashboardSnapshot } from './snapshot.ts';
 import { browserTimeZone, isKnownTimeZone, timeZoneChoices } from './time-zone.ts';
 import { renderTopTable, type TopRanking, type TopRow } from './top-table.ts';
@@ -61,13 +65,8 @@ import { renderTopTable, type TopRanking, type TopRow } from './top-table.ts';
 type CatalogEntry = DashboardEventTypesQuery['eventTypes'][number];
 
 const TOP_LIMIT = 10;
-const TOP_REFRESH_MS = 1_000;
-/** How often, at most, live updates re-read the series when they cannot be applied as they come. */
-const SERIES_REFRESH_MS = 1_000;
 const BROWSER_TIME_ZONE = browserTimeZone();
 const MAX_CHART_LINES = 10;
-/** After a reconnect, the re-read waits until the re-sent subscriptions are surely live. */
-const REFILL_DELAY_MS = 1_000;
 
 function byId<T extends HTMLElement>(id: string): T {
   const element = document.getElementById(id);
@@ -100,6 +99,7 @@ const view = {
   chartEmpty: byId<HTMLElement>('chart-empty'),
   chartNote: byId<HTMLElement>('chart-note'),
   topTitle: byId<HTMLElement>('top-title'),
+  topWindow: byId<HTMLElement>('top-window'),
   topKeyHead: byId<HTMLElement>('top-key-head'),
   topSumHead: byId<HTMLElement>('top-sum-head'),
   topBody: byId<HTMLTableSectionElement>('top-body'),
@@ -142,7 +142,11 @@ const state = {
   groupLabels: new Map<string | null, string>(),
   watermark: null as number | null,
   top: [] as TopRow[],
+  /** The top table's window as the last `top` update said: MINUTE-aligned, ms since the epoch. */
+  topWindow: null as { from: number; to: number } | null,
   feed: [] as FeedEvent[],
+  /** The last cursors received: what a re-subscription after a reconnect resumes from. */
+  cursors: { series: null as string | null, events: null as string | null },
 };
 
 const chart = createChart(view.chart);
@@ -163,13 +167,9 @@ function connect(): Api {
       if (state.token?.expired) return;
       state.connection = connection;
       renderConnection(detail);
-      if (connection === 'resumed') {
-        const resumedGeneration = generation;
-        setTimeout(() => {
-          if (resumedGeneration === generation) void readHistory(resumedGeneration);
-        }, REFILL_DELAY_MS);
-        void loadCatalog();
-      }
+      // The subscriptions resume by themselves (from their cursors); types and keys that appeared
+      // meanwhile are read once.
+      if (connection === 'resumed') void loadCatalog();
     },
   });
 }
@@ -186,7 +186,8 @@ const CONNECTION_TEXT: Record<ConnectionState, string> = {
 function renderConnection(detail?: string): void {
   view.connection.dataset.state = state.connection;
   view.connectionText.textContent = CONNECTION_TEXT[state.connection];
-  view.connection.title = state.connection === 'resumed' ? 'Live again; the data missed while disconnected was re-read.' : (detail ?? '');
+  view.connection.title =
+    state.connection === 'resumed' ? 'Live again; what changed while disconnected was sent again from the last cursors.' : (detail ?? '');
   if (state.connection === 'disconnected') showProblem(`Live connection closed: ${detail ?? 'unknown reason'}.`);
 }
 
@@ -200,7 +201,6 @@ function onTokenExpired(): void {
   clearTimeout(expiryCheck);
   stopLive();
   stopLive = () => {};
-  clearTimeout(catalogTimer);
   generation += 1;
   api.dispose();
   state.connection = 'expired';
@@ -269,12 +269,19 @@ function showProblem(message: string | null): void {
 
 // ---- the catalog and the pickers -----------------------------------------------------------
 
-let catalogTimer: ReturnType<typeof setTimeout> | undefined;
-
+/**
+ * Reads the event types with their keys. Not on a timer: at start-up, after a reconnect, when the
+ * type picker gets the focus (someone about to choose), and on the first event of a server that
+ * had none. Keys that appear later in the chosen type's live events are added by noteKeysOf.
+ */
 async function loadCatalog(): Promise<void> {
-  clearTimeout(catalogTimer);
   try {
-    state.catalog = (await api.query(DashboardEventTypesDocument, {})).eventTypes;
+    const catalog = (await api.query(DashboardEventTypesDocument, {})).eventTypes;
+    // Rebuilding the pickers while one is open would close it: only when a type or key is new.
+    const keysOf = (entries: CatalogEntry[]) => JSON.stringify(entries.map(({ type, dimensions, values }) => [type, dimensions, values]));
+    const unchanged = keysOf(catalog) === keysOf(state.catalog);
+    state.catalog = catalog;
+    if (unchanged && state.selection.type) return;
     if (!state.selection.type && state.catalog.length > 0) {
       // Start on the busiest type: the one most likely to show something moving.
       const busiest = state.catalog.reduce((a, b) => (b.count > a.count ? b : a));
@@ -283,15 +290,26 @@ async function loadCatalog(): Promise<void> {
       startLive();
     } else {
       fillPickers();
-      // The top table ranks a dimension the catalog names: it can be read now.
-      refreshTopSoon(generation);
+      // The top table ranks the groupBy, else the type's first dimension, which the catalog names.
+      startTopIfItsDimensionChanged();
     }
   } catch (error) {
     if (state.token?.expired) return;
     if (state.connection !== 'reconnecting') showProblem(`Could not read the event types: ${(error as Error).message}`);
   }
-  // New types and keys appear as events arrive; an empty catalog is re-read sooner.
-  catalogTimer = setTimeout(() => void loadCatalog(), state.catalog.length === 0 ? 3_000 : 30_000);
+}
+
+/** A live event of the chosen type with a dimension or value key the catalog does not list yet: offer it. */
+function noteKeysOf(event: FeedEvent): void {
+  const entry = state.catalog.find((candidate) => candidate.type === event.type);
+  if (!entry) return;
+  const newDimensions = Object.keys(event.dimensions).filter((key) => !entry.dimensions.includes(key));
+  const newValues = Object.keys(event.values).filter((key) => !entry.values.includes(key));
+  if (newDimensions.length === 0 && newValues.length === 0) return;
+  const known = { ...entry, dimensions: [...entry.dimensions, ...newDimensions], values: [...entry.values, ...newValues] };
+  state.catalog = state.catalog.map((candidate) => (candidate === entry ? known : candidate));
+  fillPickers();
+  startTopIfItsDimensionChanged();
 }
 
 function fillSelect(select: HTMLSelectElement, options: [value: string, label: string][], chosen: string): void {
@@ -410,6 +428,8 @@ for (const select of [
 ]) {
   select.addEventListener('change', onPickerChange);
 }
+// Someone about to choose a type sees the types that appeared since the page read them.
+view.type.addEventListener('focus', () => void loadCatalog());
 // The value field applies when it is left or Enter is pressed (Enter submits the form: keep the page).
 view.filterValue.addEventListener('change', onPickerChange);
 view.controls.addEventListener('submit', (event) => {
@@ -475,20 +495,17 @@ function topDimension(): string | null {
   return state.selection.groupBy ?? entry?.dimensions[0] ?? null;
 }
 
-/** The series arguments every read and subscription of the current selection shares. */
+/** The series arguments of the current selection. */
 function seriesArguments() {
   const { type, value, interval, filter } = state.selection;
   return { type: type!, value, interval, ...groupingOf(state.selection), where: whereOf(filter) };
 }
 
-/**
- * Live updates are UTC buckets with counts, sums and averages (no unique users): for unique
- * users, or for days that start in another zone, an update only says "re-read the series".
- */
-function liveUpdatesApply(): boolean {
-  const { measure, interval, timeZone } = state.selection;
-  return measure !== 'distinct' && !(interval === 'DAY' && timeZone !== 'UTC');
-}
+const NOTHING = () => {};
+/** Ends each live panel of the current selection; a panel that starts over replaces its own. */
+const stopPanel = { chart: NOTHING, top: NOTHING, feed: NOTHING };
+/** The dimension the open top subscription ranks; null when none is open. */
+let topSubscribedBy: string | null = null;
 
 function startLive(): void {
   stopLive();
@@ -497,52 +514,203 @@ function startLive(): void {
   state.series = new Map();
   state.groupLabels = new Map();
   state.top = [];
+  state.topWindow = null;
   state.feed = [];
   state.watermark = null;
+  state.cursors = { series: null, events: null };
+  stopLive = () => {
+    stopPanel.chart();
+    stopPanel.top();
+    stopPanel.feed();
+    stopPanel.chart = stopPanel.top = stopPanel.feed = NOTHING;
+    topSubscribedBy = null;
+  };
   scheduleRender();
-  const { type, filter } = state.selection;
-  if (!type) {
-    stopLive = () => {};
+  if (!state.selection.type) {
+    waitForFirstEvent(current);
     return;
   }
-
-  const stopSeries = api.subscribe(
-    DashboardLiveSeriesDocument,
-    { query: seriesArguments() },
-    ({ series: update }) => {
-      if (current !== generation) return;
-      noteWatermark(update.watermark);
-      noteGroupLabel(update.group ?? null, update.groupKey);
-      if (liveUpdatesApply()) {
-        applyLiveUpdate(state.series, update.group ?? null, update.point);
-        scheduleRender();
-      } else {
-        refreshSeriesSoon(current);
-      }
-      refreshTopSoon(current);
-    },
-    (error) => liveStopped('series', error),
-  );
-  const stopEvents = api.subscribe(
-    DashboardLiveEventsDocument,
-    { filter: { types: [type], where: whereOf(filter) } },
-    ({ events: edge }) => {
-      if (current !== generation) return;
-      state.feed = mergeIntoFeed(state.feed, [edge.node]);
-      scheduleRender();
-    },
-    (error) => liveStopped('events', error),
-  );
-  stopLive = () => {
-    stopSeries();
-    stopEvents();
-  };
-  void readHistory(current);
+  startChart(current);
+  startTop(current);
+  void startFeed(current);
 }
 
-function liveStopped(what: 'series' | 'events', error: ApiError): void {
-  // An expired token has its own message (onTokenExpired), shown once for everything that stopped.
-  if (state.token?.expired) return;
+/**
+ * What a live panel does when the server ends its subscription with an error:
+ * - resume: it fell behind (SUBSCRIBER_TOO_SLOW), and the server says to subscribe again from the
+ *   last cursor received (docs/api.md, "Backpressure");
+ * - start over: it resumed from a cursor the server no longer takes (CURSOR_EXPIRED: too old;
+ *   BAD_USER_INPUT: not one it can read, say from a server that was replaced);
+ * - stop: anything else, which the page shows.
+ */
+function recoveryFrom(error: ApiError, cursor: string | null): 'resume' | 'start over' | 'stop' {
+  if (error.code === SUBSCRIBER_TOO_SLOW) return 'resume';
+  if (cursor !== null && (error.code === CURSOR_EXPIRED || error.code === 'BAD_USER_INPUT')) return 'start over';
+  return 'stop';
+}
+
+/**
+ * The chart: a `series` subscription from the start of the chart's window. Its snapshot and its
+ * live updates are all bucket totals, applied as they come; each carries the cursor a
+ * re-subscription after a reconnect resumes from (`after`), so only what changed comes again.
+ */
+function startChart(forGeneration: number): void {
+  const { measure, timeZone } = state.selection;
+  // Fixed for the subscription's life: a cursor resumes the very query it came from.
+  const query = {
+    ...seriesArguments(),
+    distinct: measure === 'distinct' ? DISTINCT_KEY : null,
+    timeZone,
+    from: new Date(chartWindow().from).toISOString(),
+  };
+  stopPanel.chart = api.subscribe(
+    DashboardLiveSeriesDocument,
+    () => ({ query, after: state.cursors.series }),
+    ({ series: update }) => {
+      if (forGeneration !== generation) return;
+      state.cursors.series = update.cursor;
+      noteWatermark(update.watermark);
+      noteGroupLabel(update.group ?? null, update.groupKey);
+      applyLiveUpdate(state.series, update.group ?? null, update.point);
+      scheduleRender();
+    },
+    (error) => {
+      if (forGeneration !== generation) return;
+      const recovery = recoveryFrom(error, state.cursors.series);
+      if (recovery === 'stop') return liveStopped('series', error);
+      if (recovery === 'start over') {
+        state.cursors.series = null;
+        state.series = new Map();
+        state.groupLabels = new Map();
+      }
+      startChart(forGeneration);
+    },
+  );
+}
+
+/** The top table: a `top` subscription over a sliding window; each update is the whole ranking. */
+function startTop(forGeneration: number): void {
+  stopPanel.top();
+  stopPanel.top = NOTHING;
+  state.top = [];
+  state.topWindow = null;
+  scheduleRender();
+  const { type, value, filter, interval } = state.selection;
+  const by = topDimension();
+  topSubscribedBy = by;
+  if (!type || !by) return;
+  const ranking = topRanking();
+  stopPanel.top = api.subscribe(
+    DashboardLiveTopDocument,
+    {
+      query: {
+        type,
+        by,
+        value,
+        where: whereOf(filter),
+        distinct: ranking === 'distinct' ? DISTINCT_KEY : null,
+        rankBy: RANK_BY[ranking],
+        limit: TOP_LIMIT,
+        window: TOP_WINDOW[interval].window,
+      },
+    },
+    ({ top: update }) => {
+      if (forGeneration !== generation) return;
+      state.top = update.entries;
+      state.topWindow = { from: Date.parse(update.from), to: Date.parse(update.to) };
+      noteWatermark(update.watermark);
+      scheduleRender();
+    },
+    (error) => {
+      if (forGeneration !== generation) return;
+      // A ranking has no cursor: subscribing again brings the whole of it at once.
+      if (recoveryFrom(error, null) === 'resume') startTop(forGeneration);
+      else liveStopped('top', error);
+    },
+  );
+}
+
+/** The catalog named the top table's dimension, or another one: rank that one. */
+function startTopIfItsDimensionChanged(): void {
+  if (state.selection.type && topDimension() !== topSubscribedBy) startTop(generation);
+}
+
+/**
+ * The feed: the latest events and the stream position they were read at, then every event
+ * after that position (with no gap, and none twice), resumed from the last cursor after a reconnect.
+ */
+async function startFeed(forGeneration: number): Promise<void> {
+  const { type, filter } = state.selection;
+  const eventFilter = { types: [type!], where: whereOf(filter) };
+  try {
+    const { events } = await api.query(DashboardLatestEventsDocument, { filter: eventFilter, first: FEED_LENGTH });
+    if (forGeneration !== generation) return;
+    state.feed = mergeIntoFeed(
+      state.feed,
+      events.edges.map((edge) => edge.node),
+    );
+    state.cursors.events = events.streamCursor;
+    showProblem(null);
+    scheduleRender();
+  } catch (error) {
+    if (forGeneration !== generation) return;
+    // Without the latest events, the feed still shows every event from now on.
+    if (state.connection !== 'reconnecting' && !state.token?.expired) {
+      showProblem(`Could not read the latest events: ${(error as Error).message}`);
+    }
+  }
+  subscribeFeed(forGeneration, eventFilter);
+}
+
+/** The feed's `events` subscription, after the cursor the page holds (null: from now). */
+function subscribeFeed(forGeneration: number, eventFilter: { types: string[]; where: ReturnType<typeof whereOf> }): void {
+  stopPanel.feed = api.subscribe(
+    DashboardLiveEventsDocument,
+    () => ({ filter: eventFilter, after: state.cursors.events }),
+    ({ events: edge }) => {
+      if (forGeneration !== generation) return;
+      state.cursors.events = edge.cursor;
+      state.feed = mergeIntoFeed(state.feed, [edge.node]);
+      noteKeysOf(edge.node);
+      scheduleRender();
+    },
+    (error) => {
+      if (forGeneration !== generation) return;
+      const recovery = recoveryFrom(error, state.cursors.events);
+      if (recovery === 'stop') return liveStopped('events', error);
+      if (recovery === 'resume') return subscribeFeed(forGeneration, eventFilter);
+      state.cursors.events = null;
+      void startFeed(forGeneration);
+    },
+  );
+}
+
+/**
+ * A server with no events yet: the first event of any type the credential may read is the
+ * moment to read the catalog again (which then picks the busiest type and starts the panels).
+ */
+function waitForFirstEvent(forGeneration: number): void {
+  let reading = false;
+  stopPanel.feed = api.subscribe(
+    DashboardLiveEventsDocument,
+    { filter: null, after: null },
+    () => {
+      if (forGeneration !== generation || reading) return;
+      reading = true;
+      void loadCatalog().finally(() => {
+        reading = false;
+      });
+    },
+    (error) => {
+      if (forGeneration === generation) liveStopped('events', error);
+    },
+  );
+}
+
+function liveStopped(what: 'series' | 'top' | 'events', error: ApiError): void {
+  // An expired token, or a connection refused for good, has its own message (onTokenExpired,
+  // renderConnection), shown once for everything that stopped.
+  if (state.token?.expired || state.connection === 'disconnected') return;
   showProblem(`Live ${what} stopped: ${error.message}`);
 }
 
@@ -550,52 +718,6 @@ function liveStopped(what: 'series' | 'events', error: ApiError): void {
 function chartWindow(now = Date.now()): { from: number; to: number } {
   const interval = state.selection.interval;
   return { from: now - WINDOW_MS[interval], to: now + INTERVAL_MS[interval] };
-}
-
-/** Reads the chart's window of the series and merges it in. */
-async function readSeries(forGeneration: number): Promise<void> {
-  const { measure, timeZone } = state.selection;
-  const { from, to } = chartWindow();
-  const { series } = await api.query(DashboardSeriesDocument, {
-    query: {
-      ...seriesArguments(),
-      distinct: measure === 'distinct' ? DISTINCT_KEY : null,
-      timeZone,
-      from: new Date(from).toISOString(),
-      to: new Date(to).toISOString(),
-    },
-  });
-  if (forGeneration !== generation) return;
-  for (const oneSeries of series) {
-    noteGroupLabel(oneSeries.group ?? null, oneSeries.groupKey);
-    for (const point of oneSeries.points) applyQueriedPoint(state.series, oneSeries.group ?? null, point);
-    noteWatermark(oneSeries.watermark);
-  }
-  scheduleRender();
-}
-
-async function readHistory(forGeneration: number): Promise<void> {
-  const { type, filter } = state.selection;
-  if (!type) return;
-  try {
-    const [, { events }] = await Promise.all([
-      readSeries(forGeneration),
-      api.query(DashboardLatestEventsDocument, { filter: { types: [type], where: whereOf(filter) }, first: FEED_LENGTH }),
-    ]);
-    if (forGeneration !== generation) return;
-    state.feed = mergeIntoFeed(
-      state.feed,
-      events.edges.map((edge) => edge.node),
-    );
-    showProblem(null);
-    scheduleRender();
-    await refreshTop(forGeneration);
-  } catch (error) {
-    // While reconnecting, the re-read after the reconnect will fill this in.
-    if (forGeneration === generation && state.connection !== 'reconnecting' && !state.token?.expired) {
-      showProblem(`Could not read the history: ${(error as Error).message}`);
-    }
-  }
 }
 
 /**
@@ -614,33 +736,6 @@ function noteWatermark(watermark: string | null): void {
   if (state.watermark === null || time > state.watermark) state.watermark = time;
 }
 
-/** Runs `task` after a burst of calls, at most once every `intervalMs`. */
-function throttled(intervalMs: number, task: (forGeneration: number) => Promise<void>): (forGeneration: number) => void {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let lastRun = 0;
-  return (forGeneration) => {
-    if (timer !== undefined) return;
-    timer = setTimeout(
-      () => {
-        timer = undefined;
-        lastRun = Date.now();
-        void task(forGeneration);
-      },
-      Math.max(0, lastRun + intervalMs - Date.now()),
-    );
-  };
-}
-
-/** Re-reads the top list after series updates. */
-const refreshTopSoon = throttled(TOP_REFRESH_MS, (forGeneration) => refreshTop(forGeneration));
-
-/** Re-reads the series after updates that cannot be applied as they come (see liveUpdatesApply). */
-const refreshSeriesSoon = throttled(SERIES_REFRESH_MS, (forGeneration) =>
-  readSeries(forGeneration).catch(() => {
-    // A missed refresh is harmless: the next series update asks again.
-  }),
-);
-
 /** What the top table ranks by: the chosen measure's, where `top` can rank by it. */
 function topRanking(): TopRanking {
   const { measure, value } = state.selection;
@@ -649,34 +744,6 @@ function topRanking(): TopRanking {
 }
 
 const RANK_BY: Record<TopRanking, 'COUNT' | 'SUM' | 'DISTINCT'> = { count: 'COUNT', sum: 'SUM', distinct: 'DISTINCT' };
-
-async function refreshTop(forGeneration: number): Promise<void> {
-  const { type, value, filter } = state.selection;
-  const by = topDimension();
-  if (!type || !by) return;
-  const ranking = topRanking();
-  const { from, to } = chartWindow();
-  try {
-    const { top } = await api.query(DashboardTopDocument, {
-      query: {
-        type,
-        by,
-        value,
-        where: whereOf(filter),
-        distinct: ranking === 'distinct' ? DISTINCT_KEY : null,
-        rankBy: RANK_BY[ranking],
-        limit: TOP_LIMIT,
-        from: new Date(from).toISOString(),
-        to: new Date(to).toISOString(),
-      },
-    });
-    if (forGeneration !== generation) return;
-    state.top = top;
-    scheduleRender();
-  } catch {
-    // A missed refresh is harmless: the next series update asks again.
-  }
-}
 
 // ---- rendering ---------------------------------------------------------------------------
 
@@ -743,6 +810,7 @@ function render(): void {
   const ranking = topRanking();
   const rankedBy = ranking === 'sum' ? `sum of ${value}` : ranking === 'distinct' ? 'unique users' : 'events';
   view.topTitle.textContent = by ? `Top ${by} by ${rankedBy}` : 'Top values';
+  view.topWindow.textContent = TOP_WINDOW[interval].label;
   view.topKeyHead.textContent = by ?? 'Value';
   // The third column shows what the rows are ranked by, when that is not the event count.
   view.topSumHead.hidden = ranking === 'count';
@@ -780,12 +848,15 @@ window.__dashboard = {
           .map((point) => ({ start: new Date(point.start).toISOString(), count: point.count, sum: point.sum, distinct: point.distinct })),
       })),
       top: state.top.map(({ key, count, sum, distinct }) => ({ key, count, sum, distinct })),
+      topWindow: state.topWindow && { from: new Date(state.topWindow.from).toISOString(), to: new Date(state.topWindow.to).toISOString() },
       feedIds: state.feed.map((event) => event.id),
+      cursors: state.cursors,
     });
   },
 };
 
-// The window slides and the watermark's age grows even when no update arrives.
+// The window slides and the watermark's age grows even when no update arrives: a redraw of what
+// the page holds, never a re-read (everything it shows comes from its subscriptions).
 setInterval(scheduleRender, 1_000);
 // A link's type the token may not read would only fail: start on the busiest type it may read.
 if (state.selection.type && !tokenAllowsType(state.selection.type)) state.selection = { ...state.selection, type: null };

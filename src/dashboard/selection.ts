@@ -46,8 +46,19 @@ export const WINDOW_MS: Record<Interval, number> = {
   SECOND: 15 * 60_000,
   MINUTE: 6 * 3_600_000,
   HOUR: 7 * 86_400_000,
-  // 30 days: inside the 31 days the `top` query allows, so the table covers what the chart shows.
   DAY: 30 * 86_400_000,
+};
+
+/**
+ * The top table's sliding window (a `top` subscription's `window`, over MINUTE buckets): the
+ * chart's window where the live ranking allows it. A live ranking follows at most 7 days (longer
+ * ranges are the `top` query's), so the DAY view ranks the last 7 of its 30 days.
+ */
+export const TOP_WINDOW: Record<Interval, { window: string; label: string }> = {
+  SECOND: { window: '15m', label: 'last 15 minutes, as the chart' },
+  MINUTE: { window: '6h', label: 'last 6 hours, as the chart' },
+  HOUR: { window: '7d', label: 'last 7 days, as the chart' },
+  DAY: { window: '7d', label: 'last 7 days' },
 };
 
 export const WINDOW_LABEL: Record<Interval, string> = {

@@ -1,6 +1,6 @@
 /**
- * The chart's data, kept apart from the DOM: bucket totals per group, merged from the `series`
- * query and the live `series` subscription, and shaped into the aligned arrays uPlot draws.
+ * The chart's data, kept apart from the DOM: bucket totals per group, as the `series`
+ * subscription sends them (its snapshot, then live), shaped into the aligned arrays uPlot draws.
  */
 import { bucketStartsBetween, type Interval } from '../domain/interval.ts';
 import { dayStartsBetween } from './time-zone.ts';
@@ -52,22 +52,13 @@ function bucketsOf(data: SeriesByGroup, group: string | null): Map<number, Bucke
   return buckets;
 }
 
-/** A live update is the bucket's new total (late corrections included), so it replaces the point. */
+/**
+ * An update is the bucket's total (a snapshot point, a late correction, a final push, or a point
+ * sent again after a resume), never a delta: it replaces the point.
+ */
 export function applyLiveUpdate(data: SeriesByGroup, group: string | null, point: ReceivedPoint): void {
   const totals = toTotals(point);
   bucketsOf(data, group).set(totals.start, totals);
-}
-
-/**
- * A queried point may have been read before a live update that already arrived (the query and
- * the subscription travel on different connections). A bucket only ever gains events, so the
- * total with the larger count is the newer one.
- */
-export function applyQueriedPoint(data: SeriesByGroup, group: string | null, point: ReceivedPoint): void {
-  const totals = toTotals(point);
-  const buckets = bucketsOf(data, group);
-  const known = buckets.get(totals.start);
-  if (!known || totals.count >= known.count) buckets.set(totals.start, totals);
 }
 
 /** Drops buckets that slid out of the chart's window, so memory stays bounded on a long-open page. */

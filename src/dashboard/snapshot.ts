@@ -14,8 +14,12 @@ export interface DashboardSnapshot {
   watermark: string | null;
   series: { group: string | null; points: { start: string; count: number; sum: number | null; distinct: number | null }[] }[];
   top: { key: string; count: number; sum: number | null; distinct: number | null }[];
+  /** The window the top table ranks, as its last `top` update said (ISO, MINUTE-aligned); null before the first. */
+  topWindow: { from: string; to: string } | null;
   /** Newest first, as listed. */
   feedIds: string[];
+  /** The last cursor the chart's and the feed's subscriptions received: where they resume after a reconnect. */
+  cursors: { series: string | null; events: string | null };
 }
 
 declare global {

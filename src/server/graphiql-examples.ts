@@ -3,7 +3,8 @@ const DAY_MS = 86_400_000;
 /**
  * The operations GraphiQL opens with: one working example of every operation, then one of each
  * richer question (`where` with every operator, `groupByDimensions` and `groupKey`, `distinct`
- * and `rankBy`, the calendar intervals and `timeZone`). Ranges cover the UTC day the service
+ * and `rankBy`, the calendar intervals and `timeZone`), then the live aggregates (`series` with
+ * `from`, `to`, `after` and `cursor`; the live `top`). Ranges cover the UTC day the service
  * started in, so the examples show what was just ingested. test/unit/graphiql-examples.test.ts
  * validates every operation against the schema and checks that each new argument is shown.
  */
@@ -13,6 +14,8 @@ export function graphiqlExamples(now: number = Date.now()): string {
   const to = new Date(dayStart + DAY_MS).toISOString();
   // The calendar examples look back a week, so a WEEK or a New York day has something to merge.
   const weekAgo = new Date(dayStart - 6 * DAY_MS).toISOString();
+  // The settled example: the UTC day before, final once the watermark is ALLOWED_LATENESS past it.
+  const yesterday = new Date(dayStart - DAY_MS).toISOString();
   return `# Welcome to Streamlens. Run any operation below with the ▶ button.
 # Subscriptions stream here too (over SSE); open a second tab to ingest while one listens.
 
@@ -151,6 +154,62 @@ subscription LivePaidPurchasesByCountryAndPlan {
     group
     watermark
     point { start count sum final }
+  }
+}
+
+# ---- Live aggregates ---------------------------------------------------------------------------
+# With \`from\`, a series subscription first sends every existing point of [from, to) (or up to now),
+# ordered by start within each group, then live updates. Every update is the bucket's total and
+# carries a \`cursor\`; a bucket is sent once more with final: true when it becomes final. With
+# \`to\`, the subscription completes once every bucket of the range is final and was sent so:
+# yesterday, exactly, once it is settled. See docs/api.md, "Live aggregates".
+
+subscription SettledRevenuePerQuarterHourYesterday {
+  series(query: {
+    type: "purchase", value: "amount", interval: FIFTEEN_MINUTES, groupBy: "country"
+    from: "${yesterday}", to: "${from}"
+  }) {
+    group
+    point { start count sum final }
+  }
+}
+
+# The client recipe: subscribe with \`from\`, keep the \`cursor\` of the last update, and after a
+# reconnect subscribe again with the same query and \`after\` set to it (variables:
+# { "after": "<the last cursor>" }): every point that changed meanwhile comes again, then live.
+subscription UniqueUsersPerNewYorkDayResumable($after: String) {
+  series(query: {
+    type: "page_view", interval: DAY, timeZone: "America/New_York", distinct: "user"
+    groupByDimensions: ["country"], from: "${weekAgo}"
+  }, after: $after) {
+    groupKey
+    cursor
+    point { start count distinct final }
+  }
+}
+
+# A live ranking over a sliding window of MINUTE buckets ("15m", "24h"): the first update at once,
+# then at most one a second whenever it changes; \`from\` and \`to\` are the window's bounds.
+subscription TopPaidCountriesByRevenueLive {
+  top(query: {
+    type: "purchase", by: "country", value: "amount", rankBy: SUM, limit: 5, window: "15m"
+    where: [{ key: "plan", neq: "free" }]
+  }) {
+    from
+    to
+    watermark
+    entries { key count sum }
+  }
+}
+
+subscription TopCountriesByUniqueMobileUsersLive {
+  top(query: {
+    type: "page_view", by: "country", distinct: "user", rankBy: DISTINCT
+    dimensions: { device: "mobile" }, window: "24h"
+  }) {
+    from
+    to
+    entries { key count distinct }
   }
 }
 `;

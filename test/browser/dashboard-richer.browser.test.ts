@@ -17,8 +17,8 @@ import { IngestDocument, type EventInput } from '../generated/operations.ts';
 import { query, waitForLiveSubscriptions, waitForProcessing } from '../support/clients.ts';
 import { removeDataDir, startServer, type TestServer } from '../support/server.ts';
 
-/** What the page subscribes to: the series and the events of the chosen type. */
-const PAGE_SUBSCRIPTIONS = 2;
+/** What the page subscribes to: the series, the top ranking and the events of the chosen type. */
+const PAGE_SUBSCRIPTIONS = 3;
 const MINUTE_MS = 60_000;
 /** `Series.group` of (FR, no plan): the values joined by ", ", an absent one shown as nothing. */
 const FR_WITHOUT_PLAN = 'FR, ';
@@ -175,7 +175,9 @@ describe('dashboard controls for the richer questions', () => {
     shown = await waitForPage(
       page,
       'unique users',
-      (s) => s.top[0]?.distinct === 2 && s.series.every((series) => series.points.every((p) => p.distinct !== null)),
+      // The chart's snapshot comes point by point: wait for all three groups' points.
+      (s) =>
+        s.top[0]?.distinct === 2 && s.series.length === 3 && s.series.every((series) => series.points.every((p) => p.distinct !== null)),
     );
     expect(totalsByGroup(shown)).toEqual({
       'DE, pro': { count: 2, sum: 11, distinct: 2 },
@@ -218,7 +220,7 @@ describe('dashboard controls for the richer questions', () => {
     });
     await page.getByLabel('Dimension').selectOption('plan');
     await page.getByLabel('Condition').selectOption('absent');
-    shown = await waitForPage(page, 'the purchases without a plan', (s) => s.feedIds.length === 1);
+    shown = await waitForPage(page, 'the purchases without a plan', (s) => s.feedIds.length === 1 && s.series.length === 1);
     expect(shown.feedIds).toEqual(['p-6']);
     expect(totalsByGroup(shown)).toEqual({ [FR_WITHOUT_PLAN]: { count: 1, sum: 2, distinct: 1 } });
     expect(await page.getByLabel('Filter value').isDisabled()).toBe(true);
@@ -269,7 +271,11 @@ describe('dashboard controls for the richer questions', () => {
     expect(await page.locator('#chart-window').textContent()).toBe(`last 30 days, per day, days in ${zone}`);
 
     await page.getByRole('combobox', { name: 'Show' }).selectOption('distinct');
-    shown = await waitForPage(page, 'unique visitors per local day', (s) => s.series[0]?.points.every((p) => p.distinct !== null) ?? false);
+    shown = await waitForPage(
+      page,
+      'unique visitors per local day',
+      (s) => s.series[0]?.points.length === 2 && s.series[0].points.every((p) => p.distinct !== null),
+    );
     expect(shown.series[0]!.points.map((p) => [p.start, p.count, p.distinct])).toEqual([
       [new Date(dayBefore).toISOString(), 2, 2],
       [new Date(midnight).toISOString(), 1, 1],

@@ -22,8 +22,8 @@ import { removeDataDir, startServer, type TestServer } from '../support/server.t
 const ADMIN_KEY = 'dashboard-admin-key-0123456789abcdefghijkl';
 /** The view the tests open: purchases, the sum of their amount, per second, by country. */
 const VIEW = '?type=purchase&value=amount&measure=sum&interval=SECOND&groupBy=country';
-/** What the page subscribes to: the series and the events of the chosen type. */
-const PAGE_SUBSCRIPTIONS = 2;
+/** What the page subscribes to: the series, the top ranking and the events of the chosen type. */
+const PAGE_SUBSCRIPTIONS = 3;
 const ACME_VIEW = 'customer is acme (click, page_view, purchase)';
 
 function purchase(id: string, customer: string, country: string, amount: number): EventInput {
@@ -112,7 +112,11 @@ describe("the embedding example: one customer's dashboard through an access toke
 
     // The token leaves the address bar (no bookmark, no history entry, no copy-paste carries it).
     expect(new URL(page.url()).hash).toBe('');
-    const shown = await waitForPage(page, "acme's two purchases", (s) => s.feedIds.length >= 2 && s.top.length >= 2);
+    const shown = await waitForPage(
+      page,
+      "acme's two purchases",
+      (s) => s.feedIds.length >= 2 && s.top.length >= 2 && s.series.length >= 2,
+    );
     expect(shown.token).toEqual({ view: ACME_VIEW, expiresAt: acme.expiresAt, expired: false });
     expect(await page.locator('#access').textContent()).toMatch(
       /^Viewing customer is acme \(click, page_view, purchase\) · token expires at \S+ \(in (59|60) min\)$/,
@@ -142,7 +146,11 @@ describe("the embedding example: one customer's dashboard through an access toke
     const shown = await waitForPage(
       page,
       "acme's live purchases in the chart, the table and the feed",
-      (s) => s.feedIds.includes('a-3') && s.feedIds.includes('a-4') && s.top.some((row) => row.key === 'FR'),
+      (s) =>
+        s.feedIds.includes('a-3') &&
+        s.feedIds.includes('a-4') &&
+        s.top.some((row) => row.key === 'FR') &&
+        Object.values(countsByGroup(s)).reduce((a, b) => a + b, 0) === 4,
     );
     expect([...shown.feedIds].sort()).toEqual(['a-1', 'a-2', 'a-3', 'a-4']);
     expect(countsByGroup(shown)).toEqual({ DE: 1, FR: 1, NL: 2 });

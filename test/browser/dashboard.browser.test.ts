@@ -1,7 +1,8 @@
 /**
  * The dashboard page in a real browser (Debian's Chromium, headless, driven by playwright-core)
  * against the real service process: it loads and connects, shows an ingest in the chart, the
- * top table and the feed, and after the service restarts it reconnects, says so, and goes on.
+ * top table and the feed, and after the service restarts (same port, same data) it reconnects, says
+ * so, resumes its subscriptions from their cursors, and ends on exactly the stored totals.
  *
  * The checks read the numbers the page shows through `window.__dashboard.snapshot()` (and the
  * DOM for the table, the feed and the connection state), never pixels.
@@ -12,13 +13,13 @@ import type { Browser, Page } from 'playwright-core';
 import { buildDashboard } from '../../scripts/build-dashboard.ts';
 import { launchChromium } from '../../scripts/chromium.ts';
 import type { DashboardSnapshot } from '../../src/dashboard/snapshot.ts';
-import { CreateApiKeyDocument, IngestDocument, type EventInput } from '../generated/operations.ts';
+import { CreateApiKeyDocument, IngestDocument, ReadSeriesDocument, ReadTopDocument, type EventInput } from '../generated/operations.ts';
 import { query, waitForLiveSubscriptions } from '../support/clients.ts';
 import { removeDataDir, startServer, type TestServer } from '../support/server.ts';
 
 const VIEW = '/dashboard?type=purchase&value=amount&measure=sum&interval=SECOND&groupBy=country';
-/** What the page subscribes to: the series and the events of the chosen type. */
-const PAGE_SUBSCRIPTIONS = 2;
+/** What the page subscribes to: the series, the top ranking and the events of the chosen type. */
+const PAGE_SUBSCRIPTIONS = 3;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,6 +54,8 @@ describe('dashboard page', () => {
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
+  /** When the page was opened: its chart's window starts 15 minutes before (SECOND). */
+  let loadedAt = 0;
 
   const snapshot = () => page.evaluate(() => window.__dashboard!.snapshot());
 
@@ -91,6 +94,7 @@ describe('dashboard page', () => {
   });
 
   it('loads, connects and shows the chosen view', async () => {
+    loadedAt = Date.now();
     const response = await page.goto(`${server.baseUrl}${VIEW}`);
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-type']).toBe('text/html; charset=utf-8');
@@ -157,13 +161,14 @@ describe('dashboard page', () => {
     expect(await page.locator('#chart canvas').count()).toBe(1);
   });
 
-  it('reconnects after the service restarts, refills, and goes on live', async () => {
+  it('reconnects after the service restarts, resumes from its cursors with no gap, and goes on live', async () => {
     await server.stop();
     await page.locator('#connection-text').getByText('reconnecting…', { exact: true }).waitFor();
 
     server = await startServer({ dataDir, env: { PORT: String(port) } });
     // Sent at once, so it is most likely processed before the page has subscribed again (the
-    // page waits at least half a second between attempts): only the re-read can bring it in.
+    // page waits at least half a second between attempts): only the resume from the page's
+    // cursors can bring it in.
     await ingest([purchase('p-while-away', 'DE', 3)]);
     await page.locator('#connection-text').getByText('resumed', { exact: true }).waitFor({ timeout: 20_000 });
     expect(await page.locator('#connection').getAttribute('data-state')).toBe('resumed');
@@ -183,6 +188,28 @@ describe('dashboard page', () => {
     ]);
     expect(shown.feedIds.slice(0, 2)).toEqual(['p-after-restart', 'p-while-away']);
     expect(shown.connection).toBe('resumed');
+
+    // No gap: every point of the chart is the stored one, and the table is the `top` query over
+    // the window its last update names.
+    const { series } = await query(server.url, ReadSeriesDocument, {
+      query: {
+        type: 'purchase',
+        value: 'amount',
+        interval: 'SECOND',
+        groupBy: 'country',
+        from: new Date(loadedAt - 15 * 60_000).toISOString(),
+        to: new Date(Date.now() + 60_000).toISOString(),
+      },
+    });
+    const pointsOf = (points: readonly { start: string; count: number; sum: number | null }[]) =>
+      points.map(({ start, count, sum }) => ({ start, count, sum }));
+    expect(Object.fromEntries(shown.series.map((one) => [one.group, pointsOf(one.points)]))).toEqual(
+      Object.fromEntries(series.map((one) => [one.group, pointsOf(one.points)])),
+    );
+    const { top } = await query(server.url, ReadTopDocument, {
+      query: { type: 'purchase', by: 'country', value: 'amount', limit: 10, from: shown.topWindow!.from, to: shown.topWindow!.to },
+    });
+    expect(shown.top.map(({ key, count, sum }) => ({ key, count, sum }))).toEqual(top);
     expect(pageErrors).toEqual([]);
   }, 60_000);
 });

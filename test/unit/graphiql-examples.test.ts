@@ -1,8 +1,8 @@
 /**
  * The example operations people learn from can never drift from the schema: every operation
- * GraphiQL opens with, and every GraphQL example of docs/api.md's "Richer questions" section,
- * parses and validates against the built schema. And the richer questions are all taught: each
- * new argument, operator, enum value and field appears in the GraphiQL examples and in the docs.
+ * GraphiQL opens with, and every GraphQL example of docs/api.md's "Richer questions" and "Live
+ * aggregates" sections, parses and validates against the built schema. And both are all taught:
+ * each new argument, operator, enum value and field appears in the GraphiQL examples and in the docs.
  * (test/e2e/api.e2e.test.ts runs the GraphiQL queries against a server as well.)
  */
 import { readFileSync } from 'node:fs';
@@ -47,6 +47,7 @@ function usedNames(document: DocumentNode): Set<string> {
   const names = new Set<string>();
   visit(document, {
     ObjectField: (node) => void names.add(`input ${node.name.value}`),
+    Argument: (node) => void names.add(`argument ${node.name.value}`),
     EnumValue: (node) => void names.add(`enum ${node.value}`),
     Field: (node) => void names.add(`field ${node.name.value}`),
   });
@@ -75,6 +76,42 @@ const RICHER_QUESTIONS = [
   'input timeZone',
 ];
 
+/** The subscription operations of a document, as a document of their own. */
+function subscriptionsOf(document: DocumentNode): DocumentNode {
+  return { ...document, definitions: operationsOf(document).filter((operation) => operation.operation === 'subscription') };
+}
+
+/**
+ * Every name of the contract's "Live aggregates" a learner should see used in a subscription: the
+ * new arguments of the live series (`from`, `to`, `distinct`, `timeZone`, `after`), its `cursor`,
+ * a merged interval, and the live `top` with its window and ranking.
+ */
+const LIVE_AGGREGATES = [
+  'input from',
+  'input to',
+  'input distinct',
+  'input timeZone',
+  'argument after',
+  'field cursor',
+  'field final',
+  'enum FIFTEEN_MINUTES',
+  'field top',
+  'input window',
+  'input rankBy',
+  'field entries',
+];
+/** What GraphiQL shows on top of that: every LiveTopQuery argument and TopUpdate field. */
+const LIVE_TOP_IN_FULL = [
+  'input by',
+  'input value',
+  'input where',
+  'input dimensions',
+  'input limit',
+  'field from',
+  'field to',
+  'field watermark',
+];
+
 describe('GraphiQL example operations', () => {
   const document = parse(graphiqlExamples(Date.parse('2026-11-27T15:00:00Z')));
 
@@ -93,10 +130,17 @@ describe('GraphiQL example operations', () => {
     expect(RICHER_QUESTIONS.filter((name) => !used.has(name))).toEqual([]);
   });
 
+  it('show every argument and field of the live aggregates in a subscription', () => {
+    const used = usedNames(subscriptionsOf(document));
+    expect([...LIVE_AGGREGATES, ...LIVE_TOP_IN_FULL].filter((name) => !used.has(name))).toEqual([]);
+  });
+
   it('cover the UTC day the service started in, and the week before it for calendar intervals', () => {
     const text = graphiqlExamples(Date.parse('2026-11-27T15:00:00Z'));
     expect(text).toContain('from: "2026-11-27T00:00:00.000Z", to: "2026-11-28T00:00:00.000Z"');
     expect(text).toContain('from: "2026-11-21T00:00:00.000Z", to: "2026-11-28T00:00:00.000Z"');
+    // The settled example: the whole UTC day before.
+    expect(text).toContain('from: "2026-11-26T00:00:00.000Z", to: "2026-11-27T00:00:00.000Z"');
   });
 });
 
@@ -117,5 +161,22 @@ describe('docs/api.md "Richer questions" examples', () => {
   it('show every argument, operator, interval and field of the richer questions', () => {
     const used = new Set(blocks.flatMap((block) => [...usedNames(parse(block))]));
     expect(RICHER_QUESTIONS.filter((name) => !used.has(name))).toEqual([]);
+  });
+});
+
+describe('docs/api.md "Live aggregates" examples', () => {
+  const blocks = graphqlBlocks(docSection('Live aggregates'));
+
+  it('each validate against the schema', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(6);
+    const problems = blocks.flatMap((block) =>
+      validate(schema, parse(block)).map((error) => `${error.message}\n  in: ${block.split('\n')[0]}`),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  it('show every argument and field of the live aggregates in a subscription', () => {
+    const used = new Set(blocks.flatMap((block) => [...usedNames(subscriptionsOf(parse(block)))]));
+    expect(LIVE_AGGREGATES.filter((name) => !used.has(name))).toEqual([]);
   });
 });
