@@ -6,13 +6,7 @@
  * final point is pushed final once, merged intervals included, and `to` completes the subscription.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-event-log.ts';
-import { createEmbeddedEventStore } from '../../src/adapters/embedded/embedded-event-store.ts';
-import { createEmbeddedSeriesStore } from '../../src/adapters/embedded/embedded-series-store.ts';
-import { createEmbeddedLiveBus } from '../../src/adapters/embedded/embedded-live-bus.ts';
 import { createEmbeddedRateLimitStore } from '../../src/adapters/embedded/embedded-rate-limit-store.ts';
-import { loadConfig } from '../../src/config.ts';
-import { createIngestService } from '../../src/ingest/ingest-service.ts';
 import type { EventInput } from '../../src/ingest/validate-event.ts';
 import { createUsageLimits } from '../../src/limits/usage-limits.ts';
 import {
@@ -26,8 +20,7 @@ import type { LiveBus } from '../../src/ports/live-bus.ts';
 import type { RollupRange, SeriesStore } from '../../src/ports/series-store.ts';
 import { createQueryService } from '../../src/query/query-service.ts';
 import { wholeTenantAccess } from '../../src/auth/tenant-access.ts';
-import { createStreamProcessor } from '../../src/stream/processor.ts';
-import { newDataDir, removeDataDir } from '../support/server.ts';
+import { startEmbeddedPipeline } from '../support/embedded-pipeline.ts';
 
 const SECOND = 1_000;
 /** A whole minute a while ago: the events of these tests fall in its seconds. */
@@ -85,25 +78,8 @@ function lossyBus(bus: LiveBus) {
 }
 
 async function start(env: Record<string, string> = {}): Promise<Harness> {
-  const loaded = loadConfig(env);
-  if (!loaded.ok) throw new Error(loaded.problems.join('; '));
-  const { config } = loaded;
-  const dataDir = newDataDir();
-  const log = createEmbeddedEventLog({ dataDir, retentionMs: 86_400_000 });
-  const eventStore = createEmbeddedEventStore({ dataDir });
-  const seriesStore = createEmbeddedSeriesStore({ dataDir });
-  const liveBus = createEmbeddedLiveBus();
-  const processor = createStreamProcessor({
-    log,
-    eventStore,
-    seriesStore,
-    liveBus,
-    policy: config.eventTime,
-    secondRetentionMs: config.secondRetentionMs,
-    logger: { info() {}, warn() {}, error() {} },
-  });
-  await processor.start();
-  const ingest = createIngestService({ log, limits: config.ingest });
+  const pipeline = await startEmbeddedPipeline(env);
+  const { config, eventStore, seriesStore, liveBus, ingest } = pipeline;
   const bus = lossyBus(liveBus);
   const seriesReads: RollupRange[] = [];
   const countingStore: SeriesStore = {
@@ -125,10 +101,7 @@ async function start(env: Record<string, string> = {}): Promise<Harness> {
   });
   cleanups.push(async () => {
     live.close();
-    await processor.stop();
-    await log.close();
-    await Promise.all([eventStore.close(), seriesStore.close(), liveBus.close()]);
-    removeDataDir(dataDir);
+    await pipeline.stop();
   });
   return {
     live,

@@ -5,13 +5,7 @@
  * No HTTP: what a subscriber receives is read from the iterators the service returns.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-event-log.ts';
-import { createEmbeddedEventStore } from '../../src/adapters/embedded/embedded-event-store.ts';
-import { createEmbeddedSeriesStore } from '../../src/adapters/embedded/embedded-series-store.ts';
-import { createEmbeddedLiveBus } from '../../src/adapters/embedded/embedded-live-bus.ts';
 import { createEmbeddedRateLimitStore } from '../../src/adapters/embedded/embedded-rate-limit-store.ts';
-import { loadConfig } from '../../src/config.ts';
-import { createIngestService } from '../../src/ingest/ingest-service.ts';
 import type { EventInput } from '../../src/ingest/validate-event.ts';
 import { createUsageLimits } from '../../src/limits/usage-limits.ts';
 import { createLiveService, type LiveSeriesInput, type LiveService, type LiveSubscriber } from '../../src/live/live-service.ts';
@@ -20,8 +14,7 @@ import type { RollupRange, SeriesStore } from '../../src/ports/series-store.ts';
 import { encodeStreamCursor } from '../../src/query/cursors.ts';
 import { createQueryService } from '../../src/query/query-service.ts';
 import { wholeTenantAccess } from '../../src/auth/tenant-access.ts';
-import { createStreamProcessor } from '../../src/stream/processor.ts';
-import { newDataDir, removeDataDir } from '../support/server.ts';
+import { startEmbeddedPipeline } from '../support/embedded-pipeline.ts';
 
 /** Every event of these tests falls in one HOUR bucket: each change is a new total of it. */
 const AT = new Date(Date.now() - 60_000);
@@ -73,25 +66,8 @@ function countingSeriesStore(store: SeriesStore, reads: RollupRange[]): SeriesSt
 }
 
 async function startLive(env: Record<string, string> = {}): Promise<Live> {
-  const loaded = loadConfig(env);
-  if (!loaded.ok) throw new Error(loaded.problems.join('; '));
-  const { config } = loaded;
-  const dataDir = newDataDir();
-  const log = createEmbeddedEventLog({ dataDir, retentionMs: 86_400_000 });
-  const eventStore = createEmbeddedEventStore({ dataDir });
-  const seriesStore = createEmbeddedSeriesStore({ dataDir });
-  const liveBus = createEmbeddedLiveBus();
-  const processor = createStreamProcessor({
-    log,
-    eventStore,
-    seriesStore,
-    liveBus,
-    policy: config.eventTime,
-    secondRetentionMs: config.secondRetentionMs,
-    logger: { info() {}, warn() {}, error() {} },
-  });
-  await processor.start();
-  const ingest = createIngestService({ log, limits: config.ingest });
+  const pipeline = await startEmbeddedPipeline(env);
+  const { config, eventStore, seriesStore, liveBus, ingest } = pipeline;
   const bus = countingBus(liveBus);
   const seriesReads: RollupRange[] = [];
   const live = createLiveService({
@@ -105,10 +81,7 @@ async function startLive(env: Record<string, string> = {}): Promise<Live> {
     maxPendingSeriesUpdates: 100,
   });
   cleanups.push(async () => {
-    await processor.stop();
-    await log.close();
-    await Promise.all([eventStore.close(), seriesStore.close(), liveBus.close()]);
-    removeDataDir(dataDir);
+    await pipeline.stop();
   });
   return {
     live,

@@ -10,13 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.ts';
-import { createEmbeddedEventLog } from '../../src/adapters/embedded/embedded-event-log.ts';
-import { createEmbeddedEventStore } from '../../src/adapters/embedded/embedded-event-store.ts';
-import { createEmbeddedSeriesStore } from '../../src/adapters/embedded/embedded-series-store.ts';
-import { createEmbeddedLiveBus } from '../../src/adapters/embedded/embedded-live-bus.ts';
 import { createEmbeddedRateLimitStore } from '../../src/adapters/embedded/embedded-rate-limit-store.ts';
-import { loadConfig } from '../../src/config.ts';
-import { createIngestService } from '../../src/ingest/ingest-service.ts';
 import type { EventInput } from '../../src/ingest/validate-event.ts';
 import { createUsageLimits } from '../../src/limits/usage-limits.ts';
 import {
@@ -31,8 +25,7 @@ import type { RollupRange, SeriesStore } from '../../src/ports/series-store.ts';
 import { createQueryService, type QueryService } from '../../src/query/query-service.ts';
 import { wholeTenantAccess } from '../../src/auth/tenant-access.ts';
 import type { Principal } from '../../src/auth/authenticator.ts';
-import { createStreamProcessor } from '../../src/stream/processor.ts';
-import { newDataDir, removeDataDir } from '../support/server.ts';
+import { startEmbeddedPipeline } from '../support/embedded-pipeline.ts';
 
 /** graphql as the schema's own modules load it (require): an ESM import would be a second copy, which graphql refuses. */
 const { parse, validate } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
@@ -59,25 +52,8 @@ afterEach(async () => {
 });
 
 async function startLive(env: Record<string, string> = {}): Promise<Live> {
-  const loaded = loadConfig(env);
-  if (!loaded.ok) throw new Error(loaded.problems.join('; '));
-  const { config } = loaded;
-  const dataDir = newDataDir();
-  const log = createEmbeddedEventLog({ dataDir, retentionMs: 86_400_000 });
-  const eventStore = createEmbeddedEventStore({ dataDir });
-  const seriesStore = createEmbeddedSeriesStore({ dataDir });
-  const liveBus = createEmbeddedLiveBus();
-  const processor = createStreamProcessor({
-    log,
-    eventStore,
-    seriesStore,
-    liveBus,
-    policy: config.eventTime,
-    secondRetentionMs: config.secondRetentionMs,
-    logger: { info() {}, warn() {}, error() {} },
-  });
-  await processor.start();
-  const ingest = createIngestService({ log, limits: config.ingest });
+  const pipeline = await startEmbeddedPipeline(env);
+  const { config, eventStore, seriesStore, liveBus, ingest } = pipeline;
   let open = 0;
   const lossListeners = new Set<() => void>();
   const bus: LiveBus = {
@@ -115,10 +91,7 @@ async function startLive(env: Record<string, string> = {}): Promise<Live> {
   });
   cleanups.push(async () => {
     live.close();
-    await processor.stop();
-    await log.close();
-    await Promise.all([eventStore.close(), seriesStore.close(), liveBus.close()]);
-    removeDataDir(dataDir);
+    await pipeline.stop();
   });
   return {
     live,
