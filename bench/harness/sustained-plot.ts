@@ -18,6 +18,8 @@ const HEADER_H = 44;
 const HEADROOM = 1.4;
 /** About the width of one character at font-size 11 (sans-serif), to size the legend's backing. */
 const CHAR_W = 6;
+/** The rates are drawn over 5 samples (seconds): per second, processing batches make them jump between 0 and twice the mean. */
+const RATE_SPAN_SAMPLES = 5;
 
 /** 1234 → "1.2k", 2500000 → "2.5M": axis labels. */
 export function compact(value: number): string {
@@ -62,7 +64,7 @@ function frame(out: string[], panel: Panel, yLabel: string): void {
     out.push(`<line x1="${px.toFixed(1)}" x2="${px.toFixed(1)}" y1="${y}" y2="${y + h}" stroke="#eee"/>`);
     out.push(`<text x="${px.toFixed(1)}" y="${y + h + 14}" text-anchor="middle">${compact(t)}</text>`);
   }
-  const yStep = niceStep(panel.maxY, 4);
+  const yStep = niceStep(panel.maxY, 5);
   for (let v = 0; v <= panel.maxY + 1e-9; v += yStep) {
     const py = y + h - (v / panel.maxY) * h;
     out.push(`<line x1="${x}" x2="${x + w}" y1="${py.toFixed(1)}" y2="${py.toFixed(1)}" stroke="#f3f3f3"/>`);
@@ -147,7 +149,7 @@ function column(out: string[], row: ResultRow, trace: SustainedTrace, ox: number
   legend(out, lag, lagLegend);
 
   // Rates.
-  const rates = ratesOf(trace.samples);
+  const rates = ratesOf(trace.samples, RATE_SPAN_SAMPLES);
   const maxRate = Math.max(trace.targetRate, ...rates.flatMap((r) => [r.ingestRate, r.processedRate])) * HEADROOM;
   const rate: Panel = { ...lag, y: HEADER_H + PANEL_H + MARGIN.top, maxY: maxRate };
   frame(out, rate, 'events/s');
@@ -177,8 +179,8 @@ function column(out: string[], row: ResultRow, trace: SustainedTrace, ox: number
     ),
   );
   const rateLegend: [string, string][] = [
-    [COLOURS.ingest, 'acknowledged by ingest'],
-    [COLOURS.processed, 'processed'],
+    [COLOURS.ingest, `acknowledged by ingest (over ${RATE_SPAN_SAMPLES} s)`],
+    [COLOURS.processed, `processed (over ${RATE_SPAN_SAMPLES} s)`],
     [COLOURS.target, `target ${compact(Math.round(trace.targetRate))}/s (80% of max ingest)`],
   ];
   legend(out, rate, rateLegend);

@@ -132,11 +132,16 @@ export function judgeSustained(samples: readonly LagSample[], targetRate: number
   };
 }
 
-/** Events/s between consecutive samples, at the later sample's time (for the plot). */
-export function ratesOf(samples: readonly LagSample[]): { t: number; ingestRate: number; processedRate: number }[] {
+/**
+ * Events/s over the `span` samples before each sample (at that sample's time), for the plot:
+ * per second, the processed rate swings between 0 and a processing batch's worth; over a few
+ * seconds it shows the trend.
+ */
+export function ratesOf(samples: readonly LagSample[], span = 1): { t: number; ingestRate: number; processedRate: number }[] {
+  if (!(Number.isInteger(span) && span >= 1)) throw new Error(`the span must be a whole number of samples from 1, not ${span}`);
   const rates: { t: number; ingestRate: number; processedRate: number }[] = [];
-  for (let i = 1; i < samples.length; i++) {
-    const before = samples[i - 1]!;
+  for (let i = span; i < samples.length; i++) {
+    const before = samples[i - span]!;
     const after = samples[i]!;
     const seconds = after.t - before.t;
     if (seconds <= 0) continue;

@@ -224,6 +224,16 @@ describe('whether the lag stayed bounded', () => {
 });
 
 describe('the rates between samples', () => {
+  it('average over the span of samples given', () => {
+    const samples: LagSample[] = [0, 1, 2, 3].map((t) => ({ t, lag: 0, ingested: t * t * 100, processed: t * 100 }));
+    expect(ratesOf(samples, 2)).toEqual([
+      { t: 2, ingestRate: 200, processedRate: 100 },
+      { t: 3, ingestRate: 400, processedRate: 100 },
+    ]);
+    expect(ratesOf(samples, 4)).toEqual([]);
+    expect(() => ratesOf(samples, 0)).toThrow('the span must be a whole number of samples from 1, not 0');
+  });
+
   it('are the differences per second, skipping samples at the same time', () => {
     const samples: LagSample[] = [
       { t: 0, lag: 0, ingested: 0, processed: 0 },
