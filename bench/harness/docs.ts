@@ -129,9 +129,9 @@ second. Top: the lag in events, with the judged window (the last ${JUDGED_WINDOW
 dashed and the end-lag bound in red. Bottom: events/s acknowledged by \`ingest\` and processed, beside the target rate.
 
 The lag **stays bounded** when, over the judged window, its least-squares slope is at most ${MAX_SLOPE_SHARE * 100}% of the target rate
-(the slope is ingested − processed events/s: the processor kept up with ≥ ${100 - MAX_SLOPE_SHARE * 100}% of what came in; over 60 samples a
-second apart, a lag scattering by half a second of ingest moves the fitted slope by only about 0.4% of the rate), and the lag at the end (median of the last ${END_SAMPLES_S} s of samples) is at most
-${MAX_END_LAG_S} s of ingest at the target rate. The row is met when the lag stays bounded **and** the client delivered at least
+(the slope is ingested − processed events/s: the processor kept up with ≥ ${100 - MAX_SLOPE_SHARE * 100}% of what came in; over 60
+samples a second apart, a lag scattering by half a second of ingest moves the fitted slope by only about 0.4% of the
+rate), and the lag at the end (median of the last ${END_SAMPLES_S} s of samples) is at most ${MAX_END_LAG_S} s of ingest at the target rate. The row is met when the lag stays bounded **and** the client delivered at least
 ${KEPT_SHARE * 100}% of the target rate with no failed request (otherwise the load was not applied, and the notes say why). The
 row's value is the lag at the end; its ratio is processed ÷ ingested events/s over the judged window.
 `;
