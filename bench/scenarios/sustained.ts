@@ -34,6 +34,24 @@ const MAX_PROBE_SECONDS = 5;
 const WARM_UP_SECONDS = 2;
 /** How long the backlog of the probe / warm-up may take to drain before the run starts anyway. */
 const DRAIN_BEFORE_MS = 120_000;
+/**
+ * A request not answered in this long counts as failed (and frees its slot), so a stalled
+ * server ends the run with a failed schedule instead of hanging it; P1's batches take well under 1 s.
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** The promise, or a rejection naming `what` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} not answered within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The lag sampler: every second on a fixed schedule; a late answer skips the ticks it missed. */
 function sampleLag(
@@ -54,7 +72,7 @@ function sampleLag(
       await sleep(wait);
       const sentAt = performance.now();
       try {
-        const status = await streamStatus(server.url);
+        const status = await within(streamStatus(server.url), REQUEST_TIMEOUT_MS, 'streamStatus');
         // The server read its lag between sending and answering: the midpoint is the best guess.
         const t = ((sentAt + performance.now()) / 2 - startedAt) / 1000;
         samples.push({ t: round(t, 3), lag: status.lag, ingested: ingested(), processed: status.processed - processedAtStart });
@@ -101,7 +119,7 @@ export const sustainedScenario: Scenario = {
       const startedAt = performance.now();
       const sampler = sampleLag(server, startedAt, plan.windowMs, () => ingested, before.processed);
       const paced = await runPaced(plan, MAX_IN_FLIGHT, async () => {
-        const accepted = await ingest(server.url, benchBatch('sustained', BATCH_SIZE));
+        const accepted = await within(ingest(server.url, benchBatch('sustained', BATCH_SIZE)), REQUEST_TIMEOUT_MS, 'ingest');
         ingested += accepted;
         return accepted;
       });
