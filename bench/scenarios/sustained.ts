@@ -86,20 +86,26 @@ function sampleLag(
   return { done };
 }
 
-async function maxIngestRate(server: BenchServer, earlier: ResultRow[]): Promise<{ rate: number; from: string }> {
+async function maxIngestRate(server: BenchServer, earlier: ResultRow[]): Promise<{ rate: number; from: string; drained: boolean }> {
   const measured = earlier.find(
     (row) => row.backend === server.backend && (row.id === 'P1' || row.id === 'P2') && row.variant === `batch ${BATCH_SIZE}`,
   );
   if (measured) {
     await forSeconds(WARM_UP_SECONDS, 1, () => ingest(server.url, benchBatch('sustained_warmup', BATCH_SIZE)));
-    await drained(server.url, DRAIN_BEFORE_MS);
-    return { rate: measured.streamlens.median, from: `${measured.id} batch ${BATCH_SIZE} of this run` };
+    return {
+      rate: measured.streamlens.median,
+      from: `${measured.id} batch ${BATCH_SIZE} of this run`,
+      drained: await drained(server.url, DRAIN_BEFORE_MS),
+    };
   }
   const { count, elapsedS } = await forSeconds(MAX_PROBE_SECONDS, CONCURRENCY, () =>
     ingest(server.url, benchBatch('sustained_probe', BATCH_SIZE)),
   );
-  await drained(server.url, DRAIN_BEFORE_MS);
-  return { rate: count / elapsedS, from: `measured here: ${MAX_PROBE_SECONDS} s of ${CONCURRENCY} clients in a closed loop` };
+  return {
+    rate: count / elapsedS,
+    from: `measured here: ${MAX_PROBE_SECONDS} s of ${CONCURRENCY} clients in a closed loop`,
+    drained: await drained(server.url, DRAIN_BEFORE_MS),
+  };
 }
 
 const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -162,6 +168,9 @@ export const sustainedScenario: Scenario = {
         },
         notes: [
           ...(judged ? [] : [`context row: shorter than the ${JUDGED_SUSTAIN_SECONDS} s a judged run takes`]),
+          ...(max.drained
+            ? []
+            : [`the warm-up's backlog had not drained in ${DRAIN_BEFORE_MS / 1000} s: the run started at a lag of ${fmt(before.lag)}`]),
           `target ${fmt(plan.targetRate)} events/s = ${LOAD_SHARE * 100}% of the max ${fmt(max.rate)} (${max.from}); achieved ${fmt(schedule.achievedRate)} events/s (${(schedule.achievedShare * 100).toFixed(1)}%)`,
           `schedule: ${paced.sent} of ${plan.batches} batches sent, ${schedule.lateBatches} more than ${LATE_AFTER_MS} ms late (p99 ${Math.round(p99Lateness)} ms, max ${Math.round(schedule.maxLatenessMs)} ms), at most ${paced.maxInFlight} of ${MAX_IN_FLIGHT} in flight${schedule.kept ? '' : `; NOT KEPT: ${schedule.problems.join('; ')}`}`,
           `lag: max ${fmt(verdict.maxLag)} events (${(verdict.maxLag / plan.targetRate).toFixed(2)} s of ingest) at ${Math.round(verdict.maxLagAtS)} s; end ${fmt(verdict.endLag)} (${verdict.endLagSeconds.toFixed(2)} s); slope over the last ${Math.round(samples.at(-1)!.t - verdict.judgedFromS)} s ${fmt(verdict.fit.slope)} events/s (${(verdict.slopeShare * 100).toFixed(2)}% of the rate)`,
