@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: runs P1–P9 of /work/shared/brief/performance.md, and P10 (issue 14: a calendar
  * query in a time zone; summarised in docs/performance.md), each Streamlens arm interleaved with its baseline, on the embedded
- * default and/or the real servers, and writes bench/results/<time>.json, latest.json,
- * docs/performance.md and docs/performance-latency.svg.
+ * default and/or the real servers, and S1 (issue 13: lag under sustained ingest at 80% of the max rate), and writes
+ * bench/results/<time>.json, latest.json, docs/performance.md, docs/performance-latency.svg and
+ * docs/performance-sustained.svg.
  *
- *   npm run bench -- [--backend embedded|real|both] [--only P1,P3] [--pairs N] [--seconds S]
+ *   npm run bench -- [--backend embedded|real|both] [--only P1,P3] [--pairs N] [--seconds S] [--sustain-seconds S]
  *
  * The real servers are read from KAFKA_BROKERS, MONGODB_URL, CASSANDRA_CONTACT_POINTS and
  * REDIS_URL (scripts/services.sh up prints them); every run uses topics, keyspaces and
@@ -24,6 +25,7 @@ import { calendarQueryScenario } from './scenarios/calendar-query.ts';
 import { sinksScenario } from './scenarios/sinks.ts';
 import { cpuScenario } from './scenarios/cpu.ts';
 import { memoryScenario } from './scenarios/memory.ts';
+import { sustainedScenario } from './scenarios/sustained.ts';
 
 const SCENARIOS: Scenario[] = [
   ingestScenario,
@@ -35,6 +37,8 @@ const SCENARIOS: Scenario[] = [
   calendarQueryScenario,
   sinksScenario,
   cpuScenario,
+  // Last: it takes minutes, and reads the max ingest rate from P1/P2 above.
+  sustainedScenario,
 ];
 
 const options = parseOptions(process.argv.slice(2));

@@ -1,12 +1,15 @@
-/** docs/performance.md and the latency plot it shows (docs/performance-latency.svg). */
+/** docs/performance.md and the plots it shows (docs/performance-latency.svg, docs/performance-sustained.svg). */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ResultRow, RunResults } from './report.ts';
 import type { LatencySummary } from './hdr.ts';
+import { SUSTAINED_PLOT_FILE, sustainedSvg } from './sustained-plot.ts';
+import { END_SAMPLES_S, JUDGED_WINDOW_S, MAX_END_LAG_S, MAX_SLOPE_SHARE } from './sustained.ts';
+import { KEPT_SHARE } from './pacing.ts';
 
 const DOCS = new URL('../../docs/', import.meta.url).pathname;
 export const PLOT_FILE = 'performance-latency.svg';
 
-const ORDER = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10'];
+const ORDER = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10', 'S1'];
 
 function sortRows(rows: ResultRow[]): ResultRow[] {
   return [...rows].sort((a, b) => ORDER.indexOf(a.id) - ORDER.indexOf(b.id) || a.backend.localeCompare(b.backend));
@@ -106,7 +109,32 @@ function escape(text: string): string {
 
 export function writeDocs(results: RunResults): void {
   writeFileSync(`${DOCS}${PLOT_FILE}`, `${latencySvg(results.rows)}\n`);
+  const sustained = sustainedSvg(results.rows);
+  if (sustained) writeFileSync(`${DOCS}${SUSTAINED_PLOT_FILE}`, `${sustained}\n`);
   writeFileSync(`${DOCS}performance.md`, markdown(results));
+}
+
+/** The S1 section: what the plot shows and how boundedness is decided (only when a row has a trace). */
+export function sustainedSection(rows: readonly ResultRow[]): string {
+  if (!rows.some((row) => row.sustained)) return '';
+  return `
+## Sustained load (S1)
+
+![Processor lag and rates under sustained ingest](${SUSTAINED_PLOT_FILE})
+
+S1 ingests batches of 100 through \`ingest\` over HTTP, paced open-loop (a fixed schedule, at most 16 requests in flight)
+at 80% of the maximum ingest rate of the same run (P1/P2 batch 100; measured first when those did not run), for
+\`--sustain-seconds\` (120 by default, the least for a judged row), and reads \`streamStatus\` (\`lag\`, \`processed\`) every
+second. Top: the lag in events, with the judged window (the last ${JUDGED_WINDOW_S} s) shaded, the least-squares line through it
+dashed and the end-lag bound in red. Bottom: events/s acknowledged by \`ingest\` and processed, beside the target rate.
+
+The lag **stays bounded** when, over the judged window, its least-squares slope is at most ${MAX_SLOPE_SHARE * 100}% of the target rate
+(the slope is ingested − processed events/s: the processor kept up with ≥ ${100 - MAX_SLOPE_SHARE * 100}% of what came in; over 60
+samples a second apart, a lag scattering by half a second of ingest moves the fitted slope by only about 0.4% of the
+rate), and the lag at the end (median of the last ${END_SAMPLES_S} s of samples) is at most ${MAX_END_LAG_S} s of ingest at the target rate. The row is met when the lag stays bounded **and** the client delivered at least
+${KEPT_SHARE * 100}% of the target rate with no failed request (otherwise the load was not applied, and the notes say why). The
+row's value is the lag at the end; its ratio is processed ÷ ingested events/s over the judged window.
+`;
 }
 
 /** The hand-written analysis of the missed targets, kept beside the harness and placed after the table. */
@@ -142,6 +170,7 @@ in brackets. "context" rows are measured for information and not held to the tar
 ![Latency distributions](${PLOT_FILE})
 
 ${notes.join('\n')}
+${sustainedSection(results.rows)}
 ${results.skipped.length > 0 ? `\n**Not run:**\n\n${results.skipped.map((s) => `- ${s}`).join('\n')}\n` : ''}${analysis()}
 ## What each scenario measures
 
@@ -157,8 +186,10 @@ ${results.skipped.length > 0 ? `\n**Not run:**\n\n${results.skipped.map((s) => `
 | P8 | Mongo \`claim\` and Cassandra \`saveBatch\` (rollup rows) adapters, 1000-event batches | \`insertMany\` unordered; prepared \`executeConcurrent\` | bench/scenarios/sinks.ts |
 | P9 | service CPU (from /proc) per ingested + processed event | \`JSON.stringify(JSON.parse(event))\` in the same Node | bench/scenarios/cpu.ts |
 | P10 | \`series\` 30 local days × DAY in America/New_York (merged from HOUR rollups) grouped by dimensions (issue 14) | same HOUR rows read + put in New York days + grouped by better-sqlite3 / cassandra-driver | bench/scenarios/calendar-query.ts |
+| S1 | \`ingest\` batches of 100 paced at 80% of the max ingest rate for 2 minutes, \`streamStatus\` lag every second (issue 13) | none: the lag must stay bounded (see "Sustained load") | bench/scenarios/sustained.ts |
 
-The harness is in bench/harness/ (pairs runner, HdrHistogram helpers, result writer, this page and its SVG).
+The harness is in bench/harness/ (pairs runner, HdrHistogram helpers, result writer, open-loop pacing, the S1 criterion,
+this page and its SVGs).
 
 ## How to run
 
@@ -169,6 +200,7 @@ npm run bench -- --backend embedded             # embedded only: no server neede
 npm run bench -- --backend real --only P1,P3    # some scenarios, on real servers
 npm run bench -- --pairs 8 --seconds 3          # more pairs, longer arms (less noise)
 npm run bench -- --only P9 --profile            # also write V8 CPU profiles of the service (bench/results/profiles/)
+npm run bench -- --only P1,S1 --backend real    # sustained load at 80% of P1's max rate, 2 minutes (--sustain-seconds)
 \`\`\`
 
 - **Embedded** needs nothing: every Streamlens arm starts \`node src/main.ts\` (test/support/server.ts) with its own DATA_DIR.
@@ -176,7 +208,8 @@ npm run bench -- --only P9 --profile            # also write V8 CPU profiles of 
   \`REDIS_URL\`: start them with \`npm run services -- up\` (or \`docker compose up -d --wait\`) and export what it prints, e.g.
   \`export $(scripts/services.sh up)\`. Each run uses topics, keyspaces and databases of unique names.
 - Per scenario: \`--only P1\` (Kafka ingest: real only), \`--only P2\` (embedded only), \`--only P3\`…\`P7\`, \`P9\`, \`P10\` (both
-  backends), \`--only P8\` (real only). A partial run keeps the other rows of the previous \`latest.json\` in this page,
+  backends), \`--only P8\` (real only), \`--only S1\` (both backends; with P1 or P2 in the same run it takes
+  their max ingest rate, else it measures one first). A partial run keeps the other rows of the previous \`latest.json\` in this page,
   marked "from an earlier run".
 - The service under test runs with \`INGEST_RATE_PER_KEY=100000000\`, \`QUERY_RATE_PER_KEY=1000000\`,
   \`MAX_SUBSCRIPTIONS_PER_TENANT=20000\` and \`ALLOWED_LATENESS=48h\` (bench/harness/server.ts), so that per-key limits do not

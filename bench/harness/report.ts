@@ -8,6 +8,7 @@ import { spreadOf, round, type Spread } from './stats.ts';
 import { summarise, type LatencySummary } from './hdr.ts';
 import type { PairsOutcome } from './pairs.ts';
 import type { BackendName } from './cli.ts';
+import type { LagSample, LineFit } from './sustained.ts';
 
 export interface ArmFigures {
   label: string;
@@ -31,7 +32,18 @@ export interface ResultRow {
   judged: boolean;
   met: boolean | null;
   latency?: { streamlens?: LatencySummary; baseline?: LatencySummary };
+  /** S1 only: the lag sampled once a second and what was judged, for docs/performance-sustained.svg. */
+  sustained?: SustainedTrace;
   notes: string[];
+}
+
+export interface SustainedTrace {
+  targetRate: number;
+  samples: LagSample[];
+  judgedFromS: number;
+  /** The lag's least-squares line over the judged window. */
+  fit: LineFit;
+  endLagBound: number;
 }
 
 export function armFigures(label: string, values: number[]): ArmFigures {
