@@ -318,7 +318,8 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
       if (closed) return;
       const message = decodeSeriesMessage(text);
       if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
-      for (const bucket of message.buckets) {
+      // A message names a changed bucket by a carried row or by a doorbell: either way it is read.
+      for (const bucket of [...message.buckets, ...(message.rows ?? [])]) {
         // Events without `by` are not ranked, and those the filter drops are not counted.
         if (dimensionOf(bucket.dimensions, shape.by) === undefined) continue;
         if (!matchesDimensions(bucket.dimensions, shape.dimensions) || !matchesConditions(bucket.dimensions, shape.where)) continue;
