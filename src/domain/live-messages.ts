@@ -113,11 +113,13 @@ export function encodeSeriesRows(
       aggregate: encodedAggregateOf(row.aggregate),
     };
     const text = JSON.stringify(carriedRow);
-    if (text.length > MAX_CARRIED_ROW_CHARS || carried + text.length > MAX_CARRIED_MESSAGE_CHARS) {
+    // The row and the comma that follows it in the list.
+    const cost = text.length + 1;
+    if (text.length > MAX_CARRIED_ROW_CHARS || carried + cost > MAX_CARRIED_MESSAGE_CHARS) {
       doorbells.push({ start: row.bucketStart, dimensions: row.dimensions });
       continue;
     }
-    carried += text.length;
+    carried += cost;
     rowTexts.push(text);
   }
   const text = `{"watermark":${JSON.stringify(watermark)},"buckets":${JSON.stringify(doorbells)},"rows":[${rowTexts.join(',')}]}`;

@@ -309,7 +309,7 @@ async function openFeed(
       type,
       interval: buckets.topicInterval,
       bucketStart: start,
-      dimensionsKey: '',
+      dimensionsKey: dimensionsKey(carried.dimensions),
       partition: carried.partition,
       dimensions: carried.dimensions,
       appliedOffset: carried.appliedOffset,
