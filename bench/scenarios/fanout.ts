@@ -24,15 +24,19 @@ export const LIVE_SERIES_VARIABLES = { query: { type: 'fanout', value: 'amount',
 /** N per backend. 10k is not run: see the note in the rows (a 2-core machine, shared). */
 const SUBSCRIBERS: Record<string, number[]> = { embedded: [1_000, 5_000], real: [1_000, 5_000] };
 
-/** How many processing batches the service has stored so far (its saveBatch counter in /metrics). */
-async function processedBatches(graphqlUrl: string): Promise<number> {
+/**
+ * How many calls of a series store operation the service has made so far (its counter in
+ * /metrics): saveBatch counts the processing batches stored, readRollups the rollup reads.
+ */
+async function seriesStoreCalls(graphqlUrl: string, operation: 'saveBatch' | 'readRollups'): Promise<number> {
   const text = await (await fetch(new URL('/metrics', graphqlUrl))).text();
   const line = text
     .split('\n')
     .find(
       (l) =>
         l.startsWith('streamlens_store_operation_duration_seconds_count{') &&
-        l.includes('operation="saveBatch"') &&
+        l.includes('port="series_store"') &&
+        l.includes(`operation="${operation}"`) &&
         l.includes('outcome="ok"'),
     );
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
@@ -67,18 +71,23 @@ export const fanoutScenario: Scenario = {
 
         /** Processing batches per second during each Streamlens arm: each is (at most) one update of the series. */
         const batchRates: number[] = [];
+        /** Rollup reads per stored batch during each arm: what the live feed reads per update. */
+        const readsPerBatch: number[] = [];
         const streamlensArm = async () => {
           let running = true;
           const drive = Array.from({ length: 2 }, async () => {
             while (running) await ingest(server.url, benchBatch('fanout', 10));
           });
           const start = received;
-          const batchesAtStart = await processedBatches(server.url);
+          const batchesAtStart = await seriesStoreCalls(server.url, 'saveBatch');
+          const readsAtStart = await seriesStoreCalls(server.url, 'readRollups');
           const started = performance.now();
           await sleep(options.seconds * 1000);
           const count = received - start;
           const elapsed = (performance.now() - started) / 1000;
-          batchRates.push(((await processedBatches(server.url)) - batchesAtStart) / elapsed);
+          const batches = (await seriesStoreCalls(server.url, 'saveBatch')) - batchesAtStart;
+          batchRates.push(batches / elapsed);
+          if (batches > 0) readsPerBatch.push(((await seriesStoreCalls(server.url, 'readRollups')) - readsAtStart) / batches);
           running = false;
           await Promise.all(drive);
           return { value: count / elapsed };
@@ -116,6 +125,7 @@ export const fanoutScenario: Scenario = {
               notes: [
                 `payload ${Buffer.byteLength(sample)} bytes; ulimit -n ${execFileSync('sh', ['-c', 'ulimit -n']).toString().trim()}`,
                 `updates offered: the processor stored ${median(batchRates).toFixed(0)} batches/s (median of the arms), each at most one update of the series, so at most ${Math.round(median(batchRates) * n).toLocaleString('en-US')} messages/s could be delivered`,
+                `series store reads per stored batch: ${median(readsPerBatch).toFixed(2)} (median of the arms; SECOND buckets, so a feed reads about one new bucket a second, not one per update)`,
               ],
             },
             outcome,
