@@ -9,6 +9,7 @@
  * plain string is an unbound topic or message, accepted anywhere (the bus itself moves text).
  */
 import type { StoredEvent } from './event.ts';
+import { encodedAggregateOf, type Aggregate, type EncodedAggregate } from './rollup.ts';
 
 declare const topicMessage: unique symbol;
 declare const textMessage: unique symbol;
@@ -37,16 +38,98 @@ export interface EventsMessage {
   events: StoredEvent[] | null;
 }
 
-/** The buckets of one (tenant, interval, type) that a batch changed. */
+/** A changed bucket of one dimension combination, named only: read its rows from the series store. */
+export interface SeriesDoorbell {
+  start: number;
+  dimensions: Record<string, string>;
+}
+
+/**
+ * A changed rollup row as the message carries it: the whole row as stored (its aggregate in the
+ * storage form, parsed), so that a feed holding the bucket's other rows merges it in memory
+ * instead of reading the bucket again. Rows of one (bucket, dimensions, partition) are ordered by
+ * `appliedOffset`, as in the store: a feed keeps the highest it has seen.
+ */
+export interface CarriedRollupRow {
+  start: number;
+  dimensions: Record<string, string>;
+  partition: number;
+  appliedOffset: number;
+  aggregate: EncodedAggregate;
+}
+
+/**
+ * What a batch changed in one (tenant, interval, type): the changed rows it could carry
+ * (`rows`), and the buckets it names only (`buckets`, doorbells: a row too large to carry, or a
+ * message kept for a retry). Every changed row is in one of the two.
+ */
 export interface SeriesMessage {
   watermark: number | null;
-  buckets: { start: number; dimensions: Record<string, string> }[];
+  buckets: SeriesDoorbell[];
+  /** Absent: none carried (a message kept for a retry, or from an instance that carries none). */
+  rows?: CarriedRollupRow[];
+}
+
+/**
+ * The largest row a message carries, as JSON. A row's aggregate is a few hundred bytes while its
+ * sketches are sparse; a dense distinct sketch alone is 16 KiB (distinct-sketch.ts), which every
+ * feed of the topic would parse per message: such a row rings a doorbell instead.
+ */
+export const MAX_CARRIED_ROW_CHARS = 4_096;
+/**
+ * The most row text one message carries; the rows past it ring doorbells. A batch changes a row
+ * per (bucket, combination, partition): 256 KiB is some hundreds of small rows, and bounds what
+ * the bus holds per message and what each feed parses.
+ */
+export const MAX_CARRIED_MESSAGE_CHARS = 256 * 1_024;
+
+/** A changed row as the publisher hands it over. */
+export interface ChangedRollupRow {
+  bucketStart: number;
+  dimensions: Record<string, string>;
+  partition: number;
+  appliedOffset: number;
+  aggregate: Aggregate;
+}
+
+/**
+ * The series message of a batch's changed rows of one topic: each row carried when it fits the
+ * bounds above, else named as a doorbell. Each row is serialised once, here, whatever the number
+ * of feeds and subscribers; the doorbells are returned too, for a retry of a refused message.
+ */
+export function encodeSeriesRows(
+  watermark: number | null,
+  changed: readonly ChangedRollupRow[],
+): { text: LiveMessageText<SeriesMessage>; doorbells: SeriesDoorbell[] } {
+  const doorbells: SeriesDoorbell[] = [];
+  const rowTexts: string[] = [];
+  let carried = 0;
+  for (const row of changed) {
+    const carriedRow: CarriedRollupRow = {
+      start: row.bucketStart,
+      dimensions: row.dimensions,
+      partition: row.partition,
+      appliedOffset: row.appliedOffset,
+      aggregate: encodedAggregateOf(row.aggregate),
+    };
+    const text = JSON.stringify(carriedRow);
+    // The row and the comma that follows it in the list.
+    const cost = text.length + 1;
+    if (text.length > MAX_CARRIED_ROW_CHARS || carried + cost > MAX_CARRIED_MESSAGE_CHARS) {
+      doorbells.push({ start: row.bucketStart, dimensions: row.dimensions });
+      continue;
+    }
+    carried += cost;
+    rowTexts.push(text);
+  }
+  const text = `{"watermark":${JSON.stringify(watermark)},"buckets":${JSON.stringify(doorbells)},"rows":[${rowTexts.join(',')}]}`;
+  return { text, doorbells };
 }
 
 /**
  * One message saying what two refused messages of the same topic said, for the retry: two
  * doorbells of a partition ring for the union of their ranges; two series messages name the
- * buckets of both, with the later watermark.
+ * buckets of both (their carried rows as doorbells too), with the later watermark.
  */
 export function mergeUnpublished<M extends EventsMessage | SeriesMessage>(earlier: M, later: M): M;
 export function mergeUnpublished(
@@ -60,11 +143,11 @@ export function mergeUnpublished(
   const b = later as SeriesMessage;
   const seen = new Set<string>();
   const buckets: SeriesMessage['buckets'] = [];
-  for (const bucket of [...a.buckets, ...b.buckets]) {
+  for (const bucket of [...a.buckets, ...(a.rows ?? []), ...b.buckets, ...(b.rows ?? [])]) {
     const key = JSON.stringify([bucket.start, bucket.dimensions]);
     if (seen.has(key)) continue;
     seen.add(key);
-    buckets.push(bucket);
+    buckets.push({ start: bucket.start, dimensions: bucket.dimensions });
   }
   const watermark = a.watermark === null ? b.watermark : b.watermark === null ? a.watermark : Math.max(a.watermark, b.watermark);
   return { watermark, buckets };
@@ -92,6 +175,17 @@ export function decodeEventsMessage(text: LiveMessageText<EventsMessage>): Event
   return lastEventsMessage!;
 }
 
+let lastSeriesText: string | null = null;
+let lastSeriesMessage: SeriesMessage | null = null;
+
+/**
+ * Decodes a series message once for all the feeds it is handed to (as decodeEventsMessage):
+ * feeds only read it, and decode the carried aggregates they need from it themselves.
+ */
 export function decodeSeriesMessage(text: LiveMessageText<SeriesMessage>): SeriesMessage {
-  return JSON.parse(text) as SeriesMessage;
+  if (text !== lastSeriesText) {
+    lastSeriesMessage = JSON.parse(text) as SeriesMessage;
+    lastSeriesText = text;
+  }
+  return lastSeriesMessage!;
 }

@@ -187,7 +187,8 @@ interface EncodedValueStats {
   hi: number;
   q: EncodedSketch;
 }
-interface EncodedAggregate {
+/** The storage form of an aggregate, parsed: what encodeAggregate writes as JSON (and live messages carry). */
+export interface EncodedAggregate {
   n: number;
   v: Record<string, EncodedValueStats>;
   /** Distinct sketches by key (DistinctSketch.encode); absent when no event carried one. */
@@ -196,6 +197,11 @@ interface EncodedAggregate {
 
 /** The storage form of an aggregate: compact JSON, the same for every store. */
 export function encodeAggregate(aggregate: Aggregate): string {
+  return JSON.stringify(encodedAggregateOf(aggregate));
+}
+
+/** The storage form of an aggregate before it is written as JSON (a live message embeds it in its own). */
+export function encodedAggregateOf(aggregate: Aggregate): EncodedAggregate {
   // JSON.stringify writes a key named `constructor` or `toString` like any other own key.
   const values: Record<string, EncodedValueStats> = {};
   for (const [key, stats] of aggregate.values) {
@@ -214,7 +220,7 @@ export function encodeAggregate(aggregate: Aggregate): string {
     for (const [key, sketch] of aggregate.distinct) distinct[key] = sketch.encode();
     encoded.d = distinct;
   }
-  return JSON.stringify(encoded);
+  return encoded;
 }
 
 /**
@@ -260,7 +266,14 @@ class StoredValueStats implements ValueStats {
  * for no distinct count decodes none.
  */
 export function decodeAggregate(text: string, onlyValue?: string | null): Aggregate {
-  const encoded = JSON.parse(text) as EncodedAggregate;
+  return aggregateFromEncoded(JSON.parse(text) as EncodedAggregate, onlyValue);
+}
+
+/**
+ * decodeAggregate of an already parsed storage form. The aggregate may share parts of `encoded`
+ * (stored sketches), which nothing changes: several readers may decode the same parsed form.
+ */
+export function aggregateFromEncoded(encoded: EncodedAggregate, onlyValue?: string | null): Aggregate {
   const values = new Map<string, ValueStats>();
   if (onlyValue === undefined) {
     for (const [key, stats] of Object.entries(encoded.v)) values.set(key, decodedValueStats(stats));

@@ -1,20 +1,30 @@
 /**
- * The series subscription. The bus says which buckets changed; a feed re-reads each changed
- * bucket from the series store and pushes the merged point of every affected group. Reading
- * the store (rather than applying deltas) makes every update a correct total, corrections of
- * earlier buckets included, and lets pending updates of one bucket conflate to the latest.
+ * The series subscription. The bus carries the rollup rows a batch changed (live-messages.ts);
+ * a feed keeps the rows of the buckets it updates (`held`) and merges each carried row in memory:
+ * a row replaces the held row of its (stored bucket, partition, dimensions) when its
+ * `appliedOffset` is higher, as the store itself keeps rows, so a held bucket is the stored
+ * bucket and every update a correct total, corrections of earlier buckets included, never going
+ * back; pending updates of one bucket conflate to the latest. The store is read only for a bucket
+ * the feed does not hold yet (then held from that read on, the rows that came during the read
+ * merged in), a bucket a message names without its rows (a doorbell: a row too large to carry,
+ * or a retried message), a first read, a sweep, a final push, and after a possible loss on the
+ * bus (which drops every held bucket: the rows may have missed a message). A stored read of a
+ * held bucket is merged into it too, by the same rule. Calendar intervals (DAY in a zone, WEEK,
+ * MONTH) are made of rows of several intervals, which the MINUTE topic does not carry: their
+ * feeds read every changed bucket, as before (series-buckets.ts madeOfTopicRows).
  *
  * Subscriptions asking for the same series (tenant, type, interval, time zone, value, grouping
- * keys, filter, distinct key) on this instance share one feed: one bus subscription and one store
- * read per changed bucket, whatever the number of subscribers; each subscriber keeps its own
- * bounded queue and its own range (`from`, `to`).
+ * keys, filter, distinct key) on this instance share one feed: one bus subscription and one
+ * merge (or store read) per changed bucket, whatever the number of subscribers; each subscriber
+ * keeps its own bounded queue and its own range (`from`, `to`).
  *
  * Merged intervals (FIVE_MINUTES … MONTH, DAY in a zone) follow the MINUTE topic and merge the
  * rows bucket-plan.ts chooses, as the series query does (series-buckets.ts).
  *
- * Every store read of a feed runs in one sequence (`refresh`): a subscriber's first read (its
- * snapshot with `from`, or its resume with `after`) and the reads of changed buckets, so a point
- * read earlier is never pushed after one read later. A subscriber joins the feed's pushes at its
+ * Every store read and every push of a feed runs in one sequence (`refresh`): a subscriber's
+ * first read (its snapshot with `from`, or its resume with `after`), the reads of changed
+ * buckets and the pushes of held buckets a message changed, so a point read earlier is never
+ * pushed after one read later. A subscriber joins the feed's pushes at its
  * first read; pushes that come while its first points are still being delivered wait (conflated)
  * behind them, so the snapshot comes first, ordered by start, then the live updates.
  *
@@ -35,7 +45,7 @@
  * forgotten. A subscription with `to` completes once every bucket overlapping its range is final
  * and each point it was sent not final has been sent final.
  */
-import { matchesDimensions } from '../domain/event.ts';
+import { dimensionsKey, matchesDimensions } from '../domain/event.ts';
 import { conditionsKey, matchesConditions } from '../domain/dimension-conditions.ts';
 import { INTERVAL_MS, type BucketBlock, type Interval, type QueryInterval } from '../domain/interval.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
@@ -51,8 +61,8 @@ import {
 import { aggregateByGroup, describeGroup, toPoint, type Finality, type PointView, type SeriesShape } from '../query/series-view.ts';
 import { compareGroupValues, groupIdOf, groupingKeys, groupValues, validateGrouping, type GroupId } from '../query/grouping.ts';
 import { resolveTimeZone } from '../query/bucket-plan.ts';
-import type { Aggregate } from '../domain/rollup.ts';
-import { decodeSeriesMessage } from '../domain/live-messages.ts';
+import { aggregateFromEncoded, type Aggregate } from '../domain/rollup.ts';
+import { decodeSeriesMessage, type CarriedRollupRow } from '../domain/live-messages.ts';
 import { queryTooLarge, type QueryLimits } from '../query/query-limits.ts';
 import { badInput, StreamlensError, unavailable } from '../errors.ts';
 import type { LiveQueue } from './live-queue.ts';
@@ -181,6 +191,12 @@ const SAFE_POSITION_ADVANCE_MS = 15_000;
  * no final push. About two hours of SECOND buckets, a week of MINUTE ones.
  */
 const MAX_BUCKETS_AWAITING_FINAL = 8_192;
+/**
+ * Buckets a feed holds the rows of. A feed updates the buckets being written now, a few at a
+ * time, so this is ample: about 17 minutes of SECOND buckets, which late events rarely reach;
+ * the bucket held longest is dropped first, and read again if it changes again.
+ */
+const MAX_HELD_BUCKETS = 1_024;
 /** Without FUTURE_TOLERANCE: ingest refuses timestamps more than a year ahead, so no bucket starts later. */
 const LATEST_BUCKET_AHEAD_MS = 366 * 86_400_000;
 /** The stored intervals a search for changed rows descends through, coarsest first (changedBuckets). */
@@ -228,8 +244,101 @@ async function openFeed(
   let lastSweepAt = Date.now();
   const { maxRowsRead, maxSeriesGroups, maxSeriesPoints } = dependencies.queryLimits;
   const groupKeys = groupingKeys(shape);
-  /** Changed buckets not yet re-read: start → affected groups. */
+  /** Changed buckets to read from the store: start → affected groups. */
   const dirty = new Map<number, Set<GroupId>>();
+  /** Whether this feed keeps buckets in memory at all (not for calendar intervals). */
+  const holding = buckets.madeOfTopicRows;
+  /** The rows of the buckets held: bucket start → row key (heldRowKey) → row (bucketStart: the feed's bucket). */
+  const held = new Map<number, Map<string, RollupRow>>();
+  let rowsHeld = 0;
+  /** Held buckets whose rows a message changed, to push from memory: start → affected groups. */
+  const changed = new Map<number, Set<GroupId>>();
+  const inSeries = (row: { dimensions: Record<string, string> }) =>
+    matchesDimensions(row.dimensions, shape.dimensions) && matchesConditions(row.dimensions, shape.where);
+
+  /** Forgets every held bucket (their rows may have missed a message); changes not pushed yet are read instead. */
+  function dropHeld(): void {
+    const unpushed = [...changed];
+    changed.clear();
+    held.clear();
+    rowsHeld = 0;
+    for (const [start, groups] of unpushed) for (const group of groups) if (!markDirty(start, group)) return;
+  }
+
+  /**
+   * Merges a row into a held bucket, as the store keeps rows: it replaces the row of its key when
+   * its appliedOffset is higher. True when it did (the bucket's total changed).
+   */
+  function mergeHeld(
+    rows: Map<string, RollupRow>,
+    storedStart: number,
+    row: Pick<RollupRow, 'partition' | 'dimensions' | 'appliedOffset'>,
+    /** The row to hold (decoded only when it is newer). */
+    rowToHold: () => RollupRow,
+  ): boolean {
+    const key = `${storedStart}\u0000${row.partition}\u0000${dimensionsKey(row.dimensions)}`;
+    const current = rows.get(key);
+    if (current && current.appliedOffset >= row.appliedOffset) return false;
+    if (!current) rowsHeld += 1;
+    rows.set(key, rowToHold());
+    return true;
+  }
+
+  /**
+   * Starts holding a bucket, before its first read: rows that come meanwhile are merged into it,
+   * and the read (which follows, the bucket being dirty) merges in every stored row. Its total is
+   * pushed only after that read (refresh). Past the bounds, the bucket held longest that nothing
+   * waits on is dropped.
+   */
+  function startHolding(start: number): Map<string, RollupRow> {
+    const rows = new Map<string, RollupRow>();
+    held.set(start, rows);
+    for (const [oldest, oldRows] of held) {
+      if (held.size <= MAX_HELD_BUCKETS && rowsHeld <= maxRowsRead) break;
+      if (oldest === start || dirty.has(oldest) || changed.has(oldest)) continue;
+      held.delete(oldest);
+      rowsHeld -= oldRows.size;
+    }
+    return rows;
+  }
+
+  /** A carried row as a row of this feed's bucket (its aggregate decoded for the feed's value only). */
+  function rowOfMessage(carried: CarriedRollupRow, start: number): RollupRow {
+    return {
+      tenant,
+      type,
+      interval: buckets.topicInterval,
+      bucketStart: start,
+      dimensionsKey: dimensionsKey(carried.dimensions),
+      partition: carried.partition,
+      dimensions: carried.dimensions,
+      appliedOffset: carried.appliedOffset,
+      aggregate: aggregateFromEncoded(carried.aggregate, shape.value ?? null),
+    };
+  }
+
+  /** Marks a held bucket's group to be pushed from memory; false (and every subscriber failed) past a limit. */
+  function markChanged(start: number, group: GroupId): boolean {
+    // Its read is still to come: the push after it covers the group.
+    const waiting = dirty.get(start);
+    if (waiting) return markDirty(start, group);
+    let groups = changed.get(start);
+    if (!groups) changed.set(start, (groups = new Set()));
+    groups.add(group);
+    if (groups.size > maxSeriesGroups) {
+      failAll(
+        queryTooLarge(
+          'groups',
+          maxSeriesGroups,
+          null,
+          `one bucket of this live series changed for too many ${groupKeys.join(', ')} groups`,
+        ),
+      );
+      dirty.clear();
+      return false;
+    }
+    return true;
+  }
   /** Buckets pushed and not final yet: start → groups pushed. Each is pushed once more when final. */
   const notFinal = new Map<number, Set<GroupId>>();
   /** Subscribers waiting for their first read, in arrival order. */
@@ -247,6 +356,9 @@ async function openFeed(
   const failAll = (error: Error) => {
     for (const subscriber of subscribers) subscriber.queue.fail(error);
     for (const subscriber of joining) subscriber.queue.fail(error);
+    changed.clear();
+    held.clear();
+    rowsHeld = 0;
   };
 
   const inRange = (subscriber: SeriesSubscriber, start: number) =>
@@ -376,8 +488,18 @@ async function openFeed(
     for (const block of plan.reads) {
       const blockRows = await readStored(block, budget);
       for (const row of blockRows) {
-        if (buckets.stored) rows.push(row);
-        else if (plan.keeps(row.interval, row.bucketStart)) rows.push({ ...row, bucketStart: buckets.startOf(row.bucketStart) });
+        const feedRow = buckets.stored
+          ? row
+          : plan.keeps(row.interval, row.bucketStart)
+            ? { ...row, bucketStart: buckets.startOf(row.bucketStart) }
+            : null;
+        if (!feedRow) continue;
+        rows.push(feedRow);
+        // A stored row newer than the held one: the bus's message is still on its way, or was lost.
+        const heldRows = holding ? held.get(feedRow.bucketStart) : undefined;
+        if (heldRows && inSeries(row) && mergeHeld(heldRows, row.bucketStart, row, () => feedRow)) {
+          if (!markChanged(feedRow.bucketStart, groupIdOf(row.dimensions, groupKeys))) return rows;
+        }
       }
     }
     return rows;
@@ -622,12 +744,23 @@ async function openFeed(
           await sweep();
           continue;
         }
+        // Held buckets a message changed: pushed from memory, no read.
+        for (const [start, groups] of changed) {
+          changed.delete(start);
+          const rows = held.get(start);
+          if (rows) pushBucket(start, groups, aggregateByGroup([...rows.values()], shape));
+        }
         const next = dirty.entries().next();
         if (next.done) break;
         const [start, groups] = next.value;
         dirty.delete(start);
-        // Just this bucket: every row of the bucket starting at `start`.
-        pushBucket(start, groups, aggregateByGroup(await readBuckets(start, start + 1), shape));
+        // Just this bucket: every row of the bucket starting at `start` (merged into it when held).
+        const rows = await readBuckets(start, start + 1);
+        const heldRows = held.get(start);
+        // Changes the read merged in are pushed now (the groups of rows newer than held).
+        for (const group of changed.get(start) ?? []) groups.add(group);
+        changed.delete(start);
+        pushBucket(start, groups, aggregateByGroup(heldRows ? [...heldRows.values()] : rows, shape));
       }
     } catch (error) {
       failAll(
@@ -638,7 +771,10 @@ async function openFeed(
       refreshing = false;
     }
     // Work that came in during the last read.
-    if (!feed.closed && (joining.length > 0 || finishing.length > 0 || ((sweepDue || dirty.size > 0) && subscribers.size > 0)))
+    if (
+      !feed.closed &&
+      (joining.length > 0 || finishing.length > 0 || ((sweepDue || dirty.size > 0 || changed.size > 0) && subscribers.size > 0))
+    )
       void refresh();
   }
 
@@ -678,12 +814,29 @@ async function openFeed(
       const message = decodeSeriesMessage(text);
       if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
       for (const bucket of message.buckets) {
-        if (!matchesDimensions(bucket.dimensions, shape.dimensions) || !matchesConditions(bucket.dimensions, shape.where)) continue;
+        if (!inSeries(bucket)) continue;
         if (!markDirty(buckets.startOf(bucket.start), groupIdOf(bucket.dimensions, groupKeys))) return;
+      }
+      for (const carried of message.rows ?? []) {
+        if (!inSeries(carried)) continue;
+        const start = buckets.startOf(carried.start);
+        const group = groupIdOf(carried.dimensions, groupKeys);
+        if (!holding) {
+          if (!markDirty(start, group)) return;
+          continue;
+        }
+        const heldRows = held.get(start);
+        if (!heldRows) {
+          // Not held: read once (its other rows are not known), merged with what comes meanwhile.
+          mergeHeld(startHolding(start), carried.start, carried, () => rowOfMessage(carried, start));
+          if (!markDirty(start, group)) return;
+        } else if (mergeHeld(heldRows, carried.start, carried, () => rowOfMessage(carried, start)) && !markChanged(start, group)) return;
       }
       void refresh();
     },
     () => {
+      // Held buckets may have missed a message: forgotten, and the sweep reads what changed.
+      dropHeld();
       sweepDue = true;
       void refresh();
     },

@@ -7,23 +7,27 @@
  * limit, filter, window) on this instance share one feed. A feed reads the stored buckets that
  * the `top` query reads for its window (top-window.ts: whole UTC days and hours as DAY and HOUR
  * rows, the edges as MINUTE rows), keeps in memory each bucket's aggregates per ranked value
- * (not its rows), and ranks them with the query's own functions, merge for merge, so each update
- * is exactly the `top` query's answer over the update's [from, to). Nothing is re-read per update:
- * - the bus's MINUTE messages say which buckets changed; the feed re-reads just the stored bucket
- *   that holds each changed minute (every interval's row is written in the same batch, before the
- *   message);
+ * and the rows they come from, and ranks them with the query's own functions, merge for merge,
+ * so each update is exactly the `top` query's answer over the update's [from, to). Nothing is
+ * read per update:
+ * - the feed follows the topic of each interval its window can hold (MINUTE; HOUR from an hour
+ *   on; DAY from a day on), whose messages carry the changed rows (live-messages.ts): a row
+ *   replaces the held row of its (partition, dimensions) when its appliedOffset is higher, as in
+ *   the store, and the bucket's aggregates are made again from its rows. A bucket named without
+ *   its rows (a doorbell) is read again; rows that come while a bucket is read are merged into
+ *   what the read returns;
  * - at each minute boundary the window moves: buckets that left it are dropped, and only those
  *   that entered it (the new minute, or an hour's MINUTE rows when the hour starts to leave) are read;
  * - when the bus may have lost messages (onPossibleLoss), the whole window is read again.
  * A feed's window may hold at most MAX_ROWS_READ rows, the `top` query's budget: a window holding
  * more fails with QUERY_TOO_LARGE, as the query would.
  */
-import { dimensionOf } from '../domain/event.ts';
+import { dimensionOf, dimensionsKey } from '../domain/event.ts';
 import { conditionsKey, matchesConditions } from '../domain/dimension-conditions.ts';
 import { matchesDimensions } from '../domain/event.ts';
-import type { Aggregate } from '../domain/rollup.ts';
-import { decodeSeriesMessage } from '../domain/live-messages.ts';
-import type { BucketBlock } from '../domain/interval.ts';
+import { aggregateFromEncoded, type Aggregate } from '../domain/rollup.ts';
+import { decodeSeriesMessage, type CarriedRollupRow } from '../domain/live-messages.ts';
+import type { BucketBlock, Interval } from '../domain/interval.ts';
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { RollupRow, SeriesStore } from '../ports/series-store.ts';
 import { validateTopShape, type QueryService } from '../query/query-service.ts';
@@ -39,7 +43,6 @@ import type { SubscriptionSlot } from './subscription-registry.ts';
 import {
   bucketAggregates,
   coverOf,
-  holderOf,
   parseTopWindow,
   rankBuckets,
   readsFor,
@@ -105,14 +108,26 @@ interface TopSubscriber {
 }
 
 /**
- * A stored bucket held in memory: its rows' aggregates per value of `by` (what a ranking adds up),
- * and how many rows they came from (what the rows bound counts). The rows themselves are not
- * kept: rows the filter drops, their dimensions, and the rows of one value in several log
- * partitions or dimension combinations (merged into one aggregate) cost nothing once read.
+ * A stored bucket held in memory: the rows of the list (those with `by` that the filter keeps),
+ * by (partition, dimensions), to merge carried rows into; the keys of its other rows, which the
+ * rows bound counts as the query would; and the rows' aggregates per value of `by` (what a
+ * ranking adds up), made again when a row changes.
  */
 interface HeldBucket {
-  rowCount: number;
+  rows: Map<string, RollupRow>;
+  otherRows: Set<string>;
   byValue: Map<GroupId, Aggregate>;
+}
+
+const heldRowKey = (row: Pick<RollupRow, 'partition' | 'dimensions'>) => `${row.partition}\u0000${dimensionsKey(row.dimensions)}`;
+const rowCountOf = (bucket: HeldBucket) => bucket.rows.size + bucket.otherRows.size;
+
+/** The stored intervals a window of this many minutes can hold (coarsestCover): the topics its feed follows. */
+function topicIntervalsOf(windowMinutes: number): Interval[] {
+  const intervals: Interval[] = ['MINUTE'];
+  if (windowMinutes >= 60) intervals.push('HOUR');
+  if (windowMinutes >= 24 * 60) intervals.push('DAY');
+  return intervals;
 }
 
 /** One top list followed for every subscriber that asked for it. */
@@ -143,6 +158,13 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
   let cover: WindowCover = coverOf(windowAt(Date.now(), windowMinutes));
   const held = new Map<string, HeldBucket>();
   let rowsHeld = 0;
+  /** Rows carried for a bucket of the cover not held yet (being read), merged into what its read returns. */
+  const arriving = new Map<string, Map<string, RollupRow>>();
+  /** Whether a row counts in the list: it has `by`, and the filter keeps it. */
+  const inList = (dimensions: Record<string, string>) =>
+    dimensionOf(dimensions, shape.by) !== undefined &&
+    matchesDimensions(dimensions, shape.dimensions) &&
+    matchesConditions(dimensions, shape.where);
   /** Buckets of the cover to read (again): their rows changed, or they just entered the window. */
   const dirty = new Set<string>(cover.keys);
   const subscribers = new Map<LiveQueue<TopUpdateView>, TopSubscriber>();
@@ -166,6 +188,7 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
     if (slideTimer) clearTimeout(slideTimer);
     for (const subscriber of subscribers.values()) if (subscriber.timer) clearTimeout(subscriber.timer);
     held.clear();
+    arriving.clear();
     onEnd();
     await unsubscribe?.();
   }
@@ -257,13 +280,24 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
             else rowsByBucket.set(key, [row]);
           }
         });
-        for (const bucket of wanted) {
-          const key = storedBucketKey(bucket);
+        for (const stored of wanted) {
+          const key = storedBucketKey(stored);
           // The window moved on while the bucket was read: it is not needed any more.
           if (!cover.keys.has(key)) continue;
-          const rows = rowsByBucket.get(key) ?? [];
-          rowsHeld += rows.length - (held.get(key)?.rowCount ?? 0);
-          held.set(key, { rowCount: rows.length, byValue: bucketAggregates(rows, shape) });
+          const bucket: HeldBucket = { rows: new Map(), otherRows: new Set(), byValue: new Map() };
+          for (const row of rowsByBucket.get(key) ?? []) {
+            if (inList(row.dimensions)) mergeRow(bucket, row);
+            else bucket.otherRows.add(heldRowKey(row));
+          }
+          // Rows a message brought while it was read: in the read or not, the higher offset wins.
+          const before = held.get(key);
+          for (const row of before?.rows.values() ?? []) mergeRow(bucket, row);
+          for (const key of before?.otherRows ?? []) bucket.otherRows.add(key);
+          for (const row of arriving.get(key)?.values() ?? []) mergeRow(bucket, row);
+          arriving.delete(key);
+          bucket.byValue = bucketAggregates([...bucket.rows.values()], shape);
+          rowsHeld += rowCountOf(bucket) - (before ? rowCountOf(before) : 0);
+          held.set(key, bucket);
         }
         if (rowsHeld > maxRowsRead) {
           fail(queryTooLarge('rows', maxRowsRead, null, "this live top list's window reads rollup rows"));
@@ -295,9 +329,10 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
       cover = coverOf(window);
       for (const [key, bucket] of held) {
         if (cover.keys.has(key)) continue;
-        rowsHeld -= bucket.rowCount;
+        rowsHeld -= rowCountOf(bucket);
         held.delete(key);
       }
+      for (const key of [...arriving.keys()]) if (!cover.keys.has(key)) arriving.delete(key);
       for (const key of [...dirty]) if (!cover.keys.has(key)) dirty.delete(key);
       for (const key of cover.keys) if (!held.has(key)) dirty.add(key);
       // A progress read a minute per feed: the watermark shown moves on when nothing is published.
@@ -312,27 +347,103 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
     scheduleSlide();
   }
 
-  unsubscribe = await dependencies.liveBus.subscribe(
-    liveTopics.series(tenant, 'MINUTE', type),
-    (text) => {
-      if (closed) return;
-      const message = decodeSeriesMessage(text);
-      if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
-      for (const bucket of message.buckets) {
-        // Events without `by` are not ranked, and those the filter drops are not counted.
-        if (dimensionOf(bucket.dimensions, shape.by) === undefined) continue;
-        if (!matchesDimensions(bucket.dimensions, shape.dimensions) || !matchesConditions(bucket.dimensions, shape.where)) continue;
-        const holder = holderOf(cover, bucket.start);
-        if (holder) dirty.add(storedBucketKey(holder));
+  /** Merges a row into a held bucket as the store keeps rows: the higher appliedOffset wins. True when it changed. */
+  function mergeRow(bucket: HeldBucket, row: RollupRow): boolean {
+    const key = heldRowKey(row);
+    const current = bucket.rows.get(key);
+    if (current && current.appliedOffset >= row.appliedOffset) return false;
+    bucket.rows.set(key, row);
+    return true;
+  }
+
+  /** A carried row as a held row of its stored bucket (its aggregate decoded for the list's value only). */
+  function rowOfMessage(interval: Interval, carried: CarriedRollupRow): RollupRow {
+    return {
+      tenant,
+      type,
+      interval,
+      bucketStart: carried.start,
+      dimensionsKey: dimensionsKey(carried.dimensions),
+      partition: carried.partition,
+      dimensions: carried.dimensions,
+      appliedOffset: carried.appliedOffset,
+      aggregate: aggregateFromEncoded(carried.aggregate, shape.value ?? null),
+    };
+  }
+
+  /** A message of one interval's topic: its carried rows merge into the held buckets, its doorbells are read. */
+  function onMessage(interval: Interval, text: string): void {
+    if (closed) return;
+    const message = decodeSeriesMessage(text);
+    if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
+    for (const bucket of message.buckets) {
+      const key = storedBucketKey({ interval, start: bucket.start });
+      // Events without `by` are not ranked, and those the filter drops are not counted.
+      if (cover.keys.has(key) && inList(bucket.dimensions)) dirty.add(key);
+    }
+    const changed = new Set<string>();
+    for (const carried of message.rows ?? []) {
+      const key = storedBucketKey({ interval, start: carried.start });
+      if (!cover.keys.has(key)) continue;
+      const bucket = held.get(key);
+      if (!inList(carried.dimensions)) {
+        // Not in the list, but counted by the rows bound as the query would count it.
+        if (bucket && !bucket.otherRows.has(heldRowKey(carried))) {
+          bucket.otherRows.add(heldRowKey(carried));
+          rowsHeld += 1;
+        }
+        continue;
       }
-      if (dirty.size > 0) void refresh();
-    },
-    () => {
-      // The bus may have lost messages: read the whole window again.
-      for (const key of cover.keys) dirty.add(key);
-      void refresh();
-    },
+      if (!bucket) {
+        // Being read: kept for the read's result (a bucket of the cover is held, or dirty, or being read).
+        let rows = arriving.get(key);
+        if (!rows) arriving.set(key, (rows = new Map()));
+        const current = rows.get(heldRowKey(carried));
+        if (!current || current.appliedOffset < carried.appliedOffset) rows.set(heldRowKey(carried), rowOfMessage(interval, carried));
+        continue;
+      }
+      const rowsBefore = rowCountOf(bucket);
+      const current = bucket.rows.get(heldRowKey(carried));
+      if (current && current.appliedOffset >= carried.appliedOffset) continue;
+      mergeRow(bucket, rowOfMessage(interval, carried));
+      rowsHeld += rowCountOf(bucket) - rowsBefore;
+      changed.add(key);
+    }
+    for (const key of changed) {
+      const bucket = held.get(key)!;
+      bucket.byValue = bucketAggregates([...bucket.rows.values()], shape);
+    }
+    if (rowsHeld > maxRowsRead) {
+      fail(queryTooLarge('rows', maxRowsRead, null, "this live top list's window reads rollup rows"));
+      return;
+    }
+    if (dirty.size > 0) void refresh();
+    else if (changed.size > 0 && !refreshing) scheduleCompute();
+  }
+
+  const subscribed = await Promise.allSettled(
+    topicIntervalsOf(windowMinutes).map((interval) =>
+      dependencies.liveBus.subscribe(
+        liveTopics.series(tenant, interval, type),
+        (text) => onMessage(interval, text),
+        () => {
+          // The bus may have lost messages: read the whole window again.
+          for (const key of cover.keys) dirty.add(key);
+          void refresh();
+        },
+      ),
+    ),
   );
+  const unsubscribes = subscribed.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  unsubscribe = async () => {
+    await Promise.all(unsubscribes.map((stop) => stop()));
+  };
+  const refused = subscribed.find((result) => result.status === 'rejected');
+  if (refused) {
+    // The topics it did subscribe to are let go with the feed.
+    await stop();
+    throw refused.reason;
+  }
   scheduleSlide();
   await refresh();
   if (failure) throw failure;

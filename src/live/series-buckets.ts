@@ -26,6 +26,12 @@ export interface LiveBuckets {
   topicInterval: Interval;
   /** True when the rows read are the buckets themselves (no merge). */
   stored: boolean;
+  /**
+   * True when a bucket is made of rows of `topicInterval` only (a stored interval, or FIVE_ and
+   * FIFTEEN_MINUTES of MINUTE rows), so the rows the topic's messages carry are all a feed needs
+   * to keep a bucket's total in memory. Calendar intervals mix DAY, HOUR and MINUTE rows.
+   */
+  madeOfTopicRows: boolean;
   /** The start of the bucket that holds `time` (a stored bucket's start, or any instant). */
   startOf(time: number): number;
   /** The end (exclusive) of the bucket starting at `start`. */
@@ -45,6 +51,7 @@ function fixed(interval: QueryInterval, size: number, source: Interval): LiveBuc
   return {
     topicInterval: source,
     stored: interval === source,
+    madeOfTopicRows: true,
     startOf,
     endOf: (start) => start + size,
     plan(from, to, maxBuckets) {
@@ -72,6 +79,7 @@ export function liveBucketsOf(interval: QueryInterval, timeZone: string, zoneNam
   return {
     topicInterval: 'MINUTE',
     stored: false,
+    madeOfTopicRows: false,
     startOf(time) {
       if (time >= lastStart && time < lastEnd) return lastStart;
       const start = calendarBucketStart(time, unit, timeZone);

@@ -6,13 +6,22 @@
  * sees one not starting where it stands fills the gap from the stores (src/live/live-events.ts).
  * While this instance publishes a partition's batches one after another, a tenant's next message
  * starts where its last one ended, so batches without an event of the tenant cost its subscribers
- * nothing. A message the bus refuses is kept (merged per topic) and tried again, as a doorbell
- * ("this range is stored, read it") for events and as the merged buckets for series.
+ * nothing. A series message carries the changed rows themselves (within bounds, live-messages.ts),
+ * so feeds merge them in memory. A message the bus refuses is kept (merged per topic) and tried
+ * again, as a doorbell ("this range is stored, read it") for events and as the merged buckets for
+ * series.
  */
 import { liveTopics, type LiveBus } from '../ports/live-bus.ts';
 import type { StoredEvent } from '../domain/event.ts';
 import type { Interval } from '../domain/interval.ts';
-import { encodeLiveMessage, mergeUnpublished, type EventsMessage, type LiveTopic, type SeriesMessage } from '../domain/live-messages.ts';
+import {
+  encodeLiveMessage,
+  encodeSeriesRows,
+  mergeUnpublished,
+  type EventsMessage,
+  type LiveTopic,
+  type SeriesMessage,
+} from '../domain/live-messages.ts';
 import type { CountedEvent, mergeIntoRollups } from './rollup-plan.ts';
 
 /** How often live messages that could not be published are tried again: a bus outage lasts seconds. */
@@ -60,7 +69,7 @@ export function createLivePublisher(options: LivePublisherOptions): LivePublishe
 
   /**
    * Publishes the batch's live updates: per tenant its counted events with the range they cover,
-   * per (tenant, interval, type) the changed buckets. The bus is best effort: the data is stored,
+   * per (tenant, interval, type) the changed rows. The bus is best effort: the data is stored,
    * so a failed publish does not fail the batch; it is kept and tried again (retryUnpublished),
    * and the tenant's next message starts at its batch, so its subscribers see the gap and read it.
    */
@@ -85,12 +94,12 @@ export function createLivePublisher(options: LivePublisherOptions): LivePublishe
       eventsByTenant.set(event.tenant, list);
     }
     const watermark = options.watermark();
-    const bucketsByTopic = new Map<LiveTopic<SeriesMessage>, SeriesMessage>();
+    const rowsByTopic = new Map<LiveTopic<SeriesMessage>, typeof changedRollups>();
     for (const row of changedRollups) {
       const topic = liveTopics.series(row.tenant, row.interval as Interval, row.type);
-      let message = bucketsByTopic.get(topic);
-      if (!message) bucketsByTopic.set(topic, (message = { watermark, buckets: [] }));
-      message.buckets.push({ start: row.bucketStart, dimensions: row.dimensions });
+      const rows = rowsByTopic.get(topic);
+      if (rows) rows.push(row);
+      else rowsByTopic.set(topic, [row]);
     }
     const publications: Promise<void>[] = [];
     for (const [tenant, events] of eventsByTenant) {
@@ -109,10 +118,13 @@ export function createLivePublisher(options: LivePublisherOptions): LivePublishe
         ),
       );
     }
-    for (const [topic, message] of bucketsByTopic) {
+    for (const [topic, rows] of rowsByTopic) {
+      const { text } = encodeSeriesRows(watermark, rows);
       publications.push(
-        liveBus.publish(topic, encodeLiveMessage(message)).catch((error: unknown) => {
-          keepUnpublished(topic, message);
+        liveBus.publish(topic, text).catch((error: unknown) => {
+          // Kept as doorbells: a retry comes late, and subscribers read what it names anyway.
+          const buckets = rows.map((row) => ({ start: row.bucketStart, dimensions: row.dimensions }));
+          keepUnpublished(topic, mergeUnpublished<SeriesMessage>({ watermark, buckets: [] }, { watermark, buckets }));
           throw error;
         }),
       );
