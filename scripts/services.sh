@@ -97,14 +97,12 @@ fail() {
 }
 
 svc_dir() { echo "$STATE/$1"; }
-# The working directory of a running server, which proves that a PID is ours (see our_pid):
-# the service folder, where `launch` starts it, except for PostgreSQL, which moves into its data
-# folder.
-svc_workdir() {
-  case "$1" in
-    postgres) echo "$STATE/$1/data" ;;
-    *) echo "$STATE/$1" ;;
-  esac
+# The working directories a running server of ours can have, one a line, which prove that a PID
+# is ours (see our_pid): the service folder, where `launch` starts it, and for PostgreSQL also its
+# data folder, which it moves into as it starts.
+svc_workdirs() {
+  echo "$STATE/$1"
+  if [ "$1" = postgres ]; then echo "$STATE/$1/data"; fi
 }
 pid_file() { echo "$STATE/$1/$1.pid"; }
 log_file() { echo "$STATE/$1/$1.log"; }
@@ -198,13 +196,19 @@ port_busy() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 # folder, inside it), and a recycled PID, or a zombie, does not have it.  (The command line is no
 # good marker: redis-server and postgres rewrite their process titles.)
 our_pid() {
-  local f pid
+  local f pid cwd dir
   f="$(pid_file "$1")"
   [ -f "$f" ] || return 1
   pid="$(cat "$f" 2>/dev/null)" || return 1
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$(cd "$(svc_workdir "$1")" 2>/dev/null && pwd -P)" ] || return 1
-  echo "$pid"
+  cwd="$(readlink "/proc/$pid/cwd" 2>/dev/null)" || return 1
+  while IFS= read -r dir; do
+    if [ "$cwd" = "$(cd "$dir" 2>/dev/null && pwd -P)" ]; then
+      echo "$pid"
+      return 0
+    fi
+  done < <(svc_workdirs "$1")
+  return 1
 }
 
 # launch SERVICE COMMAND...: runs COMMAND in the service folder and in its own session (so a
