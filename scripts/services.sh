@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts real Redis, Kafka, Cassandra and a MongoDB-compatible server (FerretDB) on this machine,
-# without Docker, for local development, tests and CI.  See docs/services.md.
+# Starts real Redis, Kafka, Cassandra and a MongoDB-compatible server (FerretDB, on SQLite or on
+# PostgreSQL) on this machine, without Docker, for local development, tests and CI.  See
+# docs/services.md.
 #
 #   scripts/services.sh up [SERVICE...]      install/build what is missing, start, wait until ready
 #   scripts/services.sh down [SERVICE...]    stop what this script started (by recorded PID)
@@ -8,6 +9,9 @@
 #   scripts/services.sh restart SERVICE...   stop and start again, same ports, data kept (fault tests)
 #
 # SERVICE is redis, kafka, cassandra or ferretdb (alias: mongo, mongodb); default: all four.
+# STREAMLENS_FERRETDB_BACKEND=sqlite|postgresql picks FerretDB's storage (default: sqlite).  On
+# postgresql, FerretDB comes with its own PostgreSQL server, the service `postgres` (alias
+# postgresql), which every command on ferretdb also applies to.
 #
 # Why it works this way:
 # - The build machines have no Docker engine and reach only package registries, so Redis comes
@@ -44,15 +48,26 @@ KAFKA_CONTROLLER_PORT="${STREAMLENS_KAFKA_CONTROLLER_PORT:-9093}"
 CASSANDRA_PORT="${STREAMLENS_CASSANDRA_PORT:-9042}"
 CASSANDRA_STORAGE_PORT="${STREAMLENS_CASSANDRA_STORAGE_PORT:-7000}"
 FERRETDB_PORT="${STREAMLENS_FERRETDB_PORT:-27017}"
+# Not 5432: a PostgreSQL that the machine already runs keeps its port.
+POSTGRES_PORT="${STREAMLENS_POSTGRES_PORT:-54320}"
+
+# FerretDB's storage: sqlite (files in its state folder) or postgresql (the service `postgres`).
+FERRETDB_BACKEND="${STREAMLENS_FERRETDB_BACKEND:-sqlite}"
+# PostgreSQL refuses to run as root: as root, it runs as this OS user (the one Debian's package
+# creates; created here if missing).
+POSTGRES_OS_USER="${STREAMLENS_POSTGRES_OS_USER:-postgres}"
 
 # Readiness time-outs in seconds, counted from the moment the script starts waiting.
 REDIS_TIMEOUT="${STREAMLENS_REDIS_TIMEOUT:-30}"
 KAFKA_TIMEOUT="${STREAMLENS_KAFKA_TIMEOUT:-90}"
 FERRETDB_TIMEOUT="${STREAMLENS_FERRETDB_TIMEOUT:-30}"
+POSTGRES_TIMEOUT="${STREAMLENS_POSTGRES_TIMEOUT:-30}"
 CASSANDRA_TIMEOUT="${STREAMLENS_CASSANDRA_TIMEOUT:-180}"
 STOP_TIMEOUT="${STREAMLENS_STOP_TIMEOUT:-30}"
 
-ALL_SERVICES=(cassandra redis kafka ferretdb)   # start order: Cassandra first, it is the slowest
+# Start order: Cassandra first, it is the slowest; PostgreSQL before the FerretDB that uses it.
+# postgres is not one of the default four: it comes with ferretdb when FerretDB runs on it.
+ALL_SERVICES=(cassandra redis kafka postgres ferretdb)
 STARTED=()                                     # services launched by this invocation
 T0="$(date +%s%N)"
 
@@ -82,6 +97,13 @@ fail() {
 }
 
 svc_dir() { echo "$STATE/$1"; }
+# The working directories a running server of ours can have, one a line, which prove that a PID
+# is ours (see our_pid): the service folder, where `launch` starts it, and for PostgreSQL also its
+# data folder, which it moves into as it starts.
+svc_workdirs() {
+  echo "$STATE/$1"
+  if [ "$1" = postgres ]; then echo "$STATE/$1/data"; fi
+}
 pid_file() { echo "$STATE/$1/$1.pid"; }
 log_file() { echo "$STATE/$1/$1.log"; }
 
@@ -91,6 +113,7 @@ svc_address() {
     kafka) echo "127.0.0.1:$KAFKA_PORT" ;;
     cassandra) echo "127.0.0.1:$CASSANDRA_PORT" ;;
     ferretdb) echo "127.0.0.1:$FERRETDB_PORT" ;;
+    postgres) echo "127.0.0.1:$POSTGRES_PORT" ;;
   esac
 }
 
@@ -100,6 +123,7 @@ svc_ports() {
     kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
     cassandra) echo "$CASSANDRA_PORT $CASSANDRA_STORAGE_PORT" ;;
     ferretdb) echo "$FERRETDB_PORT" ;;
+    postgres) echo "$POSTGRES_PORT" ;;
   esac
 }
 
@@ -113,7 +137,21 @@ record_ports() {
     kafka) printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\n' "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" ;;
     cassandra) printf 'CASSANDRA_PORT=%s\nCASSANDRA_STORAGE_PORT=%s\n' "$CASSANDRA_PORT" "$CASSANDRA_STORAGE_PORT" ;;
     ferretdb) echo "FERRETDB_PORT=$FERRETDB_PORT" ;;
+    postgres) echo "POSTGRES_PORT=$POSTGRES_PORT" ;;
   esac >"$(ports_file "$1")"
+}
+
+# The storage the FerretDB of this state folder was started on, so that `restart`, `down` and
+# `status` treat its PostgreSQL with it whatever the caller's environment says.  A folder without
+# the record predates the choice: SQLite.
+backend_file() { echo "$STATE/ferretdb/backend"; }
+recorded_backend() {
+  local backend
+  backend="$(cat "$(backend_file)" 2>/dev/null || true)"
+  case "$backend" in
+    postgresql) echo postgresql ;;
+    *) echo sqlite ;;
+  esac
 }
 
 # A folder from an up that predates ports.env: its ports as that up left them, in the rendered
@@ -143,7 +181,7 @@ load_recorded_ports() {
     while IFS='=' read -r key value; do
       [[ "$value" =~ ^[0-9]+$ ]] || continue
       case "$key" in
-        REDIS_PORT | KAFKA_PORT | KAFKA_CONTROLLER_PORT | CASSANDRA_PORT | CASSANDRA_STORAGE_PORT | FERRETDB_PORT)
+        REDIS_PORT | KAFKA_PORT | KAFKA_CONTROLLER_PORT | CASSANDRA_PORT | CASSANDRA_STORAGE_PORT | FERRETDB_PORT | POSTGRES_PORT)
           printf -v "$key" '%s' "$value" ;;
       esac
     done < <(if [ -f "$(ports_file "$svc")" ]; then cat "$(ports_file "$svc")"; else legacy_ports "$svc"; fi)
@@ -154,16 +192,23 @@ load_recorded_ports() {
 port_busy() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
 # Prints the PID recorded for SERVICE if that process is alive and is really ours: every server
-# is launched with its service folder as working directory, and a recycled PID, or a zombie, does
-# not have it.  (The command line is no good marker: redis-server rewrites its process title.)
+# is launched with its service folder as working directory (PostgreSQL then moves into its data
+# folder, inside it), and a recycled PID, or a zombie, does not have it.  (The command line is no
+# good marker: redis-server and postgres rewrite their process titles.)
 our_pid() {
-  local f pid
+  local f pid cwd dir
   f="$(pid_file "$1")"
   [ -f "$f" ] || return 1
   pid="$(cat "$f" 2>/dev/null)" || return 1
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$(cd "$STATE/$1" 2>/dev/null && pwd -P)" ] || return 1
-  echo "$pid"
+  cwd="$(readlink "/proc/$pid/cwd" 2>/dev/null)" || return 1
+  while IFS= read -r dir; do
+    if [ "$cwd" = "$(cd "$dir" 2>/dev/null && pwd -P)" ]; then
+      echo "$pid"
+      return 0
+    fi
+  done < <(svc_workdirs "$1")
+  return 1
 }
 
 # launch SERVICE COMMAND...: runs COMMAND in the service folder and in its own session (so a
@@ -179,12 +224,16 @@ launch() {
   STARTED+=("$svc")
 }
 
-# stop_services SERVICE...: TERM to each recorded PID, wait, then KILL the ones that linger.
+# stop_services SERVICE...: TERM to each recorded PID (INT to PostgreSQL: its TERM waits for every
+# client to disconnect, INT is its "fast" shutdown, which ends the sessions and still writes a
+# checkpoint), wait, then KILL the ones that linger.
 stop_services() {
-  local svc pid pids=() names=() i waited
+  local svc pid pids=() names=() i waited signal
   for svc in "$@"; do
     if pid="$(our_pid "$svc")"; then
-      kill -TERM "$pid" 2>/dev/null || true
+      signal=TERM
+      [ "$svc" = postgres ] && signal=INT
+      kill "-$signal" "$pid" 2>/dev/null || true
       pids+=("$pid")
       names+=("$svc")
     else
@@ -306,11 +355,12 @@ start_redis() {
 # Waits for each named service to answer, fastest first, each with its own time-out.
 wait_all_ready() {
   local svc
-  for svc in redis kafka ferretdb cassandra; do
+  for svc in redis kafka postgres ferretdb cassandra; do
     case " $* " in *" $svc "*) ;; *) continue ;; esac
     case "$svc" in
       redis) wait_ready redis "$REDIS_TIMEOUT" ;;
       kafka) wait_ready kafka "$KAFKA_TIMEOUT" ;;
+      postgres) wait_ready postgres "$POSTGRES_TIMEOUT" ;;
       ferretdb) wait_ready ferretdb "$FERRETDB_TIMEOUT" ;;
       cassandra) wait_ready cassandra "$CASSANDRA_TIMEOUT" ;;
     esac
@@ -430,17 +480,123 @@ build_ferretdb() {
   echo "$dest/ferretdb"
 }
 
+# On postgresql, FerretDB keeps every MongoDB database as a schema of PostgreSQL's own `postgres`
+# database (so nothing has to be created first); its connection pool connects on the first
+# client, so FerretDB may start before PostgreSQL is ready.
 start_ferretdb() {
-  local dir bin
+  local dir bin storage=()
   dir="$(svc_dir ferretdb)"
   bin="$(build_ferretdb)"
-  mkdir -p "$dir/sqlite" "$dir/state"
-  launch ferretdb "$bin" --handler=sqlite --sqlite-url="file:$dir/sqlite/" \
+  mkdir -p "$dir/state"
+  case "$FERRETDB_BACKEND" in
+    sqlite)
+      mkdir -p "$dir/sqlite"
+      storage=(--handler=sqlite --sqlite-url="file:$dir/sqlite/")
+      ;;
+    postgresql)
+      storage=(--handler=postgresql --postgresql-url="postgres://postgres@127.0.0.1:$POSTGRES_PORT/postgres")
+      ;;
+  esac
+  echo "$FERRETDB_BACKEND" >"$(backend_file)"
+  launch ferretdb "$bin" "${storage[@]}" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" --state-dir="$dir/state" \
     --debug-addr=- --telemetry=disable
 }
 
+# On postgresql the ping goes through to PostgreSQL (FerretDB's pool connects to answer it).
 ready_ferretdb() { python3 "$PROBE" mongo 127.0.0.1 "$FERRETDB_PORT" >/dev/null 2>&1; }
+
+# The newest PostgreSQL server installed the Debian way (/usr/lib/postgresql/<major>/bin), or
+# STREAMLENS_POSTGRES_BINDIR.
+postgres_bindir() {
+  local dir
+  for dir in "${STREAMLENS_POSTGRES_BINDIR:-}" $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -n "$dir" ] && [ -x "$dir/postgres" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_isready" ] && {
+      echo "$dir"
+      return 0
+    }
+  done
+  return 1
+}
+
+# Installs Debian's `postgresql` when no server is installed, and (as root) makes sure the OS
+# user it runs as exists.  Sets PG_BIN and AS_PG_USER (the command prefix that runs a program as
+# that user; empty when this script does not run as root, since PostgreSQL then runs as the
+# caller).
+prepare_postgres() {
+  local log installer=() busy_before=no
+  log="$(svc_dir postgres)/install.log"
+  if ! PG_BIN="$(postgres_bindir)"; then
+    command -v apt-get >/dev/null 2>&1 || fail postgres "PostgreSQL is not installed and apt-get is not available"
+    if [ "$(id -u)" -ne 0 ]; then
+      command -v sudo >/dev/null 2>&1 || fail postgres "PostgreSQL is not installed and installing it needs root"
+      installer=(sudo -n)
+    fi
+    port_busy 5432 && busy_before=yes
+    say "postgres: installing the postgresql package with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-cache policy postgresql 2>/dev/null | grep -qE 'Candidate: [0-9]'; then
+      "${installer[@]}" apt-get update >"$log" 2>&1 || fail postgres "apt-get update failed" "$log"
+    fi
+    "${installer[@]}" apt-get install -y -q --no-install-recommends postgresql >>"$log" 2>&1 \
+      || fail postgres "apt-get install postgresql failed" "$log"
+    # On a machine with a working init system the package starts its own cluster on 5432 (the
+    # build machines' policy-rc.d forbids it).  We caused it, so stop that service again.
+    if [ "$busy_before" = no ] && port_busy 5432; then
+      say "postgres: the package started a system PostgreSQL on port 5432; stopping that service"
+      "${installer[@]}" invoke-rc.d postgresql stop >>"$log" 2>&1 \
+        || "${installer[@]}" service postgresql stop >>"$log" 2>&1 || true
+    fi
+    PG_BIN="$(postgres_bindir)" || fail postgres "the postgresql package left no server in /usr/lib/postgresql/*/bin" "$log"
+    say "postgres: installed $("$PG_BIN/postgres" --version)"
+  fi
+  AS_PG_USER=()
+  if [ "$(id -u)" -eq 0 ]; then
+    command -v setpriv >/dev/null 2>&1 || fail postgres "setpriv (util-linux) is needed to run PostgreSQL as $POSTGRES_OS_USER"
+    if ! id -u "$POSTGRES_OS_USER" >/dev/null 2>&1; then
+      say "postgres: creating the system user $POSTGRES_OS_USER to run PostgreSQL (it refuses root)"
+      useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+        "$POSTGRES_OS_USER" >>"$log" 2>&1 || fail postgres "useradd $POSTGRES_OS_USER failed" "$log"
+    fi
+    # setpriv execs in place (unlike su or runuser), so the PID that launch records is the server's.
+    AS_PG_USER=(setpriv "--reuid=$POSTGRES_OS_USER" "--regid=$(id -g "$POSTGRES_OS_USER")" --init-groups)
+  fi
+}
+
+# A new cluster when the data folder has none (up), the existing one otherwise (restart).  The
+# settings are those of a throw-away test server: only loopback TCP, no Unix socket (its
+# default folder needs root to create), any local client trusted (as with this Redis), and no
+# fsync: a crash of the server loses nothing (the operating system still has every write), only
+# a crash of the machine could, and this data never outlives one.
+start_postgres() {
+  local dir data log
+  dir="$(svc_dir postgres)"
+  data="$dir/data"
+  prepare_postgres
+  if [ ! -f "$data/PG_VERSION" ]; then
+    mkdir -p "$data"
+    chmod 700 "$data"
+    if [ "${#AS_PG_USER[@]}" -gt 0 ]; then
+      chown "$POSTGRES_OS_USER:" "$data"
+      # The server user must reach its data folder through ours.
+      chmod o+x "$STATE" "$dir"
+      "${AS_PG_USER[@]}" test -w "$data" \
+        || fail postgres "$POSTGRES_OS_USER cannot write $data (a parent folder of STREAMLENS_SERVICES_DIR is closed to it)"
+    fi
+    log="$dir/initdb.log"
+    "${AS_PG_USER[@]}" "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C \
+      --no-sync >"$log" 2>&1 || fail postgres "initdb failed" "$log"
+  fi
+  launch postgres "${AS_PG_USER[@]}" "$PG_BIN/postgres" -D "$data" -p "$POSTGRES_PORT" \
+    -c listen_addresses=127.0.0.1 -c unix_socket_directories= \
+    -c fsync=off -c full_page_writes=off
+}
+
+ready_postgres() {
+  local bin
+  bin="${PG_BIN:-$(postgres_bindir)}" || return 1
+  "$bin/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres -d postgres
+}
 
 wait_ready() {
   local svc="$1" timeout="$2" start
@@ -470,17 +626,21 @@ client_env() {
 }
 
 # ------------------------------------------------------------------ commands
-# Orders the requested services as in ALL_SERVICES and resolves aliases.
+# select_services BACKEND [SERVICE...]: orders the requested services as in ALL_SERVICES and
+# resolves aliases; ferretdb on BACKEND postgresql brings postgres with it.
 select_services() {
-  local want=() s a out=()
+  local backend="$1" want=() s a out=()
+  shift
   for a in "$@"; do
     case "$a" in
-      redis | kafka | cassandra | ferretdb) want+=("$a") ;;
+      redis | kafka | cassandra | ferretdb | postgres) want+=("$a") ;;
       mongo | mongodb) want+=(ferretdb) ;;
-      *) echo "services.sh: unknown service '$a' (expected redis, kafka, cassandra, ferretdb)" >&2; exit 2 ;;
+      postgresql) want+=(postgres) ;;
+      *) echo "services.sh: unknown service '$a' (expected redis, kafka, cassandra, ferretdb, postgres)" >&2; exit 2 ;;
     esac
   done
-  [ "${#want[@]}" -gt 0 ] || want=("${ALL_SERVICES[@]}")
+  [ "${#want[@]}" -gt 0 ] || want=(cassandra redis kafka ferretdb)
+  if [ "$backend" = postgresql ] && [[ " ${want[*]} " == *" ferretdb "* ]]; then want+=(postgres); fi
   for s in "${ALL_SERVICES[@]}"; do
     for a in "${want[@]}"; do
       if [ "$a" = "$s" ]; then out+=("$s"); break; fi
@@ -497,17 +657,21 @@ lock_state() {
 
 cmd_up() {
   local services svc port selected
-  selected="$(select_services "$@")" || exit 2
+  selected="$(select_services "$FERRETDB_BACKEND" "$@")" || exit 2
   read -r -a services <<<"$selected"
   lock_state
   command -v python3 >/dev/null 2>&1 || fail services "python3 is needed for the readiness probes"
 
   # Stop our previous instances (fresh data each time; all signalled at once), then wipe their
-  # folders.
+  # folders.  A PostgreSQL that an earlier up started for FerretDB goes too when FerretDB now
+  # runs on SQLite.
   local running=()
   for svc in "${services[@]}"; do
     our_pid "$svc" >/dev/null && running+=("$svc")
   done
+  if [[ " ${services[*]} " == *" ferretdb "* && " ${services[*]} " != *" postgres "* ]] && our_pid postgres >/dev/null; then
+    running+=(postgres)
+  fi
   if [ "${#running[@]}" -gt 0 ]; then
     say "already running from an earlier up: ${running[*]}; restarting with fresh data"
     stop_services "${running[@]}"
@@ -542,9 +706,9 @@ cmd_up() {
 
 cmd_down() {
   local services selected
-  selected="$(select_services "$@")" || exit 2
-  read -r -a services <<<"$selected"
   [ -d "$STATE" ] || { echo "services.sh: nothing to stop ($STATE does not exist)" >&2; return 0; }
+  selected="$(select_services "$(recorded_backend)" "$@")" || exit 2
+  read -r -a services <<<"$selected"
   lock_state
   stop_services "${services[@]}"
 }
@@ -553,8 +717,10 @@ cmd_down() {
 # of the server looks like to its clients.  A service that is not running is just started.
 cmd_restart() {
   local services svc port selected
-  [ $# -ge 1 ] || { echo "services.sh: restart needs the services to restart (redis, kafka, cassandra, ferretdb)" >&2; exit 2; }
-  selected="$(select_services "$@")" || exit 2
+  [ $# -ge 1 ] || { echo "services.sh: restart needs the services to restart (redis, kafka, cassandra, ferretdb, postgres)" >&2; exit 2; }
+  # FerretDB comes back on the storage it was started on (and with its PostgreSQL).
+  FERRETDB_BACKEND="$(recorded_backend)"
+  selected="$(select_services "$FERRETDB_BACKEND" "$@")" || exit 2
   read -r -a services <<<"$selected"
   lock_state
   command -v python3 >/dev/null 2>&1 || fail services "python3 is needed for the readiness probes"
@@ -599,7 +765,7 @@ cmd_restart() {
 
 cmd_status() {
   local services svc pid state rc=0 detail selected
-  selected="$(select_services "$@")" || exit 2
+  selected="$(select_services "$(recorded_backend)" "$@")" || exit 2
   read -r -a services <<<"$selected"
   load_recorded_ports "${services[@]}"
   for svc in "${services[@]}"; do
@@ -617,12 +783,16 @@ cmd_status() {
 }
 
 usage() {
-  sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
 main() {
   [ $# -ge 1 ] || usage
+  case "$FERRETDB_BACKEND" in
+    sqlite | postgresql) ;;
+    *) echo "services.sh: STREAMLENS_FERRETDB_BACKEND must be sqlite or postgresql, not '$FERRETDB_BACKEND'" >&2; exit 2 ;;
+  esac
   local cmd="$1"
   shift
   case "$cmd" in

@@ -101,6 +101,7 @@ const SERVER_CODE = {
   indexOptionsConflict: 85,
   indexNotFound: 27,
   duplicateKey: 11000,
+  namespaceExists: 48,
 } as const;
 
 const RETENTION_INDEX = 'events_retention';
@@ -380,6 +381,20 @@ async function ensureQueryIndexes(events: Collection<EventDocument>, warn: Warn)
 }
 
 /**
+ * FerretDB 1.x answers every query of this store with a full scan whatever the indexes: it
+ * pushes down at most equality filters (on PostgreSQL as a JSON containment test, which no
+ * index serves; on SQLite only an `_id` equality) and sorts in memory. `explain` shows `Seq
+ * Scan` (PostgreSQL) or `SCAN` (SQLite) and sortPushdown false for every query of this store. Yet it
+ * maintains every secondary index on every insert: these four cost about 30% of the insert
+ * rate on both backends (docs/services.md). So they are not created there. FerretDB 2 (built
+ * on PostgreSQL's DocumentDB extension) plans with indexes and gets them, as MongoDB does.
+ */
+async function plansQueriesWithoutIndexes(db: Db): Promise<boolean> {
+  const info = await db.admin().command({ buildInfo: 1 });
+  return typeof info.ferretdbVersion === 'string' && /^v?1\./.test(info.ferretdbVersion);
+}
+
+/**
  * Sets up expiry by a TTL index on `receivedAtDate`. Returns false when the server cannot
  * provide one (FerretDB answers NotImplemented), in which case the caller purges periodically.
  * Retention counts from receipt, not event time: the stored claim is what deduplicates replays
@@ -483,13 +498,22 @@ export async function createMongoEventStore(options: MongoEventStoreOptions): Pr
   try {
     await guarded('connect', async () => {
       await client.connect();
-      await ensureQueryIndexes(events, warn);
+      const withoutIndexes = await plansQueriesWithoutIndexes(db);
+      if (withoutIndexes) {
+        // Creating an index creates the collection; what follows (listIndexes) needs it to exist.
+        await db.createCollection(COLLECTION).catch((error: unknown) => {
+          if (!hasServerCode(error, SERVER_CODE.namespaceExists)) throw error;
+        });
+        warn('FerretDB 1.x plans no query on secondary indexes; the event query indexes are not created (they would only slow inserts)');
+      } else {
+        await ensureQueryIndexes(events, warn);
+      }
       await ensureSetAsideIndexes(setAsideRecords, warn);
       if (retentionMs === null) {
         await dropTtlIndex(events, warn);
       } else if (!(await ensureTtlIndex(db, events, retentionMs, warn))) {
         // The purge's range query needs an index on the field the TTL index would have used.
-        await ensureIndex(events, warn, RETENTION_INDEX, { receivedAtDate: 1 });
+        if (!withoutIndexes) await ensureIndex(events, warn, RETENTION_INDEX, { receivedAtDate: 1 });
         purging = startPurging(events, retentionMs, warn);
       }
     });
