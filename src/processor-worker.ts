@@ -32,13 +32,35 @@ if (!port) throw new Error('src/processor-worker.ts runs as a worker thread (src
 const { config } = workerData as ProcessorWorkerData;
 const send = (message: FromProcessorWorker) => port.postMessage(message);
 
-/** Errors become plain objects (message, stack, code…) that survive the copy to the main thread. */
+/** An error as pino's serializer shows it: what survives the copy to the main thread. */
+function plainError(error: Error): object {
+  return { type: error.name, ...error, message: error.message, stack: error.stack };
+}
+
+/**
+ * Log details as plain data for the copy to the main thread: errors become plain objects, big
+ * integers text. A detail JSON cannot hold (a cycle inside a driver's error) is kept one level
+ * deep rather than failing the log call, which would fail the batch that logs.
+ */
 function cloneable(details: object): object {
-  return JSON.parse(
-    JSON.stringify(details, (_key, value: unknown) =>
-      value instanceof Error ? { type: value.name, ...value, message: value.message, stack: value.stack } : value,
-    ),
-  ) as object;
+  try {
+    return JSON.parse(
+      JSON.stringify(details, (_key, value: unknown) =>
+        value instanceof Error ? plainError(value) : typeof value === 'bigint' ? value.toString() : value,
+      ),
+    ) as object;
+  } catch {
+    return Object.fromEntries(
+      Object.entries(details).map(([key, value]) => [
+        key,
+        value instanceof Error
+          ? { type: value.name, message: value.message, stack: value.stack }
+          : value === null || ['string', 'number', 'boolean'].includes(typeof value)
+            ? value
+            : String(value),
+      ]),
+    );
+  }
 }
 
 const logAt =
