@@ -36,9 +36,10 @@ module.exports = {
     },
     {
       name: 'adapters-only-from-the-composition-root',
-      comment: 'Only main.ts (the service) and cli/ (the key tool) choose adapters; everything else sees ports.',
+      comment:
+        "Only main.ts (the service), processor-worker.ts (the processor's worker thread) and cli/ (the key tool) choose adapters; everything else sees ports.",
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/(main\\.ts|cli/|adapters/)' },
+      from: { path: '^src/', pathNot: '^src/(main\\.ts|processor-worker\\.ts|cli/|adapters/)' },
       to: { path: '^src/adapters/' },
     },
     {

@@ -20,6 +20,7 @@ import { createGraphQLContext, type Services } from './resolvers/context.ts';
 import { schema } from './schema/index.ts';
 import { startHttpServer, type RunningServer } from './server/http-server.ts';
 import { createStreamProcessor, PROCESSOR_GROUP_ID, type ProcessorLogger } from './stream/processor.ts';
+import { processorOnThisThread, startProcessorWorker, type RunningProcessor } from './stream/processor-thread.ts';
 import { describeStalls } from './stream/batch-failures.ts';
 import { createLagMonitor } from './stream/lag-monitor.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -46,8 +47,25 @@ const GENERATED_SECRET_BYTES = 32;
 /** The kid of the generated secret, which TOKEN_SIGNING_KEYS replaces when set. */
 const GENERATED_KID = 'stored';
 
+/** Where the stream processor runs (src/stream/processor-thread.ts). */
+export interface ProcessorPlacement {
+  /**
+   * "main": on this thread, with the adapters given to startApp (what a test that hands in
+   * adapters of its own needs: the default here). "worker": in a worker thread that opens its own
+   * adapters from the same configuration (main.ts, by PROCESSOR_THREAD, default worker).
+   */
+  thread: 'main' | 'worker';
+  /** The worker's script, for tests that start one that fails; default the real one. */
+  workerEntry?: URL;
+}
+
 export interface RunningApp {
   server: RunningServer;
+  /**
+   * Settles if the stream processor stopped without being asked to (its worker thread died):
+   * the service no longer processes, and is not ready. main.ts then stops and exits non-zero.
+   */
+  processorFailed: Promise<Error>;
   /**
    * Graceful stop: stop accepting, drain ingest in flight, finish and commit the batch in hand,
    * close subscriptions with a reason, close the adapters.
@@ -63,20 +81,39 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function startApp(config: Config, unmeasuredAdapters: Adapters, logger: ProcessorLogger): Promise<RunningApp> {
+export async function startApp(
+  config: Config,
+  unmeasuredAdapters: Adapters,
+  logger: ProcessorLogger,
+  placement: ProcessorPlacement = { thread: 'main' },
+): Promise<RunningApp> {
   const metrics = createMetrics();
   // Every call to a port is timed from here on; the rest of the app sees the same interfaces.
   const adapters = instrumentPorts(unmeasuredAdapters, metrics.storeOperationDuration);
   const policy = config.eventTime;
-  const processor = createStreamProcessor({
-    ...adapters,
-    policy,
-    secondRetentionMs: config.secondRetentionMs,
-    logger,
-    metrics: metrics.processor,
-    maxAttempts: config.processingMaxAttempts,
-  });
-  metrics.readStallsFrom(() => processor.stalledPartitions());
+  /** Starts the processor where the placement says; its consumer runs once this resolves. */
+  const startProcessor = async (): Promise<RunningProcessor> => {
+    if (placement.thread === 'worker') {
+      return startProcessorWorker({
+        config,
+        log: adapters.log,
+        liveBus: adapters.liveBus,
+        metrics,
+        logger,
+        ...(placement.workerEntry ? { entry: placement.workerEntry } : {}),
+      });
+    }
+    const processor = createStreamProcessor({
+      ...adapters,
+      policy,
+      secondRetentionMs: config.secondRetentionMs,
+      logger,
+      metrics: metrics.processor,
+      maxAttempts: config.processingMaxAttempts,
+    });
+    await processor.start();
+    return processorOnThisThread(processor, adapters.log);
+  };
   const lagMonitor = createLagMonitor({
     log: adapters.log,
     groupId: PROCESSOR_GROUP_ID,
@@ -134,6 +171,14 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     futureToleranceMs: config.eventTime.futureToleranceMs,
     cursorSeal,
   });
+
+  // Revoking a key ends the subscriptions opened with it, on every instance.
+  keys.onRevoked((keyId) => live.endSubscriptionsOfKey(keyId));
+  await keys.start();
+  const processor = await startProcessor();
+  metrics.readStallsFrom(() => processor.stalledPartitions());
+  let processorFailure: Error | null = null;
+  void processor.failed.then((error) => (processorFailure = error));
   const services: Services = {
     ingest,
     queries,
@@ -145,11 +190,6 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
     setAside: createSetAsideService({ eventStore: adapters.eventStore, log: adapters.log }),
     live,
   };
-
-  // Revoking a key ends the subscriptions opened with it, on every instance.
-  keys.onRevoked((keyId) => live.endSubscriptionsOfKey(keyId));
-  await keys.start();
-  await processor.start();
 
   const dependencies: [string, () => Promise<void>][] = [
     ['event log', () => adapters.log.checkHealth()],
@@ -167,6 +207,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
       }),
       checkReadiness: async () => {
         await Promise.all(dependencies.map(([name, check]) => withTimeout(check(), READINESS_TIMEOUT_MS, `the ${name}`)));
+        if (processorFailure) throw new Error(`the stream processor stopped: ${processorFailure.message}`);
         const overload = lagMonitor.overloadReason();
         if (overload) throw new Error(overload);
         // A partition that does not advance delays every tenant's data on it: not ready.
@@ -206,6 +247,7 @@ export async function startApp(config: Config, unmeasuredAdapters: Adapters, log
 
   return {
     server,
+    processorFailed: processor.failed,
     async stop() {
       // The order matters: nothing new comes in, everything accepted is durable and processed,
       // subscribers get the last updates, and only then do connections and adapters close.

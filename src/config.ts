@@ -236,6 +236,9 @@ const environmentSchema = z.object({
   INGEST_MAX_PROPERTIES_BYTES: integer(16_384, 0, 1_048_576),
   MAX_PROCESSING_LAG: integer(1_000_000, 1, 1_000_000_000),
   PROCESSING_MAX_ATTEMPTS: integer(DEFAULT_MAX_ATTEMPTS, 1, 100),
+  // "worker": the stream processor runs in a worker thread of its own (src/stream/processor-thread.ts);
+  // "main": beside HTTP and GraphQL on the main thread, as before (for diagnosis and comparison).
+  PROCESSOR_THREAD: z.enum(['worker', 'main']).default('worker'),
   INGEST_RATE_PER_KEY: integer(20_000, 1, 100_000_000),
   QUERY_RATE_PER_KEY: integer(100, 1, 1_000_000),
   // Unset: five keys' worth, so a tenant's keys share a bound however many an ADMIN mints.
@@ -299,6 +302,11 @@ export interface Config {
   maxProcessingLag: number;
   /** Failed deliveries of a log batch before the processor isolates (and sets aside) the records that fail. */
   processingMaxAttempts: number;
+  /**
+   * Where the stream processor runs: in a worker thread, so ingest and queries keep the main
+   * thread's core ("worker", the default), or on the main thread ("main").
+   */
+  processorThread: 'worker' | 'main';
   usage: {
     /** Per key, and per tenant (shared by every key of the tenant). */
     ingestEventsPerSecond: number;
@@ -368,6 +376,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
       ingest: { maxBatchEvents: e.INGEST_MAX_BATCH_EVENTS, maxPropertiesBytes: e.INGEST_MAX_PROPERTIES_BYTES },
       maxProcessingLag: e.MAX_PROCESSING_LAG,
       processingMaxAttempts: e.PROCESSING_MAX_ATTEMPTS,
+      processorThread: e.PROCESSOR_THREAD,
       usage: {
         ingestEventsPerSecond: e.INGEST_RATE_PER_KEY,
         tenantIngestEventsPerSecond: e.INGEST_RATE_PER_TENANT ?? TENANT_RATE_IN_KEYS * e.INGEST_RATE_PER_KEY,

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
       'running OPEN on a non-loopback HOST without ALLOWED_HOSTS: any Host header is served, so a web page can reach this service by DNS rebinding; set ALLOWED_HOSTS',
     );
   }
-  const app = await startApp(config, adapters, logger);
+  const app = await startApp(config, adapters, logger, { thread: config.processorThread });
   logger.info(
     { url: app.server.url, port: app.server.port, dataDir: config.dataDir, ...names },
     `Streamlens is listening on ${app.server.url}`,
@@ -69,6 +69,21 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // A processor thread that died is not restarted in place: the rest stops gracefully (ingest in
+  // flight is answered, subscribers are told) and the process exits non-zero, so that its
+  // supervisor starts a fresh one, which resumes from the committed offsets (exactly once, as
+  // after a SIGKILL). Serving ingest with nothing processing would only grow the lag unseen.
+  void app.processorFailed.then(async (error) => {
+    if (stopping) return;
+    stopping = true;
+    logger.error({ err: error }, 'the stream processor stopped; shutting down to be restarted');
+    try {
+      await app.stop();
+      releaseLock();
+    } finally {
+      process.exit(1);
+    }
+  });
 }
 
 main().catch((error: unknown) => {

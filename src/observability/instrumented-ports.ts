@@ -7,13 +7,18 @@
  * Not timed: lifecycle and long-lived calls (consume, subscribe, checkHealth, close), whose
  * duration says nothing about store latency, and EventLog.lag, which the lag monitor samples.
  */
-import type { Histogram } from 'prom-client';
 import type { EventLog } from '../ports/event-log.ts';
 import type { EventStore } from '../ports/event-store.ts';
 import type { SeriesStore } from '../ports/series-store.ts';
 import type { LiveBus } from '../ports/live-bus.ts';
 
-export type StoreDurationHistogram = Histogram<'port' | 'operation' | 'outcome'>;
+/**
+ * Where call durations go: the app's histogram, or, in the processor's worker thread, a relay
+ * that sends them to the main thread's histogram (src/stream/processor-thread.ts).
+ */
+export interface StoreDurationHistogram {
+  observe(labels: { port: string; operation: string; outcome: string }, seconds: number): void;
+}
 
 /** Times one call; a synchronous throw is an error outcome like a rejection. */
 function timed<T>(histogram: StoreDurationHistogram, port: string, operation: string, call: () => Promise<T>): Promise<T> {

@@ -45,6 +45,32 @@ export interface CacheMetrics {
   miss(count?: number): void;
 }
 
+/**
+ * One processed batch as /metrics counts it: what ProcessorMetrics.observeBatch reports, reduced
+ * to numbers, so that a processor in a worker thread can send it to the main thread's registry.
+ */
+export interface ProcessedBatchSummary {
+  counted: number;
+  duplicates: number;
+  quarantined: number;
+  poison: number;
+  /** Per counted event, receipt by ingest to publication, in seconds. */
+  freshnessSeconds: number[];
+}
+
+/** A processed batch's figures for /metrics (see ProcessedBatchSummary). */
+export function summarizeBatch(batch: Parameters<ProcessorMetrics['observeBatch']>[0]): ProcessedBatchSummary {
+  return {
+    counted: batch.counted.length,
+    duplicates: batch.duplicates,
+    quarantined: batch.quarantined,
+    poison: batch.poison,
+    // receivedAt is another instance's clock when ingest and processing run apart: a slightly
+    // fast clock there must not produce negative durations.
+    freshnessSeconds: batch.counted.map(({ event }) => Math.max(0, batch.publishedAt - event.receivedAt) / 1000),
+  };
+}
+
 export interface StreamlensMetrics {
   registry: Registry;
   ingestEvents: Counter<'result'>;
@@ -55,6 +81,8 @@ export interface StreamlensMetrics {
   cacheMisses: Counter<'cache'>;
   /** What the stream processor reports per batch (processed outcomes and freshness). */
   processor: ProcessorMetrics;
+  /** The same count as processor.observeBatch, from a summary (a processor in a worker thread sends it). */
+  observeProcessedBatch(summary: ProcessedBatchSummary): void;
   /** Where the lag gauge reads from: the lag monitor's last sample, so a scrape costs no log round trip. */
   readProcessingLagFrom(read: () => number | null): void;
   /** Where the stalled-partition gauges read from: the processor's failure streaks, in memory. */
@@ -175,16 +203,15 @@ export function createMetrics(): StreamlensMetrics {
     registers: [registry],
   });
 
+  const observeProcessedBatch = ({ counted, duplicates, quarantined, poison, freshnessSeconds }: ProcessedBatchSummary) => {
+    processedEvents.inc({ outcome: 'counted' }, counted);
+    processedEvents.inc({ outcome: 'duplicate' }, duplicates);
+    processedEvents.inc({ outcome: 'quarantined' }, quarantined);
+    processedEvents.inc({ outcome: 'poison' }, poison);
+    for (const seconds of freshnessSeconds) freshness.observe(seconds);
+  };
   const processor: ProcessorMetrics = {
-    observeBatch({ counted, duplicates, quarantined, poison, publishedAt }) {
-      processedEvents.inc({ outcome: 'counted' }, counted.length);
-      processedEvents.inc({ outcome: 'duplicate' }, duplicates);
-      processedEvents.inc({ outcome: 'quarantined' }, quarantined);
-      processedEvents.inc({ outcome: 'poison' }, poison);
-      // receivedAt is another instance's clock when ingest and processing run apart: a slightly
-      // fast clock there must not produce negative durations.
-      for (const { event } of counted) freshness.observe(Math.max(0, publishedAt - event.receivedAt) / 1000);
-    },
+    observeBatch: (batch) => observeProcessedBatch(summarizeBatch(batch)),
     observeSetAside(reason, count) {
       setAsideRecords.inc({ reason }, count);
     },
@@ -202,6 +229,7 @@ export function createMetrics(): StreamlensMetrics {
     cacheHits,
     cacheMisses,
     processor,
+    observeProcessedBatch,
     readProcessingLagFrom(read) {
       readLag = read;
     },

@@ -13,7 +13,7 @@ import type { StoredEvent } from '../domain/event.ts';
 import type { IngestService } from '../ingest/ingest-service.ts';
 import type { ApiScope } from '../ports/api-key-store.ts';
 import type { EventTypeSummary, QueryService } from '../query/query-service.ts';
-import type { StreamProcessor } from '../stream/processor.ts';
+import type { RunningProcessor } from '../stream/processor-thread.ts';
 import type { Authentication, Principal } from '../auth/authenticator.ts';
 import type { KeyService } from '../auth/key-service.ts';
 import type { AccessTokenService } from '../auth/token-service.ts';
@@ -27,7 +27,7 @@ import { accessKey, type TenantAccess } from '../auth/tenant-access.ts';
 export interface Services {
   ingest: IngestService;
   queries: QueryService;
-  processor: StreamProcessor;
+  processor: RunningProcessor;
   keys: KeyService;
   /** Minting access tokens (createAccessToken). */
   tokens: AccessTokenService;

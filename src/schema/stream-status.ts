@@ -54,34 +54,32 @@ builder.queryField('streamStatus', (t) =>
       // Counters of the whole tenant: not for an access token (FORBIDDEN), whose end user sees a slice.
       const { tenant } = requireWholeTenant(context, 'READ');
       const { processor, queries, live } = context.services;
-      // The committed watermark as stored: the one that decides this tenant's `final`, the same on
-      // every instance, never going back. It is global (docs/architecture.md says why).
-      const [lag, { watermark }] = await Promise.all([processor.lag(), queries.finality()]);
       // Open mode serves one tenant, `default`: there is nobody else's activity to hide.
       const wholeDeployment = context.auth.ok && context.auth.principal.isRootAdmin;
+      // The committed watermark as stored: the one that decides this tenant's `final`, the same on
+      // every instance, never going back. It is global (docs/architecture.md says why).
+      const [{ lag, counters }, { watermark }] = await Promise.all([processor.status(wholeDeployment ? null : tenant), queries.finality()]);
       if (wholeDeployment) {
-        const stats = processor.stats();
         return {
           lag,
           watermark,
-          processed: stats.processed,
-          duplicates: stats.duplicates,
-          quarantined: stats.quarantined,
-          poisonRecords: stats.poison,
+          processed: counters.processed,
+          duplicates: counters.duplicates,
+          quarantined: counters.quarantined,
+          poisonRecords: counters.poison,
           liveSubscriptions: live.openCount(),
           tenantScoped: false,
         };
       }
-      const own = processor.tenantStats(tenant);
       return {
         // The log does not know whose records are behind without reading them: a tenant learns
         // whether anything is, not how much (which would tell another tenant's volume).
         lag: lag > 0 ? 1 : 0,
         watermark,
-        processed: own.processed,
-        duplicates: own.duplicates,
-        quarantined: own.quarantined,
-        poisonRecords: own.poison,
+        processed: counters.processed,
+        duplicates: counters.duplicates,
+        quarantined: counters.quarantined,
+        poisonRecords: counters.poison,
         liveSubscriptions: live.openCount(tenant),
         tenantScoped: true,
       };

@@ -76,6 +76,23 @@ describe.each(eventLogAdapters)('EventLog contract: $name', (factory) => {
     expect(await second.lag('g')).toBe(0);
   });
 
+  it('wakes a consumer of another open instance of the log when one appends, as the processor thread and ingest are', async () => {
+    harness = factory.harness();
+    const appender = await openLog();
+    const consuming = await openLog();
+    const seen: LogBatch[] = [];
+    const consumer = await consuming.consume({ groupId: 'g', handleBatch: collectInto(seen) });
+    // The consumer finds the log empty and waits: only a wake-up from the other instance ends it.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await appender.append([{ key: 'k', value: 'from the other instance' }]);
+    await until(() => values(seen).length === 1, 'the record appended by the other instance', 10_000);
+    await appender.append([{ key: 'k', value: 'and a second' }]);
+    await until(() => values(seen).length === 2, 'the second record', 10_000);
+    await consumer.stop();
+    expect(values(seen)).toEqual(['from the other instance', 'and a second']);
+    expect(await appender.lag('g')).toBe(0);
+  });
+
   it('redelivers a batch whose handler failed, and commits nothing of it', async () => {
     harness = factory.harness();
     const log = await openLog();

@@ -37,6 +37,18 @@ describe('configuration', () => {
     expect(result.ok && result.config.cassandra).toEqual({ contactPoints: ['c1', 'c2'], localDataCenter: 'datacenter1', keyspace: 'ks' });
   });
 
+  it('item 4: runs the processor in a worker thread unless PROCESSOR_THREAD=main, and refuses any other placement by name', () => {
+    const byDefault = loadConfig({});
+    expect(byDefault.ok && byDefault.config.processorThread).toBe('worker');
+    const onMain = loadConfig({ PROCESSOR_THREAD: 'main' });
+    expect(onMain.ok && onMain.config.processorThread).toBe('main');
+    for (const value of ['both', 'WORKER', ' worker', '1']) {
+      const refused = loadConfig({ PROCESSOR_THREAD: value });
+      expect(refused.ok).toBe(false);
+      expect(refused.ok ? [] : refused.problems.map((problem) => problem.split(':')[0])).toEqual(['PROCESSOR_THREAD']);
+    }
+  });
+
   it('parses durations', () => {
     expect([parseDuration('250ms'), parseDuration('5s'), parseDuration('1.5m'), parseDuration('24h'), parseDuration('7d')]).toEqual([
       250, 5_000, 90_000, 86_400_000, 604_800_000,

@@ -4,9 +4,14 @@
  * Appends are group-committed (../group-commit.ts): every append made while a commit is being
  * prepared joins the same transaction, so concurrent ingest calls share one fsync instead of
  * queueing for one each.
+ *
+ * The file may be open in several threads of one process (the stream processor consumes in a
+ * worker thread while ingest appends on the main one: src/stream/processor-thread.ts): each
+ * commit wakes the consumers of every thread, through a BroadcastChannel named after the file.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppendRecord, ConsumeOptions, EventLog, LogConsumer, LogRecord } from '../../ports/event-log.ts';
 import { unavailable } from '../../errors.ts';
@@ -27,7 +32,8 @@ export interface EmbeddedEventLogOptions {
 }
 
 export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventLog {
-  const db: SqliteDatabase = openDatabase(join(options.dataDir, 'log.sqlite'));
+  const path = join(options.dataDir, 'log.sqlite');
+  const db: SqliteDatabase = openDatabase(path);
   db.exec(`
     CREATE TABLE IF NOT EXISTS records (
       offset INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: offsets are never reused after truncation
@@ -74,6 +80,14 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
     waiters.clear();
   }
 
+  // Every instance of this file in the process hears the others' commits (never its own: a
+  // channel does not deliver to itself, and local consumers are woken directly). Unreferenced,
+  // so it never keeps a process or thread alive.
+  const commits = new BroadcastChannel(`streamlens:embedded-log:${resolve(path)}`);
+  commits.unref();
+  commits.onmessage = wakeConsumers;
+  let commitsOpen = true;
+
   const appends = createGroupCommit<AppendRecord[]>((group) => {
     try {
       appendAll(group, Date.now());
@@ -82,7 +96,10 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
     }
     // On the next turn: the appenders' answers (the ingest responses) go out first, and the
     // appends that arrive meanwhile join the consumer's next read instead of a batch of their own.
-    setImmediate(wakeConsumers);
+    setImmediate(() => {
+      wakeConsumers();
+      if (commitsOpen) commits.postMessage(null);
+    });
   });
 
   function endOffset(): number {
@@ -179,6 +196,8 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
       // Appends already accepted by append() are still written (or failed) before the file closes.
       await appends.flushed();
       await Promise.all([...consumers].map((consumer) => consumer.stop()));
+      commitsOpen = false;
+      commits.close();
       db.close();
     },
   };
