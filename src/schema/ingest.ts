@@ -4,6 +4,7 @@ import type { IngestError as IngestErrorShape } from '../ingest/validate-event.t
 import { StreamlensError } from '../errors.ts';
 import { builder } from './builder.ts';
 import { requireAccess, requirePrincipal } from '../resolvers/context.ts';
+import { preCoercedEvents } from '../server/ingest-coercion.ts';
 
 const IngestStatus = builder.enumType('IngestStatus', { values: ['ACCEPTED', 'REJECTED'] as const });
 
@@ -65,20 +66,22 @@ builder.mutationField('ingest', (t) =>
           'Names this batch, for retries: an event without an `id` gets one derived from the key and its index in `events`, so sending the same batch again with the same key (after UNAVAILABLE, say) counts each event once. Use a new key for each new batch. 1..128 characters, no control characters.',
       }),
     },
-    resolve: async (_root, args, context) => {
+    resolve: async (root, args, context) => {
       const access = requireAccess(context, 'INGEST');
+      // Coerced by the fast path (server/ingest-coercion.ts) when the request had the common shape.
+      const events = (preCoercedEvents(root) as typeof args.events | undefined) ?? args.events;
       // The size first: a batch refused for its size must take no tokens (the request-wide
       // bound over all ingest fields is checked before execution, in operation-rate-limit.ts).
       const { maxBatchEvents } = context.services.limits.config;
-      if (args.events.length > maxBatchEvents) {
-        throw new StreamlensError('BAD_USER_INPUT', `a batch holds at most ${maxBatchEvents} events; this one has ${args.events.length}`, {
+      if (events.length > maxBatchEvents) {
+        throw new StreamlensError('BAD_USER_INPUT', `a batch holds at most ${maxBatchEvents} events; this one has ${events.length}`, {
           details: { limit: maxBatchEvents },
         });
       }
-      await context.services.limits.takeIngest(requirePrincipal(context), args.events.length);
+      await context.services.limits.takeIngest(requirePrincipal(context), events.length);
       return context.services.ingest.ingest(
         access,
-        args.events.map((e) => ({ ...e, id: e.id == null ? null : String(e.id) })),
+        events.map((e) => ({ ...e, id: e.id == null ? null : String(e.id) })),
         args.sentAt ?? null,
         args.idempotencyKey ?? null,
       );
