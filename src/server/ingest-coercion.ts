@@ -20,11 +20,11 @@
  * is a variable used nowhere else: then the root value reaches that one resolver and no other.
  */
 import {
-  GraphQLScalarType,
   Kind,
   getOperationAST,
   visit,
   type DocumentNode,
+  type GraphQLScalarType,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type TypeNode,
@@ -85,11 +85,20 @@ export interface EventScalars {
   jsonObject: GraphQLScalarType;
 }
 
+/**
+ * A scalar type of the schema by its name. Recognised by its shape, not with instanceof: a test
+ * runner may load graphql-js twice (its ESM and CJS builds), and the schema's types then come
+ * from the other copy.
+ */
+function scalarNamed(schema: GraphQLSchema, name: string): GraphQLScalarType | null {
+  const type = schema.getType(name);
+  return type && 'specifiedByURL' in type && typeof type.parseValue === 'function' ? (type as GraphQLScalarType) : null;
+}
+
 export function eventScalarsOf(schema: GraphQLSchema): EventScalars | null {
-  const dateTime = schema.getType('DateTime');
-  const jsonObject = schema.getType('JSONObject');
-  if (!(dateTime instanceof GraphQLScalarType) || !(jsonObject instanceof GraphQLScalarType)) return null;
-  return { dateTime, jsonObject };
+  const dateTime = scalarNamed(schema, 'DateTime');
+  const jsonObject = scalarNamed(schema, 'JSONObject');
+  return dateTime && jsonObject ? { dateTime, jsonObject } : null;
 }
 
 /** A sentinel of parseScalar: the value needs the standard path. */
