@@ -75,6 +75,11 @@ function fail(code: IngestErrorCode, path: string, message: string): ValidationR
   return { ok: false, error: { code, path, message } };
 }
 
+/** Where a map key is, for an error: built only then, as most events have no error and it costs more than the checks. */
+function keyPath(field: 'dimensions' | 'values' | 'distinct', key: string): string {
+  return `${field}.${printableKey(key)}`;
+}
+
 /** JSON has no negative zero: -0 would come back from the log as 0, so it is 0 from the start. */
 function withoutNegativeZero(value: number): number {
   return value === 0 ? 0 : value;
@@ -168,28 +173,38 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
       return fail('INVALID_DIMENSIONS', 'dimensions', `at most ${MAX_DIMENSIONS} dimensions per event`);
     }
     for (const [key, value] of entries) {
-      // The path only for an error: most events have none, and building it costs more than the checks.
-      const path = () => `dimensions.${printableKey(key)}`;
       if (!MAP_KEY_PATTERN.test(key)) {
         return fail(
           'INVALID_DIMENSIONS',
-          path(),
+          keyPath('dimensions', key),
           'dimension keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :',
         );
       }
       if (typeof value === 'string') {
         if (value.length > MAX_DIMENSION_TEXT_LENGTH) {
-          return fail('INVALID_DIMENSIONS', path(), `dimension values are at most ${MAX_DIMENSION_TEXT_LENGTH} characters`);
+          return fail(
+            'INVALID_DIMENSIONS',
+            keyPath('dimensions', key),
+            `dimension values are at most ${MAX_DIMENSION_TEXT_LENGTH} characters`,
+          );
         }
-        if (!value.isWellFormed()) return fail('INVALID_DIMENSIONS', path(), illFormedMessage(path(), value));
+        if (!value.isWellFormed()) {
+          const path = keyPath('dimensions', key);
+          return fail('INVALID_DIMENSIONS', path, illFormedMessage(path, value));
+        }
         dimensions[key] = value;
       } else if (typeof value === 'number') {
-        if (!Number.isFinite(value)) return fail('INVALID_DIMENSIONS', path(), 'numeric dimension values must be finite');
+        if (!Number.isFinite(value))
+          return fail('INVALID_DIMENSIONS', keyPath('dimensions', key), 'numeric dimension values must be finite');
         dimensions[key] = withoutNegativeZero(value);
       } else if (typeof value === 'boolean') {
         dimensions[key] = value;
       } else {
-        return fail('INVALID_DIMENSIONS', path(), 'dimension values must be a string, number or boolean (dimensions are flat)');
+        return fail(
+          'INVALID_DIMENSIONS',
+          keyPath('dimensions', key),
+          'dimension values must be a string, number or boolean (dimensions are flat)',
+        );
       }
     }
   }
@@ -200,12 +215,15 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
     const entries = Object.entries(input.values);
     if (entries.length > MAX_VALUES) return fail('INVALID_VALUES', 'values', `at most ${MAX_VALUES} values per event`);
     for (const [key, value] of entries) {
-      const path = () => `values.${printableKey(key)}`;
       if (!MAP_KEY_PATTERN.test(key)) {
-        return fail('INVALID_VALUES', path(), 'value keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :');
+        return fail(
+          'INVALID_VALUES',
+          keyPath('values', key),
+          'value keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :',
+        );
       }
       if (typeof value !== 'number' || !Number.isFinite(value)) {
-        return fail('INVALID_VALUES', path(), 'values must be finite numbers');
+        return fail('INVALID_VALUES', keyPath('values', key), 'values must be finite numbers');
       }
       values[key] = withoutNegativeZero(value);
     }
@@ -270,16 +288,22 @@ function validateDistinct(
   if (entries.length === 0) return { ok: true, values: undefined };
   const values: Record<string, string> = {};
   for (const [key, value] of entries) {
-    const path = () => `distinct.${printableKey(key)}`;
     if (!MAP_KEY_PATTERN.test(key)) {
-      return failure(path(), 'distinct keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :');
+      return failure(
+        keyPath('distinct', key),
+        'distinct keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :',
+      );
     }
-    if (typeof value !== 'string') return failure(path(), 'distinct values must be strings (a user, session or device id)');
+    if (typeof value !== 'string')
+      return failure(keyPath('distinct', key), 'distinct values must be strings (a user, session or device id)');
     if (value.length > MAX_DISTINCT_VALUE_LENGTH) {
-      return failure(path(), `distinct values are at most ${MAX_DISTINCT_VALUE_LENGTH} characters`);
+      return failure(keyPath('distinct', key), `distinct values are at most ${MAX_DISTINCT_VALUE_LENGTH} characters`);
     }
     // Two different ids with lone surrogates would hash alike once stored as UTF-8 (U+FFFD).
-    if (!value.isWellFormed()) return failure(path(), illFormedMessage(path(), value));
+    if (!value.isWellFormed()) {
+      const path = keyPath('distinct', key);
+      return failure(path, illFormedMessage(path, value));
+    }
     values[key] = value;
   }
   return { ok: true, values };
