@@ -18,7 +18,6 @@
  * They run inside yoga's envelop pipeline, so graphql-ws operations (yoga.getEnveloped) get them
  * too; the WebSocket server bounds a message's size itself (maxPayload).
  */
-import { isUtf8 } from 'node:buffer';
 import { Kind, Lexer, Source, TokenKind, type DocumentNode, type GraphQLError, type SelectionSetNode } from 'graphql';
 import { codedGraphQLError } from './errors.ts';
 import type { Plugin } from 'graphql-yoga';
@@ -51,36 +50,47 @@ function badRequest(message: string): GraphQLError {
 }
 
 /**
- * The body, read in full but never past `limit` bytes (counted chunk by chunk, so a chunked
- * body without a Content-Length is stopped too), and checked to be UTF-8; as a Request the
- * parser downstream reads without further checks. Read directly from the stream's reader: a
- * TransformStream piped through costs each request a stream pipeline and an AbortController
- * (with an AbortError created when the pipeline finishes), more than the reading itself.
+ * The body as a stream that fails once it has passed `limit` bytes or stops being UTF-8, so
+ * the parser downstream never holds more than the limit.
  */
-async function limitedBody(request: Request, limit: number, fetchAPI: { Request: typeof Request }): Promise<Request> {
-  const reader = request.body!.getReader();
-  const chunks: Uint8Array[] = [];
+function limitedBody(
+  request: Request,
+  limit: number,
+  fetchAPI: { Request: typeof Request; TransformStream: typeof TransformStream },
+): Request {
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   let bytesRead = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    bytesRead += value.byteLength;
-    if (bytesRead > limit) {
-      // The rest is never read: the connection's remaining bytes are dropped with it.
-      void reader.cancel().catch(() => {});
-      throw payloadTooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  const body = Buffer.concat(chunks, bytesRead);
-  // A multi-byte sequence cut off at the end is not UTF-8 either.
-  if (!isUtf8(body)) throw badRequest('the request body is not valid UTF-8');
+  // A native body needs the native TransformStream, a ponyfill body the ponyfill's
+  // (the same workaround as yoga's own body limit: graphql-yoga issue #4583).
+  const TransformStreamClass = request.body instanceof ReadableStream ? globalThis.TransformStream : fetchAPI.TransformStream;
+  const checked = request.body!.pipeThrough(
+    new TransformStreamClass<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        bytesRead += chunk.byteLength;
+        if (bytesRead > limit) return controller.error(payloadTooLarge(limit));
+        try {
+          utf8.decode(chunk, { stream: true });
+        } catch {
+          return controller.error(badRequest('the request body is not valid UTF-8'));
+        }
+        controller.enqueue(chunk);
+      },
+      flush(controller) {
+        try {
+          utf8.decode(); // a multi-byte sequence cut off at the end
+        } catch {
+          controller.error(badRequest('the request body is not valid UTF-8'));
+        }
+      },
+    }),
+  );
   return new fetchAPI.Request(request.url, {
     method: request.method,
     headers: request.headers,
     signal: request.signal,
-    body,
-  });
+    body: checked,
+    duplex: 'half',
+  } as RequestInit);
 }
 
 /** The deepest bracket nesting of a query text, stopping as soon as it passes `limit`. */
@@ -241,7 +251,7 @@ export function useRequestLimits(limits: RequestLimits): Plugin {
       }
       if (!requestParser || !request.body) return;
       const parse = requestParser;
-      setRequestParser(async (incoming) => parse(await limitedBody(incoming, limits.maxRequestBytes, fetchAPI)));
+      setRequestParser((incoming) => parse(limitedBody(incoming, limits.maxRequestBytes, fetchAPI)));
     },
     onParse({ params }) {
       checkQueryText(typeof params.source === 'string' ? params.source : params.source.body, limits);
