@@ -75,6 +75,11 @@ function fail(code: IngestErrorCode, path: string, message: string): ValidationR
   return { ok: false, error: { code, path, message } };
 }
 
+/** Where a map key is, for an error: built only then, as most events have no error and it costs more than the checks. */
+function keyPath(field: 'dimensions' | 'values' | 'distinct', key: string): string {
+  return `${field}.${printableKey(key)}`;
+}
+
 /** JSON has no negative zero: -0 would come back from the log as 0, so it is 0 from the start. */
 function withoutNegativeZero(value: number): number {
   return value === 0 ? 0 : value;
@@ -110,6 +115,15 @@ export function whyIdIsInvalid(id: unknown, name: string): string | null {
   // Stored as UTF-8, a lone surrogate becomes U+FFFD: two different ids would be one.
   if (!id.isWellFormed()) return illFormedMessage(name, id);
   return null;
+}
+
+/**
+ * Whether JSON text may hold a lone surrogate once parsed: JSON.stringify escapes one as
+ * `\udXXX` (D800 to DFFF). A false alarm (an escaped pair, a literal backslash before "ud8")
+ * only costs the walk that finds the exact place.
+ */
+function mayHoldLoneSurrogate(json: string): boolean {
+  return /\\u[dD][89a-fA-F]/.test(json);
 }
 
 /** Validates one event; never throws for bad input. */
@@ -159,27 +173,38 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
       return fail('INVALID_DIMENSIONS', 'dimensions', `at most ${MAX_DIMENSIONS} dimensions per event`);
     }
     for (const [key, value] of entries) {
-      const path = `dimensions.${printableKey(key)}`;
       if (!MAP_KEY_PATTERN.test(key)) {
         return fail(
           'INVALID_DIMENSIONS',
-          path,
+          keyPath('dimensions', key),
           'dimension keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :',
         );
       }
       if (typeof value === 'string') {
         if (value.length > MAX_DIMENSION_TEXT_LENGTH) {
-          return fail('INVALID_DIMENSIONS', path, `dimension values are at most ${MAX_DIMENSION_TEXT_LENGTH} characters`);
+          return fail(
+            'INVALID_DIMENSIONS',
+            keyPath('dimensions', key),
+            `dimension values are at most ${MAX_DIMENSION_TEXT_LENGTH} characters`,
+          );
         }
-        if (!value.isWellFormed()) return fail('INVALID_DIMENSIONS', path, illFormedMessage(path, value));
+        if (!value.isWellFormed()) {
+          const path = keyPath('dimensions', key);
+          return fail('INVALID_DIMENSIONS', path, illFormedMessage(path, value));
+        }
         dimensions[key] = value;
       } else if (typeof value === 'number') {
-        if (!Number.isFinite(value)) return fail('INVALID_DIMENSIONS', path, 'numeric dimension values must be finite');
+        if (!Number.isFinite(value))
+          return fail('INVALID_DIMENSIONS', keyPath('dimensions', key), 'numeric dimension values must be finite');
         dimensions[key] = withoutNegativeZero(value);
       } else if (typeof value === 'boolean') {
         dimensions[key] = value;
       } else {
-        return fail('INVALID_DIMENSIONS', path, 'dimension values must be a string, number or boolean (dimensions are flat)');
+        return fail(
+          'INVALID_DIMENSIONS',
+          keyPath('dimensions', key),
+          'dimension values must be a string, number or boolean (dimensions are flat)',
+        );
       }
     }
   }
@@ -190,12 +215,15 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
     const entries = Object.entries(input.values);
     if (entries.length > MAX_VALUES) return fail('INVALID_VALUES', 'values', `at most ${MAX_VALUES} values per event`);
     for (const [key, value] of entries) {
-      const path = `values.${printableKey(key)}`;
       if (!MAP_KEY_PATTERN.test(key)) {
-        return fail('INVALID_VALUES', path, 'value keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :');
+        return fail(
+          'INVALID_VALUES',
+          keyPath('values', key),
+          'value keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :',
+        );
       }
       if (typeof value !== 'number' || !Number.isFinite(value)) {
-        return fail('INVALID_VALUES', path, 'values must be finite numbers');
+        return fail('INVALID_VALUES', keyPath('values', key), 'values must be finite numbers');
       }
       values[key] = withoutNegativeZero(value);
     }
@@ -210,9 +238,12 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
     if (depthOf(input.properties, MAX_PROPERTIES_DEPTH) > MAX_PROPERTIES_DEPTH) {
       return fail('INVALID_PROPERTIES', 'properties', `properties nest at most ${MAX_PROPERTIES_DEPTH} levels deep`);
     }
-    const illFormed = findIllFormedString(input.properties, 'properties', MAX_PROPERTIES_DEPTH);
+    const json = JSON.stringify(input.properties);
+    // JSON.stringify writes a lone surrogate (in a key or a string) as a \udXXX escape: text
+    // without one has none, and the walk that finds where it is can be skipped.
+    const illFormed = mayHoldLoneSurrogate(json) ? findIllFormedString(input.properties, 'properties', MAX_PROPERTIES_DEPTH) : null;
     if (illFormed) return fail('INVALID_PROPERTIES', illFormed.path, illFormedMessage(illFormed.path, illFormed.text ?? ''));
-    const bytes = Buffer.byteLength(JSON.stringify(input.properties));
+    const bytes = Buffer.byteLength(json);
     if (bytes > context.limits.maxPropertiesBytes) {
       return fail(
         'INVALID_PROPERTIES',
@@ -257,16 +288,22 @@ function validateDistinct(
   if (entries.length === 0) return { ok: true, values: undefined };
   const values: Record<string, string> = {};
   for (const [key, value] of entries) {
-    const path = `distinct.${printableKey(key)}`;
     if (!MAP_KEY_PATTERN.test(key)) {
-      return failure(path, 'distinct keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :');
+      return failure(
+        keyPath('distinct', key),
+        'distinct keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :',
+      );
     }
-    if (typeof value !== 'string') return failure(path, 'distinct values must be strings (a user, session or device id)');
+    if (typeof value !== 'string')
+      return failure(keyPath('distinct', key), 'distinct values must be strings (a user, session or device id)');
     if (value.length > MAX_DISTINCT_VALUE_LENGTH) {
-      return failure(path, `distinct values are at most ${MAX_DISTINCT_VALUE_LENGTH} characters`);
+      return failure(keyPath('distinct', key), `distinct values are at most ${MAX_DISTINCT_VALUE_LENGTH} characters`);
     }
     // Two different ids with lone surrogates would hash alike once stored as UTF-8 (U+FFFD).
-    if (!value.isWellFormed()) return failure(path, illFormedMessage(path, value));
+    if (!value.isWellFormed()) {
+      const path = keyPath('distinct', key);
+      return failure(path, illFormedMessage(path, value));
+    }
     values[key] = value;
   }
   return { ok: true, values };

@@ -1,9 +1,10 @@
 /** The ingest mutation and its per-event acknowledgements. */
 import type { EventAck as EventAckShape, IngestResult as IngestResultShape } from '../ingest/ingest-service.ts';
-import type { IngestError as IngestErrorShape } from '../ingest/validate-event.ts';
+import type { EventInput as EventInputShape, IngestError as IngestErrorShape } from '../ingest/validate-event.ts';
 import { StreamlensError } from '../errors.ts';
 import { builder } from './builder.ts';
 import { requireAccess, requirePrincipal } from '../resolvers/context.ts';
+import { preCoercedEvents } from '../server/ingest-coercion.ts';
 
 const IngestStatus = builder.enumType('IngestStatus', { values: ['ACCEPTED', 'REJECTED'] as const });
 
@@ -65,23 +66,22 @@ builder.mutationField('ingest', (t) =>
           'Names this batch, for retries: an event without an `id` gets one derived from the key and its index in `events`, so sending the same batch again with the same key (after UNAVAILABLE, say) counts each event once. Use a new key for each new batch. 1..128 characters, no control characters.',
       }),
     },
-    resolve: async (_root, args, context) => {
+    resolve: async (root, args, context) => {
       const access = requireAccess(context, 'INGEST');
+      // Coerced by the fast path (server/ingest-coercion.ts) when the request had the common shape.
+      const events = (preCoercedEvents(root) as typeof args.events | undefined) ?? args.events;
       // The size first: a batch refused for its size must take no tokens (the request-wide
       // bound over all ingest fields is checked before execution, in operation-rate-limit.ts).
       const { maxBatchEvents } = context.services.limits.config;
-      if (args.events.length > maxBatchEvents) {
-        throw new StreamlensError('BAD_USER_INPUT', `a batch holds at most ${maxBatchEvents} events; this one has ${args.events.length}`, {
+      if (events.length > maxBatchEvents) {
+        throw new StreamlensError('BAD_USER_INPUT', `a batch holds at most ${maxBatchEvents} events; this one has ${events.length}`, {
           details: { limit: maxBatchEvents },
         });
       }
-      await context.services.limits.takeIngest(requirePrincipal(context), args.events.length);
-      return context.services.ingest.ingest(
-        access,
-        args.events.map((e) => ({ ...e, id: e.id == null ? null : String(e.id) })),
-        args.sentAt ?? null,
-        args.idempotencyKey ?? null,
-      );
+      await context.services.limits.takeIngest(requirePrincipal(context), events.length);
+      // As they are, not copied: an ID arrives as text (graphql-js coerces an integer ID to its
+      // digits, the fast path takes strings only), and validation reads an absent id as null.
+      return context.services.ingest.ingest(access, events as readonly EventInputShape[], args.sentAt ?? null, args.idempotencyKey ?? null);
     },
   }),
 );

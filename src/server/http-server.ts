@@ -42,6 +42,7 @@ import {
   webSocketDelivery,
 } from './subscription-delivery.ts';
 import { useCompiledQueries } from './compiled-queries.ts';
+import { useIngestFastCoercion } from './ingest-coercion.ts';
 import { currentRequestId, REQUEST_ID_HEADER, requestIdOf, runWithRequestId, withRequestIds } from './request-ids.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -179,6 +180,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       useRequestLimits(options.limits),
       useOperationRateLimit(),
       useCompiledQueries(),
+      useIngestFastCoercion(),
       ...(options.exposure?.introspection === false ? [useNoIntrospection()] : []),
       ...(persistedOperations ? [useAllowList(persistedOperations)] : []),
       useSharedSubscriptionResults(),
