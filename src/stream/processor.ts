@@ -7,8 +7,16 @@
  *      claim an id owns it, and only the owner is ever counted (dedupe across retries and replays);
  *   2. merge owned events into rollup and catalog rows that remember the highest offset they
  *      hold (a replay skips what a row already has);
- *   3. publish live updates, then return, so the log commits the batch's offsets.
- * A crash between any two steps replays the batch, and every step is harmless to repeat.
+ *   3. publish live updates, then return, so the log commits the batch's offsets. The counted
+ *      events go out as soon as their claims are made and their rows merged, while step 2's
+ *      write runs (they are in the event store, where a subscriber's gap is read from, and the
+ *      claims fixed who counts them); the changed buckets go out once stored.
+ * A crash between any two steps replays the batch, and every step is harmless to repeat: a
+ * replay announces the same events for the same range again, which subscribers skip
+ * (src/live/event-coverage.ts). The one thing an early announcement cannot take back: a record
+ * whose batch the series store then refuses for its data (not an outage, not a fence) may end set
+ * aside (batch-failures.ts) after its subscribers saw it; its rollups were never written, so it
+ * is not counted.
  *
  * Several instances, rebalances: a former owner of a partition may still be inside a batch
  * when the new owner starts on it. Neither can spoil the other's work (docs/architecture.md):
@@ -77,7 +85,7 @@ import {
   type CountedEvent,
 } from './rollup-plan.ts';
 import { createLivePublisher, REPUBLISH_EVERY_MS } from './live-publisher.ts';
-import { cachedRowWeight, createRollupCache } from './rollup-cache.ts';
+import { cachedRowWeight, createCatalogCache, createRollupCache } from './rollup-cache.ts';
 import { assertLogNotBehindStores, verifyLogIdentity } from './log-identity.ts';
 
 export const PROCESSOR_GROUP_ID = 'streamlens-processor';
@@ -175,6 +183,8 @@ export interface TenantStats {
  * rows full of dense sketches (16 KiB each) take about 20 MiB of sketches at most, not 1.3 GiB.
  */
 const ROLLUP_CACHE_ROWS = 20_000;
+/** Catalog rows kept between batches: one per (tenant, type, partition), small (two key lists of 64 names at most). */
+const CATALOG_CACHE_ROWS = 20_000;
 /**
  * How often other instances' partition progress and the log's ends are read, and idle
  * partitions get their heartbeat: well inside the default idle timeout (30 s).
@@ -210,11 +220,23 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const trusted = new Set<number>();
   /** One batch or heartbeat of a partition at a time on this instance. */
   const partitionTurns = new Map<number, Promise<unknown>>();
+  /**
+   * The claims of one batch at a time on this instance, whichever its partition: the other
+   * steps of the batches in flight overlap them, while the event store (FerretDB on SQLite takes
+   * one writer at a time) is not made to make concurrent writers wait on its lock.
+   */
+  let claimTurn: Promise<unknown> = Promise.resolve();
   let consumer: LogConsumer | null = null;
   let timers: NodeJS.Timeout[] = [];
   const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0, setAside: 0 };
   const statsByTenant = new Map<string, TenantStats>();
   const rollupCache = createRollupCache(ROLLUP_CACHE_ROWS, cachedRowWeight);
+  const catalogCache = createCatalogCache(CATALOG_CACHE_ROWS);
+  /** What this instance holds of a partition's rows is behind another writer's: forget it. */
+  const dropCachedRows = (partition: number) => {
+    rollupCache.dropPartition(partition);
+    catalogCache.dropPartition(partition);
+  };
   /** Aborts the pauses between attempts when the processor stops. */
   let stopping = new AbortController();
   /** Who this processor is to the purge lease: only the instance that holds it purges. */
@@ -257,6 +279,13 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     return mine;
   }
 
+  /** Claims the events once every claim this instance started before has settled. */
+  function claimInTurn(events: StoredEvent[]): ReturnType<EventStore['claim']> {
+    const claiming = claimTurn.then(() => eventStore.claim(events));
+    claimTurn = claiming.catch(() => {});
+    return claiming;
+  }
+
   /** Merges rows read from the store with ours: a row written since the read has a higher version. */
   function mergeStored(stored: ReadonlyMap<number, PartitionProgress>): void {
     const merged = new Map(stored);
@@ -264,7 +293,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       const read = stored.get(partition);
       if (!read || read.version < held.version) merged.set(partition, held);
       // Another writer wrote the partition since: the rows cached for it may be behind theirs.
-      else if (read.version > held.version) rollupCache.dropPartition(partition);
+      else if (read.version > held.version) dropCachedRows(partition);
     }
     progress = merged;
   }
@@ -363,7 +392,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
    */
   async function onFenced(fence: PartitionFencedError): Promise<void> {
     const { partition } = fence;
-    rollupCache.dropPartition(partition);
+    dropCachedRows(partition);
     const withoutIt = new Map(progress);
     withoutIt.delete(partition);
     progress = withoutIt;
@@ -458,6 +487,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
 
   async function processInTurn(partition: number, records: readonly LogRecord[]): Promise<void> {
     rollupCache.startBatch(partition, records[0]!.position.offset);
+    catalogCache.startBatch(partition, records[0]!.position.offset);
     const previous = await openBatch(partition, records);
     const mayBeClaimedThrough = claimedThrough.get(partition) ?? -1;
     const replaying = records[0]!.position.offset <= mayBeClaimedThrough;
@@ -485,7 +515,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     // Before anything is counted: a record that is not an event is kept, never just skipped.
     if (undecodable.length > 0) await eventStore.setAside(undecodable);
 
-    const claims = stored.length > 0 ? await eventStore.claim(stored) : new Map();
+    const claims = stored.length > 0 ? await claimInTurn(stored) : new Map();
     const counted: CountedEvent[] = [];
     let duplicates = 0;
     let quarantined = 0;
@@ -507,12 +537,16 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     }
 
     const { cached, missing } = rollupCache.lookup(rollupRowIdsOfBatch(counted));
-    const [loadedRollups, storedCatalog] = await Promise.all([
+    const catalogRows = catalogCache.lookup(catalogRowIdsOfBatch(counted));
+    const [loadedRollups, loadedCatalog] = await Promise.all([
       missing.length > 0 ? seriesStore.loadRollups(missing) : Promise.resolve([]),
-      seriesStore.loadCatalog(catalogRowIdsOfBatch(counted)),
+      catalogRows.missing.length > 0 ? seriesStore.loadCatalog(catalogRows.missing) : Promise.resolve([]),
     ]);
     const changedRollups = withoutPurgedSeconds(mergeIntoRollups([...cached, ...loadedRollups], counted), secondPurgeCut());
-    const changedCatalog = mergeIntoCatalog(storedCatalog, counted);
+    const changedCatalog = mergeIntoCatalog([...catalogRows.cached, ...loadedCatalog], counted);
+    // The counted events are in the event store and their rows merged without error: they go
+    // live now, beside the series store write, so freshness does not wait for it (step 3, early).
+    const announcing = livePublisher.publishEvents(partition, records[0]!.position.offset, records.at(-1)!.position.offset, counted);
 
     // Progress last: "stored through" must never run ahead of what the stores hold.
     const batchMax = counted.length > 0 ? Math.max(...counted.map((c) => watermarkContribution(c.event))) : null;
@@ -535,12 +569,18 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         replaying: replayGoesOn,
       }),
     };
-    // Fenced on the version read when the batch opened: a writer that wrote since makes it fail.
-    await saveFenced({ rollups: changedRollups, catalog: changedCatalog, partition, progress: next });
+    try {
+      // Fenced on the version read when the batch opened: a writer that wrote since makes it fail.
+      await saveFenced({ rollups: changedRollups, catalog: changedCatalog, partition, progress: next });
+    } finally {
+      // Never rejects; awaited so that a partition's next batch announces after this one.
+      await announcing;
+    }
     progress = new Map(progress).set(partition, { ...next, version: next.version + 1 });
     rollupCache.commitBatch(partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
+    catalogCache.commitBatch(partition, next.storedThrough, [...loadedCatalog, ...changedCatalog]);
 
-    await livePublisher.publish(partition, records[0]!.position.offset, next.storedThrough, counted, changedRollups);
+    await livePublisher.publishSeries(changedRollups);
     stats.processed += stored.length;
     stats.duplicates += duplicates;
     stats.quarantined += quarantined;
