@@ -220,12 +220,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const trusted = new Set<number>();
   /** One batch or heartbeat of a partition at a time on this instance. */
   const partitionTurns = new Map<number, Promise<unknown>>();
-  /**
-   * The claims of one batch at a time on this instance, whichever its partition: the other
-   * steps of the batches in flight overlap them, while the event store (FerretDB on SQLite takes
-   * one writer at a time) is not made to make concurrent writers wait on its lock.
-   */
-  let claimTurn: Promise<unknown> = Promise.resolve();
   let consumer: LogConsumer | null = null;
   let timers: NodeJS.Timeout[] = [];
   const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0, setAside: 0 };
@@ -277,13 +271,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       if (partitionTurns.get(partition) === settled) partitionTurns.delete(partition);
     });
     return mine;
-  }
-
-  /** Claims the events once every claim this instance started before has settled. */
-  function claimInTurn(events: StoredEvent[]): ReturnType<EventStore['claim']> {
-    const claiming = claimTurn.then(() => eventStore.claim(events));
-    claimTurn = claiming.catch(() => {});
-    return claiming;
   }
 
   /** Merges rows read from the store with ours: a row written since the read has a higher version. */
@@ -515,7 +502,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     // Before anything is counted: a record that is not an event is kept, never just skipped.
     if (undecodable.length > 0) await eventStore.setAside(undecodable);
 
-    const claims = stored.length > 0 ? await claimInTurn(stored) : new Map();
+    const claims = stored.length > 0 ? await eventStore.claim(stored) : new Map();
     const counted: CountedEvent[] = [];
     let duplicates = 0;
     let quarantined = 0;

@@ -40,12 +40,6 @@ const CONSUMER_REBALANCE_TIMEOUT_MS = 60_000;
  * are written; this bounds how long stop() waits for an idle consumer to notice.
  */
 const CONSUMER_MAX_WAIT_MS = 500;
-/**
- * Partitions whose batches are handled at the same time on one member: the default topic's 6
- * (KAFKA_PARTITIONS), so one instance overlaps every partition it owns; each batch holds at most
- * maxBatchSize records, which bounds the memory in flight.
- */
-const PARTITIONS_AT_ONCE = 6;
 /** How long a failed batch waits before it is delivered again: long enough not to spin. */
 const REDELIVERY_BACKOFF_MS = 500;
 
@@ -81,12 +75,13 @@ export async function startKafkaConsumer(
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      // Several partitions' batches at once: while one batch waits for its claims in the event
-      // store, another's rows are written to the series store. The port allows it: kafkajs keeps
-      // each partition's batches in order whatever this number, and every row the processor
-      // rewrites is keyed by its log partition (rollup and catalog rows and progress alike), so
-      // batches of different partitions never touch the same row.
-      partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
+      // One batch at a time over all of this member's partitions. The port does not need it:
+      // kafkajs keeps each partition's batches in order whatever this number, and every row
+      // the processor rewrites is keyed by its log partition (rollup and catalog rows and
+      // progress alike), so batches of different partitions never touch the same row; other
+      // instances handle other partitions meanwhile anyway. One at a time bounds what one
+      // instance asks of the stores and its event loop at once.
+      partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => deliverInChunks(payload, consumer, topic, handleBatch, maxBatchSize),
     });
   } catch (error) {
