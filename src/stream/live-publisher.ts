@@ -1,7 +1,6 @@
 /**
- * The processor's live updates: once a batch's claims are made, its counted events go to each
- * tenant's events topic with the log range they cover (publishEvents); once the batch is stored,
- * its changed buckets go to their series topics (publishSeries).
+ * The processor's live updates: after a batch is stored, its counted events go to each tenant's
+ * events topic with the log range they cover, and its changed buckets to their series topics.
  *
  * The bus is at most once, so a message names its range (partition, from, to]: a subscriber that
  * sees one not starting where it stands fills the gap from the stores (src/live/live-events.ts).
@@ -34,14 +33,14 @@ export interface LivePublisherOptions {
 }
 
 export interface LivePublisher {
-  /**
-   * Publishes a batch's counted events, per tenant, with the range they cover; never rejects (a
-   * refused message is kept for a retry). The events must be in the event store already (their
-   * claims made): a subscriber that sees a gap reads it from there.
-   */
-  publishEvents(partition: number, firstOffset: number, lastOffset: number, counted: CountedEvent[]): Promise<void>;
-  /** Publishes a stored batch's changed buckets; never rejects (a refused message is kept for a retry). */
-  publishSeries(changedRollups: ReturnType<typeof mergeIntoRollups>): Promise<void>;
+  /** Publishes a stored batch's updates; never rejects (a refused message is kept for a retry). */
+  publish(
+    partition: number,
+    firstOffset: number,
+    lastOffset: number,
+    counted: CountedEvent[],
+    changedRollups: ReturnType<typeof mergeIntoRollups>,
+  ): Promise<void>;
   /** Tries the refused messages again, oldest first; stops at the first the bus still refuses. */
   retryUnpublished(): Promise<void>;
 }
@@ -60,12 +59,18 @@ export function createLivePublisher(options: LivePublisherOptions): LivePublishe
   const unpublished = new Map<string, { topic: string; message: EventsMessage | SeriesMessage }>();
 
   /**
-   * Publishes per tenant the batch's counted events with the range they cover. The bus is best
-   * effort: the events are stored, so a failed publish does not fail the batch; it is kept and
-   * tried again (retryUnpublished), and the tenant's next message starts at its batch, so its
-   * subscribers see the gap and read it.
+   * Publishes the batch's live updates: per tenant its counted events with the range they cover,
+   * per (tenant, interval, type) the changed buckets. The bus is best effort: the data is stored,
+   * so a failed publish does not fail the batch; it is kept and tried again (retryUnpublished),
+   * and the tenant's next message starts at its batch, so its subscribers see the gap and read it.
    */
-  async function publishEvents(partition: number, firstOffset: number, lastOffset: number, counted: CountedEvent[]): Promise<void> {
+  async function publish(
+    partition: number,
+    firstOffset: number,
+    lastOffset: number,
+    counted: CountedEvent[],
+    changedRollups: ReturnType<typeof mergeIntoRollups>,
+  ): Promise<void> {
     let partitionState = announced.get(partition);
     // Another instance may have processed the records in between: nothing is known of them.
     if (!partitionState || partitionState.through !== firstOffset - 1) {
@@ -78,6 +83,14 @@ export function createLivePublisher(options: LivePublisherOptions): LivePublishe
       const list = eventsByTenant.get(event.tenant) ?? [];
       list.push(event);
       eventsByTenant.set(event.tenant, list);
+    }
+    const watermark = options.watermark();
+    const bucketsByTopic = new Map<LiveTopic<SeriesMessage>, SeriesMessage>();
+    for (const row of changedRollups) {
+      const topic = liveTopics.series(row.tenant, row.interval as Interval, row.type);
+      let message = bucketsByTopic.get(topic);
+      if (!message) bucketsByTopic.set(topic, (message = { watermark, buckets: [] }));
+      message.buckets.push({ start: row.bucketStart, dimensions: row.dimensions });
     }
     const publications: Promise<void>[] = [];
     for (const [tenant, events] of eventsByTenant) {
@@ -96,22 +109,6 @@ export function createLivePublisher(options: LivePublisherOptions): LivePublishe
         ),
       );
     }
-    const results = await Promise.allSettled(publications);
-    partitionState.through = lastOffset;
-    warnRefused(results);
-  }
-
-  /** Publishes per (tenant, interval, type) the changed buckets of a stored batch, with the watermark shown. */
-  async function publishSeries(changedRollups: ReturnType<typeof mergeIntoRollups>): Promise<void> {
-    const watermark = options.watermark();
-    const bucketsByTopic = new Map<LiveTopic<SeriesMessage>, SeriesMessage>();
-    for (const row of changedRollups) {
-      const topic = liveTopics.series(row.tenant, row.interval as Interval, row.type);
-      let message = bucketsByTopic.get(topic);
-      if (!message) bucketsByTopic.set(topic, (message = { watermark, buckets: [] }));
-      message.buckets.push({ start: row.bucketStart, dimensions: row.dimensions });
-    }
-    const publications: Promise<void>[] = [];
     for (const [topic, message] of bucketsByTopic) {
       publications.push(
         liveBus.publish(topic, encodeLiveMessage(message)).catch((error: unknown) => {
@@ -120,10 +117,8 @@ export function createLivePublisher(options: LivePublisherOptions): LivePublishe
         }),
       );
     }
-    warnRefused(await Promise.allSettled(publications));
-  }
-
-  function warnRefused(results: PromiseSettledResult<void>[]): void {
+    const results = await Promise.allSettled(publications);
+    partitionState.through = lastOffset;
     for (const result of results) {
       if (result.status === 'rejected') logger.warn({ err: result.reason }, 'a live update could not be published; it will be tried again');
     }
@@ -154,5 +149,5 @@ export function createLivePublisher(options: LivePublisherOptions): LivePublishe
     }
   }
 
-  return { publishEvents, publishSeries, retryUnpublished };
+  return { publish, retryUnpublished };
 }

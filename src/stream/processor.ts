@@ -7,16 +7,8 @@
  *      claim an id owns it, and only the owner is ever counted (dedupe across retries and replays);
  *   2. merge owned events into rollup and catalog rows that remember the highest offset they
  *      hold (a replay skips what a row already has);
- *   3. publish live updates, then return, so the log commits the batch's offsets. The counted
- *      events go out as soon as their claims are made and their rows merged, while step 2's
- *      write runs (they are in the event store, where a subscriber's gap is read from, and the
- *      claims fixed who counts them); the changed buckets go out once stored.
- * A crash between any two steps replays the batch, and every step is harmless to repeat: a
- * replay announces the same events for the same range again, which subscribers skip
- * (src/live/event-coverage.ts). The one thing an early announcement cannot take back: a record
- * whose batch the series store then refuses for its data (not an outage, not a fence) may end set
- * aside (batch-failures.ts) after its subscribers saw it; its rollups were never written, so it
- * is not counted.
+ *   3. publish live updates, then return, so the log commits the batch's offsets.
+ * A crash between any two steps replays the batch, and every step is harmless to repeat.
  *
  * Several instances, rebalances: a former owner of a partition may still be inside a batch
  * when the new owner starts on it. Neither can spoil the other's work (docs/architecture.md):
@@ -531,9 +523,6 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     ]);
     const changedRollups = withoutPurgedSeconds(mergeIntoRollups([...cached, ...loadedRollups], counted), secondPurgeCut());
     const changedCatalog = mergeIntoCatalog([...catalogRows.cached, ...loadedCatalog], counted);
-    // The counted events are in the event store and their rows merged without error: they go
-    // live now, beside the series store write, so freshness does not wait for it (step 3, early).
-    const announcing = livePublisher.publishEvents(partition, records[0]!.position.offset, records.at(-1)!.position.offset, counted);
 
     // Progress last: "stored through" must never run ahead of what the stores hold.
     const batchMax = counted.length > 0 ? Math.max(...counted.map((c) => watermarkContribution(c.event))) : null;
@@ -556,18 +545,13 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         replaying: replayGoesOn,
       }),
     };
-    try {
-      // Fenced on the version read when the batch opened: a writer that wrote since makes it fail.
-      await saveFenced({ rollups: changedRollups, catalog: changedCatalog, partition, progress: next });
-    } finally {
-      // Never rejects; awaited so that a partition's next batch announces after this one.
-      await announcing;
-    }
+    // Fenced on the version read when the batch opened: a writer that wrote since makes it fail.
+    await saveFenced({ rollups: changedRollups, catalog: changedCatalog, partition, progress: next });
     progress = new Map(progress).set(partition, { ...next, version: next.version + 1 });
     rollupCache.commitBatch(partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
     catalogCache.commitBatch(partition, next.storedThrough, [...loadedCatalog, ...changedCatalog]);
 
-    await livePublisher.publishSeries(changedRollups);
+    await livePublisher.publish(partition, records[0]!.position.offset, next.storedThrough, counted, changedRollups);
     stats.processed += stored.length;
     stats.duplicates += duplicates;
     stats.quarantined += quarantined;

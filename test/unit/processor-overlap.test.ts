@@ -2,8 +2,7 @@
  * The orderings the processor's speed-ups introduce, each with exact outcomes read through the
  * ports: a catalog row kept in memory between batches while another instance writes the same
  * partition, a fenced batch of one partition while a batch of another is in flight on the same
- * instance (the log port allows several partitions' batches at once), and the events
- * live message sent once the claims are made, before the series store write.
+ * instance (the log port allows several partitions' batches at once).
  *
  * The log here is driven by hand: each test delivers exactly the batches it names, in the order
  * it names, to the processor it names, as a rebalance or a lost commit would.
@@ -14,12 +13,10 @@ import { createEmbeddedSeriesStore } from '../../src/adapters/embedded/embedded-
 import { createEmbeddedLiveBus } from '../../src/adapters/embedded/embedded-live-bus.ts';
 import { createStreamProcessor, type StreamProcessor } from '../../src/stream/processor.ts';
 import { encodeLogRecord } from '../../src/domain/log-record.ts';
-import { decodeEventsMessage, type EventsMessage } from '../../src/domain/live-messages.ts';
-import { liveTopics, type LiveBus } from '../../src/ports/live-bus.ts';
+import type { LiveBus } from '../../src/ports/live-bus.ts';
 import { PartitionFencedError, type SeriesStore } from '../../src/ports/series-store.ts';
 import type { EventStore } from '../../src/ports/event-store.ts';
 import type { ConsumeOptions, EventLog, LogBatch, LogRecord } from '../../src/ports/event-log.ts';
-import { planMessage } from '../../src/live/event-coverage.ts';
 import { newDataDir, removeDataDir } from '../support/server.ts';
 import { event, NOW, POLICY } from '../support/processor-runs.ts';
 
@@ -220,85 +217,3 @@ describe('batches of several partitions in flight on one instance', () => {
     expect([progress.get(0)?.storedThrough, progress.get(1)?.storedThrough]).toEqual([49, 49]);
   });
 });
-
-describe("a batch's events live message", () => {
-  it('goes out once the claims are made, before the series store write returns', async () => {
-    const stores = openStores();
-    const log = handDrivenLog([clicks(0, 3, 'e')]);
-    const messages: EventsMessage[] = [];
-    const unsubscribe = await stores.liveBus.subscribe(liveTopics.events('acme'), (text) => void messages.push(decodeEventsMessage(text)));
-    cleanups.push(unsubscribe);
-    const held = gate();
-    const writeStarted = gate();
-    const slowStore: SeriesStore = {
-      ...stores.seriesStore,
-      async saveBatch(batch) {
-        writeStarted.open();
-        await held.opened;
-        return stores.seriesStore.saveBatch(batch);
-      },
-    };
-    const a = await startProcessor(log, stores, slowStore);
-
-    const delivery = a.deliver(log.batch(0, 0, 2));
-    await writeStarted.opened;
-    await until(() => messages.length === 1);
-    // The series store write is still held: the subscriber already has the events.
-    expect(messages[0]).toMatchObject({ partition: 0, from: -1, to: 2 });
-    expect(messages[0]!.events!.map((e) => e.id)).toEqual(['e0', 'e1', 'e2']);
-    expect(await totals(stores)).toEqual({ rollupCount: 0, rollupSum: 0, catalogCount: 0 });
-    held.open();
-    await delivery;
-    expect(await totals(stores)).toEqual({ rollupCount: 3, rollupSum: 3, catalogCount: 3 });
-  });
-
-  it('is sent again for the same range when the write then fails, and a subscriber offers nothing twice', async () => {
-    const stores = openStores();
-    const log = handDrivenLog([clicks(0, 4, 'e')]);
-    const messages: EventsMessage[] = [];
-    const unsubscribe = await stores.liveBus.subscribe(liveTopics.events('acme'), (text) => void messages.push(decodeEventsMessage(text)));
-    cleanups.push(unsubscribe);
-    let failNext = true;
-    const failingOnce: SeriesStore = {
-      ...stores.seriesStore,
-      async saveBatch(batch) {
-        if (failNext && batch.rollups.length > 0) {
-          failNext = false;
-          throw new Error('the series store refused the write once');
-        }
-        return stores.seriesStore.saveBatch(batch);
-      },
-    };
-    const a = await startProcessor(log, stores, failingOnce);
-    await expect(a.deliver(log.batch(0, 0, 1))).rejects.toThrow('the series store refused the write once');
-    // Delivered again, as the log does after a rejection.
-    await a.deliver(log.batch(0, 0, 1));
-    await a.deliver(log.batch(0, 2, 3));
-    await until(() => messages.length === 3);
-
-    // Applied in order by a subscriber that stood before the partition's first offset.
-    let standsAt = -1;
-    const offered: string[] = [];
-    for (const message of messages) {
-      const plan = planMessage(standsAt, message);
-      expect(plan.fillThrough).toBeNull();
-      offered.push(...plan.events.map((e) => e.id));
-      standsAt = plan.advanceTo;
-    }
-    expect(messages.map((m) => [m.from, m.to])).toEqual([
-      [-1, 1],
-      [-1, 1],
-      [1, 3],
-    ]);
-    expect(offered).toEqual(['e0', 'e1', 'e2', 'e3']);
-    expect(await totals(stores)).toEqual({ rollupCount: 4, rollupSum: 4, catalogCount: 4 });
-  });
-});
-
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
