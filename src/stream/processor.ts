@@ -77,7 +77,7 @@ import {
   type CountedEvent,
 } from './rollup-plan.ts';
 import { createLivePublisher, REPUBLISH_EVERY_MS } from './live-publisher.ts';
-import { cachedRowWeight, createRollupCache } from './rollup-cache.ts';
+import { cachedRowWeight, createCatalogCache, createRollupCache } from './rollup-cache.ts';
 import { assertLogNotBehindStores, verifyLogIdentity } from './log-identity.ts';
 
 export const PROCESSOR_GROUP_ID = 'streamlens-processor';
@@ -175,6 +175,8 @@ export interface TenantStats {
  * rows full of dense sketches (16 KiB each) take about 20 MiB of sketches at most, not 1.3 GiB.
  */
 const ROLLUP_CACHE_ROWS = 20_000;
+/** Catalog rows kept between batches: one per (tenant, type, partition), small (two key lists of 64 names at most). */
+const CATALOG_CACHE_ROWS = 20_000;
 /**
  * How often other instances' partition progress and the log's ends are read, and idle
  * partitions get their heartbeat: well inside the default idle timeout (30 s).
@@ -215,6 +217,12 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
   const stats: ProcessorStats = { processed: 0, duplicates: 0, quarantined: 0, poison: 0, setAside: 0 };
   const statsByTenant = new Map<string, TenantStats>();
   const rollupCache = createRollupCache(ROLLUP_CACHE_ROWS, cachedRowWeight);
+  const catalogCache = createCatalogCache(CATALOG_CACHE_ROWS);
+  /** What this instance holds of a partition's rows is behind another writer's: forget it. */
+  const dropCachedRows = (partition: number) => {
+    rollupCache.dropPartition(partition);
+    catalogCache.dropPartition(partition);
+  };
   /** Aborts the pauses between attempts when the processor stops. */
   let stopping = new AbortController();
   /** Who this processor is to the purge lease: only the instance that holds it purges. */
@@ -264,7 +272,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       const read = stored.get(partition);
       if (!read || read.version < held.version) merged.set(partition, held);
       // Another writer wrote the partition since: the rows cached for it may be behind theirs.
-      else if (read.version > held.version) rollupCache.dropPartition(partition);
+      else if (read.version > held.version) dropCachedRows(partition);
     }
     progress = merged;
   }
@@ -363,7 +371,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
    */
   async function onFenced(fence: PartitionFencedError): Promise<void> {
     const { partition } = fence;
-    rollupCache.dropPartition(partition);
+    dropCachedRows(partition);
     const withoutIt = new Map(progress);
     withoutIt.delete(partition);
     progress = withoutIt;
@@ -458,6 +466,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
 
   async function processInTurn(partition: number, records: readonly LogRecord[]): Promise<void> {
     rollupCache.startBatch(partition, records[0]!.position.offset);
+    catalogCache.startBatch(partition, records[0]!.position.offset);
     const previous = await openBatch(partition, records);
     const mayBeClaimedThrough = claimedThrough.get(partition) ?? -1;
     const replaying = records[0]!.position.offset <= mayBeClaimedThrough;
@@ -507,12 +516,13 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     }
 
     const { cached, missing } = rollupCache.lookup(rollupRowIdsOfBatch(counted));
-    const [loadedRollups, storedCatalog] = await Promise.all([
+    const catalogRows = catalogCache.lookup(catalogRowIdsOfBatch(counted));
+    const [loadedRollups, loadedCatalog] = await Promise.all([
       missing.length > 0 ? seriesStore.loadRollups(missing) : Promise.resolve([]),
-      seriesStore.loadCatalog(catalogRowIdsOfBatch(counted)),
+      catalogRows.missing.length > 0 ? seriesStore.loadCatalog(catalogRows.missing) : Promise.resolve([]),
     ]);
     const changedRollups = withoutPurgedSeconds(mergeIntoRollups([...cached, ...loadedRollups], counted), secondPurgeCut());
-    const changedCatalog = mergeIntoCatalog(storedCatalog, counted);
+    const changedCatalog = mergeIntoCatalog([...catalogRows.cached, ...loadedCatalog], counted);
 
     // Progress last: "stored through" must never run ahead of what the stores hold.
     const batchMax = counted.length > 0 ? Math.max(...counted.map((c) => watermarkContribution(c.event))) : null;
@@ -539,6 +549,7 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     await saveFenced({ rollups: changedRollups, catalog: changedCatalog, partition, progress: next });
     progress = new Map(progress).set(partition, { ...next, version: next.version + 1 });
     rollupCache.commitBatch(partition, next.storedThrough, [...loadedRollups, ...changedRollups]);
+    catalogCache.commitBatch(partition, next.storedThrough, [...loadedCatalog, ...changedCatalog]);
 
     await livePublisher.publish(partition, records[0]!.position.offset, next.storedThrough, counted, changedRollups);
     stats.processed += stored.length;

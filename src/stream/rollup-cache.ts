@@ -1,7 +1,7 @@
 /**
- * The rollup rows this processor wrote last, kept decoded in memory so that the next batch
- * touching them (the current SECOND, MINUTE, HOUR and DAY buckets, mostly) skips the read and
- * the sketch decoding.
+ * The rollup and catalog rows this processor wrote last, kept decoded in memory so that the next
+ * batch touching them (the current SECOND, MINUTE, HOUR and DAY buckets, mostly, and the
+ * catalog row of each type) skips the read and the sketch decoding.
  *
  * Safe because each row has one writer at a time, the consumer of its log partition, and it is
  * that consumer's own copy: the cache of a partition is trusted only while its batches arrive
@@ -9,8 +9,8 @@
  * committed (another instance had the partition meanwhile, or a replay after a crash) drops the
  * partition's rows first, and so does a fence (another writer wrote the partition: dropPartition).
  */
-import type { RollupRow, RollupRowId } from '../ports/series-store.ts';
-import { rollupRowKey } from './rollup-plan.ts';
+import type { CatalogRow, CatalogRowId, RollupRow, RollupRowId } from '../ports/series-store.ts';
+import { catalogRowKey, rollupRowKey } from './rollup-plan.ts';
 
 /** 1 per row, plus 1 per KiB of its distinct sketches (a dense one: 16). */
 export function cachedRowWeight(row: RollupRow): number {
@@ -19,16 +19,19 @@ export function cachedRowWeight(row: RollupRow): number {
   return 1 + Math.floor(bytes / 1024);
 }
 
-export interface RollupCache {
+export interface PartitionRowCache<Id, Row extends Id & { partition: number }> {
   /** Drops the partition's rows unless `firstOffset` follows the last batch committed for it. */
   startBatch(partition: number, firstOffset: number): void;
   /** The cached rows among `ids`, and the ids to read from the store. */
-  lookup(ids: readonly RollupRowId[]): { cached: RollupRow[]; missing: RollupRowId[] };
+  lookup(ids: readonly Id[]): { cached: Row[]; missing: Id[] };
   /** Forgets the partition's rows and where its last batch ended. */
   dropPartition(partition: number): void;
   /** After a batch is stored: remembers the rows it read and wrote, and where it ended. */
-  commitBatch(partition: number, lastOffset: number, rows: readonly RollupRow[]): void;
+  commitBatch(partition: number, lastOffset: number, rows: readonly Row[]): void;
 }
+
+export type RollupCache = PartitionRowCache<RollupRowId, RollupRow>;
+export type CatalogCache = PartitionRowCache<CatalogRowId, CatalogRow>;
 
 /**
  * `maxRows` counts rows by `weightOf` (1 each by default): the processor weighs a row holding
@@ -36,8 +39,24 @@ export interface RollupCache {
  * bytes, not just in rows.
  */
 export function createRollupCache(maxRows: number, weightOf: (row: RollupRow) => number = () => 1): RollupCache {
+  return createPartitionRowCache(maxRows, rollupRowKey, weightOf);
+}
+
+/**
+ * The catalog rows (one per tenant, type and partition) the processor wrote last: every batch
+ * rewrites the rows of its types, so without it each batch would read them first.
+ */
+export function createCatalogCache(maxRows: number): CatalogCache {
+  return createPartitionRowCache(maxRows, catalogRowKey, () => 1);
+}
+
+function createPartitionRowCache<Id, Row extends Id & { partition: number }>(
+  maxRows: number,
+  keyOf: (id: Id) => string,
+  weightOf: (row: Row) => number,
+): PartitionRowCache<Id, Row> {
   // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
-  const rows = new Map<string, { row: RollupRow; weight: number }>();
+  const rows = new Map<string, { row: Row; weight: number }>();
   let totalWeight = 0;
   const lastCommitted = new Map<number, number>();
 
@@ -61,10 +80,10 @@ export function createRollupCache(maxRows: number, weightOf: (row: RollupRow) =>
     },
     dropPartition,
     lookup(ids) {
-      const cached: RollupRow[] = [];
-      const missing: RollupRowId[] = [];
+      const cached: Row[] = [];
+      const missing: Id[] = [];
       for (const id of ids) {
-        const entry = rows.get(rollupRowKey(id));
+        const entry = rows.get(keyOf(id));
         if (entry) cached.push(entry.row);
         else missing.push(id);
       }
@@ -72,7 +91,7 @@ export function createRollupCache(maxRows: number, weightOf: (row: RollupRow) =>
     },
     commitBatch(partition, lastOffset, written) {
       for (const row of written) {
-        const key = rollupRowKey(row);
+        const key = keyOf(row);
         remove(key);
         const weight = weightOf(row);
         rows.set(key, { row, weight });

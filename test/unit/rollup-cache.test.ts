@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createRollupCache } from '../../src/stream/rollup-cache.ts';
+import { createCatalogCache, createRollupCache } from '../../src/stream/rollup-cache.ts';
 import { addEvent, emptyAggregate } from '../../src/domain/rollup.ts';
 import { cachedRowWeight } from '../../src/stream/rollup-cache.ts';
 import { distinctHash } from '../../src/domain/distinct-sketch.ts';
-import type { RollupRow } from '../../src/ports/series-store.ts';
+import type { CatalogRow, RollupRow } from '../../src/ports/series-store.ts';
 
 const row = (partition: number, bucketStart: number): RollupRow => ({
   tenant: 't',
@@ -59,5 +59,46 @@ describe('rollup cache', () => {
     cache.commitBatch(0, 1, [row(0, 1), row(0, 2), row(0, 3), row(0, 4), dense]);
     // 4 + 17 = 21 > 20: the least recently used plain row goes.
     expect(cache.lookup([row(0, 1), row(0, 2), row(0, 3), row(0, 4), dense]).cached.map((r) => r.bucketStart)).toEqual([2, 3, 4, 0]);
+  });
+});
+
+describe('catalog cache', () => {
+  const catalogRow = (partition: number, type: string, count: number): CatalogRow => ({
+    tenant: 't',
+    type,
+    partition,
+    appliedOffset: count - 1,
+    count,
+    firstSeen: 0,
+    lastSeen: 0,
+    dimensionKeys: [],
+    valueKeys: [],
+    droppedDimensionKeys: 0,
+    droppedValueKeys: 0,
+  });
+
+  it('serves a row per tenant, type and partition while the batches follow each other, and drops a partition that another writer had', () => {
+    const cache = createCatalogCache(10);
+    cache.startBatch(0, 0);
+    cache.commitBatch(0, 4, [catalogRow(0, 'click', 5)]);
+    cache.startBatch(1, 0);
+    cache.commitBatch(1, 2, [catalogRow(1, 'click', 3)]);
+    cache.startBatch(0, 5);
+    const ids = [
+      { tenant: 't', type: 'click', partition: 0 },
+      { tenant: 't', type: 'view', partition: 0 },
+      { tenant: 't', type: 'click', partition: 1 },
+    ];
+    expect(cache.lookup(ids).cached.map((row) => [row.partition, row.count])).toEqual([
+      [0, 5],
+      [1, 3],
+    ]);
+    expect(cache.lookup(ids).missing).toEqual([{ tenant: 't', type: 'view', partition: 0 }]);
+    // A fence on partition 1 (another writer wrote it): its row is read from the store again.
+    cache.dropPartition(1);
+    expect(cache.lookup(ids).cached.map((row) => row.partition)).toEqual([0]);
+    // Partition 0 continues elsewhere: its next batch here does not follow the last one committed.
+    cache.startBatch(0, 9);
+    expect(cache.lookup(ids).cached).toEqual([]);
   });
 });

@@ -199,6 +199,34 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
     return { exists: legacy !== null, progress: legacy ? toProgress(legacy) : none, version: 0 };
   }
 
+  /**
+   * The fenced progress write, given the row as read at the expected version: every write of the
+   * row raises its version, so a row still at that version when the lightweight transaction
+   * applies is the row that was read, and merging with it is merging with what is stored.
+   */
+  async function writeProgressOver(
+    partition: number,
+    progress: PartitionProgress,
+    stored: { exists: boolean; progress: PartitionProgress; version: number },
+  ): Promise<void> {
+    const expected = progress.version;
+    assertVersion(partition, expected, stored.version);
+    const merged = stored.exists ? mergeProgress(stored.progress, progress) : progress;
+    const result =
+      expected === 0
+        ? await client.execute(cql.insertProgressIfAbsent, [partition, ...progressColumns(merged), toBigInt(1)], FENCED_WRITE)
+        : await client.execute(
+            cql.updateProgressIfVersion,
+            [...progressColumns(merged), toBigInt(expected + 1), partition, toBigInt(expected)],
+            FENCED_WRITE,
+          );
+    if (!result.wasApplied()) {
+      // The answer of a transaction not applied carries the row's current values.
+      const found = result.first()?.get('version');
+      throw new PartitionFencedError(partition, expected, found === null || found === undefined ? null : toNumber(found, 'version'));
+    }
+  }
+
   // The three writes saveBatch makes, in its order; the port offers only saveBatch, the one
   // write the processor makes.
   const store: SeriesStore & {
@@ -305,35 +333,21 @@ export async function createCassandraSeriesStore(options: CassandraSeriesStoreOp
       return guarded('write progress', async () => {
         // Read, merge (each field only rises), then write only if the version is still the one
         // the writer read. The read alone decides nothing: the lightweight transaction does.
-        const expected = progress.version;
-        const stored = await loadOneProgress(partition);
-        assertVersion(partition, expected, stored.version);
-        const merged = stored.exists ? mergeProgress(stored.progress, progress) : progress;
-        const result =
-          expected === 0
-            ? await client.execute(cql.insertProgressIfAbsent, [partition, ...progressColumns(merged), toBigInt(1)], FENCED_WRITE)
-            : await client.execute(
-                cql.updateProgressIfVersion,
-                [...progressColumns(merged), toBigInt(expected + 1), partition, toBigInt(expected)],
-                FENCED_WRITE,
-              );
-        if (!result.wasApplied()) {
-          // The answer of a transaction not applied carries the row's current values.
-          const found = result.first()?.get('version');
-          throw new PartitionFencedError(partition, expected, found === null || found === undefined ? null : toNumber(found, 'version'));
-        }
+        await writeProgressOver(partition, progress, await loadOneProgress(partition));
       });
     },
 
     async saveBatch(batch) {
       // A writer already fenced is turned away before it writes any row (rows it writes anyway,
       // when fenced meanwhile, are right for their offset and lose to any later one).
-      const { version } = await guarded('read progress', () => loadOneProgress(batch.partition));
-      assertVersion(batch.partition, batch.progress.version, version);
+      const stored = await guarded('read progress', () => loadOneProgress(batch.partition));
+      assertVersion(batch.partition, batch.progress.version, stored.version);
       // Cassandra has no transaction across partitions: rows first (together), progress last,
       // so "stored through" never runs ahead; a crash in between replays the batch harmlessly.
       await Promise.all([store.saveRollups(batch.rollups), store.saveCatalog(batch.catalog)]);
-      await store.saveProgress(batch.partition, batch.progress);
+      // The row read above, not read again: the transaction applies only at the version it had
+      // (writeProgressOver), so a round trip is saved and nothing is decided by the read.
+      await guarded('write progress', () => writeProgressOver(batch.partition, batch.progress, stored));
     },
 
     recordLogIdentity(identity) {
