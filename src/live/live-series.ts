@@ -10,16 +10,18 @@
  * or a retried message), a first read, a sweep, a final push, and after a possible loss on the
  * bus (which drops every held bucket: the rows may have missed a message). A stored read of a
  * held bucket is merged into it too, by the same rule. Calendar intervals (DAY in a zone, WEEK,
- * MONTH) are made of rows of several intervals, which the MINUTE topic does not carry: their
- * feeds read every changed bucket, as before (series-buckets.ts madeOfTopicRows).
+ * MONTH) are made of DAY, HOUR and MINUTE rows: their feeds follow those three topics and merge
+ * the carried rows their buckets are made of (series-buckets.ts madeOf), passing over the rows
+ * of the other topics, which say the same changes again. So no feed reads the store per update.
  *
  * Subscriptions asking for the same series (tenant, type, interval, time zone, value, grouping
  * keys, filter, distinct key) on this instance share one feed: one bus subscription and one
  * merge (or store read) per changed bucket, whatever the number of subscribers; each subscriber
  * keeps its own bounded queue and its own range (`from`, `to`).
  *
- * Merged intervals (FIVE_MINUTES … MONTH, DAY in a zone) follow the MINUTE topic and merge the
- * rows bucket-plan.ts chooses, as the series query does (series-buckets.ts).
+ * Merged intervals (FIVE_MINUTES … MONTH, DAY in a zone) follow the topics of the stored
+ * intervals they are made of and merge the rows bucket-plan.ts chooses, as the series query does
+ * (series-buckets.ts).
  *
  * Every store read and every push of a feed runs in one sequence (`refresh`): a subscriber's
  * first read (its snapshot with `from`, or its resume with `after`), the reads of changed
@@ -62,7 +64,7 @@ import { aggregateByGroup, describeGroup, toPoint, type Finality, type PointView
 import { compareGroupValues, groupIdOf, groupingKeys, groupValues, validateGrouping, type GroupId } from '../query/grouping.ts';
 import { resolveTimeZone } from '../query/bucket-plan.ts';
 import { aggregateFromEncoded, type Aggregate } from '../domain/rollup.ts';
-import { decodeSeriesMessage, type CarriedRollupRow } from '../domain/live-messages.ts';
+import { decodeSeriesMessage, type CarriedRollupRow, type LiveMessageText, type SeriesMessage } from '../domain/live-messages.ts';
 import { queryTooLarge, type QueryLimits } from '../query/query-limits.ts';
 import { badInput, StreamlensError, unavailable } from '../errors.ts';
 import type { LiveQueue } from './live-queue.ts';
@@ -246,9 +248,7 @@ async function openFeed(
   const groupKeys = groupingKeys(shape);
   /** Changed buckets to read from the store: start → affected groups. */
   const dirty = new Map<number, Set<GroupId>>();
-  /** Whether this feed keeps buckets in memory at all (not for calendar intervals). */
-  const holding = buckets.madeOfTopicRows;
-  /** The rows of the buckets held: bucket start → row key (heldRowKey) → row (bucketStart: the feed's bucket). */
+  /** The rows of the buckets held: bucket start → row key (mergeHeld) → row (bucketStart: the feed's bucket). */
   const held = new Map<number, Map<string, RollupRow>>();
   let rowsHeld = 0;
   /** Held buckets whose rows a message changed, to push from memory: start → affected groups. */
@@ -271,12 +271,14 @@ async function openFeed(
    */
   function mergeHeld(
     rows: Map<string, RollupRow>,
+    storedInterval: Interval,
     storedStart: number,
     row: Pick<RollupRow, 'partition' | 'dimensions' | 'appliedOffset'>,
     /** The row to hold (decoded only when it is newer). */
     rowToHold: () => RollupRow,
   ): boolean {
-    const key = `${storedStart}\u0000${row.partition}\u0000${dimensionsKey(row.dimensions)}`;
+    // The stored row's own identity: a calendar bucket holds rows of several intervals.
+    const key = `${storedInterval}\u0000${storedStart}\u0000${row.partition}\u0000${dimensionsKey(row.dimensions)}`;
     const current = rows.get(key);
     if (current && current.appliedOffset >= row.appliedOffset) return false;
     if (!current) rowsHeld += 1;
@@ -303,11 +305,11 @@ async function openFeed(
   }
 
   /** A carried row as a row of this feed's bucket (its aggregate decoded for the feed's value only). */
-  function rowOfMessage(carried: CarriedRollupRow, start: number): RollupRow {
+  function rowOfMessage(carried: CarriedRollupRow, storedInterval: Interval, start: number): RollupRow {
     return {
       tenant,
       type,
-      interval: buckets.topicInterval,
+      interval: storedInterval,
       bucketStart: start,
       dimensionsKey: dimensionsKey(carried.dimensions),
       partition: carried.partition,
@@ -496,8 +498,8 @@ async function openFeed(
         if (!feedRow) continue;
         rows.push(feedRow);
         // A stored row newer than the held one: the bus's message is still on its way, or was lost.
-        const heldRows = holding ? held.get(feedRow.bucketStart) : undefined;
-        if (heldRows && inSeries(row) && mergeHeld(heldRows, row.bucketStart, row, () => feedRow)) {
+        const heldRows = held.get(feedRow.bucketStart);
+        if (heldRows && inSeries(row) && mergeHeld(heldRows, row.interval, row.bucketStart, row, () => feedRow)) {
           if (!markChanged(feedRow.bucketStart, groupIdOf(row.dimensions, groupKeys))) return rows;
         }
       }
@@ -808,39 +810,61 @@ async function openFeed(
     return true;
   }
 
-  const unsubscribe = await dependencies.liveBus.subscribe(
-    liveTopics.series(tenant, buckets.topicInterval, type),
-    (text) => {
-      const message = decodeSeriesMessage(text);
-      if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
-      for (const bucket of message.buckets) {
-        if (!inSeries(bucket)) continue;
-        if (!markDirty(buckets.startOf(bucket.start), groupIdOf(bucket.dimensions, groupKeys))) return;
+  /** A message of the topic of `storedInterval`: its doorbells marked to read, its rows merged. */
+  function onMessage(storedInterval: Interval, text: LiveMessageText<SeriesMessage>): void {
+    const message = decodeSeriesMessage(text);
+    if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
+    for (const bucket of message.buckets) {
+      // A row the bucket is not made of: the topic of the row that is says the same change.
+      if (!inSeries(bucket) || buckets.madeOf(storedInterval, bucket.start) === false) continue;
+      if (!markDirty(buckets.startOf(bucket.start), groupIdOf(bucket.dimensions, groupKeys))) return;
+    }
+    for (const carried of message.rows ?? []) {
+      if (!inSeries(carried)) continue;
+      const madeOf = buckets.madeOf(storedInterval, carried.start);
+      if (madeOf === false) continue;
+      const start = buckets.startOf(carried.start);
+      const group = groupIdOf(carried.dimensions, groupKeys);
+      if (madeOf === null) {
+        // No stored rows make this bucket: its read fails the subscribers with the query's reason.
+        if (!markDirty(start, group)) return;
+        continue;
       }
-      for (const carried of message.rows ?? []) {
-        if (!inSeries(carried)) continue;
-        const start = buckets.startOf(carried.start);
-        const group = groupIdOf(carried.dimensions, groupKeys);
-        if (!holding) {
-          if (!markDirty(start, group)) return;
-          continue;
-        }
-        const heldRows = held.get(start);
-        if (!heldRows) {
-          // Not held: read once (its other rows are not known), merged with what comes meanwhile.
-          mergeHeld(startHolding(start), carried.start, carried, () => rowOfMessage(carried, start));
-          if (!markDirty(start, group)) return;
-        } else if (mergeHeld(heldRows, carried.start, carried, () => rowOfMessage(carried, start)) && !markChanged(start, group)) return;
-      }
-      void refresh();
-    },
-    () => {
-      // Held buckets may have missed a message: forgotten, and the sweep reads what changed.
-      dropHeld();
-      sweepDue = true;
-      void refresh();
-    },
+      const toHold = () => rowOfMessage(carried, storedInterval, start);
+      const heldRows = held.get(start);
+      if (!heldRows) {
+        // Not held: read once (its other rows are not known), merged with what comes meanwhile.
+        mergeHeld(startHolding(start), storedInterval, carried.start, carried, toHold);
+        if (!markDirty(start, group)) return;
+      } else if (mergeHeld(heldRows, storedInterval, carried.start, carried, toHold) && !markChanged(start, group)) return;
+    }
+    void refresh();
+  }
+
+  const subscribed = await Promise.allSettled(
+    buckets.followedIntervals.map((storedInterval) =>
+      dependencies.liveBus.subscribe(
+        liveTopics.series(tenant, storedInterval, type),
+        (text) => onMessage(storedInterval, text),
+        () => {
+          // Held buckets may have missed a message: forgotten, and the sweep reads what changed.
+          dropHeld();
+          sweepDue = true;
+          void refresh();
+        },
+      ),
+    ),
   );
+  const unsubscribes = subscribed.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const unsubscribe = async () => {
+    await Promise.all(unsubscribes.map((stop) => stop()));
+  };
+  const refused = subscribed.find((result) => result.status === 'rejected');
+  if (refused) {
+    // The topics it did subscribe to are let go: the feed never opens.
+    await unsubscribe();
+    throw refused.reason;
+  }
 
   const feed: SeriesFeed = {
     subscribers,

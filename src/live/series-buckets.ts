@@ -3,12 +3,15 @@
  * bus topic) changes which of its buckets, where each of its buckets ends, and which stored rows
  * make the buckets of a range. Pure.
  *
- * A stored interval (SECOND, MINUTE, HOUR, and DAY in UTC) follows its own rows and topic. The
- * merged intervals (FIVE_MINUTES, FIFTEEN_MINUTES, DAY in another zone, WEEK, MONTH) follow the
- * MINUTE topic: every counted event changes a row of every stored interval (stream/rollup-plan.ts),
- * so a MINUTE message names every change, and a minute lies inside exactly one bucket of each of
- * them (bucket-plan.ts: they all start on a whole minute). Their points are merged from the rows
- * bucket-plan.ts chooses, exactly as the series query merges them.
+ * A stored interval (SECOND, MINUTE, HOUR, and DAY in UTC) follows its own rows and topic.
+ * FIVE_MINUTES and FIFTEEN_MINUTES are made of MINUTE rows and follow the MINUTE topic. The
+ * calendar intervals (DAY in another zone, WEEK, MONTH) are made of DAY, HOUR and MINUTE rows
+ * (bucket-plan.ts: each bucket cut into the coarsest stored buckets that fit) and follow those
+ * three topics: every counted event changes a row of every stored interval at once
+ * (stream/rollup-plan.ts), and the stored buckets a calendar bucket is made of cover it exactly,
+ * so each change comes as a row of exactly one of them, on its topic (`madeOf`); the rows of the
+ * other topics that lie in the bucket say the same change again and are passed over. Points are
+ * merged from the rows bucket-plan.ts chooses, exactly as the series query merges them.
  */
 import { calendarBucketStart, nextCalendarBucketStart, type CalendarUnit } from '../domain/calendar.ts';
 import { INTERVAL_MS, isStoredInterval, type BucketBlock, type Interval, type QueryInterval } from '../domain/interval.ts';
@@ -22,16 +25,18 @@ export interface LiveReadPlan {
 }
 
 export interface LiveBuckets {
-  /** The stored interval whose bus topic announces the changes. */
+  /** The finest stored interval the buckets are made of: a search for changed rows descends to it. */
   topicInterval: Interval;
+  /** The stored intervals whose bus topics a feed follows: those its buckets are made of. */
+  followedIntervals: readonly Interval[];
   /** True when the rows read are the buckets themselves (no merge). */
   stored: boolean;
   /**
-   * True when a bucket is made of rows of `topicInterval` only (a stored interval, or FIVE_ and
-   * FIFTEEN_MINUTES of MINUTE rows), so the rows the topic's messages carry are all a feed needs
-   * to keep a bucket's total in memory. Calendar intervals mix DAY, HOUR and MINUTE rows.
+   * Whether the stored row of `interval` starting at `storedStart` is one of the rows its bucket
+   * is made of (the rows the series query merges into it). Null when that bucket cannot be made
+   * of stored rows at all (a zone whose bucket starts off a whole minute): reading it says why.
    */
-  madeOfTopicRows: boolean;
+  madeOf(interval: Interval, storedStart: number): boolean | null;
   /** The start of the bucket that holds `time` (a stored bucket's start, or any instant). */
   startOf(time: number): number;
   /** The end (exclusive) of the bucket starting at `start`. */
@@ -46,12 +51,19 @@ const FIXED_MERGED_MS: Partial<Record<QueryInterval, number>> = {
   FIFTEEN_MINUTES: 15 * INTERVAL_MS.MINUTE,
 };
 
+/**
+ * The stored intervals a calendar bucket can be made of (bucket-plan.ts): its boundaries lie on
+ * whole minutes, so no SECOND row is ever needed.
+ */
+const CALENDAR_ROW_INTERVALS: readonly Interval[] = ['DAY', 'HOUR', 'MINUTE'];
+
 function fixed(interval: QueryInterval, size: number, source: Interval): LiveBuckets {
   const startOf = (time: number) => Math.floor(time / size) * size;
   return {
     topicInterval: source,
+    followedIntervals: [source],
     stored: interval === source,
-    madeOfTopicRows: true,
+    madeOf: (rowInterval) => rowInterval === source,
     startOf,
     endOf: (start) => start + size,
     plan(from, to, maxBuckets) {
@@ -76,21 +88,43 @@ export function liveBucketsOf(interval: QueryInterval, timeZone: string, zoneNam
   /** The last bucket asked for: consecutive minutes of a message nearly always lie in the same one. */
   let lastStart = Number.NaN;
   let lastEnd = Number.NaN;
+  /** The plan of the last bucket `madeOf` was asked about (null: it has none), for the same reason. */
+  let plannedStart = Number.NaN;
+  let plannedBucket: LiveReadPlan | null = null;
+  const startOf = (time: number) => {
+    if (time >= lastStart && time < lastEnd) return lastStart;
+    const start = calendarBucketStart(time, unit, timeZone);
+    lastStart = start;
+    lastEnd = nextCalendarBucketStart(start, unit, timeZone);
+    return start;
+  };
+  const plan = (from: number, to: number, maxBuckets: number): LiveReadPlan => {
+    const bucketPlan = planBuckets({ interval, timeZone, zoneName, from, to }, maxBuckets);
+    return { reads: bucketPlan.reads, keeps: (rowInterval, storedStart) => bucketPlan.keeps(rowInterval, storedStart) };
+  };
   return {
     topicInterval: 'MINUTE',
+    followedIntervals: CALENDAR_ROW_INTERVALS,
     stored: false,
-    madeOfTopicRows: false,
-    startOf(time) {
-      if (time >= lastStart && time < lastEnd) return lastStart;
-      const start = calendarBucketStart(time, unit, timeZone);
-      lastStart = start;
-      lastEnd = nextCalendarBucketStart(start, unit, timeZone);
-      return start;
-    },
+    startOf,
     endOf: (start) => (start === lastStart ? lastEnd : nextCalendarBucketStart(start, unit, timeZone)),
-    plan(from, to, maxBuckets) {
-      const plan = planBuckets({ interval, timeZone, zoneName, from, to }, maxBuckets);
-      return { reads: plan.reads, keeps: (rowInterval, storedStart) => plan.keeps(rowInterval, storedStart) };
+    plan,
+    madeOf(rowInterval, storedStart) {
+      const start = startOf(storedStart);
+      if (start !== plannedStart) {
+        plannedStart = start;
+        try {
+          // The very rows a read of this one bucket keeps (live-series.ts readBuckets).
+          plannedBucket = plan(start, start + 1, Number.POSITIVE_INFINITY);
+        } catch {
+          plannedBucket = null;
+        }
+      }
+      if (plannedBucket === null) return null;
+      return (
+        plannedBucket.keeps(rowInterval, storedStart) &&
+        plannedBucket.reads.some((block) => block.interval === rowInterval && storedStart >= block.from && storedStart < block.to)
+      );
     },
   };
 }

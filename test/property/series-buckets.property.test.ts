@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { QUERY_INTERVALS } from '../../src/domain/interval.ts';
+import { INTERVAL_MS, QUERY_INTERVALS } from '../../src/domain/interval.ts';
 import { liveBucketsOf, runsOf } from '../../src/live/series-buckets.ts';
 import { planBuckets } from '../../src/query/bucket-plan.ts';
 import { fuzzSettings } from './fuzz-settings.ts';
@@ -34,6 +34,38 @@ describe('live series buckets', () => {
           buckets.stored ? [{ interval, from: start, to: buckets.endOf(start) }] : plan.reads,
         );
       }),
+      settings,
+    );
+  });
+
+  it('take each counted event from exactly one of the rows it changes on the topics a feed follows', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...QUERY_INTERVALS.filter((interval) => interval !== 'SECOND')),
+        fc.constantFrom(...ZONES),
+        minuteInstant,
+        fc.integer({ min: 0, max: MINUTE - 1 }),
+        (interval, zone, minute, withinMinute) => {
+          const buckets = liveBucketsOf(interval, zone);
+          const time = minute + withinMinute;
+          // An event changes one row of every stored interval: the one whose bucket holds it.
+          const rowsOfEvent = buckets.followedIntervals.map((rowInterval) => ({
+            interval: rowInterval,
+            start: Math.floor(time / INTERVAL_MS[rowInterval]) * INTERVAL_MS[rowInterval],
+          }));
+          const taken = rowsOfEvent.filter((row) => buckets.madeOf(row.interval, row.start));
+          expect(taken).toHaveLength(1);
+          // And that row is one the series query merges into the event's bucket.
+          const bucket = buckets.startOf(time);
+          const plan = planBuckets({ interval, timeZone: zone, from: bucket, to: bucket + 1 }, 10);
+          const [row] = taken;
+          expect(plan.keeps(row!.interval, row!.start)).toBe(true);
+          expect(plan.reads.some((block) => block.interval === row!.interval && block.from <= row!.start && row!.start < block.to)).toBe(
+            true,
+          );
+          expect(buckets.startOf(row!.start)).toBe(bucket);
+        },
+      ),
       settings,
     );
   });
