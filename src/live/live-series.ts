@@ -69,6 +69,7 @@ import { queryTooLarge, type QueryLimits } from '../query/query-limits.ts';
 import { badInput, StreamlensError, unavailable } from '../errors.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
+import { rollupRowOfCarried } from './carried-rows.ts';
 import { narrowWhere, requireTypeInSlice, type TenantAccess } from '../auth/tenant-access.ts';
 import { isWholeTenant } from '../auth/data-slice.ts';
 import { createCursorSeal, type CursorSeal } from '../query/cursors.ts';
@@ -304,19 +305,18 @@ async function openFeed(
     return rows;
   }
 
-  /** A carried row as a row of this feed's bucket (its aggregate decoded for the feed's value only). */
-  function rowOfMessage(carried: CarriedRollupRow, storedInterval: Interval, start: number): RollupRow {
-    return {
-      tenant,
-      type,
-      interval: storedInterval,
-      bucketStart: start,
-      dimensionsKey: dimensionsKey(carried.dimensions),
-      partition: carried.partition,
-      dimensions: carried.dimensions,
-      appliedOffset: carried.appliedOffset,
-      aggregate: aggregateFromEncoded(carried.aggregate, shape.value ?? null),
-    };
+  /**
+   * One bucket changing for more groups than a series answer may hold: the subscription is as
+   * much too large as the query would be, and says so instead of flooding its queue. False (and
+   * every subscriber failed) past the limit.
+   */
+  function withinGroupLimit(groups: ReadonlySet<GroupId>): boolean {
+    if (groups.size <= maxSeriesGroups) return true;
+    failAll(
+      queryTooLarge('groups', maxSeriesGroups, null, `one bucket of this live series changed for too many ${groupKeys.join(', ')} groups`),
+    );
+    dirty.clear();
+    return false;
   }
 
   /** Marks a held bucket's group to be pushed from memory; false (and every subscriber failed) past a limit. */
@@ -327,19 +327,7 @@ async function openFeed(
     let groups = changed.get(start);
     if (!groups) changed.set(start, (groups = new Set()));
     groups.add(group);
-    if (groups.size > maxSeriesGroups) {
-      failAll(
-        queryTooLarge(
-          'groups',
-          maxSeriesGroups,
-          null,
-          `one bucket of this live series changed for too many ${groupKeys.join(', ')} groups`,
-        ),
-      );
-      dirty.clear();
-      return false;
-    }
-    return true;
+    return withinGroupLimit(groups);
   }
   /** Buckets pushed and not final yet: start → groups pushed. Each is pushed once more when final. */
   const notFinal = new Map<number, Set<GroupId>>();
@@ -793,21 +781,7 @@ async function openFeed(
       dirty.set(start, (groups = new Set()));
     }
     groups.add(group);
-    // One bucket changing for more groups than a series answer may hold: the subscription is
-    // as much too large as the query would be, and says so instead of flooding its queue.
-    if (groups.size > maxSeriesGroups) {
-      failAll(
-        queryTooLarge(
-          'groups',
-          maxSeriesGroups,
-          null,
-          `one bucket of this live series changed for too many ${groupKeys.join(', ')} groups`,
-        ),
-      );
-      dirty.clear();
-      return false;
-    }
-    return true;
+    return withinGroupLimit(groups);
   }
 
   /** A message of the topic of `storedInterval`: its doorbells marked to read, its rows merged. */
@@ -830,7 +804,7 @@ async function openFeed(
         if (!markDirty(start, group)) return;
         continue;
       }
-      const toHold = () => rowOfMessage(carried, storedInterval, start);
+      const toHold = () => rollupRowOfCarried(carried, { tenant, type, interval: storedInterval, start }, shape.value ?? null);
       const heldRows = held.get(start);
       if (!heldRows) {
         // Not held: read once (its other rows are not known), merged with what comes meanwhile.

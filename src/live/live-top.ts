@@ -40,6 +40,7 @@ import { sliceKey } from '../auth/data-slice.ts';
 import type { TenantAccess } from '../auth/tenant-access.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
+import { rollupRowOfCarried } from './carried-rows.ts';
 import {
   bucketAggregates,
   coverOf,
@@ -357,24 +358,12 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
   }
 
   /** A carried row as a held row of its stored bucket (its aggregate decoded for the list's value only). */
-  function rowOfMessage(interval: Interval, carried: CarriedRollupRow): RollupRow {
-    return {
-      tenant,
-      type,
-      interval,
-      bucketStart: carried.start,
-      dimensionsKey: dimensionsKey(carried.dimensions),
-      partition: carried.partition,
-      dimensions: carried.dimensions,
-      appliedOffset: carried.appliedOffset,
-      aggregate: aggregateFromEncoded(carried.aggregate, shape.value ?? null),
-    };
-  }
-
   /** A message of one interval's topic: its carried rows merge into the held buckets, its doorbells are read. */
   function onMessage(interval: Interval, text: string): void {
     if (closed) return;
     const message = decodeSeriesMessage(text);
+    const asRow = (carried: CarriedRollupRow) =>
+      rollupRowOfCarried(carried, { tenant, type, interval, start: carried.start }, shape.value ?? null);
     if (message.watermark !== null && (watermark === null || message.watermark > watermark)) watermark = message.watermark;
     for (const bucket of message.buckets) {
       const key = storedBucketKey({ interval, start: bucket.start });
@@ -399,13 +388,13 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
         let rows = arriving.get(key);
         if (!rows) arriving.set(key, (rows = new Map()));
         const current = rows.get(heldRowKey(carried));
-        if (!current || current.appliedOffset < carried.appliedOffset) rows.set(heldRowKey(carried), rowOfMessage(interval, carried));
+        if (!current || current.appliedOffset < carried.appliedOffset) rows.set(heldRowKey(carried), asRow(carried));
         continue;
       }
       const rowsBefore = rowCountOf(bucket);
       const current = bucket.rows.get(heldRowKey(carried));
       if (current && current.appliedOffset >= carried.appliedOffset) continue;
-      mergeRow(bucket, rowOfMessage(interval, carried));
+      mergeRow(bucket, asRow(carried));
       rowsHeld += rowCountOf(bucket) - rowsBefore;
       changed.add(key);
     }
