@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { BroadcastChannel } from 'node:worker_threads';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { AppendRecord, ConsumeOptions, EventLog, LogConsumer, LogRecord } from '../../ports/event-log.ts';
 import { unavailable } from '../../errors.ts';
 import { openDatabase, type SqliteDatabase } from './sqlite.ts';
@@ -154,6 +154,10 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
           }
           position = rows[rows.length - 1]!.offset;
           writeCommitted.run(groupId, position);
+          // The stores here answer synchronously, so without this a backlog is worked off in one
+          // unbroken chain of microtasks: nothing else on this thread (a worker's status request,
+          // timers, HTTP on the main thread) would run until the backlog is gone.
+          await yieldToEventLoop();
         }
       })();
       const consumer: LogConsumer = {
