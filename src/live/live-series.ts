@@ -128,6 +128,11 @@ export interface SeriesUpdateView {
   cursor: string;
 }
 
+/** What a subscriber is told of a failed read: our own error as it is, anything else as a retryable outage. */
+function asSubscriptionError(error: unknown): StreamlensError {
+  return error instanceof StreamlensError ? error : unavailable('live series updates are unavailable; subscribe again to continue', error);
+}
+
 /** What a subscriber has and may be told, from a stored position on (series-cursor.ts). */
 interface Safe {
   position: ReadonlyMap<number, number>;
@@ -707,11 +712,7 @@ async function openFeed(
           try {
             await firstRead(joiner);
           } catch (error) {
-            joiner.queue.fail(
-              error instanceof StreamlensError
-                ? error
-                : unavailable('live series updates are unavailable; subscribe again to continue', error),
-            );
+            joiner.queue.fail(asSubscriptionError(error));
           }
           continue;
         }
@@ -720,11 +721,7 @@ async function openFeed(
           try {
             await finish(finisher);
           } catch (error) {
-            finisher.queue.fail(
-              error instanceof StreamlensError
-                ? error
-                : unavailable('live series updates are unavailable; subscribe again to continue', error),
-            );
+            finisher.queue.fail(asSubscriptionError(error));
           }
           continue;
         }
@@ -753,9 +750,7 @@ async function openFeed(
         pushBucket(start, groups, aggregateByGroup(heldRows ? [...heldRows.values()] : rows, shape));
       }
     } catch (error) {
-      failAll(
-        error instanceof StreamlensError ? error : unavailable('live series updates are unavailable; subscribe again to continue', error),
-      );
+      failAll(asSubscriptionError(error));
       dirty.clear();
     } finally {
       refreshing = false;

@@ -15,6 +15,7 @@ import { encodeStreamCursor } from '../../src/query/cursors.ts';
 import { createQueryService } from '../../src/query/query-service.ts';
 import { wholeTenantAccess } from '../../src/auth/tenant-access.ts';
 import { startEmbeddedPipeline } from '../support/embedded-pipeline.ts';
+import { codeOf, nextValue, rejectionOf } from '../support/live-iterators.ts';
 
 /** Every event of these tests falls in one HOUR bucket: each change is a new total of it. */
 const AT = new Date(Date.now() - 60_000);
@@ -110,30 +111,6 @@ const FROM_THE_START = encodeStreamCursor(new Map(), Date.now());
 
 async function eventsIterator(live: LiveService, subscriber = ACME) {
   return (await live.subscribeToEvents(subscriber, null, FROM_THE_START))[Symbol.asyncIterator]();
-}
-
-async function nextValue<T>(iterator: AsyncIterator<T>): Promise<T> {
-  const step = await iterator.next();
-  if (step.done) throw new Error('the subscription ended');
-  return step.value;
-}
-
-/**
- * An expected error's code: a StreamlensError carries it as `code`, a GraphQLError in its
- * extensions (the live engine still throws some of those; either says the same to a client).
- */
-function codeOf(error: unknown): unknown {
-  const { code, extensions } = error as { code?: unknown; extensions?: { code?: unknown } };
-  return code ?? extensions?.code;
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<{ code: unknown; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return { code: codeOf(error), message: (error as Error).message };
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Lets every callback already due run: enough for a promise that was about to settle to settle. */

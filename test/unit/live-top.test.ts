@@ -26,6 +26,7 @@ import { createQueryService, type QueryService } from '../../src/query/query-ser
 import { wholeTenantAccess } from '../../src/auth/tenant-access.ts';
 import type { Principal } from '../../src/auth/authenticator.ts';
 import { startEmbeddedPipeline } from '../support/embedded-pipeline.ts';
+import { nextValue, rejectionOf } from '../support/live-iterators.ts';
 
 /** graphql as the schema's own modules load it (require): an ESM import would be a second copy, which graphql refuses. */
 const { parse, validate } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
@@ -114,26 +115,6 @@ async function startLive(env: Record<string, string> = {}): Promise<Live> {
 
 async function topIterator(live: LiveService, input: LiveTopInput = byCountry, subscriber = ACME) {
   return (await live.subscribeToTop(subscriber, input))[Symbol.asyncIterator]();
-}
-
-async function nextValue<T>(iterator: AsyncIterator<T>): Promise<T> {
-  const step = await iterator.next();
-  if (step.done) throw new Error('the subscription ended');
-  return step.value;
-}
-
-function codeOf(error: unknown): unknown {
-  const { code, extensions } = error as { code?: unknown; extensions?: { code?: unknown } };
-  return code ?? extensions?.code;
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<{ code: unknown; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return { code: codeOf(error), message: (error as Error).message };
-  }
-  throw new Error('expected a rejection');
 }
 
 /** What the top query answers over the update's window. */
