@@ -177,7 +177,7 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
         return fail(
           'INVALID_DIMENSIONS',
           keyPath('dimensions', key),
-          'dimension keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :',
+          'dimension keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : -, not start with - or :, and not be __proto__',
         );
       }
       if (typeof value === 'string') {
@@ -219,7 +219,7 @@ export function validateEvent(input: EventInput, context: ValidationContext): Va
         return fail(
           'INVALID_VALUES',
           keyPath('values', key),
-          'value keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :',
+          'value keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : -, not start with - or :, and not be __proto__',
         );
       }
       if (typeof value !== 'number' || !Number.isFinite(value)) {
@@ -291,7 +291,7 @@ function validateDistinct(
     if (!MAP_KEY_PATTERN.test(key)) {
       return failure(
         keyPath('distinct', key),
-        'distinct keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : - and not start with - or :',
+        'distinct keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : -, not start with - or :, and not be __proto__',
       );
     }
     if (typeof value !== 'string')

@@ -96,6 +96,19 @@ describe('validateEvent', () => {
     expect(rejectCode(input)).toEqual([code, path]);
   });
 
+  it('says why a key named __proto__ is refused (a plain object would drop it), for dimensions and values', () => {
+    // JSON.parse makes `__proto__` an own key, as a request body does; an object literal would not.
+    const input = JSON.parse('{"type":"a","dimensions":{"__proto__":"x"}}') as EventInput;
+    const result = validateEvent(input, context);
+    expect(result.ok).toBe(false);
+    expect(result.ok ? null : result.error).toMatchObject({
+      code: 'INVALID_DIMENSIONS',
+      message: 'dimension keys must be 1 to 64 characters of A-Z, a-z, 0-9, _ : -, not start with - or :, and not be __proto__',
+    });
+    const values = validateEvent(JSON.parse('{"type":"a","values":{"__proto__":1}}') as EventInput, context);
+    expect(values.ok ? null : values.error.message).toMatch(/^value keys must .* and not be __proto__$/);
+  });
+
   it('accepts the edges of every limit', () => {
     const dimensions = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`d${i}`, 'x'.repeat(256)]));
     const result = validateEvent({ id: 'x'.repeat(128), type: 'a.b:c-d_E9'.padEnd(128, 'z'), dimensions, timestamp: new Date(0) }, context);
