@@ -70,6 +70,7 @@ import { badInput, StreamlensError, unavailable } from '../errors.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
 import { rollupRowOfCarried } from './carried-rows.ts';
+import { createSharedFeeds, type SharedFeed } from './shared-feeds.ts';
 import { narrowWhere, requireTypeInSlice, type TenantAccess } from '../auth/tenant-access.ts';
 import { isWholeTenant } from '../auth/data-slice.ts';
 import { createCursorSeal, type CursorSeal } from '../query/cursors.ts';
@@ -169,19 +170,18 @@ interface SeriesSubscriber {
   cursorMove: { waiting: boolean; next: string | null };
 }
 
-/** One series followed for every subscriber that asked for it. */
-interface SeriesFeed {
+/** One series followed for every subscriber that asked for it (shared-feeds.ts: closed with its last subscriber). */
+interface SeriesFeed extends SharedFeed {
   subscribers: Set<SeriesSubscriber>;
   /** True once the last subscriber left and the feed stopped listening. */
   closed: boolean;
   /** Takes a subscriber in: at once when live only, else with its first read, in the feed's read sequence. */
   join(subscriber: SeriesSubscriber): void;
   leave(subscriber: SeriesSubscriber): void;
-  /** True while a subscriber is in it or waiting for its first read. */
+  /** True while a subscriber is in it or waiting for its first read (one that completed is not). */
   inUse(): boolean;
   /** The query service's finality, read again: pushes the buckets it made final with `final: true`. */
   onFinality(finality: Finality): void;
-  close(): Promise<void>;
 }
 
 /** How often finality is read for the feeds of an instance: one progress read, shared by every feed. */
@@ -924,18 +924,17 @@ export function createSeriesFeeds(options: SeriesFeedDependencies): SeriesFeeds 
   const cursorSeal = options.cursorSeal ?? createCursorSeal();
   const dependencies = { ...options, cursorSeal };
   /** The open (or opening) feeds, by what they follow. */
-  const feeds = new Map<string, Promise<SeriesFeed>>();
-  /** The opened feeds, for the finality check. */
-  const opened = new Set<SeriesFeed>();
+  const feeds = createSharedFeeds<SeriesFeed>();
   let checking = false;
   const finalityTimer = setInterval(() => {
-    if (opened.size === 0 || checking) return;
+    const current = feeds.handedOut();
+    if (current.length === 0 || checking) return;
     checking = true;
     dependencies.queries
       .finality()
       .then(
         (finality) => {
-          for (const feed of opened) if (!feed.closed) feed.onFinality(finality);
+          for (const feed of current) if (!feed.closed) feed.onFinality(finality);
         },
         // Finality is read again at the next check; until then points just stay not final.
         () => {},
@@ -1000,11 +999,7 @@ export function createSeriesFeeds(options: SeriesFeedDependencies): SeriesFeeds 
       onClose: async () => {
         if (!feed) return;
         feed.leave(subscriber);
-        if (!feed.inUse() && !feed.closed) {
-          feeds.delete(key);
-          opened.delete(feed);
-          await feed.close();
-        }
+        await feeds.release(feed);
       },
     });
     const lastBucketEnd = to === null ? null : buckets.endOf(buckets.startOf(to - 1));
@@ -1023,24 +1018,7 @@ export function createSeriesFeeds(options: SeriesFeedDependencies): SeriesFeeds 
       cursorMove: { waiting: false, next: null },
     };
 
-    // A feed whose last subscriber just left is closed: open a new one.
-    for (;;) {
-      let opening = feeds.get(key);
-      if (!opening) {
-        opening = openFeed(dependencies, tenant, input.type, shape, buckets);
-        feeds.set(key, opening);
-        const mine = opening;
-        mine.catch(() => {
-          if (feeds.get(key) === mine) feeds.delete(key);
-        });
-      }
-      const openedFeed = await opening;
-      if (!openedFeed.closed) {
-        feed = openedFeed;
-        break;
-      }
-    }
-    opened.add(feed);
+    feed = await feeds.acquire(key, () => openFeed(dependencies, tenant, input.type, shape, buckets));
     feed.join(subscriber);
     return to === null ? queue : endingAtCompletion(queue);
   }

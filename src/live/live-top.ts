@@ -41,6 +41,7 @@ import type { TenantAccess } from '../auth/tenant-access.ts';
 import type { LiveQueue } from './live-queue.ts';
 import type { SubscriptionSlot } from './subscription-registry.ts';
 import { rollupRowOfCarried } from './carried-rows.ts';
+import { createSharedFeeds, type SharedFeed } from './shared-feeds.ts';
 import {
   bucketAggregates,
   coverOf,
@@ -131,13 +132,12 @@ function topicIntervalsOf(windowMinutes: number): Interval[] {
   return intervals;
 }
 
-/** One top list followed for every subscriber that asked for it. */
-interface TopFeed {
-  closed: boolean;
+/** One top list followed for every subscriber that asked for it (shared-feeds.ts: closed with its last subscriber). */
+interface TopFeed extends SharedFeed {
   /** Adds a subscriber, who gets the current answer at once when there is one. */
   add(queue: LiveQueue<TopUpdateView>): void;
-  /** Removes a subscriber; the feed closes with its last. */
-  remove(queue: LiveQueue<TopUpdateView>): Promise<void>;
+  /** Removes a subscriber. */
+  remove(queue: LiveQueue<TopUpdateView>): void;
 }
 
 interface TopFeedSpec {
@@ -151,9 +151,8 @@ interface TopFeedSpec {
  * Opens a feed: subscribes to the bus first, then reads the whole window, so that a change stored
  * while it reads is either in what it reads or re-read when its message arrives. Resolves once
  * the window is read and ranked; rejects (QUERY_TOO_LARGE, UNAVAILABLE) when it cannot be.
- * `onEnd` is called once when the feed stops (its last subscriber left, or it failed).
  */
-async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, onEnd: () => void): Promise<TopFeed> {
+async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec): Promise<TopFeed> {
   const { tenant, type, shape, windowMinutes } = spec;
   const { maxRowsRead } = dependencies.queryLimits;
   let cover: WindowCover = coverOf(windowAt(Date.now(), windowMinutes));
@@ -190,7 +189,6 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
     for (const subscriber of subscribers.values()) if (subscriber.timer) clearTimeout(subscriber.timer);
     held.clear();
     arriving.clear();
-    onEnd();
     await unsubscribe?.();
   }
 
@@ -450,13 +448,14 @@ async function openFeed(dependencies: TopFeedDependencies, spec: TopFeedSpec, on
       subscribers.set(queue, subscriber);
       deliver(subscriber);
     },
-    async remove(queue) {
+    remove(queue) {
       const subscriber = subscribers.get(queue);
       if (!subscriber) return;
       if (subscriber.timer) clearTimeout(subscriber.timer);
       subscribers.delete(queue);
-      if (subscribers.size === 0) await stop();
     },
+    inUse: () => subscribers.size > 0,
+    close: stop,
   };
 }
 
@@ -468,7 +467,7 @@ export interface TopFeeds {
 
 export function createTopFeeds(dependencies: TopFeedDependencies): TopFeeds {
   /** The open (or opening) feeds, by what they follow. */
-  const feeds = new Map<string, Promise<TopFeed>>();
+  const feeds = createSharedFeeds<TopFeed>();
 
   async function subscribe(slot: SubscriptionSlot, access: TenantAccess, input: LiveTopInput): Promise<AsyncIterable<TopUpdateView>> {
     // The `top` query's own checks (names, the slice's type and conditions, ranking, limit).
@@ -501,29 +500,14 @@ export function createTopFeeds(dependencies: TopFeedDependencies): TopFeeds {
       // Never raised: every push replaces the one pending update.
       overflowError: () => new StreamlensError('SUBSCRIBER_TOO_SLOW', 'this subscriber fell too far behind; subscribe again to continue'),
       onClose: async () => {
-        await feed?.remove(queue);
+        if (!feed) return;
+        feed.remove(queue);
+        await feeds.release(feed);
       },
     });
 
-    // A feed whose last subscriber just left (or that failed) is closed: open a new one.
-    for (;;) {
-      let opening = feeds.get(key);
-      if (!opening) {
-        const mine: Promise<TopFeed> = openFeed(dependencies, { tenant: access.tenant, type: input.type, shape, windowMinutes }, () => {
-          if (feeds.get(key) === mine) feeds.delete(key);
-        });
-        opening = mine;
-        feeds.set(key, mine);
-        mine.catch(() => {
-          if (feeds.get(key) === mine) feeds.delete(key);
-        });
-      }
-      const opened = await opening;
-      if (!opened.closed) {
-        feed = opened;
-        break;
-      }
-    }
+    const spec: TopFeedSpec = { tenant: access.tenant, type: input.type, shape, windowMinutes };
+    feed = await feeds.acquire(key, () => openFeed(dependencies, spec));
     feed.add(queue);
     return queue;
   }
