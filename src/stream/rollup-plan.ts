@@ -18,60 +18,31 @@ export interface CountedEvent {
   offset: number;
 }
 
-/**
- * One text per row id, for maps. Built by concatenation, not JSON (the processor makes several
- * per event): the numbers and the interval hold no `|`, tenant and type are preceded by their
- * lengths, and the dimensions key comes last, so no two ids share a text whatever the names hold.
- */
 export function rollupRowKey(id: RollupRowId): string {
-  return `${id.interval}|${id.bucketStart}|${id.partition}|${id.tenant.length}|${id.tenant}${id.type.length}|${id.type}${id.dimensionsKey}`;
+  return JSON.stringify([id.tenant, id.type, id.interval, id.bucketStart, id.dimensionsKey, id.partition]);
 }
 
 export function catalogRowKey(id: CatalogRowId): string {
   return JSON.stringify([id.tenant, id.type, id.partition]);
 }
 
-/** A row an event updates, with its key (rollupRowKey). */
-interface RowTarget {
-  id: RollupRowId;
-  key: string;
-}
-
-/**
- * Each counted event's rows, worked out once: a batch asks for them twice (the rows to read,
- * then the merge), and the dimensions key and the row keys are most of the cost.
- */
-const targetsOfEvent = new WeakMap<CountedEvent, RowTarget[]>();
-
-function rowTargetsOf(counted: CountedEvent): RowTarget[] {
-  let targets = targetsOfEvent.get(counted);
-  if (!targets) {
-    const key = dimensionsKey(counted.event.dimensions);
-    targets = INTERVALS.map((interval) => {
-      const id: RollupRowId = {
-        tenant: counted.event.tenant,
-        type: counted.event.type,
-        interval,
-        bucketStart: bucketStart(counted.event.timestamp, interval),
-        dimensionsKey: key,
-        partition: counted.partition,
-      };
-      return { id, key: rollupRowKey(id) };
-    });
-    targetsOfEvent.set(counted, targets);
-  }
-  return targets;
-}
-
 /** The rollup rows an event updates: one per interval, for its own dimension combination. */
 export function rollupRowIdsOf(counted: CountedEvent): RollupRowId[] {
-  return rowTargetsOf(counted).map((target) => target.id);
+  const key = dimensionsKey(counted.event.dimensions);
+  return INTERVALS.map((interval) => ({
+    tenant: counted.event.tenant,
+    type: counted.event.type,
+    interval,
+    bucketStart: bucketStart(counted.event.timestamp, interval),
+    dimensionsKey: key,
+    partition: counted.partition,
+  }));
 }
 
 /** The distinct rollup rows a batch touches. */
 export function rollupRowIdsOfBatch(events: readonly CountedEvent[]): RollupRowId[] {
   const ids = new Map<string, RollupRowId>();
-  for (const counted of events) for (const { id, key } of rowTargetsOf(counted)) ids.set(key, id);
+  for (const counted of events) for (const id of rollupRowIdsOf(counted)) ids.set(rollupRowKey(id), id);
   return [...ids.values()];
 }
 
@@ -86,7 +57,8 @@ export function mergeIntoRollups(stored: readonly RollupRow[], events: readonly 
   for (const counted of events) {
     // Hashed lazily and once: an event updates a row per interval, and most events skip none.
     let hashes: DistinctHashes | null = null;
-    for (const { id, key } of rowTargetsOf(counted)) {
+    for (const id of rollupRowIdsOf(counted)) {
+      const key = rollupRowKey(id);
       let row = changed.get(key);
       if (!row) {
         const base = rows.get(key);
