@@ -65,11 +65,12 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
   );
   /**
    * A consumer's committed offset is written without an fsync of its own (synchronous = NORMAL
-   * for that one commit): it only spares replays. Whatever a batch made durable is durable (in
-   * the stores, fsynced) before its offset is written, so an offset a power cut takes back
-   * replays batches already stored, which every consumer must take anyway (a crash before the
-   * commit does the same). The next append's fsync, on the same write-ahead log, makes it
-   * durable with it. Appends, which clients are promised, keep their fsync (openDatabase).
+   * for that one commit): it only spares replays. A batch's handler has finished (the processor:
+   * stored it, its commits fsynced) before its offset is written, so an offset a power cut takes
+   * back only redelivers handled batches, which every consumer takes anyway (delivery is at least
+   * once: a crash before this write does the same). Any later fsync of this write-ahead log (the
+   * next append's, a retention purge's) makes it durable too: a purge of what it committed never
+   * outlives it. Appends, which clients are promised, keep their fsync (openDatabase).
    */
   const commitOffset = (groupId: string, offset: number) => {
     db.pragma('synchronous = NORMAL');
