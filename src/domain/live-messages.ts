@@ -9,7 +9,7 @@
  * plain string is an unbound topic or message, accepted anywhere (the bus itself moves text).
  */
 import type { StoredEvent } from './event.ts';
-import { encodedAggregateOf, type Aggregate, type EncodedAggregate } from './rollup.ts';
+import { encodeAggregate, type Aggregate, type EncodedAggregate } from './rollup.ts';
 
 declare const topicMessage: unique symbol;
 declare const textMessage: unique symbol;
@@ -105,14 +105,12 @@ export function encodeSeriesRows(
   const rowTexts: string[] = [];
   let carried = 0;
   for (const row of changed) {
-    const carriedRow: CarriedRollupRow = {
-      start: row.bucketStart,
-      dimensions: row.dimensions,
-      partition: row.partition,
-      appliedOffset: row.appliedOffset,
-      aggregate: encodedAggregateOf(row.aggregate),
-    };
-    const text = JSON.stringify(carriedRow);
+    // JSON.stringify of a CarriedRollupRow, with the aggregate's storage text set in as it is:
+    // the store has just encoded it (encodeAggregate keeps it), so it is not encoded again.
+    const text =
+      `{"start":${JSON.stringify(row.bucketStart)},"dimensions":${JSON.stringify(row.dimensions)},` +
+      `"partition":${JSON.stringify(row.partition)},"appliedOffset":${JSON.stringify(row.appliedOffset)},` +
+      `"aggregate":${encodeAggregate(row.aggregate)}}`;
     // The row and the comma that follows it in the list.
     const cost = text.length + 1;
     if (text.length > MAX_CARRIED_ROW_CHARS || carried + cost > MAX_CARRIED_MESSAGE_CHARS) {

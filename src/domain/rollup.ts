@@ -71,6 +71,7 @@ function emptyValueStats(): ValueStats {
 
 /** Adds one event's measurements (and its hashed distinct values, if any) to the aggregate, in place. */
 export function addEvent(aggregate: Aggregate, values: Record<string, number>, distinct: DistinctHashes = []): void {
+  encodedTexts.delete(aggregate);
   aggregate.count += 1;
   for (const [key, hash] of distinct) sketchOf(aggregate, key).addHash(hash);
   // Object.entries reads only the event's own keys: a key named after a prototype member is data.
@@ -86,6 +87,7 @@ export function addEvent(aggregate: Aggregate, values: Record<string, number>, d
 
 /** Merges `source` into `target`, in place. Merging is associative and commutative. */
 export function mergeInto(target: Aggregate, source: Aggregate): void {
+  encodedTexts.delete(target);
   target.count += source.count;
   for (const [key, stats] of source.values) mergeValue(target, key, stats);
   for (const [key, sketch] of source.distinct) sketchOf(target, key).merge(sketch);
@@ -97,6 +99,7 @@ export function mergeInto(target: Aggregate, source: Aggregate): void {
  * and merging (and decoding) sketches they will not read is the expensive part.
  */
 export function mergeSelected(target: Aggregate, source: Aggregate, valueKey: string | null, distinctKey: string | null = null): void {
+  encodedTexts.delete(target);
   target.count += source.count;
   const stats = valueKey === null ? undefined : source.values.get(valueKey);
   if (stats) mergeValue(target, valueKey!, stats);
@@ -195,9 +198,28 @@ export interface EncodedAggregate {
   d?: Record<string, string>;
 }
 
+/**
+ * The storage text of aggregates encoded since they last changed. A processed batch's rows are
+ * written (the store encodes them) and then published (live messages carry the same text), so
+ * the second encoding is a lookup. Every function here that changes an aggregate forgets its
+ * text first; the processor forgets the texts of a batch once it is published (forgetEncoding),
+ * so the rows it keeps between batches do not keep them too.
+ */
+const encodedTexts = new WeakMap<Aggregate, string>();
+
 /** The storage form of an aggregate: compact JSON, the same for every store. */
 export function encodeAggregate(aggregate: Aggregate): string {
-  return JSON.stringify(encodedAggregateOf(aggregate));
+  let text = encodedTexts.get(aggregate);
+  if (text === undefined) {
+    text = JSON.stringify(encodedAggregateOf(aggregate));
+    encodedTexts.set(aggregate, text);
+  }
+  return text;
+}
+
+/** Drops the text encodeAggregate keeps for the aggregate (it is made again if asked for). */
+export function forgetEncoding(aggregate: Aggregate): void {
+  encodedTexts.delete(aggregate);
 }
 
 /** The storage form of an aggregate before it is written as JSON (a live message embeds it in its own). */

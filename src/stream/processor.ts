@@ -77,6 +77,7 @@ import {
   type CountedEvent,
 } from './rollup-plan.ts';
 import { createLivePublisher, REPUBLISH_EVERY_MS } from './live-publisher.ts';
+import { forgetEncoding } from '../domain/rollup.ts';
 import { cachedRowWeight, createCatalogCache, createRollupCache } from './rollup-cache.ts';
 import { assertLogNotBehindStores, verifyLogIdentity } from './log-identity.ts';
 
@@ -552,6 +553,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
     catalogCache.commitBatch(partition, next.storedThrough, [...loadedCatalog, ...changedCatalog]);
 
     await livePublisher.publish(partition, records[0]!.position.offset, next.storedThrough, counted, changedRollups);
+    // Stored and published, each from one encoding: the cached rows need not keep the texts.
+    for (const row of changedRollups) forgetEncoding(row.aggregate);
     stats.processed += stored.length;
     stats.duplicates += duplicates;
     stats.quarantined += quarantined;

@@ -73,6 +73,22 @@ describe.each(eventStoreAdapters)('EventStore contract: $name', (factory) => {
     expect(claims.get(eventKey('acme', 'dup'))!.position).toEqual({ partition: 0, offset: 1 });
   });
 
+  it("reports each claim's own quarantine decision, to its claimant and to every later one", async () => {
+    const late = stored('late', { position: { partition: 0, offset: 3 }, quarantine: 'TOO_LATE' });
+    const fresh = stored('fresh', { position: { partition: 0, offset: 4 } });
+    const claims = await store.claim([late, fresh]);
+    expect(claims.get(eventKey('acme', 'late'))).toEqual({ position: { partition: 0, offset: 3 }, quarantine: 'TOO_LATE' });
+    expect(claims.get(eventKey('acme', 'fresh'))).toEqual({ position: { partition: 0, offset: 4 }, quarantine: null });
+
+    // Replayed at a new position and now decided otherwise: the first claim, and its decision, stand.
+    const again = await store.claim([
+      stored('late', { position: { partition: 1, offset: 8 }, quarantine: null }),
+      stored('fresh', { position: { partition: 1, offset: 9 }, quarantine: 'FUTURE' }),
+    ]);
+    expect(again.get(eventKey('acme', 'late'))).toEqual({ position: { partition: 0, offset: 3 }, quarantine: 'TOO_LATE' });
+    expect(again.get(eventKey('acme', 'fresh'))).toEqual({ position: { partition: 0, offset: 4 }, quarantine: null });
+  });
+
   it('round-trips every field', async () => {
     const event = stored('full', {
       type: 'purchase',

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { addEvent, decodeAggregate, emptyAggregate, encodeAggregate, mergeInto, pointStats } from '../../src/domain/rollup.ts';
+import {
+  addEvent,
+  decodeAggregate,
+  emptyAggregate,
+  encodeAggregate,
+  forgetEncoding,
+  mergeInto,
+  mergeSelected,
+  pointStats,
+} from '../../src/domain/rollup.ts';
 import { mergeIntoCatalog, mergeIntoRollups, type CountedEvent } from '../../src/stream/rollup-plan.ts';
 import type { StoredEvent } from '../../src/domain/event.ts';
 
@@ -88,6 +97,24 @@ describe('rollup maths', () => {
     const small = aggregateOf([5]);
     mergeInto(small, aggregateOf([-100, -100, -100]));
     expect(pointStats(small, 'v').p50).toBeCloseTo(-100, 0);
+  });
+
+  it('encodes an aggregate as it is now: a change after an encoding shows in the next one', () => {
+    const aggregate = aggregateOf([1, 2]);
+    const before = encodeAggregate(aggregate);
+    expect(encodeAggregate(aggregate)).toBe(before);
+    addEvent(aggregate, { v: 40 }, [['user', 7]]);
+    expect(pointStats(decodeAggregate(encodeAggregate(aggregate)), 'v')).toMatchObject({ count: 3, sum: 43, max: 40 });
+    mergeInto(aggregate, aggregateOf([100]));
+    expect(pointStats(decodeAggregate(encodeAggregate(aggregate)), 'v')).toMatchObject({ count: 4, sum: 143, max: 100 });
+    const selected = emptyAggregate();
+    encodeAggregate(selected);
+    mergeSelected(selected, aggregate, 'v');
+    expect(pointStats(decodeAggregate(encodeAggregate(selected)), 'v')).toMatchObject({ count: 4, sum: 143 });
+    // Forgetting the kept text changes nothing but where it comes from.
+    const text = encodeAggregate(aggregate);
+    forgetEncoding(aggregate);
+    expect(encodeAggregate(aggregate)).toBe(text);
   });
 
   it('round-trips negative values and zeros through the storage form', () => {

@@ -11,11 +11,20 @@ import {
   MAX_CARRIED_MESSAGE_CHARS,
   MAX_CARRIED_ROW_CHARS,
   mergeUnpublished,
+  type CarriedRollupRow,
   type ChangedRollupRow,
   type SeriesMessage,
 } from '../../src/domain/live-messages.ts';
 import { distinctHash, SPARSE_LIMIT } from '../../src/domain/distinct-sketch.ts';
-import { addEvent, aggregateFromEncoded, emptyAggregate, pointStats, distinctCount } from '../../src/domain/rollup.ts';
+import {
+  addEvent,
+  aggregateFromEncoded,
+  emptyAggregate,
+  encodeAggregate,
+  pointStats,
+  distinctCount,
+  type EncodedAggregate,
+} from '../../src/domain/rollup.ts';
 
 function changedRow(start: number, dimensions: Record<string, string>, amounts: number[], partition = 0): ChangedRollupRow {
   const aggregate = emptyAggregate();
@@ -38,6 +47,20 @@ describe('series messages with rows', () => {
     expect(pointStats(aggregate, 'constructor')).toMatchObject({ count: 3, sum: 24 });
     // Decoding for one value keeps that one only, as a store read for a series does.
     expect([...aggregateFromEncoded(message.rows![0]!.aggregate, 'amount').values.keys()]).toEqual(['amount']);
+  });
+
+  it('carry a row exactly as the store encodes it', () => {
+    const row = changedRow(60_000, { country: 'N"L', constructor: 'x' }, [3, 4], 1);
+    const stored = encodeAggregate(row.aggregate);
+    const { text } = encodeSeriesRows(null, [row]);
+    const carried: CarriedRollupRow = {
+      start: row.bucketStart,
+      dimensions: row.dimensions,
+      partition: row.partition,
+      appliedOffset: row.appliedOffset,
+      aggregate: JSON.parse(stored) as EncodedAggregate,
+    };
+    expect(text).toBe(`{"watermark":null,"buckets":[],"rows":[${JSON.stringify(carried)}]}`);
   });
 
   it('name a row too large to carry (a dense distinct sketch) as a doorbell, and carry the others', () => {

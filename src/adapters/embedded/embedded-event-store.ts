@@ -177,9 +177,14 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
       dimensions, dimension_text, value_map, distinct_values, properties, log_partition, log_offset, quarantine)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (tenant, id) DO NOTHING`);
-  const insertAll = db.transaction((events: StoredEvent[]) => {
+  /**
+   * Inserts the events whose id is free, recording their claims; returns the others (their id
+   * was claimed before, or earlier in this batch), whose claims must be read back.
+   */
+  const insertAll = db.transaction((events: StoredEvent[], claims: Map<string, EventClaim>): StoredEvent[] => {
+    const refused: StoredEvent[] = [];
     for (const e of events) {
-      insert.run(
+      const { changes } = insert.run(
         e.tenant,
         e.id,
         e.type,
@@ -196,7 +201,11 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
         e.position.offset,
         e.quarantine,
       );
+      // Inserted: this position owns the id, as it was written (no read back needed).
+      if (changes === 1) claims.set(eventKey(e.tenant, e.id), { position: e.position, quarantine: e.quarantine });
+      else refused.push(e);
     }
+    return refused;
   });
 
   const insertSetAside = db.prepare(`
@@ -265,10 +274,11 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
   return {
     claim(events) {
       return guarded('store events', () => {
-        insertAll(events);
         const claims = new Map<string, EventClaim>();
+        const refused = insertAll(events, claims);
+        // Only ids already owned are read: most of a batch is fresh ids, which the insert claimed.
         const idsByTenant = new Map<string, string[]>();
-        for (const e of events) {
+        for (const e of refused) {
           const ids = idsByTenant.get(e.tenant) ?? [];
           ids.push(e.id);
           idsByTenant.set(e.tenant, ids);

@@ -10,7 +10,8 @@ export type SqliteDatabase = Database.Database;
  *
  * WAL lets readers (queries) run beside the writer. `synchronous = FULL` makes every commit
  * fsync, because a commit is what we promise clients (the log) or what lets the processor move
- * its committed offset past data (the stores): a power cut must not undo either.
+ * its committed offset past data (the stores): a power cut must not undo either. (The committed
+ * offset itself is the one commit written without: embedded-event-log.ts says why.)
  */
 export function openDatabase(path: string): SqliteDatabase {
   mkdirSync(dirname(path), { recursive: true });
