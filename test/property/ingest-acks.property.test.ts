@@ -161,7 +161,13 @@ describe('the ingest ack path over HTTP', () => {
   it('answers over graphql-ws as graphql-js completes it', async () => {
     const selection = '{ accepted acks { index id status error { code path message __typename } __typename } }';
     const { plain, standard } = documents(selection, 'sent: ');
-    const variables = { events: [{ type: 'purchase', id: 'w-1' }, { type: 'purchase', values: { n: 'x' } }], key: 'over-ws' };
+    const variables = {
+      events: [
+        { type: 'purchase', id: 'w-1' },
+        { type: 'purchase', values: { n: 'x' } },
+      ],
+      key: 'over-ws',
+    };
     const ws = wsClient(server.wsUrl);
     try {
       const overWs = await new Promise<unknown>((resolve, reject) => {
