@@ -5,6 +5,7 @@ import { StreamlensError } from '../errors.ts';
 import { builder } from './builder.ts';
 import { requireAccess, requirePrincipal } from '../resolvers/context.ts';
 import { preCoercedEvents } from '../server/ingest-coercion.ts';
+import { withAcksCompletedLater } from '../server/ingest-acks.ts';
 
 const IngestStatus = builder.enumType('IngestStatus', { values: ['ACCEPTED', 'REJECTED'] as const });
 
@@ -81,7 +82,14 @@ builder.mutationField('ingest', (t) =>
       await context.services.limits.takeIngest(requirePrincipal(context), events.length);
       // As they are, not copied: an ID arrives as text (graphql-js coerces an integer ID to its
       // digits, the fast path takes strings only), and validation reads an absent id as null.
-      return context.services.ingest.ingest(access, events as readonly EventInputShape[], args.sentAt ?? null, args.idempotencyKey ?? null);
+      const result = await context.services.ingest.ingest(
+        access,
+        events as readonly EventInputShape[],
+        args.sentAt ?? null,
+        args.idempotencyKey ?? null,
+      );
+      // The ack path (server/ingest-acks.ts) completes the acks itself when the operation's selection is plain.
+      return withAcksCompletedLater(root, result);
     },
   }),
 );

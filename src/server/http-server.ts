@@ -43,6 +43,7 @@ import {
 } from './subscription-delivery.ts';
 import { useCompiledQueries } from './compiled-queries.ts';
 import { useIngestFastCoercion } from './ingest-coercion.ts';
+import { useIngestAckCompletion } from './ingest-acks.ts';
 import { currentRequestId, REQUEST_ID_HEADER, requestIdOf, runWithRequestId, withRequestIds } from './request-ids.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -181,6 +182,7 @@ export async function startHttpServer(options: HttpServerOptions, host: string, 
       useOperationRateLimit(),
       useCompiledQueries(),
       useIngestFastCoercion(),
+      useIngestAckCompletion(),
       ...(options.exposure?.introspection === false ? [useNoIntrospection()] : []),
       ...(persistedOperations ? [useAllowList(persistedOperations)] : []),
       useSharedSubscriptionResults(),
