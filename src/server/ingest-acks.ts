@@ -12,8 +12,9 @@
  * returned are completed here into the same values graphql-js would give them (ackValue). Any
  * other document runs the standard path untouched.
  */
-import { Kind, getOperationAST, type DocumentNode, type FieldNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { Kind, type FieldNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { perOperation } from './per-operation-cache.ts';
 import type { EventAck, IngestResult } from '../ingest/ingest-service.ts';
 
 const ACKS_COMPLETED_LATER = Symbol('acks completed by the ingest ack path');
@@ -188,21 +189,7 @@ export function withAcks<Result>(result: Result, plan: AckPlan, holder: AckHolde
 }
 
 export function useIngestAckCompletion(): Plugin {
-  /** Per parsed document and operation name; Yoga's parse cache hands out the same document for the same text. */
-  const planByDocument = new WeakMap<DocumentNode, Map<string, AckPlan | null>>();
-
-  function planOf(document: DocumentNode, operationName: string | null | undefined): AckPlan | null {
-    let byOperation = planByDocument.get(document);
-    if (!byOperation) planByDocument.set(document, (byOperation = new Map()));
-    const key = operationName ?? '';
-    let plan = byOperation.get(key);
-    if (plan === undefined) {
-      const operation = getOperationAST(document, operationName);
-      plan = operation ? ackPlanOf(operation) : null;
-      byOperation.set(key, plan);
-    }
-    return plan;
-  }
+  const planOf = perOperation(ackPlanOf);
 
   return {
     onExecute({ args, executeFn, setExecuteFn }) {

@@ -21,7 +21,6 @@
  */
 import {
   Kind,
-  getOperationAST,
   visit,
   type DocumentNode,
   type GraphQLScalarType,
@@ -30,6 +29,7 @@ import {
   type TypeNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { perOperation } from './per-operation-cache.ts';
 
 const PRE_COERCED_EVENTS = Symbol('events coerced by the ingest fast path');
 
@@ -200,22 +200,8 @@ export function coerceEventsQuickly(value: unknown, scalars: EventScalars): Reco
 }
 
 export function useIngestFastCoercion(): Plugin {
-  /** Per parsed document and operation name; Yoga's parse cache hands out the same document for the same text. */
-  const variableByDocument = new WeakMap<DocumentNode, Map<string, string | null>>();
+  const eventsVariableOf = perOperation((operation, document) => ingestEventsVariable(document, operation));
   const scalarsBySchema = new WeakMap<GraphQLSchema, EventScalars | null>();
-
-  function eventsVariableOf(document: DocumentNode, operationName: string | null | undefined): string | null {
-    let byOperation = variableByDocument.get(document);
-    if (!byOperation) variableByDocument.set(document, (byOperation = new Map()));
-    const key = operationName ?? '';
-    let variable = byOperation.get(key);
-    if (variable === undefined) {
-      const operation = getOperationAST(document, operationName);
-      variable = operation ? ingestEventsVariable(document, operation) : null;
-      byOperation.set(key, variable);
-    }
-    return variable;
-  }
 
   function scalarsOf(schema: GraphQLSchema): EventScalars | null {
     let scalars = scalarsBySchema.get(schema);
