@@ -14,6 +14,7 @@ import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ackPlanOf } from '../../src/server/ingest-acks.ts';
 import { startServer, type TestServer } from '../support/server.ts';
+import { postGraphqlText } from '../support/any-transport.ts';
 import { wsClient } from '../support/clients.ts';
 import { fuzzSettings } from './fuzz-settings.ts';
 
@@ -119,14 +120,7 @@ describe('the ingest ack path over HTTP', () => {
     await server?.stop();
   });
 
-  async function answer(document: string, variables: unknown): Promise<{ status: number; body: string }> {
-    const response = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: document, variables }),
-    });
-    return { status: response.status, body: await response.text() };
-  }
+  const answer = (document: string, variables: unknown) => postGraphqlText(server.url, JSON.stringify({ query: document, variables }));
 
   it('answers every request exactly as graphql-js completes it', async () => {
     let run = 0;

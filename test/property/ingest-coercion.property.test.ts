@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.ts';
 import { coerceEventsQuickly, eventScalarsOf, ingestEventsVariable } from '../../src/server/ingest-coercion.ts';
 import { startServer, type TestServer } from '../support/server.ts';
+import { postGraphqlText } from '../support/any-transport.ts';
 import { PROTOTYPE_MEMBERS } from '../support/prototype-members.ts';
 import { fuzzSettings } from './fuzz-settings.ts';
 
@@ -165,14 +166,8 @@ describe('the ingest fast path over HTTP', () => {
     await server?.stop();
   });
 
-  async function answer(document: string, variablesText: string): Promise<{ status: number; body: string }> {
-    const response = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: `{"query":${JSON.stringify(document)},"variables":${variablesText}}`,
-    });
-    return { status: response.status, body: await response.text() };
-  }
+  const answer = (document: string, variablesText: string) =>
+    postGraphqlText(server.url, `{"query":${JSON.stringify(document)},"variables":${variablesText}}`);
 
   it('answers every request exactly as graphql-js coercion does', async () => {
     let run = 0;

@@ -19,6 +19,17 @@ export interface GraphQLAnswer {
 /** A frozen server fails the test at this bound rather than at the suite's timeout. */
 const REQUEST_TIMEOUT_MS = 20_000;
 
+/** POST of a request body as it is, answered with the status and the body's exact text (for byte-for-byte comparisons). */
+export async function postGraphqlText(url: string, body: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
 /** POST over HTTP with an optional bearer credential; `body` replaces the usual { query, variables }. */
 export async function postGraphql(
   url: string,
