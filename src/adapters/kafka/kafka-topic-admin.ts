@@ -2,6 +2,7 @@
  * The topic side of the Kafka event log, over the fail-fast admin client: creates the topic (or
  * checks its partition count), and answers lag and health questions within a deadline.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka } from 'kafkajs';
 import { unavailable } from '../../errors.ts';
 import { messageOf, withinDeadline } from './kafka-clients.ts';
@@ -87,13 +88,21 @@ export function createKafkaTopicAdmin(
 async function ensureTopic(admin: Admin, topic: string, partitions: number, report: (error: unknown) => void): Promise<void> {
   // Asking first: creating a topic that exists makes kafkajs log an error on every restart.
   if (!(await admin.listTopics()).includes(topic)) {
-    // A concurrent creation by another instance is fine: kafkajs answers false for it.
-    await admin.createTopics({
-      // replicationFactor -1: the broker's default.replication.factor (1 on a single broker).
-      topics: [{ topic, numPartitions: partitions, replicationFactor: -1 }],
-      waitForLeaders: true,
-      timeout: TOPIC_SETUP_TIMEOUT_MS,
-    });
+    try {
+      // A concurrent creation by another instance is fine: kafkajs answers false for it.
+      await admin.createTopics({
+        // replicationFactor -1: the broker's default.replication.factor (1 on a single broker).
+        topics: [{ topic, numPartitions: partitions, replicationFactor: -1 }],
+        waitForLeaders: true,
+        timeout: TOPIC_SETUP_TIMEOUT_MS,
+      });
+    } catch (error) {
+      // The topic is created, but the broker kafkajs then asks for its leaders has not learnt of it
+      // yet (KRaft spreads new topics asynchronously): kafkajs waits through "leader not
+      // available" only, and gives up at this answer. Wait for the leaders here instead.
+      if (!isUnknownTopic(error)) throw error;
+      await waitForLeaders(admin, topic);
+    }
     return;
   }
   const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
@@ -101,4 +110,30 @@ async function ensureTopic(admin: Admin, topic: string, partitions: number, repo
   if (existing !== partitions) {
     report(new Error(`the Kafka topic ${topic} has ${existing} partitions, not the ${partitions} configured: it keeps its own count`));
   }
+}
+
+/** How often the topic's metadata is asked again while its creation spreads to the brokers. */
+const LEADER_POLL_MS = 100;
+
+/** Kafka's UNKNOWN_TOPIC_OR_PARTITION (code 3): retriable, the topic is not (yet) known to that broker. */
+function isUnknownTopic(error: unknown): boolean {
+  return (error as { type?: unknown } | null)?.type === 'UNKNOWN_TOPIC_OR_PARTITION';
+}
+
+/** Resolves once every partition of `topic` has a leader; rejects after TOPIC_SETUP_TIMEOUT_MS. */
+async function waitForLeaders(admin: Admin, topic: string): Promise<void> {
+  const deadline = Date.now() + TOPIC_SETUP_TIMEOUT_MS;
+  let lastError: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitionsOfTopic = metadata.topics.find((entry) => entry.name === topic)?.partitions ?? [];
+      if (partitionsOfTopic.length > 0 && partitionsOfTopic.every((entry) => entry.leader >= 0)) return;
+    } catch (error) {
+      if (!isUnknownTopic(error)) throw error;
+      lastError = error;
+    }
+    await sleep(LEADER_POLL_MS);
+  }
+  throw new Error(`timed out after ${TOPIC_SETUP_TIMEOUT_MS} ms waiting for the leaders of the new topic ${topic}`, { cause: lastError });
 }
