@@ -72,7 +72,7 @@ import {
   catalogRowIdsOfBatch,
   mergeIntoCatalog,
   mergeIntoRollups,
-  rollupRowIdsOfBatch,
+  rollupPlanOf,
   withoutPurgedSeconds,
   type CountedEvent,
 } from './rollup-plan.ts';
@@ -516,13 +516,14 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
       }
     }
 
-    const { cached, missing } = rollupCache.lookup(rollupRowIdsOfBatch(counted));
+    const plan = rollupPlanOf(counted);
+    const { cached, missing } = rollupCache.lookup([...plan.rows.values()]);
     const catalogRows = catalogCache.lookup(catalogRowIdsOfBatch(counted));
     const [loadedRollups, loadedCatalog] = await Promise.all([
       missing.length > 0 ? seriesStore.loadRollups(missing) : Promise.resolve([]),
       catalogRows.missing.length > 0 ? seriesStore.loadCatalog(catalogRows.missing) : Promise.resolve([]),
     ]);
-    const changedRollups = withoutPurgedSeconds(mergeIntoRollups([...cached, ...loadedRollups], counted), secondPurgeCut());
+    const changedRollups = withoutPurgedSeconds(mergeIntoRollups([...cached, ...loadedRollups], counted, plan), secondPurgeCut());
     const changedCatalog = mergeIntoCatalog([...catalogRows.cached, ...loadedCatalog], counted);
 
     // Progress last: "stored through" must never run ahead of what the stores hold.

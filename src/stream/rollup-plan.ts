@@ -6,7 +6,7 @@
  * nothing that was already written, and completes what was not.
  */
 import { dimensionsAsText, dimensionsKey, type StoredEvent } from '../domain/event.ts';
-import { bucketStart, INTERVALS } from '../domain/interval.ts';
+import { bucketStart, INTERVALS, type Interval } from '../domain/interval.ts';
 import type { CatalogRow, CatalogRowId, RollupRow, RollupRowId } from '../ports/series-store.ts';
 import { addEvent, cloneAggregate, emptyAggregate, type DistinctHashes } from '../domain/rollup.ts';
 import { distinctHash } from '../domain/distinct-sketch.ts';
@@ -18,54 +18,88 @@ export interface CountedEvent {
   offset: number;
 }
 
+/**
+ * A row's identity as one string. The part every interval of an event shares is serialised once
+ * (rollupPlanOf builds the four keys of an event from it); interval names and bucket starts hold
+ * no `|`, so the key stays unambiguous.
+ */
 export function rollupRowKey(id: RollupRowId): string {
-  return JSON.stringify([id.tenant, id.type, id.interval, id.bucketStart, id.dimensionsKey, id.partition]);
+  return rowKeyOf(id.interval, id.bucketStart, sharedKeyOf(id.tenant, id.type, id.dimensionsKey, id.partition));
+}
+
+function sharedKeyOf(tenant: string, type: string, dimensionsKey: string, partition: number): string {
+  return JSON.stringify([tenant, type, dimensionsKey, partition]);
+}
+
+function rowKeyOf(interval: Interval, bucketStart: number, sharedKey: string): string {
+  return `${interval}|${bucketStart}|${sharedKey}`;
 }
 
 export function catalogRowKey(id: CatalogRowId): string {
   return JSON.stringify([id.tenant, id.type, id.partition]);
 }
 
-/** The rollup rows an event updates: one per interval, for its own dimension combination. */
-export function rollupRowIdsOf(counted: CountedEvent): RollupRowId[] {
-  const key = dimensionsKey(counted.event.dimensions);
-  return INTERVALS.map((interval) => ({
-    tenant: counted.event.tenant,
-    type: counted.event.type,
-    interval,
-    bucketStart: bucketStart(counted.event.timestamp, interval),
-    dimensionsKey: key,
-    partition: counted.partition,
-  }));
+/**
+ * The rollup rows a batch touches, worked out once per batch: the processor looks them up in its
+ * cache and the store, then merges into them, and both need every event's rows and their keys.
+ */
+export interface RollupPlan {
+  /** Every row the batch touches, by key, in first-touched order. */
+  rows: Map<string, RollupRowId>;
+  /** Per event (same order as the batch), the keys of its rows, one per interval. */
+  keysOfEvent: string[][];
 }
 
-/** The distinct rollup rows a batch touches. */
-export function rollupRowIdsOfBatch(events: readonly CountedEvent[]): RollupRowId[] {
-  const ids = new Map<string, RollupRowId>();
-  for (const counted of events) for (const id of rollupRowIdsOf(counted)) ids.set(rollupRowKey(id), id);
-  return [...ids.values()];
+export function rollupPlanOf(events: readonly CountedEvent[]): RollupPlan {
+  const rows = new Map<string, RollupRowId>();
+  const keysOfEvent: string[][] = [];
+  for (const { event, partition } of events) {
+    const dimensions = dimensionsKey(event.dimensions);
+    const shared = sharedKeyOf(event.tenant, event.type, dimensions, partition);
+    const keys: string[] = [];
+    for (const interval of INTERVALS) {
+      const start = bucketStart(event.timestamp, interval);
+      const key = rowKeyOf(interval, start, shared);
+      keys.push(key);
+      if (!rows.has(key)) {
+        rows.set(key, { tenant: event.tenant, type: event.type, interval, bucketStart: start, dimensionsKey: dimensions, partition });
+      }
+    }
+    keysOfEvent.push(keys);
+  }
+  return { rows, keysOfEvent };
 }
 
 /**
  * Merges the events into the rows (the stored ones, or new ones), skipping every event at or
  * below a row's applied offset. Returns only the rows that changed. Does not mutate `stored`.
+ * `plan` is the events' own (rollupPlanOf), passed when the caller already has it.
  */
-export function mergeIntoRollups(stored: readonly RollupRow[], events: readonly CountedEvent[]): RollupRow[] {
+export function mergeIntoRollups(
+  stored: readonly RollupRow[],
+  events: readonly CountedEvent[],
+  plan: RollupPlan = rollupPlanOf(events),
+): RollupRow[] {
   const rows = new Map<string, RollupRow>();
   for (const row of stored) rows.set(rollupRowKey(row), row);
   const changed = new Map<string, RollupRow>();
-  for (const counted of events) {
+  for (let i = 0; i < events.length; i++) {
+    const counted = events[i]!;
     // Hashed lazily and once: an event updates a row per interval, and most events skip none.
     let hashes: DistinctHashes | null = null;
-    for (const id of rollupRowIdsOf(counted)) {
-      const key = rollupRowKey(id);
+    for (const key of plan.keysOfEvent[i]!) {
       let row = changed.get(key);
       if (!row) {
         const base = rows.get(key);
         if (base && counted.offset <= base.appliedOffset) continue;
         row = base
           ? { ...base, aggregate: cloneAggregate(base.aggregate) }
-          : { ...id, dimensions: dimensionsAsText(counted.event.dimensions), appliedOffset: -1, aggregate: emptyAggregate() };
+          : {
+              ...plan.rows.get(key)!,
+              dimensions: dimensionsAsText(counted.event.dimensions),
+              appliedOffset: -1,
+              aggregate: emptyAggregate(),
+            };
         changed.set(key, row);
       } else if (counted.offset <= row.appliedOffset) {
         continue;

@@ -193,6 +193,30 @@ describe('rollup planning', () => {
     expect(mergeIntoRollups(finalRows, batch)).toEqual([]);
   });
 
+  it('keys a row read back from the store as the batch plan keys it, whatever its names hold', () => {
+    // Names with the key's separators and quotes, prototype members, dimension keys in another
+    // order, and a number against its text: the stored row must be found, not written anew.
+    const odd = (id: string, offset: number, tenant: string, type: string, dimensions: StoredEvent['dimensions']) =>
+      counted(offset, { ...event(id, minute + 1000, { amount: 1 }), tenant, type, dimensions });
+    const first = mergeIntoRollups(
+      [],
+      [
+        odd('a', 1, 'a|b', 'c', { constructor: '1', '|': 'x"y' }),
+        odd('b', 2, 'a', 'b|c', { constructor: '1', '|': 'x"y' }),
+        odd('c', 3, '__proto__', 'toString', { n: 3 }),
+      ],
+    );
+    expect(first).toHaveLength(12);
+    // As the store hands rows back: the same fields, in new objects.
+    const stored = first.map((row) => ({ ...structuredClone({ ...row, aggregate: undefined }), aggregate: row.aggregate }));
+    const second = mergeIntoRollups(stored, [
+      odd('d', 4, 'a|b', 'c', { '|': 'x"y', constructor: '1' }),
+      odd('e', 5, '__proto__', 'toString', { n: '3' }),
+    ]);
+    expect(second).toHaveLength(8);
+    expect(second.every((row) => row.aggregate.count === 2)).toBe(true);
+  });
+
   it('does not mutate the stored rows it is given', () => {
     const stored = mergeIntoRollups([], [counted(1, event('a', minute, { amount: 1 }))]);
     mergeIntoRollups(stored, [counted(2, event('b', minute, { amount: 1 }))]);
