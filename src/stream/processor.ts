@@ -490,7 +490,9 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         undecodable.push(setAsideEntry(record, 'UNDECODABLE', whyUndecodable(record.value), 1, Date.now()));
         continue;
       }
-      stored.push({ ...event, position: record.position, quarantine: quarantineReason(event, watermark, policy) });
+      // The decoded event is this batch's own: it becomes the stored event without a copy.
+      const quarantine = quarantineReason(event, watermark, policy);
+      stored.push(Object.assign(event, { position: record.position, quarantine }));
     }
     // Before anything is counted: a record that is not an event is kept, never just skipped.
     if (undecodable.length > 0) await eventStore.setAside(undecodable);
@@ -511,7 +513,8 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         quarantined += 1;
         byTenant.push({ tenant: event.tenant, outcome: 'quarantined' });
       } else {
-        counted.push({ event: { ...event, quarantine: null }, partition, offset: event.position.offset });
+        // The claim's decision counts (an earlier attempt may have made it), and it said none.
+        counted.push({ event: event.quarantine === null ? event : { ...event, quarantine: null }, partition, offset: event.position.offset });
         byTenant.push({ tenant: event.tenant, outcome: 'counted' });
       }
     }

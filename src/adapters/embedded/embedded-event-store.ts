@@ -184,6 +184,7 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
   const insertAll = db.transaction((events: StoredEvent[], claims: Map<string, EventClaim>): StoredEvent[] => {
     const refused: StoredEvent[] = [];
     for (const e of events) {
+      const dimensions = JSON.stringify(e.dimensions);
       const { changes } = insert.run(
         e.tenant,
         e.id,
@@ -192,8 +193,9 @@ export function createEmbeddedEventStore(options: EmbeddedEventStoreOptions): Ev
         e.receivedAt,
         e.clockCorrectionMs,
         e.source,
-        JSON.stringify(e.dimensions),
-        JSON.stringify(dimensionsAsText(e.dimensions)),
+        dimensions,
+        // Most dimensions are strings already, and then their text form is the same JSON.
+        Object.values(e.dimensions).every((value) => typeof value === 'string') ? dimensions : JSON.stringify(dimensionsAsText(e.dimensions)),
         JSON.stringify(e.values),
         e.distinct === undefined ? null : JSON.stringify(e.distinct),
         e.properties === null ? null : JSON.stringify(e.properties),
