@@ -3,6 +3,7 @@
  * the real-server adapters join these lists, and the same suites then prove them equivalent.
  */
 import { newDataDir, removeDataDir } from '../support/server.ts';
+import { createEarlierEventsTable } from '../support/earlier-data-dirs.ts';
 import type { EventLog } from '../../src/ports/event-log.ts';
 import type { EventStore } from '../../src/ports/event-store.ts';
 import type { SeriesStore } from '../../src/ports/series-store.ts';
@@ -32,11 +33,12 @@ export interface AdapterFactory<Port> {
   sharedAcrossInstances?: boolean;
 }
 
-function embedded<Port>(name: string, create: (dataDir: string) => Port): AdapterFactory<Port> {
+function embedded<Port>(name: string, create: (dataDir: string) => Port, prepare?: (dataDir: string) => void): AdapterFactory<Port> {
   return {
     name,
     harness() {
       const dataDir = newDataDir();
+      prepare?.(dataDir);
       return {
         open: async () => create(dataDir),
         cleanup: async () => removeDataDir(dataDir),
@@ -52,6 +54,11 @@ export const eventLogAdapters: AdapterFactory<EventLog>[] = [
 
 export const eventStoreAdapters: AdapterFactory<EventStore>[] = [
   embedded('embedded (SQLite)', (dataDir) => createEmbeddedEventStore({ dataDir })),
+  embedded(
+    'embedded (SQLite, an events table made before the rowid layout)',
+    (dataDir) => createEmbeddedEventStore({ dataDir }),
+    createEarlierEventsTable,
+  ),
   ...realEventStoreAdapters,
 ];
 
