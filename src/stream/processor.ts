@@ -514,7 +514,11 @@ export function createStreamProcessor(options: StreamProcessorOptions): StreamPr
         byTenant.push({ tenant: event.tenant, outcome: 'quarantined' });
       } else {
         // The claim's decision counts (an earlier attempt may have made it), and it said none.
-        counted.push({ event: event.quarantine === null ? event : { ...event, quarantine: null }, partition, offset: event.position.offset });
+        counted.push({
+          event: event.quarantine === null ? event : { ...event, quarantine: null },
+          partition,
+          offset: event.position.offset,
+        });
         byTenant.push({ tenant: event.tenant, outcome: 'counted' });
       }
     }
