@@ -5,6 +5,7 @@
  */
 import { readFileSync, mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { print } from 'graphql';
 import { startServer, removeDataDir, realServerEnv, type TestServer } from '../../test/support/server.ts';
 import { uniqueName } from '../../test/support/real-servers.ts';
@@ -50,8 +51,11 @@ export async function startBenchServer(
   const env = backend === 'real' ? { ...realServerEnv(uniqueName('bench')), ...(options.env ?? {}) } : { ...(options.env ?? {}) };
   const profileEnv: Record<string, string> = {};
   if (options.profile) {
-    mkdirSync(PROFILE_DIR, { recursive: true });
-    profileEnv.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR} --cpu-prof-name=${options.profile}.cpuprofile`;
+    // A folder per run and Node's own file names (CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile):
+    // the processor's worker thread writes a profile of its own, which a fixed name overwrote.
+    const dir = join(PROFILE_DIR, options.profile);
+    mkdirSync(dir, { recursive: true });
+    profileEnv.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${dir}`;
   }
   const server = await startServer({
     backend: backend === 'real' ? 'real servers' : 'embedded',
