@@ -14,11 +14,11 @@ export interface BenchOptions {
   noDocs: boolean;
   /** Also profile the server with --cpu-prof during these scenarios. */
   profile: boolean;
-  /** Seconds of paced ingest in the sustained-load scenario (S1); below 120 its row is context only. */
+  /** Seconds of paced ingest in the sustained-load scenario (P10); below 120 its row is context only. */
   sustainSeconds: number;
 }
 
-/** The shortest S1 run whose row is judged: the boundedness test looks at the last minute, after a minute of warming up. */
+/** The shortest P10 run whose row is judged: the boundedness test looks at the last minute, after a minute of warming up. */
 export const JUDGED_SUSTAIN_SECONDS = 120;
 
 export const USAGE = `npm run bench -- [--backend embedded|real|both] [--only P1,P3] [--pairs N] [--seconds S] [--no-docs] [--profile] [--sustain-seconds S]`;
@@ -52,7 +52,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const sustainSeconds = Number(values['sustain-seconds']);
   // 10 s is the least that still shows a trend (a context row); an hour bounds what one run may take.
   if (!Number.isInteger(sustainSeconds) || sustainSeconds < 10 || sustainSeconds > 3600)
-    throw new Error(`--sustain-seconds must be an integer from 10 to 3600 (${JUDGED_SUSTAIN_SECONDS} or more for a judged S1 row)`);
+    throw new Error(`--sustain-seconds must be an integer from 10 to 3600 (${JUDGED_SUSTAIN_SECONDS} or more for a judged P10 row)`);
   return {
     backends: backend === 'both' ? ['embedded', 'real'] : [backend],
     only: values.only ? new Set(values.only.split(',').map((id) => id.trim().toUpperCase())) : null,

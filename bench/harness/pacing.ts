@@ -1,7 +1,7 @@
 /**
- * Open-loop pacing for the sustained-load scenario (S1): batches go out on a fixed schedule
+ * Open-loop pacing for the sustained-load scenario (P10): batches go out on a fixed schedule
  * (batch i is due `i × interval` after the start), whatever the server answers, so a slow
- * server does not slow the load down (a closed loop would hide exactly the overload S1 looks
+ * server does not slow the load down (a closed loop would hide exactly the overload P10 looks
  * for). Requests in flight are bounded: when all slots are busy the next batch waits and is
  * sent late, and the lateness is reported. A client that cannot keep the schedule says so.
  *

@@ -32,7 +32,7 @@ export interface ResultRow {
   judged: boolean;
   met: boolean | null;
   latency?: { streamlens?: LatencySummary; baseline?: LatencySummary };
-  /** S1 only: the lag sampled once a second and what was judged, for docs/performance-sustained.svg. */
+  /** P10 (sustained load) only: the lag sampled once a second and what was judged, for docs/performance-sustained.svg. */
   sustained?: SustainedTrace;
   notes: string[];
 }
@@ -44,6 +44,8 @@ export interface SustainedTrace {
   /** The lag's least-squares line over the judged window. */
   fit: LineFit;
   endLagBound: number;
+  /** Freshness per 10 s window (p50/p99 in ms; null: no probe delivered); absent in runs from before it was measured. */
+  freshness?: { fromS: number; probes: number; lost: number; p50: number | null; p99: number | null }[];
 }
 
 export function armFigures(label: string, values: number[]): ArmFigures {

@@ -1,15 +1,26 @@
 /**
- * docs/performance-sustained.svg: the S1 runs over time, one column per backend. Top: the
+ * docs/performance-sustained.svg: the P10 runs over time, one column per backend. Top: the
  * processor's lag (events), the judged window shaded, its least-squares line dashed, and the
- * end-lag bound. Bottom: events/s acknowledged by ingest and processed, beside the target rate.
+ * end-lag bound. Middle: events/s acknowledged by ingest and processed, beside the target rate.
+ * Bottom (runs that measured it): the probes' freshness p50 and p99 per 10 s window, beside the
+ * 100 ms bound.
  * Pure: rows in, SVG text out (test/unit/sustained-bench.test.ts).
  */
 import type { ResultRow, SustainedTrace } from './report.ts';
-import { MAX_END_LAG_S, ratesOf } from './sustained.ts';
+import { FRESHNESS_WINDOW_S, MAX_END_LAG_S, MAX_FRESHNESS_P99_MS, ratesOf } from './sustained.ts';
 
 export const SUSTAINED_PLOT_FILE = 'performance-sustained.svg';
 
-const COLOURS = { lag: '#6f42c1', fit: '#222', bound: '#d73a49', ingest: '#1f6feb', processed: '#e36209', target: '#888' };
+const COLOURS = {
+  lag: '#6f42c1',
+  fit: '#222',
+  bound: '#d73a49',
+  ingest: '#1f6feb',
+  processed: '#e36209',
+  target: '#888',
+  p50: '#2da44e',
+  p99: '#bf3989',
+};
 const COLUMN_W = 480;
 const PANEL_H = 200;
 const MARGIN = { left: 64, right: 16, top: 26, bottom: 34 };
@@ -93,7 +104,7 @@ function legend(out: string[], panel: Panel, lines: [string, string][]): void {
 
 function verdictOf(row: ResultRow): string {
   if (row.met === null) return 'context (not judged)';
-  return row.met ? 'bounded, schedule kept' : 'NOT met';
+  return row.met ? 'met (lag bounded, fresh throughout, schedule kept)' : 'NOT met';
 }
 
 function column(out: string[], row: ResultRow, trace: SustainedTrace, ox: number): void {
@@ -184,6 +195,39 @@ function column(out: string[], row: ResultRow, trace: SustainedTrace, ox: number
     [COLOURS.target, `target ${compact(Math.round(trace.targetRate))}/s (80% of max ingest)`],
   ];
   legend(out, rate, rateLegend);
+
+  // Freshness per window, at each window's middle; a window with no delivered probe breaks the line.
+  if (!trace.freshness) return;
+  const windows = trace.freshness;
+  const maxMs = Math.max(MAX_FRESHNESS_P99_MS, ...windows.map((window) => window.p99 ?? 0)) * HEADROOM;
+  const fresh: Panel = { ...lag, y: HEADER_H + 2 * PANEL_H + MARGIN.top, maxY: maxMs };
+  frame(out, fresh, 'ms, ingest returns → received');
+  out.push(
+    polyline(
+      [
+        [0, MAX_FRESHNESS_P99_MS],
+        [maxT, MAX_FRESHNESS_P99_MS],
+      ],
+      fresh,
+      COLOURS.bound,
+      true,
+    ),
+  );
+  for (const [key, colour] of [
+    ['p50', COLOURS.p50],
+    ['p99', COLOURS.p99],
+  ] as const) {
+    const points = windows
+      .filter((window) => window[key] !== null)
+      .map((window): [number, number] => [Math.min(maxT, window.fromS + FRESHNESS_WINDOW_S / 2), window[key]!]);
+    if (points.length > 0) out.push(polyline(points, fresh, colour));
+  }
+  const lost = windows.reduce((total, window) => total + window.lost, 0);
+  legend(out, fresh, [
+    [COLOURS.p99, `p99 per ${FRESHNESS_WINDOW_S} s window (a probe every 100 ms)`],
+    [COLOURS.p50, `p50 per window${lost > 0 ? `; ${lost} probes never delivered` : ''}`],
+    [COLOURS.bound, `bound ${MAX_FRESHNESS_P99_MS} ms (p99, every window)`],
+  ]);
 }
 
 /** The plot of every row that carries a sustained trace (embedded first), or null when none does. */
@@ -193,11 +237,12 @@ export function sustainedSvg(rows: readonly ResultRow[]): string | null {
     .sort((a, b) => a.backend.localeCompare(b.backend));
   if (traced.length === 0) return null;
   const width = traced.length * COLUMN_W;
-  const height = HEADER_H + 2 * PANEL_H + 8;
+  const panels = traced.some((row) => row.sustained.freshness) ? 3 : 2;
+  const height = HEADER_H + panels * PANEL_H + 8;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="12" y="18" font-size="14" font-weight="bold">Sustained load (S1): lag and rates, ingest paced at 80% of max</text>`,
+    `<text x="12" y="18" font-size="14" font-weight="bold">Sustained load (P10): lag, rates and freshness, ingest paced at 80% of max</text>`,
   ];
   traced.forEach((row, index) => column(out, row, row.sustained, index * COLUMN_W));
   out.push('</svg>');

@@ -1,5 +1,5 @@
 /**
- * Whether the processor's lag stayed bounded under a sustained load (S1), from the lag sampled
+ * Whether the processor's lag stayed bounded under a sustained load (P10), from the lag sampled
  * once a second. Pure (test/unit/sustained-bench.test.ts).
  *
  * The criterion, over the judged window (the last minute of the run, after at least as long a
@@ -152,4 +152,94 @@ export function ratesOf(samples: readonly LagSample[], span = 1): { t: number; i
     });
   }
   return rates;
+}
+
+/**
+ * P10's second half: "p99 freshness ≤ 100 ms throughout" (performance.md). One probe event is
+ * ingested every PROBE_EVERY_MS beside the paced load, and a graphql-ws subscriber times each from
+ * its `ingest` returning to its arrival. The run is cut into windows of FRESHNESS_WINDOW_S, and
+ * every window's p99 (nearest rank) must be at most MAX_FRESHNESS_P99_MS: a run whose overall p99
+ * is fine but whose last minute is not did not hold "throughout". A probe never delivered counts
+ * as later than any bound, and so does a window in which no probe came back at all (`ingest`
+ * stalled or refused): nothing there was fresh.
+ */
+export const FRESHNESS_WINDOW_S = 10;
+export const MAX_FRESHNESS_P99_MS = 100;
+
+export interface FreshnessProbe {
+  /** Seconds since the paced ingest started, when the probe's `ingest` returned. */
+  t: number;
+  /** From `ingest` returning to the subscriber receiving it; null: not received within the grace period. */
+  ms: number | null;
+}
+
+export interface FreshnessWindow {
+  /** The window's start, seconds since the start. */
+  fromS: number;
+  probes: number;
+  lost: number;
+  /** Nearest-rank percentiles over the window's probes, a lost one counting as Infinity; null without probes. */
+  p50: number | null;
+  p99: number | null;
+}
+
+export interface FreshnessVerdict {
+  windows: FreshnessWindow[];
+  /** The highest window p99 and where (null: no probe at all). */
+  worst: { p99: number; fromS: number } | null;
+  /** Over every probe of the run. */
+  overall: { probes: number; lost: number; p50: number | null; p99: number | null };
+  held: boolean;
+  problems: string[];
+}
+
+/** The nearest-rank percentile of sorted values (Infinity sorts last); null for none. */
+export function nearestRank(sorted: readonly number[], percentile: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.max(1, Math.ceil((percentile / 100) * sorted.length));
+  return sorted[rank - 1]!;
+}
+
+export function judgeFreshness(probes: readonly FreshnessProbe[], runSeconds: number): FreshnessVerdict {
+  if (!(runSeconds > 0)) throw new Error(`the run must last a positive time, not ${runSeconds}`);
+  const windowCount = Math.max(1, Math.ceil(runSeconds / FRESHNESS_WINDOW_S));
+  const latencies: number[][] = Array.from({ length: windowCount }, () => []);
+  for (const probe of probes) {
+    const index = Math.min(windowCount - 1, Math.max(0, Math.floor(probe.t / FRESHNESS_WINDOW_S)));
+    latencies[index]!.push(probe.ms ?? Number.POSITIVE_INFINITY);
+  }
+  const problems: string[] = [];
+  const windows = latencies.map((values, index): FreshnessWindow => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return {
+      fromS: index * FRESHNESS_WINDOW_S,
+      probes: values.length,
+      lost: values.filter((ms) => ms === Number.POSITIVE_INFINITY).length,
+      p50: nearestRank(sorted, 50),
+      p99: nearestRank(sorted, 99),
+    };
+  });
+  const empty = windows.filter((window) => window.probes === 0);
+  if (empty.length > 0) problems.push(`no probe came back in ${empty.length} of ${windows.length} windows (first at ${empty[0]!.fromS} s)`);
+  const lost = windows.reduce((total, window) => total + window.lost, 0);
+  // Reported on its own: one lost probe in a window of 100 is past its nearest-rank p99.
+  if (lost > 0) problems.push(`${lost} of ${probes.length} probes never reached the subscriber`);
+  let worst: FreshnessVerdict['worst'] = null;
+  for (const window of windows)
+    if (window.p99 !== null && (worst === null || window.p99 > worst.p99)) worst = { p99: window.p99, fromS: window.fromS };
+  const over = windows.filter((window) => window.p99 !== null && window.p99 > MAX_FRESHNESS_P99_MS);
+  if (over.length > 0) {
+    const worstText = Number.isFinite(worst!.p99) ? `${Math.round(worst!.p99)} ms` : 'a probe never delivered';
+    problems.push(
+      `p99 above ${MAX_FRESHNESS_P99_MS} ms in ${over.length} of ${windows.length} windows of ${FRESHNESS_WINDOW_S} s (worst ${worstText} at ${worst!.fromS} s)`,
+    );
+  }
+  const all = probes.map((probe) => probe.ms ?? Number.POSITIVE_INFINITY).sort((a, b) => a - b);
+  return {
+    windows,
+    worst,
+    overall: { probes: probes.length, lost, p50: nearestRank(all, 50), p99: nearestRank(all, 99) },
+    held: problems.length === 0,
+    problems,
+  };
 }

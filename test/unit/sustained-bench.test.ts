@@ -1,11 +1,19 @@
 /**
- * The pure parts of the sustained-load bench (S1): the open-loop schedule, whether the client
- * kept it, the boundedness criterion of the lag, and the plot. The bench itself is never run here.
+ * The pure parts of the sustained-load bench (P10): the open-loop schedule, whether the client
+ * kept it, the boundedness criterion of the lag, the freshness criterion, and the plot. The bench itself is never run here.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { dueAtMs, planPacing, scheduleVerdict, type PacedOutcome } from '../../bench/harness/pacing.ts';
-import { judgeSustained, leastSquares, ratesOf, type LagSample } from '../../bench/harness/sustained.ts';
+import {
+  judgeFreshness,
+  judgeSustained,
+  leastSquares,
+  nearestRank,
+  ratesOf,
+  type FreshnessProbe,
+  type LagSample,
+} from '../../bench/harness/sustained.ts';
 import { compact, niceStep, sustainedSvg } from '../../bench/harness/sustained-plot.ts';
 import type { ResultRow } from '../../bench/harness/report.ts';
 import { fuzzSettings } from '../property/fuzz-settings.ts';
@@ -248,11 +256,108 @@ describe('the rates between samples', () => {
   });
 });
 
+/** A probe every 100 ms for `seconds`, each `msAt(t)` late (null: never delivered). */
+function probesOf(seconds: number, msAt: (t: number) => number | null): FreshnessProbe[] {
+  return Array.from({ length: seconds * 10 }, (_, i) => ({ t: i / 10, ms: msAt(i / 10) }));
+}
+
+describe('the freshness criterion (p99 ≤ 100 ms in every 10 s window)', () => {
+  it('takes the nearest rank: of 100 values the 99th, of 10 the 10th', () => {
+    const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(nearestRank(hundred, 99)).toBe(99);
+    expect(nearestRank(hundred, 50)).toBe(50);
+    expect(nearestRank([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99)).toBe(10);
+    expect(nearestRank([], 99)).toBeNull();
+  });
+
+  it('holds when every window is fast, and reports each window', () => {
+    // 5 … 14 ms, ten probes each per window.
+    const verdict = judgeFreshness(
+      probesOf(120, (t) => 5 + (Math.round(t * 10) % 10)),
+      120,
+    );
+    expect(verdict.held).toBe(true);
+    expect(verdict.problems).toEqual([]);
+    expect(verdict.windows).toHaveLength(12);
+    expect(verdict.windows.every((window) => window.probes === 100 && window.lost === 0)).toBe(true);
+    expect(verdict.windows[0]).toMatchObject({ fromS: 0, p50: 9, p99: 14 });
+    expect(verdict.overall).toMatchObject({ probes: 1200, lost: 0, p50: 9, p99: 14 });
+  });
+
+  it('fails on one slow window even when the p99 over the whole run is fine', () => {
+    // The last window's 100 probes take 500 ms: 100 of 1200 is 8% of the run, above its p99 only in that window.
+    const verdict = judgeFreshness(
+      probesOf(120, (t) => (t >= 110 ? 500 : 10)),
+      120,
+    );
+    expect(verdict.overall.p99).toBe(500);
+    const fastRun = judgeFreshness(
+      probesOf(120, (t) => (t >= 119.5 ? 500 : 10)),
+      120,
+    );
+    // Five slow probes in 1200: the run's p99 is 10 ms, but the last window's is 500.
+    expect(fastRun.overall.p99).toBe(10);
+    expect(fastRun.held).toBe(false);
+    expect(fastRun.worst).toEqual({ p99: 500, fromS: 110 });
+    expect(fastRun.problems).toEqual(['p99 above 100 ms in 1 of 12 windows of 10 s (worst 500 ms at 110 s)']);
+  });
+
+  it('fails on a probe never delivered, even one its window p99 does not reach', () => {
+    const one = judgeFreshness(
+      probesOf(30, (t) => (t === 15 ? null : 10)),
+      30,
+    );
+    expect(one.held).toBe(false);
+    expect(one.windows[1]).toMatchObject({ probes: 100, lost: 1, p50: 10, p99: 10 });
+    expect(one.problems).toEqual(['1 of 300 probes never reached the subscriber']);
+    // Two lost in a window of 100: its p99 is a probe never delivered.
+    const two = judgeFreshness(
+      probesOf(30, (t) => (t === 15 || t === 16 ? null : 10)),
+      30,
+    );
+    expect(two.windows[1]!.p99).toBe(Number.POSITIVE_INFINITY);
+    expect(two.problems).toEqual([
+      '2 of 300 probes never reached the subscriber',
+      'p99 above 100 ms in 1 of 3 windows of 10 s (worst a probe never delivered at 10 s)',
+    ]);
+  });
+
+  it('fails a window in which no probe came back (ingest refused or stalled)', () => {
+    const verdict = judgeFreshness(
+      probesOf(30, () => 10).filter((probe) => probe.t < 10 || probe.t >= 20),
+      30,
+    );
+    expect(verdict.held).toBe(false);
+    expect(verdict.windows[1]).toMatchObject({ fromS: 10, probes: 0, p99: null });
+    expect(verdict.problems).toEqual(['no probe came back in 1 of 3 windows (first at 10 s)']);
+  });
+
+  it('holds exactly when no window has a p99 over the bound, whatever the latencies (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0, max: 400, noNaN: true }), { minLength: 300, maxLength: 300 }), (latencies) => {
+        const probes = latencies.map((ms, i) => ({ t: i / 10, ms }));
+        const verdict = judgeFreshness(probes, 30);
+        const windowP99 = [0, 1, 2].map((w) => {
+          const sorted = latencies.slice(w * 100, w * 100 + 100).sort((a, b) => a - b);
+          return sorted[98]!;
+        });
+        expect(verdict.windows.map((window) => window.p99)).toEqual(windowP99);
+        expect(verdict.held).toBe(windowP99.every((p99) => p99 <= 100));
+      }),
+      fuzz,
+    );
+  });
+
+  it('refuses a run of no length', () => {
+    expect(() => judgeFreshness([], 0)).toThrow('the run must last a positive time, not 0');
+  });
+});
+
 describe('the sustained plot', () => {
   function row(backend: 'embedded' | 'real', lags: number[], met: boolean | null): ResultRow {
     const samples = samplesOf(lags);
     return {
-      id: 'S1',
+      id: 'P10',
       variant: 'batch 100 at 80% of max, 120 s',
       backend,
       what: 'lag',
@@ -277,8 +382,8 @@ describe('the sustained plot', () => {
     const svg = sustainedSvg([row('real', [0, 3000, 9000], false), row('embedded', [0, 10, 0], true)])!;
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg" width="960" height="452"')).toBe(true);
     expect(svg.endsWith('</svg>')).toBe(true);
-    expect(svg.indexOf('S1 embedded: bounded, schedule kept')).toBeGreaterThan(0);
-    expect(svg.indexOf('S1 real: NOT met')).toBeGreaterThan(svg.indexOf('S1 embedded'));
+    expect(svg.indexOf('P10 embedded: met (lag bounded, fresh throughout, schedule kept)')).toBeGreaterThan(0);
+    expect(svg.indexOf('P10 real: NOT met')).toBeGreaterThan(svg.indexOf('P10 embedded'));
     // Per column: bound, lag, fit in the lag panel; target, ingest, processed in the rate panel.
     expect(svg.match(/<polyline /g)).toHaveLength(12);
     expect(svg).toContain('end-lag bound 2k (2 s of ingest)');
@@ -293,9 +398,26 @@ describe('the sustained plot', () => {
     expect(high).toContain('>100k</text>');
   });
 
+  it('adds a freshness panel (bound, p50, p99) when the run measured freshness', () => {
+    const freshness = [
+      { fromS: 0, probes: 100, lost: 0, p50: 8, p99: 30 },
+      { fromS: 10, probes: 0, lost: 0, p50: null, p99: null },
+      { fromS: 20, probes: 100, lost: 2, p50: 9, p99: 250 },
+    ];
+    const base = row('embedded', [0, 10, 0], false);
+    const svg = sustainedSvg([{ ...base, sustained: { ...base.sustained!, freshness } }])!;
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg" width="480" height="652"')).toBe(true);
+    // 6 lines in the lag and rate panels, then the bound, p50 and p99 of the freshness panel.
+    expect(svg.match(/<polyline /g)).toHaveLength(9);
+    expect(svg).toContain('p50 per window; 2 probes never delivered');
+    expect(svg).toContain('bound 100 ms (p99, every window)');
+    // The p99 axis reaches past the slowest window (250 × 1.4 = 350).
+    expect(svg).toContain('>300</text>');
+  });
+
   it('marks a context row as not judged, and escapes text', () => {
-    const svg = sustainedSvg([{ ...row('embedded', [0, 0, 0], null), id: 'S1<&>' }])!;
-    expect(svg).toContain('S1&lt;&amp;&gt; embedded: context (not judged)');
+    const svg = sustainedSvg([{ ...row('embedded', [0, 0, 0], null), id: 'P10<&>' }])!;
+    expect(svg).toContain('P10&lt;&amp;&gt; embedded: context (not judged)');
   });
 
   it('labels axes compactly on steps of 1, 2 or 5', () => {
