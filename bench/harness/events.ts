@@ -19,6 +19,8 @@ export interface BenchEvent {
   dimensions: { country: string; plan: string; device: string };
   values: { amount: number; duration_ms: number };
   properties: { page: string; referrer: string };
+  /** Keys counted by `distinct` (P11 names a user); most scenarios send none. */
+  distinct?: Record<string, string>;
 }
 
 let sequence = 0;
