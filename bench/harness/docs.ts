@@ -3,13 +3,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ResultRow, RunResults } from './report.ts';
 import type { LatencySummary } from './hdr.ts';
 import { SUSTAINED_PLOT_FILE, sustainedSvg } from './sustained-plot.ts';
-import { END_SAMPLES_S, JUDGED_WINDOW_S, MAX_END_LAG_S, MAX_SLOPE_SHARE } from './sustained.ts';
+import { END_SAMPLES_S, FRESHNESS_WINDOW_S, JUDGED_WINDOW_S, MAX_END_LAG_S, MAX_FRESHNESS_P99_MS, MAX_SLOPE_SHARE } from './sustained.ts';
 import { KEPT_SHARE } from './pacing.ts';
 
 const DOCS = new URL('../../docs/', import.meta.url).pathname;
 export const PLOT_FILE = 'performance-latency.svg';
 
-const ORDER = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10', 'S1'];
+const ORDER = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10', 'P11'];
 
 function sortRows(rows: ResultRow[]): ResultRow[] {
   return [...rows].sort((a, b) => ORDER.indexOf(a.id) - ORDER.indexOf(b.id) || a.backend.localeCompare(b.backend));
@@ -114,26 +114,29 @@ export function writeDocs(results: RunResults): void {
   writeFileSync(`${DOCS}performance.md`, markdown(results));
 }
 
-/** The S1 section: what the plot shows and how boundedness is decided (only when a row has a trace). */
+/** The P10 section: what the plot shows and how boundedness and freshness are decided (only when a row has a trace). */
 export function sustainedSection(rows: readonly ResultRow[]): string {
   if (!rows.some((row) => row.sustained)) return '';
   return `
-## Sustained load (S1)
+## Sustained load (P10)
 
 ![Processor lag and rates under sustained ingest](${SUSTAINED_PLOT_FILE})
 
-S1 ingests batches of 100 through \`ingest\` over HTTP, paced open-loop (a fixed schedule, at most 16 requests in flight)
+P10 ingests batches of 100 through \`ingest\` over HTTP, paced open-loop (a fixed schedule, at most 16 requests in flight)
 at 80% of the maximum ingest rate of the same run (P1/P2 batch 100; measured first when those did not run), for
 \`--sustain-seconds\` (120 by default, the least for a judged row), and reads \`streamStatus\` (\`lag\`, \`processed\`) every
-second. Top: the lag in events, with the judged window (the last ${JUDGED_WINDOW_S} s) shaded, the least-squares line through it
+second. Beside the load, one probe event is ingested every 100 ms and timed from its \`ingest\` returning to a graphql-ws
+subscriber (of the probes' type) receiving it. Top: the lag in events, with the judged window (the last ${JUDGED_WINDOW_S} s) shaded, the least-squares line through it
 dashed and the end-lag bound in red. Bottom: events/s acknowledged by \`ingest\` and processed, beside the target rate.
 
 The lag **stays bounded** when, over the judged window, its least-squares slope is at most ${MAX_SLOPE_SHARE * 100}% of the target rate
 (the slope is ingested − processed events/s: the processor kept up with ≥ ${100 - MAX_SLOPE_SHARE * 100}% of what came in; over 60
 samples a second apart, a lag scattering by half a second of ingest moves the fitted slope by only about 0.4% of the
 rate), and the lag at the end (median of the last ${END_SAMPLES_S} s of samples) is at most ${MAX_END_LAG_S} s of ingest at the target rate. The row is met when the lag stays bounded **and** the client delivered at least
-${KEPT_SHARE * 100}% of the target rate with no failed request (otherwise the load was not applied, and the notes say why). The
-row's value is the lag at the end; its ratio is processed ÷ ingested events/s over the judged window.
+${KEPT_SHARE * 100}% of the target rate with no failed request (otherwise the load was not applied, and the notes say why), **and**
+the p99 freshness is at most ${MAX_FRESHNESS_P99_MS} ms in every ${FRESHNESS_WINDOW_S} s window of the run ("throughout": a probe never delivered, or a window
+with no probe back, fails it). The row's value is the lag at the end; its ratio is processed ÷ ingested events/s over the
+judged window; its latency (p50/p99) is over every probe of the run, and the notes give the worst window.
 `;
 }
 
@@ -185,10 +188,10 @@ ${results.skipped.length > 0 ? `\n**Not run:**\n\n${results.skipped.map((s) => `
 | P7 | \`series\` 24 h × MINUTE grouped by a 10-value dimension | same rows read + grouped by better-sqlite3 / cassandra-driver | bench/scenarios/series-query.ts |
 | P8 | Mongo \`claim\` and Cassandra \`saveBatch\` (rollup rows) adapters, 1000-event batches | \`insertMany\` unordered; prepared \`executeConcurrent\` | bench/scenarios/sinks.ts |
 | P9 | service CPU (from /proc) per ingested + processed event | \`JSON.stringify(JSON.parse(event))\` in the same Node | bench/scenarios/cpu.ts |
-| P10 | \`series\` 30 local days × DAY in America/New_York (merged from HOUR rollups) grouped by dimensions (issue 14) | same HOUR rows read + put in New York days + grouped by better-sqlite3 / cassandra-driver | bench/scenarios/calendar-query.ts |
-| S1 | \`ingest\` batches of 100 paced at 80% of the max ingest rate for 2 minutes, \`streamStatus\` lag every second (issue 13) | none: the lag must stay bounded (see "Sustained load") | bench/scenarios/sustained.ts |
+| P10 | \`ingest\` batches of 100 paced at 80% of the max ingest rate for 2 minutes, \`streamStatus\` lag every second, a freshness probe every 100 ms (issue 13's S1) | the ingest rate itself: the lag must stay bounded and the p99 freshness ≤ 100 ms throughout (see "Sustained load") | bench/scenarios/sustained.ts |
+| P11 | \`series\` 30 local days × DAY in America/New_York (merged from HOUR rollups) grouped by two dimensions, with a distinct count of users (issue 14) | same HOUR rows read + put in New York days + grouped, user sketches merged and estimated, by better-sqlite3 / cassandra-driver | bench/scenarios/calendar-query.ts |
 
-The harness is in bench/harness/ (pairs runner, HdrHistogram helpers, result writer, open-loop pacing, the S1 criterion,
+The harness is in bench/harness/ (pairs runner, HdrHistogram helpers, result writer, open-loop pacing, the P10 criteria,
 this page and its SVGs).
 
 ## How to run
@@ -200,15 +203,15 @@ npm run bench -- --backend embedded             # embedded only: no server neede
 npm run bench -- --backend real --only P1,P3    # some scenarios, on real servers
 npm run bench -- --pairs 8 --seconds 3          # more pairs, longer arms (less noise)
 npm run bench -- --only P9 --profile            # also write V8 CPU profiles of the service (bench/results/profiles/)
-npm run bench -- --only P1,S1 --backend real    # sustained load at 80% of P1's max rate, 2 minutes (--sustain-seconds)
+npm run bench -- --only P1,P10 --backend real   # sustained load at 80% of P1's max rate, 2 minutes (--sustain-seconds)
 \`\`\`
 
 - **Embedded** needs nothing: every Streamlens arm starts \`node src/main.ts\` (test/support/server.ts) with its own DATA_DIR.
 - **Real servers** are read from \`KAFKA_BROKERS\`, \`MONGODB_URL\`, \`CASSANDRA_CONTACT_POINTS\` (and \`CASSANDRA_LOCAL_DC\`) and
   \`REDIS_URL\`: start them with \`npm run services -- up\` (or \`docker compose up -d --wait\`) and export what it prints, e.g.
   \`export $(scripts/services.sh up)\`. Each run uses topics, keyspaces and databases of unique names.
-- Per scenario: \`--only P1\` (Kafka ingest: real only), \`--only P2\` (embedded only), \`--only P3\`…\`P7\`, \`P9\`, \`P10\` (both
-  backends), \`--only P8\` (real only), \`--only S1\` (both backends; with P1 or P2 in the same run it takes
+- Per scenario: \`--only P1\` (Kafka ingest: real only), \`--only P2\` (embedded only), \`--only P3\`…\`P7\`, \`P9\`, \`P11\` (both
+  backends), \`--only P8\` (real only), \`--only P10\` (both backends; with P1 or P2 in the same run it takes
   their max ingest rate, else it measures one first). A partial run keeps the other rows of the previous \`latest.json\` in this page,
   marked "from an earlier run".
 - The service under test runs with \`INGEST_RATE_PER_KEY=100000000\`, \`QUERY_RATE_PER_KEY=1000000\`,
