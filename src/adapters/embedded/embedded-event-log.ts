@@ -21,6 +21,8 @@ import { createGroupCommit } from '../group-commit.ts';
 /** The embedded log has a single partition: order is total. */
 const PARTITION = 0;
 const DEFAULT_MAX_BATCH = 1000;
+/** How often records past the retention are deleted. */
+const DEFAULT_RETENTION_CHECK_MS = 60_000;
 /** How long a failed batch waits before it is delivered again: long enough not to spin. */
 const REDELIVERY_BACKOFF_MS = 500;
 
@@ -28,6 +30,8 @@ export interface EmbeddedEventLogOptions {
   dataDir: string;
   /** Records older than this, and committed by every group, are deleted. */
   retentionMs: number;
+  /** How often that is checked (default once a minute; tests shorten it). */
+  retentionCheckMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -81,9 +85,26 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
     }
   };
   const readEnd = db.prepare<[], { end: number | null }>("SELECT seq AS end FROM sqlite_sequence WHERE name = 'records'");
-  const truncate = db.prepare(
-    'DELETE FROM records WHERE appended_at < ? AND offset <= (SELECT coalesce(min(last_offset), 0) FROM committed_offsets)',
+  /**
+   * Retention deletes a prefix of the offsets: records are appended in offset order, stamped with
+   * the clock, so the expired ones come first. Finding where they end reads from the oldest record
+   * to the first one not expired (about a minute's records, at one check a minute). Filtering on
+   * appended_at instead, which has no index, scanned the whole log at every check, inside a write
+   * transaction: at a few million records that held the log for hundreds of milliseconds, and
+   * ingest's appends and the processor's offset commits waited behind it. A record stamped earlier
+   * than one before it (the clock stepped back) is kept until that one expires: kept longer, never
+   * deleted early.
+   */
+  const firstUnexpired = db.prepare<[number], { offset: number }>(
+    'SELECT offset FROM records WHERE appended_at >= ? ORDER BY offset LIMIT 1',
   );
+  const deleteThrough = db.prepare(
+    'DELETE FROM records WHERE offset <= ? AND offset <= (SELECT coalesce(min(last_offset), 0) FROM committed_offsets)',
+  );
+  const deleteExpired = (cutoff: number) => {
+    const keepFrom = firstUnexpired.get(cutoff)?.offset ?? Number.MAX_SAFE_INTEGER;
+    deleteThrough.run(keepFrom - 1);
+  };
   const appendAll = db.transaction((group: AppendRecord[][], now: number) => {
     for (const records of group) for (const record of records) insertRecord.run(record.key, record.value, now);
   });
@@ -129,11 +150,11 @@ export function createEmbeddedEventLog(options: EmbeddedEventLogOptions): EventL
 
   const retentionTimer = setInterval(() => {
     try {
-      truncate.run(Date.now() - options.retentionMs);
+      deleteExpired(Date.now() - options.retentionMs);
     } catch (error) {
       options.onError?.(error);
     }
-  }, 60_000);
+  }, options.retentionCheckMs ?? DEFAULT_RETENTION_CHECK_MS);
   retentionTimer.unref();
 
   return {
