@@ -64,3 +64,22 @@ export async function subscribeMany(
   );
   return subscribers;
 }
+
+/**
+ * A graphql-ws subscriber of the `events` of one type, for freshness probes (P3, P10): each
+ * delivered event whose id is waited for in `waiting` resolves with the time it arrived
+ * (performance.now()). Ids are read from the frame's text, not parsed: bench event ids are
+ * `${type}-…` (bench/harness/events.ts) and hold no quote.
+ */
+export function subscribeToArrivals(
+  url: string,
+  type: string,
+  waiting: ReadonlyMap<string, (arrivedAt: number) => void>,
+): Promise<RawSubscriber> {
+  const query = `subscription Arrivals($types: [String!]) { events(filter: { types: $types }) { cursor node { id } } }`;
+  const ids = new RegExp(`"id":"(${type}-[^"]+)"`, 'g');
+  return subscribeRaw(url, query, { types: [type] }, (text) => {
+    const now = performance.now();
+    for (const match of text.matchAll(ids)) waiting.get(match[1]!)?.(now);
+  });
+}

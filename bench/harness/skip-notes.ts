@@ -12,15 +12,18 @@ import type { BackendName, BenchOptions } from './cli.ts';
 
 const BACKENDS: readonly string[] = ['embedded', 'real'] satisfies BackendName[];
 
+/** A word of a note as a backend name ("real:" included), or null. */
+function backendOf(word: string | undefined): BackendName | null {
+  const name = word?.replace(/:$/, '');
+  return name !== undefined && BACKENDS.includes(name) ? (name as BackendName) : null;
+}
+
 /** The id and backend a note names, or null when it names no backend in either form. */
 export function subjectOfSkipNote(note: string): { id: string; backend: BackendName } | null {
   const [id, second, third] = note.split(' ');
   if (!id) return null;
-  if (second !== undefined && BACKENDS.includes(second.replace(/:$/, ''))) return { id, backend: second.replace(/:$/, '') as BackendName };
-  if (second === 'on' && third !== undefined && BACKENDS.includes(third.replace(/:$/, ''))) {
-    return { id, backend: third.replace(/:$/, '') as BackendName };
-  }
-  return null;
+  const backend = backendOf(second) ?? (second === 'on' ? backendOf(third) : null);
+  return backend === null ? null : { id, backend };
 }
 
 export function skipNoteRedone(note: string, options: Pick<BenchOptions, 'only' | 'backends'>): boolean {

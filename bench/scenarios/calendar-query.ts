@@ -90,6 +90,12 @@ export const calendarQueryScenario: Scenario = {
       };
       const body = JSON.stringify({ query: seriesQuery, variables });
 
+      // What the last answers held, for the row's notes.
+      let groups = 0;
+      let points = 0;
+      let streamlensUsers = 0;
+      let baselineUsers = 0;
+
       /** The New York day of a stored hour: the last boundary at or before it. */
       const dayOfHour = new Map<number, number>();
       for (let day = 0; day < DAYS; day++) {
@@ -124,10 +130,6 @@ export const calendarQueryScenario: Scenario = {
         }
       };
 
-      let groups = 0;
-      let points = 0;
-      let streamlensUsers = 0;
-      let baselineUsers = 0;
       const streamlensQuery = async () => {
         const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
         const result = (await response.json()) as { data?: { series: { points: { distinct: number | null }[] }[] }; errors?: unknown };

@@ -12,13 +12,12 @@ import { forSeconds, runPairs, runRounds, type ArmResult } from '../harness/pair
 import { rowOf } from '../harness/report.ts';
 import { median } from '../harness/stats.ts';
 import { drained, ingest, startBenchServer, sleep, waitForSubscriptions, type BenchServer } from '../harness/server.ts';
-import { subscribeRaw } from '../harness/gqlws.ts';
+import { subscribeToArrivals } from '../harness/gqlws.ts';
 import { ACKS_ALL, PRODUCE_TIMEOUT_MS, baselineProducer, createTopic, kafka } from '../harness/kafka.ts';
 import type { Scenario } from './scenario.ts';
 
 const PROBE_EVERY_MS = 20;
 const LOAD_BATCH = 100;
-const LIVE_EVENTS = `subscription Fresh($types: [String!]) { events(filter: { types: $types }) { cursor node { id } } }`;
 
 /** Batches of 100 at `eventsPerSecond`, from 2 loops, until `stop()`; resolves when stopped. */
 function backgroundLoad(eventsPerSecond: number, send: () => Promise<void>): { stop(): Promise<void> } {
@@ -60,10 +59,7 @@ export const freshnessScenario: Scenario = {
     let consumer: Consumer | null = null;
     let topic = '';
     const waiting = new Map<string, (receivedAt: number) => void>();
-    const subscriber = await subscribeRaw(server.wsUrl, LIVE_EVENTS, { types: ['fresh_probe'] }, (text) => {
-      const now = performance.now();
-      for (const match of text.matchAll(/"id":"(fresh_probe-[^"]+)"/g)) waiting.get(match[1]!)?.(now);
-    });
+    const subscriber = await subscribeToArrivals(server.wsUrl, 'fresh_probe', waiting);
     try {
       await waitForSubscriptions(server.url, 1);
       const measured = earlier.find(

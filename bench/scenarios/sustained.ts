@@ -16,7 +16,7 @@ import { planPacing, runPaced, scheduleVerdict, LATE_AFTER_MS, type PacingPlan }
 import { armFigures, type ResultRow } from '../harness/report.ts';
 import { round } from '../harness/stats.ts';
 import { benchBatch, benchEvent } from '../harness/events.ts';
-import { subscribeRaw } from '../harness/gqlws.ts';
+import { subscribeToArrivals } from '../harness/gqlws.ts';
 import { newHistogram, recordMs, summarise } from '../harness/hdr.ts';
 import { drained, ingest, sleep, startBenchServer, streamStatus, waitForSubscriptions, type BenchServer } from '../harness/server.ts';
 import {
@@ -61,7 +61,6 @@ const PROBE_EVERY_MS = 100;
 const PROBE_TYPE = 'sustained_probe';
 /** A probe not received this long after the run is over counts as never delivered. */
 const PROBE_GRACE_MS = 5_000;
-const LIVE_PROBES = `subscription SustainedFreshness($types: [String!]) { events(filter: { types: $types }) { node { id } } }`;
 
 /**
  * Sends a probe every PROBE_EVERY_MS on a fixed schedule until `endAtMs`, each one ingest of one
@@ -193,10 +192,7 @@ export const sustainedScenario: Scenario = {
   async run({ backend, options, earlier }) {
     const server = await startBenchServer(backend, { profile: options.profileName?.('P10-server') ?? null });
     const received = new Map<string, (at: number) => void>();
-    const subscriber = await subscribeRaw(server.wsUrl, LIVE_PROBES, { types: [PROBE_TYPE] }, (text) => {
-      const now = performance.now();
-      for (const match of text.matchAll(/"id":"(sustained_probe-[^"]+)"/g)) received.get(match[1]!)?.(now);
-    });
+    const subscriber = await subscribeToArrivals(server.wsUrl, PROBE_TYPE, received);
     try {
       await waitForSubscriptions(server.url, 1);
       const max = await maxIngestRate(server, earlier);
